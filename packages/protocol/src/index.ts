@@ -1,0 +1,2 @@
+export * as Sync from "./sync.ts"
+export * as Api from "./api.ts"

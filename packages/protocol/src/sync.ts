@@ -1,0 +1,153 @@
+/**
+ * The sync protocol between the daemon (`overlord start`) and the server, over one WebSocket.
+ *
+ * Control messages are JSON text frames. File bytes travel in binary frames (see `AppendFrame`)
+ * so the hot path never re-escapes JSON inside JSON and invalid UTF-8 survives byte for byte.
+ *
+ * Exactly-once rests on one rule, enforced by the server inside the same transaction that stores
+ * the bytes: an append is accepted only if it starts at the offset (and generation) the server has
+ * durably stored for that file. The server tells the daemon those offsets at `welcome`, so the
+ * daemon's own state is only a cache.
+ */
+import { Schema } from "effect"
+
+/** Bumped on any incompatible change; the server refuses other versions with a clear message. */
+export const PROTOCOL_VERSION = 1
+
+/** Path of a session file relative to the Claude `projects/` directory, POSIX separators. */
+export const FileKey = Schema.String.check(
+  Schema.isMinLength(1),
+  Schema.isMaxLength(4096),
+  Schema.makeFilter((s: string) => !s.startsWith("/") && !s.split("/").includes("..") && !s.includes("\0"), {
+    expected: "a relative path inside projects/",
+  }),
+)
+
+const Count = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+
+/** Where the server stands on one file: the next byte it expects. */
+export const FileCursor = Schema.Struct({
+  fileKey: FileKey,
+  /** Bumped each time the daemon reports the file replaced or shrunk. */
+  generation: Count,
+  offset: Count,
+  /** The file identity the server last saw (`dev:ino`), to detect replacement across daemon restarts. */
+  identity: Schema.optionalKey(Schema.String),
+  /** Base64 of up to the last 32 bytes before `offset`, to detect in-place rewrites. */
+  tail: Schema.optionalKey(Schema.String),
+})
+export type FileCursor = typeof FileCursor.Type
+
+// ---- daemon -> server -------------------------------------------------------------------------
+
+export const Hello = Schema.Struct({
+  type: Schema.Literal("hello"),
+  protocolVersion: Schema.Int,
+  daemonVersion: Schema.String,
+  machineId: Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(128)),
+  machineName: Schema.String.check(Schema.isMaxLength(256)),
+  /** Machine token; the server stores only its hash. */
+  token: Schema.String.check(Schema.isMaxLength(512)),
+})
+export type Hello = typeof Hello.Type
+
+/** The file at `fileKey` was replaced, shrank or was rewritten: the daemon re-reads it from byte 0. */
+export const Reset = Schema.Struct({
+  type: Schema.Literal("reset"),
+  fileKey: FileKey,
+  /** Must be the server's generation + 1. */
+  generation: Count,
+  identity: Schema.String,
+  /** Current size: stored lines past it no longer exist in the file. */
+  size: Count,
+  reason: Schema.Literals(["shrunk", "replaced", "rewritten"]),
+})
+export type Reset = typeof Reset.Type
+
+/**
+ * Header of a binary append frame. Frame layout:
+ * `[u32 big-endian header length][header JSON, UTF-8][payload]`, payload = the file's bytes
+ * `[fromOffset, toOffset)`. The payload ends on a newline unless the daemon deliberately ships an
+ * open line (a line larger than a frame, or a trailing fragment left idle); the server then
+ * continues that same line with the next append.
+ */
+export const AppendHeader = Schema.Struct({
+  type: Schema.Literal("append"),
+  /** Per-connection batch number, echoed in the ack. */
+  seq: Count,
+  fileKey: FileKey,
+  generation: Count,
+  identity: Schema.String,
+  fromOffset: Count,
+  toOffset: Count,
+})
+export type AppendHeader = typeof AppendHeader.Type
+
+/** Daemon-reported health, shown by `overlord status` and the dashboard. */
+export const DaemonStatus = Schema.Struct({
+  type: Schema.Literal("status"),
+  filesTracked: Count,
+  bytesPending: Count,
+  lastError: Schema.optionalKey(Schema.String),
+})
+export type DaemonStatus = typeof DaemonStatus.Type
+
+export const DaemonMessage = Schema.Union([Hello, Reset, DaemonStatus])
+export type DaemonMessage = typeof DaemonMessage.Type
+
+// ---- server -> daemon -------------------------------------------------------------------------
+
+export const Welcome = Schema.Struct({
+  type: Schema.Literal("welcome"),
+  protocolVersion: Schema.Int,
+  serverVersion: Schema.String,
+  /** Every file the server holds for this machine. Files not listed start at offset 0. */
+  cursors: Schema.Array(FileCursor),
+  limits: Schema.Struct({ maxFrameBytes: Count }),
+})
+export type Welcome = typeof Welcome.Type
+
+/** Sent before closing: an incompatible daemon, a bad token, a revoked machine. */
+export const Refused = Schema.Struct({
+  type: Schema.Literal("refused"),
+  code: Schema.Literals(["incompatible_protocol", "unauthorized", "bad_message"]),
+  message: Schema.String,
+})
+export type Refused = typeof Refused.Type
+
+/** The append (or reset) was durably stored; `offset` is now the file's cursor. */
+export const Ack = Schema.Struct({
+  type: Schema.Literal("ack"),
+  seq: Count,
+  fileKey: FileKey,
+  generation: Count,
+  offset: Count,
+})
+export type Ack = typeof Ack.Type
+
+/** The append did not start where the server stands; the daemon resumes from `cursor`. */
+export const Rejected = Schema.Struct({
+  type: Schema.Literal("rejected"),
+  seq: Count,
+  reason: Schema.String,
+  cursor: FileCursor,
+})
+export type Rejected = typeof Rejected.Type
+
+/** A message the server could not accept (bad schema); the connection stays open. */
+export const ProtocolError = Schema.Struct({
+  type: Schema.Literal("error"),
+  message: Schema.String,
+})
+export type ProtocolError = typeof ProtocolError.Type
+
+/*
+ * Room for the roadmap: server -> daemon commands (`command`, acknowledged by the daemon with
+ * `command-ack`, output streamed back as `command-output`) join these unions under new `type`s.
+ */
+export const ServerMessage = Schema.Union([Welcome, Refused, Ack, Rejected, ProtocolError])
+export type ServerMessage = typeof ServerMessage.Type
+
+export const DaemonMessageFromJson = Schema.fromJsonString(DaemonMessage)
+export const ServerMessageFromJson = Schema.fromJsonString(ServerMessage)
+export const AppendHeaderFromJson = Schema.fromJsonString(AppendHeader)

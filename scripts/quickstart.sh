@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# `npm start`: install what is missing, then run `overlord start` on embedded defaults.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$ROOT/scripts/bootstrap.sh"
+exec bun "$ROOT/apps/overlord/src/bin.ts" start --foreground "$@"

@@ -1,0 +1,11 @@
+import { defineConfig } from "vitest/config"
+
+// The compatibility suite: real Claude Code session files read from ../shared/fixtures at test time.
+export default defineConfig({
+  test: {
+    pool: "threads",
+    include: ["**/test/**/*.compat.test.ts"],
+    exclude: ["**/node_modules/**"],
+    testTimeout: 120_000,
+  },
+})
