@@ -101,3 +101,45 @@ export const ApiError = Schema.Struct({
   error: Schema.Struct({ code: Schema.String, message: Schema.String }),
 })
 export type ApiError = typeof ApiError.Type
+
+export const SearchHit = Schema.Struct({
+  sessionId: Schema.String,
+  seq: Count,
+  kind: Schema.String,
+  /** Plain text with the matched terms wrapped in `«` and `»`. */
+  snippet: Schema.String,
+  score: Schema.Number,
+  timestamp: Schema.NullOr(Iso),
+  title: Schema.NullOr(Schema.String),
+})
+export type SearchHit = typeof SearchHit.Type
+
+export const SearchResult = Schema.Struct({
+  hits: Schema.Array(SearchHit),
+  /** Entries stored but not yet indexed: the index catches up in the background. */
+  indexLag: Count,
+})
+export type SearchResult = typeof SearchResult.Type
+
+export const UsageGroup = Schema.Literals(["session", "project", "day", "model"])
+export type UsageGroup = typeof UsageGroup.Type
+
+export const UsageRow = Schema.Struct({
+  key: Schema.String,
+  input: Count,
+  output: Count,
+  cacheWrite: Count,
+  cacheRead: Count,
+  costUsd: Schema.Number,
+  messages: Count,
+})
+export type UsageRow = typeof UsageRow.Type
+
+export const UsageReport = Schema.Struct({
+  groupBy: UsageGroup,
+  rows: Schema.Array(UsageRow),
+  totals: UsageRow,
+  /** Where the prices come from, and their date. */
+  pricingSource: Schema.String,
+})
+export type UsageReport = typeof UsageReport.Type

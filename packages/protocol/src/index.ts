@@ -1,2 +1,3 @@
-export * as Sync from "./sync.ts"
 export * as Api from "./api.ts"
+export * as Live from "./live.ts"
+export * as Sync from "./sync.ts"
