@@ -1,0 +1,184 @@
+/**
+ * The server's request handling for Bun.serve: the sync socket, the live socket, the API, the
+ * login link and the dashboard's static files. `fetch` is callable without a port for tests.
+ */
+import { existsSync, readFileSync, statSync } from "node:fs"
+import { extname, join, normalize } from "node:path"
+import { fileURLToPath } from "node:url"
+import { Live } from "@overlord/protocol"
+import type { Actor, Interface as StoreApi } from "@overlord/store"
+import type { Server, ServerWebSocket } from "bun"
+import { Effect, Schema } from "effect"
+import {
+  type AccessPolicy,
+  authenticate,
+  BROWSER_SESSION_TTL_MS,
+  hostAllowed,
+  originAllowed,
+  sessionCookie,
+} from "./auth.ts"
+import { apiError, handleApi } from "./http-api.ts"
+import { LiveHub } from "./live-hub.ts"
+import { MAX_FRAME_BYTES, openSyncConnection, type SyncConnection } from "./sync-socket.ts"
+
+export interface AppOptions {
+  readonly store: StoreApi
+  readonly policy: AccessPolicy
+  /** Built dashboard (`apps/web/dist`); a minimal page is served when it is missing. */
+  readonly webDir?: string
+  readonly secureCookies?: boolean
+}
+
+type SocketData =
+  | { readonly kind: "sync"; conn?: SyncConnection }
+  | { readonly kind: "live"; readonly actor: Actor; watcher?: ReturnType<LiveHub["add"]> }
+
+export const DEFAULT_WEB_DIR = fileURLToPath(new URL("../../web/dist", import.meta.url))
+
+const MIME: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".svg": "image/svg+xml",
+  ".png": "image/png",
+  ".ico": "image/x-icon",
+  ".json": "application/json",
+  ".woff2": "font/woff2",
+}
+
+const SECURITY_HEADERS = {
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+  "x-frame-options": "DENY",
+  "content-security-policy":
+    "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'",
+}
+
+const decodeClient = Schema.decodeUnknownExit(Live.ClientMessageFromJson)
+
+export function makeApp(options: AppOptions) {
+  const { store, policy } = options
+  const hub = new LiveHub(store)
+  const webDir = options.webDir ?? DEFAULT_WEB_DIR
+
+  const staticFile = (pathname: string): Response | null => {
+    const rel = normalize(decodeURIComponent(pathname)).replace(/^(\.\.[/\\])+/, "")
+    const file = join(webDir, rel)
+    if (!file.startsWith(webDir) || !existsSync(file) || !statSync(file).isFile()) return null
+    return new Response(readFileSync(file), {
+      headers: {
+        "content-type": MIME[extname(file)] ?? "application/octet-stream",
+        "cache-control": rel.startsWith("/assets/") ? "public, max-age=31536000, immutable" : "no-cache",
+        ...SECURITY_HEADERS,
+      },
+    })
+  }
+
+  const indexPage = async (actor: Actor | null): Promise<Response> => {
+    if (!actor) {
+      return new Response(
+        "<!doctype html><title>Overlord</title><p>Not signed in. Open the link printed by <code>overlord start</code> (or <code>overlord open</code>).</p>",
+        { status: 401, headers: { "content-type": "text/html; charset=utf-8", ...SECURITY_HEADERS } },
+      )
+    }
+    const built = staticFile("/index.html")
+    if (built) return built
+    // Without a dashboard build, a plain list of sessions.
+    const list = await Effect.runPromise(store.listSessions(actor, { limit: 200 }))
+    const esc = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`)
+    const rows = list.sessions
+      .map(
+        (s) =>
+          `<tr><td>${esc(s.lastAt ?? "")}</td><td>${esc(s.cwd ?? s.projectDir)}</td><td>${esc(s.title ?? s.sessionId)}</td><td>${s.entryCount}</td></tr>`,
+      )
+      .join("")
+    return new Response(
+      `<!doctype html><meta charset="utf-8"><title>Overlord</title><h1>Sessions</h1><table data-testid="sessions"><tr><th>Last activity</th><th>Project</th><th>Title</th><th>Entries</th></tr>${rows}</table>`,
+      { headers: { "content-type": "text/html; charset=utf-8", ...SECURITY_HEADERS } },
+    )
+  }
+
+  const fetch = async (req: Request, server?: Server<SocketData>): Promise<Response | undefined> => {
+    if (!hostAllowed(policy, req)) {
+      return apiError(421, "bad_host", "this server does not answer to that Host (DNS rebinding protection)")
+    }
+    const url = new URL(req.url)
+    const upgrade = req.headers.get("upgrade")?.toLowerCase() === "websocket"
+
+    if (url.pathname === "/api/v1/sync") {
+      if (!upgrade || !server) return apiError(426, "upgrade_required", "the sync endpoint is a WebSocket")
+      if (!originAllowed(policy, req)) return apiError(403, "bad_origin", "cross-origin sync refused")
+      return server.upgrade(req, { data: { kind: "sync" } }) ? undefined : apiError(400, "upgrade_failed", "")
+    }
+
+    if (url.pathname === "/auth") {
+      const token = url.searchParams.get("token") ?? ""
+      const grant = token ? await Effect.runPromise(store.consumeToken(token, "login-link")) : null
+      if (!grant) return apiError(401, "unauthorized", "this sign-in link is invalid, expired or already used")
+      const browser = await Effect.runPromise(
+        store.issueToken({ userId: grant.userId, kind: "browser", ttlMs: BROWSER_SESSION_TTL_MS }),
+      )
+      return new Response(null, {
+        status: 302,
+        headers: { location: "/", "set-cookie": sessionCookie(browser, options.secureCookies ?? false) },
+      })
+    }
+
+    const assetPath = url.pathname.startsWith("/assets/") || /^\/[\w.-]+\.(js|css|svg|png|ico|woff2)$/.test(url.pathname)
+    if (req.method === "GET" && assetPath) {
+      return staticFile(url.pathname) ?? new Response("not found", { status: 404 })
+    }
+
+    const actor = await authenticate(store, req)
+
+    if (url.pathname === "/api/v1/live") {
+      if (!upgrade || !server) return apiError(426, "upgrade_required", "the live feed is a WebSocket")
+      if (!originAllowed(policy, req)) return apiError(403, "bad_origin", "cross-origin WebSocket refused")
+      if (!actor) return apiError(401, "unauthorized", "sign in first")
+      return server.upgrade(req, { data: { kind: "live", actor } }) ? undefined : apiError(400, "upgrade_failed", "")
+    }
+
+    if (url.pathname.startsWith("/api/v1/")) {
+      if (!actor) return apiError(401, "unauthorized", "sign in with the link `overlord start` printed, or send a bearer token")
+      if (req.method !== "GET" && !originAllowed(policy, req)) return apiError(403, "bad_origin", "cross-origin request")
+      return handleApi(store, actor, req, url)
+    }
+
+    if (req.method === "GET") return indexPage(actor)
+    return apiError(404, "not_found", "not found")
+  }
+
+  const websocket = {
+    maxPayloadLength: MAX_FRAME_BYTES + 64 * 1024,
+    idleTimeout: 120,
+    open(ws: ServerWebSocket<SocketData>) {
+      const data = ws.data
+      if (data.kind === "sync") {
+        data.conn = openSyncConnection(ws, store, hub)
+      } else {
+        data.watcher = hub.add(ws, data.actor)
+      }
+    },
+    message(ws: ServerWebSocket<SocketData>, message: string | Buffer) {
+      const data = ws.data
+      if (data.kind === "sync") {
+        data.conn?.onMessage(typeof message === "string" ? message : new Uint8Array(message))
+        return
+      }
+      if (typeof message !== "string" || !data.watcher) return
+      const exit = decodeClient(message)
+      if (exit._tag === "Failure") {
+        ws.send(JSON.stringify({ type: "error", message: "invalid message" }))
+        return
+      }
+      hub.subscribe(data.watcher, exit.value)
+    },
+    close(ws: ServerWebSocket<SocketData>) {
+      const data = ws.data
+      if (data.kind === "sync") data.conn?.onClose()
+      else if (data.watcher) hub.remove(data.watcher)
+    },
+  }
+
+  return { fetch, websocket, hub }
+}

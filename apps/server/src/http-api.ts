@@ -1,0 +1,162 @@
+/**
+ * The read API under `/api/v1`. A plain `(Request, Actor) => Response` core so tests can call it
+ * without opening a port.
+ */
+import type { Api } from "@overlord/protocol"
+import type { Actor, SessionQuery, Interface as StoreApi } from "@overlord/store"
+import { Effect } from "effect"
+import { openApiDocument } from "./openapi.ts"
+
+const json = (body: unknown, status = 200) =>
+  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json; charset=utf-8" } })
+
+export const apiError = (status: number, code: string, message: string) =>
+  json({ error: { code, message } } satisfies Api.ApiError, status)
+
+class BadRequest extends Error {}
+
+const intParam = (url: URL, name: string): number | undefined => {
+  const v = url.searchParams.get(name)
+  if (v === null || v === "") return undefined
+  if (!/^\d{1,15}$/.test(v)) throw new BadRequest(`${name} must be a non-negative integer`)
+  return Number(v)
+}
+const strParam = (url: URL, name: string, max = 512): string | undefined => {
+  const v = url.searchParams.get(name)
+  if (v === null || v === "") return undefined
+  if (v.length > max) throw new BadRequest(`${name} is longer than ${max} characters`)
+  return v
+}
+const isoParam = (url: URL, name: string): string | undefined => {
+  const v = strParam(url, name, 40)
+  if (v !== undefined && Number.isNaN(Date.parse(v))) throw new BadRequest(`${name} must be an ISO date`)
+  return v
+}
+const SESSION_ID = /^[A-Za-z0-9._:-]{1,128}$/
+
+export async function handleApi(store: StoreApi, actor: Actor, req: Request, url: URL): Promise<Response> {
+  if (req.method !== "GET") return apiError(405, "method_not_allowed", "the API is read-only")
+  const path = url.pathname.slice("/api/v1".length)
+  const run = <A>(e: Effect.Effect<A, unknown>) => Effect.runPromise(e)
+  try {
+    if (path === "/machines") return json({ machines: await run(store.listMachines(actor)) })
+    if (path === "/projects") return json({ projects: await run(store.listProjects(actor)) })
+    if (path === "/openapi.json") return json(openApiDocument())
+    if (path === "/sessions") {
+      const query: { -readonly [K in keyof SessionQuery]: SessionQuery[K] } = {}
+      const project = strParam(url, "project", 1024)
+      const machine = strParam(url, "machine", 128)
+      const model = strParam(url, "model", 128)
+      const from = isoParam(url, "from")
+      const to = isoParam(url, "to")
+      const q = strParam(url, "q", 256)
+      const cursor = strParam(url, "cursor", 256)
+      const limit = intParam(url, "limit")
+      if (project) query.project = project
+      if (machine) query.machine = machine
+      if (model) query.model = model
+      if (from) query.from = from
+      if (to) query.to = to
+      if (q) query.q = q
+      if (cursor) query.cursor = cursor
+      if (limit !== undefined) query.limit = limit
+      if (url.searchParams.get("hasErrors") === "1") query.hasErrors = true
+      return json(await run(store.listSessions(actor, query)))
+    }
+    if (path === "/search") {
+      const q = strParam(url, "q", 256)
+      if (!q) throw new BadRequest("q is required")
+      return json(await run(store.search(actor, q, intParam(url, "limit") ?? 50)))
+    }
+    if (path === "/usage") {
+      const groupBy = url.searchParams.get("groupBy") ?? "day"
+      if (groupBy !== "session" && groupBy !== "project" && groupBy !== "day" && groupBy !== "model") {
+        throw new BadRequest("groupBy must be session, project, day or model")
+      }
+      const query: { groupBy: Api.UsageGroup; from?: string; to?: string; project?: string; sessionId?: string } = {
+        groupBy,
+      }
+      const from = isoParam(url, "from")
+      const to = isoParam(url, "to")
+      const project = strParam(url, "project", 1024)
+      const session = strParam(url, "session", 128)
+      if (from) query.from = from
+      if (to) query.to = to
+      if (project) query.project = project
+      if (session) query.sessionId = session
+      const report = await run(store.usage(actor, query))
+      if (url.searchParams.get("format") === "csv") {
+        return new Response(usageCsv(report), {
+          headers: {
+            "content-type": "text/csv; charset=utf-8",
+            "content-disposition": `attachment; filename="overlord-usage-by-${groupBy}.csv"`,
+          },
+        })
+      }
+      return json(report)
+    }
+    const entry = /^\/entries\/(\d{1,15})$/.exec(path)
+    if (entry) {
+      const found = await run(store.getEntry(actor, Number(entry[1])))
+      return found ? json(found) : apiError(404, "not_found", "no such entry")
+    }
+    const session = /^\/sessions\/([^/]+)(\/entries|\/export)?$/.exec(path)
+    if (session) {
+      const sessionId = decodeURIComponent(session[1]!)
+      if (!SESSION_ID.test(sessionId)) throw new BadRequest("invalid session id")
+      if (session[2] === "/entries") {
+        const agent = strParam(url, "agent", 128)
+        const after = intParam(url, "after")
+        const before = intParam(url, "before")
+        const limit = intParam(url, "limit")
+        const page = await run(
+          store.listEntries(actor, sessionId, {
+            ...(agent !== undefined ? { agentId: agent } : {}),
+            ...(after !== undefined ? { after } : {}),
+            ...(before !== undefined ? { before } : {}),
+            ...(limit !== undefined ? { limit } : {}),
+          }),
+        )
+        return page ? json(page) : apiError(404, "not_found", "no such session")
+      }
+      if (session[2] === "/export") {
+        let fileKey = strParam(url, "file", 4096)
+        if (!fileKey) {
+          const detail = await run(store.getSession(actor, sessionId))
+          fileKey = detail?.files.find((f) => f.agentId === null)?.fileKey
+          if (!fileKey) return apiError(404, "not_found", "no such session")
+        }
+        const bytes = await run(store.exportFile(actor, sessionId, fileKey))
+        if (!bytes) return apiError(404, "not_found", "no such file in this session")
+        const name = fileKey.split("/").pop() ?? "session.jsonl"
+        return new Response(bytes, {
+          headers: {
+            "content-type": "application/x-ndjson",
+            "content-disposition": `attachment; filename="${name.replace(/[^\w.-]/g, "_")}"`,
+          },
+        })
+      }
+      const detail = await run(store.getSession(actor, sessionId))
+      return detail ? json(detail) : apiError(404, "not_found", "no such session")
+    }
+    return apiError(404, "not_found", `no route ${path}`)
+  } catch (error) {
+    if (error instanceof BadRequest) return apiError(400, "bad_request", error.message)
+    const message = error instanceof Error ? error.message : String(error)
+    if (message.includes("invalid cursor")) return apiError(400, "bad_request", "invalid cursor")
+    return apiError(500, "internal", message)
+  }
+}
+
+const csvCell = (v: string | number) => {
+  const s = String(v)
+  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s
+}
+
+export function usageCsv(report: Api.UsageReport): string {
+  const header = [report.groupBy, "input", "output", "cache_write", "cache_read", "cost_usd", "messages"]
+  const rows = [...report.rows, report.totals].map((r) =>
+    [r.key, r.input, r.output, r.cacheWrite, r.cacheRead, r.costUsd.toFixed(6), r.messages].map(csvCell).join(","),
+  )
+  return `${header.join(",")}\n${rows.join("\n")}\n`
+}

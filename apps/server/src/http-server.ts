@@ -1,0 +1,67 @@
+/**
+ * The server as a scoped resource: Bun.serve plus the background search indexer, both stopped
+ * when the scope closes. Used by `overlord serve` and, embedded, by `overlord start`.
+ */
+import { Store } from "@overlord/store"
+import { Context, Duration, Effect, Layer, Schedule } from "effect"
+import { accessPolicy } from "./auth.ts"
+import { makeApp } from "./app.ts"
+
+export interface ServerConfig {
+  readonly hostname: string
+  /** 0 picks a free port. */
+  readonly port: number
+  readonly webDir?: string
+  readonly extraHosts?: readonly string[]
+}
+
+export interface Interface {
+  readonly url: string
+  readonly port: number
+}
+
+export class HttpServer extends Context.Service<HttpServer, Interface>()("@overlord/server/HttpServer") {}
+
+const INDEX_BATCH = 2_000
+
+export const layer = (config: ServerConfig) =>
+  Layer.effect(
+    HttpServer,
+    Effect.gen(function* () {
+      const store = yield* Store
+      const server = yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          // The Host check needs the real port, known only after binding: bind, then build the app.
+          let app: ReturnType<typeof makeApp> | undefined
+          const s = Bun.serve({
+            hostname: config.hostname,
+            port: config.port,
+            fetch: (req, srv) => app!.fetch(req, srv),
+            websocket: {
+              open: (ws) => app!.websocket.open(ws),
+              message: (ws, m) => app!.websocket.message(ws, m),
+              close: (ws) => app!.websocket.close(ws),
+              maxPayloadLength: 8 * 1024 * 1024 + 64 * 1024,
+              idleTimeout: 120,
+            },
+          })
+          app = makeApp({
+            store,
+            policy: accessPolicy(config.hostname, s.port ?? config.port, config.extraHosts ?? []),
+            ...(config.webDir ? { webDir: config.webDir } : {}),
+          })
+          return s
+        }),
+        (s) => Effect.promise(() => s.stop(true)),
+      )
+      // The index catches up in the background, in small transactions, so it never holds up sync.
+      yield* store.indexForSearch(INDEX_BATCH).pipe(
+        Effect.flatMap((n) => (n === INDEX_BATCH ? Effect.yieldNow : Effect.sleep(Duration.millis(300)))),
+        Effect.catch((e) => Effect.logWarning("search indexing failed", e).pipe(Effect.andThen(Effect.sleep("2 seconds")))),
+        Effect.repeat(Schedule.forever),
+        Effect.forkScoped,
+      )
+      const host = config.hostname === "0.0.0.0" || config.hostname === "::" ? "127.0.0.1" : config.hostname
+      return { url: `http://${host}:${server.port}`, port: server.port ?? config.port }
+    }),
+  )

@@ -1,0 +1,146 @@
+/**
+ * The daemon's WebSocket (`/api/v1/sync`): hello, then appends and resets, each answered once the
+ * store has committed it. Messages of one connection are handled strictly in arrival order.
+ */
+import { Sync } from "@overlord/protocol"
+import type { AppendOutcome, MachineActor, Interface as StoreApi } from "@overlord/store"
+import { Effect, Schema } from "effect"
+import type { LiveHub } from "./live-hub.ts"
+
+export const SERVER_VERSION = "0.1.0"
+/** Largest binary frame accepted; the daemon sizes its batches below it. */
+export const MAX_FRAME_BYTES = 8 * 1024 * 1024
+const HELLO_TIMEOUT_MS = 10_000
+
+export interface SyncSocket {
+  send(data: string): unknown
+  close(code?: number, reason?: string): unknown
+}
+
+export interface SyncConnection {
+  readonly onMessage: (data: string | Uint8Array) => void
+  readonly onClose: () => void
+}
+
+const decodeDaemon = Schema.decodeUnknownExit(Sync.DaemonMessageFromJson)
+const decodeHeader = Schema.decodeUnknownExit(Sync.AppendHeaderFromJson)
+const headerDecoder = new TextDecoder()
+
+/** Splits a binary append frame: `[u32 BE header length][header JSON][payload]`. */
+export function readAppendFrame(frame: Uint8Array): { header: Sync.AppendHeader; payload: Uint8Array } | string {
+  if (frame.length < 4) return "append frame shorter than its length prefix"
+  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength)
+  const headerLength = view.getUint32(0)
+  if (headerLength > frame.length - 4 || headerLength > 64 * 1024) return "append header length out of range"
+  const exit = decodeHeader(headerDecoder.decode(frame.subarray(4, 4 + headerLength)))
+  if (exit._tag === "Failure") return `invalid append header: ${String(exit.cause)}`
+  return { header: exit.value, payload: frame.subarray(4 + headerLength) }
+}
+
+export function openSyncConnection(socket: SyncSocket, store: StoreApi, hub: LiveHub): SyncConnection {
+  let actor: MachineActor | null = null
+  let closed = false
+  let chain: Promise<void> = Promise.resolve()
+  const send = (m: Sync.ServerMessage) => {
+    if (!closed) socket.send(JSON.stringify(m))
+  }
+  const refuse = (code: Sync.Refused["code"], message: string) => {
+    send({ type: "refused", code, message })
+    socket.close(4000, code)
+  }
+  const helloTimer = setTimeout(() => {
+    if (!actor) refuse("bad_message", "no hello within 10 s")
+  }, HELLO_TIMEOUT_MS)
+
+  const run = <A>(effect: Effect.Effect<A, unknown>) => Effect.runPromise(effect)
+
+  const answer = (seq: number, outcome: AppendOutcome) => {
+    if (outcome._tag === "Ack") {
+      const c = outcome.cursor
+      send({ type: "ack", seq, fileKey: c.fileKey, generation: c.generation, offset: c.offset })
+      if (actor && outcome.stored.length > 0) hub.stored(actor.userId, outcome.stored)
+    } else {
+      send({ type: "rejected", seq, reason: outcome.reason, cursor: outcome.cursor })
+    }
+  }
+
+  const handleText = async (text: string) => {
+    const exit = decodeDaemon(text)
+    if (exit._tag === "Failure") {
+      if (!actor) return refuse("bad_message", `expected a hello: ${String(exit.cause)}`)
+      return send({ type: "error", message: `invalid message: ${String(exit.cause)}` })
+    }
+    const msg = exit.value
+    if (msg.type === "hello") {
+      if (actor) return send({ type: "error", message: "hello sent twice" })
+      if (msg.protocolVersion !== Sync.PROTOCOL_VERSION) {
+        return refuse(
+          "incompatible_protocol",
+          `this server speaks sync protocol ${Sync.PROTOCOL_VERSION}, the daemon speaks ${msg.protocolVersion}: upgrade the ${msg.protocolVersion < Sync.PROTOCOL_VERSION ? "daemon" : "server"}`,
+        )
+      }
+      const grant = await run(store.verifyToken(msg.token, ["machine"]))
+      if (!grant || grant.machineUid !== msg.machineId) {
+        return refuse("unauthorized", "this machine's token is unknown or revoked: pair the machine again")
+      }
+      const opened = await run(store.openMachine({ userId: grant.userId }, msg.machineId, msg.machineName))
+      actor = { userId: grant.userId, machineId: opened.machineId }
+      clearTimeout(helloTimer)
+      send({
+        type: "welcome",
+        protocolVersion: Sync.PROTOCOL_VERSION,
+        serverVersion: SERVER_VERSION,
+        cursors: opened.cursors,
+        limits: { maxFrameBytes: MAX_FRAME_BYTES },
+      })
+      hub.machinesChanged(grant.userId)
+      return
+    }
+    if (!actor) return refuse("bad_message", "expected a hello first")
+    if (msg.type === "reset") return answer(0, await run(store.reset(actor, msg)))
+    if (msg.type === "status") {
+      await run(
+        store.setMachineState(actor, {
+          online: true,
+          filesTracked: msg.filesTracked,
+          bytesPending: msg.bytesPending,
+          lastError: msg.lastError ?? null,
+        }),
+      )
+      hub.machinesChanged(actor.userId)
+    }
+  }
+
+  const handleBinary = async (frame: Uint8Array) => {
+    if (!actor) return refuse("bad_message", "expected a hello first")
+    const parsed = readAppendFrame(frame)
+    if (typeof parsed === "string") return send({ type: "error", message: parsed })
+    if (parsed.header.toOffset - parsed.header.fromOffset !== parsed.payload.length) {
+      return send({ type: "error", message: `append ${parsed.header.seq}: payload length does not match its offsets` })
+    }
+    answer(parsed.header.seq, await run(store.append(actor, parsed.header, parsed.payload)))
+  }
+
+  return {
+    onMessage: (data) => {
+      chain = chain
+        .then(() => (typeof data === "string" ? handleText(data) : handleBinary(data)))
+        .catch((error: unknown) => {
+          // A store failure must not ack: the daemon will resend from the server's offset.
+          send({ type: "error", message: `server error: ${error instanceof Error ? error.message : String(error)}` })
+          socket.close(1011, "server error")
+        })
+    },
+    onClose: () => {
+      closed = true
+      clearTimeout(helloTimer)
+      const a = actor
+      if (a) {
+        chain = chain
+          .then(() => run(store.setMachineState(a, { online: false })))
+          .then(() => hub.machinesChanged(a.userId))
+          .catch(() => undefined)
+      }
+    },
+  }
+}

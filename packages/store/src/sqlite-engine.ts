@@ -1,0 +1,880 @@
+/**
+ * The embedded store: SQLite through bun:sqlite, WAL mode. Synchronous by design: each append is
+ * one short transaction, so the bytes and the file's new offset commit together or not at all.
+ */
+import { Database, type Statement } from "bun:sqlite"
+import { chmodSync, existsSync, mkdirSync } from "node:fs"
+import { dirname } from "node:path"
+import type { Api, Sync } from "@overlord/protocol"
+import type {
+  Actor,
+  AppendOutcome,
+  Engine,
+  EntryQuery,
+  EntryWithSession,
+  IssueToken,
+  MachineActor,
+  MachineState,
+  SessionQuery,
+  StoredRef,
+  TokenGrant,
+  TokenKind,
+  UsageQuery,
+} from "./store.ts"
+import { bytesEqual, concatBytes, decodeLine, splitPieces, storedLength } from "./lines.ts"
+import { SQLITE_MIGRATIONS } from "./sqlite-schema.ts"
+import { analyzeLine, type LineFacts, projectOf, type SessionDelta, mergeDelta, emptyDelta } from "./line-facts.ts"
+import { hashToken, newToken, tokensEqual } from "./tokens.ts"
+import { buildSnippet, ftsQuery } from "./search-text.ts"
+import { pricingSource } from "./line-facts.ts"
+import { decodeCursor, encodeCursor } from "./cursor.ts"
+
+interface FileRow {
+  id: number
+  user_id: number
+  machine_id: number
+  file_key: string
+  session_id: number | null
+  agent_id: string | null
+  layout: string
+  generation: number
+  offset: number
+  identity: string | null
+  live_end: number
+  line_count: number
+  open_seq: number | null
+}
+
+interface EntryRow {
+  seq: number
+  file_id: number
+  session_id: number | null
+  line_no: number
+  byte_offset: number
+  terminated: number
+  raw: Uint8Array
+  kind: string
+}
+
+interface SessionRow {
+  id: number
+  machine_id: number
+  machine_uid: string
+  session_uid: string
+  project_dir: string
+  cwd: string | null
+  custom_title: string | null
+  ai_title: string | null
+  summary_title: string | null
+  first_prompt: string | null
+  first_at: string | null
+  last_at: string | null
+  entry_count: number
+  has_errors: number
+  models: string
+  subagent_count: number
+}
+
+const now = () => new Date().toISOString()
+const TAIL_BYTES = 32
+const MAX_PAGE = 1000
+
+export interface SqliteOptions {
+  /** A file path, or ":memory:". */
+  readonly path: string
+}
+
+export class SqliteEngine implements Engine {
+  readonly name = "sqlite"
+  private readonly db: Database
+  private readonly stmt: Record<string, Statement>
+
+  constructor(options: SqliteOptions) {
+    if (options.path !== ":memory:") {
+      mkdirSync(dirname(options.path), { recursive: true, mode: 0o700 })
+    }
+    const fresh = options.path === ":memory:" || !existsSync(options.path)
+    this.db = new Database(options.path, { create: true, strict: true })
+    if (fresh && options.path !== ":memory:") chmodSync(options.path, 0o600)
+    this.db.run("PRAGMA journal_mode = WAL")
+    this.db.run("PRAGMA synchronous = NORMAL")
+    this.db.run("PRAGMA busy_timeout = 5000")
+    this.db.run("PRAGMA foreign_keys = ON")
+    this.migrate()
+    const q = (sql: string) => this.db.prepare(sql)
+    this.stmt = {
+      fileByKey: q("SELECT * FROM files WHERE machine_id = ? AND file_key = ?"),
+      insertFile: q(
+        "INSERT INTO files (user_id, machine_id, file_key, session_id, agent_id, layout, identity) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *",
+      ),
+      saveFile: q(
+        "UPDATE files SET generation = ?, offset = ?, identity = ?, live_end = ?, line_count = ?, open_seq = ?, session_id = ? WHERE id = ?",
+      ),
+      insertEntry: q(
+        `INSERT INTO entries (user_id, file_id, session_id, line_no, byte_offset, terminated, raw, kind, subtype, uuid, parent_uuid, ts)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      updateEntry: q(
+        "UPDATE entries SET raw = ?, terminated = ?, kind = ?, subtype = ?, uuid = ?, parent_uuid = ?, ts = ? WHERE seq = ?",
+      ),
+      entryBySeq: q("SELECT * FROM entries WHERE seq = ?"),
+      liveEntryAt: q("SELECT * FROM entries WHERE file_id = ? AND byte_offset = ? AND superseded = 0"),
+      supersedeFrom: q("UPDATE entries SET superseded = 1 WHERE file_id = ? AND byte_offset >= ? AND superseded = 0"),
+      countLive: q("SELECT count(*) AS n FROM entries WHERE file_id = ? AND superseded = 0"),
+      sessionByKey: q("SELECT id FROM sessions WHERE user_id = ? AND machine_id = ? AND session_uid = ?"),
+      insertSession: q(
+        "INSERT INTO sessions (user_id, machine_id, session_uid, project_dir) VALUES (?, ?, ?, ?) RETURNING id",
+      ),
+      sessionAgg: q("SELECT * FROM sessions WHERE id = ?"),
+      saveSessionAgg: q(
+        `UPDATE sessions SET cwd = ?, custom_title = ?, ai_title = ?, summary_title = ?, first_prompt = ?, first_at = ?,
+         last_at = ?, entry_count = ?, has_errors = ?, models = ?, last_seq = max(last_seq, ?) WHERE id = ?`,
+      ),
+      usageByKey: q("SELECT total, is_sidechain FROM usage_messages WHERE user_id = ? AND dedup_key = ?"),
+      upsertUsage: q(
+        `INSERT INTO usage_messages (user_id, dedup_key, session_id, project_dir, entry_seq, model, day, input, output, cache_write, cache_read, total, is_sidechain, cost_usd)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (user_id, dedup_key) DO UPDATE SET session_id = excluded.session_id, project_dir = excluded.project_dir,
+           entry_seq = excluded.entry_seq, model = excluded.model, day = excluded.day, input = excluded.input, output = excluded.output,
+           cache_write = excluded.cache_write, cache_read = excluded.cache_read, total = excluded.total,
+           is_sidechain = excluded.is_sidechain, cost_usd = excluded.cost_usd`,
+      ),
+      tailOf: q(
+        "SELECT raw, terminated FROM entries WHERE file_id = ? AND superseded = 0 ORDER BY byte_offset DESC LIMIT 2",
+      ),
+    }
+  }
+
+  private migrate(): void {
+    const row = this.db.query("PRAGMA user_version").get() as { user_version: number }
+    for (let v = row.user_version; v < SQLITE_MIGRATIONS.length; v++) {
+      this.db.transaction(() => {
+        this.db.run(SQLITE_MIGRATIONS[v]!)
+        this.db.run(`PRAGMA user_version = ${v + 1}`)
+      })()
+    }
+  }
+
+  close(): void {
+    this.db.close()
+  }
+
+  // ---- accounts ---------------------------------------------------------------------------------
+
+  ensureUser(name: string): number {
+    const found = this.db.query("SELECT id FROM users WHERE name = ?").get(name) as { id: number } | null
+    if (found) return found.id
+    const row = this.db.query("INSERT INTO users (name, created_at) VALUES (?, ?) RETURNING id").get(name, now()) as {
+      id: number
+    }
+    return row.id
+  }
+
+  issueToken(input: IssueToken): string {
+    const token = newToken(input.kind)
+    const expires = input.ttlMs === undefined ? null : new Date(Date.now() + input.ttlMs).toISOString()
+    this.db
+      .query(
+        "INSERT INTO tokens (user_id, kind, token_hash, machine_uid, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+      )
+      .run(input.userId, input.kind, hashToken(token), input.machineUid ?? null, now(), expires)
+    return token
+  }
+
+  private findToken(plaintext: string, kinds: readonly TokenKind[]) {
+    const hash = hashToken(plaintext)
+    const row = this.db
+      .query(
+        "SELECT id, user_id, kind, token_hash, machine_uid, expires_at, used_at, revoked_at FROM tokens WHERE token_hash = ?",
+      )
+      .get(hash) as {
+      id: number
+      user_id: number
+      kind: TokenKind
+      token_hash: string
+      machine_uid: string | null
+      expires_at: string | null
+      used_at: string | null
+      revoked_at: string | null
+    } | null
+    if (!row || !tokensEqual(row.token_hash, hash)) return null
+    if (!kinds.includes(row.kind) || row.revoked_at) return null
+    if (row.expires_at && row.expires_at < now()) return null
+    return row
+  }
+
+  verifyToken(plaintext: string, kinds: readonly TokenKind[]): TokenGrant | null {
+    const row = this.findToken(plaintext, kinds)
+    if (!row || row.used_at) return null
+    return { userId: row.user_id, kind: row.kind, machineUid: row.machine_uid }
+  }
+
+  consumeToken(plaintext: string, kind: TokenKind): TokenGrant | null {
+    return this.db.transaction(() => {
+      const row = this.findToken(plaintext, [kind])
+      if (!row || row.used_at) return null
+      this.db.query("UPDATE tokens SET used_at = ? WHERE id = ?").run(now(), row.id)
+      return { userId: row.user_id, kind: row.kind, machineUid: row.machine_uid }
+    })()
+  }
+
+  // ---- sync -------------------------------------------------------------------------------------
+
+  openMachine(actor: Actor, machineUid: string, name: string): { machineId: number; cursors: Sync.FileCursor[] } {
+    const machine = this.db
+      .query(
+        `INSERT INTO machines (user_id, machine_uid, name, created_at, last_seen_at, online) VALUES (?, ?, ?, ?, ?, 1)
+         ON CONFLICT (user_id, machine_uid) DO UPDATE SET name = excluded.name, last_seen_at = excluded.last_seen_at, online = 1
+         RETURNING id`,
+      )
+      .get(actor.userId, machineUid, name, now(), now()) as { id: number }
+    const files = this.db
+      .query("SELECT * FROM files WHERE user_id = ? AND machine_id = ?")
+      .all(actor.userId, machine.id) as FileRow[]
+    return { machineId: machine.id, cursors: files.map((f) => this.cursorOf(f)) }
+  }
+
+  private cursorOf(file: FileRow): Sync.FileCursor {
+    const cursor: { -readonly [K in keyof Sync.FileCursor]: Sync.FileCursor[K] } = {
+      fileKey: file.file_key,
+      generation: file.generation,
+      offset: file.offset,
+    }
+    if (file.identity) cursor.identity = file.identity
+    const tail = this.tailBytes(file)
+    if (tail.length > 0) cursor.tail = Buffer.from(tail).toString("base64")
+    return cursor
+  }
+
+  /** The last bytes before the file's offset, so the daemon can tell an in-place rewrite. */
+  private tailBytes(file: FileRow): Uint8Array {
+    if (file.offset === 0) return new Uint8Array()
+    const rows = this.stmt.tailOf!.all(file.id) as { raw: Uint8Array; terminated: number }[]
+    let bytes = new Uint8Array()
+    for (const row of rows) {
+      const line = row.terminated ? concatBytes(row.raw, new Uint8Array([0x0a])) : row.raw
+      bytes = concatBytes(line, bytes)
+      if (bytes.length >= TAIL_BYTES) break
+    }
+    return bytes.subarray(Math.max(0, bytes.length - TAIL_BYTES))
+  }
+
+  private sessionFor(actor: MachineActor, sessionUid: string, projectDir: string): number {
+    const found = this.stmt.sessionByKey!.get(actor.userId, actor.machineId, sessionUid) as { id: number } | null
+    if (found) return found.id
+    return (this.stmt.insertSession!.get(actor.userId, actor.machineId, sessionUid, projectDir) as { id: number }).id
+  }
+
+  private openFile(actor: MachineActor, fileKey: string, identity: string | null): FileRow {
+    const existing = this.stmt.fileByKey!.get(actor.machineId, fileKey) as FileRow | null
+    if (existing) return existing
+    const where = projectOf(fileKey)
+    const sessionId = where.sessionUid ? this.sessionFor(actor, where.sessionUid, where.projectDir) : null
+    return this.stmt.insertFile!.get(
+      actor.userId,
+      actor.machineId,
+      fileKey,
+      sessionId,
+      where.agentId,
+      where.layout,
+      identity,
+    ) as FileRow
+  }
+
+  append(actor: MachineActor, header: Sync.AppendHeader, payload: Uint8Array): AppendOutcome {
+    if (header.toOffset - header.fromOffset !== payload.length) {
+      throw new Error(`append for ${header.fileKey}: payload is ${payload.length} bytes, header says ${header.toOffset - header.fromOffset}`)
+    }
+    return this.db.transaction((): AppendOutcome => {
+      const file = this.openFile(actor, header.fileKey, header.identity)
+      if (header.generation !== file.generation || header.fromOffset !== file.offset) {
+        return {
+          _tag: "Rejected",
+          reason: `expected generation ${file.generation} at offset ${file.offset}, got generation ${header.generation} at ${header.fromOffset}`,
+          cursor: this.cursorOf(file),
+        }
+      }
+      if (file.identity === null) file.identity = header.identity
+      const stored = this.storePieces(actor, file, payload, header.fromOffset)
+      file.offset = header.toOffset
+      this.saveFile(file)
+      return { _tag: "Ack", cursor: this.cursorOf(file), stored }
+    })()
+  }
+
+  reset(actor: MachineActor, reset: Sync.Reset): AppendOutcome {
+    return this.db.transaction((): AppendOutcome => {
+      const file = this.openFile(actor, reset.fileKey, reset.identity)
+      if (reset.generation !== file.generation + 1) {
+        return {
+          _tag: "Rejected",
+          reason: `reset to generation ${reset.generation}, but the server is at ${file.generation}`,
+          cursor: this.cursorOf(file),
+        }
+      }
+      // Lines past the new end no longer exist; lines before it are verified as the daemon re-reads.
+      this.supersedeFrom(file, this.lineStartAtOrAfter(file, reset.size))
+      file.generation = reset.generation
+      file.identity = reset.identity
+      file.offset = 0
+      file.open_seq = null
+      this.saveFile(file)
+      return { _tag: "Ack", cursor: this.cursorOf(file), stored: [] }
+    })()
+  }
+
+  /** The byte offset of the first live line that does not fit entirely below `size`. */
+  private lineStartAtOrAfter(file: FileRow, size: number): number {
+    const row = this.db
+      .query(
+        `SELECT byte_offset FROM entries WHERE file_id = ? AND superseded = 0
+         AND byte_offset + length(raw) + terminated > ? ORDER BY byte_offset LIMIT 1`,
+      )
+      .get(file.id, size) as { byte_offset: number } | null
+    return row ? row.byte_offset : file.live_end
+  }
+
+  private supersedeFrom(file: FileRow, byteOffset: number): void {
+    if (byteOffset >= file.live_end) return
+    this.stmt.supersedeFrom!.run(file.id, byteOffset)
+    file.live_end = byteOffset
+    file.line_count = (this.stmt.countLive!.get(file.id) as { n: number }).n
+    if (file.session_id !== null) this.recomputeSession(file.session_id)
+  }
+
+  private saveFile(file: FileRow): void {
+    this.stmt.saveFile!.run(
+      file.generation,
+      file.offset,
+      file.identity,
+      file.live_end,
+      file.line_count,
+      file.open_seq,
+      file.session_id,
+      file.id,
+    )
+  }
+
+  private storePieces(actor: MachineActor, file: FileRow, payload: Uint8Array, fromOffset: number): StoredRef[] {
+    const stored: StoredRef[] = []
+    const deltas = new Map<number, SessionDelta>()
+    const touch = (sessionId: number | null, facts: LineFacts | null, seq: number) => {
+      if (sessionId === null) return
+      const delta = deltas.get(sessionId) ?? emptyDelta()
+      mergeDelta(delta, facts, seq, file.agent_id === null)
+      deltas.set(sessionId, delta)
+    }
+
+    for (const piece of splitPieces(payload, fromOffset)) {
+      if (file.open_seq !== null) {
+        // The first piece continues the line left open by the previous append.
+        const open = this.stmt.entryBySeq!.get(file.open_seq) as EntryRow
+        const raw = concatBytes(open.raw, piece.bytes)
+        const facts = analyzeLine(raw)
+        this.stmt.updateEntry!.run(
+          raw,
+          piece.terminated ? 1 : 0,
+          facts.kind,
+          facts.subtype,
+          facts.uuid,
+          facts.parentUuid,
+          facts.timestamp,
+          open.seq,
+        )
+        this.db.query("DELETE FROM entry_fts WHERE rowid = ?").run(open.seq)
+        this.attachSession(actor, file, facts)
+        this.recordUsage(actor, file, facts, open.seq)
+        file.live_end = open.byte_offset + storedLength(raw, piece.terminated)
+        if (piece.terminated) file.open_seq = null
+        touch(file.session_id, facts, open.seq)
+        stored.push({ seq: open.seq, sessionId: this.sessionUid(file) })
+        continue
+      }
+      if (piece.byteOffset < file.live_end) {
+        // Re-reading after a reset: identical lines are already stored; the first difference
+        // supersedes everything from there on.
+        const existing = this.stmt.liveEntryAt!.get(file.id, piece.byteOffset) as EntryRow | null
+        if (existing && existing.terminated === (piece.terminated ? 1 : 0) && bytesEqual(existing.raw, piece.bytes)) {
+          if (!piece.terminated) file.open_seq = existing.seq
+          continue
+        }
+        this.supersedeFrom(file, piece.byteOffset)
+      }
+      const facts = analyzeLine(piece.bytes)
+      this.attachSession(actor, file, facts)
+      const result = this.stmt.insertEntry!.run(
+        actor.userId,
+        file.id,
+        file.session_id,
+        file.line_count,
+        piece.byteOffset,
+        piece.terminated ? 1 : 0,
+        piece.bytes,
+        facts.kind,
+        facts.subtype,
+        facts.uuid,
+        facts.parentUuid,
+        facts.timestamp,
+      )
+      const seq = Number(result.lastInsertRowid)
+      file.line_count += 1
+      file.live_end = piece.byteOffset + storedLength(piece.bytes, piece.terminated)
+      if (!piece.terminated) file.open_seq = seq
+      this.recordUsage(actor, file, facts, seq)
+      touch(file.session_id, facts, seq)
+      stored.push({ seq, sessionId: this.sessionUid(file) })
+    }
+    for (const [sessionId, delta] of deltas) this.applyDelta(sessionId, delta)
+    return stored
+  }
+
+  private sessionUidCache = new Map<number, string>()
+  private sessionUid(file: FileRow): string {
+    if (file.session_id === null) return ""
+    let uid = this.sessionUidCache.get(file.session_id)
+    if (uid === undefined) {
+      uid = (this.db.query("SELECT session_uid FROM sessions WHERE id = ?").get(file.session_id) as { session_uid: string })
+        .session_uid
+      this.sessionUidCache.set(file.session_id, uid)
+    }
+    return uid
+  }
+
+  /** Flat `agent-*.jsonl` files name their parent session only inside their records. */
+  private attachSession(actor: MachineActor, file: FileRow, facts: LineFacts): void {
+    if (file.session_id !== null || !facts.sessionId) return
+    const where = projectOf(file.file_key)
+    file.session_id = this.sessionFor(actor, facts.sessionId, where.projectDir)
+    this.db.query("UPDATE entries SET session_id = ? WHERE file_id = ? AND session_id IS NULL").run(file.session_id, file.id)
+    this.db.query("UPDATE usage_messages SET session_id = ? WHERE user_id = ? AND session_id IS NULL AND entry_seq IN (SELECT seq FROM entries WHERE file_id = ?)").run(file.session_id, actor.userId, file.id)
+    this.recomputeSession(file.session_id)
+  }
+
+  private recordUsage(actor: MachineActor, file: FileRow, facts: LineFacts, seq: number): void {
+    const usage = facts.usage
+    if (!usage) return
+    const key = usage.dedupKey ?? `seq:${seq}`
+    const existing = this.stmt.usageByKey!.get(actor.userId, key) as { total: number; is_sidechain: number } | null
+    if (existing) {
+      const better =
+        usage.total > existing.total || (usage.total === existing.total && existing.is_sidechain === 1 && !usage.isSidechain)
+      if (!better) return
+    }
+    this.stmt.upsertUsage!.run(
+      actor.userId,
+      key,
+      file.session_id,
+      projectOf(file.file_key).projectDir,
+      seq,
+      usage.model,
+      facts.timestamp ? facts.timestamp.slice(0, 10) : null,
+      usage.input,
+      usage.output,
+      usage.cacheWrite,
+      usage.cacheRead,
+      usage.total,
+      usage.isSidechain ? 1 : 0,
+      usage.costUsd,
+    )
+  }
+
+  private applyDelta(sessionId: number, delta: SessionDelta): void {
+    const row = this.stmt.sessionAgg!.get(sessionId) as SessionRow & { last_seq: number }
+    const models = new Set<string>(JSON.parse(row.models) as string[])
+    for (const m of delta.models) models.add(m)
+    this.stmt.saveSessionAgg!.run(
+      row.cwd ?? delta.cwd,
+      delta.customTitle ?? row.custom_title,
+      delta.aiTitle ?? row.ai_title,
+      delta.summaryTitle ?? row.summary_title,
+      row.first_prompt ?? delta.firstPrompt,
+      minIso(row.first_at, delta.firstAt),
+      maxIso(row.last_at, delta.lastAt),
+      row.entry_count + delta.mainEntries,
+      row.has_errors || delta.hasErrors ? 1 : 0,
+      JSON.stringify([...models].sort()),
+      delta.lastSeq,
+      sessionId,
+    )
+  }
+
+  /** After lines were superseded, session facts are rebuilt from the live lines. Rare. */
+  private recomputeSession(sessionId: number): void {
+    this.db
+      .query(
+        "UPDATE sessions SET cwd = NULL, custom_title = NULL, ai_title = NULL, summary_title = NULL, first_prompt = NULL, first_at = NULL, last_at = NULL, entry_count = 0, has_errors = 0, models = '[]' WHERE id = ?",
+      )
+      .run(sessionId)
+    const delta = emptyDelta()
+    const rows = this.db
+      .query(
+        "SELECT e.seq, e.raw, f.agent_id FROM entries e JOIN files f ON f.id = e.file_id WHERE e.session_id = ? AND e.superseded = 0 ORDER BY e.seq",
+      )
+      .all(sessionId) as { seq: number; raw: Uint8Array; agent_id: string | null }[]
+    for (const row of rows) mergeDelta(delta, analyzeLine(row.raw), row.seq, row.agent_id === null)
+    this.applyDelta(sessionId, delta)
+  }
+
+  setMachineState(actor: MachineActor, state: MachineState): void {
+    this.db
+      .query(
+        `UPDATE machines SET online = ?, last_seen_at = ?, files_tracked = coalesce(?, files_tracked),
+         bytes_pending = coalesce(?, bytes_pending), last_error = ? WHERE id = ? AND user_id = ?`,
+      )
+      .run(
+        state.online ? 1 : 0,
+        now(),
+        state.filesTracked ?? null,
+        state.bytesPending ?? null,
+        state.lastError ?? null,
+        actor.machineId,
+        actor.userId,
+      )
+  }
+
+  // ---- reads ------------------------------------------------------------------------------------
+
+  listMachines(actor: Actor): Api.Machine[] {
+    const rows = this.db
+      .query("SELECT * FROM machines WHERE user_id = ? AND revoked_at IS NULL ORDER BY name")
+      .all(actor.userId) as {
+      machine_uid: string
+      name: string
+      online: number
+      last_seen_at: string | null
+      files_tracked: number
+      bytes_pending: number
+      last_error: string | null
+    }[]
+    return rows.map((m) => ({
+      machineId: m.machine_uid,
+      name: m.name,
+      online: m.online === 1,
+      lastSeenAt: m.last_seen_at,
+      filesTracked: m.files_tracked,
+      bytesPending: m.bytes_pending,
+      lastError: m.last_error,
+    }))
+  }
+
+  listProjects(actor: Actor): Api.Project[] {
+    const rows = this.db
+      .query(
+        `SELECT project_dir, max(cwd) AS cwd, count(*) AS n, max(last_at) AS last_at FROM sessions
+         WHERE user_id = ? GROUP BY project_dir ORDER BY last_at DESC`,
+      )
+      .all(actor.userId) as { project_dir: string; cwd: string | null; n: number; last_at: string | null }[]
+    return rows.map((r) => ({ projectDir: r.project_dir, cwd: r.cwd, sessionCount: r.n, lastActivityAt: r.last_at }))
+  }
+
+  private static readonly SESSION_SELECT = `SELECT s.*, m.machine_uid,
+      (SELECT count(*) FROM files f WHERE f.session_id = s.id AND f.agent_id IS NOT NULL) AS subagent_count
+    FROM sessions s JOIN machines m ON m.id = s.machine_id`
+
+  listSessions(actor: Actor, query: SessionQuery): Api.SessionList {
+    const limit = Math.min(Math.max(query.limit ?? 100, 1), MAX_PAGE)
+    const where = ["s.user_id = ?"]
+    const params: (string | number)[] = [actor.userId]
+    if (query.project) {
+      where.push("s.project_dir = ?")
+      params.push(query.project)
+    }
+    if (query.machine) {
+      where.push("m.machine_uid = ?")
+      params.push(query.machine)
+    }
+    if (query.model) {
+      where.push("s.models LIKE ? ESCAPE '\\'")
+      params.push(`%"${likeEscape(query.model)}"%`)
+    }
+    if (query.from) {
+      where.push("s.last_at >= ?")
+      params.push(query.from)
+    }
+    if (query.to) {
+      where.push("s.first_at <= ?")
+      params.push(query.to)
+    }
+    if (query.hasErrors) where.push("s.has_errors = 1")
+    if (query.q) {
+      where.push(
+        "(s.session_uid LIKE ? ESCAPE '\\' OR s.custom_title LIKE ? ESCAPE '\\' OR s.ai_title LIKE ? ESCAPE '\\' OR s.summary_title LIKE ? ESCAPE '\\' OR s.first_prompt LIKE ? ESCAPE '\\' OR s.cwd LIKE ? ESCAPE '\\')",
+      )
+      const like = `%${likeEscape(query.q)}%`
+      params.push(like, like, like, like, like, like)
+    }
+    if (query.cursor) {
+      const c = decodeCursor(query.cursor)
+      where.push("(coalesce(s.last_at, '') < ? OR (coalesce(s.last_at, '') = ? AND s.id < ?))")
+      params.push(c.at, c.at, c.id)
+    }
+    const rows = this.db
+      .query(
+        `${SqliteEngine.SESSION_SELECT} WHERE ${where.join(" AND ")} ORDER BY coalesce(s.last_at, '') DESC, s.id DESC LIMIT ?`,
+      )
+      .all(...params, limit + 1) as SessionRow[]
+    const page = rows.slice(0, limit)
+    const usage = this.usageBySession(page.map((r) => r.id))
+    const last = page[page.length - 1]
+    return {
+      sessions: page.map((r) => toSummary(r, usage.get(r.id))),
+      nextCursor: rows.length > limit && last ? encodeCursor({ at: last.last_at ?? "", id: last.id }) : null,
+    }
+  }
+
+  private usageBySession(ids: readonly number[]): Map<number, Api.TokenTotals> {
+    const out = new Map<number, Api.TokenTotals>()
+    if (ids.length === 0) return out
+    const rows = this.db
+      .query(
+        `SELECT session_id, sum(input) AS input, sum(output) AS output, sum(cache_write) AS cw, sum(cache_read) AS cr,
+         sum(cost_usd) AS cost FROM usage_messages WHERE session_id IN (${ids.map(() => "?").join(",")}) GROUP BY session_id`,
+      )
+      .all(...ids) as { session_id: number; input: number; output: number; cw: number; cr: number; cost: number }[]
+    for (const r of rows) {
+      out.set(r.session_id, { input: r.input, output: r.output, cacheWrite: r.cw, cacheRead: r.cr, costUsd: r.cost })
+    }
+    return out
+  }
+
+  /** The user's session row for a session id; the most recently active machine's when several have it. */
+  private findSession(actor: Actor, sessionUid: string): SessionRow | null {
+    return this.db
+      .query(
+        `${SqliteEngine.SESSION_SELECT} WHERE s.user_id = ? AND s.session_uid = ? ORDER BY coalesce(s.last_at, '') DESC LIMIT 1`,
+      )
+      .get(actor.userId, sessionUid) as SessionRow | null
+  }
+
+  getSession(actor: Actor, sessionId: string): Api.SessionDetail | null {
+    const row = this.findSession(actor, sessionId)
+    if (!row) return null
+    const files = this.db
+      .query(
+        `SELECT f.file_key, f.agent_id, f.offset, f.line_count FROM files f WHERE f.session_id = ? AND f.user_id = ?
+         ORDER BY f.agent_id IS NOT NULL, f.file_key`,
+      )
+      .all(row.id, actor.userId) as { file_key: string; agent_id: string | null; offset: number; line_count: number }[]
+    return {
+      session: toSummary(row, this.usageBySession([row.id]).get(row.id)),
+      files: files.map((f) => ({ fileKey: f.file_key, agentId: f.agent_id, bytes: f.offset, entryCount: f.line_count })),
+    }
+  }
+
+  listEntries(actor: Actor, sessionId: string, query: EntryQuery): Api.EntryPage | null {
+    const session = this.findSession(actor, sessionId)
+    if (!session) return null
+    const limit = Math.min(Math.max(query.limit ?? 200, 1), MAX_PAGE)
+    const fileFilter = query.allFiles ? "1 = 1" : query.agentId === undefined ? "f.agent_id IS NULL" : "f.agent_id = ?"
+    const params: (string | number)[] = [session.id, actor.userId]
+    if (!query.allFiles && query.agentId !== undefined) params.push(query.agentId)
+    let order = "ASC"
+    let bound = ""
+    if (query.before !== undefined) {
+      bound = "AND e.seq < ?"
+      params.push(query.before)
+      order = "DESC"
+    } else if (query.after !== undefined) {
+      bound = "AND e.seq > ?"
+      params.push(query.after)
+    }
+    const rows = this.db
+      .query(
+        `SELECT e.*, f.file_key, f.agent_id FROM entries e JOIN files f ON f.id = e.file_id
+         WHERE f.session_id = ? AND e.user_id = ? AND ${fileFilter} AND e.superseded = 0 ${bound}
+         ORDER BY e.seq ${order} LIMIT ?`,
+      )
+      .all(...params, limit + 1) as (EntryRow & { file_key: string; agent_id: string | null })[]
+    const more = rows.length > limit
+    const page = rows.slice(0, limit)
+    if (order === "DESC") page.reverse()
+    const entries = page.map(toEntry)
+    let nextCursor: string | null = null
+    if (more) {
+      const edge = order === "DESC" ? entries[0] : entries[entries.length - 1]
+      nextCursor = edge ? String(edge.seq) : null
+    }
+    return { entries, nextCursor }
+  }
+
+  getEntry(actor: Actor, seq: number): EntryWithSession | null {
+    const row = this.db
+      .query(
+        `SELECT e.*, f.file_key, f.agent_id, s.session_uid FROM entries e JOIN files f ON f.id = e.file_id
+         JOIN sessions s ON s.id = e.session_id WHERE e.seq = ? AND e.user_id = ?`,
+      )
+      .get(seq, actor.userId) as (EntryRow & { file_key: string; agent_id: string | null; session_uid: string }) | null
+    return row ? { sessionId: row.session_uid, entry: toEntry(row) } : null
+  }
+
+  exportFile(actor: Actor, sessionId: string, fileKey: string): Uint8Array | null {
+    const session = this.findSession(actor, sessionId)
+    if (!session) return null
+    const file = this.db
+      .query("SELECT id FROM files WHERE session_id = ? AND user_id = ? AND file_key = ?")
+      .get(session.id, actor.userId, fileKey) as { id: number } | null
+    if (!file) return null
+    const rows = this.db
+      .query("SELECT raw, terminated FROM entries WHERE file_id = ? AND superseded = 0 ORDER BY byte_offset")
+      .all(file.id) as { raw: Uint8Array; terminated: number }[]
+    let size = 0
+    for (const r of rows) size += r.raw.length + r.terminated
+    const out = new Uint8Array(size)
+    let at = 0
+    for (const r of rows) {
+      out.set(r.raw, at)
+      at += r.raw.length
+      if (r.terminated) out[at++] = 0x0a
+    }
+    return out
+  }
+
+  headSeq(actor: Actor): number {
+    const row = this.db.query("SELECT max(last_seq) AS s FROM sessions WHERE user_id = ?").get(actor.userId) as {
+      s: number | null
+    }
+    return row.s ?? 0
+  }
+
+  indexForSearch(limit: number): number {
+    return this.db.transaction(() => {
+      const cursor = Number((this.db.query("SELECT value FROM meta WHERE key = 'search_cursor'").get() as { value: string }).value)
+      const rows = this.db
+        .query("SELECT seq, raw FROM entries WHERE seq > ? AND superseded = 0 ORDER BY seq LIMIT ?")
+        .all(cursor, limit) as { seq: number; raw: Uint8Array }[]
+      if (rows.length === 0) return 0
+      const insert = this.db.prepare("INSERT INTO entry_fts (rowid, text) VALUES (?, ?)")
+      for (const row of rows) {
+        const text = analyzeLine(row.raw).searchText
+        if (text) insert.run(row.seq, text)
+      }
+      this.db.query("UPDATE meta SET value = ? WHERE key = 'search_cursor'").run(String(rows[rows.length - 1]!.seq))
+      return rows.length
+    })()
+  }
+
+  search(actor: Actor, q: string, limit: number): Api.SearchResult {
+    const match = ftsQuery(q)
+    const cursor = Number((this.db.query("SELECT value FROM meta WHERE key = 'search_cursor'").get() as { value: string }).value)
+    const lag = (
+      this.db.query("SELECT count(*) AS n FROM entries WHERE seq > ? AND user_id = ?").get(cursor, actor.userId) as {
+        n: number
+      }
+    ).n
+    if (!match) return { hits: [], indexLag: lag }
+    const rows = this.db
+      .query(
+        `SELECT e.seq, e.kind, e.ts, e.raw, s.session_uid, coalesce(s.custom_title, s.ai_title, s.summary_title, s.first_prompt) AS title,
+         bm25(entry_fts) AS score
+         FROM entry_fts JOIN entries e ON e.seq = entry_fts.rowid JOIN sessions s ON s.id = e.session_id
+         WHERE entry_fts MATCH ? AND e.user_id = ? AND e.superseded = 0 ORDER BY score LIMIT ?`,
+      )
+      .all(match.expression, actor.userId, Math.min(Math.max(limit, 1), 200)) as {
+      seq: number
+      kind: string
+      ts: string | null
+      raw: Uint8Array
+      session_uid: string
+      title: string | null
+      score: number
+    }[]
+    return {
+      hits: rows.map((r) => ({
+        sessionId: r.session_uid,
+        seq: r.seq,
+        kind: r.kind,
+        snippet: buildSnippet(analyzeLine(r.raw).searchText, match.terms),
+        score: -r.score,
+        timestamp: r.ts,
+        title: r.title,
+      })),
+      indexLag: lag,
+    }
+  }
+
+  usage(actor: Actor, query: UsageQuery): Api.UsageReport {
+    const keyExpr = {
+      session: "coalesce(s.session_uid, '(unattributed)')",
+      project: "coalesce(u.project_dir, '')",
+      day: "coalesce(u.day, '')",
+      model: "u.model",
+    }[query.groupBy]
+    const where = ["u.user_id = ?"]
+    const params: (string | number)[] = [actor.userId]
+    if (query.from) {
+      where.push("u.day >= ?")
+      params.push(query.from.slice(0, 10))
+    }
+    if (query.to) {
+      where.push("u.day <= ?")
+      params.push(query.to.slice(0, 10))
+    }
+    if (query.project) {
+      where.push("u.project_dir = ?")
+      params.push(query.project)
+    }
+    if (query.sessionId) {
+      where.push("s.session_uid = ?")
+      params.push(query.sessionId)
+    }
+    const rows = this.db
+      .query(
+        `SELECT ${keyExpr} AS key, sum(u.input) AS input, sum(u.output) AS output, sum(u.cache_write) AS cacheWrite,
+         sum(u.cache_read) AS cacheRead, sum(u.cost_usd) AS costUsd, count(*) AS messages
+         FROM usage_messages u LEFT JOIN sessions s ON s.id = u.session_id
+         WHERE ${where.join(" AND ")} GROUP BY key ORDER BY ${query.groupBy === "day" ? "key DESC" : "costUsd DESC, key"}`,
+      )
+      .all(...params) as Api.UsageRow[]
+    const totals: { -readonly [K in keyof Api.UsageRow]: Api.UsageRow[K] } = {
+      key: "total",
+      input: 0,
+      output: 0,
+      cacheWrite: 0,
+      cacheRead: 0,
+      costUsd: 0,
+      messages: 0,
+    }
+    for (const r of rows) {
+      totals.input += r.input
+      totals.output += r.output
+      totals.cacheWrite += r.cacheWrite
+      totals.cacheRead += r.cacheRead
+      totals.costUsd += r.costUsd
+      totals.messages += r.messages
+    }
+    return { groupBy: query.groupBy, rows, totals, pricingSource: pricingSource() }
+  }
+}
+
+function toSummary(r: SessionRow, usage: Api.TokenTotals | undefined): Api.SessionSummary {
+  return {
+    sessionId: r.session_uid,
+    machineId: r.machine_uid,
+    projectDir: r.project_dir,
+    cwd: r.cwd,
+    title: r.custom_title ?? r.ai_title ?? r.summary_title ?? r.first_prompt,
+    firstAt: r.first_at,
+    lastAt: r.last_at,
+    entryCount: r.entry_count,
+    subagentCount: r.subagent_count,
+    models: JSON.parse(r.models) as string[],
+    hasErrors: r.has_errors === 1,
+    usage: usage ?? { input: 0, output: 0, cacheWrite: 0, cacheRead: 0, costUsd: 0 },
+  }
+}
+
+function toEntry(row: EntryRow & { file_key: string; agent_id: string | null }): Api.Entry {
+  return {
+    seq: row.seq,
+    fileKey: row.file_key,
+    agentId: row.agent_id,
+    lineNo: row.line_no,
+    byteOffset: row.byte_offset,
+    kind: row.kind,
+    line: decodeLine(row.raw),
+  }
+}
+
+const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`)
+const minIso = (a: string | null, b: string | null) => (a === null ? b : b === null ? a : a < b ? a : b)
+const maxIso = (a: string | null, b: string | null) => (a === null ? b : b === null ? a : a > b ? a : b)

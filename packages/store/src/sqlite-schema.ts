@@ -1,0 +1,121 @@
+/**
+ * SQLite schema, as forward-only migrations applied in order at open (tracked in `user_version`).
+ *
+ * The data model leaves room for the roadmap: users own machines and tokens; every row a query can
+ * reach carries `user_id`; vectors for semantic search will hang off `entries.seq` like `entry_fts`.
+ */
+export const SQLITE_MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE users (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL
+  );
+  CREATE TABLE machines (
+    id INTEGER PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id),
+    machine_uid TEXT NOT NULL,
+    name TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    last_seen_at TEXT,
+    online INTEGER NOT NULL DEFAULT 0,
+    files_tracked INTEGER NOT NULL DEFAULT 0,
+    bytes_pending INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    revoked_at TEXT,
+    UNIQUE (user_id, machine_uid)
+  );
+  -- Only hashes: a leaked database does not leak credentials.
+  CREATE TABLE tokens (
+    id INTEGER PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id),
+    kind TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    machine_uid TEXT,
+    created_at TEXT NOT NULL,
+    expires_at TEXT,
+    used_at TEXT,
+    revoked_at TEXT
+  );
+  CREATE TABLE sessions (
+    id INTEGER PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id),
+    machine_id INTEGER NOT NULL REFERENCES machines(id),
+    session_uid TEXT NOT NULL,
+    project_dir TEXT NOT NULL,
+    cwd TEXT,
+    custom_title TEXT,
+    ai_title TEXT,
+    summary_title TEXT,
+    first_prompt TEXT,
+    first_at TEXT,
+    last_at TEXT,
+    entry_count INTEGER NOT NULL DEFAULT 0,
+    has_errors INTEGER NOT NULL DEFAULT 0,
+    models TEXT NOT NULL DEFAULT '[]',
+    last_seq INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (user_id, machine_id, session_uid)
+  );
+  CREATE INDEX sessions_by_activity ON sessions (user_id, last_at DESC, id DESC);
+  CREATE INDEX sessions_by_uid ON sessions (user_id, session_uid);
+  CREATE TABLE files (
+    id INTEGER PRIMARY KEY,
+    user_id INTEGER NOT NULL,
+    machine_id INTEGER NOT NULL REFERENCES machines(id),
+    file_key TEXT NOT NULL,
+    session_id INTEGER REFERENCES sessions(id),
+    agent_id TEXT,
+    layout TEXT NOT NULL,
+    generation INTEGER NOT NULL DEFAULT 0,
+    offset INTEGER NOT NULL DEFAULT 0,
+    identity TEXT,
+    -- End of the live (not superseded) lines: below it, a re-read after a reset is verified, not re-stored.
+    live_end INTEGER NOT NULL DEFAULT 0,
+    line_count INTEGER NOT NULL DEFAULT 0,
+    open_seq INTEGER,
+    UNIQUE (machine_id, file_key)
+  );
+  CREATE INDEX files_by_session ON files (session_id);
+  CREATE TABLE entries (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id INTEGER NOT NULL,
+    file_id INTEGER NOT NULL REFERENCES files(id),
+    session_id INTEGER,
+    line_no INTEGER NOT NULL,
+    byte_offset INTEGER NOT NULL,
+    terminated INTEGER NOT NULL,
+    raw BLOB NOT NULL,
+    kind TEXT NOT NULL,
+    subtype TEXT,
+    uuid TEXT,
+    parent_uuid TEXT,
+    ts TEXT,
+    superseded INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE INDEX entries_by_file ON entries (file_id, byte_offset) WHERE superseded = 0;
+  CREATE INDEX entries_by_session ON entries (session_id, seq);
+  -- One row per deduplicated API response (message.id + requestId), the largest total kept.
+  CREATE TABLE usage_messages (
+    user_id INTEGER NOT NULL,
+    dedup_key TEXT NOT NULL,
+    session_id INTEGER,
+    project_dir TEXT,
+    entry_seq INTEGER NOT NULL,
+    model TEXT NOT NULL,
+    day TEXT,
+    input INTEGER NOT NULL,
+    output INTEGER NOT NULL,
+    cache_write INTEGER NOT NULL,
+    cache_read INTEGER NOT NULL,
+    total INTEGER NOT NULL,
+    is_sidechain INTEGER NOT NULL,
+    cost_usd REAL NOT NULL,
+    PRIMARY KEY (user_id, dedup_key)
+  ) WITHOUT ROWID;
+  CREATE INDEX usage_by_session ON usage_messages (session_id);
+  -- Contentless: snippets are cut from the entry itself, so the text is not stored twice.
+  CREATE VIRTUAL TABLE entry_fts USING fts5 (text, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 2');
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  INSERT INTO meta (key, value) VALUES ('search_cursor', '0');
+  `,
+]
