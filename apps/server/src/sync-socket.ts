@@ -11,6 +11,7 @@ export const SERVER_VERSION = "0.1.0"
 /** Largest binary frame accepted; the daemon sizes its batches below it. */
 export const MAX_FRAME_BYTES = 8 * 1024 * 1024
 const HELLO_TIMEOUT_MS = 10_000
+const MAX_NOTICES = 20
 
 export interface SyncSocket {
   send(data: string): unknown
@@ -57,7 +58,18 @@ export function openSyncConnection(socket: SyncSocket, store: StoreApi, hub: Liv
   const answer = (seq: number, outcome: AppendOutcome) => {
     if (outcome._tag === "Ack") {
       const c = outcome.cursor
-      send({ type: "ack", seq, fileKey: c.fileKey, generation: c.generation, offset: c.offset })
+      const notices = outcome.stored
+        .filter((r) => r.notice !== null)
+        .slice(0, MAX_NOTICES)
+        .map((r) => ({ byteOffset: r.byteOffset, message: r.notice! }))
+      send({
+        type: "ack",
+        seq,
+        fileKey: c.fileKey,
+        generation: c.generation,
+        offset: c.offset,
+        ...(notices.length > 0 ? { notices } : {}),
+      })
       if (actor && outcome.stored.length > 0) hub.stored(actor.userId, outcome.stored)
     } else {
       send({ type: "rejected", seq, reason: outcome.reason, cursor: outcome.cursor })

@@ -115,6 +115,10 @@ export const Refused = Schema.Struct({
 })
 export type Refused = typeof Refused.Type
 
+/** A line stored as is but worth telling the user about (malformed JSON, invalid UTF-8, unknown type). */
+export const LineNotice = Schema.Struct({ byteOffset: Count, message: Schema.String })
+export type LineNotice = typeof LineNotice.Type
+
 /** The append (or reset) was durably stored; `offset` is now the file's cursor. */
 export const Ack = Schema.Struct({
   type: Schema.Literal("ack"),
@@ -122,6 +126,7 @@ export const Ack = Schema.Struct({
   fileKey: FileKey,
   generation: Count,
   offset: Count,
+  notices: Schema.optionalKey(Schema.Array(LineNotice)),
 })
 export type Ack = typeof Ack.Type
 

@@ -43,12 +43,15 @@ export interface LineFacts {
   readonly firstPromptText: string | null
   readonly usage: LineUsage | null
   readonly searchText: string
+  /** Why this line is not a readable record, for the daemon's status; null when it is. */
+  readonly notice: string | null
 }
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/
 
 export function analyzeLine(bytes: Uint8Array): LineFacts {
-  const record = parseLine(decodeLine(bytes))
+  const line = decodeLine(bytes)
+  const record = parseLine(line)
   const f = indexFields(record)
   const u = usageOf(record)
   let text: string | undefined
@@ -79,6 +82,7 @@ export function analyzeLine(bytes: Uint8Array): LineFacts {
           costUsd: costOf(u).usd,
         }
       : null,
+    notice: noticeOf(record, line, bytes),
     get searchText() {
       text ??= searchText(record)
       return text
@@ -147,4 +151,14 @@ export function mergeDelta(delta: SessionDelta, facts: LineFacts | null, seq: nu
   }
   if (facts.isError) delta.hasErrors = true
   if (facts.model && facts.model !== "<synthetic>") delta.models.add(facts.model)
+}
+
+function noticeOf(record: ReturnType<typeof parseLine>, line: string, bytes: Uint8Array): string | null {
+  // U+FFFD appears only if the decoder replaced something, or the text really contains it.
+  if (line.includes("\uFFFD") && !Buffer.isUtf8(bytes)) return "invalid UTF-8 (kept byte for byte)"
+  if (record.kind === "malformed") {
+    return record.reason === "non-object" ? "a JSON value that is not an object (kept raw)" : `malformed JSON (kept raw): ${record.error}`
+  }
+  if (record.kind === "unknown") return `unknown record type ${JSON.stringify(record.type)} (kept raw)`
+  return null
 }

@@ -387,7 +387,7 @@ export class SqliteEngine implements Engine {
         file.live_end = open.byte_offset + storedLength(raw, piece.terminated)
         if (piece.terminated) file.open_seq = null
         touch(file.session_id, facts, open.seq)
-        stored.push({ seq: open.seq, sessionId: this.sessionUid(file) })
+        stored.push({ seq: open.seq, sessionId: this.sessionUid(file), byteOffset: open.byte_offset, notice: piece.terminated ? facts.notice : null })
         continue
       }
       if (piece.byteOffset < file.live_end) {
@@ -422,7 +422,7 @@ export class SqliteEngine implements Engine {
       if (!piece.terminated) file.open_seq = seq
       this.recordUsage(actor, file, facts, seq)
       touch(file.session_id, facts, seq)
-      stored.push({ seq, sessionId: this.sessionUid(file) })
+      stored.push({ seq, sessionId: this.sessionUid(file), byteOffset: piece.byteOffset, notice: piece.terminated ? facts.notice : null })
     }
     for (const [sessionId, delta] of deltas) this.applyDelta(sessionId, delta)
     return stored

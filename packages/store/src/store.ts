@@ -44,6 +44,9 @@ export interface IssueToken {
 export interface StoredRef {
   readonly seq: number
   readonly sessionId: string
+  readonly byteOffset: number
+  /** Set when the line was kept but is not a readable record. */
+  readonly notice: string | null
 }
 
 export type AppendOutcome =

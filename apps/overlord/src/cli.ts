@@ -1,0 +1,296 @@
+/**
+ * The `overlord` command line. Long-running commands (`start --foreground`, `serve`) are layers
+ * launched with `runMain`; the others are short requests to the daemon's files or the server API.
+ */
+import { spawn } from "node:child_process"
+import { accessSync, constants, existsSync, openSync, readdirSync, statSync } from "node:fs"
+import { writeFile } from "node:fs/promises"
+import { join } from "node:path"
+import type { Api } from "@overlord/protocol"
+import { HttpServer, httpServerLayer } from "@overlord/server"
+import { Store, sqliteLayer } from "@overlord/store"
+import { Command, InvalidArgumentError } from "commander"
+import { Effect, Layer } from "effect"
+import * as Daemon from "./daemon.ts"
+import { type HomePaths, homePaths, isRunning, loadCredentials, readJson, resolveClaudeDir, runningPid } from "./home.ts"
+import { runMain } from "./run-main.ts"
+import { DAEMON_VERSION } from "./sync-engine.ts"
+
+const DEFAULT_PORT = 7420
+
+const parsePort = (v: string) => {
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError("a port number, 0-65535")
+  return n
+}
+
+class CliError extends Error {}
+
+async function api<T>(paths: HomePaths, path: string): Promise<T> {
+  const creds = loadCredentials(paths)
+  if (!creds) throw new CliError("Overlord has not been started on this machine yet: run `overlord start`")
+  let res: Response
+  try {
+    res = await fetch(`${creds.serverUrl}/api/v1${path}`, { headers: { authorization: `Bearer ${creds.apiToken}` } })
+  } catch {
+    throw new CliError(`cannot reach the server at ${creds.serverUrl}: is \`overlord start\` running?`)
+  }
+  if (!res.ok) {
+    const body = (await res.json().catch(() => null)) as Api.ApiError | null
+    throw new CliError(body?.error.message ?? `${res.status} ${res.statusText}`)
+  }
+  return (await res.json()) as T
+}
+
+const fmtBytes = (n: number) =>
+  n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 ** 2).toFixed(1)} MiB`
+
+export function buildCli(): Command {
+  const program = new Command("overlord")
+    .description("Every Claude Code session, from every machine: kept, seen live, searched, counted.")
+    .version(DAEMON_VERSION)
+    .option("--home <dir>", "Overlord's own folder (default ~/.overlord, or $OVERLORD_HOME)")
+  const paths = () => homePaths(program.opts<{ home?: string }>().home)
+
+  program
+    .command("start")
+    .description("watch Claude Code's session files and sync them (embedded server unless --server)")
+    .option("--foreground", "stay attached to the terminal")
+    .option("--claude-dir <dir>", "Claude Code's folder (default $CLAUDE_CONFIG_DIR or ~/.claude)")
+    .option("--port <port>", "embedded server port", parsePort, DEFAULT_PORT)
+    .option("--host <host>", "embedded server address (loopback unless you mean it)", "127.0.0.1")
+    .option("--server <url>", "sync to this standalone server instead of the embedded one")
+    .action(async (opts: { foreground?: boolean; claudeDir?: string; port: number; host: string; server?: string }) => {
+      const p = paths()
+      const pid = runningPid(p)
+      if (pid && pid !== process.pid) throw new CliError(`already running (pid ${pid}); \`overlord stop\` first`)
+      if (opts.foreground) {
+        runMain(
+          Layer.launch(
+            Daemon.layer({
+              paths: p,
+              claudeDir: resolveClaudeDir(opts.claudeDir),
+              host: opts.host,
+              port: opts.port,
+              console: true,
+              // Small frames make fault-injection tests hit many more frame boundaries.
+              ...(process.env.OVERLORD_CHUNK_BYTES ? { chunkBytes: Number(process.env.OVERLORD_CHUNK_BYTES) } : {}),
+              ...(opts.server ? { serverUrl: opts.server.replace(/\/$/, "") } : {}),
+            }),
+          ),
+        )
+        return
+      }
+      await startDetached(p)
+    })
+
+  program
+    .command("stop")
+    .description("stop the running daemon")
+    .action(async () => {
+      const p = paths()
+      const pid = runningPid(p)
+      if (!pid) return console.log("overlord is not running")
+      process.kill(pid, "SIGTERM")
+      for (let i = 0; i < 100 && isRunning(pid); i++) await Bun.sleep(100)
+      if (isRunning(pid)) throw new CliError(`pid ${pid} did not stop within 10 s`)
+      console.log(`stopped (pid ${pid})`)
+    })
+
+  program
+    .command("status")
+    .description("sync health: connected, files tracked, bytes not yet synced, last error")
+    .option("--json", "machine-readable")
+    .action((opts: { json?: boolean }) => {
+      const p = paths()
+      const pid = runningPid(p)
+      const state = readJson<Daemon.DaemonState>(p.state)
+      const status = {
+        running: pid !== null,
+        pid,
+        connected: pid !== null && (state?.connected ?? false),
+        serverUrl: state?.serverUrl ?? loadCredentials(p)?.serverUrl ?? null,
+        filesTracked: pid ? (state?.filesTracked ?? 0) : 0,
+        bytesPending: pid ? (state?.bytesPending ?? 0) : (state?.bytesPending ?? 0),
+        lastError: pid ? (state?.lastError ?? null) : null,
+        warnings: pid ? (state?.warnings ?? []) : [],
+        notices: pid ? (state?.notices ?? []) : [],
+        updatedAt: state?.updatedAt ?? null,
+      }
+      if (opts.json) return console.log(JSON.stringify(status, null, 2))
+      if (!status.running) return console.log("overlord is not running (start it with `overlord start`)")
+      console.log(`running (pid ${status.pid}), ${status.connected ? "connected to" : "NOT connected to"} ${status.serverUrl}`)
+      console.log(`files tracked: ${status.filesTracked}; not yet synced: ${fmtBytes(status.bytesPending)}`)
+      if (status.lastError) console.log(`last error: ${status.lastError}`)
+      for (const w of status.warnings) console.log(`warning: ${w}`)
+      for (const n of status.notices) console.log(`notice: ${n.fileKey}: ${n.count} unreadable line(s), last at ${n.last}`)
+    })
+
+  program
+    .command("sessions")
+    .description("list synced sessions")
+    .option("--json", "machine-readable")
+    .option("--limit <n>", "how many", (v) => Number(v), 50)
+    .action(async (opts: { json?: boolean; limit: number }) => {
+      const list = await api<Api.SessionList>(paths(), `/sessions?limit=${opts.limit}`)
+      if (opts.json) return console.log(JSON.stringify(list.sessions, null, 2))
+      for (const s of list.sessions) {
+        const u = s.usage
+        console.log(
+          [
+            s.sessionId,
+            s.cwd ?? s.projectDir,
+            `${s.firstAt ?? "-"} .. ${s.lastAt ?? "-"}`,
+            `${s.entryCount} entries`,
+            `in ${u.input} out ${u.output} cw ${u.cacheWrite} cr ${u.cacheRead}`,
+            `$${u.costUsd.toFixed(4)}`,
+          ].join("  "),
+        )
+      }
+    })
+
+  program
+    .command("export <sessionId>")
+    .description("write a session's lines exactly as the source file held them")
+    .option("-o, --output <file>", "write to a file instead of stdout")
+    .option("--agent <agentId>", "a subagent's transcript instead of the main one")
+    .action(async (sessionId: string, opts: { output?: string; agent?: string }) => {
+      const p = paths()
+      const creds = loadCredentials(p)
+      if (!creds) throw new CliError("Overlord has not been started on this machine yet: run `overlord start`")
+      let file = ""
+      if (opts.agent) {
+        const detail = await api<Api.SessionDetail>(p, `/sessions/${encodeURIComponent(sessionId)}`)
+        const f = detail.files.find((x) => x.agentId === opts.agent)
+        if (!f) throw new CliError(`session ${sessionId} has no subagent ${opts.agent}`)
+        file = `?file=${encodeURIComponent(f.fileKey)}`
+      }
+      const res = await fetch(`${creds.serverUrl}/api/v1/sessions/${encodeURIComponent(sessionId)}/export${file}`, {
+        headers: { authorization: `Bearer ${creds.apiToken}` },
+      }).catch(() => {
+        throw new CliError(`cannot reach the server at ${creds.serverUrl}`)
+      })
+      if (!res.ok) throw new CliError(res.status === 404 ? `no session ${sessionId}` : `${res.status} ${res.statusText}`)
+      const bytes = new Uint8Array(await res.arrayBuffer())
+      if (opts.output) await writeFile(opts.output, bytes)
+      else process.stdout.write(bytes)
+    })
+
+  program
+    .command("doctor")
+    .description("find Claude Code installs and session folders, and check permissions")
+    .option("--claude-dir <dir>", "Claude Code's folder")
+    .action((opts: { claudeDir?: string }) => {
+      const problems = doctor(resolveClaudeDir(opts.claudeDir), paths())
+      if (problems > 0) process.exitCode = 1
+    })
+
+  program
+    .command("serve")
+    .description("run the standalone server")
+    .option("--port <port>", "port", parsePort, DEFAULT_PORT)
+    .option("--host <host>", "address to listen on", "127.0.0.1")
+    .option("--database <path>", "SQLite database file (default under --home)")
+    .action((opts: { port: number; host: string; database?: string }) => {
+      const p = paths()
+      const program = Effect.gen(function* () {
+        const server = yield* HttpServer
+        const store = yield* Store
+        const userId = yield* store.ensureUser("local")
+        const link = yield* store.issueToken({ userId, kind: "login-link", ttlMs: 24 * 3600 * 1000 })
+        console.log(`Overlord server on ${server.url}`)
+        console.log(`Sign in: ${server.url}/auth?token=${link}`)
+        return yield* Effect.never
+      })
+      runMain(
+        program.pipe(
+          Effect.provide(httpServerLayer({ hostname: opts.host, port: opts.port }).pipe(Layer.provideMerge(sqliteLayer(opts.database ?? p.database)))),
+          Effect.scoped,
+        ),
+      )
+    })
+
+  return program
+}
+
+async function startDetached(p: HomePaths): Promise<void> {
+  const args = process.argv.slice(1).filter((a) => a !== "start")
+  const bin = process.argv[1]!
+  const logFd = openSync(join(p.home, "daemon.out"), "a", 0o600)
+  const child = spawn(process.execPath, [bin, ...args.slice(1), "start", "--foreground"], {
+    detached: true,
+    stdio: ["ignore", logFd, logFd],
+    env: process.env,
+  })
+  child.unref()
+  for (let i = 0; i < 150; i++) {
+    await Bun.sleep(100)
+    const state = readJson<Daemon.DaemonState>(p.state)
+    if (state?.pid === child.pid && state.updatedAt) {
+      console.log(`overlord started (pid ${child.pid})`)
+      if (state.dashboardUrl) console.log(`Dashboard: ${state.dashboardUrl}`)
+      return
+    }
+    if (child.exitCode !== null) break
+  }
+  throw new CliError(`the daemon did not start; see ${join(p.home, "daemon.out")} and ${p.log}`)
+}
+
+function doctor(claudeDir: string, p: HomePaths): number {
+  let problems = 0
+  const ok = (m: string) => console.log(`ok    ${m}`)
+  const bad = (m: string) => {
+    problems += 1
+    console.log(`FAIL  ${m}`)
+  }
+  const which = Bun.which("claude")
+  if (which) ok(`Claude Code CLI found at ${which}`)
+  else console.log(`info  no \`claude\` on PATH (only needed to run commands from the dashboard)`)
+  const projects = join(claudeDir, "projects")
+  if (!existsSync(claudeDir)) bad(`${claudeDir} does not exist (set --claude-dir or $CLAUDE_CONFIG_DIR)`)
+  else if (!existsSync(projects)) bad(`${projects} does not exist yet: has Claude Code been run?`)
+  else {
+    try {
+      accessSync(projects, constants.R_OK | constants.X_OK)
+      const dirs = readdirSync(projects, { withFileTypes: true }).filter((d) => d.isDirectory())
+      let files = 0
+      let unreadable = 0
+      for (const d of dirs) {
+        try {
+          files += readdirSync(join(projects, d.name)).filter((f) => f.endsWith(".jsonl")).length
+        } catch {
+          unreadable += 1
+          bad(`cannot read ${join(projects, d.name)}`)
+        }
+      }
+      ok(`${projects}: ${dirs.length} projects, ${files} session files${unreadable ? `, ${unreadable} unreadable` : ""}`)
+    } catch {
+      bad(`cannot read ${projects}: permission denied`)
+    }
+  }
+  for (const extra of [join(process.env.HOME ?? "", ".config", "claude", "projects")]) {
+    if (extra !== projects && existsSync(extra)) console.log(`info  another Claude Code folder exists: ${extra}`)
+  }
+  const pid = runningPid(p)
+  if (pid) ok(`daemon running (pid ${pid})`)
+  else console.log("info  daemon not running")
+  if (existsSync(p.credentials)) {
+    const mode = statSync(p.credentials).mode & 0o777
+    if (mode & 0o077) bad(`${p.credentials} is readable by others (mode ${mode.toString(8)}): chmod 600 it`)
+    else ok(`${p.credentials} is private`)
+  }
+  return problems
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildCli().parseAsync(argv)
+  } catch (error) {
+    if (error instanceof CliError) {
+      console.error(`overlord: ${error.message}`)
+      process.exitCode = 1
+      return
+    }
+    throw error
+  }
+}

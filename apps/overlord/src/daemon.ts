@@ -1,0 +1,140 @@
+/**
+ * The daemon as one scoped layer: the sync engine, the watcher, the pid and state files. Launched
+ * by `overlord start --foreground` with `Layer.launch`; interrupting it closes everything in order.
+ */
+import { rmSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { Effect, Layer, Schedule } from "effect"
+import * as Embedded from "./embedded-server.ts"
+import { type HomePaths, loadCredentials, loadMachine, writeJson } from "./home.ts"
+import { fileLogger, type Logger } from "./logger.ts"
+import { watchSessions } from "./session-watcher.ts"
+import { type FileNotice, SyncEngine } from "./sync-engine.ts"
+
+export interface DaemonConfig {
+  readonly paths: HomePaths
+  readonly claudeDir: string
+  /** Embedded server address; ignored with `serverUrl`. */
+  readonly host: string
+  readonly port: number
+  /** A standalone server to sync to (credentials from `overlord login`), instead of the embedded one. */
+  readonly serverUrl?: string
+  readonly console: boolean
+  readonly chunkBytes?: number
+}
+
+/** What `overlord status` reads. */
+export interface DaemonState {
+  readonly pid: number
+  readonly startedAt: string
+  readonly updatedAt: string
+  readonly connected: boolean
+  readonly serverUrl: string
+  readonly dashboardUrl: string | null
+  readonly claudeDir: string
+  readonly filesTracked: number
+  readonly bytesPending: number
+  readonly lastError: string | null
+  readonly warnings: readonly string[]
+  readonly notices: readonly FileNotice[]
+}
+
+const MAX_WARNINGS = 20
+
+interface Target {
+  readonly serverUrl: string
+  readonly machineToken: string
+  readonly loginUrl: string | null
+}
+
+const remoteTarget = (config: DaemonConfig): Effect.Effect<Target, Error> =>
+  Effect.suspend(() => {
+    const creds = loadCredentials(config.paths)
+    if (!creds || creds.serverUrl !== config.serverUrl) {
+      return Effect.fail(new Error(`no credentials for ${config.serverUrl}: run \`overlord login ${config.serverUrl}\``))
+    }
+    return Effect.succeed({ serverUrl: creds.serverUrl, machineToken: creds.machineToken, loginUrl: null })
+  })
+
+const syncLayer = (config: DaemonConfig, target: Target, log: Logger) =>
+  Layer.effectDiscard(
+    Effect.gen(function* () {
+      const startedAt = new Date().toISOString()
+      const warnings: string[] = []
+      const warn = (m: string) => {
+        log.warn(m)
+        warnings.push(`${new Date().toISOString()} ${m}`)
+        if (warnings.length > MAX_WARNINGS) warnings.shift()
+      }
+      const machine = loadMachine(config.paths)
+      const engine = yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          const e = new SyncEngine({
+            serverUrl: target.serverUrl,
+            machineId: machine.machineId,
+            machineName: machine.name,
+            token: target.machineToken,
+            log,
+            ...(config.chunkBytes ? { chunkBytes: config.chunkBytes } : {}),
+          })
+          e.start()
+          return e
+        }),
+        (e) => Effect.sync(() => e.stop()),
+      )
+      const projectsDir = join(config.claudeDir, "projects")
+      yield* Effect.acquireRelease(
+        Effect.promise(() => watchSessions({ projectsDir, engine, log, warn })),
+        (w) => Effect.promise(() => w.close()),
+      )
+      yield* Effect.acquireRelease(
+        Effect.sync(() => writeFileSync(config.paths.pid, `${process.pid}\n`, { mode: 0o600 })),
+        () => Effect.sync(() => rmSync(config.paths.pid, { force: true })),
+      )
+      const writeState = Effect.sync(() => {
+        const s = engine.status()
+        const state: DaemonState = {
+          pid: process.pid,
+          startedAt,
+          updatedAt: new Date().toISOString(),
+          connected: s.connected,
+          serverUrl: s.serverUrl,
+          dashboardUrl: target.loginUrl,
+          claudeDir: config.claudeDir,
+          filesTracked: s.filesTracked,
+          bytesPending: s.bytesPending,
+          lastError: s.lastError,
+          warnings: [...warnings],
+          notices: s.notices,
+        }
+        writeJson(config.paths.state, state)
+        engine.reportStatus(warnings.length > 0 ? warnings[warnings.length - 1]! : null)
+      })
+      yield* writeState.pipe(Effect.repeat(Schedule.spaced("1 second")), Effect.forkScoped)
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => {
+          const s = engine.status()
+          writeJson(config.paths.state, { pid: null, stoppedAt: new Date().toISOString(), bytesPending: s.bytesPending })
+        }),
+      )
+      if (config.console) {
+        console.log(`Overlord is syncing ${projectsDir}`)
+        if (target.loginUrl) console.log(`Dashboard: ${target.loginUrl}`)
+      }
+      log.info(`daemon started (pid ${process.pid}), syncing ${projectsDir} to ${target.serverUrl}`)
+    }),
+  )
+
+/** The whole daemon: with no `serverUrl`, the embedded server comes up first, in this process. */
+export const layer = (config: DaemonConfig) => {
+  const log = fileLogger({ path: config.paths.log, console: config.console })
+  if (config.serverUrl) {
+    return Layer.unwrap(remoteTarget(config).pipe(Effect.map((target) => syncLayer(config, target, log))))
+  }
+  return Layer.unwrap(
+    Effect.gen(function* () {
+      const embedded = yield* Embedded.EmbeddedServer
+      return syncLayer(config, embedded, log)
+    }),
+  ).pipe(Layer.provide(Embedded.layer({ paths: config.paths, host: config.host, port: config.port })))
+}

@@ -1,0 +1,66 @@
+/**
+ * Reading the next chunk of a session file. Memory is bounded by `maxBytes` whatever the line or
+ * file size: a line longer than a chunk is shipped in pieces that the server joins back.
+ */
+import { open, stat } from "node:fs/promises"
+
+export interface FileFacts {
+  readonly size: number
+  /** `dev:ino`: a replaced file (new inode at the same path) must be re-read from byte 0. */
+  readonly identity: string
+  readonly mtimeMs: number
+}
+
+export async function statFile(path: string): Promise<FileFacts | null> {
+  try {
+    const s = await stat(path, { bigint: true })
+    if (!s.isFile()) return null
+    return { size: Number(s.size), identity: `${s.dev}:${s.ino}`, mtimeMs: Number(s.mtimeMs) }
+  } catch {
+    return null
+  }
+}
+
+export interface Chunk {
+  readonly from: number
+  readonly bytes: Uint8Array
+}
+
+/**
+ * What to send from a read at `from`:
+ * - up to and including the last newline;
+ * - a whole full-size read with no newline (a huge line, continued by the next chunk);
+ * - a trailing fragment without newline only when the file has been idle (`shipPartial`), since
+ *   Claude Code writes whole lines and a fragment is usually a write in progress.
+ */
+export function chooseChunk(read: Uint8Array, from: number, full: boolean, shipPartial: boolean): Chunk | null {
+  if (read.length === 0) return null
+  const nl = read.lastIndexOf(0x0a)
+  if (nl >= 0) return { from, bytes: read.subarray(0, nl + 1) }
+  if (full || shipPartial) return { from, bytes: read }
+  return null
+}
+
+export async function readChunk(path: string, from: number, maxBytes: number, shipPartial: boolean): Promise<Chunk | null> {
+  const handle = await open(path, "r")
+  try {
+    const buf = new Uint8Array(maxBytes)
+    const { bytesRead } = await handle.read(buf, 0, maxBytes, from)
+    return chooseChunk(buf.subarray(0, bytesRead), from, bytesRead === maxBytes, shipPartial)
+  } finally {
+    await handle.close()
+  }
+}
+
+/** The `length` bytes before `offset`, to compare with what the server stored there. */
+export async function readBefore(path: string, offset: number, length: number): Promise<Uint8Array> {
+  const start = Math.max(0, offset - length)
+  const handle = await open(path, "r")
+  try {
+    const buf = new Uint8Array(offset - start)
+    const { bytesRead } = await handle.read(buf, 0, buf.length, start)
+    return buf.subarray(0, bytesRead)
+  } finally {
+    await handle.close()
+  }
+}

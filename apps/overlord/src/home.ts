@@ -1,0 +1,93 @@
+/**
+ * The daemon's home (`--home`, default `~/.overlord`) and the Claude Code folders it reads.
+ * Secrets in the home are written with mode 0600.
+ */
+import { randomUUID } from "node:crypto"
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs"
+import { homedir, hostname } from "node:os"
+import { join, resolve } from "node:path"
+
+export interface HomePaths {
+  readonly home: string
+  readonly database: string
+  readonly log: string
+  readonly pid: string
+  readonly state: string
+  readonly machine: string
+  readonly credentials: string
+}
+
+export const defaultHome = () => process.env.OVERLORD_HOME ?? join(homedir(), ".overlord")
+
+export function homePaths(home = defaultHome()): HomePaths {
+  const h = resolve(home)
+  return {
+    home: h,
+    database: join(h, "data", "overlord.db"),
+    log: join(h, "logs", "overlord.log"),
+    pid: join(h, "daemon.pid"),
+    state: join(h, "daemon-state.json"),
+    machine: join(h, "machine.json"),
+    credentials: join(h, "credentials.json"),
+  }
+}
+
+/** `--claude-dir`, else `$CLAUDE_CONFIG_DIR`, else `~/.claude`. */
+export const resolveClaudeDir = (flag?: string) =>
+  resolve(flag ?? process.env.CLAUDE_CONFIG_DIR ?? join(homedir(), ".claude"))
+
+export function readJson<T>(path: string): T | null {
+  try {
+    return JSON.parse(readFileSync(path, "utf8")) as T
+  } catch {
+    return null
+  }
+}
+
+/** Atomic (write then rename), so a reader never sees half a file. */
+export function writeJson(path: string, value: unknown, mode = 0o600): void {
+  const tmp = `${path}.${process.pid}.tmp`
+  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`, { mode })
+  chmodSync(tmp, mode)
+  renameSync(tmp, path)
+}
+
+export interface MachineIdentity {
+  readonly machineId: string
+  readonly name: string
+}
+
+export function loadMachine(paths: HomePaths): MachineIdentity {
+  mkdirSync(paths.home, { recursive: true, mode: 0o700 })
+  const existing = readJson<MachineIdentity>(paths.machine)
+  if (existing?.machineId) return existing
+  const created = { machineId: randomUUID(), name: hostname() }
+  writeJson(paths.machine, created)
+  return created
+}
+
+/** Where this daemon syncs to and with which tokens. Only the daemon's own tokens, never hashes. */
+export interface Credentials {
+  readonly serverUrl: string
+  readonly machineToken: string
+  /** For CLI reads (`overlord sessions`, `export`). */
+  readonly apiToken: string
+}
+
+export const loadCredentials = (paths: HomePaths) => readJson<Credentials>(paths.credentials)
+export const saveCredentials = (paths: HomePaths, c: Credentials) => writeJson(paths.credentials, c)
+
+export const isRunning = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+export function runningPid(paths: HomePaths): number | null {
+  if (!existsSync(paths.pid)) return null
+  const pid = Number(readFileSync(paths.pid, "utf8").trim())
+  return Number.isInteger(pid) && pid > 0 && isRunning(pid) ? pid : null
+}

@@ -1,0 +1,499 @@
+/**
+ * The daemon's half of exactly-once sync: which bytes of which file go next, over one WebSocket.
+ *
+ * The server's stored offsets (sent at `welcome`, then in every ack) are the truth; this engine's
+ * offsets are a cache rebuilt on every connection. Appends are pipelined within a bounded window;
+ * live files are served before backfill, and backfill goes newest file first.
+ */
+import { Sync } from "@overlord/protocol"
+import { Schema } from "effect"
+import WebSocket from "ws"
+import { type FileFacts, readBefore, readChunk, statFile } from "./file-reader.ts"
+import type { Logger } from "./logger.ts"
+
+export const DAEMON_VERSION = "0.1.0"
+
+export interface SyncOptions {
+  /** The server's base URL, `http://host:port`. */
+  readonly serverUrl: string
+  readonly machineId: string
+  readonly machineName: string
+  readonly token: string
+  readonly log: Logger
+  /** Largest payload per append frame. */
+  readonly chunkBytes?: number
+  /** Append frames awaiting acks at once. */
+  readonly window?: number
+  /** How long a trailing fragment without newline must sit still before it is shipped. */
+  readonly partialGraceMs?: number
+  readonly onChange?: () => void
+}
+
+interface Tracked {
+  readonly fileKey: string
+  readonly path: string
+  generation: number
+  /** The server's offset as last acknowledged. */
+  acked: number
+  /** Where the next append starts (acked + in flight). */
+  sent: number
+  identity: string | null
+  size: number
+  mtimeMs: number
+  lastGrowthAt: number
+  live: boolean
+  /** Bumped on every resync, so late answers to abandoned appends are ignored. */
+  epoch: number
+  reading: boolean
+  verified: boolean
+  partialTimer: ReturnType<typeof setTimeout> | null
+}
+
+interface InFlight {
+  readonly fileKey: string
+  readonly epoch: number
+  readonly bytes: number
+  readonly live: boolean
+}
+
+export interface FileNotice {
+  readonly fileKey: string
+  count: number
+  last: string
+}
+
+export interface SyncStatus {
+  readonly connected: boolean
+  readonly serverUrl: string
+  readonly filesTracked: number
+  readonly bytesPending: number
+  readonly lastError: string | null
+  readonly notices: readonly FileNotice[]
+}
+
+const TAIL_BYTES = 32
+const decodeServer = Schema.decodeUnknownExit(Sync.ServerMessageFromJson)
+
+export class SyncEngine {
+  private readonly files = new Map<string, Tracked>()
+  private readonly backfill: Tracked[] = []
+  private readonly liveQueue = new Set<Tracked>()
+  private readonly inflight = new Map<number, InFlight>()
+  private readonly notices = new Map<string, FileNotice>()
+  private serverCursors = new Map<string, Sync.FileCursor>()
+  private socket: WebSocket | null = null
+  private ready = false
+  private stopped = false
+  private seq = 1
+  private attempt = 0
+  private reconnectTimer: ReturnType<typeof setTimeout> | null = null
+  private lastError: string | null = null
+  private pumping = false
+  private pumpAgain = false
+  private readonly chunkBytes: number
+  private readonly window: number
+  private readonly partialGraceMs: number
+
+  constructor(private readonly options: SyncOptions) {
+    this.chunkBytes = options.chunkBytes ?? 1024 * 1024
+    this.window = Math.max(3, options.window ?? 8)
+    this.partialGraceMs = options.partialGraceMs ?? 1000
+  }
+
+  // ---- files --------------------------------------------------------------------------------
+
+  /** A file found by the initial scan: queued for backfill (the caller adds them newest first). */
+  async addBackfill(fileKey: string, path: string): Promise<void> {
+    const t = await this.track(fileKey, path)
+    if (t && !t.live) this.backfill.push(t)
+    this.pump()
+  }
+
+  /** A file created or appended to since start: served ahead of backfill. */
+  async changed(fileKey: string, path: string): Promise<void> {
+    const existing = this.files.get(fileKey)
+    const t = existing ?? (await this.track(fileKey, path))
+    if (!t) return
+    t.live = true
+    const facts = await statFile(path)
+    if (!facts) return
+    this.observe(t, facts)
+    this.liveQueue.add(t)
+    this.pump()
+  }
+
+  /** A deleted file keeps what was synced; we only stop reading it. */
+  removed(fileKey: string): void {
+    const t = this.files.get(fileKey)
+    if (!t) return
+    if (t.partialTimer) clearTimeout(t.partialTimer)
+    this.files.delete(fileKey)
+    this.liveQueue.delete(t)
+    this.options.onChange?.()
+  }
+
+  private async track(fileKey: string, path: string): Promise<Tracked | null> {
+    const facts = await statFile(path)
+    if (!facts) return null
+    const existing = this.files.get(fileKey)
+    if (existing) return existing
+    const t: Tracked = {
+      fileKey,
+      path,
+      generation: 0,
+      acked: 0,
+      sent: 0,
+      identity: facts.identity,
+      size: facts.size,
+      mtimeMs: facts.mtimeMs,
+      lastGrowthAt: Date.now(),
+      live: false,
+      epoch: 0,
+      reading: false,
+      verified: false,
+      partialTimer: null,
+    }
+    this.files.set(fileKey, t)
+    if (this.ready) await this.verify(t)
+    this.options.onChange?.()
+    return t
+  }
+
+  /** Notes new stat facts; a shrink or a new inode means the file must be re-read from byte 0. */
+  private observe(t: Tracked, facts: FileFacts): void {
+    if (facts.size !== t.size || facts.mtimeMs !== t.mtimeMs) t.lastGrowthAt = Date.now()
+    const replaced = t.identity !== null && facts.identity !== t.identity
+    const shrunk = facts.size < t.sent
+    t.size = facts.size
+    t.mtimeMs = facts.mtimeMs
+    if ((replaced || shrunk) && this.ready) {
+      this.sendReset(t, replaced ? "replaced" : "shrunk", facts.identity)
+    } else if (replaced || shrunk) {
+      t.identity = facts.identity
+    }
+  }
+
+  // ---- connection ---------------------------------------------------------------------------
+
+  start(): void {
+    this.stopped = false
+    this.connect()
+  }
+
+  stop(): void {
+    this.stopped = true
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer)
+    for (const t of this.files.values()) if (t.partialTimer) clearTimeout(t.partialTimer)
+    this.socket?.close(1000, "daemon stopping")
+    this.socket = null
+  }
+
+  status(): SyncStatus {
+    let pending = 0
+    for (const t of this.files.values()) pending += Math.max(0, t.size - t.acked)
+    return {
+      connected: this.ready,
+      serverUrl: this.options.serverUrl,
+      filesTracked: this.files.size,
+      bytesPending: pending,
+      lastError: this.lastError,
+      notices: [...this.notices.values()],
+    }
+  }
+
+  /** Tells the server this daemon's health, for the dashboard. */
+  reportStatus(extraError: string | null): void {
+    if (!this.ready || !this.socket) return
+    const s = this.status()
+    const lastError = s.lastError ?? extraError
+    const msg: Sync.DaemonStatus = {
+      type: "status",
+      filesTracked: s.filesTracked,
+      bytesPending: s.bytesPending,
+      ...(lastError ? { lastError } : {}),
+    }
+    this.socket.send(JSON.stringify(msg))
+  }
+
+  /** Resolves when every tracked byte is acknowledged (tests and `overlord status --wait`). */
+  async idle(timeoutMs = 30_000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs
+    while (Date.now() < deadline) {
+      const s = this.status()
+      if (s.connected && s.bytesPending === 0 && this.inflight.size === 0) return true
+      await new Promise((r) => setTimeout(r, 25))
+    }
+    return false
+  }
+
+  private connect(): void {
+    if (this.stopped) return
+    const url = `${this.options.serverUrl.replace(/^http/, "ws")}/api/v1/sync`
+    const socket = new WebSocket(url, { perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 })
+    this.socket = socket
+    socket.binaryType = "nodebuffer"
+    socket.on("open", () => {
+      const hello: Sync.Hello = {
+        type: "hello",
+        protocolVersion: Sync.PROTOCOL_VERSION,
+        daemonVersion: DAEMON_VERSION,
+        machineId: this.options.machineId,
+        machineName: this.options.machineName,
+        token: this.options.token,
+      }
+      socket.send(JSON.stringify(hello))
+    })
+    socket.on("message", (data, isBinary) => {
+      if (isBinary) return
+      void this.onServerMessage(String(data))
+    })
+    socket.on("error", (error) => {
+      this.fail(`connection to ${this.options.serverUrl}: ${error.message}`)
+    })
+    socket.on("close", () => {
+      if (this.socket !== socket) return
+      this.socket = null
+      this.ready = false
+      this.inflight.clear()
+      for (const t of this.files.values()) {
+        t.sent = t.acked
+        t.verified = false
+      }
+      this.options.onChange?.()
+      this.scheduleReconnect()
+    })
+  }
+
+  private fail(message: string): void {
+    if (this.lastError !== message) this.options.log.warn(message)
+    this.lastError = message
+    this.options.onChange?.()
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped || this.reconnectTimer) return
+    // Exponential backoff with full jitter, so many daemons don't return in lockstep.
+    const cap = Math.min(30_000, 250 * 2 ** Math.min(this.attempt, 10))
+    const delay = 100 + Math.random() * cap
+    this.attempt += 1
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null
+      this.connect()
+    }, delay)
+  }
+
+  private async onServerMessage(text: string): Promise<void> {
+    const exit = decodeServer(text)
+    if (exit._tag === "Failure") {
+      this.fail(`unreadable message from the server: ${text.slice(0, 200)}`)
+      return
+    }
+    const msg = exit.value
+    switch (msg.type) {
+      case "welcome": {
+        this.attempt = 0
+        this.lastError = null
+        this.serverCursors = new Map(msg.cursors.map((c) => [c.fileKey, c]))
+        this.options.log.info(`connected to ${this.options.serverUrl}; the server holds ${msg.cursors.length} files`)
+        this.ready = true
+        for (const t of this.files.values()) await this.verify(t)
+        this.options.onChange?.()
+        this.pump()
+        return
+      }
+      case "refused":
+        this.fail(`the server refused this daemon: ${msg.message}`)
+        return
+      case "error":
+        this.fail(`server: ${msg.message}`)
+        return
+      case "ack": {
+        const flight = this.inflight.get(msg.seq)
+        this.inflight.delete(msg.seq)
+        const t = this.files.get(msg.fileKey)
+        if (t && (!flight || flight.epoch === t.epoch) && msg.generation === t.generation) {
+          t.acked = Math.max(t.acked, msg.offset)
+          if (t.sent < t.acked) t.sent = t.acked
+        }
+        this.serverCursors.set(msg.fileKey, {
+          fileKey: msg.fileKey,
+          generation: msg.generation,
+          offset: msg.offset,
+        })
+        if (msg.notices) this.note(msg.fileKey, msg.notices)
+        this.options.onChange?.()
+        this.pump()
+        return
+      }
+      case "rejected": {
+        const flight = this.inflight.get(msg.seq)
+        this.inflight.delete(msg.seq)
+        const t = this.files.get(msg.cursor.fileKey)
+        if (t && (!flight || flight.epoch === t.epoch)) {
+          this.options.log.info(`resync ${t.fileKey}: ${msg.reason}`)
+          this.serverCursors.set(t.fileKey, msg.cursor)
+          t.verified = false
+          await this.verify(t)
+        }
+        this.pump()
+        return
+      }
+    }
+  }
+
+  private note(fileKey: string, notices: readonly Sync.LineNotice[]): void {
+    const n = this.notices.get(fileKey) ?? { fileKey, count: 0, last: "" }
+    n.count += notices.length
+    const last = notices[notices.length - 1]!
+    n.last = `byte ${last.byteOffset}: ${last.message}`
+    this.notices.set(fileKey, n)
+    this.options.log.warn(`${fileKey}: ${notices.length} line(s) kept but unreadable; ${n.last}`)
+  }
+
+  /**
+   * Adopts the server's cursor for a file, unless the file on disk no longer matches what the
+   * server stored (shrunk, replaced, or rewritten before the cursor): then it is re-read from 0.
+   */
+  private async verify(t: Tracked): Promise<void> {
+    const cursor = this.serverCursors.get(t.fileKey)
+    const facts = await statFile(t.path)
+    if (!facts) return
+    t.size = facts.size
+    t.epoch += 1
+    t.generation = cursor?.generation ?? 0
+    t.acked = t.sent = cursor?.offset ?? 0
+    t.verified = true
+    if (!cursor || cursor.offset === 0) {
+      // Nothing stored yet: whatever file is at this path now is read from the start.
+      t.identity = facts.identity
+      return
+    }
+    let reason: Sync.Reset["reason"] | null = null
+    if (facts.size < cursor.offset) reason = "shrunk"
+    else if (cursor.identity && cursor.identity !== facts.identity) reason = "replaced"
+    else if (cursor.tail) {
+      const expected = Buffer.from(cursor.tail, "base64")
+      const actual = await readBefore(t.path, cursor.offset, TAIL_BYTES).catch(() => new Uint8Array())
+      if (!Buffer.from(actual).subarray(Math.max(0, actual.length - expected.length)).equals(expected)) {
+        reason = "rewritten"
+      }
+    }
+    t.identity = facts.identity
+    if (reason) this.sendReset(t, reason, facts.identity)
+  }
+
+  private sendReset(t: Tracked, reason: Sync.Reset["reason"], identity: string): void {
+    if (!this.socket || !this.ready) return
+    t.generation += 1
+    t.epoch += 1
+    t.acked = t.sent = 0
+    t.identity = identity
+    this.options.log.info(`re-reading ${t.fileKey} from the start: the file was ${reason}`)
+    const reset: Sync.Reset = { type: "reset", fileKey: t.fileKey, generation: t.generation, identity, size: t.size, reason }
+    this.socket.send(JSON.stringify(reset))
+    this.liveQueue.add(t)
+  }
+
+  // ---- sending ------------------------------------------------------------------------------
+
+  private pump(): void {
+    if (this.pumping) {
+      this.pumpAgain = true
+      return
+    }
+    this.pumping = true
+    void this.pumpLoop().finally(() => {
+      this.pumping = false
+      if (this.pumpAgain) {
+        this.pumpAgain = false
+        this.pump()
+      }
+    })
+  }
+
+  private async pumpLoop(): Promise<void> {
+    while (this.ready && this.socket) {
+      const next = this.pick()
+      if (!next) return
+      const t = next
+      t.reading = true
+      try {
+        const facts = await statFile(t.path)
+        if (!facts) {
+          this.removed(t.fileKey)
+          continue
+        }
+        this.observe(t, facts)
+        if (t.sent >= t.size) continue
+        const idle = Date.now() - t.lastGrowthAt >= this.partialGraceMs
+        const chunk = await readChunk(t.path, t.sent, Math.min(this.chunkBytes, t.size - t.sent), idle)
+        if (!chunk) {
+          this.waitForPartial(t)
+          continue
+        }
+        if (!this.ready || !this.socket) return
+        this.sendAppend(t, chunk.from, chunk.bytes)
+      } catch (error) {
+        this.fail(`reading ${t.fileKey}: ${error instanceof Error ? error.message : String(error)}`)
+      } finally {
+        t.reading = false
+      }
+    }
+  }
+
+  /** The next file with bytes to send: live files first; backfill keeps two window slots free. */
+  private pick(): Tracked | null {
+    if (this.inflight.size >= this.window) return null
+    for (const t of this.liveQueue) {
+      if (!this.files.has(t.fileKey)) {
+        this.liveQueue.delete(t)
+        continue
+      }
+      if (!t.verified || t.reading) continue
+      if (t.sent < t.size) return t
+      this.liveQueue.delete(t)
+    }
+    if (this.inflight.size >= this.window - 2) return null
+    while (this.backfill.length > 0) {
+      const t = this.backfill[0]!
+      if (!this.files.has(t.fileKey) || t.live || (t.verified && t.sent >= t.size && !t.reading)) {
+        this.backfill.shift()
+        continue
+      }
+      if (!t.verified || t.reading) return null
+      return t
+    }
+    return null
+  }
+
+  private waitForPartial(t: Tracked): void {
+    if (t.partialTimer) return
+    this.liveQueue.delete(t)
+    t.partialTimer = setTimeout(() => {
+      t.partialTimer = null
+      this.liveQueue.add(t)
+      this.pump()
+    }, this.partialGraceMs)
+  }
+
+  private sendAppend(t: Tracked, from: number, bytes: Uint8Array): void {
+    const seq = this.seq++
+    const header: Sync.AppendHeader = {
+      type: "append",
+      seq,
+      fileKey: t.fileKey,
+      generation: t.generation,
+      identity: t.identity ?? "",
+      fromOffset: from,
+      toOffset: from + bytes.length,
+    }
+    const headerBytes = Buffer.from(JSON.stringify(header))
+    const frame = Buffer.allocUnsafe(4 + headerBytes.length + bytes.length)
+    frame.writeUInt32BE(headerBytes.length, 0)
+    headerBytes.copy(frame, 4)
+    frame.set(bytes, 4 + headerBytes.length)
+    this.inflight.set(seq, { fileKey: t.fileKey, epoch: t.epoch, bytes: bytes.length, live: t.live })
+    t.sent = from + bytes.length
+    this.socket!.send(frame)
+  }
+}

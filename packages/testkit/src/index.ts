@@ -1,0 +1,6 @@
+export * from "./bad-input.ts"
+export * from "./browser.ts"
+export * from "./claude-cli.ts"
+export * from "./fake-anthropic.ts"
+export * from "./scenarios.ts"
+export * from "./session-files.ts"
