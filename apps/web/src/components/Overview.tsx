@@ -1,0 +1,98 @@
+/** Landing page: which machines sync, which projects exist, what happened recently. */
+import { api } from "../api.ts"
+import { formatAgo, formatBytes, formatInt, projectLabel } from "../format.ts"
+import { useAsync, useHealth, useNow } from "../hooks.ts"
+import { hrefWith } from "../router.ts"
+import { SessionRow } from "./SessionList.tsx"
+
+export const Overview = () => {
+  const now = useNow()
+  const health = useHealth()
+  const machinesRes = useAsync((s) => api.machines(s), [])
+  const projects = useAsync((s) => api.projects(s), [])
+  const recent = useAsync((s) => api.sessions({}, null, 15, s), [])
+  // Live health wins over the first REST snapshot so online/offline flips without a reload.
+  const machines = health?.machines ?? (machinesRes.state === "ok" ? machinesRes.value.machines : null)
+
+  return (
+    <div className="page overview">
+      <section>
+        <h2>Machines</h2>
+        {machinesRes.state === "error" && !health && <div className="error">{machinesRes.error}</div>}
+        {machines && machines.length === 0 && (
+          <div className="muted">No machine has synced yet. Run `overlord start` on a laptop.</div>
+        )}
+        {machines && machines.length > 0 && (
+          <table className="grid" data-testid="machines">
+            <thead>
+              <tr>
+                <th>Machine</th>
+                <th>Status</th>
+                <th>Last seen</th>
+                <th className="num">Files</th>
+                <th className="num">Pending</th>
+                <th>Last error</th>
+              </tr>
+            </thead>
+            <tbody>
+              {machines.map((m) => (
+                <tr key={m.machineId} data-testid="machine-row" data-online={m.online ? "true" : "false"}>
+                  <td>
+                    <a href={hrefWith("/sessions", { machine: m.machineId })}>{m.name}</a>
+                  </td>
+                  <td>
+                    <span className={`live-dot ${m.online ? "live-on" : "live-off"}`}>
+                      {m.online ? "online" : "offline"}
+                    </span>
+                  </td>
+                  <td>{formatAgo(m.lastSeenAt, now)}</td>
+                  <td className="num">{formatInt(m.filesTracked)}</td>
+                  <td className="num">{m.bytesPending > 0 ? formatBytes(m.bytesPending) : "in sync"}</td>
+                  <td className="error small">{m.lastError ?? ""}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+      <section>
+        <h2>Recent sessions</h2>
+        {recent.state === "error" && <div className="error">{recent.error}</div>}
+        {recent.state === "ok" && (
+          <div className="recent">
+            {recent.value.sessions.map((s) => (
+              <SessionRow key={s.sessionId} s={s} now={now} />
+            ))}
+            <a href="#/sessions">All sessions →</a>
+          </div>
+        )}
+      </section>
+      <section>
+        <h2>Projects</h2>
+        {projects.state === "error" && <div className="error">{projects.error}</div>}
+        {projects.state === "ok" && (
+          <table className="grid">
+            <thead>
+              <tr>
+                <th>Project</th>
+                <th className="num">Sessions</th>
+                <th>Last activity</th>
+              </tr>
+            </thead>
+            <tbody>
+              {projects.value.projects.map((p) => (
+                <tr key={p.projectDir}>
+                  <td title={p.cwd ?? p.projectDir}>
+                    <a href={hrefWith("/sessions", { project: p.projectDir })}>{projectLabel(p.cwd, p.projectDir)}</a>
+                  </td>
+                  <td className="num">{formatInt(p.sessionCount)}</td>
+                  <td>{formatAgo(p.lastActivityAt, now)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+    </div>
+  )
+}

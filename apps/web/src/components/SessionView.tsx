@@ -1,0 +1,318 @@
+/**
+ * One session's transcript. Opens on the last page (or around a deep-linked entry), loads earlier
+ * pages as the reader scrolls up, follows the live tail while the reader is at the bottom, and
+ * virtualizes rows so a 100,000-entry session costs what is on screen.
+ */
+import type { Api } from "@overlord/protocol"
+import { useVirtualizer } from "@tanstack/react-virtual"
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react"
+import { api, END_SEQ, exportUrl, PAGE_SIZE } from "../api.ts"
+import { formatBytes, formatCost, formatInt, formatTime, isActive, projectLabel } from "../format.ts"
+import { useNow } from "../hooks.ts"
+import { getLiveClient } from "../live.ts"
+import { pairTools } from "../pairing.ts"
+import { sessionTitle } from "../records.ts"
+import { hrefWith } from "../router.ts"
+import {
+  emptyWindow,
+  initialTail,
+  parseCached,
+  type TranscriptWindow,
+  withEarlierPage,
+  withLaterPage,
+  withLiveEntries,
+} from "../transcript-window.ts"
+import { EntryView } from "./EntryView.tsx"
+import { Subagent } from "./Subagent.tsx"
+import { TranscriptContext, type TranscriptContextValue } from "./transcript-context.ts"
+
+type Load = "idle" | "earlier" | "later"
+
+const lastSeqOf = (w: TranscriptWindow): number => w.entries.at(-1)?.seq ?? 0
+
+export const SessionView = ({ sessionId, seq }: { sessionId: string; seq: number | null }) => {
+  const [detail, setDetail] = useState<Api.SessionDetail | null>(null)
+  const [win, setWin] = useState<TranscriptWindow>(emptyWindow)
+  const [ready, setReady] = useState(false)
+  const [error, setError] = useState<string | null>(null)
+  const [load, setLoad] = useState<Load>("idle")
+  const [target, setTarget] = useState<number | null>(seq)
+  const [agentTarget, setAgentTarget] = useState<{ agentId: string; seq: number } | null>(null)
+  const [unseen, setUnseen] = useState(0)
+  const [stuck, setStuck] = useState(true)
+  const now = useNow()
+
+  const scrollRef = useRef<HTMLDivElement>(null)
+  const stickRef = useRef(true)
+  const anchorRef = useRef<{ top: number; total: number } | null>(null)
+  const agentListeners = useRef(new Map<string, Set<(e: readonly Api.Entry[]) => void>>())
+  const winRef = useRef(win)
+  winRef.current = win
+
+  // Initial load: detail plus the tail page, or the pages around a deep-linked entry.
+  useEffect(() => {
+    const ctrl = new AbortController()
+    const { signal } = ctrl
+    setDetail(null)
+    setWin(emptyWindow)
+    setReady(false)
+    setError(null)
+    setAgentTarget(null)
+    setTarget(seq)
+    stickRef.current = seq === null
+    const run = async () => {
+      const detailP = api.session(sessionId, signal)
+      let w: TranscriptWindow
+      const linked = seq === null ? null : await api.entry(seq, signal).catch(() => null)
+      if (linked && linked.entry.agentId === null) {
+        const [before, after] = await Promise.all([
+          api.entries(sessionId, { before: linked.entry.seq + 1 }, signal),
+          api.entries(sessionId, { after: linked.entry.seq }, signal),
+        ])
+        w = withLaterPage(initialTail(before.entries, PAGE_SIZE), after.entries, PAGE_SIZE)
+      } else {
+        if (linked?.entry.agentId) setAgentTarget({ agentId: linked.entry.agentId, seq: linked.entry.seq })
+        const tail = await api.entries(sessionId, { before: END_SEQ }, signal)
+        w = initialTail(tail.entries, PAGE_SIZE)
+        stickRef.current = true
+      }
+      const d = await detailP
+      if (signal.aborted) return
+      setDetail(d)
+      setWin(w)
+      setReady(true)
+    }
+    run().catch((e: unknown) => {
+      if (!signal.aborted) setError(e instanceof Error ? e.message : String(e))
+    })
+    return () => ctrl.abort()
+  }, [sessionId, seq])
+
+  // Live tail: subscribe once the window reaches the end of the file.
+  const atEnd = ready && !win.hasAfter
+  useEffect(() => {
+    if (!atEnd) return
+    const client = getLiveClient()
+    client.subscribe(sessionId, lastSeqOf(winRef.current))
+    const offEntries = client.onEntries(({ sessionId: sid, entries }) => {
+      if (sid !== sessionId) return
+      const main = entries.filter((e) => e.agentId === null)
+      const byAgent = new Map<string, Api.Entry[]>()
+      for (const e of entries) if (e.agentId !== null) byAgent.set(e.agentId, [...(byAgent.get(e.agentId) ?? []), e])
+      for (const [agentId, list] of byAgent) for (const fn of agentListeners.current.get(agentId) ?? []) fn(list)
+      if (main.length === 0) return
+      setWin((w) => withLiveEntries(w, main))
+      if (!stickRef.current) setUnseen((n) => n + main.length)
+    })
+    const offSession = client.onSession((s) => {
+      if (s.sessionId === sessionId) setDetail((d) => (d ? { ...d, session: s } : d))
+    })
+    return () => {
+      offEntries()
+      offSession()
+      client.subscribe(undefined, client.lastSeq)
+    }
+  }, [atEnd, sessionId])
+
+  const onAgentEntries = useCallback((agentId: string, fn: (e: readonly Api.Entry[]) => void) => {
+    const map = agentListeners.current
+    const set = map.get(agentId) ?? new Set()
+    set.add(fn)
+    map.set(agentId, set)
+    return () => set.delete(fn)
+  }, [])
+
+  const rows = useMemo(() => win.entries.map((entry) => ({ entry, record: parseCached(entry) })), [win.entries])
+  const pairs = useMemo(() => pairTools(rows.map((r) => ({ seq: r.entry.seq, record: r.record }))), [rows])
+  const title = useMemo(
+    () =>
+      sessionTitle(
+        rows.map((r) => r.record),
+        detail?.session.title ?? null,
+      ),
+    [rows, detail?.session.title],
+  )
+  const ctx = useMemo<TranscriptContextValue>(
+    () => ({ sessionId, pairs, onAgentEntries, depth: 0 }),
+    [sessionId, pairs, onAgentEntries],
+  )
+
+  const virtualizer = useVirtualizer({
+    count: rows.length,
+    getScrollElement: () => scrollRef.current,
+    estimateSize: () => 140,
+    getItemKey: (i) => rows[i]?.entry.seq ?? i,
+    overscan: 6,
+  })
+
+  const loadEarlier = useCallback(() => {
+    const first = winRef.current.entries[0]
+    if (!first || !winRef.current.hasBefore || load !== "idle") return
+    setLoad("earlier")
+    api.entries(sessionId, { before: first.seq }).then(
+      (page) => {
+        const el = scrollRef.current
+        if (el) anchorRef.current = { top: el.scrollTop, total: virtualizer.getTotalSize() }
+        setWin((w) => withEarlierPage(w, page.entries, PAGE_SIZE))
+        setLoad("idle")
+      },
+      (e: unknown) => {
+        setError(e instanceof Error ? e.message : String(e))
+        setLoad("idle")
+      },
+    )
+  }, [sessionId, load, virtualizer])
+
+  const loadLater = useCallback(() => {
+    const last = winRef.current.entries.at(-1)
+    if (!last || !winRef.current.hasAfter || load !== "idle") return
+    setLoad("later")
+    api.entries(sessionId, { after: last.seq }).then(
+      (page) => {
+        setWin((w) => withLaterPage(w, page.entries, PAGE_SIZE))
+        setLoad("idle")
+      },
+      (e: unknown) => {
+        setError(e instanceof Error ? e.message : String(e))
+        setLoad("idle")
+      },
+    )
+  }, [sessionId, load])
+
+  // Keep the reader's place when earlier entries are inserted above it.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: runs after the rows change
+  useLayoutEffect(() => {
+    const anchor = anchorRef.current
+    const el = scrollRef.current
+    if (anchor && el) {
+      anchorRef.current = null
+      el.scrollTop = anchor.top + (virtualizer.getTotalSize() - anchor.total)
+      return
+    }
+    if (!ready || rows.length === 0) return
+    if (target !== null) {
+      const index = rows.findIndex((r) => r.entry.seq === target)
+      if (index >= 0) virtualizer.scrollToIndex(index, { align: "center" })
+      setTarget(null)
+      return
+    }
+    if (stickRef.current) virtualizer.scrollToIndex(rows.length - 1, { align: "end" })
+  }, [rows, ready])
+
+  const highlightSeq = seq
+
+  const onScroll = () => {
+    const el = scrollRef.current
+    if (!el) return
+    const atBottom = el.scrollHeight - el.scrollTop - el.clientHeight < 80
+    stickRef.current = atBottom && !winRef.current.hasAfter
+    setStuck(stickRef.current)
+    if (stickRef.current) setUnseen(0)
+    if (el.scrollTop < 600) loadEarlier()
+    if (el.scrollHeight - el.scrollTop - el.clientHeight < 600) loadLater()
+  }
+
+  const jumpToLatest = () => {
+    stickRef.current = true
+    setStuck(true)
+    setUnseen(0)
+    if (winRef.current.hasAfter) {
+      // The deep-link window does not reach the end; reopen at the tail.
+      window.location.hash = `#/sessions/${encodeURIComponent(sessionId)}`
+      return
+    }
+    virtualizer.scrollToIndex(rows.length - 1, { align: "end" })
+  }
+
+  const jumpRef = useRef(jumpToLatest)
+  jumpRef.current = jumpToLatest
+  useEffect(() => {
+    // Ctrl/Cmd+End jumps to the live tail from anywhere on the page.
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === "End" && (e.ctrlKey || e.metaKey)) {
+        e.preventDefault()
+        jumpRef.current()
+      }
+    }
+    window.addEventListener("keydown", onKey)
+    return () => window.removeEventListener("keydown", onKey)
+  }, [])
+
+  if (error && !ready) return <div className="page error">Could not open session: {error}</div>
+
+  const s = detail?.session
+  const active = isActive(s?.lastAt, now)
+  const items = virtualizer.getVirtualItems()
+
+  return (
+    <TranscriptContext.Provider value={ctx}>
+      <div className="session-page">
+        <header className="session-head">
+          <div className="session-title-row">
+            <h1 className="session-title" title={title ?? sessionId}>
+              {title ?? sessionId}
+            </h1>
+            <span
+              className={`live-dot ${active ? "live-on" : "live-off"}`}
+              data-testid="live-indicator"
+              data-active={active ? "true" : "false"}
+              title={active ? "Active: last entry under a minute ago" : "Idle"}
+            >
+              {active ? "live" : "idle"}
+            </span>
+          </div>
+          {s && (
+            <div className="session-meta">
+              <a href={hrefWith("/sessions", { project: s.projectDir })}>{projectLabel(s.cwd, s.projectDir)}</a>
+              <span>{s.machineId}</span>
+              <span>{s.models.join(", ")}</span>
+              <span>{formatInt(s.entryCount)} entries</span>
+              {s.subagentCount > 0 && <span>{s.subagentCount} subagents</span>}
+              <span>{formatCost(s.usage.costUsd)}</span>
+              <span>
+                {formatTime(s.firstAt)} – {formatTime(s.lastAt)}
+              </span>
+              {detail.files.map((f) => (
+                <a key={f.fileKey} href={exportUrl(sessionId, f.fileKey)} download title={f.fileKey}>
+                  export {f.agentId ? `agent ${f.agentId.slice(0, 8)}` : "transcript"} ({formatBytes(f.bytes)})
+                </a>
+              ))}
+            </div>
+          )}
+          {agentTarget && (
+            <div className="notice">
+              Entry #{agentTarget.seq} is in a subagent transcript:
+              <Subagent agentId={agentTarget.agentId} label={agentTarget.agentId} />
+            </div>
+          )}
+          {error && ready && <div className="error">{error}</div>}
+        </header>
+        {/* biome-ignore lint/a11y/noNoninteractiveTabindex: the transcript scrolls with the keyboard */}
+        <div className="transcript-scroll" ref={scrollRef} onScroll={onScroll} tabIndex={0} data-testid="transcript">
+          {!ready && <div className="muted pad">Loading transcript…</div>}
+          {ready && rows.length === 0 && <div className="muted pad">This session has no entries yet.</div>}
+          {win.hasBefore && load === "earlier" && <div className="muted pad loading-top">Loading earlier entries…</div>}
+          <div className="transcript-inner" style={{ height: virtualizer.getTotalSize() }}>
+            <div className="transcript-rows" style={{ transform: `translateY(${items[0]?.start ?? 0}px)` }}>
+              {items.map((item) => {
+                const row = rows[item.index]
+                if (!row) return null
+                return (
+                  <div key={item.key} data-index={item.index} ref={virtualizer.measureElement}>
+                    <EntryView entry={row.entry} record={row.record} highlighted={row.entry.seq === highlightSeq} />
+                  </div>
+                )
+              })}
+            </div>
+          </div>
+          {load === "later" && <div className="muted pad">Loading later entries…</div>}
+        </div>
+        {(!stuck || win.hasAfter) && ready && rows.length > 0 && (
+          <button type="button" className="jump-pill" onClick={jumpToLatest} data-testid="jump-to-latest">
+            {unseen > 0 ? `${unseen} new · ` : ""}Jump to latest ↓
+          </button>
+        )}
+      </div>
+    </TranscriptContext.Provider>
+  )
+}

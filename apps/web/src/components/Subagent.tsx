@@ -1,0 +1,83 @@
+/** A subagent's own transcript (its agent file), expanded inline under the Task/Agent call. */
+import type { Api } from "@overlord/protocol"
+import { useCallback, useEffect, useMemo, useState } from "react"
+import { api, PAGE_SIZE } from "../api.ts"
+import { pairTools } from "../pairing.ts"
+import { parseCached } from "../transcript-window.ts"
+import { EntryView } from "./EntryView.tsx"
+import { TranscriptContext, useTranscript } from "./transcript-context.ts"
+
+const mergeEntries = (a: readonly Api.Entry[], b: readonly Api.Entry[]): Api.Entry[] => {
+  const bySeq = new Map<number, Api.Entry>()
+  for (const e of a) bySeq.set(e.seq, e)
+  for (const e of b) bySeq.set(e.seq, e)
+  return [...bySeq.values()].sort((x, y) => x.seq - y.seq)
+}
+
+export const Subagent = ({ agentId, label }: { agentId: string; label: string }) => {
+  const parent = useTranscript()
+  const [open, setOpen] = useState(false)
+  const [entries, setEntries] = useState<Api.Entry[]>([])
+  const [state, setState] = useState<"idle" | "loading" | "more" | "done" | "error">("idle")
+  const [error, setError] = useState<string | null>(null)
+
+  const loadMore = useCallback(
+    (after: number | undefined) => {
+      setState("loading")
+      api
+        .entries(parent.sessionId, after === undefined ? { agent: agentId } : { agent: agentId, after })
+        .then((page) => {
+          setEntries((prev) => mergeEntries(prev, page.entries))
+          setState(page.entries.length >= PAGE_SIZE ? "more" : "done")
+        })
+        .catch((e: unknown) => {
+          setError(e instanceof Error ? e.message : String(e))
+          setState("error")
+        })
+    },
+    [agentId, parent.sessionId],
+  )
+
+  useEffect(() => {
+    if (open && state === "idle") loadMore(undefined)
+  }, [open, state, loadMore])
+
+  useEffect(() => {
+    if (!open) return
+    return parent.onAgentEntries(agentId, (fresh) => setEntries((prev) => mergeEntries(prev, fresh)))
+  }, [open, agentId, parent])
+
+  const records = useMemo(() => entries.map((e) => ({ entry: e, record: parseCached(e) })), [entries])
+  const pairs = useMemo(() => pairTools(records.map((r) => ({ seq: r.entry.seq, record: r.record }))), [records])
+  const ctx = useMemo(() => ({ ...parent, pairs, depth: parent.depth + 1 }), [parent, pairs])
+
+  return (
+    <details
+      className="subagent"
+      data-testid="subagent"
+      data-agent-id={agentId}
+      onToggle={(e) => setOpen(e.currentTarget.open)}
+    >
+      <summary>
+        Subagent transcript <span className="muted">{label}</span>
+        {entries.length > 0 && <span className="muted"> · {entries.length} entries</span>}
+      </summary>
+      {open && (
+        <div className="subagent-body">
+          <TranscriptContext.Provider value={ctx}>
+            {records.map(({ entry, record }) => (
+              <EntryView key={entry.seq} entry={entry} record={record} />
+            ))}
+          </TranscriptContext.Provider>
+          {state === "loading" && <div className="muted">Loading…</div>}
+          {state === "error" && <div className="error">{error}</div>}
+          {state === "more" && (
+            <button type="button" className="link-button" onClick={() => loadMore(entries.at(-1)?.seq)}>
+              Load more
+            </button>
+          )}
+        </div>
+      )}
+    </details>
+  )
+}

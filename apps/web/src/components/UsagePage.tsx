@@ -1,0 +1,192 @@
+/** Token and cost usage grouped by session, project, day or model, with inline SVG bars and CSV export. */
+import type { Api } from "@overlord/protocol"
+import { api, apiUrl, type Query } from "../api.ts"
+import { formatCost, formatInt, formatTokens, shortId } from "../format.ts"
+import { useAsync } from "../hooks.ts"
+import { hrefWith, navigate, sessionHref } from "../router.ts"
+
+const GROUPS: readonly Api.UsageGroup[] = ["day", "project", "model", "session"]
+const CLASSES = [
+  { key: "input", label: "input" },
+  { key: "output", label: "output" },
+  { key: "cacheWrite", label: "cache write" },
+  { key: "cacheRead", label: "cache read" },
+] as const
+
+const CHART_ROWS = 30
+
+export const UsageChart = ({ rows, groupBy }: { rows: readonly Api.UsageRow[]; groupBy: Api.UsageGroup }) => {
+  const shown =
+    groupBy === "day" ? rows.slice(-CHART_ROWS) : [...rows].sort((a, b) => b.costUsd - a.costUsd).slice(0, CHART_ROWS)
+  const maxCost = Math.max(...shown.map((r) => r.costUsd), 1e-9)
+  const rowH = 18
+  const labelW = 180
+  const barW = 420
+  return (
+    <svg
+      className="chart"
+      width={labelW + barW + 90}
+      height={shown.length * rowH + 4}
+      role="img"
+      aria-label={`Cost by ${groupBy}`}
+    >
+      {shown.map((r, i) => {
+        const total = r.input + r.output + r.cacheWrite + r.cacheRead || 1
+        const width = (r.costUsd / maxCost) * barW
+        let x = labelW
+        return (
+          <g key={r.key} transform={`translate(0 ${i * rowH})`}>
+            <text x={labelW - 6} y={rowH - 5} textAnchor="end" className="chart-label">
+              {groupBy === "session" ? shortId(r.key) : r.key.length > 28 ? `…${r.key.slice(-27)}` : r.key}
+            </text>
+            {CLASSES.map((c) => {
+              const w = (r[c.key] / total) * width
+              const rect = (
+                <rect key={c.key} x={x} y={3} width={Math.max(0, w)} height={rowH - 6} className={`bar-${c.key}`} />
+              )
+              x += w
+              return rect
+            })}
+            <text x={labelW + width + 6} y={rowH - 5} className="chart-label">
+              {formatCost(r.costUsd)}
+            </text>
+          </g>
+        )
+      })}
+    </svg>
+  )
+}
+
+export const UsagePage = ({ params }: { params: URLSearchParams }) => {
+  const groupBy = (GROUPS as readonly string[]).includes(params.get("groupBy") ?? "")
+    ? (params.get("groupBy") as Api.UsageGroup)
+    : "day"
+  const query: Query = {
+    groupBy,
+    from: params.get("from"),
+    to: params.get("to"),
+    project: params.get("project"),
+    session: params.get("session"),
+  }
+  const key = JSON.stringify(query)
+  const report = useAsync((s) => api.usage(JSON.parse(key) as Query, s), [key])
+  const set = (name: string, value: string | undefined) => {
+    const next: Record<string, string | undefined> = {}
+    for (const [k, v] of params.entries()) next[k] = v
+    next[name] = value
+    navigate(hrefWith("/usage", next), true)
+  }
+  return (
+    <div className="page usage-page">
+      <form className="filters" onSubmit={(e) => e.preventDefault()}>
+        <span className="segmented" role="tablist">
+          {GROUPS.map((g) => (
+            <button
+              key={g}
+              type="button"
+              role="tab"
+              aria-selected={g === groupBy}
+              className={g === groupBy ? "active" : ""}
+              onClick={() => set("groupBy", g)}
+            >
+              by {g}
+            </button>
+          ))}
+        </span>
+        <label>
+          from{" "}
+          <input
+            type="date"
+            value={params.get("from") ?? ""}
+            onChange={(e) => set("from", e.target.value || undefined)}
+          />
+        </label>
+        <label>
+          to{" "}
+          <input type="date" value={params.get("to") ?? ""} onChange={(e) => set("to", e.target.value || undefined)} />
+        </label>
+        <a
+          className="link-button"
+          href={apiUrl("/usage", { ...query, format: "csv" })}
+          download
+          data-testid="usage-csv"
+        >
+          Export CSV
+        </a>
+      </form>
+      {report.state === "loading" && <div className="muted">Loading…</div>}
+      {report.state === "error" && <div className="error">{report.error}</div>}
+      {report.state === "ok" && (
+        <>
+          <div className="totals">
+            <Total label="Input" testid="usage-total-input" value={formatTokens(report.value.totals.input)} />
+            <Total label="Output" testid="usage-total-output" value={formatTokens(report.value.totals.output)} />
+            <Total
+              label="Cache write"
+              testid="usage-total-cache-write"
+              value={formatTokens(report.value.totals.cacheWrite)}
+            />
+            <Total
+              label="Cache read"
+              testid="usage-total-cache-read"
+              value={formatTokens(report.value.totals.cacheRead)}
+            />
+            <Total label="Cost" testid="usage-total-cost" value={formatCost(report.value.totals.costUsd)} />
+          </div>
+          <div className="legend small">
+            {CLASSES.map((c) => (
+              <span key={c.key}>
+                <span className={`swatch bar-${c.key}`} /> {c.label}
+              </span>
+            ))}
+            <span className="muted"> · bar length = cost · prices: {report.value.pricingSource}</span>
+          </div>
+          {report.value.rows.length > 0 && <UsageChart rows={report.value.rows} groupBy={groupBy} />}
+          <table className="grid" data-testid="usage-table">
+            <thead>
+              <tr>
+                <th>{groupBy}</th>
+                <th className="num">Messages</th>
+                <th className="num">Input</th>
+                <th className="num">Output</th>
+                <th className="num">Cache write</th>
+                <th className="num">Cache read</th>
+                <th className="num">Cost</th>
+              </tr>
+            </thead>
+            <tbody>
+              {report.value.rows.map((r) => (
+                <tr key={r.key} data-testid="usage-row">
+                  <td>
+                    {groupBy === "session" ? (
+                      <a href={sessionHref(r.key)}>{shortId(r.key)}</a>
+                    ) : groupBy === "project" ? (
+                      <a href={hrefWith("/usage", { groupBy: "session", project: r.key })}>{r.key}</a>
+                    ) : (
+                      r.key
+                    )}
+                  </td>
+                  <td className="num">{formatInt(r.messages)}</td>
+                  <td className="num">{formatInt(r.input)}</td>
+                  <td className="num">{formatInt(r.output)}</td>
+                  <td className="num">{formatInt(r.cacheWrite)}</td>
+                  <td className="num">{formatInt(r.cacheRead)}</td>
+                  <td className="num">{formatCost(r.costUsd)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
+    </div>
+  )
+}
+
+const Total = ({ label, value, testid }: { label: string; value: string; testid: string }) => (
+  <div className="total">
+    <div className="muted small">{label}</div>
+    <div className="total-value" data-testid={testid}>
+      {value}
+    </div>
+  </div>
+)

@@ -1,0 +1,24 @@
+/** What entry renderers need from the transcript around them: tool pairing and the subagent feed. */
+import type { Api } from "@overlord/protocol"
+import { createContext, useContext } from "react"
+import { emptyPairs, type ToolPairs } from "../pairing.ts"
+
+export type AgentFeed = (agentId: string, fn: (entries: readonly Api.Entry[]) => void) => () => void
+
+export type TranscriptContextValue = {
+  readonly sessionId: string
+  readonly pairs: ToolPairs
+  /** Live entries of subagent files, for expanded subagent panels. */
+  readonly onAgentEntries: AgentFeed
+  /** Nesting level: 0 for the main transcript. */
+  readonly depth: number
+}
+
+export const TranscriptContext = createContext<TranscriptContextValue>({
+  sessionId: "",
+  pairs: emptyPairs,
+  onAgentEntries: () => () => undefined,
+  depth: 0,
+})
+
+export const useTranscript = (): TranscriptContextValue => useContext(TranscriptContext)

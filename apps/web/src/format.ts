@@ -1,0 +1,67 @@
+/** Display formatting shared by every page. */
+
+export const formatInt = (n: number): string => n.toLocaleString("en-US")
+
+export const formatTokens = (n: number): string => {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)}B`
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`
+  if (n >= 1e4) return `${(n / 1e3).toFixed(1)}k`
+  return formatInt(n)
+}
+
+export const formatCost = (usd: number): string =>
+  usd >= 100 ? `$${usd.toFixed(0)}` : usd >= 1 ? `$${usd.toFixed(2)}` : `$${usd.toFixed(usd === 0 ? 2 : 3)}`
+
+export const formatBytes = (n: number): string => {
+  if (n >= 1 << 30) return `${(n / (1 << 30)).toFixed(1)} GB`
+  if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)} MB`
+  if (n >= 1 << 10) return `${(n / (1 << 10)).toFixed(1)} KB`
+  return `${n} B`
+}
+
+export const formatTime = (iso: string | null | undefined): string => {
+  if (!iso) return "–"
+  const d = new Date(iso)
+  if (Number.isNaN(d.getTime())) return iso
+  return d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" })
+}
+
+export const formatClock = (iso: string | null | undefined): string => {
+  if (!iso) return ""
+  const d = new Date(iso)
+  if (Number.isNaN(d.getTime())) return ""
+  return d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" })
+}
+
+export const formatAgo = (iso: string | null | undefined, now: number = Date.now()): string => {
+  if (!iso) return "never"
+  const t = new Date(iso).getTime()
+  if (Number.isNaN(t)) return iso
+  const s = Math.max(0, Math.round((now - t) / 1000))
+  if (s < 60) return `${s}s ago`
+  if (s < 3600) return `${Math.floor(s / 60)}m ago`
+  if (s < 86400) return `${Math.floor(s / 3600)}h ago`
+  return `${Math.floor(s / 86400)}d ago`
+}
+
+export const formatDuration = (ms: number): string => {
+  if (ms < 1000) return `${Math.round(ms)} ms`
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`
+  return `${Math.floor(ms / 60_000)}m ${Math.round((ms % 60_000) / 1000)}s`
+}
+
+/** A session counts as active while its last entry is under a minute old. */
+export const ACTIVE_MS = 60_000
+export const isActive = (lastAt: string | null | undefined, now: number = Date.now()): boolean => {
+  if (!lastAt) return false
+  const t = new Date(lastAt).getTime()
+  return !Number.isNaN(t) && now - t < ACTIVE_MS
+}
+
+export const shortId = (id: string): string => id.slice(0, 8)
+
+export const projectLabel = (cwd: string | null, projectDir: string): string => {
+  const path = cwd ?? projectDir
+  const parts = path.split(/[\\/]/).filter(Boolean)
+  return parts.slice(-2).join("/") || path
+}

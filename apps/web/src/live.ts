@@ -1,0 +1,216 @@
+/**
+ * The tab's single live-feed connection. It reconnects with capped exponential backoff and, on
+ * every (re)connect, resubscribes from the last seq delivered, so the server replays exactly what
+ * was missed; anything at or below that seq is dropped, so nothing is shown twice.
+ */
+import type { Api, Live } from "@overlord/protocol"
+
+export type LiveStatus = "connecting" | "open" | "closed"
+
+export type SocketLike = {
+  send(data: string): void
+  close(): void
+  onopen: (() => void) | null
+  onmessage: ((event: { data: unknown }) => void) | null
+  onclose: (() => void) | null
+  onerror: (() => void) | null
+}
+
+export type HealthState = { readonly machines: readonly Api.Machine[]; readonly headSeq: number; readonly at: number }
+
+type Listener<T> = (value: T) => void
+
+export const backoffDelay = (attempt: number, random: number = Math.random()): number => {
+  const base = Math.min(30_000, 500 * 2 ** Math.min(attempt, 10))
+  // Jitter keeps many tabs from reconnecting in lockstep after a server restart.
+  return Math.round(base * (0.75 + random * 0.5))
+}
+
+/** Which entries are new for the current subscription. Pure, so it is tested without sockets. */
+export class SeqCursor {
+  lastSeq: number
+  constructor(afterSeq: number) {
+    this.lastSeq = afterSeq
+  }
+  accept(entries: readonly Api.Entry[]): Api.Entry[] {
+    const fresh = entries.filter((e) => e.seq > this.lastSeq).sort((a, b) => a.seq - b.seq)
+    const out: Api.Entry[] = []
+    for (const e of fresh) {
+      if (e.seq <= this.lastSeq) continue
+      this.lastSeq = e.seq
+      out.push(e)
+    }
+    return out
+  }
+  /** REST pages can run ahead of the feed (e.g. the first tail page); never go backwards. */
+  advance(seq: number): void {
+    if (seq > this.lastSeq) this.lastSeq = seq
+  }
+}
+
+export type LiveClientOptions = {
+  readonly url: string
+  readonly createSocket?: (url: string) => SocketLike
+  readonly setTimer?: (fn: () => void, ms: number) => unknown
+  readonly clearTimer?: (handle: unknown) => void
+}
+
+export class LiveClient {
+  private socket: SocketLike | null = null
+  private attempt = 0
+  private timer: unknown = null
+  private stopped = true
+  private sessionId: string | undefined = undefined
+  private cursor = new SeqCursor(0)
+  private readonly entryListeners = new Set<Listener<{ sessionId: string; entries: Api.Entry[] }>>()
+  private readonly sessionListeners = new Set<Listener<Api.SessionSummary>>()
+  private readonly healthListeners = new Set<Listener<HealthState>>()
+  private readonly statusListeners = new Set<Listener<LiveStatus>>()
+  status: LiveStatus = "closed"
+  health: HealthState | null = null
+
+  constructor(private readonly options: LiveClientOptions) {}
+
+  get lastSeq(): number {
+    return this.cursor.lastSeq
+  }
+  get subscribedSession(): string | undefined {
+    return this.sessionId
+  }
+
+  start(): void {
+    if (!this.stopped) return
+    this.stopped = false
+    this.connect()
+  }
+
+  stop(): void {
+    this.stopped = true
+    if (this.timer !== null) (this.options.clearTimer ?? clearTimeout)(this.timer as ReturnType<typeof setTimeout>)
+    this.timer = null
+    const s = this.socket
+    this.socket = null
+    if (s) {
+      s.onclose = null
+      s.close()
+    }
+    this.setStatus("closed")
+  }
+
+  /** Replaces the current subscription; `afterSeq` is the last seq the caller has rendered. */
+  subscribe(sessionId: string | undefined, afterSeq: number): void {
+    this.sessionId = sessionId
+    this.cursor = new SeqCursor(afterSeq)
+    this.sendSubscribe()
+  }
+
+  /** Entries the caller loaded over REST count as seen: a later resubscribe starts after them. */
+  noteSeen(sessionId: string, seq: number): void {
+    if (sessionId === this.sessionId) this.cursor.advance(seq)
+  }
+
+  subscribeMessage(): Live.ClientMessage {
+    return this.sessionId === undefined
+      ? { type: "subscribe", afterSeq: this.cursor.lastSeq }
+      : { type: "subscribe", sessionId: this.sessionId, afterSeq: this.cursor.lastSeq }
+  }
+
+  onEntries(fn: Listener<{ sessionId: string; entries: Api.Entry[] }>): () => void {
+    this.entryListeners.add(fn)
+    return () => this.entryListeners.delete(fn)
+  }
+  onSession(fn: Listener<Api.SessionSummary>): () => void {
+    this.sessionListeners.add(fn)
+    return () => this.sessionListeners.delete(fn)
+  }
+  onHealth(fn: Listener<HealthState>): () => void {
+    this.healthListeners.add(fn)
+    return () => this.healthListeners.delete(fn)
+  }
+  onStatus(fn: Listener<LiveStatus>): () => void {
+    this.statusListeners.add(fn)
+    return () => this.statusListeners.delete(fn)
+  }
+
+  /** Decodes and dispatches one server message; exposed so the dedup logic is testable directly. */
+  handleMessage(raw: string): void {
+    let msg: Live.LiveMessage
+    try {
+      msg = JSON.parse(raw) as Live.LiveMessage
+    } catch {
+      return
+    }
+    if (msg.type === "entries") {
+      if (msg.sessionId !== this.sessionId) return
+      const fresh = this.cursor.accept(msg.entries)
+      if (fresh.length === 0) return
+      for (const fn of this.entryListeners) fn({ sessionId: msg.sessionId, entries: fresh })
+    } else if (msg.type === "session") {
+      for (const fn of this.sessionListeners) fn(msg.session)
+    } else if (msg.type === "health") {
+      this.health = { machines: msg.machines, headSeq: msg.headSeq, at: Date.now() }
+      for (const fn of this.healthListeners) fn(this.health)
+    }
+  }
+
+  private sendSubscribe(): void {
+    if (this.status === "open" && this.socket) this.socket.send(JSON.stringify(this.subscribeMessage()))
+  }
+
+  private setStatus(status: LiveStatus): void {
+    if (this.status === status) return
+    this.status = status
+    for (const fn of this.statusListeners) fn(status)
+  }
+
+  private connect(): void {
+    if (this.stopped) return
+    this.setStatus("connecting")
+    const create = this.options.createSocket ?? ((url: string) => new WebSocket(url) as unknown as SocketLike)
+    let socket: SocketLike
+    try {
+      socket = create(this.options.url)
+    } catch {
+      this.scheduleReconnect()
+      return
+    }
+    this.socket = socket
+    socket.onopen = () => {
+      this.attempt = 0
+      this.setStatus("open")
+      this.sendSubscribe()
+    }
+    socket.onmessage = (event) => {
+      if (typeof event.data === "string") this.handleMessage(event.data)
+    }
+    socket.onerror = () => socket.close()
+    socket.onclose = () => {
+      if (this.socket !== socket) return
+      this.socket = null
+      this.setStatus("closed")
+      this.scheduleReconnect()
+    }
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped) return
+    const delay = backoffDelay(this.attempt++)
+    this.timer = (this.options.setTimer ?? setTimeout)(() => {
+      this.timer = null
+      this.connect()
+    }, delay)
+  }
+}
+
+let shared: LiveClient | null = null
+
+export const liveUrl = (loc: { protocol: string; host: string }): string =>
+  `${loc.protocol === "https:" ? "wss:" : "ws:"}//${loc.host}/api/v1/live`
+
+export const getLiveClient = (): LiveClient => {
+  if (!shared) {
+    shared = new LiveClient({ url: liveUrl(window.location) })
+    shared.start()
+  }
+  return shared
+}
