@@ -12,7 +12,15 @@ import { Store, sqliteLayer } from "@overlord/store"
 import { Command, InvalidArgumentError } from "commander"
 import { Effect, Layer } from "effect"
 import * as Daemon from "./daemon.ts"
-import { type HomePaths, homePaths, isRunning, loadCredentials, readJson, resolveClaudeDir, runningPid } from "./home.ts"
+import {
+  type HomePaths,
+  homePaths,
+  isRunning,
+  loadCredentials,
+  readJson,
+  resolveClaudeDir,
+  runningPid,
+} from "./home.ts"
 import { runMain } from "./run-main.ts"
 import { DAEMON_VERSION } from "./sync-engine.ts"
 
@@ -119,11 +127,14 @@ export function buildCli(): Command {
       }
       if (opts.json) return console.log(JSON.stringify(status, null, 2))
       if (!status.running) return console.log("overlord is not running (start it with `overlord start`)")
-      console.log(`running (pid ${status.pid}), ${status.connected ? "connected to" : "NOT connected to"} ${status.serverUrl}`)
+      console.log(
+        `running (pid ${status.pid}), ${status.connected ? "connected to" : "NOT connected to"} ${status.serverUrl}`,
+      )
       console.log(`files tracked: ${status.filesTracked}; not yet synced: ${fmtBytes(status.bytesPending)}`)
       if (status.lastError) console.log(`last error: ${status.lastError}`)
       for (const w of status.warnings) console.log(`warning: ${w}`)
-      for (const n of status.notices) console.log(`notice: ${n.fileKey}: ${n.count} unreadable line(s), last at ${n.last}`)
+      for (const n of status.notices)
+        console.log(`notice: ${n.fileKey}: ${n.count} unreadable line(s), last at ${n.last}`)
     })
 
   program
@@ -170,7 +181,8 @@ export function buildCli(): Command {
       }).catch(() => {
         throw new CliError(`cannot reach the server at ${creds.serverUrl}`)
       })
-      if (!res.ok) throw new CliError(res.status === 404 ? `no session ${sessionId}` : `${res.status} ${res.statusText}`)
+      if (!res.ok)
+        throw new CliError(res.status === 404 ? `no session ${sessionId}` : `${res.status} ${res.statusText}`)
       const bytes = new Uint8Array(await res.arrayBuffer())
       if (opts.output) await writeFile(opts.output, bytes)
       else process.stdout.write(bytes)
@@ -204,7 +216,11 @@ export function buildCli(): Command {
       })
       runMain(
         program.pipe(
-          Effect.provide(httpServerLayer({ hostname: opts.host, port: opts.port }).pipe(Layer.provideMerge(sqliteLayer(opts.database ?? p.database)))),
+          Effect.provide(
+            httpServerLayer({ hostname: opts.host, port: opts.port }).pipe(
+              Layer.provideMerge(sqliteLayer(opts.database ?? p.database)),
+            ),
+          ),
           Effect.scoped,
         ),
       )
@@ -226,7 +242,7 @@ async function startDetached(p: HomePaths): Promise<void> {
   for (let i = 0; i < 150; i++) {
     await Bun.sleep(100)
     const state = readJson<Daemon.DaemonState>(p.state)
-    if (state?.pid === child.pid && state.updatedAt) {
+    if (state && state.pid === child.pid && state.updatedAt) {
       console.log(`overlord started (pid ${child.pid})`)
       if (state.dashboardUrl) console.log(`Dashboard: ${state.dashboardUrl}`)
       return
@@ -263,7 +279,9 @@ function doctor(claudeDir: string, p: HomePaths): number {
           bad(`cannot read ${join(projects, d.name)}`)
         }
       }
-      ok(`${projects}: ${dirs.length} projects, ${files} session files${unreadable ? `, ${unreadable} unreadable` : ""}`)
+      ok(
+        `${projects}: ${dirs.length} projects, ${files} session files${unreadable ? `, ${unreadable} unreadable` : ""}`,
+      )
     } catch {
       bad(`cannot read ${projects}: permission denied`)
     }

@@ -51,7 +51,9 @@ const remoteTarget = (config: DaemonConfig): Effect.Effect<Target, Error> =>
   Effect.suspend(() => {
     const creds = loadCredentials(config.paths)
     if (!creds || creds.serverUrl !== config.serverUrl) {
-      return Effect.fail(new Error(`no credentials for ${config.serverUrl}: run \`overlord login ${config.serverUrl}\``))
+      return Effect.fail(
+        new Error(`no credentials for ${config.serverUrl}: run \`overlord login ${config.serverUrl}\``),
+      )
     }
     return Effect.succeed({ serverUrl: creds.serverUrl, machineToken: creds.machineToken, loginUrl: null })
   })
@@ -114,7 +116,11 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger) =>
       yield* Effect.addFinalizer(() =>
         Effect.sync(() => {
           const s = engine.status()
-          writeJson(config.paths.state, { pid: null, stoppedAt: new Date().toISOString(), bytesPending: s.bytesPending })
+          writeJson(config.paths.state, {
+            pid: null,
+            stoppedAt: new Date().toISOString(),
+            bytesPending: s.bytesPending,
+          })
         }),
       )
       if (config.console) {

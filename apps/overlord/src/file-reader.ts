@@ -41,7 +41,12 @@ export function chooseChunk(read: Uint8Array, from: number, full: boolean, shipP
   return null
 }
 
-export async function readChunk(path: string, from: number, maxBytes: number, shipPartial: boolean): Promise<Chunk | null> {
+export async function readChunk(
+  path: string,
+  from: number,
+  maxBytes: number,
+  shipPartial: boolean,
+): Promise<Chunk | null> {
   const handle = await open(path, "r")
   try {
     const buf = new Uint8Array(maxBytes)

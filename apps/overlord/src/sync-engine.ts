@@ -374,7 +374,11 @@ export class SyncEngine {
     else if (cursor.tail) {
       const expected = Buffer.from(cursor.tail, "base64")
       const actual = await readBefore(t.path, cursor.offset, TAIL_BYTES).catch(() => new Uint8Array())
-      if (!Buffer.from(actual).subarray(Math.max(0, actual.length - expected.length)).equals(expected)) {
+      if (
+        !Buffer.from(actual)
+          .subarray(Math.max(0, actual.length - expected.length))
+          .equals(expected)
+      ) {
         reason = "rewritten"
       }
     }
@@ -389,7 +393,14 @@ export class SyncEngine {
     t.acked = t.sent = 0
     t.identity = identity
     this.options.log.info(`re-reading ${t.fileKey} from the start: the file was ${reason}`)
-    const reset: Sync.Reset = { type: "reset", fileKey: t.fileKey, generation: t.generation, identity, size: t.size, reason }
+    const reset: Sync.Reset = {
+      type: "reset",
+      fileKey: t.fileKey,
+      generation: t.generation,
+      identity,
+      size: t.size,
+      reason,
+    }
     this.socket.send(JSON.stringify(reset))
     this.liveQueue.add(t)
   }

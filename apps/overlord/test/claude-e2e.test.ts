@@ -8,7 +8,16 @@ import { mkdir, readFile, rm } from "node:fs/promises"
 import { join, relative } from "node:path"
 import type { Api } from "@overlord/protocol"
 import { type ClaudeHome, encodeProjectDir, makeClaudeHome } from "@overlord/testkit/claude-cli"
-import { EXPECTED_TOTALS, image, resume, runScenario, type ScenarioRun, slow, subagent, toolTour } from "@overlord/testkit/scenarios"
+import {
+  EXPECTED_TOTALS,
+  image,
+  resume,
+  runScenario,
+  type ScenarioRun,
+  slow,
+  subagent,
+  toolTour,
+} from "@overlord/testkit/scenarios"
 import { findJsonlFiles } from "@overlord/testkit/session-files"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 
@@ -19,7 +28,11 @@ interface Credentials {
   apiToken: string
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 60_000): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | null | false>,
+  timeoutMs = 60_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs
   let last: unknown
   while (Date.now() < deadline) {
@@ -43,7 +56,9 @@ describe("real Claude Code sessions sync exactly", () => {
   const output: string[] = []
 
   const api = async <T>(path: string): Promise<T> => {
-    const res = await fetch(`${creds.serverUrl}/api/v1${path}`, { headers: { authorization: `Bearer ${creds.apiToken}` } })
+    const res = await fetch(`${creds.serverUrl}/api/v1${path}`, {
+      headers: { authorization: `Bearer ${creds.apiToken}` },
+    })
     if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`)
     return (await res.json()) as T
   }
@@ -70,9 +85,13 @@ describe("real Claude Code sessions sync exactly", () => {
   beforeAll(async () => {
     claude = await makeClaudeHome("overlord-e2e-")
     overlordHome = join(claude.configDir, "..", "overlord-home")
-    daemon = spawn("bun", [BIN, "--home", overlordHome, "start", "--foreground", "--claude-dir", claude.configDir, "--port", "0"], {
-      stdio: ["ignore", "pipe", "pipe"],
-    })
+    daemon = spawn(
+      "bun",
+      [BIN, "--home", overlordHome, "start", "--foreground", "--claude-dir", claude.configDir, "--port", "0"],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    )
     daemon.stdout?.on("data", (d) => output.push(String(d)))
     daemon.stderr?.on("data", (d) => output.push(String(d)))
     creds = await waitFor("the daemon's credentials", async () => {
@@ -88,7 +107,10 @@ describe("real Claude Code sessions sync exactly", () => {
       }),
     )
     for (const [name, run] of Object.entries(runs)) {
-      expect(run.runs.every((r) => r.exitCode === 0), `${name}: ${run.runs.map((r) => r.stderr).join("\n")}`).toBe(true)
+      expect(
+        run.runs.every((r) => r.exitCode === 0),
+        `${name}: ${run.runs.map((r) => r.stderr).join("\n")}`,
+      ).toBe(true)
       expect(run.fake.errors, name).toEqual([])
     }
   }, 240_000)
@@ -123,7 +145,9 @@ describe("real Claude Code sessions sync exactly", () => {
       const sessionId = fileKey.split("/")[1]!.replace(/\.jsonl$/, "")
       const detail = await api<Api.SessionDetail>(`/sessions/${sessionId}`)
       const file = detail.files.find((f) => f.fileKey === fileKey)!
-      const lines = (await readFile(path, "utf8")).split("\n").filter((_, i, all) => i < all.length - 1 || all[i] !== "")
+      const lines = (await readFile(path, "utf8"))
+        .split("\n")
+        .filter((_, i, all) => i < all.length - 1 || all[i] !== "")
       expect(file.entryCount, fileKey).toBe(lines.length)
     }
   })

@@ -70,9 +70,13 @@ describe.skipIf(!existsSync(FIXTURES))("compatibility: the real fixture corpus s
       await copyFile(join(FIXTURES, f.fixture), target)
     }
     const home = join(root, "home")
-    daemon = spawn("bun", [BIN, "--home", home, "start", "--foreground", "--claude-dir", join(root, "claude"), "--port", "0"], {
-      stdio: ["ignore", "pipe", "pipe"],
-    })
+    daemon = spawn(
+      "bun",
+      [BIN, "--home", home, "start", "--foreground", "--claude-dir", join(root, "claude"), "--port", "0"],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    )
     daemon.stdout?.on("data", (d) => output.push(String(d)))
     daemon.stderr?.on("data", (d) => output.push(String(d)))
     const deadline = Date.now() + 90_000
@@ -113,8 +117,10 @@ describe.skipIf(!existsSync(FIXTURES))("compatibility: the real fixture corpus s
       }
       const res = await get(`/sessions/${where.sessionId}/export?file=${encodeURIComponent(f.fileKey)}`)
       const stored = Buffer.from(await res.arrayBuffer())
-      if (!stored.equals(source)) mismatches.push(`${f.fixture}: export differs (${stored.length} vs ${source.length} bytes)`)
-      if (where.entryCount !== f.lines) mismatches.push(`${f.fixture}: ${where.entryCount} entries for ${f.lines} lines`)
+      if (!stored.equals(source))
+        mismatches.push(`${f.fixture}: export differs (${stored.length} vs ${source.length} bytes)`)
+      if (where.entryCount !== f.lines)
+        mismatches.push(`${f.fixture}: ${where.entryCount} entries for ${f.lines} lines`)
       lines += where.entryCount
     }
     expect(mismatches).toEqual([])
@@ -128,7 +134,10 @@ describe.skipIf(!existsSync(FIXTURES))("compatibility: the real fixture corpus s
     const noticed = new Set(state.notices.map((n) => n.fileKey.split("/").pop()))
     // Files the corpus README lists with malformed lines (§6).
     for (const name of ["edge_cases.jsonl", "truncated.jsonl", "invalid_json.jsonl"]) {
-      expect([...noticed].some((n) => n?.endsWith(name)), name).toBe(true)
+      expect(
+        [...noticed].some((n) => n?.endsWith(name)),
+        name,
+      ).toBe(true)
     }
   })
 })

@@ -29,7 +29,7 @@ export interface AppOptions {
   readonly secureCookies?: boolean
 }
 
-type SocketData =
+export type SocketData =
   | { readonly kind: "sync"; conn?: SyncConnection }
   | { readonly kind: "live"; readonly actor: Actor; watcher?: ReturnType<LiveHub["add"]> }
 
@@ -76,6 +76,10 @@ export function makeApp(options: AppOptions) {
 
   const indexPage = async (actor: Actor | null): Promise<Response> => {
     if (!actor) {
+      // The dashboard shell holds no data: serve it so the app itself explains how to sign in
+      // (its API calls answer 401), and deep links keep their #route for after sign-in.
+      const shell = staticFile("/index.html")
+      if (shell) return shell
       return new Response(
         "<!doctype html><title>Overlord</title><p>Not signed in. Open the link printed by <code>overlord start</code> (or <code>overlord open</code>).</p>",
         { status: 401, headers: { "content-type": "text/html; charset=utf-8", ...SECURITY_HEADERS } },
@@ -114,7 +118,12 @@ export function makeApp(options: AppOptions) {
     if (url.pathname === "/auth") {
       const token = url.searchParams.get("token") ?? ""
       const grant = token ? await Effect.runPromise(store.consumeToken(token, "login-link")) : null
-      if (!grant) return apiError(401, "unauthorized", "this sign-in link is invalid, expired or already used")
+      if (!grant) {
+        return new Response(
+          '<!doctype html><meta charset="utf-8"><title>Overlord</title><p data-testid="auth-link-refused">This sign-in link is invalid, expired or already used. Restart <code>overlord start</code> for a new one.</p>',
+          { status: 401, headers: { "content-type": "text/html; charset=utf-8", ...SECURITY_HEADERS } },
+        )
+      }
       const browser = await Effect.runPromise(
         store.issueToken({ userId: grant.userId, kind: "browser", ttlMs: BROWSER_SESSION_TTL_MS }),
       )
@@ -124,7 +133,8 @@ export function makeApp(options: AppOptions) {
       })
     }
 
-    const assetPath = url.pathname.startsWith("/assets/") || /^\/[\w.-]+\.(js|css|svg|png|ico|woff2)$/.test(url.pathname)
+    const assetPath =
+      url.pathname.startsWith("/assets/") || /^\/[\w.-]+\.(js|css|svg|png|ico|woff2)$/.test(url.pathname)
     if (req.method === "GET" && assetPath) {
       return staticFile(url.pathname) ?? new Response("not found", { status: 404 })
     }
@@ -132,15 +142,18 @@ export function makeApp(options: AppOptions) {
     const actor = await authenticate(store, req)
 
     if (url.pathname === "/api/v1/live") {
-      if (!upgrade || !server) return apiError(426, "upgrade_required", "the live feed is a WebSocket")
+      // Origin and credentials first: a cross-site page learns nothing, whatever else it sends.
       if (!originAllowed(policy, req)) return apiError(403, "bad_origin", "cross-origin WebSocket refused")
       if (!actor) return apiError(401, "unauthorized", "sign in first")
+      if (!upgrade || !server) return apiError(426, "upgrade_required", "the live feed is a WebSocket")
       return server.upgrade(req, { data: { kind: "live", actor } }) ? undefined : apiError(400, "upgrade_failed", "")
     }
 
     if (url.pathname.startsWith("/api/v1/")) {
-      if (!actor) return apiError(401, "unauthorized", "sign in with the link `overlord start` printed, or send a bearer token")
-      if (req.method !== "GET" && !originAllowed(policy, req)) return apiError(403, "bad_origin", "cross-origin request")
+      if (!actor)
+        return apiError(401, "unauthorized", "sign in with the link `overlord start` printed, or send a bearer token")
+      if (req.method !== "GET" && !originAllowed(policy, req))
+        return apiError(403, "bad_origin", "cross-origin request")
       return handleApi(store, actor, req, url)
     }
 

@@ -18,7 +18,8 @@ class BadRequest extends Error {}
 const intParam = (url: URL, name: string): number | undefined => {
   const v = url.searchParams.get(name)
   if (v === null || v === "") return undefined
-  if (!/^\d{1,16}$/.test(v) || !Number.isSafeInteger(Number(v))) throw new BadRequest(`${name} must be a non-negative integer`)
+  if (!/^\d{1,16}$/.test(v) || !Number.isSafeInteger(Number(v)))
+    throw new BadRequest(`${name} must be a non-negative integer`)
   return Number(v)
 }
 const strParam = (url: URL, name: string, max = 512): string | undefined => {

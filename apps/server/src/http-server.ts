@@ -4,8 +4,8 @@
  */
 import { Store } from "@overlord/store"
 import { Context, Duration, Effect, Layer, Schedule } from "effect"
+import { makeApp, type SocketData } from "./app.ts"
 import { accessPolicy } from "./auth.ts"
-import { makeApp } from "./app.ts"
 
 export interface ServerConfig {
   readonly hostname: string
@@ -33,7 +33,7 @@ export const layer = (config: ServerConfig) =>
         Effect.sync(() => {
           // The Host check needs the real port, known only after binding: bind, then build the app.
           let app: ReturnType<typeof makeApp> | undefined
-          const s = Bun.serve({
+          const s = Bun.serve<SocketData>({
             hostname: config.hostname,
             port: config.port,
             fetch: (req, srv) => app!.fetch(req, srv),
@@ -57,7 +57,9 @@ export const layer = (config: ServerConfig) =>
       // The index catches up in the background, in small transactions, so it never holds up sync.
       yield* store.indexForSearch(INDEX_BATCH).pipe(
         Effect.flatMap((n) => (n === INDEX_BATCH ? Effect.yieldNow : Effect.sleep(Duration.millis(300)))),
-        Effect.catch((e) => Effect.logWarning("search indexing failed", e).pipe(Effect.andThen(Effect.sleep("2 seconds")))),
+        Effect.catch((e) =>
+          Effect.logWarning("search indexing failed", e).pipe(Effect.andThen(Effect.sleep("2 seconds"))),
+        ),
         Effect.repeat(Schedule.forever),
         Effect.forkScoped,
       )

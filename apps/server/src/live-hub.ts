@@ -6,7 +6,7 @@
  * after a reconnect and live streaming are the same code path: nothing missed, nothing twice.
  */
 import type { Api, Live } from "@overlord/protocol"
-import type { Actor, StoredRef, Interface as StoreApi } from "@overlord/store"
+import type { Actor, Interface as StoreApi, StoredRef } from "@overlord/store"
 import { Effect } from "effect"
 
 export interface LiveSocket {
@@ -55,8 +55,8 @@ export class LiveHub {
     for (const w of this.watchers) {
       if (w.actor.userId === userId && w.sessionId && sessions.has(w.sessionId)) void this.pump(w)
     }
-    let pending = this.pendingSessions.get(userId)
-    if (!pending) this.pendingSessions.set(userId, (pending = new Set()))
+    const pending = this.pendingSessions.get(userId) ?? new Set<string>()
+    this.pendingSessions.set(userId, pending)
     for (const s of sessions) pending.add(s)
     this.flushTimer ??= setTimeout(() => void this.flushSessions(), SESSION_THROTTLE_MS)
   }

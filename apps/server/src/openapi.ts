@@ -114,7 +114,9 @@ export function openApiDocument(): unknown {
         responses: {
           "200": {
             description: "OK",
-            content: { [route.contentType ?? "application/json"]: { schema: { ...doc.schema, $defs: doc.definitions } } },
+            content: {
+              [route.contentType ?? "application/json"]: { schema: { ...doc.schema, $defs: doc.definitions } },
+            },
           },
           "401": { description: "No valid session cookie or bearer token" },
         },

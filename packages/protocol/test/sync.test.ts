@@ -1,6 +1,6 @@
+import { Sync } from "@overlord/protocol"
 import { Schema } from "effect"
 import { describe, expect, it } from "vitest"
-import { Sync } from "@overlord/protocol"
 
 const decodeDaemon = Schema.decodeUnknownExit(Sync.DaemonMessageFromJson)
 

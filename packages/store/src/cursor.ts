@@ -4,7 +4,8 @@ export interface SessionCursor {
   readonly id: number
 }
 
-export const encodeCursor = (c: SessionCursor): string => Buffer.from(JSON.stringify([c.at, c.id])).toString("base64url")
+export const encodeCursor = (c: SessionCursor): string =>
+  Buffer.from(JSON.stringify([c.at, c.id])).toString("base64url")
 
 export function decodeCursor(s: string): SessionCursor {
   try {

@@ -2,12 +2,14 @@
  * What the store derives from one stored line, through `@overlord/transcript` (the one parser):
  * the indexed columns, the session facts it contributes, and its deduplicable usage.
  */
+
+import { isUtf8 } from "node:buffer"
 import {
-  PRICING_DATE,
-  PRICING_SOURCE,
   classifyFileKey,
   costOf,
   indexFields,
+  PRICING_DATE,
+  PRICING_SOURCE,
   parseLine,
   searchText,
   usageOf,
@@ -72,7 +74,7 @@ export function analyzeLine(bytes: Uint8Array): LineFacts {
     usage: u
       ? {
           dedupKey: u.dedupKey,
-          model: u.model,
+          model: u.model ?? "unknown",
           input: u.input,
           output: u.output,
           cacheWrite: u.cacheWrite,
@@ -155,9 +157,11 @@ export function mergeDelta(delta: SessionDelta, facts: LineFacts | null, seq: nu
 
 function noticeOf(record: ReturnType<typeof parseLine>, line: string, bytes: Uint8Array): string | null {
   // U+FFFD appears only if the decoder replaced something, or the text really contains it.
-  if (line.includes("\uFFFD") && !Buffer.isUtf8(bytes)) return "invalid UTF-8 (kept byte for byte)"
+  if (line.includes("\uFFFD") && !isUtf8(bytes)) return "invalid UTF-8 (kept byte for byte)"
   if (record.kind === "malformed") {
-    return record.reason === "non-object" ? "a JSON value that is not an object (kept raw)" : `malformed JSON (kept raw): ${record.error}`
+    return record.reason === "non-object"
+      ? "a JSON value that is not an object (kept raw)"
+      : `malformed JSON (kept raw): ${record.error}`
   }
   if (record.kind === "unknown") return `unknown record type ${JSON.stringify(record.type)} (kept raw)`
   return null

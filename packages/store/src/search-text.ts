@@ -33,7 +33,7 @@ export function buildSnippet(text: string, terms: readonly string[]): string {
     if (i >= 0 && (first < 0 || i < first)) first = i
   }
   const start = Math.max(0, first - SNIPPET_RADIUS)
-  const end = Math.min(flat.length, (first < 0 ? 0 : first) + SNIPPET_RADIUS * 2)
+  const end = Math.min(flat.length, Math.max(first, 0) + SNIPPET_RADIUS * 2)
   let window = flat.slice(start, end)
   const escaped = terms.map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).filter(Boolean)
   if (escaped.length > 0) window = window.replace(new RegExp(`(${escaped.join("|")})`, "gi"), "«$1»")

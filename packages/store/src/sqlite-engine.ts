@@ -6,6 +6,19 @@ import { Database, type Statement } from "bun:sqlite"
 import { chmodSync, existsSync, mkdirSync } from "node:fs"
 import { dirname } from "node:path"
 import type { Api, Sync } from "@overlord/protocol"
+import { decodeCursor, encodeCursor } from "./cursor.ts"
+import {
+  analyzeLine,
+  emptyDelta,
+  type LineFacts,
+  mergeDelta,
+  pricingSource,
+  projectOf,
+  type SessionDelta,
+} from "./line-facts.ts"
+import { bytesEqual, concatBytes, decodeLine, splitPieces, storedLength } from "./lines.ts"
+import { buildSnippet, ftsQuery } from "./search-text.ts"
+import { SQLITE_MIGRATIONS } from "./sqlite-schema.ts"
 import type {
   Actor,
   AppendOutcome,
@@ -21,13 +34,7 @@ import type {
   TokenKind,
   UsageQuery,
 } from "./store.ts"
-import { bytesEqual, concatBytes, decodeLine, splitPieces, storedLength } from "./lines.ts"
-import { SQLITE_MIGRATIONS } from "./sqlite-schema.ts"
-import { analyzeLine, type LineFacts, projectOf, type SessionDelta, mergeDelta, emptyDelta } from "./line-facts.ts"
 import { hashToken, newToken, tokensEqual } from "./tokens.ts"
-import { buildSnippet, ftsQuery } from "./search-text.ts"
-import { pricingSource } from "./line-facts.ts"
-import { decodeCursor, encodeCursor } from "./cursor.ts"
 
 interface FileRow {
   id: number
@@ -250,7 +257,7 @@ export class SqliteEngine implements Engine {
   private tailBytes(file: FileRow): Uint8Array {
     if (file.offset === 0) return new Uint8Array()
     const rows = this.stmt.tailOf!.all(file.id) as { raw: Uint8Array; terminated: number }[]
-    let bytes = new Uint8Array()
+    let bytes: Uint8Array = new Uint8Array()
     for (const row of rows) {
       const line = row.terminated ? concatBytes(row.raw, new Uint8Array([0x0a])) : row.raw
       bytes = concatBytes(line, bytes)
@@ -283,7 +290,9 @@ export class SqliteEngine implements Engine {
 
   append(actor: MachineActor, header: Sync.AppendHeader, payload: Uint8Array): AppendOutcome {
     if (header.toOffset - header.fromOffset !== payload.length) {
-      throw new Error(`append for ${header.fileKey}: payload is ${payload.length} bytes, header says ${header.toOffset - header.fromOffset}`)
+      throw new Error(
+        `append for ${header.fileKey}: payload is ${payload.length} bytes, header says ${header.toOffset - header.fromOffset}`,
+      )
     }
     return this.db.transaction((): AppendOutcome => {
       const file = this.openFile(actor, header.fileKey, header.identity)
@@ -387,7 +396,12 @@ export class SqliteEngine implements Engine {
         file.live_end = open.byte_offset + storedLength(raw, piece.terminated)
         if (piece.terminated) file.open_seq = null
         touch(file.session_id, facts, open.seq)
-        stored.push({ seq: open.seq, sessionId: this.sessionUid(file), byteOffset: open.byte_offset, notice: piece.terminated ? facts.notice : null })
+        stored.push({
+          seq: open.seq,
+          sessionId: this.sessionUid(file),
+          byteOffset: open.byte_offset,
+          notice: piece.terminated ? facts.notice : null,
+        })
         continue
       }
       if (piece.byteOffset < file.live_end) {
@@ -422,7 +436,12 @@ export class SqliteEngine implements Engine {
       if (!piece.terminated) file.open_seq = seq
       this.recordUsage(actor, file, facts, seq)
       touch(file.session_id, facts, seq)
-      stored.push({ seq, sessionId: this.sessionUid(file), byteOffset: piece.byteOffset, notice: piece.terminated ? facts.notice : null })
+      stored.push({
+        seq,
+        sessionId: this.sessionUid(file),
+        byteOffset: piece.byteOffset,
+        notice: piece.terminated ? facts.notice : null,
+      })
     }
     for (const [sessionId, delta] of deltas) this.applyDelta(sessionId, delta)
     return stored
@@ -433,8 +452,9 @@ export class SqliteEngine implements Engine {
     if (file.session_id === null) return ""
     let uid = this.sessionUidCache.get(file.session_id)
     if (uid === undefined) {
-      uid = (this.db.query("SELECT session_uid FROM sessions WHERE id = ?").get(file.session_id) as { session_uid: string })
-        .session_uid
+      uid = (
+        this.db.query("SELECT session_uid FROM sessions WHERE id = ?").get(file.session_id) as { session_uid: string }
+      ).session_uid
       this.sessionUidCache.set(file.session_id, uid)
     }
     return uid
@@ -445,8 +465,14 @@ export class SqliteEngine implements Engine {
     if (file.session_id !== null || !facts.sessionId) return
     const where = projectOf(file.file_key)
     file.session_id = this.sessionFor(actor, facts.sessionId, where.projectDir)
-    this.db.query("UPDATE entries SET session_id = ? WHERE file_id = ? AND session_id IS NULL").run(file.session_id, file.id)
-    this.db.query("UPDATE usage_messages SET session_id = ? WHERE user_id = ? AND session_id IS NULL AND entry_seq IN (SELECT seq FROM entries WHERE file_id = ?)").run(file.session_id, actor.userId, file.id)
+    this.db
+      .query("UPDATE entries SET session_id = ? WHERE file_id = ? AND session_id IS NULL")
+      .run(file.session_id, file.id)
+    this.db
+      .query(
+        "UPDATE usage_messages SET session_id = ? WHERE user_id = ? AND session_id IS NULL AND entry_seq IN (SELECT seq FROM entries WHERE file_id = ?)",
+      )
+      .run(file.session_id, actor.userId, file.id)
     this.recomputeSession(file.session_id)
   }
 
@@ -457,7 +483,8 @@ export class SqliteEngine implements Engine {
     const existing = this.stmt.usageByKey!.get(actor.userId, key) as { total: number; is_sidechain: number } | null
     if (existing) {
       const better =
-        usage.total > existing.total || (usage.total === existing.total && existing.is_sidechain === 1 && !usage.isSidechain)
+        usage.total > existing.total ||
+        (usage.total === existing.total && existing.is_sidechain === 1 && !usage.isSidechain)
       if (!better) return
     }
     this.stmt.upsertUsage!.run(
@@ -657,7 +684,12 @@ export class SqliteEngine implements Engine {
       .all(row.id, actor.userId) as { file_key: string; agent_id: string | null; offset: number; line_count: number }[]
     return {
       session: toSummary(row, this.usageBySession([row.id]).get(row.id)),
-      files: files.map((f) => ({ fileKey: f.file_key, agentId: f.agent_id, bytes: f.offset, entryCount: f.line_count })),
+      files: files.map((f) => ({
+        fileKey: f.file_key,
+        agentId: f.agent_id,
+        bytes: f.offset,
+        entryCount: f.line_count,
+      })),
     }
   }
 
@@ -707,7 +739,7 @@ export class SqliteEngine implements Engine {
     return row ? { sessionId: row.session_uid, entry: toEntry(row) } : null
   }
 
-  exportFile(actor: Actor, sessionId: string, fileKey: string): Uint8Array | null {
+  exportFile(actor: Actor, sessionId: string, fileKey: string): Uint8Array<ArrayBuffer> | null {
     const session = this.findSession(actor, sessionId)
     if (!session) return null
     const file = this.db
@@ -738,7 +770,9 @@ export class SqliteEngine implements Engine {
 
   indexForSearch(limit: number): number {
     return this.db.transaction(() => {
-      const cursor = Number((this.db.query("SELECT value FROM meta WHERE key = 'search_cursor'").get() as { value: string }).value)
+      const cursor = Number(
+        (this.db.query("SELECT value FROM meta WHERE key = 'search_cursor'").get() as { value: string }).value,
+      )
       const rows = this.db
         .query("SELECT seq, raw FROM entries WHERE seq > ? AND superseded = 0 ORDER BY seq LIMIT ?")
         .all(cursor, limit) as { seq: number; raw: Uint8Array }[]
@@ -755,7 +789,9 @@ export class SqliteEngine implements Engine {
 
   search(actor: Actor, q: string, limit: number): Api.SearchResult {
     const match = ftsQuery(q)
-    const cursor = Number((this.db.query("SELECT value FROM meta WHERE key = 'search_cursor'").get() as { value: string }).value)
+    const cursor = Number(
+      (this.db.query("SELECT value FROM meta WHERE key = 'search_cursor'").get() as { value: string }).value,
+    )
     const lag = (
       this.db.query("SELECT count(*) AS n FROM entries WHERE seq > ? AND user_id = ?").get(cursor, actor.userId) as {
         n: number

@@ -115,7 +115,7 @@ export interface Engine {
   getSession(actor: Actor, sessionId: string): R<Api.SessionDetail | null>
   listEntries(actor: Actor, sessionId: string, query: EntryQuery): R<Api.EntryPage | null>
   getEntry(actor: Actor, seq: number): R<EntryWithSession | null>
-  exportFile(actor: Actor, sessionId: string, fileKey: string): R<Uint8Array | null>
+  exportFile(actor: Actor, sessionId: string, fileKey: string): R<Uint8Array<ArrayBuffer> | null>
   headSeq(actor: Actor): R<number>
   search(actor: Actor, q: string, limit: number): R<Api.SearchResult>
   usage(actor: Actor, query: UsageQuery): R<Api.UsageReport>
@@ -152,7 +152,11 @@ export interface Interface {
     query: EntryQuery,
   ) => Effect.Effect<Api.EntryPage | null, StoreError>
   readonly getEntry: (actor: Actor, seq: number) => Effect.Effect<EntryWithSession | null, StoreError>
-  readonly exportFile: (actor: Actor, sessionId: string, fileKey: string) => Effect.Effect<Uint8Array | null, StoreError>
+  readonly exportFile: (
+    actor: Actor,
+    sessionId: string,
+    fileKey: string,
+  ) => Effect.Effect<Uint8Array<ArrayBuffer> | null, StoreError>
   readonly headSeq: (actor: Actor) => Effect.Effect<number, StoreError>
   readonly search: (actor: Actor, q: string, limit: number) => Effect.Effect<Api.SearchResult, StoreError>
   readonly usage: (actor: Actor, query: UsageQuery) => Effect.Effect<Api.UsageReport, StoreError>

@@ -3,8 +3,8 @@
  * PlanetScale engines will be added to `engines` below.
  */
 import type { Sync } from "@overlord/protocol"
-import { describe, expect, it } from "vitest"
 import { type Engine, type MachineActor, SqliteEngine } from "@overlord/store"
+import { describe, expect, it } from "vitest"
 
 const engines: Record<string, () => Engine> = {
   sqlite: () => new SqliteEngine({ path: ":memory:" }),
@@ -39,18 +39,23 @@ const assistant = (uuid: string, msgId: string, output: number, ts = "2026-11-01
       role: "assistant",
       model: "claude-sonnet-4-5-20250929",
       content: [{ type: "text", text: "hello" }],
-      usage: { input_tokens: 100, output_tokens: output, cache_creation_input_tokens: 10, cache_read_input_tokens: 1000 },
+      usage: {
+        input_tokens: 100,
+        output_tokens: output,
+        cache_creation_input_tokens: 10,
+        cache_read_input_tokens: 1000,
+      },
     },
   })
 
-function setup(engine: Engine) {
-  const userId = engine.ensureUser("alice") as number
-  const opened = engine.openMachine({ userId }, "m-1", "laptop") as { machineId: number }
+async function setup(engine: Engine) {
+  const userId = await engine.ensureUser("alice")
+  const opened = await engine.openMachine({ userId }, "m-1", "laptop")
   const actor: MachineActor = { userId, machineId: opened.machineId }
   const offsets = new Map<string, number>()
   let generation = 0
   let seq = 0
-  const append = (text: string | Uint8Array, fileKey = KEY) => {
+  const append = async (text: string | Uint8Array, fileKey = KEY) => {
     const payload = typeof text === "string" ? enc.encode(text) : text
     const header: Sync.AppendHeader = {
       type: "append",
@@ -61,11 +66,11 @@ function setup(engine: Engine) {
       fromOffset: offsets.get(fileKey) ?? 0,
       toOffset: (offsets.get(fileKey) ?? 0) + payload.length,
     }
-    const out = engine.append(actor, header, payload) as ReturnType<SqliteEngine["append"]>
+    const out = await engine.append(actor, header, payload)
     if (out._tag === "Ack") offsets.set(fileKey, out.cursor.offset)
     return out
   }
-  const reset = (size: number) => {
+  const reset = async (size: number) => {
     generation += 1
     offsets.set(KEY, 0)
     return engine.reset(actor, {
@@ -75,29 +80,29 @@ function setup(engine: Engine) {
       identity: "1:2",
       size,
       reason: "replaced",
-    }) as ReturnType<SqliteEngine["reset"]>
+    })
   }
-  const exported = () => engine.exportFile(actor, SID, KEY) as Uint8Array | null
+  const exported = async () => await engine.exportFile(actor, SID, KEY)
   return { engine, actor, append, reset, exported }
 }
 
 for (const [name, make] of Object.entries(engines)) {
   describe(`store contract: ${name}`, () => {
-    it("stores lines once and exports them byte for byte", () => {
-      const s = setup(make())
+    it("stores lines once and exports them byte for byte", async () => {
+      const s = await setup(make())
       const text = `${user("u1", "first prompt")}\n${assistant("a1", "msg_1", 5)}\n`
-      expect(s.append(text)._tag).toBe("Ack")
-      expect(new TextDecoder().decode(s.exported()!)).toBe(text)
-      const page = s.engine.listEntries(s.actor, SID, {}) as { entries: { kind: string; lineNo: number }[] }
+      expect((await s.append(text))._tag).toBe("Ack")
+      expect(new TextDecoder().decode((await s.exported())!)).toBe(text)
+      const page = (await s.engine.listEntries(s.actor, SID, {}))!
       expect(page.entries.map((e) => [e.kind, e.lineNo])).toEqual([
         ["user", 0],
         ["assistant", 1],
       ])
     })
 
-    it("rejects an append that does not start at the stored offset, storing nothing", () => {
-      const s = setup(make())
-      s.append(`${user("u1", "x")}\n`)
+    it("rejects an append that does not start at the stored offset, storing nothing", async () => {
+      const s = await setup(make())
+      await s.append(`${user("u1", "x")}\n`)
       const header: Sync.AppendHeader = {
         type: "append",
         seq: 9,
@@ -107,82 +112,84 @@ for (const [name, make] of Object.entries(engines)) {
         fromOffset: 0,
         toOffset: 4,
       }
-      const out = s.engine.append(s.actor, header, enc.encode("abc\n")) as { _tag: string; cursor: Sync.FileCursor }
+      const out = (await s.engine.append(s.actor, header, enc.encode("abc\n")))!
       expect(out._tag).toBe("Rejected")
       expect(out.cursor.offset).toBe(enc.encode(`${user("u1", "x")}\n`).length)
-      expect((s.engine.getSession(s.actor, SID) as { files: { entryCount: number }[] }).files[0]!.entryCount).toBe(1)
+      expect((await s.engine.getSession(s.actor, SID))!.files[0]!.entryCount).toBe(1)
     })
 
-    it("continues an open line across appends (huge lines, idle fragments)", () => {
-      const s = setup(make())
+    it("continues an open line across appends (huge lines, idle fragments)", async () => {
+      const s = await setup(make())
       const line = user("u1", "x".repeat(10_000))
-      s.append(line.slice(0, 3000))
-      s.append(line.slice(3000, 7000))
-      s.append(`${line.slice(7000)}\n`)
-      const page = s.engine.listEntries(s.actor, SID, {}) as { entries: { kind: string; line: string }[] }
+      await s.append(line.slice(0, 3000))
+      await s.append(line.slice(3000, 7000))
+      await s.append(`${line.slice(7000)}\n`)
+      const page = (await s.engine.listEntries(s.actor, SID, {}))!
       expect(page.entries).toHaveLength(1)
       expect(page.entries[0]!.kind).toBe("user")
       expect(page.entries[0]!.line).toBe(line)
-      expect(new TextDecoder().decode(s.exported()!)).toBe(`${line}\n`)
+      expect(new TextDecoder().decode((await s.exported())!)).toBe(`${line}\n`)
     })
 
-    it("keeps invalid UTF-8 and a final line without newline byte for byte", () => {
-      const s = setup(make())
+    it("keeps invalid UTF-8 and a final line without newline byte for byte", async () => {
+      const s = await setup(make())
       const bytes = new Uint8Array([...enc.encode('{"type":"user","x":"'), 0xff, 0xfe, ...enc.encode('"}\n{"a":1}')])
-      s.append(bytes)
-      expect(s.exported()).toEqual(bytes)
+      await s.append(bytes)
+      expect(await s.exported()).toEqual(bytes)
     })
 
-    it("after a reset, re-reading identical lines stores nothing twice and drops what the file lost", () => {
-      const s = setup(make())
+    it("after a reset, re-reading identical lines stores nothing twice and drops what the file lost", async () => {
+      const s = await setup(make())
       const l1 = `${user("u1", "one")}\n`
       const l2 = `${user("u2", "two")}\n`
       const l3 = `${user("u3", "three")}\n`
-      s.append(l1 + l2 + l3)
+      await s.append(l1 + l2 + l3)
       // The file was rewritten without its last line (Claude Code removing a message).
-      expect(s.reset(enc.encode(l1 + l2).length)._tag).toBe("Ack")
-      s.append(l1 + l2)
-      expect(new TextDecoder().decode(s.exported()!)).toBe(l1 + l2)
+      expect((await s.reset(enc.encode(l1 + l2).length))._tag).toBe("Ack")
+      await s.append(l1 + l2)
+      expect(new TextDecoder().decode((await s.exported())!)).toBe(l1 + l2)
       // And replaced by a file whose second line differs.
       const l2b = `${user("u2b", "two, edited")}\n`
-      s.reset(enc.encode(l1 + l2b).length)
-      s.append(l1 + l2b)
-      expect(new TextDecoder().decode(s.exported()!)).toBe(l1 + l2b)
-      const page = s.engine.listEntries(s.actor, SID, {}) as { entries: { line: string; lineNo: number }[] }
+      await s.reset(enc.encode(l1 + l2b).length)
+      await s.append(l1 + l2b)
+      expect(new TextDecoder().decode((await s.exported())!)).toBe(l1 + l2b)
+      const page = (await s.engine.listEntries(s.actor, SID, {}))!
       expect(page.entries.map((e) => e.lineNo)).toEqual([0, 1])
     })
 
-    it("deduplicates usage by message id and request id, keeping the largest total", () => {
-      const s = setup(make())
-      s.append(`${assistant("a1", "msg_1", 10)}\n${assistant("a2", "msg_1", 441)}\n${assistant("a3", "msg_2", 7)}\n`)
-      const detail = s.engine.getSession(s.actor, SID) as { session: { usage: { output: number; input: number } } }
+    it("deduplicates usage by message id and request id, keeping the largest total", async () => {
+      const s = await setup(make())
+      await s.append(
+        `${assistant("a1", "msg_1", 10)}\n${assistant("a2", "msg_1", 441)}\n${assistant("a3", "msg_2", 7)}\n`,
+      )
+      const detail = (await s.engine.getSession(s.actor, SID))!
       expect(detail.session.usage.output).toBe(441 + 7)
       expect(detail.session.usage.input).toBe(200)
-      const report = s.engine.usage(s.actor, { groupBy: "model" }) as { rows: { key: string; messages: number }[] }
+      const report = (await s.engine.usage(s.actor, { groupBy: "model" }))!
       expect(report.rows).toEqual([expect.objectContaining({ key: "claude-sonnet-4-5-20250929", messages: 2 })])
     })
 
-    it("scopes every read to its user", () => {
-      const s = setup(make())
-      s.append(`${user("u1", "secret plan")}\n`)
-      s.engine.indexForSearch(100)
-      const bob = { userId: s.engine.ensureUser("bob") as number }
-      expect(s.engine.getSession(bob, SID)).toBeNull()
-      expect(s.engine.listEntries(bob, SID, {})).toBeNull()
-      expect(s.engine.exportFile(bob, SID, KEY)).toBeNull()
-      expect((s.engine.listSessions(bob, {}) as { sessions: unknown[] }).sessions).toHaveLength(0)
-      expect((s.engine.search(bob, "secret", 10) as { hits: unknown[] }).hits).toHaveLength(0)
-      expect((s.engine.search(s.actor, "secret", 10) as { hits: unknown[] }).hits).toHaveLength(1)
+    it("scopes every read to its user", async () => {
+      const s = await setup(make())
+      await s.append(`${user("u1", "secret plan")}\n`)
+      await s.engine.indexForSearch(100)
+      const bob = { userId: await s.engine.ensureUser("bob") }
+      expect(await s.engine.getSession(bob, SID)).toBeNull()
+      expect(await s.engine.listEntries(bob, SID, {})).toBeNull()
+      expect(await s.engine.exportFile(bob, SID, KEY)).toBeNull()
+      expect((await s.engine.listSessions(bob, {}))!.sessions).toHaveLength(0)
+      expect((await s.engine.search(bob, "secret", 10))!.hits).toHaveLength(0)
+      expect((await s.engine.search(s.actor, "secret", 10))!.hits).toHaveLength(1)
     })
 
-    it("stores token hashes only and refuses wrong, revoked-kind and reused tokens", () => {
+    it("stores token hashes only and refuses wrong, revoked-kind and reused tokens", async () => {
       const engine = make()
-      const userId = engine.ensureUser("alice") as number
-      const token = engine.issueToken({ userId, kind: "login-link" }) as string
-      expect(engine.verifyToken("nope", ["login-link"])).toBeNull()
-      expect(engine.verifyToken(token, ["machine"])).toBeNull()
-      expect(engine.consumeToken(token, "login-link")).toMatchObject({ userId })
-      expect(engine.consumeToken(token, "login-link")).toBeNull()
+      const userId = await engine.ensureUser("alice")
+      const token = await engine.issueToken({ userId, kind: "login-link" })
+      expect(await engine.verifyToken("nope", ["login-link"])).toBeNull()
+      expect(await engine.verifyToken(token, ["machine"])).toBeNull()
+      expect(await engine.consumeToken(token, "login-link")).toMatchObject({ userId })
+      expect(await engine.consumeToken(token, "login-link")).toBeNull()
       if (engine instanceof SqliteEngine) {
         const db = (engine as unknown as { db: import("bun:sqlite").Database }).db
         const rows = db.query("SELECT token_hash FROM tokens").all() as { token_hash: string }[]
@@ -190,15 +197,15 @@ for (const [name, make] of Object.entries(engines)) {
       }
     })
 
-    it("links a flat agent file to its parent session through its records", () => {
-      const s = setup(make())
+    it("links a flat agent file to its parent session through its records", async () => {
+      const s = await setup(make())
       const agentKey = "-home-dev-proj/agent-a1b2c3d.jsonl"
       const line = `${JSON.stringify({ type: "user", uuid: "x1", parentUuid: null, isSidechain: true, agentId: "a1b2c3d", sessionId: SID, timestamp: "2026-11-01T10:00:00.000Z", message: { role: "user", content: "Warmup" } })}\n`
-      s.append(`${user("u1", "hi")}\n`)
-      s.append(line, agentKey)
-      const detail = s.engine.getSession(s.actor, SID) as { files: { agentId: string | null }[] }
+      await s.append(`${user("u1", "hi")}\n`)
+      await s.append(line, agentKey)
+      const detail = (await s.engine.getSession(s.actor, SID))!
       expect(detail.files.map((f) => f.agentId)).toEqual([null, "a1b2c3d"])
-      const sub = s.engine.listEntries(s.actor, SID, { agentId: "a1b2c3d" }) as { entries: unknown[] }
+      const sub = (await s.engine.listEntries(s.actor, SID, { agentId: "a1b2c3d" }))!
       expect(sub.entries).toHaveLength(1)
     })
   })

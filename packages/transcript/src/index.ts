@@ -8,7 +8,30 @@ export * from "./conversation.ts"
 export * from "./index-fields.ts"
 export * from "./paths.ts"
 export * from "./pricing.ts"
-export * from "./records.ts"
+export {
+  type AssistantRecord,
+  type AttachmentRecord,
+  type BlankRecord,
+  contentBlocks,
+  type FileHistorySnapshotRecord,
+  type HistoryEntryRecord,
+  isParsed,
+  type JsonObject,
+  jsonOf,
+  type MalformedRecord,
+  METADATA_TYPES,
+  type MetadataRecord,
+  type ParsedRecord,
+  type ProgressRecord,
+  parseLine,
+  type QueueOperationRecord,
+  type RecordKind,
+  type SummaryRecord,
+  type SystemRecord,
+  type TranscriptRecord,
+  type UnknownRecord,
+  type UserRecord,
+} from "./records.ts"
 export * from "./search-text.ts"
-export * from "./text.ts"
+export { hasLoneSurrogate, replaceLoneSurrogates } from "./text.ts"
 export * from "./usage.ts"
