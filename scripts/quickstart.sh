@@ -3,4 +3,5 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$ROOT/scripts/bootstrap.sh"
+bash "$ROOT/scripts/build-web.sh"
 exec bun "$ROOT/apps/overlord/src/bin.ts" start --foreground "$@"

@@ -13,7 +13,7 @@ bunx biome check .
 echo "== types (tsc --noEmit)"
 bunx tsc --noEmit -p tsconfig.json
 echo "== build the dashboard"
-(cd apps/web && bunx --bun vite build --logLevel warn)
+bash scripts/build-web.sh
 
 status=0
 echo "== main suite"

@@ -7,7 +7,7 @@ import { accessSync, constants, existsSync, openSync, readdirSync, statSync } fr
 import { writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import type { Api } from "@overlord/protocol"
-import { HttpServer, httpServerLayer } from "@overlord/server"
+import { HttpServer, httpServerLayer, LOGIN_LINK_TTL_MS } from "@overlord/server"
 import { Store, sqliteLayer } from "@overlord/store"
 import { Command, InvalidArgumentError } from "commander"
 import { Effect, Layer } from "effect"
@@ -189,6 +189,22 @@ export function buildCli(): Command {
     })
 
   program
+    .command("open")
+    .description("print a fresh one-time sign-in link for the dashboard")
+    .action(async () => {
+      const creds = loadCredentials(paths())
+      if (!creds) throw new CliError("Overlord has not been started on this machine yet: run `overlord start`")
+      const res = await fetch(`${creds.serverUrl}/api/v1/login-links`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${creds.apiToken}` },
+      }).catch(() => {
+        throw new CliError(`cannot reach the server at ${creds.serverUrl}: is \`overlord start\` running?`)
+      })
+      if (!res.ok) throw new CliError(`the server refused: ${res.status} ${await res.text()}`)
+      console.log(`Dashboard: ${((await res.json()) as { url: string }).url}`)
+    })
+
+  program
     .command("doctor")
     .description("find Claude Code installs and session folders, and check permissions")
     .option("--claude-dir <dir>", "Claude Code's folder")
@@ -209,7 +225,7 @@ export function buildCli(): Command {
         const server = yield* HttpServer
         const store = yield* Store
         const userId = yield* store.ensureUser("local")
-        const link = yield* store.issueToken({ userId, kind: "login-link", ttlMs: 24 * 3600 * 1000 })
+        const link = yield* store.issueToken({ userId, kind: "login-link", ttlMs: LOGIN_LINK_TTL_MS })
         console.log(`Overlord server on ${server.url}`)
         console.log(`Sign in: ${server.url}/auth?token=${link}`)
         return yield* Effect.never

@@ -2,7 +2,7 @@
  * `overlord start` with no server configured: the server runs in this process on loopback, over
  * the embedded SQLite store, and this daemon gets its credentials straight from that store.
  */
-import { HttpServer, httpServerLayer } from "@overlord/server"
+import { HttpServer, httpServerLayer, LOGIN_LINK_TTL_MS } from "@overlord/server"
 import { Store, sqliteLayer } from "@overlord/store"
 import { Context, Effect, Layer } from "effect"
 import { type HomePaths, loadCredentials, loadMachine, saveCredentials } from "./home.ts"
@@ -23,7 +23,6 @@ export interface Interface {
 export class EmbeddedServer extends Context.Service<EmbeddedServer, Interface>()("overlord/EmbeddedServer") {}
 
 export const LOCAL_USER = "local"
-const LOGIN_LINK_TTL_MS = 24 * 3600 * 1000
 
 export const layer = (config: EmbeddedConfig) =>
   Layer.effect(

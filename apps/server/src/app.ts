@@ -55,6 +55,7 @@ const SECURITY_HEADERS = {
 }
 
 const decodeClient = Schema.decodeUnknownExit(Live.ClientMessageFromJson)
+export const LOGIN_LINK_TTL_MS = 24 * 3600 * 1000
 
 export function makeApp(options: AppOptions) {
   const { store, policy } = options
@@ -140,6 +141,19 @@ export function makeApp(options: AppOptions) {
     }
 
     const actor = await authenticate(store, req)
+
+    // A fresh one-time sign-in link, for `overlord open`. Bearer only: a cookie must not mint links.
+    if (url.pathname === "/api/v1/login-links") {
+      if (req.method !== "POST") return apiError(405, "method_not_allowed", "POST to create a sign-in link")
+      if (!actor || !req.headers.get("authorization"))
+        return apiError(401, "unauthorized", "a bearer token is required")
+      const link = await Effect.runPromise(
+        store.issueToken({ userId: actor.userId, kind: "login-link", ttlMs: LOGIN_LINK_TTL_MS }),
+      )
+      return new Response(JSON.stringify({ url: `${url.protocol}//${url.host}/auth?token=${link}` }), {
+        headers: { "content-type": "application/json" },
+      })
+    }
 
     if (url.pathname === "/api/v1/live") {
       // Origin and credentials first: a cross-site page learns nothing, whatever else it sends.
