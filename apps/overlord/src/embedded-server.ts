@@ -1,11 +1,11 @@
 /**
  * `overlord start` with no server configured: the server runs in this process on loopback, over
- * the embedded SQLite store, and this daemon gets its credentials straight from that store.
+ * the embedded SQLite store, on a worker thread of its own (`embedded-server-worker.ts`), and this
+ * daemon gets its credentials from it.
  */
-import { HttpServer, httpServerLayer, LOGIN_LINK_TTL_MS } from "@overlord/server"
-import { Store, sqliteLayer } from "@overlord/store"
 import { Context, Effect, Layer } from "effect"
-import { type HomePaths, loadCredentials, loadMachine, saveCredentials } from "./home.ts"
+import type { StartMessage, WorkerReply } from "./embedded-server-worker.ts"
+import type { HomePaths } from "./home.ts"
 
 export interface EmbeddedConfig {
   readonly paths: HomePaths
@@ -22,30 +22,51 @@ export interface Interface {
 
 export class EmbeddedServer extends Context.Service<EmbeddedServer, Interface>()("overlord/EmbeddedServer") {}
 
-export const LOCAL_USER = "local"
+const STOP_TIMEOUT_MS = 10_000
+
+const awaitReply = (worker: Worker, accept: (r: WorkerReply) => boolean) =>
+  new Promise<WorkerReply>((resolve, reject) => {
+    const onMessage = (e: MessageEvent<WorkerReply>) => {
+      if (!accept(e.data)) return
+      worker.removeEventListener("message", onMessage)
+      resolve(e.data)
+    }
+    worker.addEventListener("message", onMessage)
+    worker.addEventListener("error", (e) => reject(new Error(`embedded server crashed: ${e.message}`)), { once: true })
+  })
 
 export const layer = (config: EmbeddedConfig) =>
   Layer.effect(
     EmbeddedServer,
     Effect.gen(function* () {
-      const store = yield* Store
-      const server = yield* HttpServer
-      const userId = yield* store.ensureUser(LOCAL_USER)
-      const machine = loadMachine(config.paths)
-      const saved = loadCredentials(config.paths)
-      const reuse = (token: string | undefined, kind: "machine" | "api") =>
-        token
-          ? store.verifyToken(token, [kind]).pipe(Effect.map((g) => (g && g.userId === userId ? token : null)))
-          : Effect.succeed(null)
-      const machineToken =
-        (yield* reuse(saved?.machineToken, "machine")) ??
-        (yield* store.issueToken({ userId, kind: "machine", machineUid: machine.machineId }))
-      const apiToken = (yield* reuse(saved?.apiToken, "api")) ?? (yield* store.issueToken({ userId, kind: "api" }))
-      saveCredentials(config.paths, { serverUrl: server.url, machineToken, apiToken })
-      const login = yield* store.issueToken({ userId, kind: "login-link", ttlMs: LOGIN_LINK_TTL_MS })
-      return { serverUrl: server.url, machineToken, loginUrl: `${server.url}/auth?token=${login}` }
+      const worker = yield* Effect.acquireRelease(
+        Effect.sync(() => new Worker(new URL("./embedded-server-worker.ts", import.meta.url).href)),
+        (w) =>
+          Effect.promise(async () => {
+            // Let the worker close its scope (server, database) before the thread goes away.
+            const stopped = awaitReply(w, (r) => r.type === "stopped")
+            w.postMessage({ type: "stop" })
+            await Promise.race([stopped.catch(() => undefined), Bun.sleep(STOP_TIMEOUT_MS)])
+            w.terminate()
+          }),
+      )
+      const started = awaitReply(worker, (r) => r.type === "ready" || r.type === "failed")
+      worker.postMessage({
+        type: "start",
+        paths: config.paths,
+        host: config.host,
+        port: config.port,
+      } satisfies StartMessage)
+      const reply = yield* Effect.tryPromise({ try: () => started, catch: (e) => e as Error })
+      if (reply.type !== "ready") {
+        return yield* Effect.fail(new Error(reply.type === "failed" ? reply.message : "embedded server stopped"))
+      }
+      // After start-up, losing the server thread means nothing can be stored: exit and let the
+      // user (or a supervisor) restart cleanly rather than run half alive.
+      worker.addEventListener("error", (e) => {
+        console.error(`overlord: the embedded server crashed: ${e.message}`)
+        process.exit(1)
+      })
+      return { serverUrl: reply.serverUrl, machineToken: reply.machineToken, loginUrl: reply.loginUrl }
     }),
-  ).pipe(
-    Layer.provide(httpServerLayer({ hostname: config.host, port: config.port })),
-    Layer.provide(sqliteLayer(config.paths.database)),
   )

@@ -37,6 +37,11 @@ interface Tracked {
   acked: number
   /** Where the next append starts (acked + in flight). */
   sent: number
+  /**
+   * Upper bound of where the server's stored lines end. Past `acked` after a reset (the server keeps
+   * the lines that still fit while the file is re-read), so a shrink below it needs another reset.
+   */
+  storedEnd: number
   identity: string | null
   size: number
   mtimeMs: number
@@ -96,7 +101,7 @@ export class SyncEngine {
 
   constructor(private readonly options: SyncOptions) {
     this.chunkBytes = options.chunkBytes ?? 1024 * 1024
-    this.window = Math.max(3, options.window ?? 8)
+    this.window = Math.max(3, options.window ?? Number(process.env.OVERLORD_WINDOW ?? 8))
     this.partialGraceMs = options.partialGraceMs ?? 1000
   }
 
@@ -143,6 +148,7 @@ export class SyncEngine {
       generation: 0,
       acked: 0,
       sent: 0,
+      storedEnd: 0,
       identity: facts.identity,
       size: facts.size,
       mtimeMs: facts.mtimeMs,
@@ -163,7 +169,7 @@ export class SyncEngine {
   private observe(t: Tracked, facts: FileFacts): void {
     if (facts.size !== t.size || facts.mtimeMs !== t.mtimeMs) t.lastGrowthAt = Date.now()
     const replaced = t.identity !== null && facts.identity !== t.identity
-    const shrunk = facts.size < t.sent
+    const shrunk = facts.size < Math.max(t.sent, t.storedEnd)
     t.size = facts.size
     t.mtimeMs = facts.mtimeMs
     if ((replaced || shrunk) && this.ready) {
@@ -315,10 +321,13 @@ export class SyncEngine {
           t.acked = Math.max(t.acked, msg.offset)
           if (t.sent < t.acked) t.sent = t.acked
         }
+        const sameGeneration = t !== undefined && msg.generation === t.generation
+        if (t && sameGeneration) t.storedEnd = Math.max(t.storedEnd, msg.offset)
         this.serverCursors.set(msg.fileKey, {
           fileKey: msg.fileKey,
           generation: msg.generation,
           offset: msg.offset,
+          ...(t && sameGeneration && t.storedEnd > msg.offset ? { end: t.storedEnd } : {}),
         })
         if (msg.notices) this.note(msg.fileKey, msg.notices)
         this.options.onChange?.()
@@ -362,14 +371,16 @@ export class SyncEngine {
     t.epoch += 1
     t.generation = cursor?.generation ?? 0
     t.acked = t.sent = cursor?.offset ?? 0
+    t.storedEnd = Math.max(cursor?.offset ?? 0, cursor?.end ?? 0)
     t.verified = true
-    if (!cursor || cursor.offset === 0) {
+    if (!cursor || t.storedEnd === 0) {
       // Nothing stored yet: whatever file is at this path now is read from the start.
       t.identity = facts.identity
       return
     }
     let reason: Sync.Reset["reason"] | null = null
-    if (facts.size < cursor.offset) reason = "shrunk"
+    // Below `end`, not just `offset`: lines kept past the offset after a reset must not outlive the file.
+    if (facts.size < t.storedEnd) reason = "shrunk"
     else if (cursor.identity && cursor.identity !== facts.identity) reason = "replaced"
     else if (cursor.tail) {
       const expected = Buffer.from(cursor.tail, "base64")
@@ -390,6 +401,8 @@ export class SyncEngine {
     if (!this.socket || !this.ready) return
     t.generation += 1
     t.epoch += 1
+    // The server keeps only the lines that fit in `size`: its stored end is now at most that.
+    t.storedEnd = Math.min(Math.max(t.storedEnd, t.sent, t.acked), t.size)
     t.acked = t.sent = 0
     t.identity = identity
     this.options.log.info(`re-reading ${t.fileKey} from the start: the file was ${reason}`)

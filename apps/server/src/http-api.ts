@@ -127,10 +127,21 @@ export async function handleApi(store: StoreApi, actor: Actor, req: Request, url
           fileKey = detail?.files.find((f) => f.agentId === null)?.fileKey
           if (!fileKey) return apiError(404, "not_found", "no such session")
         }
-        const bytes = await run(store.exportFile(actor, sessionId, fileKey))
-        if (!bytes) return apiError(404, "not_found", "no such file in this session")
+        const chunks = await run(store.exportFile(actor, sessionId, fileKey))
+        if (!chunks) return apiError(404, "not_found", "no such file in this session")
+        const iterator = chunks[Symbol.asyncIterator]()
+        const body = new ReadableStream<Uint8Array>({
+          async pull(controller) {
+            const next = await iterator.next()
+            if (next.done) controller.close()
+            else controller.enqueue(next.value)
+          },
+          async cancel() {
+            await iterator.return?.()
+          },
+        })
         const name = fileKey.split("/").pop() ?? "session.jsonl"
-        return new Response(bytes, {
+        return new Response(body, {
           headers: {
             "content-type": "application/x-ndjson",
             "content-disposition": `attachment; filename="${name.replace(/[^\w.-]/g, "_")}"`,

@@ -23,13 +23,15 @@ export interface Interface {
 export class HttpServer extends Context.Service<HttpServer, Interface>()("@overlord/server/HttpServer") {}
 
 const INDEX_BATCH = 2_000
+const INDEX_BATCH_BUSY = 100
+const INGEST_QUIET_MS = 500
 
 export const layer = (config: ServerConfig) =>
   Layer.effect(
     HttpServer,
     Effect.gen(function* () {
       const store = yield* Store
-      const server = yield* Effect.acquireRelease(
+      const { server, app } = yield* Effect.acquireRelease(
         Effect.sync(() => {
           // The Host check needs the real port, known only after binding: bind, then build the app.
           let app: ReturnType<typeof makeApp> | undefined
@@ -50,13 +52,27 @@ export const layer = (config: ServerConfig) =>
             policy: accessPolicy(config.hostname, s.port ?? config.port, config.extraHosts ?? []),
             ...(config.webDir ? { webDir: config.webDir } : {}),
           })
-          return s
+          return { server: s, app: app! }
         }),
-        (s) => Effect.promise(() => s.stop(true)),
+        ({ server: s }) => Effect.promise(() => s.stop(true)),
       )
-      // The index catches up in the background, in small transactions, so it never holds up sync.
-      yield* store.indexForSearch(INDEX_BATCH).pipe(
-        Effect.flatMap((n) => (n === INDEX_BATCH ? Effect.yieldNow : Effect.sleep(Duration.millis(300)))),
+      // The index catches up in the background, in small transactions, and backs off while lines are
+      // arriving, so a large backfill is never slowed by it.
+      const indexStep = Effect.suspend(() => {
+        const busy = Date.now() - app.hub.lastStoredAt < INGEST_QUIET_MS
+        return store
+          .indexForSearch(busy ? INDEX_BATCH_BUSY : INDEX_BATCH)
+          .pipe(
+            Effect.flatMap((n) =>
+              n === 0
+                ? Effect.sleep(Duration.millis(300))
+                : busy
+                  ? Effect.sleep(Duration.millis(250))
+                  : Effect.yieldNow,
+            ),
+          )
+      })
+      yield* indexStep.pipe(
         Effect.catch((e) =>
           Effect.logWarning("search indexing failed", e).pipe(Effect.andThen(Effect.sleep("2 seconds"))),
         ),

@@ -49,8 +49,12 @@ export class LiveHub {
     if (w.sessionId) void this.pump(w)
   }
 
+  /** When lines were last stored: background work (the search index) yields to ingest. */
+  lastStoredAt = 0
+
   /** Called after each committed append. */
   stored(userId: number, refs: readonly StoredRef[]): void {
+    this.lastStoredAt = Date.now()
     const sessions = new Set(refs.map((r) => r.sessionId).filter((s) => s !== ""))
     for (const w of this.watchers) {
       if (w.actor.userId === userId && w.sessionId && sessions.has(w.sessionId)) void this.pump(w)
@@ -70,6 +74,8 @@ export class LiveHub {
     const pending = [...this.pendingSessions]
     this.pendingSessions.clear()
     for (const [userId, sessionIds] of pending) {
+      // Nobody of this user is watching: nothing to compute.
+      if (![...this.watchers].some((w) => w.actor.userId === userId)) continue
       const actor = { userId }
       const summaries: Api.SessionSummary[] = []
       for (const id of sessionIds) {

@@ -99,9 +99,17 @@ export interface FilePlace {
   readonly layout: string
 }
 
+const places = new Map<string, FilePlace>()
+
 export function projectOf(fileKey: string): FilePlace {
-  const c = classifyFileKey(fileKey)
-  return { projectDir: c.projectDir, sessionUid: c.sessionId, agentId: c.agentId, layout: c.layout }
+  let place = places.get(fileKey)
+  if (!place) {
+    const c = classifyFileKey(fileKey)
+    place = { projectDir: c.projectDir, sessionUid: c.sessionId, agentId: c.agentId, layout: c.layout }
+    if (places.size > 50_000) places.clear()
+    places.set(fileKey, place)
+  }
+  return place
 }
 
 export const pricingSource = () => `${PRICING_SOURCE} (${PRICING_DATE})`

@@ -85,6 +85,8 @@ interface SessionRow {
 const now = () => new Date().toISOString()
 const TAIL_BYTES = 32
 const MAX_PAGE = 1000
+const EXPORT_PAGE_ROWS = 500
+const NEWLINE_BYTE = new Uint8Array([0x0a])
 
 export interface SqliteOptions {
   /** A file path, or ":memory:". */
@@ -137,14 +139,15 @@ export class SqliteEngine implements Engine {
         `UPDATE sessions SET cwd = ?, custom_title = ?, ai_title = ?, summary_title = ?, first_prompt = ?, first_at = ?,
          last_at = ?, entry_count = ?, has_errors = ?, models = ?, last_seq = max(last_seq, ?) WHERE id = ?`,
       ),
-      usageByKey: q("SELECT total, is_sidechain FROM usage_messages WHERE user_id = ? AND dedup_key = ?"),
       upsertUsage: q(
         `INSERT INTO usage_messages (user_id, dedup_key, session_id, project_dir, entry_seq, model, day, input, output, cache_write, cache_read, total, is_sidechain, cost_usd)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (user_id, dedup_key) DO UPDATE SET session_id = excluded.session_id, project_dir = excluded.project_dir,
            entry_seq = excluded.entry_seq, model = excluded.model, day = excluded.day, input = excluded.input, output = excluded.output,
            cache_write = excluded.cache_write, cache_read = excluded.cache_read, total = excluded.total,
-           is_sidechain = excluded.is_sidechain, cost_usd = excluded.cost_usd`,
+           is_sidechain = excluded.is_sidechain, cost_usd = excluded.cost_usd
+         WHERE excluded.total > usage_messages.total
+            OR (excluded.total = usage_messages.total AND usage_messages.is_sidechain = 1 AND excluded.is_sidechain = 0)`,
       ),
       tailOf: q(
         "SELECT raw, terminated FROM entries WHERE file_id = ? AND superseded = 0 ORDER BY byte_offset DESC LIMIT 2",
@@ -248,6 +251,7 @@ export class SqliteEngine implements Engine {
       offset: file.offset,
     }
     if (file.identity) cursor.identity = file.identity
+    if (file.live_end > file.offset) cursor.end = file.live_end
     const tail = this.tailBytes(file)
     if (tail.length > 0) cursor.tail = Buffer.from(tail).toString("base64")
     return cursor
@@ -479,14 +483,9 @@ export class SqliteEngine implements Engine {
   private recordUsage(actor: MachineActor, file: FileRow, facts: LineFacts, seq: number): void {
     const usage = facts.usage
     if (!usage) return
+    // The dedup rule (largest total wins; ties prefer the main chain) is the upsert's WHERE clause,
+    // the same rule as the transcript package's `shouldReplace`.
     const key = usage.dedupKey ?? `seq:${seq}`
-    const existing = this.stmt.usageByKey!.get(actor.userId, key) as { total: number; is_sidechain: number } | null
-    if (existing) {
-      const better =
-        usage.total > existing.total ||
-        (usage.total === existing.total && existing.is_sidechain === 1 && !usage.isSidechain)
-      if (!better) return
-    }
     this.stmt.upsertUsage!.run(
       actor.userId,
       key,
@@ -739,26 +738,29 @@ export class SqliteEngine implements Engine {
     return row ? { sessionId: row.session_uid, entry: toEntry(row) } : null
   }
 
-  exportFile(actor: Actor, sessionId: string, fileKey: string): Uint8Array<ArrayBuffer> | null {
+  exportFile(actor: Actor, sessionId: string, fileKey: string): AsyncIterable<Uint8Array> | null {
     const session = this.findSession(actor, sessionId)
     if (!session) return null
     const file = this.db
       .query("SELECT id FROM files WHERE session_id = ? AND user_id = ? AND file_key = ?")
       .get(session.id, actor.userId, fileKey) as { id: number } | null
     if (!file) return null
-    const rows = this.db
-      .query("SELECT raw, terminated FROM entries WHERE file_id = ? AND superseded = 0 ORDER BY byte_offset")
-      .all(file.id) as { raw: Uint8Array; terminated: number }[]
-    let size = 0
-    for (const r of rows) size += r.raw.length + r.terminated
-    const out = new Uint8Array(size)
-    let at = 0
-    for (const r of rows) {
-      out.set(r.raw, at)
-      at += r.raw.length
-      if (r.terminated) out[at++] = 0x0a
-    }
-    return out
+    const page = this.db.prepare(
+      `SELECT byte_offset, raw, terminated FROM entries WHERE file_id = ? AND superseded = 0 AND byte_offset >= ?
+       ORDER BY byte_offset LIMIT ${EXPORT_PAGE_ROWS}`,
+    )
+    // Keyset pages, so a 1 GB session streams in bounded memory and no read stays open between pages.
+    return (async function* () {
+      let from = 0
+      for (;;) {
+        const rows = page.all(file.id, from) as { byte_offset: number; raw: Uint8Array; terminated: number }[]
+        if (rows.length === 0) return
+        for (const r of rows) {
+          yield r.terminated ? concatBytes(r.raw, NEWLINE_BYTE) : r.raw
+          from = r.byte_offset + 1
+        }
+      }
+    })()
   }
 
   headSeq(actor: Actor): number {

@@ -115,7 +115,8 @@ export interface Engine {
   getSession(actor: Actor, sessionId: string): R<Api.SessionDetail | null>
   listEntries(actor: Actor, sessionId: string, query: EntryQuery): R<Api.EntryPage | null>
   getEntry(actor: Actor, seq: number): R<EntryWithSession | null>
-  exportFile(actor: Actor, sessionId: string, fileKey: string): R<Uint8Array<ArrayBuffer> | null>
+  /** The file's live lines as stored, in byte order: the source file byte for byte. */
+  exportFile(actor: Actor, sessionId: string, fileKey: string): R<AsyncIterable<Uint8Array> | null>
   headSeq(actor: Actor): R<number>
   search(actor: Actor, q: string, limit: number): R<Api.SearchResult>
   usage(actor: Actor, query: UsageQuery): R<Api.UsageReport>
@@ -156,7 +157,7 @@ export interface Interface {
     actor: Actor,
     sessionId: string,
     fileKey: string,
-  ) => Effect.Effect<Uint8Array<ArrayBuffer> | null, StoreError>
+  ) => Effect.Effect<AsyncIterable<Uint8Array> | null, StoreError>
   readonly headSeq: (actor: Actor) => Effect.Effect<number, StoreError>
   readonly search: (actor: Actor, q: string, limit: number) => Effect.Effect<Api.SearchResult, StoreError>
   readonly usage: (actor: Actor, query: UsageQuery) => Effect.Effect<Api.UsageReport, StoreError>
@@ -209,3 +210,20 @@ export const layerFromEngine = (make: () => Engine | Promise<Engine>): Layer.Lay
       (engine) => Effect.promise(async () => engine.close()),
     ).pipe(Effect.map(fromEngine)),
   )
+
+/** Collects an export (tests and small files). */
+export async function collectBytes(chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = []
+  let size = 0
+  for await (const c of chunks) {
+    parts.push(c)
+    size += c.length
+  }
+  const out = new Uint8Array(size)
+  let at = 0
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.length
+  }
+  return out
+}

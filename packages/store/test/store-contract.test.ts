@@ -3,7 +3,7 @@
  * PlanetScale engines will be added to `engines` below.
  */
 import type { Sync } from "@overlord/protocol"
-import { type Engine, type MachineActor, SqliteEngine } from "@overlord/store"
+import { collectBytes, type Engine, type MachineActor, SqliteEngine } from "@overlord/store"
 import { describe, expect, it } from "vitest"
 
 const engines: Record<string, () => Engine> = {
@@ -82,7 +82,10 @@ async function setup(engine: Engine) {
       reason: "replaced",
     })
   }
-  const exported = async () => await engine.exportFile(actor, SID, KEY)
+  const exported = async () => {
+    const chunks = await engine.exportFile(actor, SID, KEY)
+    return chunks ? collectBytes(chunks) : null
+  }
   return { engine, actor, append, reset, exported }
 }
 

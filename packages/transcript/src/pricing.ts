@@ -96,8 +96,19 @@ export function normaliseModelName(model: string): string {
   return m
 }
 
-/** The pricing entry for a model id, or null when unknown. */
+const resolved = new Map<string, ModelPricing | null>()
+
+/** The pricing entry for a model id, or null when unknown. Memoised: stores price every response. */
 export function pricingFor(model: string): ModelPricing | null {
+  let found = resolved.get(model)
+  if (found === undefined) {
+    found = lookupPricing(model)
+    if (resolved.size < 10_000) resolved.set(model, found)
+  }
+  return found
+}
+
+function lookupPricing(model: string): ModelPricing | null {
   const m = normaliseModelName(model)
   for (const p of BY_LENGTH) {
     if (m === p.id) return p
