@@ -3,7 +3,7 @@
  * launched with `runMain`; the others are short requests to the daemon's files or the server API.
  */
 import { spawn } from "node:child_process"
-import { accessSync, constants, existsSync, openSync, readdirSync, statSync } from "node:fs"
+import { accessSync, constants, existsSync, mkdirSync, openSync, readdirSync, statSync } from "node:fs"
 import { writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import type { Api } from "@overlord/protocol"
@@ -246,10 +246,13 @@ export function buildCli(): Command {
 }
 
 async function startDetached(p: HomePaths): Promise<void> {
-  const args = process.argv.slice(1).filter((a) => a !== "start")
-  const bin = process.argv[1]!
+  // The same command line, run in the foreground by a detached child.
+  const argv = process.argv.slice(1)
+  const at = argv.indexOf("start")
+  const args = [...argv.slice(0, at + 1), "--foreground", ...argv.slice(at + 1)]
+  mkdirSync(p.home, { recursive: true, mode: 0o700 })
   const logFd = openSync(join(p.home, "daemon.out"), "a", 0o600)
-  const child = spawn(process.execPath, [bin, ...args.slice(1), "start", "--foreground"], {
+  const child = spawn(process.execPath, args, {
     detached: true,
     stdio: ["ignore", logFd, logFd],
     env: process.env,

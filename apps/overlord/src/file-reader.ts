@@ -41,17 +41,22 @@ export function chooseChunk(read: Uint8Array, from: number, full: boolean, shipP
   return null
 }
 
+/**
+ * Reads into `buffer` (reused across calls: the caller copies the chunk out before reading again),
+ * so tailing a 1 GB file allocates one chunk, not a thousand.
+ */
 export async function readChunk(
   path: string,
   from: number,
+  buffer: Uint8Array,
   maxBytes: number,
   shipPartial: boolean,
 ): Promise<Chunk | null> {
   const handle = await open(path, "r")
   try {
-    const buf = new Uint8Array(maxBytes)
-    const { bytesRead } = await handle.read(buf, 0, maxBytes, from)
-    return chooseChunk(buf.subarray(0, bytesRead), from, bytesRead === maxBytes, shipPartial)
+    const buf = buffer.subarray(0, Math.min(maxBytes, buffer.length))
+    const { bytesRead } = await handle.read(buf, 0, buf.length, from)
+    return chooseChunk(buf.subarray(0, bytesRead), from, bytesRead === buf.length, shipPartial)
   } finally {
     await handle.close()
   }

@@ -77,6 +77,12 @@ export interface SyncStatus {
 }
 
 const TAIL_BYTES = 32
+/**
+ * During a bulk backfill the heap would otherwise drift up to the allocator's high-water mark;
+ * a collection every 64 MB shipped keeps memory at the scale of a chunk, not of the input.
+ */
+export const COLLECT_EVERY_BYTES = 64 * 1024 * 1024
+export const collectGarbage = () => Bun.gc(true)
 const decodeServer = Schema.decodeUnknownExit(Sync.ServerMessageFromJson)
 
 export class SyncEngine {
@@ -98,11 +104,14 @@ export class SyncEngine {
   private readonly chunkBytes: number
   private readonly window: number
   private readonly partialGraceMs: number
+  private readonly readBuffer: Uint8Array
+  private bytesSinceCollect = 0
 
   constructor(private readonly options: SyncOptions) {
     this.chunkBytes = options.chunkBytes ?? 1024 * 1024
     this.window = Math.max(3, options.window ?? Number(process.env.OVERLORD_WINDOW ?? 8))
     this.partialGraceMs = options.partialGraceMs ?? 1000
+    this.readBuffer = new Uint8Array(this.chunkBytes)
   }
 
   // ---- files --------------------------------------------------------------------------------
@@ -450,7 +459,7 @@ export class SyncEngine {
         this.observe(t, facts)
         if (t.sent >= t.size) continue
         const idle = Date.now() - t.lastGrowthAt >= this.partialGraceMs
-        const chunk = await readChunk(t.path, t.sent, Math.min(this.chunkBytes, t.size - t.sent), idle)
+        const chunk = await readChunk(t.path, t.sent, this.readBuffer, Math.min(this.chunkBytes, t.size - t.sent), idle)
         if (!chunk) {
           this.waitForPartial(t)
           continue
@@ -519,5 +528,10 @@ export class SyncEngine {
     this.inflight.set(seq, { fileKey: t.fileKey, epoch: t.epoch, bytes: bytes.length, live: t.live })
     t.sent = from + bytes.length
     this.socket!.send(frame)
+    this.bytesSinceCollect += bytes.length
+    if (this.bytesSinceCollect >= COLLECT_EVERY_BYTES) {
+      this.bytesSinceCollect = 0
+      collectGarbage()
+    }
   }
 }

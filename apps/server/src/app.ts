@@ -121,7 +121,7 @@ export function makeApp(options: AppOptions) {
       const grant = token ? await Effect.runPromise(store.consumeToken(token, "login-link")) : null
       if (!grant) {
         return new Response(
-          '<!doctype html><meta charset="utf-8"><title>Overlord</title><p data-testid="auth-link-refused">This sign-in link is invalid, expired or already used. Restart <code>overlord start</code> for a new one.</p>',
+          '<!doctype html><meta charset="utf-8"><title>Overlord</title><p data-testid="auth-link-refused">This sign-in link is invalid, expired or already used. Run <code>overlord open</code> for a new one.</p>',
           { status: 401, headers: { "content-type": "text/html; charset=utf-8", ...SECURITY_HEADERS } },
         )
       }

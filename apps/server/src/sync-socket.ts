@@ -12,6 +12,7 @@ export const SERVER_VERSION = "0.1.0"
 export const MAX_FRAME_BYTES = 8 * 1024 * 1024
 const HELLO_TIMEOUT_MS = 10_000
 const MAX_NOTICES = 20
+const COLLECT_EVERY_BYTES = 64 * 1024 * 1024
 
 export interface SyncSocket {
   send(data: string): unknown
@@ -40,6 +41,7 @@ export function readAppendFrame(frame: Uint8Array): { header: Sync.AppendHeader;
 
 export function openSyncConnection(socket: SyncSocket, store: StoreApi, hub: LiveHub): SyncConnection {
   let actor: MachineActor | null = null
+  let ingested = 0
   let closed = false
   let chain: Promise<void> = Promise.resolve()
   const send = (m: Sync.ServerMessage) => {
@@ -131,6 +133,12 @@ export function openSyncConnection(socket: SyncSocket, store: StoreApi, hub: Liv
       return send({ type: "error", message: `append ${parsed.header.seq}: payload length does not match its offsets` })
     }
     answer(parsed.header.seq, await run(store.append(actor, parsed.header, parsed.payload)))
+    // Bulk ingest allocates a parse tree per line; collecting every 64 MB keeps the heap at chunk scale.
+    ingested += parsed.payload.length
+    if (ingested >= COLLECT_EVERY_BYTES) {
+      ingested = 0
+      Bun.gc(true)
+    }
   }
 
   return {

@@ -2,7 +2,7 @@
  * Access control without a browser or a port: `makeApp(...).fetch` is called with hand-built
  * Requests, the way a browser (cookie, Origin) or a script (bearer token) would send them.
  */
-import { fromEngine, type Interface as StoreApi, SqliteEngine } from "@overlord/store"
+import { fromEngine, SqliteEngine, type Interface as StoreApi } from "@overlord/store"
 import { Effect } from "effect"
 import { beforeEach, describe, expect, it } from "vitest"
 import { makeApp } from "../src/app.ts"
@@ -53,7 +53,10 @@ describe("server access control", () => {
 
   it("refuses a foreign Host header with 421 (DNS rebinding), even with a valid token", async () => {
     const token = await issue("api")
-    const res = await call("/api/v1/sessions", { host: "evil.example:80", headers: { authorization: `Bearer ${token}` } })
+    const res = await call("/api/v1/sessions", {
+      host: "evil.example:80",
+      headers: { authorization: `Bearer ${token}` },
+    })
     expect(res.status).toBe(421)
     expect((await call("/", { host: `attacker.test:${PORT}` })).status).toBe(421)
     // localhost is an alias of 127.0.0.1 on the same port; another port is not.
@@ -69,7 +72,9 @@ describe("server access control", () => {
     expect(res.status).toBe(403)
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("bad_origin")
     // Same for a lookalike origin on another port, and with no credentials at all.
-    expect((await call("/api/v1/live", { headers: { ...upgrade, cookie, origin: `http://127.0.0.1:${PORT + 1}` } })).status).toBe(403)
+    expect(
+      (await call("/api/v1/live", { headers: { ...upgrade, cookie, origin: `http://127.0.0.1:${PORT + 1}` } })).status,
+    ).toBe(403)
     expect((await call("/api/v1/live", { headers: { ...upgrade, origin: "http://evil.example" } })).status).toBe(403)
     // Same origin but not signed in: 401.
     expect((await call("/api/v1/live", { headers: { ...upgrade, origin: ORIGIN } })).status).toBe(401)

@@ -97,6 +97,18 @@ export class LiveClient {
     this.setStatus("closed")
   }
 
+  /**
+   * Reconnect at once instead of waiting out the backoff, e.g. when the browser reports that the
+   * network is back. A no-op while a socket is open or connecting.
+   */
+  reconnectNow(): void {
+    if (this.stopped || this.socket) return
+    if (this.timer !== null) (this.options.clearTimer ?? clearTimeout)(this.timer as ReturnType<typeof setTimeout>)
+    this.timer = null
+    this.attempt = 0
+    this.connect()
+  }
+
   /** Replaces the current subscription; `afterSeq` is the last seq the caller has rendered. */
   subscribe(sessionId: string | undefined, afterSeq: number): void {
     this.sessionId = sessionId
@@ -195,10 +207,13 @@ export class LiveClient {
   private scheduleReconnect(): void {
     if (this.stopped) return
     const delay = backoffDelay(this.attempt++)
-    this.timer = (this.options.setTimer ?? setTimeout)(() => {
+    const handle: unknown = (this.options.setTimer ?? setTimeout)(() => {
+      // A timer that was superseded (reconnectNow, stop) must not open a second socket.
+      if (this.timer !== handle) return
       this.timer = null
       this.connect()
     }, delay)
+    this.timer = handle
   }
 }
 
@@ -209,8 +224,11 @@ export const liveUrl = (loc: { protocol: string; host: string }): string =>
 
 export const getLiveClient = (): LiveClient => {
   if (!shared) {
-    shared = new LiveClient({ url: liveUrl(window.location) })
-    shared.start()
+    const client = new LiveClient({ url: liveUrl(window.location) })
+    shared = client
+    client.start()
+    // Backoff can grow to 30 s; when the network comes back, do not make the reader wait for it.
+    window.addEventListener("online", () => client.reconnectNow())
   }
   return shared
 }

@@ -135,6 +135,26 @@ describe("LiveClient", () => {
     expect(client.health?.headSeq).toBe(77)
   })
 
+  it("reconnectNow() skips the pending backoff, and does nothing while a socket is up", () => {
+    const { client, sockets, timers } = setup()
+    client.subscribe("s1", 0)
+    client.start()
+    client.reconnectNow()
+    expect(sockets).toHaveLength(1) // still connecting: no second socket
+    sockets[0]?.onopen?.()
+    sockets[0]?.onmessage?.({ data: JSON.stringify({ type: "entries", sessionId: "s1", entries: [entry(4)] }) })
+    sockets[0]?.close()
+    expect(timers).toHaveLength(1)
+    client.reconnectNow()
+    expect(sockets).toHaveLength(2)
+    sockets[1]?.onopen?.()
+    expect(client.status).toBe("open")
+    expect(JSON.parse(sockets[1]?.sent[0] ?? "")).toEqual({ type: "subscribe", sessionId: "s1", afterSeq: 4 })
+    // The skipped timer firing later must not open a third socket.
+    timers[0]?.fn()
+    expect(sockets).toHaveLength(2)
+  })
+
   it("stop() closes the socket and does not reconnect", () => {
     const { client, sockets, timers } = setup()
     client.start()

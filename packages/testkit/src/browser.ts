@@ -4,6 +4,9 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { type Browser, chromium, type Page } from "playwright-core"
 
+// Re-exported so tests in packages without their own playwright-core dependency can type their code.
+export type { Browser, BrowserContext, Download, Locator, Page, WebSocketRoute } from "playwright-core"
+
 /** Debian's chromium; playwright-core ships no browser of its own. */
 export const CHROMIUM_PATH = process.env.OVERLORD_CHROMIUM ?? "/usr/bin/chromium"
 

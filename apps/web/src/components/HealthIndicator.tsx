@@ -1,7 +1,10 @@
-/** Header badge: is the live feed connected, are daemons online, how far behind the store head are we. */
+/**
+ * Header badge: is the live feed connected, are daemons online, is anything waiting to upload.
+ * (No "behind the head" count: the store head is global while a tab follows one session, so their
+ * difference counts other sessions' entries, not anything this page is missing.)
+ */
 import { formatAgo, formatBytes } from "../format.ts"
 import { useHealth, useLiveStatus, useNow } from "../hooks.ts"
-import { getLiveClient } from "../live.ts"
 
 export const HealthIndicator = () => {
   const status = useLiveStatus()
@@ -10,8 +13,6 @@ export const HealthIndicator = () => {
   const machines = health?.machines ?? []
   const online = machines.filter((m) => m.online).length
   const pending = machines.reduce((sum, m) => sum + m.bytesPending, 0)
-  const client = getLiveClient()
-  const lag = health && client.subscribedSession ? Math.max(0, health.headSeq - client.lastSeq) : null
   const state = status !== "open" ? "down" : online === 0 ? "idle" : pending > 0 ? "syncing" : "ok"
   const title = [
     `Live feed: ${status}`,
@@ -31,7 +32,6 @@ export const HealthIndicator = () => {
           : "offline"
         : `${online}/${machines.length} daemon${machines.length === 1 ? "" : "s"}`}
       {pending > 0 && <span className="small"> · {formatBytes(pending)} pending</span>}
-      {lag !== null && lag > 0 && <span className="small"> · head +{lag}</span>}
     </span>
   )
 }

@@ -107,7 +107,8 @@ export const SessionList = ({ params }: { params: URLSearchParams }) => {
   }, [key])
 
   const virtualizer = useVirtualizer({
-    count: sessions.length + (done ? 0 : 1),
+    // No "Loading…" row once a page failed: the error says why nothing more is coming.
+    count: sessions.length + (done || error ? 0 : 1),
     getScrollElement: () => scrollRef.current,
     estimateSize: () => ROW_HEIGHT,
     overscan: 10,

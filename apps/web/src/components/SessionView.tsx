@@ -114,6 +114,32 @@ export const SessionView = ({ sessionId, seq }: { sessionId: string; seq: number
     }
   }, [atEnd, sessionId])
 
+  // After the live feed reconnects, entries are replayed but the header's counts are not: a session
+  // that stopped growing during the outage would keep stale totals, so fetch them again.
+  useEffect(() => {
+    const client = getLiveClient()
+    let wasDown = false
+    let ctrl: AbortController | null = null
+    const off = client.onStatus((status) => {
+      if (status !== "open") {
+        wasDown = true
+        return
+      }
+      if (!wasDown) return
+      wasDown = false
+      ctrl?.abort()
+      ctrl = new AbortController()
+      api.session(sessionId, ctrl.signal).then(
+        (d) => setDetail((prev) => (prev ? d : prev)),
+        () => undefined,
+      )
+    })
+    return () => {
+      off()
+      ctrl?.abort()
+    }
+  }, [sessionId])
+
   const onAgentEntries = useCallback((agentId: string, fn: (e: readonly Api.Entry[]) => void) => {
     const map = agentListeners.current
     const set = map.get(agentId) ?? new Set()

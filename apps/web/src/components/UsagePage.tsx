@@ -119,17 +119,29 @@ export const UsagePage = ({ params }: { params: URLSearchParams }) => {
       {report.state === "ok" && (
         <>
           <div className="totals">
-            <Total label="Input" testid="usage-total-input" value={formatTokens(report.value.totals.input)} />
-            <Total label="Output" testid="usage-total-output" value={formatTokens(report.value.totals.output)} />
+            <Total
+              label="Input"
+              testid="usage-total-input"
+              value={formatInt(report.value.totals.input)}
+              hint={formatTokens(report.value.totals.input)}
+            />
+            <Total
+              label="Output"
+              testid="usage-total-output"
+              value={formatInt(report.value.totals.output)}
+              hint={formatTokens(report.value.totals.output)}
+            />
             <Total
               label="Cache write"
               testid="usage-total-cache-write"
-              value={formatTokens(report.value.totals.cacheWrite)}
+              value={formatInt(report.value.totals.cacheWrite)}
+              hint={formatTokens(report.value.totals.cacheWrite)}
             />
             <Total
               label="Cache read"
               testid="usage-total-cache-read"
-              value={formatTokens(report.value.totals.cacheRead)}
+              value={formatInt(report.value.totals.cacheRead)}
+              hint={formatTokens(report.value.totals.cacheRead)}
             />
             <Total label="Cost" testid="usage-total-cost" value={formatCost(report.value.totals.costUsd)} />
           </div>
@@ -182,10 +194,11 @@ export const UsagePage = ({ params }: { params: URLSearchParams }) => {
   )
 }
 
-const Total = ({ label, value, testid }: { label: string; value: string; testid: string }) => (
+/** Exact numbers: a usage page is read to reconcile bills, so totals are never rounded to "k" or "M". */
+const Total = ({ label, value, testid, hint }: { label: string; value: string; testid: string; hint?: string }) => (
   <div className="total">
     <div className="muted small">{label}</div>
-    <div className="total-value" data-testid={testid}>
+    <div className="total-value" data-testid={testid} title={hint && hint !== value ? `≈ ${hint}` : undefined}>
       {value}
     </div>
   </div>
