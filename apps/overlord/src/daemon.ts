@@ -40,6 +40,7 @@ export interface DaemonState {
 }
 
 const MAX_WARNINGS = 20
+const HEARTBEAT_MS = 30_000
 
 interface Target {
   readonly serverUrl: string
@@ -93,8 +94,15 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger) =>
         Effect.sync(() => writeFileSync(config.paths.pid, `${process.pid}\n`, { mode: 0o600 })),
         () => Effect.sync(() => rmSync(config.paths.pid, { force: true })),
       )
+      // Written when something changed, plus a heartbeat, so an idle daemon does no work.
+      let lastFingerprint = ""
+      let lastWrite = 0
       const writeState = Effect.sync(() => {
         const s = engine.status()
+        const fingerprint = JSON.stringify([s, warnings.length, warnings[warnings.length - 1]])
+        if (fingerprint === lastFingerprint && Date.now() - lastWrite < HEARTBEAT_MS) return
+        lastFingerprint = fingerprint
+        lastWrite = Date.now()
         const state: DaemonState = {
           pid: process.pid,
           startedAt,
@@ -112,7 +120,7 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger) =>
         writeJson(config.paths.state, state)
         engine.reportStatus(warnings.length > 0 ? warnings[warnings.length - 1]! : null)
       })
-      yield* writeState.pipe(Effect.repeat(Schedule.spaced("1 second")), Effect.forkScoped)
+      yield* writeState.pipe(Effect.repeat(Schedule.spaced("250 millis")), Effect.forkScoped)
       yield* Effect.addFinalizer(() =>
         Effect.sync(() => {
           const s = engine.status()

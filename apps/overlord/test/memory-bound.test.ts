@@ -112,7 +112,9 @@ describe("memory is bounded by chunks, not by line or file size", () => {
     const baseline = await syncAndMeasure(root, "small", join(root, "small"))
     baseline.stop()
     const big = await syncAndMeasure(root, "large", join(root, "large"))
-    onTestFinished(() => big.stop())
+    onTestFinished(() => {
+      big.stop()
+    })
 
     // 260 MB more input, a third of it one line: memory may differ by caches and a few chunks, not
     // by the input; and the peak stays well below the input's size.
