@@ -35,10 +35,10 @@ export interface Chunk {
  */
 export function chooseChunk(read: Uint8Array, from: number, full: boolean, shipPartial: boolean): Chunk | null {
   if (read.length === 0) return null
+  if (shipPartial) return { from, bytes: read }
   const nl = read.lastIndexOf(0x0a)
   if (nl >= 0) return { from, bytes: read.subarray(0, nl + 1) }
-  if (full || shipPartial) return { from, bytes: read }
-  return null
+  return full ? { from, bytes: read } : null
 }
 
 /**
