@@ -311,7 +311,12 @@ export class SyncEngine {
         this.serverCursors = new Map(msg.cursors.map((c) => [c.fileKey, c]))
         this.options.log.info(`connected to ${this.options.serverUrl}; the server holds ${msg.cursors.length} files`)
         this.ready = true
-        for (const t of this.files.values()) await this.verify(t)
+        const queued = new Set(this.backfill)
+        for (const t of this.files.values()) {
+          await this.verify(t)
+          // Bytes in flight when the last connection dropped: their file already left the queues.
+          if (t.sent < t.size && !queued.has(t)) this.liveQueue.add(t)
+        }
         this.options.onChange?.()
         this.pump()
         return
@@ -352,6 +357,8 @@ export class SyncEngine {
           this.serverCursors.set(t.fileKey, msg.cursor)
           t.verified = false
           await this.verify(t)
+          // Rewound to the server's offset: the file may already have left the queues.
+          if (t.sent < t.size) this.liveQueue.add(t)
         }
         this.pump()
         return

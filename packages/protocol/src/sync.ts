@@ -35,6 +35,12 @@ export const FileCursor = Schema.Struct({
   identity: Schema.optionalKey(Schema.String),
   /** Base64 of up to the last 32 bytes before `offset`, to detect in-place rewrites. */
   tail: Schema.optionalKey(Schema.String),
+  /**
+   * Where the server's stored lines end, when past `offset`: after a reset the server keeps the lines
+   * that still fit and the daemon re-reads over them, so a file shrinking below `end` (not just below
+   * `offset`) leaves stale lines and needs another reset.
+   */
+  end: Schema.optionalKey(Count),
 })
 export type FileCursor = typeof FileCursor.Type
 
