@@ -3,7 +3,7 @@
  * everything after, including folders created later. Symlinks are not followed, so a symlink loop
  * cannot trap the scan; unreadable folders are reported and skipped.
  */
-import { mkdirSync, realpathSync } from "node:fs"
+import { type FSWatcher, mkdirSync, realpathSync, watch as watchFile } from "node:fs"
 import { lstat, readdir, stat } from "node:fs/promises"
 import { join, relative, sep } from "node:path"
 import { isSessionFileKey } from "@overlord/transcript"
@@ -24,6 +24,61 @@ export interface SessionWatcher {
 
 const toKey = (root: string, path: string) => relative(root, path).split(sep).join("/")
 
+const ACTIVE_QUIET_MS = 60_000
+const ACTIVE_MAX = 256
+
+/**
+ * chokidar passes on at most one change per file every 50 ms, which would put up to 50 ms on every
+ * live append. Files being written right now also get a direct inotify watch (`fs.watch`), which
+ * reports each append at once; it is closed after a minute of quiet, so idle costs nothing.
+ */
+class ActiveFiles {
+  private readonly watchers = new Map<string, { watcher: FSWatcher; lastEventAt: number }>()
+  private readonly sweeper: ReturnType<typeof setInterval>
+
+  constructor(private readonly onAppend: (key: string, path: string) => void) {
+    this.sweeper = setInterval(() => this.sweep(), ACTIVE_QUIET_MS / 2)
+    this.sweeper.unref?.()
+  }
+
+  touch(key: string, path: string): void {
+    const existing = this.watchers.get(key)
+    if (existing) {
+      existing.lastEventAt = Date.now()
+      return
+    }
+    if (this.watchers.size >= ACTIVE_MAX) return
+    try {
+      const watcher = watchFile(path, { persistent: false }, (event) => {
+        const entry = this.watchers.get(key)
+        if (entry) entry.lastEventAt = Date.now()
+        // A rename means the path now names another file: chokidar reports that; stop watching this one.
+        if (event === "rename") this.forget(key)
+        else this.onAppend(key, path)
+      })
+      watcher.on("error", () => this.forget(key))
+      this.watchers.set(key, { watcher, lastEventAt: Date.now() })
+    } catch {
+      // Gone already, or out of inotify watches: chokidar still reports changes, 50 ms slower.
+    }
+  }
+
+  forget(key: string): void {
+    this.watchers.get(key)?.watcher.close()
+    this.watchers.delete(key)
+  }
+
+  private sweep(): void {
+    const cutoff = Date.now() - ACTIVE_QUIET_MS
+    for (const [key, entry] of this.watchers) if (entry.lastEventAt < cutoff) this.forget(key)
+  }
+
+  close(): void {
+    clearInterval(this.sweeper)
+    for (const key of [...this.watchers.keys()]) this.forget(key)
+  }
+}
+
 export async function watchSessions(options: WatchOptions): Promise<SessionWatcher> {
   mkdirSync(options.projectsDir, { recursive: true, mode: 0o700 })
   const root = realpathSync(options.projectsDir)
@@ -35,13 +90,20 @@ export async function watchSessions(options: WatchOptions): Promise<SessionWatch
     persistent: true,
     ignored: (path, stats) => stats?.isFile() === true && !path.endsWith(".jsonl"),
   })
+  const active = new ActiveFiles((key, path) => void engine.changed(key, path))
   const onFile = (path: string) => {
     const key = toKey(root, path)
-    if (isSessionFileKey(key)) void engine.changed(key, path)
+    if (!isSessionFileKey(key)) return
+    active.touch(key, path)
+    void engine.changed(key, path)
   }
   watcher.on("add", onFile)
   watcher.on("change", onFile)
-  watcher.on("unlink", (path) => engine.removed(toKey(root, path)))
+  watcher.on("unlink", (path) => {
+    const key = toKey(root, path)
+    active.forget(key)
+    engine.removed(key)
+  })
   watcher.on("error", (error) => warn(`watching ${root}: ${error instanceof Error ? error.message : String(error)}`))
   await new Promise<void>((resolve) => watcher.once("ready", () => resolve()))
 
@@ -76,5 +138,10 @@ export async function watchSessions(options: WatchOptions): Promise<SessionWatch
   for (const f of found) await engine.addBackfill(f.key, f.path)
   options.log.info(`found ${found.length} session files under ${root}`)
 
-  return { close: () => watcher.close() }
+  return {
+    close: async () => {
+      active.close()
+      await watcher.close()
+    },
+  }
 }

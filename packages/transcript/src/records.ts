@@ -251,9 +251,10 @@ export function contentBlocks(record: TranscriptRecord): readonly ContentBlock[]
 }
 
 // Cheap pre-check: a lone surrogate can only come from a `\uD8xx`-`\uDFxx` escape or from a raw
-// surrogate already in the input string, so most lines skip the walk over the parsed value.
+// lone surrogate in the input string, so most lines skip the walk over the parsed value. Raw
+// surrogate *pairs* (every emoji) are well formed and must not trigger the walk.
 function mayHaveLoneSurrogates(text: string): boolean {
-  return /\\u[dD][89a-fA-F]|[\uD800-\uDFFF]/.test(text)
+  return /\\u[dD][89a-fA-F]/.test(text) || !text.isWellFormed()
 }
 
 function containsLoneSurrogate(value: unknown): boolean {
