@@ -120,7 +120,7 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger) =>
         writeJson(config.paths.state, state)
         engine.reportStatus(warnings.length > 0 ? warnings[warnings.length - 1]! : null)
       })
-      yield* writeState.pipe(Effect.repeat(Schedule.spaced("250 millis")), Effect.forkScoped)
+      yield* writeState.pipe(Effect.repeat(Schedule.spaced("500 millis")), Effect.forkScoped)
       yield* Effect.addFinalizer(() =>
         Effect.sync(() => {
           const s = engine.status()

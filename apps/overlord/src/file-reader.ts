@@ -41,10 +41,7 @@ export function chooseChunk(read: Uint8Array, from: number, full: boolean, shipP
   return full ? { from, bytes: read } : null
 }
 
-/**
- * Reads into `buffer` (reused across calls: the caller copies the chunk out before reading again),
- * so tailing a 1 GB file allocates one chunk, not a thousand.
- */
+/** Reads at most `min(maxBytes, buffer.length)` bytes at `from` into `buffer`. */
 export async function readChunk(
   path: string,
   from: number,
@@ -56,7 +53,9 @@ export async function readChunk(
   try {
     const buf = buffer.subarray(0, Math.min(maxBytes, buffer.length))
     const { bytesRead } = await handle.read(buf, 0, buf.length, from)
-    return chooseChunk(buf.subarray(0, bytesRead), from, bytesRead === buf.length, shipPartial)
+    // "Full" means a whole chunk without a newline: a line longer than a chunk. Reaching the end
+    // of the file is not that: its last fragment waits for its newline or for the file to go idle.
+    return chooseChunk(buf.subarray(0, bytesRead), from, bytesRead === buffer.length, shipPartial)
   } finally {
     await handle.close()
   }

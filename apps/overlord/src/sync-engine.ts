@@ -77,6 +77,8 @@ export interface SyncStatus {
 }
 
 const TAIL_BYTES = 32
+/** Space in front of each chunk for its frame's length prefix and header. */
+const HEADER_ROOM = 1024
 /**
  * During a bulk backfill the heap would otherwise drift up to the allocator's high-water mark;
  * a collection every 64 MB shipped keeps memory at the scale of a chunk, not of the input.
@@ -104,14 +106,12 @@ export class SyncEngine {
   private readonly chunkBytes: number
   private readonly window: number
   private readonly partialGraceMs: number
-  private readonly readBuffer: Uint8Array
   private bytesSinceCollect = 0
 
   constructor(private readonly options: SyncOptions) {
     this.chunkBytes = options.chunkBytes ?? 1024 * 1024
     this.window = Math.max(3, options.window ?? Number(process.env.OVERLORD_WINDOW ?? 8))
     this.partialGraceMs = options.partialGraceMs ?? 1000
-    this.readBuffer = new Uint8Array(this.chunkBytes)
   }
 
   // ---- files --------------------------------------------------------------------------------
@@ -344,6 +344,11 @@ export class SyncEngine {
           ...(t && sameGeneration && t.storedEnd > msg.offset ? { end: t.storedEnd } : {}),
         })
         if (msg.notices) this.note(msg.fileKey, msg.notices)
+        // A drained backfill leaves garbage behind; collect it once so an idle daemon stays small.
+        if (this.inflight.size === 0 && this.bytesSinceCollect > 0 && this.status().bytesPending === 0) {
+          this.bytesSinceCollect = 0
+          collectGarbage()
+        }
         this.options.onChange?.()
         this.pump()
         return
@@ -458,21 +463,33 @@ export class SyncEngine {
       const t = next
       t.reading = true
       try {
-        const facts = await statFile(t.path)
-        if (!facts) {
-          this.removed(t.fileKey)
-          continue
+        // Mid-file the size is already known; stat only when we think we reached the end (watch
+        // events report replacements and shrinks as they happen).
+        if (t.sent >= t.size) {
+          const facts = await statFile(t.path)
+          if (!facts) {
+            this.removed(t.fileKey)
+            continue
+          }
+          this.observe(t, facts)
+          if (t.sent >= t.size) continue
         }
-        this.observe(t, facts)
-        if (t.sent >= t.size) continue
         const idle = Date.now() - t.lastGrowthAt >= this.partialGraceMs
-        const chunk = await readChunk(t.path, t.sent, this.readBuffer, Math.min(this.chunkBytes, t.size - t.sent), idle)
+        // The chunk is read straight into the frame that will carry it, behind room for its header.
+        const frame = Buffer.allocUnsafe(HEADER_ROOM + this.chunkBytes)
+        const chunk = await readChunk(
+          t.path,
+          t.sent,
+          frame.subarray(HEADER_ROOM),
+          Math.min(this.chunkBytes, t.size - t.sent),
+          idle,
+        )
         if (!chunk) {
           this.waitForPartial(t)
           continue
         }
         if (!this.ready || !this.socket) return
-        this.sendAppend(t, chunk.from, chunk.bytes)
+        this.sendAppend(t, chunk.from, frame, chunk.bytes.length)
       } catch (error) {
         this.fail(`reading ${t.fileKey}: ${error instanceof Error ? error.message : String(error)}`)
       } finally {
@@ -489,14 +506,15 @@ export class SyncEngine {
         this.liveQueue.delete(t)
         continue
       }
-      if (!t.verified || t.reading) continue
+      if (!t.verified || t.reading || t.partialTimer) continue
       if (t.sent < t.size) return t
       this.liveQueue.delete(t)
     }
     if (this.inflight.size >= this.window - 2) return null
     while (this.backfill.length > 0) {
       const t = this.backfill[0]!
-      if (!this.files.has(t.fileKey) || t.live || (t.verified && t.sent >= t.size && !t.reading)) {
+      // A file waiting out a trailing fragment leaves the backfill; its timer queues it again.
+      if (!this.files.has(t.fileKey) || t.live || t.partialTimer || (t.verified && t.sent >= t.size && !t.reading)) {
         this.backfill.shift()
         continue
       }
@@ -516,7 +534,8 @@ export class SyncEngine {
     }, this.partialGraceMs)
   }
 
-  private sendAppend(t: Tracked, from: number, bytes: Uint8Array): void {
+  /** Sends `frame[HEADER_ROOM, HEADER_ROOM + length)` with its header written just in front of it. */
+  private sendAppend(t: Tracked, from: number, frame: Buffer, length: number): void {
     const seq = this.seq++
     const header: Sync.AppendHeader = {
       type: "append",
@@ -525,17 +544,24 @@ export class SyncEngine {
       generation: t.generation,
       identity: t.identity ?? "",
       fromOffset: from,
-      toOffset: from + bytes.length,
+      toOffset: from + length,
     }
     const headerBytes = Buffer.from(JSON.stringify(header))
-    const frame = Buffer.allocUnsafe(4 + headerBytes.length + bytes.length)
-    frame.writeUInt32BE(headerBytes.length, 0)
-    headerBytes.copy(frame, 4)
-    frame.set(bytes, 4 + headerBytes.length)
-    this.inflight.set(seq, { fileKey: t.fileKey, epoch: t.epoch, bytes: bytes.length, live: t.live })
-    t.sent = from + bytes.length
-    this.socket!.send(frame)
-    this.bytesSinceCollect += bytes.length
+    let message: Buffer
+    if (headerBytes.length + 4 <= HEADER_ROOM) {
+      const start = HEADER_ROOM - 4 - headerBytes.length
+      frame.writeUInt32BE(headerBytes.length, start)
+      headerBytes.copy(frame, start + 4)
+      message = frame.subarray(start, HEADER_ROOM + length)
+    } else {
+      // A header longer than the room (a very long path): copy once.
+      message = Buffer.concat([Buffer.alloc(4), headerBytes, frame.subarray(HEADER_ROOM, HEADER_ROOM + length)])
+      message.writeUInt32BE(headerBytes.length, 0)
+    }
+    this.inflight.set(seq, { fileKey: t.fileKey, epoch: t.epoch, bytes: length, live: t.live })
+    t.sent = from + length
+    this.socket!.send(message)
+    this.bytesSinceCollect += length
     if (this.bytesSinceCollect >= COLLECT_EVERY_BYTES) {
       this.bytesSinceCollect = 0
       collectGarbage()

@@ -25,6 +25,8 @@ export class HttpServer extends Context.Service<HttpServer, Interface>()("@overl
 const INDEX_BATCH = 2_000
 const INDEX_BATCH_BUSY = 100
 const INGEST_QUIET_MS = 500
+/** With nothing to index, how often to look again: search lags new lines by at most this. */
+const INDEX_IDLE_POLL_MS = 1_000
 
 export const layer = (config: ServerConfig) =>
   Layer.effect(

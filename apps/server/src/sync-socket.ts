@@ -13,6 +13,7 @@ export const MAX_FRAME_BYTES = 8 * 1024 * 1024
 const HELLO_TIMEOUT_MS = 10_000
 const MAX_NOTICES = 20
 const COLLECT_EVERY_BYTES = 64 * 1024 * 1024
+const QUIET_COLLECT_MS = 2_000
 
 export interface SyncSocket {
   send(data: string): unknown
@@ -42,6 +43,7 @@ export function readAppendFrame(frame: Uint8Array): { header: Sync.AppendHeader;
 export function openSyncConnection(socket: SyncSocket, store: StoreApi, hub: LiveHub): SyncConnection {
   let actor: MachineActor | null = null
   let ingested = 0
+  let quietTimer: ReturnType<typeof setTimeout> | null = null
   let closed = false
   let chain: Promise<void> = Promise.resolve()
   const send = (m: Sync.ServerMessage) => {
@@ -139,6 +141,9 @@ export function openSyncConnection(socket: SyncSocket, store: StoreApi, hub: Liv
       ingested = 0
       Bun.gc(true)
     }
+    // And once more when appends stop, so an idle server holds no ingest garbage.
+    if (quietTimer) clearTimeout(quietTimer)
+    quietTimer = setTimeout(() => Bun.gc(true), QUIET_COLLECT_MS)
   }
 
   return {
@@ -153,6 +158,7 @@ export function openSyncConnection(socket: SyncSocket, store: StoreApi, hub: Liv
     },
     onClose: () => {
       closed = true
+      if (quietTimer) clearTimeout(quietTimer)
       clearTimeout(helloTimer)
       const a = actor
       if (a) {

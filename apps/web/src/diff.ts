@@ -2,7 +2,7 @@
  * Diff rows for Edit/MultiEdit/Write results: from the tool's own `structuredPatch` when present
  * (exactly what Claude Code applied), else from a line diff of the old and new strings.
  */
-import { arr, type Json, num, obj, str } from "./records.ts"
+import { arr, num, obj, str } from "./records.ts"
 
 export type DiffRow =
   | { readonly type: "hunk"; readonly header: string }
@@ -22,7 +22,7 @@ export type Hunk = {
   readonly lines: readonly string[]
 }
 
-export const parseStructuredPatch = (value: Json | undefined): Hunk[] | null => {
+export const parseStructuredPatch = (value: unknown): Hunk[] | null => {
   const list = arr(value)
   if (!list) return null
   const hunks: Hunk[] = []
@@ -108,7 +108,7 @@ export type EditSpec = { readonly oldString: string; readonly newString: string 
  * Rows for an Edit-like call: the result's patch wins; otherwise the call's own old/new strings
  * (MultiEdit: one hunk per edit).
  */
-export const diffRowsFor = (input: Json | undefined, toolUseResult: Json | undefined): DiffRow[] => {
+export const diffRowsFor = (input: unknown, toolUseResult: unknown): DiffRow[] => {
   const patch = parseStructuredPatch(obj(toolUseResult)?.structuredPatch)
   if (patch && patch.length > 0) return rowsFromHunks(patch)
   const i = obj(input)

@@ -1,152 +1,135 @@
 /**
- * The one place that knows the raw JSONL record shape. Renderers ask this module, never the JSON
- * directly, so switching to `@overlord/transcript` later touches only this file.
+ * The dashboard's view of one stored line. Parsing and meaning come from `@overlord/transcript`, the
+ * parser the server indexes with, so the browser and the server read every line the same way. What
+ * lives here is only what the page needs on top: the raw line, the `data-kind` name, bookkeeping
+ * classification, and small readers for untyped JSON.
  */
+import {
+  type ContentBlock,
+  type ImageBlock,
+  indexFields,
+  type JsonObject,
+  parseLine,
+  sessionTitleWithSource,
+  type TranscriptRecord,
+} from "@overlord/transcript"
 
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json }
-export type JsonObject = { [key: string]: Json }
+export type { ContentBlock, JsonObject, TranscriptRecord } from "@overlord/transcript"
 
-export type ParsedRecord =
-  | { readonly kind: "malformed"; readonly error: string; readonly raw: string }
-  | { readonly kind: string; readonly json: JsonObject; readonly raw: string }
+/** One stored line as the page renders it. */
+export type LineRecord = {
+  readonly record: TranscriptRecord
+  /**
+   * The line's own `type` (`user`, `custom-title`, `api-request`, ...), a new type's own name for
+   * records the parser does not know, or `malformed` / `blank`. Rendered as `data-kind`.
+   */
+  readonly kind: string
+  /** System subtype, attachment type, progress data type or queue operation (`indexFields`). */
+  readonly subtype: string | null
+  /** The parsed object; null for malformed and blank lines. */
+  readonly json: JsonObject | null
+  readonly raw: string
+}
+
+/** Parses a stored line. Never throws: bad lines become `malformed` so they are shown, not dropped. */
+export const readLine = (line: string): LineRecord => {
+  const record = parseLine(line)
+  const fields = indexFields(record)
+  const kind = record.kind === "unknown" ? (record.type ?? "unknown") : fields.kind
+  const json = record.kind === "blank" || record.kind === "malformed" ? null : record.json
+  return { record, kind, subtype: fields.subtype, json, raw: line }
+}
+
+/** Records shown raw and flagged: lines that are not JSON objects, and types nobody knows yet. */
+export const isUnrecognised = (r: LineRecord): boolean =>
+  r.record.kind === "malformed" || r.record.kind === "blank" || r.record.kind === "unknown"
+
+// Readers for untyped JSON (tool inputs, `toolUseResult`, record fields the parser does not model).
+export const str = (value: unknown): string | null => (typeof value === "string" ? value : null)
+export const num = (value: unknown): number | null => (typeof value === "number" ? value : null)
+export const obj = (value: unknown): JsonObject | null =>
+  value !== null && typeof value === "object" && !Array.isArray(value) ? (value as JsonObject) : null
+export const arr = (value: unknown): readonly unknown[] | null => (Array.isArray(value) ? value : null)
 
 export type ImageSource = { readonly mediaType: string; readonly data: string }
 
-export type Block =
-  | { readonly type: "text"; readonly text: string }
-  | { readonly type: "thinking"; readonly thinking: string; readonly redacted: boolean }
-  | { readonly type: "tool_use"; readonly id: string; readonly name: string; readonly input: JsonObject }
-  | {
-      readonly type: "tool_result"
-      readonly toolUseId: string
-      readonly content: readonly Block[]
-      readonly isError: boolean
-    }
-  | { readonly type: "image"; readonly source: ImageSource | null }
-  | { readonly type: "other"; readonly blockType: string; readonly json: Json }
+/** A base64 image block's payload, or null when it has none (URL sources, missing data). */
+export const imageSourceOf = (block: ImageBlock): ImageSource | null =>
+  block.data && (block.sourceType === null || block.sourceType === "base64")
+    ? { mediaType: block.mediaType ?? "image/png", data: block.data }
+    : null
 
-export const isObject = (value: Json | undefined): value is JsonObject =>
-  typeof value === "object" && value !== null && !Array.isArray(value)
+/** Text blocks joined, for records whose content is prose (compact summaries, API errors). */
+export const blocksText = (blocks: readonly ContentBlock[], separator = "\n"): string =>
+  blocks.flatMap((b) => (b.type === "text" ? [b.text] : [])).join(separator)
 
-export const str = (value: Json | undefined): string | null => (typeof value === "string" ? value : null)
-export const num = (value: Json | undefined): number | null => (typeof value === "number" ? value : null)
-export const obj = (value: Json | undefined): JsonObject | null => (isObject(value) ? value : null)
-export const arr = (value: Json | undefined): readonly Json[] | null => (Array.isArray(value) ? value : null)
-
-/** Never throws: bad lines become `malformed` so they are shown raw rather than dropped. */
-export const parseLine = (line: string): ParsedRecord => {
-  const trimmed = line
-    .replace(/^\uFEFF/, "")
-    .replace(/\0+/g, "")
-    .trim()
-  let value: unknown
-  try {
-    value = JSON.parse(trimmed)
-  } catch (error) {
-    return { kind: "malformed", error: error instanceof Error ? error.message : "invalid JSON", raw: line }
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    return { kind: "malformed", error: "not a JSON object", raw: line }
-  }
-  const json = value as JsonObject
-  const type = str(json.type)
-  return { kind: type ?? "unknown", json, raw: line }
+/**
+ * A title record in the loaded entries (`/rename`, AI title) wins, as on the server, so a rename shows
+ * live; otherwise the server's title, since a loaded window may not hold the session's first prompt.
+ */
+export const sessionTitle = (records: readonly LineRecord[], fallback: string | null): string | null => {
+  const found = sessionTitleWithSource(records.map((r) => r.record))
+  return found && (found.source === "custom-title" || found.source === "ai-title") ? found.title : fallback
 }
 
-export const hasJson = (record: ParsedRecord): record is Extract<ParsedRecord, { json: JsonObject }> => "json" in record
+/**
+ * Bookkeeping: records Claude Code writes for itself (request logs, snapshots, injected context,
+ * latches) rather than conversation. The page folds runs of them into one collapsed row; they are
+ * never hidden. Anything not listed here, including every type nobody knows yet, stays a full row.
+ */
+const VISIBLE_METADATA = new Set(["custom-title", "ai-title", "pr-link", "tag"])
 
-const imageSource = (source: Json | undefined): ImageSource | null => {
-  const s = obj(source)
-  if (!s) return null
-  const data = str(s.data)
-  const mediaType = str(s.media_type) ?? "image/png"
-  if (!data || str(s.type) !== "base64") return null
-  return { mediaType, data }
-}
+/** Attachment types that are context injected for the model, not something a person typed or saw. */
+const BOOKKEEPING_ATTACHMENTS = new Set([
+  "prompt_snapshot",
+  "skill_listing",
+  "environment",
+  "model",
+  "date",
+  "date_change",
+  "deferred_tools_delta",
+  "deferred_tools_record",
+  "mcp_instructions_delta",
+  "agent_listing_delta",
+  "session_context",
+  "command_permissions",
+  "todo_reminder",
+  "task_reminder",
+  "total_tokens_reminder",
+  "budget_usd",
+  "auto_mode",
+  "nested_memory",
+  "invoked_skills",
+  "dynamic_skill",
+  "compact_file_reference",
+  "opened_file_in_ide",
+  "plan_mode",
+  "plan_mode_reentry",
+])
 
-export const parseBlock = (raw: Json): Block => {
-  if (typeof raw === "string") return { type: "text", text: raw }
-  const b = obj(raw)
-  if (!b) return { type: "other", blockType: typeof raw, json: raw }
-  const type = str(b.type) ?? "unknown"
-  switch (type) {
-    case "text":
-      return { type: "text", text: str(b.text) ?? "" }
-    case "thinking":
-      return { type: "thinking", thinking: str(b.thinking) ?? "", redacted: false }
-    case "redacted_thinking":
-      return { type: "thinking", thinking: "", redacted: true }
-    case "tool_use":
-    case "server_tool_use":
-      return { type: "tool_use", id: str(b.id) ?? "", name: str(b.name) ?? "?", input: obj(b.input) ?? {} }
-    case "tool_result": {
-      const content = b.content
-      const blocks = typeof content === "string" ? [parseBlock(content)] : (arr(content) ?? []).map(parseBlock)
-      return { type: "tool_result", toolUseId: str(b.tool_use_id) ?? "", content: blocks, isError: b.is_error === true }
-    }
-    case "image":
-      return { type: "image", source: imageSource(b.source) }
+const BOOKKEEPING_SYSTEM = new Set(["turn_duration", "api_metrics"])
+
+export const isBookkeeping = (r: LineRecord): boolean => {
+  const { record } = r
+  switch (record.kind) {
+    case "metadata":
+      return !VISIBLE_METADATA.has(record.type)
+    case "file-history-snapshot":
+    case "queue-operation":
+    case "progress":
+      return true
+    case "attachment":
+      return record.attachmentType !== null && BOOKKEEPING_ATTACHMENTS.has(record.attachmentType)
+    case "system":
+      return record.subtype !== null && BOOKKEEPING_SYSTEM.has(record.subtype)
     default:
-      return { type: "other", blockType: type, json: b }
+      return false
   }
 }
 
-/** `message.content` of user/assistant records: a string or an array of blocks. */
-export const messageBlocks = (json: JsonObject): readonly Block[] => {
-  const message = obj(json.message)
-  if (!message) return []
-  const content = message.content
-  if (typeof content === "string") return [{ type: "text", text: content }]
-  return (arr(content) ?? []).map(parseBlock)
-}
-
-export const messageModel = (json: JsonObject): string | null => str(obj(json.message)?.model)
-export const timestampOf = (json: JsonObject): string | null => str(json.timestamp)
-export const subtypeOf = (json: JsonObject): string | null => str(json.subtype)
-
-export type Usage = { input: number; output: number; cacheWrite: number; cacheRead: number }
-
-export const messageUsage = (json: JsonObject): Usage | null => {
-  const usage = obj(obj(json.message)?.usage)
-  if (!usage) return null
-  const nested = obj(usage.cache_creation)
-  const nestedWrite = (num(nested?.ephemeral_5m_input_tokens) ?? 0) + (num(nested?.ephemeral_1h_input_tokens) ?? 0)
-  return {
-    input: num(usage.input_tokens) ?? 0,
-    output: num(usage.output_tokens) ?? 0,
-    cacheWrite: Math.max(num(usage.cache_creation_input_tokens) ?? 0, nestedWrite),
-    cacheRead: num(usage.cache_read_input_tokens) ?? 0,
-  }
-}
-
-/** The tool's structured output, beside the tool_result block on the same user record. */
-export const toolUseResultOf = (json: JsonObject): Json | undefined => json.toolUseResult
-
-export const agentIdOfResult = (toolUseResult: Json | undefined): string | null => {
-  const r = obj(toolUseResult)
-  return r ? str(r.agentId) : null
-}
-
-/** Metadata records that name the session; later records win, custom beats AI. */
-export const titleOf = (record: ParsedRecord): { source: "custom" | "ai" | "summary"; title: string } | null => {
-  if (!hasJson(record)) return null
-  const j = record.json
-  if (record.kind === "custom-title" && str(j.customTitle)) return { source: "custom", title: str(j.customTitle)! }
-  if (record.kind === "ai-title" && str(j.aiTitle)) return { source: "ai", title: str(j.aiTitle)! }
-  if (record.kind === "summary" && str(j.summary)) return { source: "summary", title: str(j.summary)! }
-  return null
-}
-
-export const sessionTitle = (records: readonly ParsedRecord[], fallback: string | null): string | null => {
-  let custom: string | null = null
-  let ai: string | null = null
-  for (const record of records) {
-    const t = titleOf(record)
-    if (t?.source === "custom") custom = t.title
-    else if (t?.source === "ai") ai = t.title
-  }
-  return custom ?? ai ?? fallback
-}
+/** Short name of a bookkeeping record for the group summary: `api-request`, `skill_listing`, ... */
+export const bookkeepingName = (r: LineRecord): string =>
+  r.record.kind === "attachment" || r.record.kind === "system" ? (r.subtype ?? r.kind) : r.kind
 
 const TAG = /<([a-z][a-z-]*)>([\s\S]*?)<\/\1>/g
 

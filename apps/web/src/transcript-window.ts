@@ -3,15 +3,15 @@
  * so paging and dedup are tested without a browser.
  */
 import type { Api } from "@overlord/protocol"
-import { type ParsedRecord, parseLine } from "./records.ts"
+import { type LineRecord, readLine } from "./records.ts"
 
-const parsed = new WeakMap<Api.Entry, ParsedRecord>()
+const parsed = new WeakMap<Api.Entry, LineRecord>()
 
 /** Entry objects are immutable once fetched, so each line is parsed once however often it renders. */
-export const parseCached = (entry: Api.Entry): ParsedRecord => {
+export const parseCached = (entry: Api.Entry): LineRecord => {
   let record = parsed.get(entry)
   if (!record) {
-    record = parseLine(entry.line)
+    record = readLine(entry.line)
     parsed.set(entry, record)
   }
   return record

@@ -152,9 +152,15 @@ describe.skipIf(skip)("dashboard in Chromium", () => {
       60_000,
     )
 
+  /** Seqs the transcript shows: its entry rows, and the members of folded bookkeeping groups. */
   const entriesInDom = (p: Page) =>
-    p.$$eval(".transcript-rows > div > article[data-testid=entry]", (els) =>
-      els.map((e) => Number(e.getAttribute("data-seq"))),
+    p.$$eval(
+      ".transcript-rows > div > article[data-testid=entry], .transcript-rows > div > [data-testid=record-group]",
+      (els) =>
+        els.flatMap((e) => {
+          const members = e.getAttribute("data-seqs")
+          return members ? members.split(" ").map(Number) : [Number(e.getAttribute("data-seq"))]
+        }),
     )
 
   const mainEntries = async (sessionId: string) =>
@@ -411,6 +417,85 @@ describe.skipIf(skip)("dashboard in Chromium", () => {
     await screenshot(page, "dashboard-2-image")
   })
 
+  it("folds bookkeeping records into one row that opens, deep-links into it, and names machines", async () => {
+    await background
+    const sessionId = runs["tool-tour"]!.sessionId!
+    await openSession(sessionId)
+    const groups = page.locator(".transcript-rows > div > [data-testid=record-group]")
+    await groups.first().waitFor()
+    // No bookkeeping record takes a row of its own: every one sits in a folded group.
+    const topKinds = await page.$$eval(".transcript-rows > div > article[data-testid=entry]", (els) =>
+      els.map((e) => e.getAttribute("data-kind")),
+    )
+    for (const kind of ["api-request", "api-request-shape", "tools-used", "last-prompt", "permission-mode"]) {
+      expect(topKinds).not.toContain(kind)
+    }
+    // Pinned by its members: the virtualized list re-renders as it scrolls, so "first" moves.
+    const seqsAttr = (await groups.last().getAttribute("data-seqs"))!
+    const group = page.locator(`[data-testid=record-group][data-seqs="${seqsAttr}"]`)
+    await group.scrollIntoViewIfNeeded()
+    expect(await group.getAttribute("data-open")).toBe("false")
+    expect(await group.textContent()).toMatch(/\d+ bookkeeping records?: /)
+    expect(await group.locator("[data-testid=entry]").count()).toBe(0)
+    const members = seqsAttr.split(" ").map(Number)
+    await group.locator(".record-group-toggle").click()
+    await expect.poll(() => group.locator("[data-testid=entry]").count()).toBe(members.length)
+    const shownSeqs = await group
+      .locator("[data-testid=entry]")
+      .evaluateAll((els) => els.map((e) => Number(e.getAttribute("data-seq"))))
+    expect(shownSeqs).toEqual(members)
+    // Each record is still there, raw and collapsed.
+    expect(await group.locator("[data-testid=entry] details.raw[open]").count()).toBe(0)
+    await screenshot(page, "dashboard-7-bookkeeping-open")
+    await group.locator(".record-group-toggle").click()
+    await expect.poll(() => group.locator("[data-testid=entry]").count()).toBe(0)
+
+    // A deep link to a record inside a folded group opens the group and highlights the record.
+    const stored = (await api<Api.EntryPage>(`/sessions/${sessionId}/entries?limit=5000`)).entries
+    const target = stored.findLast((e) => e.kind === "api-request") ?? stored.findLast((e) => e.kind === "tools-used")
+    expect(target, "the tool tour writes api-request records").toBeDefined()
+    await page.goto(`${creds.serverUrl}/#/sessions/${sessionId}?seq=${target!.seq}`)
+    const linked = page.locator(`article[data-testid=entry][data-seq="${target!.seq}"]`)
+    await linked.waitFor({ timeout: 20_000 })
+    await expect.poll(() => linked.getAttribute("class")).toContain("entry-highlight")
+    const holder = page.locator(`[data-testid=record-group]:has(article[data-seq="${target!.seq}"])`)
+    expect(await holder.getAttribute("data-open")).toBe("true")
+    await expect
+      .poll(async () => {
+        const [box, port] = await Promise.all([
+          linked.boundingBox(),
+          page.locator("[data-testid=transcript]").boundingBox(),
+        ])
+        return !!box && !!port && box.y < port.y + port.height && box.y + box.height > port.y
+      })
+      .toBe(true)
+    await screenshot(page, "dashboard-7-bookkeeping-deep-link")
+
+    // "show bookkeeping" opens every group; it is remembered, so switch it off again.
+    await openSession(sessionId)
+    const toggle = page.locator("[data-testid=show-bookkeeping]")
+    await toggle.check()
+    await expect
+      .poll(() => page.locator("[data-testid=record-group][data-open=false]").count(), { timeout: 5_000 })
+      .toBe(0)
+    expect(await page.locator("[data-testid=record-group] [data-testid=entry]").count()).toBeGreaterThan(0)
+    await toggle.uncheck()
+    await expect.poll(() => page.locator("[data-testid=record-group][data-open=true]").count()).toBe(0)
+
+    // Session rows name the machine, not its uuid; the projects list shows the working directory.
+    const { machines } = await api<{ machines: Api.Machine[] }>("/machines")
+    const machine = machines[0]!
+    await page.goto(`${creds.serverUrl}/#/sessions`)
+    const row = page.locator(`[data-testid=session-row][data-session-id="${sessionId}"]`)
+    await row.waitFor()
+    await expect.poll(() => row.locator(".row-machine").textContent()).toBe(machine.name)
+    await page.goto(`${creds.serverUrl}/#/`)
+    const cwds = page.locator("[data-testid=project-cwd]")
+    await cwds.first().waitFor()
+    expect((await cwds.allTextContents()).some((t) => t.endsWith("/tool-tour"))).toBe(true)
+    await screenshot(page, "dashboard-7-overview")
+  })
+
   it("finds a phrase and jumps to its entry", async () => {
     await background
     const phrase = "coloured shell command"
@@ -570,6 +655,12 @@ describe.skipIf(skip)("dashboard in Chromium", () => {
     expect(await shown("cost")).toBe(formatCost(cost))
     expect(parseUsd(await shown("cost"))).toBeCloseTo(cost, 2)
     expect(await page.locator("[data-testid=usage-row]").count()).toBe(names.length)
+    // Each session row carries its title as a link beside the short id.
+    const tourId = runs["tool-tour"]!.sessionId!
+    const tourTitle = (await api<Api.SessionDetail>(`/sessions/${tourId}`)).session.title
+    expect(tourTitle).toBeTruthy()
+    const tourLink = page.locator(`[data-testid=usage-session-title][href$="${tourId}"]`)
+    await expect.poll(() => tourLink.textContent(), { timeout: 10_000 }).toBe(tourTitle)
     await screenshot(page, "dashboard-4-usage")
 
     const [download] = await Promise.all([

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
-import { pairTools } from "../src/pairing.ts"
-import { parseLine } from "../src/records.ts"
+import { pairTools, usageLineSeqs } from "../src/pairing.ts"
+import { imageSourceOf, readLine as parseLine } from "../src/records.ts"
 
 const assistantToolUse = (id: string, name: string) =>
   JSON.stringify({
@@ -32,7 +32,7 @@ describe("pairTools", () => {
     expect(pairs.results.get("toolu_a")?.seq).toBe(4)
     expect(pairs.results.get("toolu_a")?.toolUseResult).toEqual({ stdout: "x", stderr: "" })
     expect(pairs.results.get("toolu_b")?.seq).toBe(3)
-    expect(pairs.results.get("toolu_b")?.result.content).toEqual([{ type: "text", text: "file body" }])
+    expect(pairs.results.get("toolu_b")?.result.content).toBe("file body")
   })
 
   it("leaves calls without results unpaired and ignores malformed lines", () => {
@@ -71,6 +71,40 @@ describe("pairTools", () => {
     })
     const r = pairTools([{ seq: 1, record: parseLine(line) }]).results.get("toolu_i")
     expect(r?.result.isError).toBe(true)
-    expect(r?.result.content[1]).toEqual({ type: "image", source: { mediaType: "image/png", data: "iVBORw0KGgo=" } })
+    const content = r?.result.content
+    const image = typeof content === "string" ? undefined : content?.[1]
+    expect(image?.type === "image" ? imageSourceOf(image) : null).toEqual({
+      mediaType: "image/png",
+      data: "iVBORw0KGgo=",
+    })
+  })
+})
+
+describe("usageLineSeqs", () => {
+  const block = (seq: number, id: string, requestId: string | null, output: number) => ({
+    seq,
+    record: parseLine(
+      JSON.stringify({
+        type: "assistant",
+        uuid: `u${seq}`,
+        ...(requestId ? { requestId } : {}),
+        message: {
+          id,
+          model: "claude-opus-4-6",
+          content: [{ type: "text", text: "x" }],
+          usage: { input_tokens: 10, output_tokens: output },
+        },
+      }),
+    ),
+  })
+  it("puts one usage line on the last block of each response", () => {
+    const seqs = usageLineSeqs([
+      block(1, "msg_a", "req_a", 1),
+      block(2, "msg_a", "req_a", 1),
+      block(3, "msg_a", "req_a", 17),
+      block(4, "msg_b", "req_b", 5),
+      { seq: 5, record: parseLine("{bad") },
+    ])
+    expect([...seqs].sort()).toEqual([3, 4])
   })
 })

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest"
 import { EntryView } from "../src/components/EntryView.tsx"
 import { TranscriptContext } from "../src/components/transcript-context.ts"
 import { pairTools } from "../src/pairing.ts"
-import { parseLine } from "../src/records.ts"
+import { readLine as parseLine } from "../src/records.ts"
 
 const env = {
   parentUuid: null,
@@ -25,7 +25,7 @@ const render = (lines: readonly string[]): string => {
   const list = entries(lines)
   const rows = list.map((entry) => ({ entry, record: parseLine(entry.line) }))
   const pairs = pairTools(rows.map((r) => ({ seq: r.entry.seq, record: r.record })))
-  const ctx = { sessionId: "s1", pairs, onAgentEntries: () => () => undefined, depth: 0 }
+  const ctx = { sessionId: "s1", pairs, onAgentEntries: () => () => undefined, depth: 0, showBookkeeping: false }
   const html = renderToString(
     createElement(
       TranscriptContext.Provider,
@@ -354,6 +354,8 @@ describe("entry renderers", () => {
     ])
     expect(html.match(/data-testid="entry"/g)).toHaveLength(3)
     expect(html.match(/data-kind="malformed"/g)).toHaveLength(2)
+    // Flagged, so nobody mistakes them for records the dashboard understood.
+    expect(html.match(/data-testid="unrecognised"/g)).toHaveLength(3)
     expect(html).toContain('data-kind="brand-new-kind"')
     expect(html).toContain("prNu{")
     expect(html).toMatch(/<details class="raw"/)

@@ -1,24 +1,31 @@
 /** One transcript entry: a renderer for every record kind, and a raw fallback so nothing is hidden. */
 import type { Api } from "@overlord/protocol"
+import {
+  type AssistantRecord,
+  type AttachmentRecord,
+  type ContentBlock,
+  contentBlocks,
+  costOf,
+  type ProgressRecord,
+  type SystemRecord,
+  type UserRecord,
+  usageOf,
+} from "@overlord/transcript"
 import type { MouseEvent, ReactNode } from "react"
-import { formatClock, formatDuration, formatTokens } from "../format.ts"
+import { formatClock, formatCost, formatDuration, formatTokens } from "../format.ts"
 import {
   arr,
-  type Block,
-  hasJson,
+  blocksText,
+  imageSourceOf,
   isInterrupt,
   isTaggedOnly,
+  isUnrecognised,
   type JsonObject,
-  messageBlocks,
-  messageModel,
-  messageUsage,
+  type LineRecord,
   num,
   obj,
-  type ParsedRecord,
   str,
-  subtypeOf,
   taggedSections,
-  timestampOf,
 } from "../records.ts"
 import { sessionHref } from "../router.ts"
 import { Markdown, Raw, Terminal } from "./TextViews.tsx"
@@ -31,53 +38,86 @@ const copyLink = (event: MouseEvent<HTMLAnchorElement>) => {
   void navigator.clipboard?.writeText(url).catch(() => undefined)
 }
 
-const roleLabel = (record: ParsedRecord): string => {
-  if (!hasJson(record)) return record.kind
-  const j = record.json
+const roleLabel = (r: LineRecord): string => {
+  const { record } = r
   switch (record.kind) {
-    case "user":
+    case "user": {
+      const j = record.json
       if (j.isCompactSummary === true) return "compact summary"
-      if (obj(j.message) && arr(obj(j.message)?.content)?.every((b) => str(obj(b)?.type) === "tool_result"))
-        return "tool result"
+      const blocks = contentBlocks(record)
+      if (blocks.length > 0 && blocks.every((b) => b.type === "tool_result")) return "tool result"
       return j.isMeta === true ? "meta" : "user"
+    }
     case "assistant":
-      return j.isApiErrorMessage === true ? "api error" : "assistant"
+      return record.json.isApiErrorMessage === true ? "api error" : "assistant"
     case "system":
-      return `system${subtypeOf(j) ? ` · ${subtypeOf(j)}` : ""}`
     case "attachment":
-      return `attachment · ${str(obj(j.attachment)?.type) ?? "?"}`
     case "progress":
-      return `progress · ${str(obj(j.data)?.type) ?? "?"}`
+      return `${record.kind}${r.subtype ? ` · ${r.subtype}` : ""}`
+    case "unknown":
+      return `${r.kind} · unrecognised`
     default:
-      return record.kind
+      return r.kind
   }
 }
+
+export type EntryVariant = "normal" | "bookkeeping"
 
 export const EntryView = ({
   entry,
   record,
   highlighted = false,
+  variant = "normal",
+  offThread = false,
 }: {
   entry: Api.Entry
-  record: ParsedRecord
+  record: LineRecord
   highlighted?: boolean
+  /** A member of an expanded bookkeeping group: compact, body collapsed. */
+  variant?: EntryVariant
+  /** Not on the session's main thread: an earlier branch (rewind, edited prompt). */
+  offThread?: boolean
 }) => {
   const { sessionId } = useTranscript()
-  const ts = hasJson(record) ? timestampOf(record.json) : null
+  const ts = record.json ? str(record.json.timestamp) : null
   const label = roleLabel(record)
+  const flagged = isUnrecognised(record)
+  const model = record.record.kind === "assistant" ? str(obj(record.record.json.message)?.model) : null
+  const classes = [
+    "entry",
+    `entry-${record.kind}`,
+    highlighted ? "entry-highlight" : "",
+    entry.agentId ? "entry-sidechain" : "",
+    variant === "bookkeeping" ? "entry-bookkeeping" : "",
+    flagged ? "entry-unrecognised" : "",
+    offThread ? "entry-branch" : "",
+  ]
   return (
     <article
-      className={`entry entry-${record.kind}${highlighted ? " entry-highlight" : ""}${entry.agentId ? " entry-sidechain" : ""}`}
+      className={classes.filter(Boolean).join(" ")}
       data-testid="entry"
       data-seq={entry.seq}
       data-kind={record.kind}
+      data-branch={offThread ? "earlier" : undefined}
       id={`entry-${entry.seq}`}
     >
       <header className="entry-head">
         <span className={`role role-${label.split(" ")[0]}`}>{label}</span>
-        {hasJson(record) && record.kind === "assistant" && messageModel(record.json) && (
-          <span className="model">{messageModel(record.json)}</span>
+        {flagged && (
+          <span className="badge badge-warn" data-testid="unrecognised">
+            {record.record.kind === "unknown" ? "unknown record type" : `${record.kind} line`}
+          </span>
         )}
+        {offThread && (
+          <span
+            className="badge badge-branch"
+            data-testid="branch-label"
+            title="Not on the conversation's final thread: a rewind or an edited prompt left this branch behind"
+          >
+            earlier branch
+          </span>
+        )}
+        {model && <span className="model">{model}</span>}
         <span className="spacer" />
         {ts && (
           <time dateTime={ts} title={ts}>
@@ -89,34 +129,75 @@ export const EntryView = ({
         </a>
       </header>
       <div className="entry-body">
-        <EntryBody record={record} />
+        {variant === "bookkeeping" ? (
+          <Raw label={bookkeepingSummary(record)} value={record.json ?? record.raw} />
+        ) : (
+          <EntryBody record={record} seq={entry.seq} />
+        )}
       </div>
     </article>
   )
 }
 
-export const EntryBody = ({ record }: { record: ParsedRecord }) => {
-  if (!hasJson(record)) {
-    return (
-      <div className="malformed">
-        <Raw label={`Unreadable line (${"error" in record ? record.error : "malformed"})`} value={record.raw} />
-      </div>
-    )
-  }
-  const j = record.json
+/** One line for a collapsed bookkeeping record: what it is, plus its most telling short field. */
+const bookkeepingSummary = (r: LineRecord): string => {
+  const j = r.json
+  if (!j) return r.kind
+  const { record } = r
+  let detail = ""
+  if (record.kind === "attachment") detail = (record.attachmentType ?? "").replace(/_/g, " ")
+  else if (record.kind === "progress") detail = (record.dataType ?? "").replace(/_/g, " ")
+  else if (record.kind === "file-history-snapshot") {
+    detail = `${Object.keys(obj(obj(j.snapshot)?.trackedFileBackups) ?? {}).length} tracked file(s)`
+  } else if (record.kind === "queue-operation") detail = `${record.operation ?? ""} ${str(j.content) ?? ""}`.trim()
+  else if (record.kind === "system") detail = record.subtype === "turn_duration" ? turnText(j) : (record.subtype ?? "")
+  else detail = firstString(j)
+  return detail ? `${r.kind} · ${truncateText(detail, 120)}` : r.kind
+}
+
+const truncateText = (text: string, max: number): string => (text.length > max ? `${text.slice(0, max - 1)}…` : text)
+const turnText = (j: JsonObject): string => `turn took ${formatDuration(num(j.durationMs) ?? 0)}`
+
+export const EntryBody = ({ record: r, seq }: { record: LineRecord; seq: number }) => {
+  const { record } = r
   switch (record.kind) {
+    case "blank":
+      return <div className="malformed muted small">Blank line</div>
+    case "malformed":
+      return (
+        <div className="malformed">
+          <Raw label={`Unreadable line (${record.error})`} value={r.raw} />
+        </div>
+      )
     case "user":
-      return <UserBody json={j} />
+      return <UserBody record={record} />
     case "assistant":
-      return <AssistantBody json={j} />
+      return <AssistantBody record={record} seq={seq} />
     case "system":
-      return <SystemBody json={j} />
+      return <SystemBody record={record} />
     case "attachment":
-      return <AttachmentBody json={j} />
+      return <AttachmentBody record={record} />
     case "progress":
-      return <ProgressBody json={j} />
+      return <ProgressBody record={record} />
     case "summary":
-      return <MetaLine label="Summary" text={str(j.summary) ?? ""} json={j} />
+      return <MetaLine label="Summary" text={record.summary ?? ""} json={record.json} />
+    case "queue-operation":
+      return (
+        <MetaLine label={`Queue ${record.operation ?? ""}`} text={str(record.json.content) ?? ""} json={record.json} />
+      )
+    case "file-history-snapshot": {
+      const files = Object.keys(obj(obj(record.json.snapshot)?.trackedFileBackups) ?? {})
+      return <MetaLine label="File snapshot" text={`${files.length} tracked file(s)`} json={record.json} />
+    }
+    case "metadata":
+      return <MetadataBody type={record.type} json={record.json} />
+    default:
+      return <MetaLine label={r.kind} text={firstString(record.json)} json={record.json} />
+  }
+}
+
+const MetadataBody = ({ type, json: j }: { type: string; json: JsonObject }) => {
+  switch (type) {
     case "custom-title":
       return <MetaLine label="Title (custom)" text={str(j.customTitle) ?? ""} json={j} />
     case "ai-title":
@@ -127,14 +208,8 @@ export const EntryBody = ({ record }: { record: ParsedRecord }) => {
       return <MetaLine label="Tag" text={str(j.tag) ?? ""} json={j} />
     case "pr-link":
       return <MetaLine label="Pull request" text={str(j.prUrl) ?? String(num(j.prNumber) ?? "")} json={j} />
-    case "queue-operation":
-      return <MetaLine label={`Queue ${str(j.operation) ?? ""}`} text={str(j.content) ?? ""} json={j} />
-    case "file-history-snapshot": {
-      const files = Object.keys(obj(obj(j.snapshot)?.trackedFileBackups) ?? {})
-      return <MetaLine label="File snapshot" text={`${files.length} tracked file(s)`} json={j} />
-    }
     default:
-      return <MetaLine label={record.kind} text={firstString(j)} json={j} />
+      return <MetaLine label={type} text={firstString(j)} json={j} />
   }
 }
 
@@ -225,15 +300,15 @@ const UserText = ({ text, json }: { text: string; json: JsonObject }) => {
   return <Markdown text={text} className="user-text" />
 }
 
-const UserBody = ({ json }: { json: JsonObject }) => {
+const UserBody = ({ record }: { record: UserRecord }) => {
   const { pairs, sessionId } = useTranscript()
-  const blocks = messageBlocks(json)
+  const json = record.json
+  const blocks = contentBlocks(record)
   if (json.isCompactSummary === true) {
-    const text = blocks.flatMap((b) => (b.type === "text" ? [b.text] : [])).join("\n\n")
     return (
       <details className="compact-summary" data-testid="compact-summary">
         <summary>Summary of the conversation before compaction</summary>
-        <Markdown text={text} />
+        <Markdown text={blocksText(blocks, "\n\n")} />
       </details>
     )
   }
@@ -242,7 +317,7 @@ const UserBody = ({ json }: { json: JsonObject }) => {
       {blocks.map((b, i) => {
         const key = `${b.type}-${i}`
         if (b.type === "text") return <UserText key={key} text={b.text} json={json} />
-        if (b.type === "image") return <ImageBlock key={key} source={b.source} />
+        if (b.type === "image") return <ImageBlock key={key} source={imageSourceOf(b)} />
         if (b.type === "tool_result") {
           const call = pairs.calls.get(b.toolUseId)
           if (call) {
@@ -263,7 +338,7 @@ const UserBody = ({ json }: { json: JsonObject }) => {
         }
         return <OtherBlock key={key} block={b} />
       })}
-      {json.todos !== undefined && arr(json.todos)?.length ? (
+      {arr(json.todos)?.length ? (
         <details className="injected">
           <summary>Todo snapshot</summary>
           <TodoList todos={todosOf(json.todos)} />
@@ -273,46 +348,48 @@ const UserBody = ({ json }: { json: JsonObject }) => {
   )
 }
 
-const OtherBlock = ({ block }: { block: Block }) => {
-  if (block.type === "thinking") return <Thinking block={block} />
-  if (block.type === "other") return <Raw label={`${block.blockType} block`} value={block.json} />
-  return <Raw label={`${block.type} block`} value={block} />
+const OtherBlock = ({ block }: { block: ContentBlock }) => {
+  if (block.type === "thinking" || block.type === "redacted_thinking") return <Thinking block={block} />
+  if (block.type === "unknown") return <Raw label={`${block.blockType ?? "unknown"} block`} value={block.raw} />
+  return <Raw label={`${block.type} block`} value={block.raw} />
 }
 
-const Thinking = ({ block }: { block: Extract<Block, { type: "thinking" }> }) => (
+const Thinking = ({ block }: { block: Extract<ContentBlock, { type: "thinking" | "redacted_thinking" }> }) => (
   <details className="thinking" data-testid="thinking">
-    <summary>{block.redacted ? "Thinking (redacted)" : "Thinking"}</summary>
-    {!block.redacted && <Markdown text={block.thinking} />}
+    <summary>{block.type === "redacted_thinking" ? "Thinking (redacted)" : "Thinking"}</summary>
+    {block.type === "thinking" && <Markdown text={block.thinking} />}
   </details>
 )
 
-const AssistantBody = ({ json }: { json: JsonObject }) => {
-  const { pairs } = useTranscript()
-  const blocks = messageBlocks(json)
+const AssistantBody = ({ record, seq }: { record: AssistantRecord; seq: number }) => {
+  const { pairs, usageSeqs } = useTranscript()
+  const json = record.json
+  const blocks = contentBlocks(record)
   if (json.isApiErrorMessage === true) {
-    const text = blocks.flatMap((b) => (b.type === "text" ? [b.text] : [])).join("\n")
     return (
       <div className="api-error" data-testid="api-error">
         <strong>API error{num(json.apiErrorStatus) ? ` ${num(json.apiErrorStatus)}` : ""}</strong>
         {str(json.error) ? <span className="muted"> ({str(json.error)})</span> : null}
-        <div>{text}</div>
+        <div>{blocksText(blocks)}</div>
       </div>
     )
   }
-  const usage = messageUsage(json)
+  const usage = !usageSeqs || usageSeqs.has(seq) ? usageOf(record) : null
+  const cost = usage ? costOf(usage) : null
   return (
     <>
       {blocks.map((b, i) => {
         const key = `${b.type}-${i}`
         if (b.type === "text") return <Markdown key={key} text={b.text} />
         if (b.type === "tool_use") return <ToolCall key={key} call={b} paired={pairs.results.get(b.id)} />
-        if (b.type === "image") return <ImageBlock key={key} source={b.source} />
+        if (b.type === "image") return <ImageBlock key={key} source={imageSourceOf(b)} />
         return <OtherBlock key={key} block={b} />
       })}
       {usage && (usage.output > 0 || usage.input > 0) && (
-        <div className="usage-line" title="input · output · cache write · cache read">
+        <div className="usage-line" title="input · output · cache write · cache read · cost of this API response">
           in {formatTokens(usage.input)} · out {formatTokens(usage.output)} · cache w {formatTokens(usage.cacheWrite)} ·
           r {formatTokens(usage.cacheRead)}
+          {cost?.priced ? ` · ${formatCost(cost.usd)}` : ""}
         </div>
       )}
     </>
@@ -332,8 +409,8 @@ const apiErrorText = (j: JsonObject): string => {
   return parts.join(" · ") || "request failed"
 }
 
-const SystemBody = ({ json }: { json: JsonObject }) => {
-  const subtype = subtypeOf(json)
+const SystemBody = ({ record }: { record: SystemRecord }) => {
+  const { json, subtype } = record
   const content = str(json.content) ?? ""
   switch (subtype) {
     case "compact_boundary":
@@ -401,9 +478,10 @@ const SystemBody = ({ json }: { json: JsonObject }) => {
   }
 }
 
-const AttachmentBody = ({ json }: { json: JsonObject }) => {
+const AttachmentBody = ({ record }: { record: AttachmentRecord }) => {
+  const json = record.json
   const a = obj(json.attachment) ?? {}
-  const type = str(a.type) ?? "unknown"
+  const type = record.attachmentType ?? "unknown"
   if (type.startsWith("hook_")) {
     const out = [str(a.stdout), str(a.content)].filter((s): s is string => !!s && s.trim() !== "")
     const err = str(a.stderr)
@@ -432,9 +510,9 @@ const AttachmentBody = ({ json }: { json: JsonObject }) => {
   )
 }
 
-const ProgressBody = ({ json }: { json: JsonObject }) => {
-  const d = obj(json.data) ?? {}
-  const type = str(d.type) ?? "unknown"
+const ProgressBody = ({ record }: { record: ProgressRecord }) => {
+  const d = obj(record.json.data) ?? {}
+  const type = record.dataType ?? "unknown"
   if (type === "bash_progress") {
     return (
       <details className="injected">

@@ -2,6 +2,7 @@
 import { api } from "../api.ts"
 import { formatAgo, formatBytes, formatInt, projectLabel } from "../format.ts"
 import { useAsync, useHealth, useNow } from "../hooks.ts"
+import { machineNamesOf } from "../machines.ts"
 import { hrefWith } from "../router.ts"
 import { SessionRow } from "./SessionList.tsx"
 
@@ -12,7 +13,9 @@ export const Overview = () => {
   const projects = useAsync((s) => api.projects(s), [])
   const recent = useAsync((s) => api.sessions({}, null, 15, s), [])
   // Live health wins over the first REST snapshot so online/offline flips without a reload.
-  const machines = health?.machines ?? (machinesRes.state === "ok" ? machinesRes.value.machines : null)
+  const restMachines = machinesRes.state === "ok" ? machinesRes.value.machines : null
+  const machines = health?.machines ?? restMachines
+  const names = machineNamesOf(restMachines, health?.machines)
 
   return (
     <div className="page overview">
@@ -61,7 +64,7 @@ export const Overview = () => {
         {recent.state === "ok" && (
           <div className="recent">
             {recent.value.sessions.map((s) => (
-              <SessionRow key={s.sessionId} s={s} now={now} />
+              <SessionRow key={s.sessionId} s={s} now={now} machines={names} />
             ))}
             <a href="#/sessions">All sessions →</a>
           </div>
@@ -71,7 +74,7 @@ export const Overview = () => {
         <h2>Projects</h2>
         {projects.state === "error" && <div className="error">{projects.error}</div>}
         {projects.state === "ok" && (
-          <table className="grid">
+          <table className="grid" data-testid="projects">
             <thead>
               <tr>
                 <th>Project</th>
@@ -81,9 +84,14 @@ export const Overview = () => {
             </thead>
             <tbody>
               {projects.value.projects.map((p) => (
-                <tr key={p.projectDir}>
-                  <td title={p.cwd ?? p.projectDir}>
+                <tr key={p.projectDir} data-testid="project-row">
+                  <td title={p.projectDir}>
                     <a href={hrefWith("/sessions", { project: p.projectDir })}>{projectLabel(p.cwd, p.projectDir)}</a>
+                    {p.cwd && (
+                      <div className="muted small project-path" data-testid="project-cwd">
+                        {p.cwd}
+                      </div>
+                    )}
                   </td>
                   <td className="num">{formatInt(p.sessionCount)}</td>
                   <td>{formatAgo(p.lastActivityAt, now)}</td>

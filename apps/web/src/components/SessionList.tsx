@@ -6,6 +6,7 @@ import { api, type SessionFilters } from "../api.ts"
 import { formatAgo, formatCost, formatInt, isActive, projectLabel, shortId } from "../format.ts"
 import { useAsync, useNow } from "../hooks.ts"
 import { getLiveClient } from "../live.ts"
+import { type MachineNames, machineLabel, useMachines } from "../machines.ts"
 import { hrefWith, navigate, sessionHref } from "../router.ts"
 
 const LIST_PAGE = 100
@@ -38,7 +39,7 @@ export const upsertSession = (
   return rest
 }
 
-export const SessionRow = ({ s, now }: { s: Api.SessionSummary; now: number }) => (
+export const SessionRow = ({ s, now, machines }: { s: Api.SessionSummary; now: number; machines: MachineNames }) => (
   <a className="session-row" data-testid="session-row" data-session-id={s.sessionId} href={sessionHref(s.sessionId)}>
     <div className="row-main">
       <span className="row-title">{s.title ?? <span className="muted">untitled {shortId(s.sessionId)}</span>}</span>
@@ -47,7 +48,9 @@ export const SessionRow = ({ s, now }: { s: Api.SessionSummary; now: number }) =
     </div>
     <div className="row-sub muted">
       <span>{projectLabel(s.cwd, s.projectDir)}</span>
-      <span>{s.machineId}</span>
+      <span className="row-machine" title={`machine ${s.machineId}`}>
+        {machineLabel(machines, s.machineId)}
+      </span>
       <span>{s.models.map((m) => m.replace(/^claude-/, "")).join(", ")}</span>
       <span>{formatInt(s.entryCount)} entries</span>
       <span>{formatCost(s.usage.costUsd)}</span>
@@ -68,7 +71,7 @@ export const SessionList = ({ params }: { params: URLSearchParams }) => {
   const generation = useRef(0)
   const now = useNow()
   const projects = useAsync((s) => api.projects(s), [])
-  const machines = useAsync((s) => api.machines(s), [])
+  const machines = useMachines()
 
   const fetchPage = useCallback(
     (from: string | null, reset: boolean) => {
@@ -148,8 +151,8 @@ export const SessionList = ({ params }: { params: URLSearchParams }) => {
           <option value="">All projects</option>
           {projects.state === "ok" &&
             projects.value.projects.map((p) => (
-              <option key={p.projectDir} value={p.projectDir}>
-                {projectLabel(p.cwd, p.projectDir)}
+              <option key={p.projectDir} value={p.projectDir} title={p.cwd ?? p.projectDir}>
+                {p.cwd ?? projectLabel(null, p.projectDir)}
               </option>
             ))}
         </select>
@@ -159,12 +162,11 @@ export const SessionList = ({ params }: { params: URLSearchParams }) => {
           onChange={(e) => setFilter("machine", e.target.value || undefined)}
         >
           <option value="">All machines</option>
-          {machines.state === "ok" &&
-            machines.value.machines.map((m) => (
-              <option key={m.machineId} value={m.machineId}>
-                {m.name}
-              </option>
-            ))}
+          {machines.list?.map((m) => (
+            <option key={m.machineId} value={m.machineId}>
+              {m.name}
+            </option>
+          ))}
         </select>
         <input
           aria-label="Model"
@@ -217,7 +219,11 @@ export const SessionList = ({ params }: { params: URLSearchParams }) => {
                   transform: `translateY(${item.start}px)`,
                 }}
               >
-                {s ? <SessionRow s={s} now={now} /> : <div className="muted pad">Loading…</div>}
+                {s ? (
+                  <SessionRow s={s} now={now} machines={machines.names} />
+                ) : (
+                  <div className="muted pad">Loading…</div>
+                )}
               </div>
             )
           })}

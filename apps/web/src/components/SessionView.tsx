@@ -7,10 +7,13 @@ import type { Api } from "@overlord/protocol"
 import { useVirtualizer } from "@tanstack/react-virtual"
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react"
 import { api, END_SEQ, exportUrl, PAGE_SIZE } from "../api.ts"
+import { offThreadSeqs } from "../branches.ts"
 import { formatBytes, formatCost, formatInt, formatTime, isActive, projectLabel } from "../format.ts"
+import { expandForSeq, groupRows, indexOfSeq, isGroupOpen, type TranscriptItem, toggleGroup } from "../grouping.ts"
 import { useNow } from "../hooks.ts"
 import { getLiveClient } from "../live.ts"
-import { pairTools } from "../pairing.ts"
+import { useMachineNames } from "../machines.ts"
+import { pairTools, usageLineSeqs } from "../pairing.ts"
 import { sessionTitle } from "../records.ts"
 import { hrefWith } from "../router.ts"
 import {
@@ -23,12 +26,22 @@ import {
   withLiveEntries,
 } from "../transcript-window.ts"
 import { EntryView } from "./EntryView.tsx"
+import { RecordGroup } from "./RecordGroup.tsx"
 import { Subagent } from "./Subagent.tsx"
 import { TranscriptContext, type TranscriptContextValue } from "./transcript-context.ts"
 
 type Load = "idle" | "earlier" | "later"
 
 const lastSeqOf = (w: TranscriptWindow): number => w.entries.at(-1)?.seq ?? 0
+
+const BOOKKEEPING_KEY = "overlord.showBookkeeping"
+const readShowBookkeeping = (): boolean => {
+  try {
+    return window.localStorage.getItem(BOOKKEEPING_KEY) === "1"
+  } catch {
+    return false
+  }
+}
 
 export const SessionView = ({ sessionId, seq }: { sessionId: string; seq: number | null }) => {
   const [detail, setDetail] = useState<Api.SessionDetail | null>(null)
@@ -40,7 +53,10 @@ export const SessionView = ({ sessionId, seq }: { sessionId: string; seq: number
   const [agentTarget, setAgentTarget] = useState<{ agentId: string; seq: number } | null>(null)
   const [unseen, setUnseen] = useState(0)
   const [stuck, setStuck] = useState(true)
+  const [expanded, setExpanded] = useState<ReadonlySet<number>>(() => new Set())
+  const [showBookkeeping, setShowBookkeeping] = useState(readShowBookkeeping)
   const now = useNow()
+  const machineNames = useMachineNames()
 
   const scrollRef = useRef<HTMLDivElement>(null)
   const stickRef = useRef(true)
@@ -58,6 +74,7 @@ export const SessionView = ({ sessionId, seq }: { sessionId: string; seq: number
     setReady(false)
     setError(null)
     setAgentTarget(null)
+    setExpanded(new Set())
     setTarget(seq)
     stickRef.current = seq === null
     const run = async () => {
@@ -150,6 +167,7 @@ export const SessionView = ({ sessionId, seq }: { sessionId: string; seq: number
 
   const rows = useMemo(() => win.entries.map((entry) => ({ entry, record: parseCached(entry) })), [win.entries])
   const pairs = useMemo(() => pairTools(rows.map((r) => ({ seq: r.entry.seq, record: r.record }))), [rows])
+  const usageSeqs = useMemo(() => usageLineSeqs(rows.map((r) => ({ seq: r.entry.seq, record: r.record }))), [rows])
   const title = useMemo(
     () =>
       sessionTitle(
@@ -158,16 +176,19 @@ export const SessionView = ({ sessionId, seq }: { sessionId: string; seq: number
       ),
     [rows, detail?.session.title],
   )
+  const items = useMemo<TranscriptItem[]>(() => groupRows(rows), [rows])
+  // Earlier branches of a rewound or edited conversation, marked rather than silently interleaved.
+  const offThread = useMemo(() => offThreadSeqs(rows), [rows])
   const ctx = useMemo<TranscriptContextValue>(
-    () => ({ sessionId, pairs, onAgentEntries, depth: 0 }),
-    [sessionId, pairs, onAgentEntries],
+    () => ({ sessionId, pairs, usageSeqs, onAgentEntries, depth: 0, showBookkeeping }),
+    [sessionId, pairs, usageSeqs, onAgentEntries, showBookkeeping],
   )
 
   const virtualizer = useVirtualizer({
-    count: rows.length,
+    count: items.length,
     getScrollElement: () => scrollRef.current,
     estimateSize: () => 140,
-    getItemKey: (i) => rows[i]?.entry.seq ?? i,
+    getItemKey: (i) => items[i]?.key ?? i,
     overscan: 6,
   })
 
@@ -205,9 +226,13 @@ export const SessionView = ({ sessionId, seq }: { sessionId: string; seq: number
     )
   }, [sessionId, load])
 
-  // Keep the reader's place when earlier entries are inserted above it.
-  // biome-ignore lint/correctness/useExhaustiveDependencies: runs after the rows change
+  // Keep the reader's place when earlier entries are inserted above it; follow the tail; bring a
+  // deep-linked entry into view, opening its bookkeeping group first when it is folded into one.
+  const lastItemsRef = useRef(items)
+  // biome-ignore lint/correctness/useExhaustiveDependencies: runs after the items or the expansion change
   useLayoutEffect(() => {
+    const itemsChanged = lastItemsRef.current !== items
+    lastItemsRef.current = items
     const anchor = anchorRef.current
     const el = scrollRef.current
     if (anchor && el) {
@@ -215,15 +240,29 @@ export const SessionView = ({ sessionId, seq }: { sessionId: string; seq: number
       el.scrollTop = anchor.top + (virtualizer.getTotalSize() - anchor.total)
       return
     }
-    if (!ready || rows.length === 0) return
+    if (!ready || items.length === 0) return
     if (target !== null) {
-      const index = rows.findIndex((r) => r.entry.seq === target)
-      if (index >= 0) virtualizer.scrollToIndex(index, { align: "center" })
+      const index = indexOfSeq(items, target)
+      const item = items[index]
+      if (item?.type === "group" && !isGroupOpen(item, expanded, showBookkeeping)) {
+        setExpanded(expandForSeq(items, expanded, target))
+        return
+      }
+      if (item) {
+        virtualizer.scrollToIndex(index, { align: item.type === "group" ? "start" : "center" })
+        if (item.type === "group") {
+          // The group's rows are measured after this render: centre the record itself once they are.
+          const seqToShow = target
+          setTimeout(() => {
+            document.getElementById(`entry-${seqToShow}`)?.scrollIntoView({ block: "center" })
+          }, 120)
+        }
+      }
       setTarget(null)
       return
     }
-    if (stickRef.current) virtualizer.scrollToIndex(rows.length - 1, { align: "end" })
-  }, [rows, ready])
+    if (itemsChanged && stickRef.current) virtualizer.scrollToIndex(items.length - 1, { align: "end" })
+  }, [items, ready, expanded, target])
 
   const highlightSeq = seq
 
@@ -247,7 +286,16 @@ export const SessionView = ({ sessionId, seq }: { sessionId: string; seq: number
       window.location.hash = `#/sessions/${encodeURIComponent(sessionId)}`
       return
     }
-    virtualizer.scrollToIndex(rows.length - 1, { align: "end" })
+    virtualizer.scrollToIndex(items.length - 1, { align: "end" })
+  }
+
+  const onShowBookkeeping = (on: boolean) => {
+    setShowBookkeeping(on)
+    try {
+      window.localStorage.setItem(BOOKKEEPING_KEY, on ? "1" : "0")
+    } catch {
+      // private mode: the toggle just does not persist
+    }
   }
 
   const jumpRef = useRef(jumpToLatest)
@@ -268,7 +316,7 @@ export const SessionView = ({ sessionId, seq }: { sessionId: string; seq: number
 
   const s = detail?.session
   const active = isActive(s?.lastAt, now)
-  const items = virtualizer.getVirtualItems()
+  const virtualItems = virtualizer.getVirtualItems()
 
   return (
     <TranscriptContext.Provider value={ctx}>
@@ -286,14 +334,32 @@ export const SessionView = ({ sessionId, seq }: { sessionId: string; seq: number
             >
               {active ? "live" : "idle"}
             </span>
+            <span className="spacer" />
+            <label
+              className="toggle small"
+              title="Open every folded run of bookkeeping records (request logs, snapshots, injected context)"
+            >
+              <input
+                type="checkbox"
+                data-testid="show-bookkeeping"
+                checked={showBookkeeping}
+                onChange={(e) => onShowBookkeeping(e.target.checked)}
+              />{" "}
+              show bookkeeping
+            </label>
           </div>
           {s && (
             <div className="session-meta">
               <a href={hrefWith("/sessions", { project: s.projectDir })}>{projectLabel(s.cwd, s.projectDir)}</a>
-              <span>{s.machineId}</span>
+              <span title={s.machineId}>{machineNames.get(s.machineId) ?? s.machineId}</span>
               <span>{s.models.join(", ")}</span>
               <span>{formatInt(s.entryCount)} entries</span>
               {s.subagentCount > 0 && <span>{s.subagentCount} subagents</span>}
+              {offThread.size > 0 && (
+                <span className="branch-note" title="Entries of earlier branches are dimmed and labelled">
+                  branched: {offThread.size} entries on earlier branches
+                </span>
+              )}
               <span>{formatCost(s.usage.costUsd)}</span>
               <span>
                 {formatTime(s.firstAt)} – {formatTime(s.lastAt)}
@@ -316,16 +382,30 @@ export const SessionView = ({ sessionId, seq }: { sessionId: string; seq: number
         {/* biome-ignore lint/a11y/noNoninteractiveTabindex: the transcript scrolls with the keyboard */}
         <div className="transcript-scroll" ref={scrollRef} onScroll={onScroll} tabIndex={0} data-testid="transcript">
           {!ready && <div className="muted pad">Loading transcript…</div>}
-          {ready && rows.length === 0 && <div className="muted pad">This session has no entries yet.</div>}
+          {ready && items.length === 0 && <div className="muted pad">This session has no entries yet.</div>}
           {win.hasBefore && load === "earlier" && <div className="muted pad loading-top">Loading earlier entries…</div>}
           <div className="transcript-inner" style={{ height: virtualizer.getTotalSize() }}>
-            <div className="transcript-rows" style={{ transform: `translateY(${items[0]?.start ?? 0}px)` }}>
-              {items.map((item) => {
-                const row = rows[item.index]
-                if (!row) return null
+            <div className="transcript-rows" style={{ transform: `translateY(${virtualItems[0]?.start ?? 0}px)` }}>
+              {virtualItems.map((v) => {
+                const item = items[v.index]
+                if (!item) return null
                 return (
-                  <div key={item.key} data-index={item.index} ref={virtualizer.measureElement}>
-                    <EntryView entry={row.entry} record={row.record} highlighted={row.entry.seq === highlightSeq} />
+                  <div key={v.key} data-index={v.index} ref={virtualizer.measureElement}>
+                    {item.type === "entry" ? (
+                      <EntryView
+                        entry={item.row.entry}
+                        record={item.row.record}
+                        highlighted={item.row.entry.seq === highlightSeq}
+                        offThread={offThread.has(item.row.entry.seq)}
+                      />
+                    ) : (
+                      <RecordGroup
+                        item={item}
+                        open={isGroupOpen(item, expanded, showBookkeeping)}
+                        onToggle={showBookkeeping ? undefined : () => setExpanded((x) => toggleGroup(item, x))}
+                        highlightSeq={highlightSeq}
+                      />
+                    )}
                   </div>
                 )
               })}
@@ -333,7 +413,7 @@ export const SessionView = ({ sessionId, seq }: { sessionId: string; seq: number
           </div>
           {load === "later" && <div className="muted pad">Loading later entries…</div>}
         </div>
-        {(!stuck || win.hasAfter) && ready && rows.length > 0 && (
+        {(!stuck || win.hasAfter) && ready && items.length > 0 && (
           <button type="button" className="jump-pill" onClick={jumpToLatest} data-testid="jump-to-latest">
             {unseen > 0 ? `${unseen} new · ` : ""}Jump to latest ↓
           </button>

@@ -2,9 +2,11 @@
 import type { Api } from "@overlord/protocol"
 import { useCallback, useEffect, useMemo, useState } from "react"
 import { api, PAGE_SIZE } from "../api.ts"
-import { pairTools } from "../pairing.ts"
+import { groupRows, isGroupOpen, toggleGroup } from "../grouping.ts"
+import { pairTools, usageLineSeqs } from "../pairing.ts"
 import { parseCached } from "../transcript-window.ts"
 import { EntryView } from "./EntryView.tsx"
+import { RecordGroup } from "./RecordGroup.tsx"
 import { TranscriptContext, useTranscript } from "./transcript-context.ts"
 
 const mergeEntries = (a: readonly Api.Entry[], b: readonly Api.Entry[]): Api.Entry[] => {
@@ -20,6 +22,7 @@ export const Subagent = ({ agentId, label }: { agentId: string; label: string })
   const [entries, setEntries] = useState<Api.Entry[]>([])
   const [state, setState] = useState<"idle" | "loading" | "more" | "done" | "error">("idle")
   const [error, setError] = useState<string | null>(null)
+  const [expanded, setExpanded] = useState<ReadonlySet<number>>(() => new Set())
 
   const loadMore = useCallback(
     (after: number | undefined) => {
@@ -49,7 +52,12 @@ export const Subagent = ({ agentId, label }: { agentId: string; label: string })
 
   const records = useMemo(() => entries.map((e) => ({ entry: e, record: parseCached(e) })), [entries])
   const pairs = useMemo(() => pairTools(records.map((r) => ({ seq: r.entry.seq, record: r.record }))), [records])
-  const ctx = useMemo(() => ({ ...parent, pairs, depth: parent.depth + 1 }), [parent, pairs])
+  const items = useMemo(() => groupRows(records), [records])
+  const usageSeqs = useMemo(
+    () => usageLineSeqs(records.map((r) => ({ seq: r.entry.seq, record: r.record }))),
+    [records],
+  )
+  const ctx = useMemo(() => ({ ...parent, pairs, usageSeqs, depth: parent.depth + 1 }), [parent, pairs, usageSeqs])
 
   return (
     <details
@@ -65,9 +73,18 @@ export const Subagent = ({ agentId, label }: { agentId: string; label: string })
       {open && (
         <div className="subagent-body">
           <TranscriptContext.Provider value={ctx}>
-            {records.map(({ entry, record }) => (
-              <EntryView key={entry.seq} entry={entry} record={record} />
-            ))}
+            {items.map((item) =>
+              item.type === "entry" ? (
+                <EntryView key={item.key} entry={item.row.entry} record={item.row.record} />
+              ) : (
+                <RecordGroup
+                  key={item.key}
+                  item={item}
+                  open={isGroupOpen(item, expanded, parent.showBookkeeping)}
+                  onToggle={parent.showBookkeeping ? undefined : () => setExpanded((x) => toggleGroup(item, x))}
+                />
+              ),
+            )}
           </TranscriptContext.Provider>
           {state === "loading" && <div className="muted">Loading…</div>}
           {state === "error" && <div className="error">{error}</div>}

@@ -1,18 +1,10 @@
 /** A tool call rendered with its paired result, with dedicated views for the common tools. */
+
+import { type ContentBlock, toolResultText } from "@overlord/transcript"
 import type { ReactNode } from "react"
 import { diffRowsFor, parseStructuredPatch } from "../diff.ts"
 import type { PairedResult, ToolResult, ToolUse } from "../pairing.ts"
-import {
-  agentIdOfResult,
-  arr,
-  type Block,
-  type ImageSource,
-  type Json,
-  type JsonObject,
-  num,
-  obj,
-  str,
-} from "../records.ts"
+import { arr, type ImageSource, imageSourceOf, type JsonObject, num, obj, str } from "../records.ts"
 import { sessionHref } from "../router.ts"
 import { DiffView } from "./DiffView.tsx"
 import { Subagent } from "./Subagent.tsx"
@@ -36,23 +28,27 @@ export const ImageBlock = ({ source }: { source: ImageSource | null }) => {
   )
 }
 
-const resultText = (blocks: readonly Block[]): string =>
-  blocks
-    .filter((b): b is Extract<Block, { type: "text" }> => b.type === "text")
-    .map((b) => b.text)
-    .join("\n")
+const resultBlocks = (result: ToolResult): readonly ContentBlock[] =>
+  typeof result.content === "string" ? [] : result.content
+
+/** The tool's input object (`{}` when the model sent something else). */
+export const inputOf = (call: ToolUse): JsonObject => obj(call.input) ?? {}
+
+/** The subagent a Task/Agent result names (`toolUseResult.agentId`). */
+const agentIdOfResult = (toolUseResult: unknown): string | null => str(obj(toolUseResult)?.agentId)
 
 /** The generic body of a tool_result block: its text (often terminal output) and any images. */
 export const ResultBlocks = ({ result }: { result: ToolResult }) => {
-  const text = resultText(result.content)
+  const text = toolResultText(result)
+  const blocks = resultBlocks(result)
   return (
     <>
       {text && <Terminal text={text} error={result.isError} />}
-      {result.content.map((b, i) =>
+      {blocks.map((b, i) =>
         // biome-ignore lint/suspicious/noArrayIndexKey: blocks are positional
-        b.type === "image" ? <ImageBlock key={i} source={b.source} /> : null,
+        b.type === "image" ? <ImageBlock key={i} source={imageSourceOf(b)} /> : null,
       )}
-      {!text && !result.content.some((b) => b.type === "image") && <div className="muted">(no output)</div>}
+      {!text && !blocks.some((b) => b.type === "image") && <div className="muted">(no output)</div>}
     </>
   )
 }
@@ -61,7 +57,7 @@ const shortPath = (p: string | null): string => (p ? p : "")
 
 /** One line that says what the call did, shown in the call's header. */
 export const callSummary = (call: ToolUse): string => {
-  const i = call.input
+  const i = inputOf(call)
   switch (call.name) {
     case "Bash":
     case "PowerShell":
@@ -125,7 +121,7 @@ const EditView = ({ call, paired }: { call: ToolUse; paired: PairedResult | unde
   const rows = diffRowsFor(call.input, paired?.toolUseResult)
   return (
     <>
-      <DiffView rows={rows} path={str(call.input.file_path)} />
+      <DiffView rows={rows} path={str(inputOf(call).file_path)} />
       {paired && (
         <div className="tool-output" data-testid="tool-result">
           {paired.result.isError ? <ResultBlocks result={paired.result} /> : <div className="muted">applied</div>}
@@ -136,7 +132,8 @@ const EditView = ({ call, paired }: { call: ToolUse; paired: PairedResult | unde
 }
 
 const WriteView = ({ call, paired }: { call: ToolUse; paired: PairedResult | undefined }) => {
-  const path = str(call.input.file_path)
+  const input = inputOf(call)
+  const path = str(input.file_path)
   const patch = parseStructuredPatch(obj(paired?.toolUseResult)?.structuredPatch)
   const isUpdate = str(obj(paired?.toolUseResult)?.type) === "update" && patch && patch.length > 0
   return (
@@ -146,7 +143,7 @@ const WriteView = ({ call, paired }: { call: ToolUse; paired: PairedResult | und
       ) : (
         <div className="file-view">
           <div className="file-head">{path}</div>
-          <CodeView code={str(call.input.content) ?? ""} path={path} />
+          <CodeView code={str(input.content) ?? ""} path={path} />
         </div>
       )}
       {paired && (
@@ -168,7 +165,7 @@ const ReadView = ({ call, paired }: { call: ToolUse; paired: PairedResult | unde
       body = (
         <div className="file-view">
           <div className="file-head">
-            {str(file.filePath) ?? str(call.input.file_path)}
+            {str(file.filePath) ?? str(inputOf(call).file_path)}
             <span className="muted">
               {" "}
               lines {num(file.startLine) ?? 1}–{(num(file.startLine) ?? 1) + (num(file.numLines) ?? 0) - 1} of{" "}
@@ -193,7 +190,7 @@ const ReadView = ({ call, paired }: { call: ToolUse; paired: PairedResult | unde
 
 type Todo = { content: string; status: string; activeForm: string | null }
 
-export const todosOf = (value: Json | undefined): Todo[] =>
+export const todosOf = (value: unknown): Todo[] =>
   (arr(value) ?? []).flatMap((t) => {
     const o = obj(t)
     return o
@@ -217,7 +214,8 @@ export const TodoList = ({ todos }: { todos: readonly Todo[] }) => (
 const AgentView = ({ call, paired }: { call: ToolUse; paired: PairedResult | undefined }) => {
   const agentId = agentIdOfResult(paired?.toolUseResult)
   const r = obj(paired?.toolUseResult)
-  const prompt = str(call.input.prompt)
+  const input = inputOf(call)
+  const prompt = str(input.prompt)
   return (
     <>
       {prompt && (
@@ -226,7 +224,7 @@ const AgentView = ({ call, paired }: { call: ToolUse; paired: PairedResult | und
           <Markdown text={prompt} />
         </details>
       )}
-      {agentId && <Subagent agentId={agentId} label={str(call.input.description) ?? agentId} />}
+      {agentId && <Subagent agentId={agentId} label={str(input.description) ?? agentId} />}
       {paired && (
         <div className="tool-output" data-testid="tool-result">
           {r && (num(r.totalTokens) !== null || num(r.totalDurationMs) !== null) && (
@@ -238,7 +236,7 @@ const AgentView = ({ call, paired }: { call: ToolUse; paired: PairedResult | und
           {paired.result.isError ? (
             <ResultBlocks result={paired.result} />
           ) : (
-            <Markdown text={resultText(paired.result.content)} />
+            <Markdown text={toolResultText(paired.result)} />
           )}
         </div>
       )}
@@ -248,7 +246,7 @@ const AgentView = ({ call, paired }: { call: ToolUse; paired: PairedResult | und
 
 const GenericView = ({ call, paired }: { call: ToolUse; paired: PairedResult | undefined }) => (
   <>
-    {Object.keys(call.input).length > 0 && (
+    {Object.keys(inputOf(call)).length > 0 && (
       <details className="tool-input" open={call.name.startsWith("mcp__") ? false : undefined}>
         <summary>Input</summary>
         <JsonView value={call.input} />
@@ -266,7 +264,7 @@ const ToolBody = ({ call, paired }: { call: ToolUse; paired: PairedResult | unde
   switch (call.name) {
     case "Bash":
     case "PowerShell":
-      return <BashView input={call.input} paired={paired} />
+      return <BashView input={inputOf(call)} paired={paired} />
     case "Edit":
     case "MultiEdit":
       return <EditView call={call} paired={paired} />
@@ -277,7 +275,7 @@ const ToolBody = ({ call, paired }: { call: ToolUse; paired: PairedResult | unde
     case "TodoWrite":
       return (
         <>
-          <TodoList todos={todosOf(call.input.todos)} />
+          <TodoList todos={todosOf(inputOf(call).todos)} />
           {paired?.result.isError && (
             <div className="tool-output" data-testid="tool-result">
               <ResultBlocks result={paired.result} />
@@ -298,7 +296,7 @@ const ToolBody = ({ call, paired }: { call: ToolUse; paired: PairedResult | unde
 const startsOpen = (call: ToolUse, paired: PairedResult | undefined): boolean => {
   if (["Edit", "MultiEdit", "TodoWrite", "Task", "Agent", "Bash", "PowerShell"].includes(call.name)) return true
   if (paired?.result.isError) return true
-  return call.name === "Write" ? false : resultText(paired?.result.content ?? []).length < 2000
+  return call.name === "Write" ? false : (paired ? toolResultText(paired.result) : "").length < 2000
 }
 
 export const ToolCall = ({ call, paired }: { call: ToolUse; paired: PairedResult | undefined }) => {

@@ -4,6 +4,7 @@ import { api, apiUrl, type Query } from "../api.ts"
 import { formatCost, formatInt, formatTokens, shortId } from "../format.ts"
 import { useAsync } from "../hooks.ts"
 import { hrefWith, navigate, sessionHref } from "../router.ts"
+import { useSessionTitles } from "../session-titles.ts"
 
 const GROUPS: readonly Api.UsageGroup[] = ["day", "project", "model", "session"]
 const CLASSES = [
@@ -15,7 +16,20 @@ const CLASSES = [
 
 const CHART_ROWS = 30
 
-export const UsageChart = ({ rows, groupBy }: { rows: readonly Api.UsageRow[]; groupBy: Api.UsageGroup }) => {
+const tail = (text: string, max: number): string => (text.length > max ? `…${text.slice(-(max - 1))}` : text)
+const head = (text: string, max: number): string => (text.length > max ? `${text.slice(0, max - 1)}…` : text)
+const sessionChartLabel = (id: string, title: string | null | undefined): string =>
+  title ? head(title, 28) : shortId(id)
+
+export const UsageChart = ({
+  rows,
+  groupBy,
+  titles,
+}: {
+  rows: readonly Api.UsageRow[]
+  groupBy: Api.UsageGroup
+  titles?: ReadonlyMap<string, string | null>
+}) => {
   const shown =
     groupBy === "day" ? rows.slice(-CHART_ROWS) : [...rows].sort((a, b) => b.costUsd - a.costUsd).slice(0, CHART_ROWS)
   const maxCost = Math.max(...shown.map((r) => r.costUsd), 1e-9)
@@ -37,7 +51,7 @@ export const UsageChart = ({ rows, groupBy }: { rows: readonly Api.UsageRow[]; g
         return (
           <g key={r.key} transform={`translate(0 ${i * rowH})`}>
             <text x={labelW - 6} y={rowH - 5} textAnchor="end" className="chart-label">
-              {groupBy === "session" ? shortId(r.key) : r.key.length > 28 ? `…${r.key.slice(-27)}` : r.key}
+              {groupBy === "session" ? sessionChartLabel(r.key, titles?.get(r.key)) : tail(r.key, 28)}
             </text>
             {CLASSES.map((c) => {
               const w = (r[c.key] / total) * width
@@ -70,6 +84,8 @@ export const UsagePage = ({ params }: { params: URLSearchParams }) => {
   }
   const key = JSON.stringify(query)
   const report = useAsync((s) => api.usage(JSON.parse(key) as Query, s), [key])
+  const sessionIds = groupBy === "session" && report.state === "ok" ? report.value.rows.map((r) => r.key) : []
+  const titles = useSessionTitles(sessionIds)
   const set = (name: string, value: string | undefined) => {
     const next: Record<string, string | undefined> = {}
     for (const [k, v] of params.entries()) next[k] = v
@@ -153,7 +169,7 @@ export const UsagePage = ({ params }: { params: URLSearchParams }) => {
             ))}
             <span className="muted"> · bar length = cost · prices: {report.value.pricingSource}</span>
           </div>
-          {report.value.rows.length > 0 && <UsageChart rows={report.value.rows} groupBy={groupBy} />}
+          {report.value.rows.length > 0 && <UsageChart rows={report.value.rows} groupBy={groupBy} titles={titles} />}
           <table className="grid" data-testid="usage-table">
             <thead>
               <tr>
@@ -171,7 +187,7 @@ export const UsagePage = ({ params }: { params: URLSearchParams }) => {
                 <tr key={r.key} data-testid="usage-row">
                   <td>
                     {groupBy === "session" ? (
-                      <a href={sessionHref(r.key)}>{shortId(r.key)}</a>
+                      <SessionCell id={r.key} title={titles.get(r.key)} />
                     ) : groupBy === "project" ? (
                       <a href={hrefWith("/usage", { groupBy: "session", project: r.key })}>{r.key}</a>
                     ) : (
@@ -193,6 +209,18 @@ export const UsagePage = ({ params }: { params: URLSearchParams }) => {
     </div>
   )
 }
+
+/** The short id (stable, greppable) with the session's title as the link beside it. */
+const SessionCell = ({ id, title }: { id: string; title: string | null | undefined }) => (
+  <span className="session-cell" data-testid="usage-session">
+    <code className="muted session-short-id" title={id}>
+      {shortId(id)}
+    </code>{" "}
+    <a href={sessionHref(id)} title={title ?? id} data-testid="usage-session-title">
+      {title ? head(title, 80) : title === null ? "untitled" : "…"}
+    </a>
+  </span>
+)
 
 /** Exact numbers: a usage page is read to reconcile bills, so totals are never rounded to "k" or "M". */
 const Total = ({ label, value, testid, hint }: { label: string; value: string; testid: string; hint?: string }) => (

@@ -12,6 +12,10 @@ export type TranscriptContextValue = {
   readonly onAgentEntries: AgentFeed
   /** Nesting level: 0 for the main transcript. */
   readonly depth: number
+  /** Entries that show their response's usage line (last block of each response); null: all. */
+  readonly usageSeqs?: ReadonlySet<number> | null
+  /** The header's "show bookkeeping" toggle: every bookkeeping group open. */
+  readonly showBookkeeping: boolean
 }
 
 export const TranscriptContext = createContext<TranscriptContextValue>({
@@ -19,6 +23,7 @@ export const TranscriptContext = createContext<TranscriptContextValue>({
   pairs: emptyPairs,
   onAgentEntries: () => () => undefined,
   depth: 0,
+  showBookkeeping: false,
 })
 
 export const useTranscript = (): TranscriptContextValue => useContext(TranscriptContext)
