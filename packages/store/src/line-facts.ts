@@ -143,11 +143,18 @@ export const emptyDelta = (): SessionDelta => ({
   lastSeq: 0,
 })
 
-export function mergeDelta(delta: SessionDelta, facts: LineFacts | null, seq: number, inMainFile: boolean): void {
+/** `newLine` is false when the facts belong to a line already counted (a continued open line). */
+export function mergeDelta(
+  delta: SessionDelta,
+  facts: LineFacts | null,
+  seq: number,
+  inMainFile: boolean,
+  newLine = true,
+): void {
   delta.lastSeq = Math.max(delta.lastSeq, seq)
+  if (inMainFile && newLine) delta.mainEntries += 1
   if (!facts) return
   if (inMainFile) {
-    delta.mainEntries += 1
     delta.cwd ??= facts.cwd
     delta.firstPrompt ??= facts.firstPromptText
     // Metadata records are re-appended at exit: the last one wins.
@@ -173,4 +180,24 @@ function noticeOf(record: ReturnType<typeof parseLine>, line: string, bytes: Uin
   }
   if (record.kind === "unknown") return `unknown record type ${JSON.stringify(record.type)} (kept raw)`
   return null
+}
+
+/** A long line not yet complete: nothing to index until its newline arrives. */
+export const partialLineFacts: LineFacts = {
+  kind: "partial",
+  subtype: null,
+  uuid: null,
+  parentUuid: null,
+  timestamp: null,
+  sessionId: null,
+  cwd: null,
+  model: null,
+  isError: false,
+  customTitle: null,
+  aiTitle: null,
+  summaryText: null,
+  firstPromptText: null,
+  usage: null,
+  searchText: "",
+  notice: null,
 }

@@ -12,6 +12,7 @@ import {
   emptyDelta,
   type LineFacts,
   mergeDelta,
+  partialLineFacts,
   pricingSource,
   projectOf,
   type SessionDelta,
@@ -371,10 +372,10 @@ export class SqliteEngine implements Engine {
   private storePieces(actor: MachineActor, file: FileRow, payload: Uint8Array, fromOffset: number): StoredRef[] {
     const stored: StoredRef[] = []
     const deltas = new Map<number, SessionDelta>()
-    const touch = (sessionId: number | null, facts: LineFacts | null, seq: number) => {
+    const touch = (sessionId: number | null, facts: LineFacts | null, seq: number, newLine: boolean) => {
       if (sessionId === null) return
       const delta = deltas.get(sessionId) ?? emptyDelta()
-      mergeDelta(delta, facts, seq, file.agent_id === null)
+      mergeDelta(delta, facts, seq, file.agent_id === null, newLine)
       deltas.set(sessionId, delta)
     }
 
@@ -383,7 +384,7 @@ export class SqliteEngine implements Engine {
         // The first piece continues the line left open by the previous append.
         const open = this.stmt.entryBySeq!.get(file.open_seq) as EntryRow
         const raw = concatBytes(open.raw, piece.bytes)
-        const facts = analyzeLine(raw)
+        const facts = factsOf(raw, piece.terminated)
         this.stmt.updateEntry!.run(
           raw,
           piece.terminated ? 1 : 0,
@@ -399,7 +400,7 @@ export class SqliteEngine implements Engine {
         this.recordUsage(actor, file, facts, open.seq)
         file.live_end = open.byte_offset + storedLength(raw, piece.terminated)
         if (piece.terminated) file.open_seq = null
-        touch(file.session_id, facts, open.seq)
+        touch(file.session_id, facts, open.seq, false)
         stored.push({
           seq: open.seq,
           sessionId: this.sessionUid(file),
@@ -418,7 +419,7 @@ export class SqliteEngine implements Engine {
         }
         this.supersedeFrom(file, piece.byteOffset)
       }
-      const facts = analyzeLine(piece.bytes)
+      const facts = factsOf(piece.bytes, piece.terminated)
       this.attachSession(actor, file, facts)
       const result = this.stmt.insertEntry!.run(
         actor.userId,
@@ -439,7 +440,7 @@ export class SqliteEngine implements Engine {
       file.live_end = piece.byteOffset + storedLength(piece.bytes, piece.terminated)
       if (!piece.terminated) file.open_seq = seq
       this.recordUsage(actor, file, facts, seq)
-      touch(file.session_id, facts, seq)
+      touch(file.session_id, facts, seq, true)
       stored.push({
         seq,
         sessionId: this.sessionUid(file),
@@ -912,6 +913,14 @@ function toEntry(row: EntryRow & { file_key: string; agent_id: string | null }):
     line: decodeLine(row.raw),
   }
 }
+
+/**
+ * A long line still arriving in pieces is parsed once, when its newline comes, not once per piece.
+ * A short open line is parsed now: it may be a file's last line that never gets a newline.
+ */
+const OPEN_LINE_PARSE_MAX = 1024 * 1024
+const factsOf = (raw: Uint8Array, terminated: boolean): LineFacts =>
+  terminated || raw.length <= OPEN_LINE_PARSE_MAX ? analyzeLine(raw) : partialLineFacts
 
 const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`)
 const minIso = (a: string | null, b: string | null) => (a === null ? b : b === null ? a : a < b ? a : b)

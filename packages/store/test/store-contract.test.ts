@@ -132,6 +132,9 @@ for (const [name, make] of Object.entries(engines)) {
       expect(page.entries[0]!.kind).toBe("user")
       expect(page.entries[0]!.line).toBe(line)
       expect(new TextDecoder().decode((await s.exported())!)).toBe(`${line}\n`)
+      const detail = (await s.engine.getSession(s.actor, SID))!
+      expect(detail.session.entryCount).toBe(1)
+      expect(detail.files[0]!.entryCount).toBe(1)
     })
 
     it("keeps invalid UTF-8 and a final line without newline byte for byte", async () => {
