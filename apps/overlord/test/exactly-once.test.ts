@@ -233,6 +233,10 @@ describe(`exactly once (seed ${SEED})`, () => {
       expect(dropped).toBeGreaterThanOrEqual(CUTS / 2)
       expect(midStream).toBeGreaterThanOrEqual(5)
       await writer.stop()
+      // The daemon keeps syncing through the proxy; the checks (CLI and API) talk to the server itself.
+      const credsPath = join(w.home, "credentials.json")
+      const creds = JSON.parse(readFileSync(credsPath, "utf8")) as Record<string, string>
+      writeFileSync(credsPath, JSON.stringify({ ...creds, serverUrl: w.server.url }), { mode: 0o600 })
       await verifyExactlyOnce(w, d, 30)
     } finally {
       p.stop()

@@ -189,7 +189,12 @@ export function makeApp(options: AppOptions) {
     message(ws: ServerWebSocket<SocketData>, message: string | Buffer) {
       const data = ws.data
       if (data.kind === "sync") {
-        data.conn?.onMessage(typeof message === "string" ? message : new Uint8Array(message))
+        // A view, not a copy: frames are up to 8 MB.
+        data.conn?.onMessage(
+          typeof message === "string"
+            ? message
+            : new Uint8Array(message.buffer, message.byteOffset, message.byteLength),
+        )
         return
       }
       if (typeof message !== "string" || !data.watcher) return
