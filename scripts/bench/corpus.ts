@@ -24,6 +24,7 @@ import {
   writeSync,
 } from "node:fs"
 import { dirname, join, relative } from "node:path"
+import { rng as seededRng } from "@overlord/testkit/random"
 import { ensureSeed } from "./seed.ts"
 
 export interface Manifest {
@@ -39,17 +40,8 @@ export interface Manifest {
 }
 
 // ---- deterministic randomness -----------------------------------------------------------------
-function rng(seed: number) {
-  let s = seed >>> 0 || 1
-  return () => {
-    s ^= s << 13
-    s >>>= 0
-    s ^= s >>> 17
-    s ^= s << 5
-    s >>>= 0
-    return s / 0x100000000
-  }
-}
+/** The testkit's seeded generator, as a bare function: the corpus is reproducible from its seed. */
+const rng = (seed: number) => seededRng(seed).next
 type Rand = ReturnType<typeof rng>
 const HEX = "0123456789abcdef"
 const ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"

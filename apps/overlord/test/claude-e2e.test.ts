@@ -19,6 +19,7 @@ import {
   toolTour,
 } from "@overlord/testkit/scenarios"
 import { findJsonlFiles } from "@overlord/testkit/session-files"
+import { waitFor } from "@overlord/testkit/wait"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 
 const BIN = join(import.meta.dirname, "../src/bin.ts")
@@ -26,25 +27,6 @@ const BIN = join(import.meta.dirname, "../src/bin.ts")
 interface Credentials {
   serverUrl: string
   apiToken: string
-}
-
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined | null | false>,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  while (Date.now() < deadline) {
-    try {
-      const v = await probe()
-      if (v) return v
-    } catch (e) {
-      last = e
-    }
-    await Bun.sleep(100)
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`)
 }
 
 describe("real Claude Code sessions sync exactly", () => {

@@ -32,6 +32,7 @@ import {
   subagent,
   toolTour,
 } from "@overlord/testkit/scenarios"
+import { waitFor } from "@overlord/testkit/wait"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { formatCost } from "../src/format.ts"
 import { ensureWebBuilt } from "./web-build.ts"
@@ -42,25 +43,6 @@ const skip = chromiumMissing()
 interface Credentials {
   serverUrl: string
   apiToken: string
-}
-
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined | null | false>,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  while (Date.now() < deadline) {
-    try {
-      const v = await probe()
-      if (v) return v
-    } catch (e) {
-      last = e
-    }
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`)
 }
 
 const sumUsage = (list: readonly TokenUsage[]): TokenUsage =>

@@ -6,26 +6,11 @@ import { randomUUID } from "node:crypto"
 import { appendFileSync, mkdirSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { hugeLine, invalidUtf8, nonObjectLines, sessionRecord, unknownRecordType } from "@overlord/testkit/bad-input"
+import { type Rand, rng } from "@overlord/testkit/random"
 import { sleep } from "./harness.ts"
 
-/** Deterministic xorshift32, so a failing run can be replayed from its seed. */
-export function rng(seed: number) {
-  let s = seed >>> 0 || 1
-  const next = () => {
-    s ^= s << 13
-    s >>>= 0
-    s ^= s >>> 17
-    s ^= s << 5
-    s >>>= 0
-    return s / 0x100000000
-  }
-  return {
-    next,
-    int: (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1)),
-    pick: <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!,
-  }
-}
-export type Rand = ReturnType<typeof rng>
+// Seeded, so a failing run can be replayed from its seed.
+export { type Rand, rng }
 
 const WORDS =
   "the daemon tails session files by byte offset and the server stores each line exactly once in order".split(" ")
