@@ -67,7 +67,7 @@ export const layer = (config: ServerConfig) =>
           .pipe(
             Effect.flatMap((n) =>
               n === 0
-                ? Effect.sleep(Duration.millis(300))
+                ? Effect.sleep(Duration.millis(INDEX_IDLE_POLL_MS))
                 : busy
                   ? Effect.sleep(Duration.millis(250))
                   : Effect.yieldNow,

@@ -340,13 +340,13 @@ describe.skipIf(skip)("dashboard in Chromium", () => {
     await openSession(runs["tool-tour"]!.sessionId!)
     const bash = await findInTranscript("[data-testid=tool-call][data-tool=Bash]")
     await bash.locator("[data-testid=tool-result]").waitFor()
-    await expect.poll(() => bash.locator("[data-testid=tool-result]").innerText()).toContain("tour-ok")
+    await expect.poll(() => bash.locator("[data-testid=tool-result]").textContent()).toContain("tour-ok")
     const green = bash.locator("[data-testid=tool-result] span.ansi-green-fg", { hasText: "green" })
     expect(await green.count()).toBe(1)
     const red = bash.locator("[data-testid=tool-result] span.ansi-red-fg.ansi-bold", { hasText: "bold red" })
     expect(await red.count()).toBe(1)
     // No raw escape codes leak into the text, and the colour is really applied.
-    expect(await bash.locator("[data-testid=tool-result]").innerText()).not.toMatch(/\u001b|\[32m|\[0m/)
+    expect(await bash.locator("[data-testid=tool-result]").textContent()).not.toMatch(/\u001b|\[32m|\[0m/)
     const [greenColor, plainColor] = await Promise.all([
       green.evaluate((el) => getComputedStyle(el).color),
       bash
@@ -355,16 +355,16 @@ describe.skipIf(skip)("dashboard in Chromium", () => {
         .evaluate((el) => getComputedStyle(el).color),
     ])
     expect(greenColor).not.toBe(plainColor)
-    await expect.poll(() => bash.locator(".tool-status").innerText()).toBe("✓")
+    await expect.poll(() => bash.locator(".tool-status").textContent()).toBe("✓")
     const thinking = await findInTranscript("[data-testid=thinking]")
     await thinking.locator("summary").click()
-    await expect.poll(() => thinking.innerText()).toContain("I will start with Bash")
+    await expect.poll(() => thinking.textContent()).toContain("I will start with Bash")
     await screenshot(page, "dashboard-2-tool-call-ansi")
 
     const edit = await findInTranscript("[data-testid=tool-call][data-tool=Edit]")
     const diff = edit.locator("[data-testid=diff]")
     await diff.waitFor()
-    const diffText = await diff.innerText()
+    const diffText = await diff.textContent()
     expect(diffText).toContain("BETA (edited)")
     expect(diffText).toContain("beta")
     await screenshot(page, "dashboard-2-edit-diff")
@@ -379,7 +379,7 @@ describe.skipIf(skip)("dashboard in Chromium", () => {
     await sub.locator("summary").first().click()
     const subEntries = sub.locator("[data-testid=entry]")
     await expect.poll(() => subEntries.count(), { timeout: 10_000 }).toBeGreaterThanOrEqual(3)
-    await expect.poll(() => sub.innerText()).toContain("agent-ok")
+    await expect.poll(() => sub.textContent()).toContain("agent-ok")
     expect(
       await sub.locator("[data-testid=tool-call][data-tool=Bash] [data-testid=tool-result]").count(),
     ).toBeGreaterThanOrEqual(1)
@@ -499,7 +499,7 @@ describe.skipIf(skip)("dashboard in Chromium", () => {
     const entry = page.locator(`article[data-testid=entry][data-seq="${seq}"]`)
     await entry.waitFor()
     await expect.poll(() => entry.getAttribute("class")).toContain("entry-highlight")
-    await expect.poll(() => entry.innerText()).toContain("Starting the tour with a coloured shell command")
+    await expect.poll(() => entry.textContent()).toContain("Starting the tour with a coloured shell command")
     // Visible: inside the transcript's scrolled viewport, not just somewhere in the DOM.
     await expect
       .poll(async () => {
@@ -593,7 +593,7 @@ describe.skipIf(skip)("dashboard in Chromium", () => {
     expect(await allRenderedSeqs(page)).toEqual(expected)
     const detail = await api<Api.SessionDetail>(`/sessions/${sessionId}`)
     await expect
-      .poll(() => page.locator(".session-meta").innerText(), { timeout: 10_000 })
+      .poll(() => page.locator(".session-meta").textContent(), { timeout: 10_000 })
       .toContain(`${detail.session.entryCount} entries`)
     await page.locator("[data-testid=transcript]").evaluate((el) => {
       el.scrollTop = el.scrollHeight
@@ -627,7 +627,7 @@ describe.skipIf(skip)("dashboard in Chromium", () => {
 
     await page.goto(`${creds.serverUrl}/#/usage?groupBy=session`)
     await page.locator("[data-testid=usage-total-input]").waitFor()
-    const shown = async (id: string) => (await page.locator(`[data-testid=usage-total-${id}]`).innerText()).trim()
+    const shown = async (id: string) => ((await page.locator(`[data-testid=usage-total-${id}]`).textContent()) ?? "").trim()
     expect({
       input: parseExactInt(await shown("input")),
       output: parseExactInt(await shown("output")),
@@ -689,7 +689,7 @@ describe.skipIf(skip)("dashboard in Chromium", () => {
       await p.goto(`${creds.serverUrl}/#/sessions`)
       const notice = p.locator("[data-testid=auth-required]")
       await notice.waitFor({ timeout: 10_000 })
-      expect(await notice.innerText()).toContain("Not signed in")
+      expect(await notice.textContent()).toContain("Not signed in")
       expect(apiStatuses.length).toBeGreaterThan(0)
       expect(apiStatuses.every((s) => s === 401)).toBe(true)
       expect(await p.locator("[data-testid=session-row]").count()).toBe(0)
