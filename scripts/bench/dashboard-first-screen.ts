@@ -22,9 +22,10 @@
  */
 import { closeSync, mkdirSync, openSync, rmSync, utimesSync, writeSync } from "node:fs"
 import { dirname, join } from "node:path"
-import { type Page, launchChromium } from "@overlord/testkit/browser"
+import { launchChromium, type Page } from "@overlord/testkit/browser"
 import { argValue } from "./corpus.ts"
 import {
+  type BenchWindow,
   buildWeb,
   distInfo,
   loadAvg,
@@ -43,7 +44,6 @@ import {
   now,
   openDbReadOnly,
   portFree,
-  procSampler,
   readProc,
   record,
   sleep,
@@ -57,7 +57,8 @@ const SESSIONS = argValue(args, "--sessions", 10_000)
 const LOADS = argValue(args, "--loads", 5)
 if (args.includes("--build")) buildWeb()
 const dist = distInfo()
-if (dist.sourcesNewer) console.error(`note: apps/web/src is newer than the served build ${dist.bundle} (--build rebuilds)`)
+if (dist.sourcesNewer)
+  console.error(`note: apps/web/src is newer than the served build ${dist.bundle} (--build rebuilds)`)
 
 // ---- data -------------------------------------------------------------------------------------------
 const home = freshDir("dash-first")
@@ -126,6 +127,8 @@ interface Load {
   bundleEndMs: number
   api: { path: string; startMs: number; endMs: number; durMs: number; kb: number }[]
   lastApiEndMs: number
+  /** End of the request the first screen waits for: the tail page (session) or the first list page. */
+  keyApiEndMs: number
   scriptMs: number
   layoutMs: number
   styleMs: number
@@ -141,23 +144,28 @@ async function measure(page: Page, view: Load["view"], kind: Load["kind"], url: 
   await page.goto(url, { waitUntil: "commit" })
   const want = view === "session" ? ["firstEntry", "tail"] : ["firstRow"]
   await page.waitForFunction(
-    (keys) => keys.every((k) => (window as any).__bench.marks[k] !== undefined),
+    (keys) => keys.every((k) => (window as unknown as BenchWindow).__bench.marks[k] !== undefined),
     want,
-    { timeout: 60_000, polling: 50 },
+    {
+      timeout: 60_000,
+      polling: 50,
+    },
   )
   await sleep(300) // let trailing requests finish so Resource Timing is complete
   const t = (await page.evaluate(() => {
     const nav = performance.getEntriesByType("navigation")[0] as PerformanceNavigationTiming
     const res = performance.getEntriesByType("resource") as PerformanceResourceTiming[]
     return {
-      marks: (window as any).__bench.marks,
+      marks: (window as unknown as BenchWindow).__bench.marks,
       navResponseEnd: nav.responseEnd,
       dcl: nav.domContentLoadedEventEnd,
       bundleEnd: Math.max(0, ...res.filter((r) => /\/assets\/index-.*\.js/.test(r.name)).map((r) => r.responseEnd)),
       api: res
         .filter((r) => r.name.includes("/api/v1/"))
         .map((r) => ({
-          path: new URL(r.name).pathname.replace(/[0-9a-f-]{36}/, "<id>") + new URL(r.name).search.replace(/cursor=[^&]*/, "cursor=…"),
+          path:
+            new URL(r.name).pathname.replace(/[0-9a-f-]{36}/, "<id>") +
+            new URL(r.name).search.replace(/cursor=[^&]*/, "cursor=…"),
           startMs: r.startTime,
           endMs: r.responseEnd,
           durMs: r.responseEnd - r.startTime,
@@ -167,6 +175,7 @@ async function measure(page: Page, view: Load["view"], kind: Load["kind"], url: 
         '[data-testid="entry"], [data-testid="record-group"], [data-testid="session-row"]',
       ).length,
     }
+    // biome-ignore lint/suspicious/noExplicitAny: the page's raw measurements
   })) as any
   const { metrics } = (await cdp.send("Performance.getMetrics")) as { metrics: { name: string; value: number }[] }
   const metric = (n: string) => metrics.find((m) => m.name === n)?.value ?? Number.NaN
@@ -184,6 +193,14 @@ async function measure(page: Page, view: Load["view"], kind: Load["kind"], url: 
     bundleEndMs: t.bundleEnd,
     api: t.api,
     lastApiEndMs: Math.max(0, ...before.map((a: Load["api"][number]) => a.endMs)),
+    keyApiEndMs: Math.max(
+      0,
+      ...t.api
+        .filter((a: Load["api"][number]) =>
+          view === "session" ? a.path.includes("/entries") : a.path.startsWith("/api/v1/sessions?"),
+        )
+        .map((a: Load["api"][number]) => a.endMs),
+    ),
     scriptMs: metric("ScriptDuration") * 1000,
     layoutMs: metric("LayoutDuration") * 1000,
     styleMs: metric("RecalcStyleDuration") * 1000,
@@ -205,7 +222,9 @@ try {
       const s = daemonState(home)
       if (now() - lastLog > 5000) {
         lastLog = now()
-        console.error(`  sync ${fmt((now() - tSync) / 1000, 0)} s: ${s?.filesTracked ?? 0}/${files} files, ${s?.bytesPending} B pending`)
+        console.error(
+          `  sync ${fmt((now() - tSync) / 1000, 0)} s: ${s?.filesTracked ?? 0}/${files} files, ${s?.bytesPending} B pending`,
+        )
       }
       return s?.connected && s.bytesPending === 0 && s.filesTracked === files
     },
@@ -217,7 +236,9 @@ try {
   await waitFor(
     "search index caught up",
     () => {
-      const c = db.query("SELECT CAST(value AS INTEGER) AS c FROM meta WHERE key = 'search_cursor'").get() as { c: number } | null
+      const c = db.query("SELECT CAST(value AS INTEGER) AS c FROM meta WHERE key = 'search_cursor'").get() as {
+        c: number
+      } | null
       const m = db.query("SELECT coalesce(max(seq), 0) AS m FROM entries").get() as { m: number }
       return (c?.c ?? 0) >= m.m
     },
@@ -243,7 +264,9 @@ try {
     let size = 0
     for (let i = 0; i < 6; i++) {
       const t0 = now()
-      const res = await fetch(`${cred.serverUrl}/api/v1${path}`, { headers: { authorization: `Bearer ${cred.apiToken}` } })
+      const res = await fetch(`${cred.serverUrl}/api/v1${path}`, {
+        headers: { authorization: `Bearer ${cred.apiToken}` },
+      })
       size = (await res.arrayBuffer()).byteLength
       if (!res.ok) throw new Error(`${path}: ${res.status}`)
       if (i > 0) ts.push(now() - t0)
@@ -256,7 +279,11 @@ try {
   const origin = new URL(url).origin
   const cookies = await signInCookies(browser, url)
   const rssBefore = readProc(daemon.pid)!
-  const sampler = procSampler(daemon.pid, 50)
+  // Peak RSS while serving the views only (lib's procSampler folds in VmHWM, which includes the sync).
+  let peakServingKb = rssBefore.rssKb
+  const sampler = setInterval(() => {
+    peakServingKb = Math.max(peakServingKb, readProc(daemon.pid)?.rssKb ?? 0)
+  }, 50)
   const loads: Load[] = []
   const views = [
     { view: "session" as const, url: `${origin}/#/sessions/${encodeURIComponent(bigId)}` },
@@ -272,15 +299,15 @@ try {
         const l = await measure(page, v.view, kind, v.url)
         loads.push(l)
         console.error(
-          `${v.view} ${kind} #${i + 1} (load ${fmt(l.load1, 2)}): first ${fmt(l.firstMs, 0)} ms${l.tailMs !== undefined ? `, tail ${fmt(l.tailMs, 0)} ms` : ""}; bundle ${fmt(l.bundleEndMs, 0)}, DCL ${fmt(l.domContentLoadedMs, 0)}, last API ${fmt(l.lastApiEndMs, 0)}; script ${fmt(l.scriptMs, 0)} layout ${fmt(l.layoutMs, 0)} style ${fmt(l.styleMs, 0)} ms; rows ${l.renderedRows}; ${l.api.map((a) => `${a.path} ${fmt(a.durMs, 0)}ms/${fmt(a.kb, 0)}KB`).join(", ")}`,
+          `${v.view} ${kind} #${i + 1} (load ${fmt(l.load1, 2)}): first ${fmt(l.firstMs, 0)} ms${l.tailMs !== undefined ? `, tail ${fmt(l.tailMs, 0)} ms` : ""}; bundle ${fmt(l.bundleEndMs, 0)}, DCL ${fmt(l.domContentLoadedMs, 0)}, last API ${fmt(l.lastApiEndMs, 0)}, key API ${fmt(l.keyApiEndMs, 0)}; script ${fmt(l.scriptMs, 0)} layout ${fmt(l.layoutMs, 0)} style ${fmt(l.styleMs, 0)} ms; rows ${l.renderedRows}; ${l.api.map((a) => `${a.path} ${fmt(a.durMs, 0)}ms/${fmt(a.kb, 0)}KB`).join(", ")}`,
         )
         await page.close()
       }
       await ctx.close()
     }
   }
-  const rssAfter = sampler.sample()!
-  sampler.stop()
+  clearInterval(sampler)
+  const rssAfter = readProc(daemon.pid)!
   const summary = (view: Load["view"], kind: Load["kind"]) => {
     const ls = loads.filter((l) => l.view === view && l.kind === kind)
     const med = (f: (l: Load) => number) => median(ls.map(f))
@@ -296,7 +323,8 @@ try {
       bundleEndMs: med((l) => l.bundleEndMs),
       domContentLoadedMs: med((l) => l.domContentLoadedMs),
       lastApiEndMs: med((l) => l.lastApiEndMs),
-      afterLastApiMs: med((l) => l.firstMs - l.lastApiEndMs),
+      keyApiEndMs: med((l) => l.keyApiEndMs),
+      afterKeyApiMs: med((l) => l.firstMs - l.keyApiEndMs),
       scriptMs: med((l) => l.scriptMs),
       layoutMs: med((l) => l.layoutMs),
       styleMs: med((l) => l.styleMs),
@@ -315,7 +343,7 @@ try {
     serverMemory: {
       rssBeforeViewsMb: rssBefore.rssKb / 1024,
       anonBeforeMb: rssBefore.anonKb / 1024,
-      peakRssWhileServingMb: sampler.peakRssKb() / 1024,
+      peakRssWhileServingMb: Math.max(peakServingKb, rssAfter.rssKb) / 1024,
       rssAfterViewsMb: rssAfter.rssKb / 1024,
       anonAfterMb: rssAfter.anonKb / 1024,
       vmHwmAfterSyncMb: hwmAfterSyncKb / 1024,

@@ -187,9 +187,18 @@ export function buildWeb(): void {
   if (r.exitCode !== 0) throw new Error(`vite build failed: ${r.stderr.toString().slice(-2000)}`)
 }
 
+/** What the pages' init scripts keep on `window.__bench`: mark → time. */
+export type BenchWindow = {
+  __bench: { marks: Record<string, number>; dom: Record<string, number>; ws: Record<string, number> }
+}
+
 export const loadAvg = () => require("node:os").loadavg() as number[]
 export const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b)
-  return s.length === 0 ? Number.NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
+  return s.length === 0
+    ? Number.NaN
+    : s.length % 2
+      ? s[(s.length - 1) / 2]!
+      : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
 }
 void sleep

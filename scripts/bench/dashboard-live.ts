@@ -1,9 +1,10 @@
 /**
  * Dashboard live latency: append to a session file → that entry is in the page's DOM, in Chromium.
  *
- *   bun scripts/bench/dashboard-live.ts [--n 200] [--runs 1] [--gap-min 50] [--gap-max 150] [--build] [--keep]
+ *   bun scripts/bench/dashboard-live.ts [--n 200] [--runs 1] [--gap-min 50] [--gap-max 150] [--base-entries 0]
+ *                                       [--build] [--keep]
  *
- * One generated session (40 turns) is synced by `overlord start --foreground` on a fresh home; Chromium
+ * One generated session (40 turns, or at least `--base-entries` lines: the live tail of a long session) is synced by `overlord start --foreground` on a fresh home; Chromium
  * (signed in with the daemon's one-time link) opens `#/sessions/<id>` and follows the tail. Then N user /
  * assistant lines, each with a unique `LIVEMARK-<i>-<rand>` in its text, are appended one write per line at
  * random 50–150 ms gaps. This process stamps `performance.timeOrigin + performance.now()` just before each
@@ -17,7 +18,17 @@ import { appendFileSync, rmSync } from "node:fs"
 import { join } from "node:path"
 import { launchChromium } from "@overlord/testkit/browser"
 import { argValue } from "./corpus.ts"
-import { buildWeb, distInfo, loadAvg, SessionWriter, sessionPath, signedInContext, signInCookies, wallNow } from "./dashboard-lib.ts"
+import {
+  type BenchWindow,
+  buildWeb,
+  distInfo,
+  loadAvg,
+  SessionWriter,
+  sessionPath,
+  signedInContext,
+  signInCookies,
+  wallNow,
+} from "./dashboard-lib.ts"
 import {
   daemonState,
   fmt,
@@ -38,9 +49,11 @@ const N = argValue(args, "--n", 200)
 const RUNS = argValue(args, "--runs", 1)
 const GAP_MIN = argValue(args, "--gap-min", 50)
 const GAP_MAX = argValue(args, "--gap-max", 150)
+const BASE_ENTRIES = argValue(args, "--base-entries", 0)
 if (args.includes("--build")) buildWeb()
 const dist = distInfo()
-if (dist.sourcesNewer) console.error(`note: apps/web/src is newer than the served build ${dist.bundle} (--build rebuilds)`)
+if (dist.sourcesNewer)
+  console.error(`note: apps/web/src is newer than the served build ${dist.bundle} (--build rebuilds)`)
 
 // ---- data: one session of 40 turns --------------------------------------------------------------------
 const home = freshDir("dash-live")
@@ -50,7 +63,12 @@ const sessionId = crypto.randomUUID()
 const file = sessionPath(claudeDir, cwd, sessionId)
 const writer = new SessionWriter(sessionId, cwd, Date.now() - 3_600_000)
 require("node:fs").mkdirSync(join(file, ".."), { recursive: true })
-appendFileSync(file, `${Array.from({ length: 40 }, (_, i) => writer.turn(i)).flat().join("\n")}\n`)
+{
+  const base: string[] = []
+  for (let i = 0; i < 40 || base.length < BASE_ENTRIES; i++) base.push(...writer.turn(i))
+  for (let i = 0; i < base.length; i += 5000) appendFileSync(file, `${base.slice(i, i + 5000).join("\n")}\n`)
+  console.error(`base session: ${base.length} lines, ${(Bun.file(file).size / 1e6).toFixed(1)} MB`)
+}
 const fileKey = file.slice(join(claudeDir, "projects").length + 1)
 
 const MARK_RE = "LIVEMARK-\\d+-[a-z0-9]+"
@@ -88,7 +106,7 @@ const all: { dom: number[]; ws: number[]; stored: number[] } = { dom: [], ws: []
 let clockOffsetMs = Number.NaN
 try {
   const db = await waitFor("the database", () => openDbReadOnly(home), 30_000, 20)
-  await waitFor("initial sync", () => daemonState(home)?.bytesPending === 0 && daemonState(home)?.connected, 60_000)
+  await waitFor("initial sync", () => daemonState(home)?.bytesPending === 0 && daemonState(home)?.connected, 300_000)
   const offsetQ = db.query("SELECT offset FROM files WHERE file_key = ?")
   const offsetOf = () => (offsetQ.get(fileKey) as { offset: number } | null)?.offset ?? -1
   let size = Bun.file(file).size
@@ -99,7 +117,7 @@ try {
   await ctx.addInitScript(initScript)
   const page = await ctx.newPage()
   await page.goto(`${new URL(url).origin}/#/sessions/${encodeURIComponent(sessionId)}`)
-  await page.waitForSelector('[data-testid="entry"]', { timeout: 30_000 })
+  await page.waitForSelector('[data-testid="entry"]', { timeout: 60_000 })
 
   // Same clock? Offset of the page's clock vs ours, from the evaluate with the shortest round trip.
   let best = Number.POSITIVE_INFINITY
@@ -126,7 +144,7 @@ try {
   }
   // Warm-up: the live subscription is up once one appended line shows.
   const warm = append(seq++)
-  await page.waitForFunction((m) => m in (window as any).__bench.dom, warm.mark, { timeout: 30_000 })
+  await page.waitForFunction((m) => m in (window as unknown as BenchWindow).__bench.dom, warm.mark, { timeout: 30_000 })
   await sleep(500)
 
   for (let run = 0; run < RUNS; run++) {
@@ -152,11 +170,13 @@ try {
     await Promise.race([poller, sleep(15_000)])
     const marks = sent.map((s) => s.mark)
     await page
-      .waitForFunction((ms) => ms.every((m) => m in (window as any).__bench.dom), marks, { timeout: 15_000 })
+      .waitForFunction((ms) => ms.every((m) => m in (window as unknown as BenchWindow).__bench.dom), marks, {
+        timeout: 15_000,
+      })
       .catch(() => console.error("some entries never reached the DOM within 15 s"))
     const wall = (now() - t0) / 1000
     const cpu1 = sampler.sample()!
-    const seen = (await page.evaluate(() => (window as any).__bench)) as {
+    const seen = (await page.evaluate(() => (window as unknown as BenchWindow).__bench)) as {
       dom: Record<string, number>
       ws: Record<string, number>
     }
@@ -210,6 +230,7 @@ const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b)
 const d = sorted(all.dom)
 const result = {
   n: N,
+  baseEntries: BASE_ENTRIES,
   runs: RUNS,
   gapMs: `${GAP_MIN}-${GAP_MAX}`,
   dist,

@@ -95,12 +95,12 @@ const dashMd =
 
 ### Dashboard first screen (medians of ${df.session.cold.n} loads; ms from navigation start)
 
-| view | load | first visible | tail entry visible | last API response | render after it | script (ms) |
+| view | load | first visible | tail entry visible | key API response (tail page / first list page) | render after it | script (ms) |
 |---|---|---:|---:|---:|---:|---:|
-| session, ${df.data.entries} entries | cold | ${fmt(df.session.cold.firstMs, 0)} | ${fmt(df.session.cold.tailMs, 0)} | ${fmt(df.session.cold.lastApiEndMs, 0)} | ${fmt(df.session.cold.afterLastApiMs, 0)} | ${fmt(df.session.cold.scriptMs, 0)} |
-| session, ${df.data.entries} entries | warm | ${fmt(df.session.warm.firstMs, 0)} | ${fmt(df.session.warm.tailMs, 0)} | ${fmt(df.session.warm.lastApiEndMs, 0)} | ${fmt(df.session.warm.afterLastApiMs, 0)} | ${fmt(df.session.warm.scriptMs, 0)} |
-| list, ${df.data.sessions} sessions | cold | ${fmt(df.list.cold.firstMs, 0)} | | ${fmt(df.list.cold.lastApiEndMs, 0)} | ${fmt(df.list.cold.afterLastApiMs, 0)} | ${fmt(df.list.cold.scriptMs, 0)} |
-| list, ${df.data.sessions} sessions | warm | ${fmt(df.list.warm.firstMs, 0)} | | ${fmt(df.list.warm.lastApiEndMs, 0)} | ${fmt(df.list.warm.afterLastApiMs, 0)} | ${fmt(df.list.warm.scriptMs, 0)} |
+| session, ${df.data.entries} entries | cold | ${fmt(df.session.cold.firstMs, 0)} | ${fmt(df.session.cold.tailMs, 0)} | ${fmt(df.session.cold.keyApiEndMs, 0)} | ${fmt(df.session.cold.afterKeyApiMs, 0)} | ${fmt(df.session.cold.scriptMs, 0)} |
+| session, ${df.data.entries} entries | warm | ${fmt(df.session.warm.firstMs, 0)} | ${fmt(df.session.warm.tailMs, 0)} | ${fmt(df.session.warm.keyApiEndMs, 0)} | ${fmt(df.session.warm.afterKeyApiMs, 0)} | ${fmt(df.session.warm.scriptMs, 0)} |
+| list, ${df.data.sessions} sessions | cold | ${fmt(df.list.cold.firstMs, 0)} | | ${fmt(df.list.cold.keyApiEndMs, 0)} | ${fmt(df.list.cold.afterKeyApiMs, 0)} | ${fmt(df.list.cold.scriptMs, 0)} |
+| list, ${df.data.sessions} sessions | warm | ${fmt(df.list.warm.firstMs, 0)} | | ${fmt(df.list.warm.keyApiEndMs, 0)} | ${fmt(df.list.warm.afterKeyApiMs, 0)} | ${fmt(df.list.warm.scriptMs, 0)} |
 
 Server RSS before the views ${fmt(df.serverMemory.rssBeforeViewsMb)} MB, peak while serving ${fmt(df.serverMemory.peakRssWhileServingMb)} MB, VmHWM ${fmt(df.serverMemory.vmHwmAfterViewsMb)} MB (${fmt(df.serverMemory.vmHwmAfterSyncMb)} MB after the sync).
 `

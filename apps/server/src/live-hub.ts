@@ -23,7 +23,8 @@ interface Watcher {
 }
 
 const PAGE = 500
-const SESSION_THROTTLE_MS = 250
+/** Session summaries (totals over every message) are recomputed at most this often while lines arrive. */
+const SESSION_THROTTLE_MS = 1_000
 
 export class LiveHub {
   private readonly watchers = new Set<Watcher>()
