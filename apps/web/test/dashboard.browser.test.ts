@@ -627,7 +627,8 @@ describe.skipIf(skip)("dashboard in Chromium", () => {
 
     await page.goto(`${creds.serverUrl}/#/usage?groupBy=session`)
     await page.locator("[data-testid=usage-total-input]").waitFor()
-    const shown = async (id: string) => ((await page.locator(`[data-testid=usage-total-${id}]`).textContent()) ?? "").trim()
+    const shown = async (id: string) =>
+      ((await page.locator(`[data-testid=usage-total-${id}]`).textContent()) ?? "").trim()
     expect({
       input: parseExactInt(await shown("input")),
       output: parseExactInt(await shown("output")),
