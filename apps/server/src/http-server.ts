@@ -22,8 +22,9 @@ export interface Interface {
 
 export class HttpServer extends Context.Service<HttpServer, Interface>()("@overlord/server/HttpServer") {}
 
-const INDEX_BATCH = 2_000
-const INDEX_BATCH_BUSY = 100
+/** Small transactions: the server answers requests on this thread, so no batch may hold it for long. */
+const INDEX_BATCH = 250
+const INDEX_BATCH_BUSY = 50
 const INGEST_QUIET_MS = 500
 /** With nothing to index, how often to look again: search lags new lines by at most this. */
 const INDEX_IDLE_POLL_MS = 1_000

@@ -81,6 +81,11 @@ interface SessionRow {
   has_errors: number
   models: string
   subagent_count: number
+  usage_input: number
+  usage_output: number
+  usage_cache_write: number
+  usage_cache_read: number
+  usage_cost: number
 }
 
 const now = () => new Date().toISOString()
@@ -636,37 +641,25 @@ export class SqliteEngine implements Engine {
       params.push(like, like, like, like, like, like)
     }
     if (query.cursor) {
+      // Keyset on (last_at DESC, id DESC); sessions without a timestamp sort last (NULL is smallest).
       const c = decodeCursor(query.cursor)
-      where.push("(coalesce(s.last_at, '') < ? OR (coalesce(s.last_at, '') = ? AND s.id < ?))")
-      params.push(c.at, c.at, c.id)
+      if (c.at === "") {
+        where.push("(s.last_at IS NULL AND s.id < ?)")
+        params.push(c.id)
+      } else {
+        where.push("(s.last_at < ? OR (s.last_at = ? AND s.id < ?) OR s.last_at IS NULL)")
+        params.push(c.at, c.at, c.id)
+      }
     }
     const rows = this.db
-      .query(
-        `${SqliteEngine.SESSION_SELECT} WHERE ${where.join(" AND ")} ORDER BY coalesce(s.last_at, '') DESC, s.id DESC LIMIT ?`,
-      )
+      .query(`${SqliteEngine.SESSION_SELECT} WHERE ${where.join(" AND ")} ORDER BY s.last_at DESC, s.id DESC LIMIT ?`)
       .all(...params, limit + 1) as SessionRow[]
     const page = rows.slice(0, limit)
-    const usage = this.usageBySession(page.map((r) => r.id))
     const last = page[page.length - 1]
     return {
-      sessions: page.map((r) => toSummary(r, usage.get(r.id))),
+      sessions: page.map(toSummary),
       nextCursor: rows.length > limit && last ? encodeCursor({ at: last.last_at ?? "", id: last.id }) : null,
     }
-  }
-
-  private usageBySession(ids: readonly number[]): Map<number, Api.TokenTotals> {
-    const out = new Map<number, Api.TokenTotals>()
-    if (ids.length === 0) return out
-    const rows = this.db
-      .query(
-        `SELECT session_id, sum(input) AS input, sum(output) AS output, sum(cache_write) AS cw, sum(cache_read) AS cr,
-         sum(cost_usd) AS cost FROM usage_messages WHERE session_id IN (${ids.map(() => "?").join(",")}) GROUP BY session_id`,
-      )
-      .all(...ids) as { session_id: number; input: number; output: number; cw: number; cr: number; cost: number }[]
-    for (const r of rows) {
-      out.set(r.session_id, { input: r.input, output: r.output, cacheWrite: r.cw, cacheRead: r.cr, costUsd: r.cost })
-    }
-    return out
   }
 
   /** The user's session row for a session id; the most recently active machine's when several have it. */
@@ -688,7 +681,7 @@ export class SqliteEngine implements Engine {
       )
       .all(row.id, actor.userId) as { file_key: string; agent_id: string | null; offset: number; line_count: number }[]
     return {
-      session: toSummary(row, this.usageBySession([row.id]).get(row.id)),
+      session: toSummary(row),
       files: files.map((f) => ({
         fileKey: f.file_key,
         agentId: f.agent_id,
@@ -892,7 +885,7 @@ export class SqliteEngine implements Engine {
   }
 }
 
-function toSummary(r: SessionRow, usage: Api.TokenTotals | undefined): Api.SessionSummary {
+function toSummary(r: SessionRow): Api.SessionSummary {
   return {
     sessionId: r.session_uid,
     machineId: r.machine_uid,
@@ -905,7 +898,13 @@ function toSummary(r: SessionRow, usage: Api.TokenTotals | undefined): Api.Sessi
     subagentCount: r.subagent_count,
     models: JSON.parse(r.models) as string[],
     hasErrors: r.has_errors === 1,
-    usage: usage ?? { input: 0, output: 0, cacheWrite: 0, cacheRead: 0, costUsd: 0 },
+    usage: {
+      input: r.usage_input,
+      output: r.usage_output,
+      cacheWrite: r.usage_cache_write,
+      cacheRead: r.usage_cache_read,
+      costUsd: r.usage_cost,
+    },
   }
 }
 
