@@ -60,6 +60,8 @@ export const getJson = async <T>(path: string, params: Query = {}, signal?: Abor
 /** A page request larger than the store can hold, so `before` means "the last page". */
 export const END_SEQ = Number.MAX_SAFE_INTEGER
 export const PAGE_SIZE = 500
+/** The first screen of a session: enough to fill it and follow the tail; earlier pages load on scroll. */
+export const FIRST_PAGE_SIZE = 150
 
 export type SessionFilters = {
   project?: string

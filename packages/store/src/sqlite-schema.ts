@@ -156,4 +156,8 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     WHERE id = OLD.session_id;
   END;
   `,
+  // 3: the projects list groups sessions by project; with 10,000 sessions the scan took 60 ms.
+  `
+  CREATE INDEX sessions_by_project ON sessions (user_id, project_dir, last_at);
+  `,
 ]

@@ -6,7 +6,7 @@
 import type { Api } from "@overlord/protocol"
 import { useVirtualizer } from "@tanstack/react-virtual"
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react"
-import { api, END_SEQ, exportUrl, PAGE_SIZE } from "../api.ts"
+import { api, END_SEQ, exportUrl, FIRST_PAGE_SIZE, PAGE_SIZE } from "../api.ts"
 import { offThreadSeqs } from "../branches.ts"
 import { formatBytes, formatCost, formatInt, formatTime, isActive, projectLabel } from "../format.ts"
 import { expandForSeq, groupRows, indexOfSeq, isGroupOpen, type TranscriptItem, toggleGroup } from "../grouping.ts"
@@ -89,8 +89,8 @@ export const SessionView = ({ sessionId, seq }: { sessionId: string; seq: number
         w = withLaterPage(initialTail(before.entries, PAGE_SIZE), after.entries, PAGE_SIZE)
       } else {
         if (linked?.entry.agentId) setAgentTarget({ agentId: linked.entry.agentId, seq: linked.entry.seq })
-        const tail = await api.entries(sessionId, { before: END_SEQ }, signal)
-        w = initialTail(tail.entries, PAGE_SIZE)
+        const tail = await api.entries(sessionId, { before: END_SEQ, limit: FIRST_PAGE_SIZE }, signal)
+        w = initialTail(tail.entries, FIRST_PAGE_SIZE)
         stickRef.current = true
       }
       const d = await detailP
