@@ -4,7 +4,7 @@
  * back byte for byte, with every line stored once. Read from ../shared at test time; never copied.
  */
 import { type ChildProcess, spawn } from "node:child_process"
-import { existsSync } from "node:fs"
+import { existsSync, readFileSync } from "node:fs"
 import { copyFile, mkdir, mkdtemp, readFile, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
@@ -34,7 +34,7 @@ function fileKeyOf(repo: string, path: string): string {
 }
 
 function loadFixtures(): Fixture[] {
-  const tsv = require("node:fs").readFileSync(join(FIXTURES, "SOURCES.tsv"), "utf8") as string
+  const tsv = readFileSync(join(FIXTURES, "SOURCES.tsv"), "utf8")
   const [header, ...rows] = tsv.trim().split("\n")
   const cols = header!.split("\t")
   return rows.map((row) => {

@@ -1,0 +1,55 @@
+/**
+ * Migrations run forward from any earlier version, once: a database written by the first release
+ * opens under the current code with its data intact and its derived columns backfilled.
+ */
+import { Database } from "bun:sqlite"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { SqliteEngine } from "@overlord/store"
+import { afterEach, describe, expect, it } from "vitest"
+import { SQLITE_MIGRATIONS } from "../src/sqlite-schema.ts"
+
+describe("SQLite migrations", () => {
+  let dir: string
+  afterEach(() => rmSync(dir, { recursive: true, force: true }))
+
+  it("upgrades a version-1 database and backfills session usage totals", async () => {
+    dir = mkdtempSync(join(tmpdir(), "overlord-migrate-"))
+    const path = join(dir, "overlord.db")
+    const v1 = new Database(path, { strict: true })
+    v1.run(SQLITE_MIGRATIONS[0]!)
+    v1.run("PRAGMA user_version = 1")
+    v1.run("INSERT INTO users (id, name, created_at) VALUES (1, 'local', '2026-11-01')")
+    v1.run(
+      "INSERT INTO machines (id, user_id, machine_uid, name, created_at) VALUES (1, 1, 'm', 'laptop', '2026-11-01')",
+    )
+    v1.run(
+      "INSERT INTO sessions (id, user_id, machine_id, session_uid, project_dir, last_at) VALUES (1, 1, 1, 's-1', '-p', '2026-11-01T10:00:00Z')",
+    )
+    for (const [key, input, output] of [
+      ["a", 100, 10],
+      ["b", 50, 5],
+    ] as const) {
+      v1.query(
+        `INSERT INTO usage_messages (user_id, dedup_key, session_id, project_dir, entry_seq, model, day, input, output,
+         cache_write, cache_read, total, is_sidechain, cost_usd) VALUES (1, ?, 1, '-p', 1, 'm', '2026-11-01', ?, ?, 0, 0, ?, 0, 0.5)`,
+      ).run(key, input, output, input + output)
+    }
+    v1.close()
+
+    const engine = new SqliteEngine({ path })
+    const detail = await engine.getSession({ userId: 1 }, "s-1")
+    expect(detail?.session.usage).toEqual({ input: 150, output: 15, cacheWrite: 0, cacheRead: 0, costUsd: 1 })
+    engine.close()
+
+    // Opening again applies nothing twice.
+    const again = new SqliteEngine({ path })
+    const version = (again as unknown as { db: Database }).db.query("PRAGMA user_version").get() as {
+      user_version: number
+    }
+    expect(version.user_version).toBe(SQLITE_MIGRATIONS.length)
+    expect((await again.getSession({ userId: 1 }, "s-1"))?.session.usage.input).toBe(150)
+    again.close()
+  })
+})
