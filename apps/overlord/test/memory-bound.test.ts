@@ -116,11 +116,12 @@ describe("memory is bounded by chunks, not by line or file size", () => {
       big.stop()
     })
 
-    // 260 MB more input, a third of it one line: memory may differ by caches and a few chunks, not
-    // by the input; and the peak stays well below the input's size.
+    // 260 MB more input: the peak may move with GC timing (more on a loaded machine, where the
+    // suite runs files in parallel), but not with the input; and it stays well below the input's size.
+    // Seen: +9 MB alone on a quiet machine, up to +90 MB under the full suite.
     const peaks = `peaks: ${baseline.peakMb.toFixed(0)} MB vs ${big.peakMb.toFixed(0)} MB`
-    expect(big.peakMb - baseline.peakMb, peaks).toBeLessThan(80)
-    expect(big.peakMb, peaks).toBeLessThan(300)
+    expect(big.peakMb - baseline.peakMb, peaks).toBeLessThan(150)
+    expect(big.peakMb, peaks).toBeLessThan(340)
 
     const get = (path: string) =>
       fetch(`${big.creds.serverUrl}/api/v1${path}`, { headers: { authorization: `Bearer ${big.creds.apiToken}` } })
