@@ -3,11 +3,11 @@
  * tool calls, a subagent, an image, a resumed session and a slowly growing one are written while
  * `overlord start` runs; the server ends with exactly the bytes on disk and the expected usage.
  */
-import { type ChildProcess, spawn } from "node:child_process"
 import { mkdir, readFile, rm } from "node:fs/promises"
 import { join, relative } from "node:path"
 import type { Api } from "@overlord/protocol"
 import { type ClaudeHome, encodeProjectDir, makeClaudeHome } from "@overlord/testkit/claude-cli"
+import { type OverlordCredentials, type OverlordProcess, startOverlord } from "@overlord/testkit/overlord-process"
 import {
   EXPECTED_TOTALS,
   image,
@@ -22,20 +22,12 @@ import { findJsonlFiles } from "@overlord/testkit/session-files"
 import { waitFor } from "@overlord/testkit/wait"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 
-const BIN = join(import.meta.dirname, "../src/bin.ts")
-
-interface Credentials {
-  serverUrl: string
-  apiToken: string
-}
-
 describe("real Claude Code sessions sync exactly", () => {
   let claude: ClaudeHome
   let overlordHome: string
-  let daemon: ChildProcess
-  let creds: Credentials
+  let daemon: OverlordProcess
+  let creds: OverlordCredentials
   const runs: Record<string, ScenarioRun> = {}
-  const output: string[] = []
 
   const api = async <T>(path: string): Promise<T> => {
     const res = await fetch(`${creds.serverUrl}/api/v1${path}`, {
@@ -67,20 +59,8 @@ describe("real Claude Code sessions sync exactly", () => {
   beforeAll(async () => {
     claude = await makeClaudeHome("overlord-e2e-")
     overlordHome = join(claude.configDir, "..", "overlord-home")
-    daemon = spawn(
-      "bun",
-      [BIN, "--home", overlordHome, "start", "--foreground", "--claude-dir", claude.configDir, "--port", "0"],
-      {
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    )
-    daemon.stdout?.on("data", (d) => output.push(String(d)))
-    daemon.stderr?.on("data", (d) => output.push(String(d)))
-    creds = await waitFor("the daemon's credentials", async () => {
-      const c = JSON.parse(await readFile(join(overlordHome, "credentials.json"), "utf8")) as Credentials
-      const res = await fetch(`${c.serverUrl}/api/v1/machines`, { headers: { authorization: `Bearer ${c.apiToken}` } })
-      return res.ok ? c : null
-    })
+    daemon = startOverlord(overlordHome, claude.configDir)
+    creds = await daemon.credentials()
     // Everything below happens while the daemon runs: live sync, not a one-off import.
     const scenarios = { toolTour, subagent, image, resume, slow: slow(5, 300) }
     await Promise.all(
@@ -98,7 +78,7 @@ describe("real Claude Code sessions sync exactly", () => {
   }, 240_000)
 
   afterAll(async () => {
-    daemon?.kill("SIGTERM")
+    daemon?.stop()
     await Promise.all(Object.values(runs).map((r) => r.dispose()))
     await rm(join(claude.configDir, ".."), { recursive: true, force: true })
   })
@@ -120,7 +100,7 @@ describe("real Claude Code sessions sync exactly", () => {
       },
       60_000,
     ).catch((e) => {
-      throw new Error(`${String(e)}\ndaemon output:\n${output.join("")}`)
+      throw new Error(`${String(e)}\ndaemon output:\n${daemon.output()}`)
     })
     for (const path of files) {
       const fileKey = relative(projects, path)

@@ -7,7 +7,6 @@
  *
  * Screenshots of each view land in `.artifacts/screenshots/dashboard-*.png`.
  */
-import { type ChildProcess, spawn } from "node:child_process"
 import { mkdir, readdir, readFile, rm } from "node:fs/promises"
 import { join } from "node:path"
 import type { Api } from "@overlord/protocol"
@@ -22,6 +21,7 @@ import {
 } from "@overlord/testkit/browser"
 import { type ClaudeHome, encodeProjectDir, makeClaudeHome } from "@overlord/testkit/claude-cli"
 import type { TokenUsage } from "@overlord/testkit/fake-anthropic"
+import { type OverlordCredentials, type OverlordProcess, startOverlord } from "@overlord/testkit/overlord-process"
 import {
   EXPECTED_TOTALS,
   image,
@@ -37,13 +37,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { formatCost } from "../src/format.ts"
 import { ensureWebBuilt } from "./web-build.ts"
 
-const BIN = join(import.meta.dirname, "../../overlord/src/bin.ts")
 const skip = chromiumMissing()
-
-interface Credentials {
-  serverUrl: string
-  apiToken: string
-}
 
 const sumUsage = (list: readonly TokenUsage[]): TokenUsage =>
   list.reduce(
@@ -80,8 +74,8 @@ const RECONNECT_SLOW = slow(12, 700)
 describe.skipIf(skip)("dashboard in Chromium", () => {
   let claude: ClaudeHome
   let overlordHome: string
-  let daemon: ChildProcess
-  let creds: Credentials
+  let daemon: OverlordProcess
+  let creds: OverlordCredentials
   let loginUrl: string
   let browser: Browser
   let context: BrowserContext
@@ -204,27 +198,15 @@ describe.skipIf(skip)("dashboard in Chromium", () => {
     ensureWebBuilt()
     claude = await makeClaudeHome("overlord-web-e2e-")
     overlordHome = join(claude.configDir, "..", "overlord-home")
-    daemon = spawn(
-      "bun",
-      [BIN, "--home", overlordHome, "start", "--foreground", "--claude-dir", claude.configDir, "--port", "0"],
-      {
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    )
-    daemon.stdout?.on("data", (d) => output.push(String(d)))
-    daemon.stderr?.on("data", (d) => output.push(String(d)))
+    daemon = startOverlord(overlordHome, claude.configDir)
     loginUrl = await waitFor(
       "the printed dashboard link",
-      async () => /Dashboard: (\S+)/.exec(output.join(""))?.[1],
+      async () => /Dashboard: (\S+)/.exec(daemon.output())?.[1],
       60_000,
     ).catch((e) => {
-      throw new Error(`${String(e)}\ndaemon output:\n${output.join("")}`)
+      throw new Error(`${String(e)}\ndaemon output:\n${daemon.output()}`)
     })
-    creds = await waitFor("the daemon's credentials", async () => {
-      const c = JSON.parse(await readFile(join(overlordHome, "credentials.json"), "utf8")) as Credentials
-      const res = await fetch(`${c.serverUrl}/api/v1/machines`, { headers: { authorization: `Bearer ${c.apiToken}` } })
-      return res.ok ? c : null
-    })
+    creds = await daemon.credentials()
     expect(loginUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/auth\?token=/)
     browser = await launchChromium()
     context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true })
@@ -258,7 +240,7 @@ describe.skipIf(skip)("dashboard in Chromium", () => {
 
   afterAll(async () => {
     await browser?.close().catch(() => {})
-    daemon?.kill("SIGTERM")
+    daemon?.stop()
     await background?.catch(() => {})
     await Promise.all(Object.values(runs).map((r) => r.dispose()))
     if (claude) await rm(join(claude.configDir, ".."), { recursive: true, force: true })
