@@ -485,7 +485,16 @@ export class SyncEngine {
           idle,
         )
         if (!chunk) {
-          this.waitForPartial(t)
+          // Nothing whole to send: the size we believed may be stale (the file shrank or was replaced
+          // without an event reaching us). Look again before waiting, so the file can never stall.
+          const facts = await statFile(t.path)
+          if (!facts) {
+            this.removed(t.fileKey)
+            continue
+          }
+          const believed = { size: t.size, sent: t.sent }
+          this.observe(t, facts)
+          if (t.size === believed.size && t.sent === believed.sent) this.waitForPartial(t)
           continue
         }
         if (!this.ready || !this.socket) return
