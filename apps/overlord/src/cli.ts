@@ -81,8 +81,9 @@ export function buildCli(): Command {
               host: opts.host,
               port: opts.port,
               console: true,
-              // Small frames make fault-injection tests hit many more frame boundaries.
+              // Tuning for tests and benchmarks: small frames hit many more frame boundaries.
               ...(process.env.OVERLORD_CHUNK_BYTES ? { chunkBytes: Number(process.env.OVERLORD_CHUNK_BYTES) } : {}),
+              ...(process.env.OVERLORD_WINDOW ? { window: Number(process.env.OVERLORD_WINDOW) } : {}),
               ...(opts.server ? { serverUrl: opts.server.replace(/\/$/, "") } : {}),
             }),
           ),

@@ -21,6 +21,7 @@ export interface DaemonConfig {
   readonly serverUrl?: string
   readonly console: boolean
   readonly chunkBytes?: number
+  readonly window?: number
 }
 
 /** What `overlord status` reads. */
@@ -79,6 +80,7 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger) =>
             token: target.machineToken,
             log,
             ...(config.chunkBytes ? { chunkBytes: config.chunkBytes } : {}),
+            ...(config.window ? { window: config.window } : {}),
           })
           e.start()
           return e

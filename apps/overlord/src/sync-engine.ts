@@ -57,8 +57,6 @@ interface Tracked {
 interface InFlight {
   readonly fileKey: string
   readonly epoch: number
-  readonly bytes: number
-  readonly live: boolean
 }
 
 export interface FileNotice {
@@ -83,8 +81,8 @@ const HEADER_ROOM = 1024
  * During a bulk backfill the heap would otherwise drift up to the allocator's high-water mark;
  * a collection every 64 MB shipped keeps memory at the scale of a chunk, not of the input.
  */
-export const COLLECT_EVERY_BYTES = 64 * 1024 * 1024
-export const collectGarbage = () => Bun.gc(true)
+const COLLECT_EVERY_BYTES = 64 * 1024 * 1024
+const collectGarbage = () => Bun.gc(true)
 const decodeServer = Schema.decodeUnknownExit(Sync.ServerMessageFromJson)
 
 export class SyncEngine {
@@ -110,7 +108,7 @@ export class SyncEngine {
 
   constructor(private readonly options: SyncOptions) {
     this.chunkBytes = options.chunkBytes ?? 1024 * 1024
-    this.window = Math.max(3, options.window ?? Number(process.env.OVERLORD_WINDOW ?? 8))
+    this.window = Math.max(3, options.window ?? 8)
     this.partialGraceMs = options.partialGraceMs ?? 1000
   }
 
@@ -567,7 +565,7 @@ export class SyncEngine {
       message = Buffer.concat([Buffer.alloc(4), headerBytes, frame.subarray(HEADER_ROOM, HEADER_ROOM + length)])
       message.writeUInt32BE(headerBytes.length, 0)
     }
-    this.inflight.set(seq, { fileKey: t.fileKey, epoch: t.epoch, bytes: length, live: t.live })
+    this.inflight.set(seq, { fileKey: t.fileKey, epoch: t.epoch })
     t.sent = from + length
     this.socket!.send(message)
     this.bytesSinceCollect += length

@@ -322,7 +322,7 @@ export class SqliteEngine implements Engine {
       const stored = this.storePieces(actor, file, payload, header.fromOffset)
       file.offset = header.toOffset
       this.saveFile(file)
-      return { _tag: "Ack", cursor: this.cursorOf(file), stored }
+      return { _tag: "Ack", cursor: ackCursor(file), stored }
     })()
   }
 
@@ -343,7 +343,7 @@ export class SqliteEngine implements Engine {
       file.offset = 0
       file.open_seq = null
       this.saveFile(file)
-      return { _tag: "Ack", cursor: this.cursorOf(file), stored: [] }
+      return { _tag: "Ack", cursor: ackCursor(file), stored: [] }
     })()
   }
 
@@ -884,6 +884,13 @@ export class SqliteEngine implements Engine {
     return { groupBy: query.groupBy, rows, totals, pricingSource: pricingSource() }
   }
 }
+
+/** An ack carries only where the file now stands; identity and tail matter at welcome and on rejection. */
+const ackCursor = (file: FileRow): Sync.FileCursor => ({
+  fileKey: file.file_key,
+  generation: file.generation,
+  offset: file.offset,
+})
 
 function toSummary(r: SessionRow): Api.SessionSummary {
   return {
