@@ -87,6 +87,7 @@ describe("real Claude Code sessions sync exactly", () => {
     const projects = join(claude.configDir, "projects")
     const files = await findJsonlFiles(projects)
     expect(files.length).toBeGreaterThanOrEqual(6)
+    let behind = ""
     await waitFor(
       "every file to be synced",
       async () => {
@@ -94,13 +95,18 @@ describe("real Claude Code sessions sync exactly", () => {
           const fileKey = relative(projects, path)
           const sessionId = fileKey.split("/")[1]!.replace(/\.jsonl$/, "")
           const stored = await exportFile(sessionId, fileKey)
-          if (!stored || !Buffer.from(stored).equals(await readFile(path))) return false
+          const disk = await readFile(path)
+          if (!stored || !Buffer.from(stored).equals(disk)) {
+            behind = `${fileKey}: ${stored?.length ?? "nothing"} bytes stored, ${disk.length} on disk`
+            return false
+          }
         }
         return true
       },
       60_000,
-    ).catch((e) => {
-      throw new Error(`${String(e)}\ndaemon output:\n${daemon.output()}`)
+    ).catch(async (e) => {
+      const state = await readFile(join(overlordHome, "daemon-state.json"), "utf8").catch(() => "")
+      throw new Error(`${String(e)}\n${behind}\ndaemon state: ${state}\ndaemon output:\n${daemon.output()}`)
     })
     for (const path of files) {
       const fileKey = relative(projects, path)
