@@ -7,7 +7,8 @@
  */
 import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
-import { analyzeLine } from "../../packages/store/src/line-facts.ts"
+import { searchTextOf } from "../../packages/store/src/line-facts.ts"
+import { analyzeLine } from "../../packages/transcript/src/line-facts.ts"
 import { readManifest } from "./corpus.ts"
 import { ARTIFACTS, fmt, now, record } from "./lib.ts"
 
@@ -54,7 +55,7 @@ stage("+ escape-only regex || !isWellFormed (candidate)", (l) => {
   const t = dec.decode(l)
   return /\\u[dD][89a-fA-F]/.test(t) || !(t as string & { isWellFormed(): boolean }).isWellFormed()
 })
-stage("analyzeLine (store, per append)", (l) => analyzeLine(l))
-stage("analyzeLine + searchText (store, per FTS index)", (l) => void analyzeLine(l).searchText)
+stage("analyzeLine (daemon, or store when not given, per append)", (l) => analyzeLine(l))
+stage("searchTextOf (store, per FTS index)", (l) => void searchTextOf(l))
 record("micro", { mb: MB, results })
 console.log(JSON.stringify({ mb: MB, results }, null, 2))

@@ -6,6 +6,7 @@
  * live files are served before backfill, and backfill goes newest file first.
  */
 import { Sync } from "@overlord/protocol"
+import { FACTS_VERSION, factsOfLines } from "@overlord/transcript"
 import { Schema } from "effect"
 import WebSocket from "ws"
 import { type FileFacts, readBefore, readChunk, statFile } from "./file-reader.ts"
@@ -94,6 +95,8 @@ export class SyncEngine {
   private serverCursors = new Map<string, Sync.FileCursor>()
   private socket: WebSocket | null = null
   private ready = false
+  /** Set at welcome: the server takes our line facts beside appends, in frames up to this size. */
+  private factsFrameLimit = 0
   private stopped = false
   private seq = 1
   private attempt = 0
@@ -307,6 +310,7 @@ export class SyncEngine {
         this.attempt = 0
         this.lastError = null
         this.serverCursors = new Map(msg.cursors.map((c) => [c.fileKey, c]))
+        this.factsFrameLimit = msg.factsVersion === FACTS_VERSION ? msg.limits.maxFrameBytes : 0
         this.options.log.info(`connected to ${this.options.serverUrl}; the server holds ${msg.cursors.length} files`)
         this.ready = true
         const queued = new Set(this.backfill)
@@ -544,6 +548,14 @@ export class SyncEngine {
   /** Sends `frame[HEADER_ROOM, HEADER_ROOM + length)` with its header written just in front of it. */
   private sendAppend(t: Tracked, from: number, frame: Buffer, length: number): void {
     const seq = this.seq++
+    const payload = frame.subarray(HEADER_ROOM, HEADER_ROOM + length)
+    let facts: Buffer | null = null
+    if (this.factsFrameLimit > 0) {
+      // The server's storing thread is the backfill's bottleneck; this thread has time to parse.
+      facts = Buffer.from(JSON.stringify(factsOfLines(payload)))
+      // Frames of many short lines can carry more facts than bytes: then the server parses them.
+      if (HEADER_ROOM + length + facts.length > this.factsFrameLimit) facts = null
+    }
     const header: Sync.AppendHeader = {
       type: "append",
       seq,
@@ -552,6 +564,7 @@ export class SyncEngine {
       identity: t.identity ?? "",
       fromOffset: from,
       toOffset: from + length,
+      ...(facts ? { factsVersion: FACTS_VERSION } : {}),
     }
     const headerBytes = Buffer.from(JSON.stringify(header))
     let message: Buffer
@@ -560,9 +573,10 @@ export class SyncEngine {
       frame.writeUInt32BE(headerBytes.length, start)
       headerBytes.copy(frame, start + 4)
       message = frame.subarray(start, HEADER_ROOM + length)
+      if (facts) message = Buffer.concat([message, facts])
     } else {
       // A header longer than the room (a very long path): copy once.
-      message = Buffer.concat([Buffer.alloc(4), headerBytes, frame.subarray(HEADER_ROOM, HEADER_ROOM + length)])
+      message = Buffer.concat([Buffer.alloc(4), headerBytes, payload, ...(facts ? [facts] : [])])
       message.writeUInt32BE(headerBytes.length, 0)
     }
     this.inflight.set(seq, { fileKey: t.fileKey, epoch: t.epoch })

@@ -4,6 +4,7 @@
  */
 import { Sync } from "@overlord/protocol"
 import type { AppendOutcome, MachineActor, Interface as StoreApi } from "@overlord/store"
+import { FACTS_VERSION, type LineFacts } from "@overlord/transcript"
 import { Effect, Schema } from "effect"
 import type { LiveHub } from "./live-hub.ts"
 
@@ -27,17 +28,60 @@ export interface SyncConnection {
 
 const decodeDaemon = Schema.decodeUnknownExit(Sync.DaemonMessageFromJson)
 const decodeHeader = Schema.decodeUnknownExit(Sync.AppendHeaderFromJson)
-const headerDecoder = new TextDecoder()
+const decodeFacts = Schema.decodeUnknownExit(Sync.AppendFactsFromJson)
+const textDecoder = new TextDecoder()
 
-/** Splits a binary append frame: `[u32 BE header length][header JSON][payload]`. */
-export function readAppendFrame(frame: Uint8Array): { header: Sync.AppendHeader; payload: Uint8Array } | string {
+// The wire schema and the parser's type must stay one shape: this fails to compile if they drift.
+const sameShape = <A, B extends A>(check: (a: A) => B) => check
+sameShape<Sync.LineFacts, LineFacts>((f) => f)
+sameShape<LineFacts, Sync.LineFacts>((f) => f)
+
+export interface AppendFrame {
+  readonly header: Sync.AppendHeader
+  readonly payload: Uint8Array
+  /** The daemon's facts for the payload's lines, when it sent valid ones of our version. */
+  readonly facts?: readonly (LineFacts | null)[]
+  /** Why facts that were sent are not used (the server computes them instead). */
+  readonly factsIgnored?: string
+}
+
+/** Splits a binary append frame: `[u32 BE header length][header JSON][payload][facts JSON]`. */
+export function readAppendFrame(frame: Uint8Array): AppendFrame | string {
   if (frame.length < 4) return "append frame shorter than its length prefix"
   const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength)
   const headerLength = view.getUint32(0)
   if (headerLength > frame.length - 4 || headerLength > 64 * 1024) return "append header length out of range"
-  const exit = decodeHeader(headerDecoder.decode(frame.subarray(4, 4 + headerLength)))
+  const exit = decodeHeader(textDecoder.decode(frame.subarray(4, 4 + headerLength)))
   if (exit._tag === "Failure") return `invalid append header: ${String(exit.cause)}`
-  return { header: exit.value, payload: frame.subarray(4 + headerLength) }
+  const header = exit.value
+  const start = 4 + headerLength
+  if (header.factsVersion === undefined) return { header, payload: frame.subarray(start) }
+  const end = start + header.toOffset - header.fromOffset
+  if (header.toOffset < header.fromOffset || end > frame.length) return { header, payload: frame.subarray(start) }
+  const payload = frame.subarray(start, end)
+  if (header.factsVersion !== FACTS_VERSION) {
+    return { header, payload, factsIgnored: `facts version ${header.factsVersion}, this server's is ${FACTS_VERSION}` }
+  }
+  const facts = decodeFacts(textDecoder.decode(frame.subarray(end)))
+  if (facts._tag === "Failure") return { header, payload, factsIgnored: `invalid facts: ${String(facts.cause)}` }
+  const lines = lineCount(payload)
+  if (facts.value.length !== lines) {
+    return { header, payload, factsIgnored: `facts for ${facts.value.length} lines, the payload has ${lines}` }
+  }
+  return { header, payload, facts: facts.value }
+}
+
+/** Lines in a payload as `splitPieces` cuts it: one per newline, plus a trailing unterminated piece. */
+function lineCount(payload: Uint8Array): number {
+  let n = 0
+  let at = payload.indexOf(0x0a)
+  let last = -1
+  while (at >= 0) {
+    n++
+    last = at
+    at = payload.indexOf(0x0a, at + 1)
+  }
+  return last === payload.length - 1 ? n : n + 1
 }
 
 export function openSyncConnection(socket: SyncSocket, store: StoreApi, hub: LiveHub): SyncConnection {
@@ -108,6 +152,7 @@ export function openSyncConnection(socket: SyncSocket, store: StoreApi, hub: Liv
         serverVersion: SERVER_VERSION,
         cursors: opened.cursors,
         limits: { maxFrameBytes: MAX_FRAME_BYTES },
+        factsVersion: FACTS_VERSION,
       })
       hub.machinesChanged(grant.userId)
       return
@@ -134,7 +179,11 @@ export function openSyncConnection(socket: SyncSocket, store: StoreApi, hub: Liv
     if (parsed.header.toOffset - parsed.header.fromOffset !== parsed.payload.length) {
       return send({ type: "error", message: `append ${parsed.header.seq}: payload length does not match its offsets` })
     }
-    answer(parsed.header.seq, await run(store.append(actor, parsed.header, parsed.payload)))
+    if (parsed.factsIgnored) {
+      // Only an optimisation was lost: the store computes the facts from the bytes.
+      await run(Effect.logWarning(`append ${parsed.header.seq} (${parsed.header.fileKey}): ${parsed.factsIgnored}`))
+    }
+    answer(parsed.header.seq, await run(store.append(actor, parsed.header, parsed.payload, parsed.facts)))
     // Bulk ingest allocates a parse tree per line; collecting every 64 MB keeps the heap at chunk scale.
     ingested += parsed.payload.length
     if (ingested >= COLLECT_EVERY_BYTES) {

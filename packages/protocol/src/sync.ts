@@ -72,10 +72,15 @@ export type Reset = typeof Reset.Type
 
 /**
  * Header of a binary append frame. Frame layout:
- * `[u32 big-endian header length][header JSON, UTF-8][payload]`, payload = the file's bytes
- * `[fromOffset, toOffset)`. The payload ends on a newline unless the daemon deliberately ships an
- * open line (a line larger than a frame, or a trailing fragment left idle); the server then
+ * `[u32 big-endian header length][header JSON, UTF-8][payload][facts JSON, optional]`, payload = the
+ * file's bytes `[fromOffset, toOffset)`. The payload ends on a newline unless the daemon deliberately
+ * ships an open line (a line larger than a frame, or a trailing fragment left idle); the server then
  * continues that same line with the next append.
+ *
+ * When the header has `factsVersion`, the bytes after the payload are `AppendFacts` as JSON: the
+ * daemon's `LineFacts` for each line of the payload, so the server stores without parsing. They are
+ * an optimisation only: the server ignores facts of another version, or facts that do not validate
+ * (logging a warning), and computes them itself.
  */
 export const AppendHeader = Schema.Struct({
   type: Schema.Literal("append"),
@@ -86,8 +91,54 @@ export const AppendHeader = Schema.Struct({
   identity: Schema.String,
   fromOffset: Count,
   toOffset: Count,
+  /** Present when facts follow the payload; the daemon sends them only if `welcome` named this version. */
+  factsVersion: Schema.optionalKey(Count),
 })
 export type AppendHeader = typeof AppendHeader.Type
+
+const Text = Schema.String.check(Schema.isMaxLength(64 * 1024))
+const Id = Schema.String.check(Schema.isMaxLength(1024))
+
+/** Token usage of one API response, as `LineUsage` in `@overlord/transcript` derives it. */
+export const LineUsage = Schema.Struct({
+  dedupKey: Schema.optionalKey(Id),
+  model: Id,
+  input: Count,
+  output: Count,
+  cacheWrite: Count,
+  cacheWrite1h: Count,
+  cacheRead: Count,
+  isSidechain: Schema.optionalKey(Schema.Boolean),
+})
+export type LineUsage = typeof LineUsage.Type
+
+/** What a store derives from one line (`analyzeLine` in `@overlord/transcript`); absent facts are left out. */
+export const LineFacts = Schema.Struct({
+  kind: Id,
+  subtype: Schema.optionalKey(Id),
+  uuid: Schema.optionalKey(Id),
+  parentUuid: Schema.optionalKey(Id),
+  timestamp: Schema.optionalKey(Id),
+  sessionId: Schema.optionalKey(Id),
+  cwd: Schema.optionalKey(Text),
+  model: Schema.optionalKey(Id),
+  isError: Schema.optionalKey(Schema.Boolean),
+  customTitle: Schema.optionalKey(Text),
+  aiTitle: Schema.optionalKey(Text),
+  summaryText: Schema.optionalKey(Text),
+  firstPromptText: Schema.optionalKey(Text),
+  usage: Schema.optionalKey(LineUsage),
+  notice: Schema.optionalKey(Text),
+})
+export type LineFacts = typeof LineFacts.Type
+
+/**
+ * The facts section of an append frame: element i belongs to the payload's i-th line (the bytes up to
+ * and including its i-th newline, then whatever follows the last one); null where the daemon has none
+ * (an unterminated piece, a line continuing an open one).
+ */
+export const AppendFacts = Schema.Array(Schema.NullOr(LineFacts))
+export type AppendFacts = typeof AppendFacts.Type
 
 /** Daemon-reported health, shown by `overlord status` and the dashboard. */
 export const DaemonStatus = Schema.Struct({
@@ -110,6 +161,8 @@ export const Welcome = Schema.Struct({
   /** Every file the server holds for this machine. Files not listed start at offset 0. */
   cursors: Schema.Array(FileCursor),
   limits: Schema.Struct({ maxFrameBytes: Count }),
+  /** The `FACTS_VERSION` whose facts this server accepts beside appends; absent: send none. */
+  factsVersion: Schema.optionalKey(Count),
 })
 export type Welcome = typeof Welcome.Type
 
@@ -162,3 +215,4 @@ export type ServerMessage = typeof ServerMessage.Type
 export const DaemonMessageFromJson = Schema.fromJsonString(DaemonMessage)
 export const ServerMessageFromJson = Schema.fromJsonString(ServerMessage)
 export const AppendHeaderFromJson = Schema.fromJsonString(AppendHeader)
+export const AppendFactsFromJson = Schema.fromJsonString(AppendFacts)

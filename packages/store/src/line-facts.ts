@@ -1,96 +1,20 @@
 /**
- * What the store derives from one stored line, through `@overlord/transcript` (the one parser):
- * the indexed columns, the session facts it contributes, and its deduplicable usage.
+ * What the store does with a line's facts (`LineFacts`, from `@overlord/transcript`: the one parser):
+ * where a file belongs, what an append contributes to its session, and the text search indexes.
  */
 
-import { isUtf8 } from "node:buffer"
 import {
   classifyFileKey,
-  costOf,
-  indexFields,
+  decodeLine,
+  type LineFacts,
   PRICING_DATE,
   PRICING_SOURCE,
   parseLine,
   searchText,
-  usageOf,
 } from "@overlord/transcript"
-import { decodeLine } from "./lines.ts"
 
-export interface LineUsage {
-  readonly dedupKey: string | null
-  readonly model: string
-  readonly input: number
-  readonly output: number
-  readonly cacheWrite: number
-  readonly cacheRead: number
-  readonly total: number
-  readonly isSidechain: boolean
-  readonly costUsd: number
-}
-
-export interface LineFacts {
-  readonly kind: string
-  readonly subtype: string | null
-  readonly uuid: string | null
-  readonly parentUuid: string | null
-  /** Only a plausible ISO timestamp: sanitised files carry placeholders. */
-  readonly timestamp: string | null
-  readonly sessionId: string | null
-  readonly cwd: string | null
-  readonly model: string | null
-  readonly isError: boolean
-  readonly customTitle: string | null
-  readonly aiTitle: string | null
-  readonly summaryText: string | null
-  readonly firstPromptText: string | null
-  readonly usage: LineUsage | null
-  readonly searchText: string
-  /** Why this line is not a readable record, for the daemon's status; null when it is. */
-  readonly notice: string | null
-}
-
-const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/
-
-export function analyzeLine(bytes: Uint8Array): LineFacts {
-  const line = decodeLine(bytes)
-  const record = parseLine(line)
-  const f = indexFields(record)
-  const u = usageOf(record)
-  let text: string | undefined
-  return {
-    kind: f.kind,
-    subtype: f.subtype,
-    uuid: f.uuid,
-    parentUuid: f.parentUuid,
-    timestamp: f.timestamp !== null && ISO.test(f.timestamp) ? f.timestamp : null,
-    sessionId: f.sessionId,
-    cwd: f.cwd,
-    model: f.model,
-    isError: f.isError,
-    customTitle: f.customTitle,
-    aiTitle: f.aiTitle,
-    summaryText: f.summaryText,
-    firstPromptText: f.firstPromptText,
-    usage: u
-      ? {
-          dedupKey: u.dedupKey,
-          model: u.model ?? "unknown",
-          input: u.input,
-          output: u.output,
-          cacheWrite: u.cacheWrite,
-          cacheRead: u.cacheRead,
-          total: u.total,
-          isSidechain: u.isSidechain,
-          costUsd: costOf(u).usd,
-        }
-      : null,
-    notice: noticeOf(record, line, bytes),
-    get searchText() {
-      text ??= searchText(record)
-      return text
-    },
-  }
-}
+/** The text the search index holds for a stored line. */
+export const searchTextOf = (raw: Uint8Array): string => searchText(parseLine(decodeLine(raw)))
 
 export interface FilePlace {
   readonly projectDir: string
@@ -155,8 +79,8 @@ export function mergeDelta(
   if (inMainFile && newLine) delta.mainEntries += 1
   if (!facts) return
   if (inMainFile) {
-    delta.cwd ??= facts.cwd
-    delta.firstPrompt ??= facts.firstPromptText
+    delta.cwd ??= facts.cwd ?? null
+    delta.firstPrompt ??= facts.firstPromptText ?? null
     // Metadata records are re-appended at exit: the last one wins.
     if (facts.customTitle) delta.customTitle = facts.customTitle
     if (facts.aiTitle) delta.aiTitle = facts.aiTitle
@@ -170,34 +94,5 @@ export function mergeDelta(
   if (facts.model && facts.model !== "<synthetic>") delta.models.add(facts.model)
 }
 
-function noticeOf(record: ReturnType<typeof parseLine>, line: string, bytes: Uint8Array): string | null {
-  // U+FFFD appears only if the decoder replaced something, or the text really contains it.
-  if (line.includes("\uFFFD") && !isUtf8(bytes)) return "invalid UTF-8 (kept byte for byte)"
-  if (record.kind === "malformed") {
-    return record.reason === "non-object"
-      ? "a JSON value that is not an object (kept raw)"
-      : `malformed JSON (kept raw): ${record.error}`
-  }
-  if (record.kind === "unknown") return `unknown record type ${JSON.stringify(record.type)} (kept raw)`
-  return null
-}
-
 /** A long line not yet complete: nothing to index until its newline arrives. */
-export const partialLineFacts: LineFacts = {
-  kind: "partial",
-  subtype: null,
-  uuid: null,
-  parentUuid: null,
-  timestamp: null,
-  sessionId: null,
-  cwd: null,
-  model: null,
-  isError: false,
-  customTitle: null,
-  aiTitle: null,
-  summaryText: null,
-  firstPromptText: null,
-  usage: null,
-  searchText: "",
-  notice: null,
-}
+export const partialLineFacts: LineFacts = { kind: "partial" }

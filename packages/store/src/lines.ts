@@ -36,10 +36,6 @@ export function splitPieces(payload: Uint8Array, fromOffset: number): LinePiece[
 /** Bytes a stored line occupies in its file. */
 export const storedLength = (bytes: Uint8Array, terminated: boolean): number => bytes.length + (terminated ? 1 : 0)
 
-const decoder = new TextDecoder("utf-8", { fatal: false })
-/** Lossy decode for parsing and display; exports always use the stored bytes. */
-export const decodeLine = (bytes: Uint8Array): string => decoder.decode(bytes)
-
 export function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
   const out = new Uint8Array(a.length + b.length)
   out.set(a, 0)

@@ -6,18 +6,18 @@ import { Database, type Statement } from "bun:sqlite"
 import { chmodSync, existsSync, mkdirSync } from "node:fs"
 import { dirname } from "node:path"
 import type { Api, Sync } from "@overlord/protocol"
+import { analyzeLine, costOf, decodeLine, type LineFacts, usageTotal } from "@overlord/transcript"
 import { decodeCursor, encodeCursor } from "./cursor.ts"
 import {
-  analyzeLine,
   emptyDelta,
-  type LineFacts,
   mergeDelta,
   partialLineFacts,
   pricingSource,
   projectOf,
   type SessionDelta,
+  searchTextOf,
 } from "./line-facts.ts"
-import { bytesEqual, concatBytes, decodeLine, splitPieces, storedLength } from "./lines.ts"
+import { bytesEqual, concatBytes, splitPieces, storedLength } from "./lines.ts"
 import { buildSnippet, ftsQuery } from "./search-text.ts"
 import { SQLITE_MIGRATIONS } from "./sqlite-schema.ts"
 import type {
@@ -303,7 +303,12 @@ export class SqliteEngine implements Engine {
     ) as FileRow
   }
 
-  append(actor: MachineActor, header: Sync.AppendHeader, payload: Uint8Array): AppendOutcome {
+  append(
+    actor: MachineActor,
+    header: Sync.AppendHeader,
+    payload: Uint8Array,
+    facts?: readonly (LineFacts | null)[],
+  ): AppendOutcome {
     if (header.toOffset - header.fromOffset !== payload.length) {
       throw new Error(
         `append for ${header.fileKey}: payload is ${payload.length} bytes, header says ${header.toOffset - header.fromOffset}`,
@@ -319,7 +324,7 @@ export class SqliteEngine implements Engine {
         }
       }
       if (file.identity === null) file.identity = header.identity
-      const stored = this.storePieces(actor, file, payload, header.fromOffset)
+      const stored = this.storePieces(actor, file, payload, header.fromOffset, facts)
       file.offset = header.toOffset
       this.saveFile(file)
       return { _tag: "Ack", cursor: ackCursor(file), stored }
@@ -379,7 +384,14 @@ export class SqliteEngine implements Engine {
     )
   }
 
-  private storePieces(actor: MachineActor, file: FileRow, payload: Uint8Array, fromOffset: number): StoredRef[] {
+  /** `given[i]`, when present, are the facts of the payload's i-th line, computed by the daemon. */
+  private storePieces(
+    actor: MachineActor,
+    file: FileRow,
+    payload: Uint8Array,
+    fromOffset: number,
+    given?: readonly (LineFacts | null)[],
+  ): StoredRef[] {
     const stored: StoredRef[] = []
     const deltas = new Map<number, SessionDelta>()
     const touch = (sessionId: number | null, facts: LineFacts | null, seq: number, newLine: boolean) => {
@@ -389,7 +401,9 @@ export class SqliteEngine implements Engine {
       deltas.set(sessionId, delta)
     }
 
-    for (const piece of splitPieces(payload, fromOffset)) {
+    const pieces = splitPieces(payload, fromOffset)
+    for (let i = 0; i < pieces.length; i++) {
+      const piece = pieces[i]!
       if (file.open_seq !== null) {
         // The first piece continues the line left open by the previous append.
         const open = this.stmt.entryBySeq!.get(file.open_seq) as EntryRow
@@ -399,10 +413,10 @@ export class SqliteEngine implements Engine {
           raw,
           piece.terminated ? 1 : 0,
           facts.kind,
-          facts.subtype,
-          facts.uuid,
-          facts.parentUuid,
-          facts.timestamp,
+          facts.subtype ?? null,
+          facts.uuid ?? null,
+          facts.parentUuid ?? null,
+          facts.timestamp ?? null,
           open.seq,
         )
         this.db.query("DELETE FROM entry_fts WHERE rowid = ?").run(open.seq)
@@ -415,7 +429,7 @@ export class SqliteEngine implements Engine {
           seq: open.seq,
           sessionId: this.sessionUid(file),
           byteOffset: open.byte_offset,
-          notice: piece.terminated ? facts.notice : null,
+          notice: piece.terminated ? (facts.notice ?? null) : null,
         })
         continue
       }
@@ -429,7 +443,7 @@ export class SqliteEngine implements Engine {
         }
         this.supersedeFrom(file, piece.byteOffset)
       }
-      const facts = factsOf(piece.bytes, piece.terminated)
+      const facts = (piece.terminated ? given?.[i] : null) ?? factsOf(piece.bytes, piece.terminated)
       this.attachSession(actor, file, facts)
       const result = this.stmt.insertEntry!.run(
         actor.userId,
@@ -440,10 +454,10 @@ export class SqliteEngine implements Engine {
         piece.terminated ? 1 : 0,
         piece.bytes,
         facts.kind,
-        facts.subtype,
-        facts.uuid,
-        facts.parentUuid,
-        facts.timestamp,
+        facts.subtype ?? null,
+        facts.uuid ?? null,
+        facts.parentUuid ?? null,
+        facts.timestamp ?? null,
       )
       const seq = Number(result.lastInsertRowid)
       file.line_count += 1
@@ -455,7 +469,7 @@ export class SqliteEngine implements Engine {
         seq,
         sessionId: this.sessionUid(file),
         byteOffset: piece.byteOffset,
-        notice: piece.terminated ? facts.notice : null,
+        notice: piece.terminated ? (facts.notice ?? null) : null,
       })
     }
     for (const [sessionId, delta] of deltas) this.applyDelta(sessionId, delta)
@@ -509,9 +523,9 @@ export class SqliteEngine implements Engine {
       usage.output,
       usage.cacheWrite,
       usage.cacheRead,
-      usage.total,
+      usageTotal(usage),
       usage.isSidechain ? 1 : 0,
-      usage.costUsd,
+      costOf(usage).usd,
     )
   }
 
@@ -782,7 +796,7 @@ export class SqliteEngine implements Engine {
       if (rows.length === 0) return 0
       const insert = this.db.prepare("INSERT INTO entry_fts (rowid, text) VALUES (?, ?)")
       for (const row of rows) {
-        const text = analyzeLine(row.raw).searchText
+        const text = searchTextOf(row.raw)
         if (text) insert.run(row.seq, text)
       }
       this.db.query("UPDATE meta SET value = ? WHERE key = 'search_cursor'").run(String(rows[rows.length - 1]!.seq))
@@ -822,7 +836,7 @@ export class SqliteEngine implements Engine {
         sessionId: r.session_uid,
         seq: r.seq,
         kind: r.kind,
-        snippet: buildSnippet(analyzeLine(r.raw).searchText, match.terms),
+        snippet: buildSnippet(searchTextOf(r.raw), match.terms),
         score: -r.score,
         timestamp: r.ts,
         title: r.title,

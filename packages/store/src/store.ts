@@ -6,6 +6,7 @@
  * `Store.fromEngine` wraps it as the Effect service the server uses.
  */
 import type { Api, Sync } from "@overlord/protocol"
+import type { LineFacts } from "@overlord/transcript"
 import { Context, Effect, Layer, Schema } from "effect"
 
 export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
@@ -105,7 +106,17 @@ export interface Engine {
   consumeToken(plaintext: string, kind: TokenKind): R<TokenGrant | null>
 
   openMachine(actor: Actor, machineUid: string, name: string): R<{ machineId: number; cursors: Sync.FileCursor[] }>
-  append(actor: MachineActor, header: Sync.AppendHeader, payload: Uint8Array): R<AppendOutcome>
+  /**
+   * Stores `payload` (the file's bytes from `header.fromOffset`) if it starts at the stored offset.
+   * `facts[i]`, when given, are the facts of the payload's i-th line as the daemon computed them
+   * (same `FACTS_VERSION`); the engine computes any that are missing.
+   */
+  append(
+    actor: MachineActor,
+    header: Sync.AppendHeader,
+    payload: Uint8Array,
+    facts?: readonly (LineFacts | null)[],
+  ): R<AppendOutcome>
   reset(actor: MachineActor, reset: Sync.Reset): R<AppendOutcome>
   setMachineState(actor: MachineActor, state: MachineState): R<void>
 
@@ -140,6 +151,7 @@ export interface Interface {
     actor: MachineActor,
     header: Sync.AppendHeader,
     payload: Uint8Array,
+    facts?: readonly (LineFacts | null)[],
   ) => Effect.Effect<AppendOutcome, StoreError>
   readonly reset: (actor: MachineActor, reset: Sync.Reset) => Effect.Effect<AppendOutcome, StoreError>
   readonly setMachineState: (actor: MachineActor, state: MachineState) => Effect.Effect<void, StoreError>
@@ -182,7 +194,7 @@ export const fromEngine = (engine: Engine): Interface => ({
   verifyToken: lift("verifyToken", (t, k) => engine.verifyToken(t, k)),
   consumeToken: lift("consumeToken", (t, k) => engine.consumeToken(t, k)),
   openMachine: lift("openMachine", (a, m, n) => engine.openMachine(a, m, n)),
-  append: lift("append", (a, h, p) => engine.append(a, h, p)),
+  append: lift("append", (a, h, p, f) => engine.append(a, h, p, f)),
   reset: lift("reset", (a, r) => engine.reset(a, r)),
   setMachineState: lift("setMachineState", (a, s) => engine.setMachineState(a, s)),
   listMachines: lift("listMachines", (a) => engine.listMachines(a)),

@@ -1,0 +1,140 @@
+/**
+ * What a store derives from one line: the indexed columns, what the line says about its session,
+ * and its deduplicable usage. Computed once per line, wherever the line is first in hand: the daemon
+ * computes them while it reads (its thread is otherwise idle during a backfill) and sends them beside
+ * the bytes, so the storing thread does not parse; a server that did not receive them computes them
+ * itself with this same function.
+ *
+ * Absent facts are left out (not null) so the shape is also the compact wire shape,
+ * `Sync.LineFacts` in `@overlord/protocol`.
+ */
+import { indexFields } from "./index-fields.ts"
+import { parseLine, type TranscriptRecord } from "./records.ts"
+import { usageOf } from "./usage.ts"
+
+/**
+ * Bumped whenever `analyzeLine` would give a different answer for some line. A server uses facts a
+ * daemon sent only when their version equals its own, and computes them itself otherwise.
+ */
+export const FACTS_VERSION = 1
+
+export interface LineUsage {
+  /** `message.id:requestId` or `message.id`; absent when the response is counted on its own. */
+  readonly dedupKey?: string
+  readonly model: string
+  readonly input: number
+  readonly output: number
+  readonly cacheWrite: number
+  readonly cacheWrite1h: number
+  readonly cacheRead: number
+  readonly isSidechain?: boolean
+}
+
+export interface LineFacts {
+  readonly kind: string
+  readonly subtype?: string
+  readonly uuid?: string
+  readonly parentUuid?: string
+  /** Only a plausible ISO timestamp: sanitised files carry placeholders. */
+  readonly timestamp?: string
+  readonly sessionId?: string
+  readonly cwd?: string
+  readonly model?: string
+  readonly isError?: boolean
+  readonly customTitle?: string
+  readonly aiTitle?: string
+  readonly summaryText?: string
+  readonly firstPromptText?: string
+  readonly usage?: LineUsage
+  /** Why this line is not a readable record (shown in the daemon's status); absent when it is. */
+  readonly notice?: string
+}
+
+const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/
+const decoder = new TextDecoder("utf-8")
+const strictDecoder = new TextDecoder("utf-8", { fatal: true })
+
+/** Lossy UTF-8 decode for parsing and display; the stored bytes stay as they were. */
+export const decodeLine = (bytes: Uint8Array): string => decoder.decode(bytes)
+
+/** The facts of one line (its bytes without the newline). Never throws. */
+export function analyzeLine(bytes: Uint8Array): LineFacts {
+  const line = decodeLine(bytes)
+  const record = parseLine(line)
+  const f = indexFields(record)
+  const facts: { -readonly [K in keyof LineFacts]: LineFacts[K] } = { kind: f.kind }
+  if (f.subtype !== null) facts.subtype = f.subtype
+  if (f.uuid !== null) facts.uuid = f.uuid
+  if (f.parentUuid !== null) facts.parentUuid = f.parentUuid
+  if (f.timestamp !== null && ISO.test(f.timestamp)) facts.timestamp = f.timestamp
+  if (f.sessionId !== null) facts.sessionId = f.sessionId
+  if (f.cwd !== null) facts.cwd = f.cwd
+  if (f.model !== null) facts.model = f.model
+  if (f.isError) facts.isError = true
+  if (f.customTitle !== null) facts.customTitle = f.customTitle
+  if (f.aiTitle !== null) facts.aiTitle = f.aiTitle
+  if (f.summaryText !== null) facts.summaryText = f.summaryText
+  if (f.firstPromptText !== null) facts.firstPromptText = f.firstPromptText
+  const u = usageOf(record)
+  if (u) {
+    const usage: { -readonly [K in keyof LineUsage]: LineUsage[K] } = {
+      model: u.model ?? "unknown",
+      input: u.input,
+      output: u.output,
+      cacheWrite: u.cacheWrite,
+      cacheWrite1h: u.cacheWrite1h,
+      cacheRead: u.cacheRead,
+    }
+    if (u.dedupKey !== null) usage.dedupKey = u.dedupKey
+    if (u.isSidechain) usage.isSidechain = true
+    facts.usage = usage
+  }
+  const notice = noticeOf(record, line, bytes)
+  if (notice !== null) facts.notice = notice
+  return facts
+}
+
+/**
+ * The facts of each line of `payload` (file bytes cut by newlines, the way a store splits an append):
+ * one element per line, null for an unterminated trailing piece, whose facts wait until the line is
+ * whole. A payload that starts inside a line gets facts for that fragment; a store holding the line
+ * open ignores them.
+ */
+export function factsOfLines(payload: Uint8Array): (LineFacts | null)[] {
+  const facts: (LineFacts | null)[] = []
+  let start = 0
+  while (start < payload.length) {
+    const nl = payload.indexOf(0x0a, start)
+    if (nl < 0) {
+      facts.push(null)
+      break
+    }
+    facts.push(analyzeLine(payload.subarray(start, nl)))
+    start = nl + 1
+  }
+  return facts
+}
+
+/** input + output + cache writes + cache reads: the dedup criterion. */
+export const usageTotal = (u: LineUsage): number => u.input + u.output + u.cacheWrite + u.cacheRead
+
+function noticeOf(record: TranscriptRecord, line: string, bytes: Uint8Array): string | null {
+  // U+FFFD appears only if the decoder replaced something, or the text really contains it.
+  if (line.includes("\uFFFD") && !isUtf8(bytes)) return "invalid UTF-8 (kept byte for byte)"
+  if (record.kind === "malformed") {
+    return record.reason === "non-object"
+      ? "a JSON value that is not an object (kept raw)"
+      : `malformed JSON (kept raw): ${record.error}`
+  }
+  if (record.kind === "unknown") return `unknown record type ${JSON.stringify(record.type)} (kept raw)`
+  return null
+}
+
+function isUtf8(bytes: Uint8Array): boolean {
+  try {
+    strictDecoder.decode(bytes)
+    return true
+  } catch {
+    return false
+  }
+}
