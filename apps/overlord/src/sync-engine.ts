@@ -137,6 +137,14 @@ export class SyncEngine {
     this.pump()
   }
 
+  /** A look for what the watcher may have missed: an unknown file backfills, a changed one syncs. */
+  async recheck(fileKey: string, path: string): Promise<void> {
+    const t = this.files.get(fileKey)
+    if (!t) return this.addBackfill(fileKey, path)
+    const facts = await statFile(path)
+    if (facts && (facts.size !== t.size || facts.identity !== t.identity)) await this.changed(fileKey, path)
+  }
+
   /** A deleted file keeps what was synced; we only stop reading it. */
   removed(fileKey: string): void {
     const t = this.files.get(fileKey)

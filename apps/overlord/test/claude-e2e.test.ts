@@ -118,7 +118,8 @@ describe("real Claude Code sessions sync exactly", () => {
         .filter((_, i, all) => i < all.length - 1 || all[i] !== "")
       expect(file.entryCount, fileKey).toBe(lines.length)
     }
-  })
+    // Longer than the wait above, so a failure reports which file is behind instead of timing out.
+  }, 90_000)
 
   it("links the subagent transcript to its parent session", async () => {
     const detail = await api<Api.SessionDetail>(`/sessions/${runs.subagent!.sessionId}`)
