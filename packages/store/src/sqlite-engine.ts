@@ -1,6 +1,8 @@
 /**
  * The embedded store: SQLite through bun:sqlite, WAL mode. Synchronous by design: each append is
  * one short transaction, so the bytes and the file's new offset commit together or not at all.
+ * Write transactions begin IMMEDIATE: one that began by reading could not wait for the write lock
+ * held by a checkpoint on the other thread (SQLite fails it at once to avoid a deadlock).
  */
 import { Database, type Statement } from "bun:sqlite"
 import { chmodSync, existsSync, mkdirSync } from "node:fs"
@@ -19,6 +21,7 @@ import {
 } from "./line-facts.ts"
 import { bytesEqual, concatBytes, splitPieces, storedLength } from "./lines.ts"
 import { buildSnippet, ftsQuery } from "./search-text.ts"
+import { Checkpointer } from "./sqlite-checkpointer.ts"
 import { SQLITE_MIGRATIONS } from "./sqlite-schema.ts"
 import type {
   Actor,
@@ -97,12 +100,28 @@ const NEWLINE_BYTE = new Uint8Array([0x0a])
 export interface SqliteOptions {
   /** A file path, or ":memory:". */
   readonly path: string
+  /**
+   * `background` (the default for a file): WAL checkpoints run on a thread of their own
+   * (`sqlite-checkpointer.ts`); `inline`: SQLite runs them in the committing thread.
+   */
+  readonly checkpoints?: "background" | "inline"
 }
+
+const PAGE_SIZE = 16384
+const MB = 1024 * 1024
+/** Inline checkpoints: pages of WAL between them (64 MB). */
+const INLINE_CHECKPOINT_PAGES = (64 * MB) / PAGE_SIZE
+/**
+ * Background checkpoints: SQLite's own, in the writer, only every 256 MB of WAL. It restarts the WAL
+ * (which the thread cannot do while the writer is busy) and finds all but the last rounds' pages copied.
+ */
+const WRITER_CHECKPOINT_PAGES = (256 * MB) / PAGE_SIZE
 
 export class SqliteEngine implements Engine {
   readonly name = "sqlite"
   private readonly db: Database
   private readonly stmt: Record<string, Statement>
+  private readonly checkpointer: Checkpointer | null = null
 
   constructor(options: SqliteOptions) {
     if (options.path !== ":memory:") {
@@ -113,10 +132,23 @@ export class SqliteEngine implements Engine {
     if (fresh && options.path !== ":memory:") chmodSync(options.path, 0o600)
     // Lines are 1–4 KB rows with three indexes: 16 KiB pages make ingest ~2x faster than 4 KiB
     // (measured in BENCHMARKS.md). Only takes effect on a new database, before the first table.
-    this.db.run("PRAGMA page_size = 16384")
+    this.db.run(`PRAGMA page_size = ${PAGE_SIZE}`)
     this.db.run("PRAGMA journal_mode = WAL")
     // 64 MB of WAL between checkpoints: fewer fsyncs during a backfill, bounded disk use.
-    this.db.run("PRAGMA wal_autocheckpoint = 4096")
+    const background = options.path !== ":memory:" && (options.checkpoints ?? "background") === "background"
+    this.db.run(`PRAGMA wal_autocheckpoint = ${background ? WRITER_CHECKPOINT_PAGES : INLINE_CHECKPOINT_PAGES}`)
+    // After the WAL starts over, its file is cut back to this, so a backfill's WAL does not stay on disk.
+    this.db.run(`PRAGMA journal_size_limit = ${64 * MB}`)
+    if (background) {
+      this.checkpointer = new Checkpointer({
+        path: options.path,
+        everyBytes: 16 * MB,
+        onReport: (report) => {
+          // Without the thread, SQLite checkpoints inline again, as often as it would have.
+          if (report.type === "failed") this.db.run(`PRAGMA wal_autocheckpoint = ${INLINE_CHECKPOINT_PAGES}`)
+        },
+      })
+    }
     this.db.run("PRAGMA synchronous = NORMAL")
     this.db.run("PRAGMA busy_timeout = 5000")
     this.db.run("PRAGMA foreign_keys = ON")
@@ -169,14 +201,23 @@ export class SqliteEngine implements Engine {
   private migrate(): void {
     const row = this.db.query("PRAGMA user_version").get() as { user_version: number }
     for (let v = row.user_version; v < SQLITE_MIGRATIONS.length; v++) {
-      this.db.transaction(() => {
-        this.db.run(SQLITE_MIGRATIONS[v]!)
-        this.db.run(`PRAGMA user_version = ${v + 1}`)
-      })()
+      this.db
+        .transaction(() => {
+          this.db.run(SQLITE_MIGRATIONS[v]!)
+          this.db.run(`PRAGMA user_version = ${v + 1}`)
+        })
+        .immediate()
     }
   }
 
   close(): void {
+    this.checkpointer?.close()
+    // Leave no WAL behind: the next open (or a copy of the file) needs nothing but the database.
+    try {
+      this.db.run("PRAGMA wal_checkpoint(TRUNCATE)")
+    } catch {
+      // Busy (a reader still open): SQLite checkpoints at the next open instead.
+    }
     this.db.close()
   }
 
@@ -231,12 +272,14 @@ export class SqliteEngine implements Engine {
   }
 
   consumeToken(plaintext: string, kind: TokenKind): TokenGrant | null {
-    return this.db.transaction(() => {
-      const row = this.findToken(plaintext, [kind])
-      if (!row || row.used_at) return null
-      this.db.query("UPDATE tokens SET used_at = ? WHERE id = ?").run(now(), row.id)
-      return { userId: row.user_id, kind: row.kind, machineUid: row.machine_uid }
-    })()
+    return this.db
+      .transaction(() => {
+        const row = this.findToken(plaintext, [kind])
+        if (!row || row.used_at) return null
+        this.db.query("UPDATE tokens SET used_at = ? WHERE id = ?").run(now(), row.id)
+        return { userId: row.user_id, kind: row.kind, machineUid: row.machine_uid }
+      })
+      .immediate()
   }
 
   // ---- sync -------------------------------------------------------------------------------------
@@ -314,42 +357,48 @@ export class SqliteEngine implements Engine {
         `append for ${header.fileKey}: payload is ${payload.length} bytes, header says ${header.toOffset - header.fromOffset}`,
       )
     }
-    return this.db.transaction((): AppendOutcome => {
-      const file = this.openFile(actor, header.fileKey, header.identity)
-      if (header.generation !== file.generation || header.fromOffset !== file.offset) {
-        return {
-          _tag: "Rejected",
-          reason: `expected generation ${file.generation} at offset ${file.offset}, got generation ${header.generation} at ${header.fromOffset}`,
-          cursor: this.cursorOf(file),
+    const outcome = this.db
+      .transaction((): AppendOutcome => {
+        const file = this.openFile(actor, header.fileKey, header.identity)
+        if (header.generation !== file.generation || header.fromOffset !== file.offset) {
+          return {
+            _tag: "Rejected",
+            reason: `expected generation ${file.generation} at offset ${file.offset}, got generation ${header.generation} at ${header.fromOffset}`,
+            cursor: this.cursorOf(file),
+          }
         }
-      }
-      if (file.identity === null) file.identity = header.identity
-      const stored = this.storePieces(actor, file, payload, header.fromOffset, facts)
-      file.offset = header.toOffset
-      this.saveFile(file)
-      return { _tag: "Ack", cursor: ackCursor(file), stored }
-    })()
+        if (file.identity === null) file.identity = header.identity
+        const stored = this.storePieces(actor, file, payload, header.fromOffset, facts)
+        file.offset = header.toOffset
+        this.saveFile(file)
+        return { _tag: "Ack", cursor: ackCursor(file), stored }
+      })
+      .immediate()
+    this.checkpointer?.wrote(payload.length)
+    return outcome
   }
 
   reset(actor: MachineActor, reset: Sync.Reset): AppendOutcome {
-    return this.db.transaction((): AppendOutcome => {
-      const file = this.openFile(actor, reset.fileKey, reset.identity)
-      if (reset.generation !== file.generation + 1) {
-        return {
-          _tag: "Rejected",
-          reason: `reset to generation ${reset.generation}, but the server is at ${file.generation}`,
-          cursor: this.cursorOf(file),
+    return this.db
+      .transaction((): AppendOutcome => {
+        const file = this.openFile(actor, reset.fileKey, reset.identity)
+        if (reset.generation !== file.generation + 1) {
+          return {
+            _tag: "Rejected",
+            reason: `reset to generation ${reset.generation}, but the server is at ${file.generation}`,
+            cursor: this.cursorOf(file),
+          }
         }
-      }
-      // Lines past the new end no longer exist; lines before it are verified as the daemon re-reads.
-      this.supersedeFrom(file, this.lineStartAtOrAfter(file, reset.size))
-      file.generation = reset.generation
-      file.identity = reset.identity
-      file.offset = 0
-      file.open_seq = null
-      this.saveFile(file)
-      return { _tag: "Ack", cursor: ackCursor(file), stored: [] }
-    })()
+        // Lines past the new end no longer exist; lines before it are verified as the daemon re-reads.
+        this.supersedeFrom(file, this.lineStartAtOrAfter(file, reset.size))
+        file.generation = reset.generation
+        file.identity = reset.identity
+        file.offset = 0
+        file.open_seq = null
+        this.saveFile(file)
+        return { _tag: "Ack", cursor: ackCursor(file), stored: [] }
+      })
+      .immediate()
   }
 
   /** The byte offset of the first live line that does not fit entirely below `size`. */
@@ -786,22 +835,28 @@ export class SqliteEngine implements Engine {
   }
 
   indexForSearch(limit: number): number {
-    return this.db.transaction(() => {
-      const cursor = Number(
-        (this.db.query("SELECT value FROM meta WHERE key = 'search_cursor'").get() as { value: string }).value,
-      )
-      const rows = this.db
-        .query("SELECT seq, raw FROM entries WHERE seq > ? AND superseded = 0 ORDER BY seq LIMIT ?")
-        .all(cursor, limit) as { seq: number; raw: Uint8Array }[]
-      if (rows.length === 0) return 0
-      const insert = this.db.prepare("INSERT INTO entry_fts (rowid, text) VALUES (?, ?)")
-      for (const row of rows) {
-        const text = searchTextOf(row.raw)
-        if (text) insert.run(row.seq, text)
-      }
-      this.db.query("UPDATE meta SET value = ? WHERE key = 'search_cursor'").run(String(rows[rows.length - 1]!.seq))
-      return rows.length
-    })()
+    let textBytes = 0
+    const indexed = this.db
+      .transaction(() => {
+        const cursor = Number(
+          (this.db.query("SELECT value FROM meta WHERE key = 'search_cursor'").get() as { value: string }).value,
+        )
+        const rows = this.db
+          .query("SELECT seq, raw FROM entries WHERE seq > ? AND superseded = 0 ORDER BY seq LIMIT ?")
+          .all(cursor, limit) as { seq: number; raw: Uint8Array }[]
+        if (rows.length === 0) return 0
+        const insert = this.db.prepare("INSERT INTO entry_fts (rowid, text) VALUES (?, ?)")
+        for (const row of rows) {
+          const text = searchTextOf(row.raw)
+          if (text) insert.run(row.seq, text)
+          textBytes += text.length
+        }
+        this.db.query("UPDATE meta SET value = ? WHERE key = 'search_cursor'").run(String(rows[rows.length - 1]!.seq))
+        return rows.length
+      })
+      .immediate()
+    this.checkpointer?.wrote(textBytes)
+    return indexed
   }
 
   search(actor: Actor, q: string, limit: number): Api.SearchResult {

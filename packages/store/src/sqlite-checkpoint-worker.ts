@@ -1,0 +1,55 @@
+/**
+ * The WAL checkpointer's thread (see `sqlite-checkpointer.ts`). Copies committed pages from the WAL
+ * into the database and syncs them, which waits on the disk; here that wait holds up nobody.
+ */
+import { Database } from "bun:sqlite"
+
+declare const self: Worker
+
+export type CheckpointRequest =
+  | { readonly type: "open"; readonly path: string }
+  | { readonly type: "checkpoint" }
+  | { readonly type: "stop" }
+
+export type CheckpointReport =
+  | {
+      readonly type: "checkpointed"
+      /** Frames in the WAL, and how many of them are now in the database. */
+      readonly log: number
+      readonly checkpointed: number
+    }
+  | { readonly type: "failed"; readonly message: string }
+
+interface Row {
+  busy: number
+  log: number
+  checkpointed: number
+}
+
+let db: Database | null = null
+
+// PASSIVE: never waits for, nor holds up, the writer. Starting the WAL over is left to the writer's
+// own automatic checkpoint (see `SqliteEngine`), which then finds almost everything copied already.
+const round = (conn: Database): CheckpointReport => {
+  const row = conn.query("PRAGMA wal_checkpoint(PASSIVE)").get() as Row
+  return { type: "checkpointed", log: row.log, checkpointed: row.checkpointed }
+}
+
+// Requests queue while a round runs (it is synchronous), so a burst of them costs a few cheap rounds.
+self.onmessage = (event: MessageEvent<CheckpointRequest>) => {
+  const msg = event.data
+  try {
+    if (msg.type === "open") {
+      db = new Database(msg.path, { readwrite: true, create: false })
+      db.run("PRAGMA busy_timeout = 5000")
+    } else if (msg.type === "checkpoint" && db) {
+      self.postMessage(round(db))
+    } else if (msg.type === "stop") {
+      db?.close()
+      db = null
+      process.exit(0)
+    }
+  } catch (error) {
+    self.postMessage({ type: "failed", message: error instanceof Error ? error.message : String(error) })
+  }
+}

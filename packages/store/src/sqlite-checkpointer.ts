@@ -1,0 +1,67 @@
+/**
+ * WAL checkpoints on a thread of their own. SQLite's automatic checkpoint runs inside the commit that
+ * crosses the threshold and waits for the disk to sync what it copied: during a backfill that was a
+ * third of the storing thread's time (BENCHMARKS.md). Here the storing thread only says how much it
+ * wrote; the checkpointer thread copies and syncs meanwhile. The thread starts on the first write and
+ * is gone with the engine.
+ *
+ * SQLite's own automatic checkpoint stays on at a higher threshold: it is what starts the WAL over
+ * (only the writer can, between its transactions), and by then it finds almost everything copied.
+ * If the thread fails, the engine lowers that threshold back to where it was without one.
+ */
+import type { CheckpointReport, CheckpointRequest } from "./sqlite-checkpoint-worker.ts"
+
+export interface CheckpointerOptions {
+  /** The database file. */
+  readonly path: string
+  /** Bytes written between checkpoint rounds. */
+  readonly everyBytes: number
+  readonly onReport?: (report: CheckpointReport) => void
+}
+
+export class Checkpointer {
+  private worker: Worker | null = null
+  private written = 0
+  private failed = false
+
+  constructor(private readonly options: CheckpointerOptions) {}
+
+  /** After a commit: `bytes` is about how much it wrote. */
+  wrote(bytes: number): void {
+    if (this.failed) return
+    this.written += bytes
+    if (this.written < this.options.everyBytes) return
+    this.written = 0
+    this.post({ type: "checkpoint" })
+  }
+
+  close(): void {
+    if (!this.worker) return
+    this.post({ type: "stop" })
+    this.worker = null
+  }
+
+  private post(msg: CheckpointRequest): void {
+    if (!this.worker) {
+      if (msg.type === "stop") return
+      const worker = new Worker(new URL("./sqlite-checkpoint-worker.ts", import.meta.url).href) as Worker & {
+        unref(): void
+      }
+      // A checkpointer never keeps the process alive on its own.
+      worker.unref()
+      worker.addEventListener("message", (e: MessageEvent<CheckpointReport>) => {
+        if (e.data.type === "failed") this.failed = true
+        this.options.onReport?.(e.data)
+      })
+      worker.addEventListener("error", () => {
+        this.failed = true
+      })
+      worker.postMessage({
+        type: "open",
+        path: this.options.path,
+      } satisfies CheckpointRequest)
+      this.worker = worker
+    }
+    this.worker.postMessage(msg)
+  }
+}
