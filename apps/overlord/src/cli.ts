@@ -7,10 +7,8 @@ import { accessSync, constants, existsSync, mkdirSync, openSync, readdirSync, st
 import { writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import type { Api } from "@overlord/protocol"
-import { HttpServer, httpServerLayer, LOGIN_LINK_TTL_MS } from "@overlord/server"
-import { Store, sqliteLayer } from "@overlord/store"
 import { Command, InvalidArgumentError } from "commander"
-import { Effect, Layer } from "effect"
+import { Layer } from "effect"
 import * as Daemon from "./daemon.ts"
 import {
   type HomePaths,
@@ -220,27 +218,10 @@ export function buildCli(): Command {
     .option("--port <port>", "port", parsePort, DEFAULT_PORT)
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .option("--database <path>", "SQLite database file (default under --home)")
-    .action((opts: { port: number; host: string; database?: string }) => {
+    .action(async (opts: { port: number; host: string; database?: string }) => {
       const p = paths()
-      const program = Effect.gen(function* () {
-        const server = yield* HttpServer
-        const store = yield* Store
-        const userId = yield* store.ensureUser("local")
-        const link = yield* store.issueToken({ userId, kind: "login-link", ttlMs: LOGIN_LINK_TTL_MS })
-        console.log(`Overlord server on ${server.url}`)
-        console.log(`Sign in: ${server.url}/auth?token=${link}`)
-        return yield* Effect.never
-      })
-      runMain(
-        program.pipe(
-          Effect.provide(
-            httpServerLayer({ hostname: opts.host, port: opts.port }).pipe(
-              Layer.provideMerge(sqliteLayer(opts.database ?? p.database)),
-            ),
-          ),
-          Effect.scoped,
-        ),
-      )
+      const { serveProgram } = await import("./serve-command.ts")
+      runMain(serveProgram({ host: opts.host, port: opts.port, database: opts.database ?? p.database }))
     })
 
   return program

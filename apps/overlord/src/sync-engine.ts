@@ -84,6 +84,11 @@ const HEADER_ROOM = 1024
  */
 const COLLECT_EVERY_BYTES = 64 * 1024 * 1024
 const collectGarbage = () => Bun.gc(true)
+/** After a backfill drains: collect, then hand the heap's free pages back to the system. */
+const collectAndShrink = () => {
+  Bun.gc(true)
+  Bun.shrink()
+}
 const decodeServer = Schema.decodeUnknownExit(Sync.ServerMessageFromJson)
 
 export class SyncEngine {
@@ -357,7 +362,7 @@ export class SyncEngine {
         // A drained backfill leaves garbage behind; collect it once so an idle daemon stays small.
         if (this.inflight.size === 0 && this.bytesSinceCollect > 0 && this.status().bytesPending === 0) {
           this.bytesSinceCollect = 0
-          collectGarbage()
+          collectAndShrink()
         }
         this.options.onChange?.()
         this.pump()

@@ -192,7 +192,10 @@ export function openSyncConnection(socket: SyncSocket, store: StoreApi, hub: Liv
     }
     // And once more when appends stop, so an idle server holds no ingest garbage.
     if (quietTimer) clearTimeout(quietTimer)
-    quietTimer = setTimeout(() => Bun.gc(true), QUIET_COLLECT_MS)
+    quietTimer = setTimeout(() => {
+      Bun.gc(true)
+      Bun.shrink()
+    }, QUIET_COLLECT_MS)
   }
 
   return {
