@@ -8,7 +8,9 @@
  * most one change per file every 50 ms. Bun's recursive `fs.watch` is one inotify watch per folder
  * (2 MB for the same tree) and reports every append at once. What a watch can miss (events lost to
  * a queue overflow, files created in a new folder before its watch exists) a rescan finds: of a new
- * folder at once, of the whole tree every few minutes and after a watcher error.
+ * folder at once, of the whole tree every few minutes and after a watcher error. Files written in the
+ * last minute are also stat'ed every second: under load a watch event was seen to go missing (the
+ * last line Claude Code writes as it exits), and nothing else would have brought that line.
  */
 import { type FSWatcher, mkdirSync, realpathSync, type Stats, watch } from "node:fs"
 import { lstat, readdir, stat } from "node:fs/promises"
@@ -24,6 +26,8 @@ export interface WatchOptions {
   readonly warn: (message: string) => void
   /** How often the whole tree is rescanned for anything the watch missed. */
   readonly rescanEveryMs?: number
+  /** How often files written in the last minute are stat'ed. */
+  readonly activePollMs?: number
 }
 
 export interface SessionWatcher {
@@ -33,6 +37,70 @@ export interface SessionWatcher {
 const toKey = (root: string, path: string) => relative(root, path).split(sep).join("/")
 const RESCAN_EVERY_MS = 5 * 60_000
 const REWATCH_AFTER_MS = 1_000
+const ACTIVE_POLL_MS = 1_000
+const ACTIVE_QUIET_MS = 60_000
+
+/**
+ * Files with a recent event, stat'ed every second until a minute passes without change; a size or
+ * mtime no event told of is passed on as an append. With nothing active the timer is off.
+ */
+export class ActiveFiles {
+  private readonly files = new Map<string, { path: string; lastChangeAt: number; seen: string }>()
+  private timer: ReturnType<typeof setInterval> | null = null
+  private polling = false
+
+  constructor(
+    private readonly onMissed: (key: string, path: string) => void,
+    private readonly pollMs: number,
+  ) {}
+
+  touch(key: string, path: string): void {
+    const entry = this.files.get(key)
+    if (entry) entry.lastChangeAt = Date.now()
+    else this.files.set(key, { path, lastChangeAt: Date.now(), seen: "" })
+    if (!this.timer) {
+      this.timer = setInterval(() => void this.poll(), this.pollMs)
+      this.timer.unref?.()
+    }
+  }
+
+  forget(key: string): void {
+    this.files.delete(key)
+  }
+
+  private async poll(): Promise<void> {
+    if (this.polling) return
+    this.polling = true
+    try {
+      const now = Date.now()
+      for (const [key, entry] of [...this.files]) {
+        if (now - entry.lastChangeAt > ACTIVE_QUIET_MS) {
+          this.files.delete(key)
+          continue
+        }
+        const s = await stat(entry.path).catch(() => null)
+        if (!s || this.files.get(key) !== entry) continue
+        const seen = `${s.size}:${s.mtimeMs}:${s.ino}`
+        if (seen === entry.seen) continue
+        // The first look only records what the event already reported.
+        const first = entry.seen === ""
+        entry.seen = seen
+        if (!first) {
+          entry.lastChangeAt = now
+          this.onMissed(key, entry.path)
+        }
+      }
+      if (this.files.size === 0) this.close()
+    } finally {
+      this.polling = false
+    }
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer)
+    this.timer = null
+  }
+}
 
 interface Found {
   readonly key: string
@@ -45,6 +113,7 @@ export async function watchSessions(options: WatchOptions): Promise<SessionWatch
   const root = realpathSync(options.projectsDir)
   const { engine, warn, log } = options
   let closed = false
+  const active = new ActiveFiles((key, path) => void engine.changed(key, path), options.activePollMs ?? ACTIVE_POLL_MS)
 
   const scan = async (dir: string, into: Found[]): Promise<void> => {
     let entries: import("node:fs").Dirent[]
@@ -88,11 +157,20 @@ export async function watchSessions(options: WatchOptions): Promise<SessionWatch
     const key = toKey(root, path)
     if (key.endsWith(".jsonl")) {
       if (!isSessionFileKey(key)) return
-      if (event === "change") return void engine.changed(key, path)
+      if (event === "change") {
+        active.touch(key, path)
+        return void engine.changed(key, path)
+      }
       // A rename is a create, a delete or a move: the path tells which.
       const s: Stats | null = await lstat(path).catch(() => null)
-      if (s?.isFile()) return void engine.changed(key, path)
-      if (!s) engine.removed(key)
+      if (s?.isFile()) {
+        active.touch(key, path)
+        return void engine.changed(key, path)
+      }
+      if (!s) {
+        active.forget(key)
+        engine.removed(key)
+      }
       return
     }
     if (event !== "rename") return
@@ -156,6 +234,7 @@ export async function watchSessions(options: WatchOptions): Promise<SessionWatch
   return {
     close: async () => {
       closed = true
+      active.close()
       clearInterval(rescanTimer)
       if (rewatchTimer) clearTimeout(rewatchTimer)
       watcher?.close()

@@ -9,7 +9,7 @@ import { join } from "node:path"
 import { waitFor } from "@overlord/testkit/wait"
 import { afterEach, describe, expect, it } from "vitest"
 import { silentLogger } from "../src/logger.ts"
-import { type SessionWatcher, watchSessions } from "../src/session-watcher.ts"
+import { ActiveFiles, type SessionWatcher, watchSessions } from "../src/session-watcher.ts"
 import type { SyncEngine } from "../src/sync-engine.ts"
 
 const SID = "0b7f8c52-3f4e-4c1e-9a55-2d1f6b0c9e11"
@@ -64,6 +64,26 @@ describe("session watcher", () => {
     await waitFor("the deletion", () => calls.includes(`removed -old/${SID}.jsonl`), 5000, 20)
     expect(calls.filter((c) => c.includes("notes.txt") || c.includes("loop"))).toEqual([])
     expect(warnings).toEqual([])
+  })
+
+  it("stats files written in the last minute, so a change no event reported still syncs", async () => {
+    dir = mkdtempSync(join(tmpdir(), "overlord-watch-"))
+    const file = join(dir, `${SID}.jsonl`)
+    writeFileSync(file, "{}\n")
+    const missed: string[] = []
+    const active = new ActiveFiles((key) => missed.push(key), 20)
+    try {
+      // An event reported the file; the next append reaches nobody but the poll.
+      active.touch("k", file)
+      await Bun.sleep(100)
+      expect(missed).toEqual([])
+      appendFileSync(file, "{}\n")
+      await waitFor("the poll to report the append", () => missed.length === 1, 5000, 10)
+      await Bun.sleep(100)
+      expect(missed).toEqual(["k"])
+    } finally {
+      active.close()
+    }
   })
 
   it("rescans the tree on a timer, for whatever a watch could miss", async () => {
