@@ -46,6 +46,11 @@ interface Tracked {
   identity: string | null
   size: number
   mtimeMs: number
+  /**
+   * Ticket of the stat behind `size`. Stats resolve out of order (they run on a thread pool), so an
+   * answer asked for before the one already applied is stale and must not shrink `size` back.
+   */
+  statTicket: number
   lastGrowthAt: number
   live: boolean
   /** Bumped on every resync, so late answers to abandoned appends are ignored. */
@@ -113,6 +118,7 @@ export class SyncEngine {
   private readonly window: number
   private readonly partialGraceMs: number
   private bytesSinceCollect = 0
+  private statTickets = 0
 
   constructor(private readonly options: SyncOptions) {
     this.chunkBytes = options.chunkBytes ?? 1024 * 1024
@@ -135,9 +141,9 @@ export class SyncEngine {
     const t = existing ?? (await this.track(fileKey, path))
     if (!t) return
     t.live = true
-    const facts = await statFile(path)
+    const { facts, ticket } = await this.stat(path)
     if (!facts) return
-    this.observe(t, facts)
+    this.observe(t, facts, ticket)
     this.liveQueue.add(t)
     this.pump()
   }
@@ -161,7 +167,7 @@ export class SyncEngine {
   }
 
   private async track(fileKey: string, path: string): Promise<Tracked | null> {
-    const facts = await statFile(path)
+    const { facts, ticket } = await this.stat(path)
     if (!facts) return null
     const existing = this.files.get(fileKey)
     if (existing) return existing
@@ -175,6 +181,7 @@ export class SyncEngine {
       identity: facts.identity,
       size: facts.size,
       mtimeMs: facts.mtimeMs,
+      statTicket: ticket,
       lastGrowthAt: Date.now(),
       live: false,
       epoch: 0,
@@ -188,8 +195,19 @@ export class SyncEngine {
     return t
   }
 
-  /** Notes new stat facts; a shrink or a new inode means the file must be re-read from byte 0. */
-  private observe(t: Tracked, facts: FileFacts): void {
+  /** Stats `path`, with a ticket saying in which order it was asked for. */
+  private async stat(path: string): Promise<{ facts: FileFacts | null; ticket: number }> {
+    const ticket = ++this.statTickets
+    return { facts: await statFile(path), ticket }
+  }
+
+  /**
+   * Notes new stat facts; a shrink or a new inode means the file must be re-read from byte 0.
+   * Facts from a stat asked for before the last one applied are older than what we know: ignored.
+   */
+  private observe(t: Tracked, facts: FileFacts, ticket: number): void {
+    if (ticket < t.statTicket) return
+    t.statTicket = ticket
     if (facts.size !== t.size || facts.mtimeMs !== t.mtimeMs) t.lastGrowthAt = Date.now()
     const replaced = t.identity !== null && facts.identity !== t.identity
     const shrunk = facts.size < Math.max(t.sent, t.storedEnd)
@@ -401,9 +419,12 @@ export class SyncEngine {
    */
   private async verify(t: Tracked): Promise<void> {
     const cursor = this.serverCursors.get(t.fileKey)
-    const facts = await statFile(t.path)
+    const { facts, ticket } = await this.stat(t.path)
     if (!facts) return
-    t.size = facts.size
+    if (ticket >= t.statTicket) {
+      t.statTicket = ticket
+      t.size = facts.size
+    }
     t.epoch += 1
     t.generation = cursor?.generation ?? 0
     t.acked = t.sent = cursor?.offset ?? 0
@@ -481,12 +502,12 @@ export class SyncEngine {
         // Mid-file the size is already known; stat only when we think we reached the end (watch
         // events report replacements and shrinks as they happen).
         if (t.sent >= t.size) {
-          const facts = await statFile(t.path)
+          const { facts, ticket } = await this.stat(t.path)
           if (!facts) {
             this.removed(t.fileKey)
             continue
           }
-          this.observe(t, facts)
+          this.observe(t, facts, ticket)
           if (t.sent >= t.size) continue
         }
         const idle = Date.now() - t.lastGrowthAt >= this.partialGraceMs
@@ -502,13 +523,13 @@ export class SyncEngine {
         if (!chunk) {
           // Nothing whole to send: the size we believed may be stale (the file shrank or was replaced
           // without an event reaching us). Look again before waiting, so the file can never stall.
-          const facts = await statFile(t.path)
+          const { facts, ticket } = await this.stat(t.path)
           if (!facts) {
             this.removed(t.fileKey)
             continue
           }
           const believed = { size: t.size, sent: t.sent }
-          this.observe(t, facts)
+          this.observe(t, facts, ticket)
           if (t.size === believed.size && t.sent === believed.sent) this.waitForPartial(t)
           continue
         }
