@@ -511,6 +511,8 @@ export class SyncEngine {
           if (t.sent >= t.size) continue
         }
         const idle = Date.now() - t.lastGrowthAt >= this.partialGraceMs
+        // What this read is based on: if it changes while we read or stat, look again at once.
+        const believed = { size: t.size, sent: t.sent }
         // The chunk is read straight into the frame that will carry it, behind room for its header.
         const frame = Buffer.allocUnsafe(HEADER_ROOM + this.chunkBytes)
         const chunk = await readChunk(
@@ -528,7 +530,6 @@ export class SyncEngine {
             this.removed(t.fileKey)
             continue
           }
-          const believed = { size: t.size, sent: t.sent }
           this.observe(t, facts, ticket)
           if (t.size === believed.size && t.sent === believed.sent) this.waitForPartial(t)
           continue
