@@ -82,13 +82,11 @@ export class ActiveFiles {
         if (!s || this.files.get(key) !== entry) continue
         const seen = `${s.size}:${s.mtimeMs}:${s.ino}`
         if (seen === entry.seen) continue
-        // The first look only records what the event already reported.
-        const first = entry.seen === ""
+        // The first look too: a write may already have followed the event that made the file active.
+        // A size the engine knows already costs it one stat.
+        if (entry.seen !== "") entry.lastChangeAt = now
         entry.seen = seen
-        if (!first) {
-          entry.lastChangeAt = now
-          this.onMissed(key, entry.path)
-        }
+        this.onMissed(key, entry.path)
       }
       if (this.files.size === 0) this.close()
     } finally {
