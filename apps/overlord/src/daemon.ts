@@ -6,7 +6,7 @@ import { rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Effect, Layer, Schedule } from "effect"
 import * as Embedded from "./embedded-server.ts"
-import { type HomePaths, loadCredentials, loadMachine, writeJson } from "./home.ts"
+import { type HomePaths, loadCredentials, loadMachine, writeJson, writeJsonAsync } from "./home.ts"
 import { fileLogger, type Logger } from "./logger.ts"
 import { watchSessions } from "./session-watcher.ts"
 import { type FileNotice, SyncEngine } from "./sync-engine.ts"
@@ -99,7 +99,7 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger) =>
       // Written when something changed, plus a heartbeat, so an idle daemon does no work.
       let lastFingerprint = ""
       let lastWrite = 0
-      const writeState = Effect.sync(() => {
+      const writeState = Effect.promise(async () => {
         const s = engine.status()
         const fingerprint = JSON.stringify([s, warnings.length, warnings[warnings.length - 1]])
         if (fingerprint === lastFingerprint && Date.now() - lastWrite < HEARTBEAT_MS) return
@@ -119,7 +119,9 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger) =>
           warnings: [...warnings],
           notices: s.notices,
         }
-        writeJson(config.paths.state, state)
+        await writeJsonAsync(config.paths.state, state).catch((e: unknown) =>
+          log.warn(`writing ${config.paths.state}: ${e instanceof Error ? e.message : String(e)}`),
+        )
         engine.reportStatus(warnings.length > 0 ? warnings[warnings.length - 1]! : null)
       })
       yield* writeState.pipe(Effect.repeat(Schedule.spaced("500 millis")), Effect.forkScoped)

@@ -4,6 +4,7 @@
  */
 import { randomUUID } from "node:crypto"
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs"
+import { chmod, rename, writeFile } from "node:fs/promises"
 import { homedir, hostname } from "node:os"
 import { join, resolve } from "node:path"
 
@@ -50,6 +51,18 @@ export function writeJson(path: string, value: unknown, mode = 0o600): void {
   writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`, { mode })
   chmodSync(tmp, mode)
   renameSync(tmp, path)
+}
+
+/**
+ * `writeJson` off the event loop. For files written often (the daemon's state): a rename waits for
+ * the file system's journal, which during a backfill the store keeps busy, so done synchronously it
+ * held the daemon's thread for seconds.
+ */
+export async function writeJsonAsync(path: string, value: unknown, mode = 0o600): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`
+  await writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`, { mode })
+  await chmod(tmp, mode)
+  await rename(tmp, path)
 }
 
 export interface MachineIdentity {
