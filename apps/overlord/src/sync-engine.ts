@@ -89,6 +89,7 @@ const HEADER_ROOM = 1024
  */
 const COLLECT_EVERY_BYTES = 64 * 1024 * 1024
 const collectGarbage = () => Bun.gc(true)
+const QUIET_COLLECT_MS = 2_000
 /** After a backfill drains: collect, then hand the heap's free pages back to the system. */
 const collectAndShrink = () => {
   Bun.gc(true)
@@ -146,6 +147,18 @@ export class SyncEngine {
     this.observe(t, facts, ticket)
     this.liveQueue.add(t)
     this.pump()
+  }
+
+  private quietCollect: ReturnType<typeof setTimeout> | null = null
+  private scheduleQuietCollect(): void {
+    if (this.quietCollect) clearTimeout(this.quietCollect)
+    this.quietCollect = setTimeout(() => {
+      this.quietCollect = null
+      if (this.inflight.size > 0) return
+      this.bytesSinceCollect = 0
+      collectAndShrink()
+    }, QUIET_COLLECT_MS)
+    this.quietCollect.unref?.()
   }
 
   /** A look for what the watcher may have missed: an unknown file backfills, a changed one syncs. */
@@ -230,6 +243,7 @@ export class SyncEngine {
   stop(): void {
     this.stopped = true
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer)
+    if (this.quietCollect) clearTimeout(this.quietCollect)
     for (const t of this.files.values()) if (t.partialTimer) clearTimeout(t.partialTimer)
     this.socket?.close(1000, "daemon stopping")
     this.socket = null
@@ -377,10 +391,10 @@ export class SyncEngine {
           ...(t && sameGeneration && t.storedEnd > msg.offset ? { end: t.storedEnd } : {}),
         })
         if (msg.notices) this.note(msg.fileKey, msg.notices)
-        // A drained backfill leaves garbage behind; collect it once so an idle daemon stays small.
+        // A drained backfill leaves garbage behind; collect it once things are quiet, so an idle
+        // daemon stays small. Not at once: a collection takes milliseconds, and live appends drain too.
         if (this.inflight.size === 0 && this.bytesSinceCollect > 0 && this.status().bytesPending === 0) {
-          this.bytesSinceCollect = 0
-          collectAndShrink()
+          this.scheduleQuietCollect()
         }
         this.options.onChange?.()
         this.pump()
