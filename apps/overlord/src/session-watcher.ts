@@ -103,7 +103,6 @@ export class ActiveFiles {
 interface Found {
   readonly key: string
   readonly path: string
-  readonly mtimeMs: number
 }
 
 export async function watchSessions(options: WatchOptions): Promise<SessionWatcher> {
@@ -133,9 +132,7 @@ export async function watchSessions(options: WatchOptions): Promise<SessionWatch
       if (entry.isDirectory()) await scan(path, into)
       else if (entry.isFile() && entry.name.endsWith(".jsonl")) {
         const key = toKey(root, path)
-        if (!isSessionFileKey(key)) continue
-        const s = await lstat(path).catch(() => null)
-        if (s) into.push({ key, path, mtimeMs: s.mtimeMs })
+        if (isSessionFileKey(key)) into.push({ key, path })
       }
     }
   }
@@ -219,8 +216,12 @@ export async function watchSessions(options: WatchOptions): Promise<SessionWatch
   startWatching()
   const found: Found[] = []
   await scan(root, found)
-  found.sort((a, b) => b.mtimeMs - a.mtimeMs)
-  for (const f of found) await engine.addBackfill(f.key, f.path)
+  // Newest first. Only this first scan needs the times; a rescan leaves the stat to the engine.
+  const newest = await Promise.all(
+    found.map(async (f) => ({ ...f, mtimeMs: (await lstat(f.path).catch(() => null))?.mtimeMs ?? 0 })),
+  )
+  newest.sort((a, b) => b.mtimeMs - a.mtimeMs)
+  for (const f of newest) await engine.addBackfill(f.key, f.path)
   log.info(`found ${found.length} session files under ${root}`)
 
   const rescanTimer = setInterval(

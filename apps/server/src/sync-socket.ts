@@ -4,7 +4,7 @@
  */
 import { Sync } from "@overlord/protocol"
 import type { AppendOutcome, MachineActor, Interface as StoreApi } from "@overlord/store"
-import { FACTS_VERSION, type LineFacts } from "@overlord/transcript"
+import { FACTS_VERSION, type LineFacts, splitPieces } from "@overlord/transcript"
 import { Effect, Schema } from "effect"
 import type { LiveHub } from "./live-hub.ts"
 
@@ -64,24 +64,11 @@ export function readAppendFrame(frame: Uint8Array): AppendFrame | string {
   }
   const facts = decodeFacts(textDecoder.decode(frame.subarray(end)))
   if (facts._tag === "Failure") return { header, payload, factsIgnored: `invalid facts: ${String(facts.cause)}` }
-  const lines = lineCount(payload)
+  const lines = splitPieces(payload, 0).length
   if (facts.value.length !== lines) {
     return { header, payload, factsIgnored: `facts for ${facts.value.length} lines, the payload has ${lines}` }
   }
   return { header, payload, facts: facts.value }
-}
-
-/** Lines in a payload as `splitPieces` cuts it: one per newline, plus a trailing unterminated piece. */
-function lineCount(payload: Uint8Array): number {
-  let n = 0
-  let at = payload.indexOf(0x0a)
-  let last = -1
-  while (at >= 0) {
-    n++
-    last = at
-    at = payload.indexOf(0x0a, at + 1)
-  }
-  return last === payload.length - 1 ? n : n + 1
 }
 
 export function openSyncConnection(socket: SyncSocket, store: StoreApi, hub: LiveHub): SyncConnection {

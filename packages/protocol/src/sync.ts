@@ -133,8 +133,9 @@ export const LineFacts = Schema.Struct({
 export type LineFacts = typeof LineFacts.Type
 
 /**
- * The facts section of an append frame: element i belongs to the payload's i-th line (the bytes up to
- * and including its i-th newline, then whatever follows the last one); null where the daemon has none
+ * The facts section of an append frame: element i belongs to the payload's i-th line as
+ * `splitPieces` in `@overlord/transcript` cuts it (the bytes up to and including its i-th newline,
+ * then whatever follows the last one); null where the daemon has none
  * (an unterminated piece, a line continuing an open one).
  */
 export const AppendFacts = Schema.Array(Schema.NullOr(LineFacts))

@@ -1,7 +1,6 @@
 import { SqliteEngine } from "./sqlite-engine.ts"
 import { layerFromEngine } from "./store.ts"
 
-export { splitPieces } from "./lines.ts"
 export { SqliteEngine } from "./sqlite-engine.ts"
 export * from "./store.ts"
 

@@ -17,6 +17,8 @@ export interface CheckpointerOptions {
   /** Bytes written between checkpoint rounds. */
   readonly everyBytes: number
   readonly onReport?: (report: CheckpointReport) => void
+  /** The thread failed (it reported an error or crashed); no more rounds will be asked of it. */
+  readonly onFailed?: () => void
 }
 
 export class Checkpointer {
@@ -41,6 +43,12 @@ export class Checkpointer {
     this.worker = null
   }
 
+  private fail(): void {
+    if (this.failed) return
+    this.failed = true
+    this.options.onFailed?.()
+  }
+
   private post(msg: CheckpointRequest): void {
     if (!this.worker) {
       if (msg.type === "stop") return
@@ -50,12 +58,10 @@ export class Checkpointer {
       // A checkpointer never keeps the process alive on its own.
       worker.unref()
       worker.addEventListener("message", (e: MessageEvent<CheckpointReport>) => {
-        if (e.data.type === "failed") this.failed = true
+        if (e.data.type === "failed") this.fail()
         this.options.onReport?.(e.data)
       })
-      worker.addEventListener("error", () => {
-        this.failed = true
-      })
+      worker.addEventListener("error", () => this.fail())
       worker.postMessage({
         type: "open",
         path: this.options.path,

@@ -8,7 +8,7 @@ import { Database, type Statement } from "bun:sqlite"
 import { chmodSync, existsSync, mkdirSync } from "node:fs"
 import { dirname } from "node:path"
 import type { Api, Sync } from "@overlord/protocol"
-import { analyzeLine, costOf, decodeLine, type LineFacts, usageTotal } from "@overlord/transcript"
+import { analyzeLine, costOf, decodeLine, type LineFacts, splitPieces, usageTotal } from "@overlord/transcript"
 import { decodeCursor, encodeCursor } from "./cursor.ts"
 import {
   emptyDelta,
@@ -19,7 +19,7 @@ import {
   type SessionDelta,
   searchTextOf,
 } from "./line-facts.ts"
-import { bytesEqual, concatBytes, splitPieces, storedLength } from "./lines.ts"
+import { bytesEqual, concatBytes, storedLength } from "./lines.ts"
 import { buildSnippet, ftsQuery } from "./search-text.ts"
 import { Checkpointer } from "./sqlite-checkpointer.ts"
 import { SQLITE_MIGRATIONS } from "./sqlite-schema.ts"
@@ -134,7 +134,7 @@ export class SqliteEngine implements Engine {
     // (measured in BENCHMARKS.md). Only takes effect on a new database, before the first table.
     this.db.run(`PRAGMA page_size = ${PAGE_SIZE}`)
     this.db.run("PRAGMA journal_mode = WAL")
-    // 64 MB of WAL between checkpoints: fewer fsyncs during a backfill, bounded disk use.
+    // Checkpoints on their own thread for a file; inline, every 64 MB of WAL, otherwise.
     const background = options.path !== ":memory:" && (options.checkpoints ?? "background") === "background"
     this.db.run(`PRAGMA wal_autocheckpoint = ${background ? WRITER_CHECKPOINT_PAGES : INLINE_CHECKPOINT_PAGES}`)
     // After the WAL starts over, its file is cut back to this, so a backfill's WAL does not stay on disk.
@@ -143,10 +143,8 @@ export class SqliteEngine implements Engine {
       this.checkpointer = new Checkpointer({
         path: options.path,
         everyBytes: 16 * MB,
-        onReport: (report) => {
-          // Without the thread, SQLite checkpoints inline again, as often as it would have.
-          if (report.type === "failed") this.db.run(`PRAGMA wal_autocheckpoint = ${INLINE_CHECKPOINT_PAGES}`)
-        },
+        // Without the thread, SQLite checkpoints inline again, as often as it would have.
+        onFailed: () => this.db.run(`PRAGMA wal_autocheckpoint = ${INLINE_CHECKPOINT_PAGES}`),
       })
     }
     this.db.run("PRAGMA synchronous = NORMAL")

@@ -7,6 +7,7 @@ export * from "./content.ts"
 export * from "./conversation.ts"
 export * from "./index-fields.ts"
 export * from "./line-facts.ts"
+export * from "./lines.ts"
 export * from "./paths.ts"
 export * from "./pricing.ts"
 export {

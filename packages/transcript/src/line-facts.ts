@@ -9,6 +9,7 @@
  * `Sync.LineFacts` in `@overlord/protocol`.
  */
 import { indexFields } from "./index-fields.ts"
+import { splitPieces } from "./lines.ts"
 import { parseLine, type TranscriptRecord } from "./records.ts"
 import { usageOf } from "./usage.ts"
 
@@ -95,24 +96,13 @@ export function analyzeLine(bytes: Uint8Array): LineFacts {
 }
 
 /**
- * The facts of each line of `payload` (file bytes cut by newlines, the way a store splits an append):
+ * The facts of each line of `payload` (file bytes cut by `splitPieces`, as a store cuts an append):
  * one element per line, null for an unterminated trailing piece, whose facts wait until the line is
  * whole. A payload that starts inside a line gets facts for that fragment; a store holding the line
  * open ignores them.
  */
 export function factsOfLines(payload: Uint8Array): (LineFacts | null)[] {
-  const facts: (LineFacts | null)[] = []
-  let start = 0
-  while (start < payload.length) {
-    const nl = payload.indexOf(0x0a, start)
-    if (nl < 0) {
-      facts.push(null)
-      break
-    }
-    facts.push(analyzeLine(payload.subarray(start, nl)))
-    start = nl + 1
-  }
-  return facts
+  return splitPieces(payload, 0).map((piece) => (piece.terminated ? analyzeLine(piece.bytes) : null))
 }
 
 /** input + output + cache writes + cache reads: the dedup criterion. */
