@@ -24,6 +24,7 @@ import {
   sleep,
   startDaemon,
   waitFor,
+  waitForStored,
 } from "./lib.ts"
 
 const args = process.argv.slice(2)
@@ -49,17 +50,7 @@ const sampler = procSampler(daemon.pid, 500)
 let result: Record<string, unknown> = {}
 try {
   const db = await waitFor("the database", () => openDbReadOnly(home), 30_000, 20)
-  const q = db.query("SELECT count(*) AS n, coalesce(sum(offset), 0) AS b FROM files")
-  await waitFor(
-    "initial sync",
-    () => {
-      if (daemon.child.exitCode !== null) throw new Error(`daemon exited:\n${daemon.output()}`)
-      const r = q.get() as { n: number; b: number }
-      return r.n === manifest.files && r.b === manifest.bytes
-    },
-    600_000,
-    100,
-  )
+  await waitForStored(db, manifest, { daemon, timeoutMs: 600_000, everyMs: 100 })
   const syncS = (now() - daemon.startedAt) / 1000
   db.close()
   await waitFor(

@@ -189,6 +189,30 @@ export async function waitFor<T>(
   }
 }
 
+/**
+ * Waits until the server's database holds every corpus file at its full size: `files.offset` only
+ * advances in the transaction that stores the lines. Fails at once if `daemon` exits meanwhile.
+ */
+export async function waitForStored(
+  db: Database,
+  corpus: { readonly files: number; readonly bytes: number },
+  opts: { readonly daemon?: Daemon; readonly timeoutMs: number; readonly everyMs: number },
+): Promise<void> {
+  const q = db.query("SELECT count(*) AS n, coalesce(sum(offset), 0) AS b FROM files")
+  await waitFor(
+    "initial sync",
+    () => {
+      if (opts.daemon && opts.daemon.child.exitCode !== null) {
+        throw new Error(`daemon exited:\n${opts.daemon.output()}`)
+      }
+      const r = q.get() as { n: number; b: number }
+      return r.n === corpus.files && r.b === corpus.bytes
+    },
+    opts.timeoutMs,
+    opts.everyMs,
+  )
+}
+
 export async function api<T>(home: string, path: string): Promise<T> {
   const c = credentials(home)
   if (!c) throw new Error("no credentials.json yet")

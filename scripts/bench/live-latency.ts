@@ -29,6 +29,7 @@ import {
   sleep,
   startDaemon,
   waitFor,
+  waitForStored,
 } from "./lib.ts"
 
 const args = process.argv.slice(2)
@@ -70,16 +71,7 @@ const sampler = procSampler(daemon.pid, 200)
 let result: Record<string, unknown> = {}
 try {
   const db = await waitFor("the database", () => openDbReadOnly(home), 30_000, 20)
-  const totals = db.query("SELECT count(*) AS n, coalesce(sum(offset), 0) AS b FROM files")
-  await waitFor(
-    "initial sync",
-    () => {
-      const r = totals.get() as { n: number; b: number }
-      return r.n === manifest.files && r.b === manifest.bytes
-    },
-    300_000,
-    50,
-  )
+  await waitForStored(db, manifest, { timeoutMs: 300_000, everyMs: 50 })
   await waitFor("daemon state synced", () => daemonState(home)?.bytesPending === 0, 30_000, 50)
   const offsetQ = db.query("SELECT offset FROM files WHERE file_key = ?")
   const offsetOf = () => (offsetQ.get(fileKey) as { offset: number } | null)?.offset ?? -1
