@@ -4,6 +4,7 @@ import { defineConfig } from "vitest/config"
 export default defineConfig({
   test: {
     pool: "threads",
+    globalSetup: ["scripts/vitest-global-setup.ts"],
     include: ["**/test/**/*.browser.test.ts"],
     exclude: ["**/node_modules/**"],
     testTimeout: 180_000,

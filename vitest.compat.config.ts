@@ -4,6 +4,7 @@ import { defineConfig } from "vitest/config"
 export default defineConfig({
   test: {
     pool: "threads",
+    globalSetup: ["scripts/vitest-global-setup.ts"],
     include: ["**/test/**/*.compat.test.ts"],
     exclude: ["**/node_modules/**"],
     testTimeout: 120_000,

@@ -4,6 +4,7 @@ import { defineConfig } from "vitest/config"
 export default defineConfig({
   test: {
     pool: "threads",
+    globalSetup: ["scripts/vitest-global-setup.ts"],
     include: ["apps/*/test/**/*.test.ts", "packages/*/test/**/*.test.ts", "scripts/test/**/*.test.ts"],
     exclude: ["**/node_modules/**", "**/*.compat.test.ts", "**/*.browser.test.ts"],
     testTimeout: 60_000,

@@ -4,4 +4,5 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$ROOT/scripts/bootstrap.sh"
 bash "$ROOT/scripts/build-web.sh"
-exec bun "$ROOT/apps/overlord/src/bin.ts" start --foreground "$@"
+bun "$ROOT/scripts/build-daemon.ts"
+exec bun "$ROOT/apps/overlord/dist/bin.js" start --foreground "$@"

@@ -3,10 +3,12 @@ import { Database } from "bun:sqlite"
 import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs"
 import { join } from "node:path"
+import { buildDaemon } from "../build-daemon.ts"
 import { ARTIFACTS, REPO } from "./seed.ts"
 
 export { ARTIFACTS, REPO }
-export const BIN = join(REPO, "apps/overlord/src/bin.ts")
+/** What users run (`npm start`): the bundled daemon, built afresh so it matches the sources. */
+export const BIN = await buildDaemon()
 export const CLK_TCK = 100 // getconf CLK_TCK on Linux x86_64
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 export const now = () => performance.now()

@@ -24,6 +24,10 @@ export class EmbeddedServer extends Context.Service<EmbeddedServer, Interface>()
 
 const STOP_TIMEOUT_MS = 10_000
 
+// Beside this module: the .ts source, or the .js entry in the daemon's bundle (scripts/build-daemon.ts).
+const WORKER_URL = new URL(`./embedded-server-worker.${import.meta.url.endsWith(".ts") ? "ts" : "js"}`, import.meta.url)
+  .href
+
 const awaitReply = (worker: Worker, accept: (r: WorkerReply) => boolean) =>
   new Promise<WorkerReply>((resolve, reject) => {
     const onMessage = (e: MessageEvent<WorkerReply>) => {
@@ -40,7 +44,7 @@ export const layer = (config: EmbeddedConfig) =>
     EmbeddedServer,
     Effect.gen(function* () {
       const worker = yield* Effect.acquireRelease(
-        Effect.sync(() => new Worker(new URL("./embedded-server-worker.ts", import.meta.url).href)),
+        Effect.sync(() => new Worker(WORKER_URL)),
         (w) =>
           Effect.promise(async () => {
             // Let the worker close its scope (server, database) before the thread goes away.

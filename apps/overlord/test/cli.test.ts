@@ -6,9 +6,9 @@ import { spawnSync } from "node:child_process"
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { OVERLORD_BIN, OVERLORD_SOURCE_BIN } from "@overlord/testkit/overlord-process"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 
-const BIN = join(import.meta.dirname, "../src/bin.ts")
 const SID = "0b0b0b0b-1111-2222-3333-444444444444"
 
 const line = (i: number) =>
@@ -32,7 +32,12 @@ const line = (i: number) =>
         : { role: "user", content: `question ${i}` },
   })
 
-describe("overlord CLI", () => {
+// Users run the bundle (`npm start`); developers run the sources. Both must behave the same,
+// including finding the embedded server's worker beside them.
+describe.each([
+  ["bundled", OVERLORD_BIN],
+  ["from source", OVERLORD_SOURCE_BIN],
+])("overlord CLI, %s", (_, BIN) => {
   let root: string
   let home: string
   let claudeDir: string

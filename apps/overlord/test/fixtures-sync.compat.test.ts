@@ -9,11 +9,11 @@ import { copyFile, mkdir, mkdtemp, readFile, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import type { Api } from "@overlord/protocol"
+import { OVERLORD_BIN } from "@overlord/testkit/overlord-process"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 
 const REPO = resolve(import.meta.dirname, "../../..")
 const FIXTURES = resolve(REPO, "../shared/fixtures/claude-code")
-const BIN = join(import.meta.dirname, "../src/bin.ts")
 
 interface Fixture {
   readonly fixture: string
@@ -72,7 +72,7 @@ describe.skipIf(!existsSync(FIXTURES))("compatibility: the real fixture corpus s
     const home = join(root, "home")
     daemon = spawn(
       "bun",
-      [BIN, "--home", home, "start", "--foreground", "--claude-dir", join(root, "claude"), "--port", "0"],
+      [OVERLORD_BIN, "--home", home, "start", "--foreground", "--claude-dir", join(root, "claude"), "--port", "0"],
       {
         stdio: ["ignore", "pipe", "pipe"],
       },

@@ -9,10 +9,10 @@ import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { Api } from "@overlord/protocol"
+import { OVERLORD_BIN } from "@overlord/testkit/overlord-process"
 import { waitFor } from "@overlord/testkit/wait"
 import { afterAll, describe, expect, it } from "vitest"
 
-const BIN = join(import.meta.dirname, "../src/bin.ts")
 const MB = 1024 * 1024
 
 const record = (sid: string, i: number, text: string) =>
@@ -70,7 +70,7 @@ describe("live before backfill", () => {
     const home = join(root, "home")
     daemon = spawn(
       "bun",
-      [BIN, "--home", home, "start", "--foreground", "--claude-dir", join(root, "claude"), "--port", "0"],
+      [OVERLORD_BIN, "--home", home, "start", "--foreground", "--claude-dir", join(root, "claude"), "--port", "0"],
       {
         stdio: "ignore",
       },

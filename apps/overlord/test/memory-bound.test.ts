@@ -8,9 +8,9 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { OVERLORD_BIN } from "@overlord/testkit/overlord-process"
 import { afterAll, describe, expect, it, onTestFinished } from "vitest"
 
-const BIN = join(import.meta.dirname, "../src/bin.ts")
 const MB = 1024 * 1024
 
 function record(sid: string, i: number, text: string): string {
@@ -46,7 +46,7 @@ async function syncAndMeasure(root: string, name: string, claudeDir: string) {
   const home = join(root, `home-${name}`)
   const daemon: ChildProcess = spawn(
     "bun",
-    [BIN, "--home", home, "start", "--foreground", "--claude-dir", claudeDir, "--port", "0"],
+    [OVERLORD_BIN, "--home", home, "start", "--foreground", "--claude-dir", claudeDir, "--port", "0"],
     { stdio: "ignore" },
   )
   const stop = () => daemon.kill("SIGTERM")

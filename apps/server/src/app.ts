@@ -33,6 +33,7 @@ export type SocketData =
   | { readonly kind: "sync"; conn?: SyncConnection }
   | { readonly kind: "live"; readonly actor: Actor; watcher?: ReturnType<LiveHub["add"]> }
 
+// From apps/server/src and from the daemon bundle in apps/overlord/dist alike, two levels up then web/dist.
 export const DEFAULT_WEB_DIR = fileURLToPath(new URL("../../web/dist", import.meta.url))
 
 const MIME: Record<string, string> = {

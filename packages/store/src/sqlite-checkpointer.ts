@@ -52,7 +52,9 @@ export class Checkpointer {
   private post(msg: CheckpointRequest): void {
     if (!this.worker) {
       if (msg.type === "stop") return
-      const worker = new Worker(new URL("./sqlite-checkpoint-worker.ts", import.meta.url).href) as Worker & {
+      // Beside this module: the .ts source, or the .js entry in the daemon's bundle (scripts/build-daemon.ts).
+      const ext = import.meta.url.endsWith(".ts") ? "ts" : "js"
+      const worker = new Worker(new URL(`./sqlite-checkpoint-worker.${ext}`, import.meta.url).href) as Worker & {
         unref(): void
       }
       // A checkpointer never keeps the process alive on its own.

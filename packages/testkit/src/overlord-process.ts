@@ -8,7 +8,10 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { waitFor } from "./wait.ts"
 
-export const OVERLORD_BIN = fileURLToPath(new URL("../../../apps/overlord/src/bin.ts", import.meta.url))
+/** What users run: the bundled CLI, built by the test suites' global setup (scripts/build-daemon.ts). */
+export const OVERLORD_BIN = fileURLToPath(new URL("../../../apps/overlord/dist/bin.js", import.meta.url))
+/** The same CLI from source, as a developer runs it (`bun apps/overlord/src/bin.ts`). */
+export const OVERLORD_SOURCE_BIN = fileURLToPath(new URL("../../../apps/overlord/src/bin.ts", import.meta.url))
 
 export interface OverlordCredentials {
   readonly serverUrl: string

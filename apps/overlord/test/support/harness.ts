@@ -9,9 +9,9 @@ import { randomUUID } from "node:crypto"
 import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join, relative, resolve, sep } from "node:path"
 import { SqliteEngine } from "@overlord/store"
+import { OVERLORD_BIN } from "@overlord/testkit/overlord-process"
 
 export const REPO = resolve(import.meta.dirname, "../../../..")
-export const BIN = join(REPO, "apps/overlord/src/bin.ts")
 /** Under `bun --bun vitest` this is bun itself. */
 export const BUN = process.execPath
 
@@ -110,7 +110,7 @@ export function runOverlord(
   args: readonly string[],
   options: { env?: Record<string, string>; uid?: number; gid?: number; cwd?: string } = {},
 ): Proc {
-  const child = spawn(BUN, [BIN, ...args], {
+  const child = spawn(BUN, [OVERLORD_BIN, ...args], {
     cwd: options.cwd ?? REPO,
     env: { ...process.env, ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
