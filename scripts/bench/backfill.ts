@@ -21,6 +21,7 @@ import {
   daemonState,
   fmt,
   freshDir,
+  machineTicks,
   mb,
   now,
   openDbReadOnly,
@@ -30,6 +31,7 @@ import {
   record,
   sleep,
   startDaemon,
+  threadCpu,
   waitFor,
 } from "./lib.ts"
 
@@ -73,6 +75,7 @@ const daemon = startDaemon({
   extraArgs: cpuProf ? ["--cpu-prof", `--cpu-prof-dir=${profDir}`] : [],
 })
 const sampler = procSampler(daemon.pid, 100)
+const ticks0 = machineTicks()
 const t0 = daemon.startedAt
 let overlord: Record<string, number | string | boolean> = {}
 try {
@@ -93,7 +96,14 @@ try {
       }
       if (r.n === manifest!.files && r.b === manifest!.bytes) {
         const s = sampler.sample()
-        return { t: now(), cpu: s?.cpuS ?? 0, writeBytes: s?.ioWriteBytes ?? 0 }
+        const ticks = machineTicks()
+        return {
+          t: now(),
+          cpu: s?.cpuS ?? 0,
+          writeBytes: s?.ioWriteBytes ?? 0,
+          threads: threadCpu(daemon.pid),
+          stealPct: (100 * (ticks.steal - ticks0.steal)) / Math.max(1, ticks.total - ticks0.total),
+        }
       }
       return null
     },
@@ -145,8 +155,9 @@ try {
     linesPerS: manifest.lines / storedS,
     mbPerSSearchable: mb(manifest.bytes) / ((searchable.t - t0) / 1000),
     cpuS: stored.cpu,
-    // Wall time the single JS thread was not on a CPU (waiting on I/O, fsync, timers).
-    offCpuS: storedS - stored.cpu,
+    // Which thread is the bottleneck: the daemon's ("bun"), the server's ("Worker 1"), the checkpointer's.
+    cpuByThread: JSON.stringify(stored.threads),
+    stealPct: stored.stealPct,
     diskWriteMb: stored.writeBytes / 1e6,
     cpuSSearchable: searchable.cpu,
     peakRssMb: peak / 1024,

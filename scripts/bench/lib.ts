@@ -1,7 +1,7 @@
 /** Shared helpers for the benchmarks: launching the daemon, /proc sampling, API and DB polling. */
 import { Database } from "bun:sqlite"
 import { type ChildProcess, spawn } from "node:child_process"
-import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs"
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { join } from "node:path"
 import { buildDaemon } from "../build-daemon.ts"
 import { ARTIFACTS, REPO } from "./seed.ts"
@@ -25,6 +25,39 @@ export interface ProcSample {
   readonly ioReadBytes: number
   /** utime + stime, seconds. */
   readonly cpuS: number
+}
+
+/**
+ * CPU seconds by thread, named by `comm` and numbered in creation order when names repeat: in the
+ * daemon, "bun" is its own thread, "Worker 1" the embedded server, "Worker 2" the WAL checkpointer.
+ */
+export function threadCpu(pid: number): Record<string, number> {
+  const out: Record<string, number> = {}
+  const seen = new Map<string, number>()
+  try {
+    const tids = readdirSync(`/proc/${pid}/task`)
+      .map(Number)
+      .sort((a, b) => a - b)
+    for (const tid of tids) {
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim()
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8")
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+      const n = (seen.get(name) ?? 0) + 1
+      seen.set(name, n)
+      const cpu = (Number(f[11]) + Number(f[12])) / CLK_TCK
+      if (cpu > 0) out[name === "Worker" ? `${name} ${n}` : n > 1 ? `${name} ${n}` : name] = cpu
+    }
+  } catch {}
+  return out
+}
+
+/**
+ * The machine's CPU ticks so far (/proc/stat): `steal` is time the hypervisor gave our virtual CPUs
+ * to someone else. On this VM the same run varies ±15 %, and steal is how a noisy minute shows.
+ */
+export function machineTicks(): { total: number; steal: number; idle: number } {
+  const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number)
+  return { total: f.reduce((a, b) => a + b, 0), idle: (f[3] ?? 0) + (f[4] ?? 0), steal: f[7] ?? 0 }
 }
 
 export function readProc(pid: number): ProcSample | null {

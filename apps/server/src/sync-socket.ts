@@ -29,6 +29,9 @@ export interface SyncConnection {
 const decodeDaemon = Schema.decodeUnknownExit(Sync.DaemonMessageFromJson)
 const decodeHeader = Schema.decodeUnknownExit(Sync.AppendHeaderFromJson)
 const decodeFacts = Schema.decodeUnknownExit(Sync.AppendFactsFromJson)
+// Valid facts are the rule: checking them in place is ~2x cheaper than decoding them into new
+// objects, and the decoder runs only to say what is wrong with invalid ones.
+const isFacts = Schema.is(Sync.AppendFacts)
 const textDecoder = new TextDecoder()
 
 // The wire schema and the parser's type must stay one shape: this fails to compile if they drift.
@@ -62,13 +65,26 @@ export function readAppendFrame(frame: Uint8Array): AppendFrame | string {
   if (header.factsVersion !== FACTS_VERSION) {
     return { header, payload, factsIgnored: `facts version ${header.factsVersion}, this server's is ${FACTS_VERSION}` }
   }
-  const facts = decodeFacts(textDecoder.decode(frame.subarray(end)))
-  if (facts._tag === "Failure") return { header, payload, factsIgnored: `invalid facts: ${String(facts.cause)}` }
-  const lines = splitPieces(payload, 0).length
-  if (facts.value.length !== lines) {
-    return { header, payload, factsIgnored: `facts for ${facts.value.length} lines, the payload has ${lines}` }
+  const json = textDecoder.decode(frame.subarray(end))
+  const facts = parsedFacts(json)
+  if (!facts) {
+    const exit = decodeFacts(json)
+    return { header, payload, factsIgnored: `invalid facts: ${exit._tag === "Failure" ? String(exit.cause) : "?"}` }
   }
-  return { header, payload, facts: facts.value }
+  const lines = splitPieces(payload, 0).length
+  if (facts.length !== lines) {
+    return { header, payload, factsIgnored: `facts for ${facts.length} lines, the payload has ${lines}` }
+  }
+  return { header, payload, facts }
+}
+
+function parsedFacts(json: string): Sync.AppendFacts | null {
+  try {
+    const value: unknown = JSON.parse(json)
+    return isFacts(value) ? value : null
+  } catch {
+    return null
+  }
 }
 
 export function openSyncConnection(socket: SyncSocket, store: StoreApi, hub: LiveHub): SyncConnection {

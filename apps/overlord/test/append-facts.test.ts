@@ -1,0 +1,139 @@
+/**
+ * The daemon's append frames, read back by the server's own `readAppendFrame`: the payload is the
+ * file's bytes, and the facts behind it are `factsOfLines` of exactly those bytes, whichever way the
+ * frame was assembled (facts written in place behind the chunk, built apart because they did not
+ * fit there, or copied behind a header too long for its room).
+ */
+import { mkdtemp, rm, writeFile } from "node:fs/promises"
+import type { AddressInfo } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Sync } from "@overlord/protocol"
+import { readAppendFrame } from "@overlord/server"
+import { waitFor } from "@overlord/testkit/wait"
+import { FACTS_VERSION, factsOfLines } from "@overlord/transcript"
+import { afterEach, describe, expect, it } from "vitest"
+import { WebSocketServer } from "ws"
+import { silentLogger } from "../src/logger.ts"
+import { SyncEngine } from "../src/sync-engine.ts"
+
+interface Received {
+  readonly fileKey: string
+  readonly payload: Buffer
+  readonly facts: unknown
+  readonly factsIgnored: string | undefined
+}
+
+/** Acks every append and keeps what `readAppendFrame` made of it. */
+function factsServer() {
+  const frames: Received[] = []
+  const wss = new WebSocketServer({ port: 0, host: "127.0.0.1", maxPayload: 16 * 1024 * 1024 })
+  wss.on("connection", (socket) => {
+    const offsets = new Map<string, number>()
+    socket.on("message", (data: Buffer, isBinary) => {
+      if (!isBinary) {
+        const msg = JSON.parse(String(data)) as { type: string }
+        if (msg.type === "hello") {
+          const welcome: Sync.Welcome = {
+            type: "welcome",
+            protocolVersion: Sync.PROTOCOL_VERSION,
+            serverVersion: "test",
+            cursors: [],
+            limits: { maxFrameBytes: 8 * 1024 * 1024 },
+            factsVersion: FACTS_VERSION,
+          }
+          socket.send(JSON.stringify(welcome))
+        }
+        return
+      }
+      const frame = readAppendFrame(data)
+      if (typeof frame === "string") throw new Error(frame)
+      const { header } = frame
+      frames.push({
+        fileKey: header.fileKey,
+        payload: Buffer.from(frame.payload),
+        facts: frame.facts,
+        factsIgnored: frame.factsIgnored,
+      })
+      offsets.set(header.fileKey, header.toOffset)
+      socket.send(
+        JSON.stringify({
+          type: "ack",
+          seq: header.seq,
+          fileKey: header.fileKey,
+          generation: 0,
+          offset: header.toOffset,
+        }),
+      )
+    })
+  })
+  const ready = new Promise<string>((r) =>
+    wss.once("listening", () => r(`http://127.0.0.1:${(wss.address() as AddressInfo).port}`)),
+  )
+  return { frames, ready, close: () => wss.close() }
+}
+
+const record = (i: number, text: string) =>
+  `${JSON.stringify({ type: "user", uuid: `u-${i}`, sessionId: "s", message: { role: "user", content: text } })}\n`
+
+describe("append frames carry the facts of exactly their bytes", () => {
+  const cleanups: (() => unknown)[] = []
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c()
+  })
+
+  it.each([
+    [
+      "long lines: facts written in place behind the chunk",
+      "-p/long.jsonl",
+      (i: number) => record(i, "x".repeat(20_000)),
+      120,
+      true,
+    ],
+    [
+      "short lines: facts larger than the room behind the chunk",
+      "-p/short.jsonl",
+      (i: number) => record(i, "z"),
+      30_000,
+      true,
+    ],
+    [
+      "a header longer than its room",
+      `-p/${"d".repeat(1200)}.jsonl`,
+      (i: number) => record(i, "y".repeat(2_000)),
+      1_000,
+      true,
+    ],
+    // Facts of such lines outweigh the lines many times: past the frame limit, the server parses.
+    ["facts beyond the frame limit are left out", "-p/tiny.jsonl", () => "{}\n", 600_000, false],
+  ])("%s", async (_, fileKey, line, count, withFacts) => {
+    const dir = await mkdtemp(join(tmpdir(), "overlord-append-facts-"))
+    cleanups.push(() => rm(dir, { recursive: true, force: true }))
+    const server = factsServer()
+    cleanups.push(server.close)
+    const path = join(dir, "session.jsonl")
+    const bytes = Buffer.from(Array.from({ length: count }, (_, i) => line(i)).join(""))
+    await writeFile(path, bytes)
+
+    const engine = new SyncEngine({
+      serverUrl: await server.ready,
+      machineId: "m",
+      machineName: "m",
+      token: "t",
+      log: silentLogger,
+    })
+    cleanups.push(() => engine.stop())
+    engine.start()
+    await engine.changed(fileKey, path)
+    const received = () => server.frames.reduce((n, f) => n + f.payload.length, 0)
+    await waitFor("the whole file sent", () => received() === bytes.length, 20_000)
+
+    expect(Buffer.concat(server.frames.map((f) => f.payload))).toEqual(bytes)
+    expect(server.frames.length).toBeGreaterThan(1)
+    for (const frame of server.frames) {
+      expect(frame.fileKey).toBe(fileKey)
+      expect(frame.factsIgnored).toBeUndefined()
+      expect(frame.facts).toEqual(withFacts ? factsOfLines(frame.payload) : undefined)
+    }
+  })
+})
