@@ -23,6 +23,7 @@ import {
   record,
   sleep,
   startDaemon,
+  threadCpu,
   waitFor,
   waitForStored,
 } from "./lib.ts"
@@ -65,6 +66,7 @@ try {
   const peakDuringSyncMb = sampler.peakRssKb() / 1024
   sampler.stop()
   await sleep(5000) // settle: the search indexer's last batches, GC
+  const threads0 = threadCpu(daemon.pid)
   const samples = [readProc(daemon.pid)!]
   for (let i = 0; i < idleS; i++) {
     await sleep(1000)
@@ -90,6 +92,14 @@ try {
     rssFileEndMb: last.fileKb / 1024,
     cpuPct: (100 * (last.cpuS - first.cpuS)) / wall,
     cpuSecondsInWindow: last.cpuS - first.cpuS,
+    // Which thread spends the idle CPU: the daemon's ("bun"), the server's ("Worker 1"), ...
+    cpuSecondsByThread: JSON.stringify(
+      Object.fromEntries(
+        Object.entries(threadCpu(daemon.pid))
+          .map(([k, v]) => [k, Math.round((v - (threads0[k] ?? 0)) * 100) / 100])
+          .filter(([, v]) => (v as number) > 0),
+      ),
+    ),
   }
 } finally {
   sampler.stop()
