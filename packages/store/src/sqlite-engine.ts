@@ -108,6 +108,8 @@ export interface SqliteOptions {
 }
 
 const PAGE_SIZE = 16384
+/** Longest a search-index batch holds the thread (and the write lock). */
+const INDEX_BATCH_BUDGET_MS = 15
 const MB = 1024 * 1024
 /** Inline checkpoints: pages of WAL between them (64 MB). */
 const INLINE_CHECKPOINT_PAGES = (64 * MB) / PAGE_SIZE
@@ -841,16 +843,24 @@ export class SqliteEngine implements Engine {
         )
         const rows = this.db
           .query("SELECT seq, raw FROM entries WHERE seq > ? AND superseded = 0 ORDER BY seq LIMIT ?")
-          .all(cursor, limit) as { seq: number; raw: Uint8Array }[]
-        if (rows.length === 0) return 0
+          .iterate(cursor, limit) as IterableIterator<{ seq: number; raw: Uint8Array }>
         const insert = this.db.prepare("INSERT INTO entry_fts (rowid, text) VALUES (?, ?)")
+        // Requests wait for a batch on this thread: a batch of large lines (a session of 100 KB tool
+        // results) stops at a time budget rather than at its count.
+        const deadline = performance.now() + INDEX_BATCH_BUDGET_MS
+        let last = -1
+        let n = 0
         for (const row of rows) {
           const text = searchTextOf(row.raw)
           if (text) insert.run(row.seq, text)
           textBytes += text.length
+          last = row.seq
+          n += 1
+          if (performance.now() > deadline) break
         }
-        this.db.query("UPDATE meta SET value = ? WHERE key = 'search_cursor'").run(String(rows[rows.length - 1]!.seq))
-        return rows.length
+        if (n === 0) return 0
+        this.db.query("UPDATE meta SET value = ? WHERE key = 'search_cursor'").run(String(last))
+        return n
       })
       .immediate()
     this.checkpointer?.wrote(textBytes)

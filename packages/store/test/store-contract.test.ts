@@ -197,6 +197,24 @@ for (const [engineName, makeEngine] of Object.entries(engines)) {
         expect((await s.engine.search(s.actor, "secret", 10))!.hits).toHaveLength(1)
       })
 
+      it("indexes for search in short batches that together cover every line", async () => {
+        const s = await setup(make())
+        // Large lines make a batch stop at its time budget, well before its count.
+        const filler = "lorem ipsum dolor ".repeat(20_000)
+        const lines = Array.from({ length: 60 }, (_, i) => `${user(`u${i}`, `needle${i} ${filler}`)}\n`)
+        await s.append(lines.join(""))
+        const batches: number[] = []
+        for (let n = await s.engine.indexForSearch(1000); n > 0; n = await s.engine.indexForSearch(1000))
+          batches.push(n)
+        expect(batches.reduce((a, b) => a + b, 0)).toBe(60)
+        expect(batches.length).toBeGreaterThan(1)
+        for (const i of [0, 29, 59]) {
+          const { hits, indexLag } = (await s.engine.search(s.actor, `needle${i}`, 10))!
+          expect(indexLag).toBe(0)
+          expect(hits).toHaveLength(1)
+        }
+      })
+
       it("stores token hashes only and refuses wrong, revoked-kind and reused tokens", async () => {
         const engine = make()
         const userId = await engine.ensureUser("alice")
