@@ -539,7 +539,8 @@ export class SyncEngine {
         const chunk = await readChunk(
           t.path,
           t.sent,
-          frame.subarray(HEADER_ROOM),
+          // Exactly a chunk: a read that fills it without a newline is a line longer than a chunk.
+          frame.subarray(HEADER_ROOM, HEADER_ROOM + this.chunkBytes),
           Math.min(this.chunkBytes, t.size - t.sent),
           idle,
         )

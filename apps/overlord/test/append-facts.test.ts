@@ -104,6 +104,13 @@ describe("append frames carry the facts of exactly their bytes", () => {
       1_000,
       true,
     ],
+    [
+      "a line longer than a chunk, in pieces",
+      "-p/huge.jsonl",
+      (i: number) => record(i, "h".repeat(2_500_000)),
+      2,
+      true,
+    ],
     // Facts of such lines outweigh the lines many times: past the frame limit, the server parses.
     ["facts beyond the frame limit are left out", "-p/tiny.jsonl", () => "{}\n", 600_000, false],
   ])("%s", async (_, fileKey, line, count, withFacts) => {
