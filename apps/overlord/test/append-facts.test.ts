@@ -8,14 +8,12 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Sync } from "@overlord/protocol"
 import { readAppendFrame } from "@overlord/server"
 import { waitFor } from "@overlord/testkit/wait"
 import { FACTS_VERSION, factsOfLines } from "@overlord/transcript"
 import { afterEach, describe, expect, it } from "vitest"
 import { WebSocketServer } from "ws"
-import { silentLogger } from "../src/logger.ts"
-import { SyncEngine } from "../src/sync-engine.ts"
+import { testEngine, welcomeMessage } from "./support/engine-fixtures.ts"
 
 interface Received {
   readonly fileKey: string
@@ -33,17 +31,7 @@ function factsServer() {
     socket.on("message", (data: Buffer, isBinary) => {
       if (!isBinary) {
         const msg = JSON.parse(String(data)) as { type: string }
-        if (msg.type === "hello") {
-          const welcome: Sync.Welcome = {
-            type: "welcome",
-            protocolVersion: Sync.PROTOCOL_VERSION,
-            serverVersion: "test",
-            cursors: [],
-            limits: { maxFrameBytes: 8 * 1024 * 1024 },
-            factsVersion: FACTS_VERSION,
-          }
-          socket.send(JSON.stringify(welcome))
-        }
+        if (msg.type === "hello") socket.send(welcomeMessage({ factsVersion: FACTS_VERSION }))
         return
       }
       const frame = readAppendFrame(data)
@@ -122,13 +110,7 @@ describe("append frames carry the facts of exactly their bytes", () => {
     const bytes = Buffer.from(Array.from({ length: count }, (_, i) => line(i)).join(""))
     await writeFile(path, bytes)
 
-    const engine = new SyncEngine({
-      serverUrl: await server.ready,
-      machineId: "m",
-      machineName: "m",
-      token: "t",
-      log: silentLogger,
-    })
+    const engine = testEngine(await server.ready)
     cleanups.push(() => engine.stop())
     engine.start()
     await engine.changed(fileKey, path)

@@ -12,7 +12,7 @@ import { mkdtemp, rm } from "node:fs/promises"
 import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Sync } from "@overlord/protocol"
+import type { Sync } from "@overlord/protocol"
 import { afterEach, describe, expect, it, vi } from "vitest"
 import { WebSocketServer } from "ws"
 
@@ -69,8 +69,7 @@ vi.mock("../src/file-reader.ts", async (importOriginal) => {
   }
 })
 
-const { SyncEngine } = await import("../src/sync-engine.ts")
-const { silentLogger } = await import("../src/logger.ts")
+const { testEngine, welcomeMessage } = await import("./support/engine-fixtures.ts")
 
 /** Stores appends that start where the file's stored bytes end; rejects any other. */
 function fakeServer() {
@@ -81,16 +80,8 @@ function fakeServer() {
     socket.on("message", (data: Buffer, isBinary) => {
       if (!isBinary) {
         const msg = JSON.parse(String(data)) as { type: string; fileKey?: string }
-        if (msg.type === "hello") {
-          const welcome: Sync.Welcome = {
-            type: "welcome",
-            protocolVersion: Sync.PROTOCOL_VERSION,
-            serverVersion: "test",
-            cursors: [],
-            limits: { maxFrameBytes: 8 * 1024 * 1024 },
-          }
-          socket.send(JSON.stringify(welcome))
-        } else if (msg.type === "reset") resets.push(msg.fileKey!)
+        if (msg.type === "hello") socket.send(welcomeMessage())
+        else if (msg.type === "reset") resets.push(msg.fileKey!)
         return
       }
       const length = data.readUInt32BE(0)
@@ -137,14 +128,7 @@ describe("stat answers out of order", () => {
     cleanups.push(() => rm(dir, { recursive: true, force: true }))
     const server = fakeServer()
     cleanups.push(server.close)
-    const engine = new SyncEngine({
-      serverUrl: await server.ready,
-      machineId: "m",
-      machineName: "m",
-      token: "t",
-      log: silentLogger,
-      partialGraceMs: 50,
-    })
+    const engine = testEngine(await server.ready, { partialGraceMs: 50 })
     cleanups.push(() => engine.stop())
     engine.start()
 
