@@ -215,6 +215,24 @@ export class SyncEngine {
     return t
   }
 
+  /** Takes the stat with this ticket as `t`'s newest, unless a later-asked one was applied already. */
+  private fresh(t: Tracked, ticket: number): boolean {
+    if (ticket < t.statTicket) return false
+    t.statTicket = ticket
+    return true
+  }
+
+  /** Looks at `t`'s file again: false (and the file is dropped) when it is gone. */
+  private async restat(t: Tracked): Promise<boolean> {
+    const { facts, ticket } = await this.stat(t.path)
+    if (!facts) {
+      this.removed(t.fileKey)
+      return false
+    }
+    this.observe(t, facts, ticket)
+    return true
+  }
+
   /** Stats `path`, with a ticket saying in which order it was asked for. */
   private async stat(path: string): Promise<{ facts: FileFacts | null; ticket: number }> {
     const ticket = ++this.statTickets
@@ -226,8 +244,7 @@ export class SyncEngine {
    * Facts from a stat asked for before the last one applied are older than what we know: ignored.
    */
   private observe(t: Tracked, facts: FileFacts, ticket: number): void {
-    if (ticket < t.statTicket) return
-    t.statTicket = ticket
+    if (!this.fresh(t, ticket)) return
     if (facts.size !== t.size || facts.mtimeMs !== t.mtimeMs) t.lastGrowthAt = Date.now()
     const replaced = t.identity !== null && facts.identity !== t.identity
     const shrunk = facts.size < Math.max(t.sent, t.storedEnd)
@@ -442,10 +459,7 @@ export class SyncEngine {
     const cursor = this.serverCursors.get(t.fileKey)
     const { facts, ticket } = await this.stat(t.path)
     if (!facts) return
-    if (ticket >= t.statTicket) {
-      t.statTicket = ticket
-      t.size = facts.size
-    }
+    if (this.fresh(t, ticket)) t.size = facts.size
     t.epoch += 1
     t.generation = cursor?.generation ?? 0
     t.acked = t.sent = cursor?.offset ?? 0
@@ -523,13 +537,7 @@ export class SyncEngine {
         // Mid-file the size is already known; stat only when we think we reached the end (watch
         // events report replacements and shrinks as they happen).
         if (t.sent >= t.size) {
-          const { facts, ticket } = await this.stat(t.path)
-          if (!facts) {
-            this.removed(t.fileKey)
-            continue
-          }
-          this.observe(t, facts, ticket)
-          if (t.sent >= t.size) continue
+          if (!(await this.restat(t)) || t.sent >= t.size) continue
         }
         const idle = Date.now() - t.lastGrowthAt >= this.partialGraceMs
         // What this read is based on: if it changes while we read or stat, look again at once.
@@ -547,12 +555,7 @@ export class SyncEngine {
         if (!chunk) {
           // Nothing whole to send: the size we believed may be stale (the file shrank or was replaced
           // without an event reaching us). Look again before waiting, so the file can never stall.
-          const { facts, ticket } = await this.stat(t.path)
-          if (!facts) {
-            this.removed(t.fileKey)
-            continue
-          }
-          this.observe(t, facts, ticket)
+          if (!(await this.restat(t))) continue
           if (t.size === believed.size && t.sent === believed.sent) this.waitForPartial(t)
           continue
         }

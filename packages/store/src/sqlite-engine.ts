@@ -844,7 +844,7 @@ export class SqliteEngine implements Engine {
         const rows = this.db
           .query("SELECT seq, raw FROM entries WHERE seq > ? AND superseded = 0 ORDER BY seq LIMIT ?")
           .iterate(cursor, limit) as IterableIterator<{ seq: number; raw: Uint8Array }>
-        const insert = this.db.prepare("INSERT INTO entry_fts (rowid, text) VALUES (?, ?)")
+        const insert = this.db.query("INSERT INTO entry_fts (rowid, text) VALUES (?, ?)")
         // Requests wait for a batch on this thread: a batch of large lines (a session of 100 KB tool
         // results) stops at a time budget rather than at its count.
         const deadline = performance.now() + INDEX_BATCH_BUDGET_MS
