@@ -5,15 +5,16 @@
  * read one at a time (page cache warm after the first run), like the daemon reads them.
  *
  * With `--facts`, each chunk's line facts are computed first, as the daemon does, and only the append
- * (the storing thread's share) is timed as "store".
+ * (the storing thread's share) is timed as "store". Chunks are committed in groups of `--group-kb`
+ * (4096, as the server groups the frames waiting on a connection; 0: one commit per chunk).
  *
- *   bun scripts/bench/store-append.ts [corpusDir] [--chunk-kb 1024] [--facts] [--keep]
+ *   bun scripts/bench/store-append.ts [corpusDir] [--chunk-kb 1024] [--group-kb 4096] [--facts] [--keep]
  *   bun --cpu-prof --cpu-prof-dir .artifacts/bench/profiles scripts/bench/store-append.ts
  */
 import { readdirSync, readFileSync, rmSync } from "node:fs"
 import { join, relative } from "node:path"
 import type { Sync } from "../../packages/protocol/src/index.ts"
-import { type MachineActor, SqliteEngine } from "../../packages/store/src/index.ts"
+import { type Append, type MachineActor, SqliteEngine } from "../../packages/store/src/index.ts"
 import { factsOfLines } from "../../packages/transcript/src/line-facts.ts"
 import { readManifest } from "./corpus.ts"
 import { ARTIFACTS, fmt, now, record } from "./lib.ts"
@@ -29,6 +30,7 @@ const manifest = readManifest(corpus)
 if (!manifest) throw new Error(`no corpus at ${corpus} (bun scripts/bench/corpus.ts ${corpus})`)
 const chunk = option("--chunk-kb", 1024) * 1024
 const withFacts = flag("--facts")
+const groupBytes = option("--group-kb", 4096) * 1024
 
 const walk = (dir: string): string[] =>
   readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
@@ -49,6 +51,19 @@ let lines = 0
 let seq = 0
 let storeMs = 0
 let factsMs = 0
+let group: Append[] = []
+let grouped = 0
+const commit = () => {
+  const s0 = now()
+  const outcomes = engine.append(actor, group)
+  storeMs += now() - s0
+  for (const out of outcomes) {
+    if (out._tag !== "Ack") throw new Error(`rejected ${out.cursor.fileKey} at ${out.cursor.offset}`)
+    lines += out.stored.length
+  }
+  group = []
+  grouped = 0
+}
 for (let i = 0; i < files.length; i++) {
   const bytes = readFileSync(files[i]!)
   const fileKey = relative(projects, files[i]!)
@@ -71,18 +86,14 @@ for (let i = 0; i < files.length; i++) {
     const payload = bytes.subarray(from, to)
     const f0 = now()
     const facts = withFacts ? factsOfLines(payload) : undefined
-    const s0 = now()
-    const out = engine.append(actor, header, payload, facts) as ReturnType<SqliteEngine["append"]> & {
-      _tag: string
-      stored?: unknown[]
-    }
-    storeMs += now() - s0
-    factsMs += s0 - f0
-    if (out._tag !== "Ack") throw new Error(`rejected ${fileKey} at ${from}`)
-    lines += out.stored?.length ?? 0
+    factsMs += now() - f0
+    group.push({ header, payload, ...(facts ? { facts } : {}) })
+    grouped += payload.length
+    if (grouped >= groupBytes) commit()
     from = to
   }
 }
+if (group.length > 0) commit()
 const seconds = (now() - t0) / 1000
 const cpu = process.cpuUsage(cpu0)
 const mb = manifest.bytes / 1e6
@@ -94,6 +105,7 @@ const result = {
   linesPerS: lines / seconds,
   cpuS: (cpu.user + cpu.system) / 1e6,
   chunkKb: chunk / 1024,
+  groupKb: groupBytes / 1024,
   withFacts,
   storeS: storeMs / 1000,
   storeMbPerS: mb / (storeMs / 1000),

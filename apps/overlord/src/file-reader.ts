@@ -41,21 +41,24 @@ export function chooseChunk(read: Uint8Array, from: number, full: boolean, shipP
   return full ? { from, bytes: read } : null
 }
 
-/** Reads at most `min(maxBytes, buffer.length)` bytes at `from` into `buffer`. */
+/**
+ * Reads up to `buffer.length` bytes at `from` into `buffer`: the caller sizes it to what it expects
+ * to find (at most a chunk), so a small file does not cost a whole chunk of memory.
+ */
 export async function readChunk(
   path: string,
   from: number,
   buffer: Uint8Array,
-  maxBytes: number,
+  chunkBytes: number,
   shipPartial: boolean,
 ): Promise<Chunk | null> {
   const handle = await open(path, "r")
   try {
-    const buf = buffer.subarray(0, Math.min(maxBytes, buffer.length))
-    const { bytesRead } = await handle.read(buf, 0, buf.length, from)
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, from)
     // "Full" means a whole chunk without a newline: a line longer than a chunk. Reaching the end
-    // of the file is not that: its last fragment waits for its newline or for the file to go idle.
-    return chooseChunk(buf.subarray(0, bytesRead), from, bytesRead === buffer.length, shipPartial)
+    // of the file, or of a smaller buffer, is not that: its last fragment waits for its newline or
+    // for the file to go idle.
+    return chooseChunk(buffer.subarray(0, bytesRead), from, bytesRead >= chunkBytes, shipPartial)
   } finally {
     await handle.close()
   }

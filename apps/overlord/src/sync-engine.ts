@@ -25,6 +25,8 @@ export interface SyncOptions {
   readonly chunkBytes?: number
   /** Append frames awaiting acks at once. */
   readonly window?: number
+  /** Payload bytes awaiting acks at once. */
+  readonly windowBytes?: number
   /** How long a trailing fragment without newline must sit still before it is shipped. */
   readonly partialGraceMs?: number
   readonly onChange?: () => void
@@ -63,6 +65,7 @@ interface Tracked {
 interface InFlight {
   readonly fileKey: string
   readonly epoch: number
+  readonly bytes: number
 }
 
 export interface FileNotice {
@@ -109,6 +112,7 @@ export class SyncEngine {
   private readonly backfill: Tracked[] = []
   private readonly liveQueue = new Set<Tracked>()
   private readonly inflight = new Map<number, InFlight>()
+  private inflightBytes = 0
   private readonly notices = new Map<string, FileNotice>()
   private serverCursors = new Map<string, Sync.FileCursor>()
   private socket: WebSocket | null = null
@@ -124,13 +128,17 @@ export class SyncEngine {
   private pumpAgain = false
   private readonly chunkBytes: number
   private readonly window: number
+  private readonly windowBytes: number
   private readonly partialGraceMs: number
   private bytesSinceCollect = 0
   private statTickets = 0
 
   constructor(private readonly options: SyncOptions) {
     this.chunkBytes = options.chunkBytes ?? 1024 * 1024
-    this.window = Math.max(3, options.window ?? 8)
+    // Enough in flight that the server always has its next group (4 MB) arriving while it stores
+    // one; counted in frames too, since a backfill of small files sends many small frames.
+    this.window = Math.max(3, options.window ?? 64)
+    this.windowBytes = Math.max(3 * this.chunkBytes, options.windowBytes ?? 16 * 1024 * 1024)
     this.partialGraceMs = options.partialGraceMs ?? 1000
   }
 
@@ -340,6 +348,7 @@ export class SyncEngine {
       this.socket = null
       this.ready = false
       this.inflight.clear()
+      this.inflightBytes = 0
       for (const t of this.files.values()) {
         t.sent = t.acked
         t.verified = false
@@ -399,8 +408,7 @@ export class SyncEngine {
         this.fail(`server: ${msg.message}`)
         return
       case "ack": {
-        const flight = this.inflight.get(msg.seq)
-        this.inflight.delete(msg.seq)
+        const flight = this.landed(msg.seq)
         const t = this.files.get(msg.fileKey)
         if (t && (!flight || flight.epoch === t.epoch) && msg.generation === t.generation) {
           t.acked = Math.max(t.acked, msg.offset)
@@ -425,8 +433,7 @@ export class SyncEngine {
         return
       }
       case "rejected": {
-        const flight = this.inflight.get(msg.seq)
-        this.inflight.delete(msg.seq)
+        const flight = this.landed(msg.seq)
         const t = this.files.get(msg.cursor.fileKey)
         if (t && (!flight || flight.epoch === t.epoch)) {
           this.options.log.info(`resync ${t.fileKey}: ${msg.reason}`)
@@ -440,6 +447,16 @@ export class SyncEngine {
         return
       }
     }
+  }
+
+  /** An append answered: out of the window. */
+  private landed(seq: number): InFlight | undefined {
+    const flight = this.inflight.get(seq)
+    if (flight) {
+      this.inflight.delete(seq)
+      this.inflightBytes -= flight.bytes
+    }
+    return flight
   }
 
   private note(fileKey: string, notices: readonly Sync.LineNotice[]): void {
@@ -543,13 +560,13 @@ export class SyncEngine {
         // What this read is based on: if it changes while we read or stat, look again at once.
         const believed = { size: t.size, sent: t.sent }
         // The chunk is read straight into the frame that will carry it, behind room for its header.
-        const frame = Buffer.allocUnsafe(HEADER_ROOM + this.chunkBytes + FACTS_ROOM)
+        const want = Math.min(this.chunkBytes, t.size - t.sent)
+        const frame = Buffer.allocUnsafe(HEADER_ROOM + want + FACTS_ROOM)
         const chunk = await readChunk(
           t.path,
           t.sent,
-          // Exactly a chunk: a read that fills it without a newline is a line longer than a chunk.
-          frame.subarray(HEADER_ROOM, HEADER_ROOM + this.chunkBytes),
-          Math.min(this.chunkBytes, t.size - t.sent),
+          frame.subarray(HEADER_ROOM, HEADER_ROOM + want),
+          this.chunkBytes,
           idle,
         )
         if (!chunk) {
@@ -571,7 +588,7 @@ export class SyncEngine {
 
   /** The next file with bytes to send: live files first; backfill keeps two window slots free. */
   private pick(): Tracked | null {
-    if (this.inflight.size >= this.window) return null
+    if (this.inflight.size >= this.window || this.inflightBytes >= this.windowBytes) return null
     for (const t of this.liveQueue) {
       if (!this.files.has(t.fileKey)) {
         this.liveQueue.delete(t)
@@ -581,7 +598,8 @@ export class SyncEngine {
       if (t.sent < t.size) return t
       this.liveQueue.delete(t)
     }
-    if (this.inflight.size >= this.window - 2) return null
+    if (this.inflight.size >= this.window - 2 || this.inflightBytes >= this.windowBytes - 2 * this.chunkBytes)
+      return null
     while (this.backfill.length > 0) {
       const t = this.backfill[0]!
       // A file waiting out a trailing fragment leaves the backfill; its timer queues it again.
@@ -654,7 +672,8 @@ export class SyncEngine {
       message = Buffer.concat([Buffer.alloc(4), headerBytes, payload, tail])
       message.writeUInt32BE(headerBytes.length, 0)
     }
-    this.inflight.set(seq, { fileKey: t.fileKey, epoch: t.epoch })
+    this.inflight.set(seq, { fileKey: t.fileKey, epoch: t.epoch, bytes: length })
+    this.inflightBytes += length
     t.sent = from + length
     this.socket!.send(message)
     this.bytesSinceCollect += length

@@ -41,6 +41,16 @@ describe("reading files", () => {
     expect(text(await readBefore(path, 9, 4))).toBe("one\n")
   })
 
+  it("tells a line longer than a chunk from a buffer that only holds what the file had", async () => {
+    dir = await mkdtemp(join(tmpdir(), "overlord-reader-"))
+    const path = join(dir, "s.jsonl")
+    await writeFile(path, "no newline yet")
+    // Sized to the file, smaller than a chunk: a fragment, which waits for its newline.
+    expect(await readChunk(path, 0, new Uint8Array(14), 64, false)).toBeNull()
+    // A whole chunk without a newline: a long line, shipped in pieces.
+    expect(text((await readChunk(path, 0, new Uint8Array(14), 14, false))!.bytes)).toBe("no newline yet")
+  })
+
   it("rotates the log file by size and keeps a bounded number of old logs", async () => {
     dir = await mkdtemp(join(tmpdir(), "overlord-log-"))
     const log = fileLogger({ path: join(dir, "overlord.log"), maxBytes: 200, keep: 3 })

@@ -1,9 +1,13 @@
 /**
  * The daemon's WebSocket (`/api/v1/sync`): hello, then appends and resets, each answered once the
  * store has committed it. Messages of one connection are handled strictly in arrival order.
+ *
+ * Group commit: the append frames waiting on a connection are stored in one transaction, up to
+ * `GROUP_MAX_BYTES`. A backfill keeps several frames in flight, so while one group is stored the
+ * next one arrives; a live append, alone, waits at most `GROUP_SETTLE_MS` for company.
  */
 import { Sync } from "@overlord/protocol"
-import type { AppendOutcome, MachineActor, Interface as StoreApi } from "@overlord/store"
+import type { Append, AppendOutcome, MachineActor, Interface as StoreApi } from "@overlord/store"
 import { FACTS_VERSION, type LineFacts, splitPieces } from "@overlord/transcript"
 import { Effect, Schema } from "effect"
 import type { LiveHub } from "./live-hub.ts"
@@ -15,6 +19,14 @@ const HELLO_TIMEOUT_MS = 10_000
 const MAX_NOTICES = 20
 const COLLECT_EVERY_BYTES = 64 * 1024 * 1024
 const QUIET_COLLECT_MS = 2_000
+/** Committing 4 MB at once writes ~25 % fewer WAL bytes than a commit per 1 MB frame; more gains little. */
+const GROUP_MAX_BYTES = 4 * 1024 * 1024
+const GROUP_MAX_FRAMES = 256
+/**
+ * The socket is read ~512 KB per event-loop turn, so frames queued in the kernel while the last group
+ * was stored trickle in over several turns: keep turning while they do, for at most this long.
+ */
+const GROUP_SETTLE_MS = 1
 
 export interface SyncSocket {
   send(data: string): unknown
@@ -93,6 +105,11 @@ export function openSyncConnection(socket: SyncSocket, store: StoreApi, hub: Liv
   let quietTimer: ReturnType<typeof setTimeout> | null = null
   let closed = false
   let chain: Promise<void> = Promise.resolve()
+  /** Messages not yet handled, in arrival order; `arrivals` counts every message ever queued. */
+  const inbox: (string | Uint8Array)[] = []
+  let inboxBytes = 0
+  let arrivals = 0
+  let draining = false
   const send = (m: Sync.ServerMessage) => {
     if (!closed) socket.send(JSON.stringify(m))
   }
@@ -175,20 +192,13 @@ export function openSyncConnection(socket: SyncSocket, store: StoreApi, hub: Liv
     }
   }
 
-  const handleBinary = async (frame: Uint8Array) => {
-    if (!actor) return refuse("bad_message", "expected a hello first")
-    const parsed = readAppendFrame(frame)
-    if (typeof parsed === "string") return send({ type: "error", message: parsed })
-    if (parsed.header.toOffset - parsed.header.fromOffset !== parsed.payload.length) {
-      return send({ type: "error", message: `append ${parsed.header.seq}: payload length does not match its offsets` })
-    }
-    if (parsed.factsIgnored) {
-      // Only an optimisation was lost: the store computes the facts from the bytes.
-      await run(Effect.logWarning(`append ${parsed.header.seq} (${parsed.header.fileKey}): ${parsed.factsIgnored}`))
-    }
-    answer(parsed.header.seq, await run(store.append(actor, parsed.header, parsed.payload, parsed.facts)))
+  /** Stores a group of frames in one transaction and answers each, in order. */
+  const storeGroup = async (appends: Append[]) => {
+    if (!actor || appends.length === 0) return
+    const outcomes = await run(store.append(actor, appends))
+    for (const [i, outcome] of outcomes.entries()) answer(appends[i]!.header.seq, outcome)
+    for (const a of appends) ingested += a.payload.length
     // Bulk ingest allocates a parse tree per line; collecting every 64 MB keeps the heap at chunk scale.
-    ingested += parsed.payload.length
     if (ingested >= COLLECT_EVERY_BYTES) {
       ingested = 0
       Bun.gc(true)
@@ -201,14 +211,85 @@ export function openSyncConnection(socket: SyncSocket, store: StoreApi, hub: Liv
     }, QUIET_COLLECT_MS)
   }
 
+  /** The binary frames at the head of the inbox, up to a group's size. Invalid ones are answered in turn. */
+  const handleBinaryGroup = async () => {
+    if (!actor) {
+      inbox.shift()
+      return refuse("bad_message", "expected a hello first")
+    }
+    let group: Append[] = []
+    let bytes = 0
+    while (inbox.length > 0 && typeof inbox[0] !== "string" && group.length < GROUP_MAX_FRAMES) {
+      const frame = inbox[0] as Uint8Array
+      if (group.length > 0 && bytes + frame.length > GROUP_MAX_BYTES) break
+      inbox.shift()
+      inboxBytes -= frame.length
+      const parsed = readAppendFrame(frame)
+      const invalid =
+        typeof parsed === "string"
+          ? parsed
+          : parsed.header.toOffset - parsed.header.fromOffset !== parsed.payload.length
+            ? `append ${parsed.header.seq}: payload length does not match its offsets`
+            : null
+      if (invalid !== null || typeof parsed === "string") {
+        // Answered after the frames before it, as if handled one by one.
+        await storeGroup(group)
+        group = []
+        bytes = 0
+        send({ type: "error", message: invalid ?? "invalid append frame" })
+        continue
+      }
+      if (parsed.factsIgnored) {
+        // Only an optimisation was lost: the store computes the facts from the bytes.
+        await run(Effect.logWarning(`append ${parsed.header.seq} (${parsed.header.fileKey}): ${parsed.factsIgnored}`))
+      }
+      group.push(parsed)
+      bytes += frame.length
+    }
+    await storeGroup(group)
+  }
+
+  /** Lets frames already on their way join the group (see `GROUP_SETTLE_MS`). */
+  const settle = async () => {
+    const start = performance.now()
+    while (inboxBytes < GROUP_MAX_BYTES && !closed) {
+      const seen = arrivals
+      await new Promise<void>((resolve) => setImmediate(resolve))
+      if (arrivals === seen && performance.now() - start >= GROUP_SETTLE_MS) return
+    }
+  }
+
+  const drain = async () => {
+    while (inbox.length > 0 && !closed) {
+      const next = inbox[0]!
+      if (typeof next === "string") {
+        inbox.shift()
+        await handleText(next)
+        continue
+      }
+      await settle()
+      await handleBinaryGroup()
+    }
+  }
+
   return {
     onMessage: (data) => {
+      inbox.push(data)
+      arrivals += 1
+      if (typeof data !== "string") inboxBytes += data.length
+      if (draining) return
+      draining = true
       chain = chain
-        .then(() => (typeof data === "string" ? handleText(data) : handleBinary(data)))
+        .then(drain)
         .catch((error: unknown) => {
           // A store failure must not ack: the daemon will resend from the server's offset.
+          inbox.length = 0
+          inboxBytes = 0
           send({ type: "error", message: `server error: ${error instanceof Error ? error.message : String(error)}` })
           socket.close(1011, "server error")
+        })
+        .finally(() => {
+          draining = false
         })
     },
     onClose: () => {

@@ -38,6 +38,15 @@ export function projectOf(fileKey: string): FilePlace {
 
 export const pricingSource = () => `${PRICING_SOURCE} (${PRICING_DATE})`
 
+/** Token usage as the session totals count it: what a kept message adds, or takes away when replaced. */
+export interface UsageAmounts {
+  input: number
+  output: number
+  cacheWrite: number
+  cacheRead: number
+  costUsd: number
+}
+
 /** Session facts accumulated over one append, applied with one UPDATE. */
 export interface SessionDelta {
   cwd: string | null
@@ -51,6 +60,8 @@ export interface SessionDelta {
   hasErrors: boolean
   models: Set<string>
   lastSeq: number
+  /** Added to the session's usage totals (negative parts when a kept message moved elsewhere). */
+  usage: UsageAmounts
 }
 
 export const emptyDelta = (): SessionDelta => ({
@@ -65,7 +76,17 @@ export const emptyDelta = (): SessionDelta => ({
   hasErrors: false,
   models: new Set(),
   lastSeq: 0,
+  usage: { input: 0, output: 0, cacheWrite: 0, cacheRead: 0, costUsd: 0 },
 })
+
+/** `sign` 1 counts a kept message into the delta, -1 takes back one that another copy replaced. */
+export function addUsage(delta: SessionDelta, amounts: UsageAmounts, sign: 1 | -1): void {
+  delta.usage.input += sign * amounts.input
+  delta.usage.output += sign * amounts.output
+  delta.usage.cacheWrite += sign * amounts.cacheWrite
+  delta.usage.cacheRead += sign * amounts.cacheRead
+  delta.usage.costUsd += sign * amounts.costUsd
+}
 
 /** `newLine` is false when the facts belong to a line already counted (a continued open line). */
 export function mergeDelta(

@@ -9,11 +9,16 @@ declare const self: Worker
 export type CheckpointRequest =
   | { readonly type: "open"; readonly path: string }
   | { readonly type: "checkpoint" }
+  /** Writes paused: copy everything and cut the WAL file to nothing. */
+  | { readonly type: "truncate" }
   | { readonly type: "stop" }
 
 export type CheckpointReport =
   | {
       readonly type: "checkpointed"
+      readonly mode: "PASSIVE" | "TRUNCATE"
+      /** The round could not finish (a writer or reader held it up); the next one will. */
+      readonly busy: boolean
       /** Frames in the WAL, and how many of them are now in the database. */
       readonly log: number
       readonly checkpointed: number
@@ -30,9 +35,9 @@ let db: Database | null = null
 
 // PASSIVE: never waits for, nor holds up, the writer. Starting the WAL over is left to the writer's
 // own automatic checkpoint (see `SqliteEngine`), which then finds almost everything copied already.
-const round = (conn: Database): CheckpointReport => {
-  const row = conn.query("PRAGMA wal_checkpoint(PASSIVE)").get() as Row
-  return { type: "checkpointed", log: row.log, checkpointed: row.checkpointed }
+const round = (conn: Database, mode: "PASSIVE" | "TRUNCATE"): CheckpointReport => {
+  const row = conn.query(`PRAGMA wal_checkpoint(${mode})`).get() as Row
+  return { type: "checkpointed", mode, busy: row.busy === 1, log: row.log, checkpointed: row.checkpointed }
 }
 
 // Requests queue while a round runs (it is synchronous), so a burst of them costs a few cheap rounds.
@@ -43,7 +48,10 @@ self.onmessage = (event: MessageEvent<CheckpointRequest>) => {
       db = new Database(msg.path, { readwrite: true, create: false })
       db.run("PRAGMA busy_timeout = 5000")
     } else if (msg.type === "checkpoint" && db) {
-      self.postMessage(round(db))
+      self.postMessage(round(db, "PASSIVE"))
+    } else if (msg.type === "truncate" && db) {
+      // Waits for (and, once it has the lock, briefly holds up) a writer: only asked when writes paused.
+      self.postMessage(round(db, "TRUNCATE"))
     } else if (msg.type === "stop") {
       db?.close()
       db = null

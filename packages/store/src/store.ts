@@ -50,6 +50,17 @@ export interface StoredRef {
   readonly notice: string | null
 }
 
+/** One append frame: the file's bytes from `header.fromOffset`, and the daemon's facts for its lines. */
+export interface Append {
+  readonly header: Sync.AppendHeader
+  readonly payload: Uint8Array
+  /**
+   * `facts[i]`, when given, are the facts of the payload's i-th line as the daemon computed them
+   * (same `FACTS_VERSION`); the engine computes any that are missing.
+   */
+  readonly facts?: readonly (LineFacts | null)[]
+}
+
 export type AppendOutcome =
   | { readonly _tag: "Ack"; readonly cursor: Sync.FileCursor; readonly stored: readonly StoredRef[] }
   | { readonly _tag: "Rejected"; readonly reason: string; readonly cursor: Sync.FileCursor }
@@ -107,16 +118,10 @@ export interface Engine {
 
   openMachine(actor: Actor, machineUid: string, name: string): R<{ machineId: number; cursors: Sync.FileCursor[] }>
   /**
-   * Stores `payload` (the file's bytes from `header.fromOffset`) if it starts at the stored offset.
-   * `facts[i]`, when given, are the facts of the payload's i-th line as the daemon computed them
-   * (same `FACTS_VERSION`); the engine computes any that are missing.
+   * Stores each append that starts at its file's stored offset, in order, and commits them together
+   * (group commit): one outcome per append, or a thrown error and nothing stored.
    */
-  append(
-    actor: MachineActor,
-    header: Sync.AppendHeader,
-    payload: Uint8Array,
-    facts?: readonly (LineFacts | null)[],
-  ): R<AppendOutcome>
+  append(actor: MachineActor, appends: readonly Append[]): R<AppendOutcome[]>
   reset(actor: MachineActor, reset: Sync.Reset): R<AppendOutcome>
   setMachineState(actor: MachineActor, state: MachineState): R<void>
 
@@ -147,12 +152,7 @@ export interface Interface {
     machineUid: string,
     name: string,
   ) => Effect.Effect<{ machineId: number; cursors: Sync.FileCursor[] }, StoreError>
-  readonly append: (
-    actor: MachineActor,
-    header: Sync.AppendHeader,
-    payload: Uint8Array,
-    facts?: readonly (LineFacts | null)[],
-  ) => Effect.Effect<AppendOutcome, StoreError>
+  readonly append: (actor: MachineActor, appends: readonly Append[]) => Effect.Effect<AppendOutcome[], StoreError>
   readonly reset: (actor: MachineActor, reset: Sync.Reset) => Effect.Effect<AppendOutcome, StoreError>
   readonly setMachineState: (actor: MachineActor, state: MachineState) => Effect.Effect<void, StoreError>
   readonly listMachines: (actor: Actor) => Effect.Effect<Api.Machine[], StoreError>
@@ -194,7 +194,7 @@ export const fromEngine = (engine: Engine): Interface => ({
   verifyToken: lift("verifyToken", (t, k) => engine.verifyToken(t, k)),
   consumeToken: lift("consumeToken", (t, k) => engine.consumeToken(t, k)),
   openMachine: lift("openMachine", (a, m, n) => engine.openMachine(a, m, n)),
-  append: lift("append", (a, h, p, f) => engine.append(a, h, p, f)),
+  append: lift("append", (a, g) => engine.append(a, g)),
   reset: lift("reset", (a, r) => engine.reset(a, r)),
   setMachineState: lift("setMachineState", (a, s) => engine.setMachineState(a, s)),
   listMachines: lift("listMachines", (a) => engine.listMachines(a)),

@@ -25,6 +25,8 @@ describe("background WAL checkpoints", () => {
     const checkpointer = new Checkpointer({
       path,
       everyBytes: 1 << 20,
+      // Longer than the test: this one is about the rounds, the next about the quiet truncation.
+      quietMs: 60_000,
       onReport: (r) => reports.push(r),
     })
     const blob = new Uint8Array(64 * 1024).fill(7)
@@ -50,6 +52,36 @@ describe("background WAL checkpoints", () => {
     db.close()
   })
 
+  it("truncates the WAL file once writes pause, and not while they go on", async () => {
+    dir = mkdtempSync(join(tmpdir(), "overlord-ckpt-"))
+    const path = join(dir, "db.sqlite")
+    const db = new Database(path, { create: true })
+    db.run("PRAGMA journal_mode = WAL")
+    db.run("PRAGMA wal_autocheckpoint = 0")
+    db.run("CREATE TABLE t (b BLOB)")
+    const reports: CheckpointReport[] = []
+    const checkpointer = new Checkpointer({ path, everyBytes: 1 << 20, quietMs: 300, onReport: (r) => reports.push(r) })
+    const blob = new Uint8Array(64 * 1024).fill(7)
+    // Writes 100 ms apart: never a pause of 300 ms, so the file is never cut back meanwhile.
+    for (let i = 0; i < 8; i++) {
+      db.query("INSERT INTO t VALUES (?)").run(blob)
+      checkpointer.wrote(blob.length)
+      await Bun.sleep(100)
+    }
+    expect(reports.filter((r) => r.type === "checkpointed" && r.mode === "TRUNCATE")).toEqual([])
+    expect(statSync(`${path}-wal`).size).toBeGreaterThan(8 * blob.length)
+    await waitFor(
+      "the WAL truncated after the pause",
+      () => reports.find((r) => r.type === "checkpointed" && r.mode === "TRUNCATE" && !r.busy),
+      10_000,
+      20,
+    )
+    expect(statSync(`${path}-wal`).size).toBe(0)
+    expect((db.query("SELECT count(*) AS n FROM t").get() as { n: number }).n).toBe(8)
+    checkpointer.close()
+    db.close()
+  })
+
   it("keeps an engine's WAL bounded through a long ingest, and loses nothing", async () => {
     dir = mkdtempSync(join(tmpdir(), "overlord-ckpt-"))
     const path = join(dir, "overlord.db")
@@ -70,7 +102,7 @@ describe("background WAL checkpoints", () => {
         fromOffset: offset,
         toOffset: offset + chunk.length,
       }
-      expect(engine.append(actor, header, chunk)._tag).toBe("Ack")
+      expect(engine.append(actor, [{ header, payload: chunk }])[0]!._tag).toBe("Ack")
       offset += chunk.length
       walMax = Math.max(walMax, statSync(`${path}-wal`).size)
       // The checkpointer's thread needs this one's event loop only to deliver its reports.

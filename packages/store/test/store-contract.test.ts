@@ -3,8 +3,8 @@
  * PlanetScale engines will be added to `engines` below.
  */
 import type { Sync } from "@overlord/protocol"
-import { collectBytes, type Engine, type MachineActor, SqliteEngine } from "@overlord/store"
-import { factsOfLines, type LineFacts } from "@overlord/transcript"
+import { type Append, collectBytes, type Engine, type MachineActor, SqliteEngine } from "@overlord/store"
+import { factsOfLines, type LineFacts, parseLine, UsageLedger, usageOf } from "@overlord/transcript"
 import { describe, expect, it } from "vitest"
 
 const engines: Record<string, () => Engine> = {
@@ -49,6 +49,30 @@ const assistant = (uuid: string, msgId: string, output: number, ts = "2026-11-01
     },
   })
 
+/** An assistant response in any session, on the main chain or a sidechain, with or without its session id. */
+const response = (o: { sid: string | null; uuid: string; msgId: string; output: number; sidechain?: boolean }) =>
+  JSON.stringify({
+    type: "assistant",
+    uuid: o.uuid,
+    parentUuid: null,
+    ...(o.sid ? { sessionId: o.sid } : {}),
+    timestamp: "2026-11-01T10:00:01.000Z",
+    isSidechain: o.sidechain ?? false,
+    requestId: `req_${o.msgId}`,
+    message: {
+      id: o.msgId,
+      role: "assistant",
+      model: "claude-sonnet-4-5-20250929",
+      content: [{ type: "text", text: "ok" }],
+      usage: {
+        input_tokens: 100,
+        output_tokens: o.output,
+        cache_creation_input_tokens: 10,
+        cache_read_input_tokens: 1000,
+      },
+    },
+  })
+
 /** How an append's line facts reach the engine: computed by it, or given as a daemon computes them. */
 type FactsSource = "computed by the store" | "given by the daemon"
 
@@ -71,9 +95,9 @@ async function setupWith(engine: Engine, facts: FactsSource) {
       toOffset: (offsets.get(fileKey) ?? 0) + payload.length,
     }
     const given = facts === "given by the daemon" ? factsOfLines(payload) : undefined
-    const out = await engine.append(actor, header, payload, given)
-    if (out._tag === "Ack") offsets.set(fileKey, out.cursor.offset)
-    return out
+    const [out] = await engine.append(actor, [{ header, payload, ...(given ? { facts: given } : {}) }])
+    if (out!._tag === "Ack") offsets.set(fileKey, out!.cursor.offset)
+    return out!
   }
   const reset = async (size: number) => {
     generation += 1
@@ -124,7 +148,8 @@ for (const [engineName, makeEngine] of Object.entries(engines)) {
           fromOffset: 0,
           toOffset: 4,
         }
-        const out = (await s.engine.append(s.actor, header, enc.encode("abc\n")))!
+        const [out] = await s.engine.append(s.actor, [{ header, payload: enc.encode("abc\n") }])
+        if (!out) throw new Error("no outcome")
         expect(out._tag).toBe("Rejected")
         expect(out.cursor.offset).toBe(enc.encode(`${user("u1", "x")}\n`).length)
         expect((await s.engine.getSession(s.actor, SID))!.files[0]!.entryCount).toBe(1)
@@ -244,14 +269,163 @@ for (const [engineName, makeEngine] of Object.entries(engines)) {
         // Facts that differ from what the line says show which ones the engine stored.
         const first = enc.encode(`${user("u1", "hi")}\n`)
         const given: LineFacts = { kind: "from-the-daemon", sessionId: SID }
-        await s.engine.append(s.actor, header(0, first, 1), first, [given])
+        await s.engine.append(s.actor, [{ header: header(0, first, 1), payload: first, facts: [given] }])
         const open = enc.encode(user("u2", "a long line").slice(0, 40))
-        await s.engine.append(s.actor, header(first.length, open, 2), open, [null])
+        await s.engine.append(s.actor, [{ header: header(first.length, open, 2), payload: open, facts: [null] }])
         const rest = enc.encode(`${user("u2", "a long line").slice(40)}\n`)
         const fragment: LineFacts = { kind: "fragment" }
-        await s.engine.append(s.actor, header(first.length + open.length, rest, 3), rest, [fragment])
+        await s.engine.append(s.actor, [
+          { header: header(first.length + open.length, rest, 3), payload: rest, facts: [fragment] },
+        ])
         const page = (await s.engine.listEntries(s.actor, SID, {}))!
         expect(page.entries.map((e) => e.kind)).toEqual(["from-the-daemon", "user"])
+      })
+
+      it("keeps each session's usage totals equal to the messages it keeps, in any order and grouping", async () => {
+        // A resumed session copies A's messages; a larger copy moves a message to B, a main-chain copy
+        // beats a sidechain one of the same size, and a flat agent file counts in A only once a
+        // record names its session.
+        const SID_B = "99999999-8888-7777-6666-555555555555"
+        const KEY_B = `-home-dev-proj/${SID_B}.jsonl`
+        const AGENT = "-home-dev-proj/agent-a1b2c3d.jsonl"
+        const files: Record<string, { sid: string; lines: string[] }> = {
+          [KEY]: {
+            sid: SID,
+            lines: [
+              response({ sid: SID, uuid: "a1", msgId: "msg_1", output: 10 }),
+              response({ sid: SID, uuid: "a2", msgId: "msg_1", output: 441 }),
+              response({ sid: SID, uuid: "a3", msgId: "msg_2", output: 7 }),
+              response({ sid: SID, uuid: "a4", msgId: "msg_3", output: 5, sidechain: true }),
+            ],
+          },
+          [KEY_B]: {
+            sid: SID_B,
+            lines: [
+              response({ sid: SID_B, uuid: "b1", msgId: "msg_1", output: 441 }),
+              response({ sid: SID_B, uuid: "b2", msgId: "msg_3", output: 5 }),
+              response({ sid: SID_B, uuid: "b3", msgId: "msg_2", output: 50 }),
+              response({ sid: SID_B, uuid: "b4", msgId: "msg_4", output: 1 }),
+            ],
+          },
+          [AGENT]: {
+            sid: SID,
+            lines: [
+              response({ sid: null, uuid: "c1", msgId: "msg_5", output: 20, sidechain: true }),
+              response({ sid: null, uuid: "c2", msgId: "msg_4", output: 2, sidechain: true }),
+              response({ sid: SID, uuid: "c3", msgId: "msg_6", output: 3, sidechain: true }),
+            ],
+          },
+        }
+        // Each order appends every file's lines in file order, one or two lines per append.
+        const orders: [string, number][][] = [
+          [
+            [KEY, 2],
+            [KEY, 2],
+            [KEY_B, 4],
+            [AGENT, 3],
+          ],
+          [
+            [AGENT, 1],
+            [KEY_B, 2],
+            [AGENT, 2],
+            [KEY, 1],
+            [KEY_B, 2],
+            [KEY, 3],
+          ],
+          [
+            [KEY_B, 4],
+            [AGENT, 3],
+            [KEY, 4],
+          ],
+        ]
+        for (const order of orders) {
+          for (const grouping of ["one append per commit", "all in one group"] as const) {
+            const engine = make()
+            const userId = await engine.ensureUser("alice")
+            const actor: MachineActor = {
+              userId,
+              machineId: (await engine.openMachine({ userId }, "m-1", "m")).machineId,
+            }
+            const taken = new Map<string, number>()
+            const offsets = new Map<string, number>()
+            const ledger = new UsageLedger()
+            const appends: Append[] = []
+            for (const [fileKey, n] of order) {
+              const from = taken.get(fileKey) ?? 0
+              const lines = files[fileKey]!.lines.slice(from, from + n)
+              taken.set(fileKey, from + n)
+              for (const l of lines) ledger.add(files[fileKey]!.sid, usageOf(parseLine(l))!)
+              const payload = enc.encode(lines.map((l) => `${l}\n`).join(""))
+              const at = offsets.get(fileKey) ?? 0
+              offsets.set(fileKey, at + payload.length)
+              appends.push({
+                header: {
+                  type: "append",
+                  seq: appends.length,
+                  fileKey,
+                  generation: 0,
+                  identity: "1:1",
+                  fromOffset: at,
+                  toOffset: at + payload.length,
+                },
+                payload,
+                ...(facts === "given by the daemon" ? { facts: factsOfLines(payload) } : {}),
+              })
+            }
+            const outcomes =
+              grouping === "all in one group"
+                ? await engine.append(actor, appends)
+                : (await Promise.all(appends.map((a) => engine.append(actor, [a])))).flat()
+            expect(outcomes.map((o) => o._tag)).toEqual(appends.map(() => "Ack"))
+            const expected = ledger.totalsByScope()
+            for (const sid of [SID, SID_B]) {
+              const usage = (await engine.getSession(actor, sid))!.session.usage
+              const want = expected.get(sid)!
+              const where = `${sid} after ${JSON.stringify(order)}, ${grouping}`
+              expect({ ...usage, costUsd: 0 }, where).toEqual({
+                input: want.input,
+                output: want.output,
+                cacheWrite: want.cacheWrite,
+                cacheRead: want.cacheRead,
+                costUsd: 0,
+              })
+              expect(usage.costUsd, where).toBeCloseTo(want.costUsd, 9)
+            }
+          }
+        }
+      })
+
+      it("stores nothing of a group when any append in it fails, and forgets what the failure undid", async () => {
+        const s = await setup(make())
+        const SID_X = "aaaaaaaa-0000-0000-0000-000000000001"
+        const SID_Y = "aaaaaaaa-0000-0000-0000-000000000002"
+        const appendOf = (sid: string, bad: boolean): Append => {
+          const payload = enc.encode(`${user("u1", "hi").replaceAll(SID, sid)}\n`)
+          return {
+            header: {
+              type: "append",
+              seq: 1,
+              fileKey: `-home-dev-proj/${sid}.jsonl`,
+              generation: 0,
+              identity: "1:1",
+              fromOffset: 0,
+              toOffset: payload.length,
+            },
+            payload,
+            // Facts no daemon could send past the server's check: the engine fails binding them.
+            ...(bad ? { facts: [{ kind: {} as unknown as string }] } : {}),
+          }
+        }
+        await expect(async () =>
+          s.engine.append(s.actor, [appendOf(SID_X, false), appendOf(SID_Y, true)]),
+        ).rejects.toThrow()
+        expect(await s.engine.getSession(s.actor, SID_X)).toBeNull()
+        expect((await s.engine.listSessions(s.actor, {})).sessions).toHaveLength(0)
+        // The session row the failure undid had an id that now goes to another session.
+        const [out] = await s.engine.append(s.actor, [appendOf(SID_Y, false)])
+        expect(out?._tag === "Ack" && out.stored[0]?.sessionId).toBe(SID_Y)
+        const [again] = await s.engine.append(s.actor, [appendOf(SID_X, false)])
+        expect(again?._tag === "Ack" && again.stored[0]?.sessionId).toBe(SID_X)
       })
 
       it("links a flat agent file to its parent session through its records", async () => {

@@ -1,0 +1,126 @@
+/**
+ * The sync connection without a port: a socket stand-in collects what the server sends, a real
+ * SQLite store (in memory) stores, and a counting wrapper shows how appends were grouped.
+ */
+import { Sync } from "@overlord/protocol"
+import { type Append, type Interface as StoreApi, fromEngine, SqliteEngine } from "@overlord/store"
+import { describe, expect, it } from "vitest"
+import { LiveHub } from "../src/live-hub.ts"
+import { openSyncConnection } from "../src/sync-socket.ts"
+
+const enc = new TextEncoder()
+const SID = "11111111-2222-3333-4444-555555555555"
+const KEY = `-home-dev-proj/${SID}.jsonl`
+const line = (uuid: string) =>
+  `${JSON.stringify({ type: "user", uuid, sessionId: SID, timestamp: "2026-11-01T10:00:00.000Z", message: { role: "user", content: `prompt ${uuid}` } })}\n`
+
+function frame(seq: number, fromOffset: number, text: string, fileKey = KEY): Uint8Array {
+  const payload = enc.encode(text)
+  const header: Sync.AppendHeader = {
+    type: "append",
+    seq,
+    fileKey,
+    generation: 0,
+    identity: "1:1",
+    fromOffset,
+    toOffset: fromOffset + payload.length,
+  }
+  const h = enc.encode(JSON.stringify(header))
+  const out = new Uint8Array(4 + h.length + payload.length)
+  new DataView(out.buffer).setUint32(0, h.length)
+  out.set(h, 4)
+  out.set(payload, 4 + h.length)
+  return out
+}
+
+async function connect() {
+  const engine = new SqliteEngine({ path: ":memory:" })
+  const userId = engine.ensureUser("alice")
+  const token = engine.issueToken({ userId, kind: "machine", machineUid: "m-1" })
+  const base = fromEngine(engine)
+  const groups: number[][] = []
+  const store: StoreApi = {
+    ...base,
+    append: (actor, appends: readonly Append[]) => {
+      groups.push(appends.map((a) => a.header.seq))
+      return base.append(actor, appends)
+    },
+  }
+  const sent: Sync.ServerMessage[] = []
+  let closed: number | null = null
+  const conn = openSyncConnection(
+    {
+      send: (data) => sent.push(JSON.parse(data) as Sync.ServerMessage),
+      close: (code) => {
+        closed = code ?? null
+      },
+    },
+    store,
+    new LiveHub(store),
+  )
+  conn.onMessage(
+    JSON.stringify({
+      type: "hello",
+      protocolVersion: Sync.PROTOCOL_VERSION,
+      daemonVersion: "test",
+      machineId: "m-1",
+      machineName: "laptop",
+      token,
+    }),
+  )
+  const until = async (done: () => boolean) => {
+    for (let i = 0; i < 500 && !done(); i++) await Bun.sleep(2)
+    if (!done()) throw new Error(`timed out; sent: ${JSON.stringify(sent)}`)
+  }
+  await until(() => sent.some((m) => m.type === "welcome"))
+  return { engine, userId, conn, sent, groups, until, closed: () => closed }
+}
+
+describe("sync connection", () => {
+  it("stores frames that arrive together in one group and answers each, in order", async () => {
+    const c = await connect()
+    const lines = ["u1", "u2", "u3", "u4"].map(line)
+    let offset = 0
+    for (const [i, text] of lines.entries()) {
+      c.conn.onMessage(frame(i + 1, offset, text))
+      offset += enc.encode(text).length
+    }
+    // The same frame again: it no longer starts at the stored offset.
+    c.conn.onMessage(frame(5, 0, lines[0]!))
+    await c.until(() => c.sent.filter((m) => m.type === "ack" || m.type === "rejected").length === 5)
+    expect(c.groups).toEqual([[1, 2, 3, 4, 5]])
+    const answers = c.sent.filter((m) => m.type === "ack" || m.type === "rejected")
+    expect(answers.map((m) => [m.type, m.seq])).toEqual([
+      ["ack", 1],
+      ["ack", 2],
+      ["ack", 3],
+      ["ack", 4],
+      ["rejected", 5],
+    ])
+    const detail = c.engine.getSession({ userId: c.userId }, SID)
+    expect(detail?.session.entryCount).toBe(4)
+  })
+
+  it("keeps text messages in their place between groups, and answers an invalid frame in turn", async () => {
+    const c = await connect()
+    const a = line("u1")
+    const b = line("u2")
+    c.conn.onMessage(frame(1, 0, a))
+    c.conn.onMessage(JSON.stringify({ type: "status", filesTracked: 3, bytesPending: 0 }))
+    c.conn.onMessage(frame(2, enc.encode(a).length, b))
+    c.conn.onMessage(new Uint8Array([0, 0]))
+    c.conn.onMessage(frame(3, enc.encode(a + b).length, line("u3")))
+    await c.until(() => c.sent.filter((m) => m.type === "ack").length === 3)
+    // The status message splits the frames into two groups; the invalid frame splits the second.
+    expect(c.groups).toEqual([[1], [2], [3]])
+    expect(c.sent.map((m) => (m.type === "ack" ? `ack ${m.seq}` : m.type))).toEqual([
+      "welcome",
+      "ack 1",
+      "ack 2",
+      "error",
+      "ack 3",
+    ])
+    expect(c.engine.listMachines({ userId: c.userId })[0]?.filesTracked).toBe(3)
+    expect(c.closed()).toBeNull()
+  })
+})
