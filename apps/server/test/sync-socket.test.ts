@@ -3,7 +3,7 @@
  * SQLite store (in memory) stores, and a counting wrapper shows how appends were grouped.
  */
 import { Sync } from "@overlord/protocol"
-import { type Append, type Interface as StoreApi, fromEngine, SqliteEngine } from "@overlord/store"
+import { type Append, fromEngine, SqliteEngine, type Interface as StoreApi } from "@overlord/store"
 import { describe, expect, it } from "vitest"
 import { LiveHub } from "../src/live-hub.ts"
 import { openSyncConnection } from "../src/sync-socket.ts"
