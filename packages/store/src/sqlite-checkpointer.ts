@@ -22,6 +22,8 @@ export interface CheckpointerOptions {
   readonly everyBytes: number
   /** After this long without writes, the WAL is checkpointed in full and truncated. */
   readonly quietMs: number
+  /** Called on the writer's thread when writes have paused for `quietMs`. */
+  readonly onQuiet?: () => void
   readonly onReport?: (report: CheckpointReport) => void
   /** The thread failed (it reported an error or crashed); no more rounds will be asked of it. */
   readonly onFailed?: () => void
@@ -37,11 +39,13 @@ export class Checkpointer {
 
   /** After a commit: `bytes` is about how much it wrote. */
   wrote(bytes: number): void {
-    if (this.failed) return
+    // An empty round (the search index polling with nothing to do) is not a write: the store is quiet.
+    if (this.failed || bytes <= 0) return
     if (this.quietTimer) this.quietTimer.refresh()
     else {
       this.quietTimer = setTimeout(() => {
         this.quietTimer = null
+        this.options.onQuiet?.()
         this.post({ type: "truncate" })
       }, this.options.quietMs)
       this.quietTimer.unref()

@@ -176,6 +176,8 @@ export class SqliteEngine implements Engine {
         path: options.path,
         everyBytes: 16 * MB,
         quietMs: options.walQuietMs ?? 2_000,
+        // The page cache is sized for a backfill's transactions; an idle store gives it back.
+        onQuiet: () => this.db.run("PRAGMA shrink_memory"),
         // Without the thread, SQLite checkpoints inline again, as often as it would have.
         onFailed: () => this.db.run(`PRAGMA wal_autocheckpoint = ${INLINE_CHECKPOINT_PAGES}`),
       })
