@@ -82,6 +82,7 @@ export function buildCli(): Command {
               // Tuning for tests and benchmarks: small frames hit many more frame boundaries.
               ...(process.env.OVERLORD_CHUNK_BYTES ? { chunkBytes: Number(process.env.OVERLORD_CHUNK_BYTES) } : {}),
               ...(process.env.OVERLORD_WINDOW ? { window: Number(process.env.OVERLORD_WINDOW) } : {}),
+              ...(process.env.OVERLORD_WINDOW_BYTES ? { windowBytes: Number(process.env.OVERLORD_WINDOW_BYTES) } : {}),
               ...(opts.server ? { serverUrl: opts.server.replace(/\/$/, "") } : {}),
             }),
           ),

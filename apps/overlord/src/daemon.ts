@@ -22,6 +22,7 @@ export interface DaemonConfig {
   readonly console: boolean
   readonly chunkBytes?: number
   readonly window?: number
+  readonly windowBytes?: number
 }
 
 /** What `overlord status` reads. */
@@ -81,6 +82,7 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger) =>
             log,
             ...(config.chunkBytes ? { chunkBytes: config.chunkBytes } : {}),
             ...(config.window ? { window: config.window } : {}),
+            ...(config.windowBytes ? { windowBytes: config.windowBytes } : {}),
           })
           e.start()
           return e
