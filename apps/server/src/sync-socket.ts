@@ -8,7 +8,7 @@
  */
 import { Sync } from "@overlord/protocol"
 import type { Append, AppendOutcome, MachineActor, Interface as StoreApi } from "@overlord/store"
-import { FACTS_VERSION, type LineFacts, splitPieces } from "@overlord/transcript"
+import { countPieces, FACTS_VERSION, type LineFacts } from "@overlord/transcript"
 import { Effect, Schema } from "effect"
 import type { LiveHub } from "./live-hub.ts"
 
@@ -83,7 +83,7 @@ export function readAppendFrame(frame: Uint8Array): AppendFrame | string {
     const exit = decodeFacts(json)
     return { header, payload, factsIgnored: `invalid facts: ${exit._tag === "Failure" ? String(exit.cause) : "?"}` }
   }
-  const lines = splitPieces(payload, 0).length
+  const lines = countPieces(payload)
   if (facts.length !== lines) {
     return { header, payload, factsIgnored: `facts for ${facts.length} lines, the payload has ${lines}` }
   }

@@ -34,3 +34,16 @@ export function splitPieces(payload: Uint8Array, fromOffset: number): LinePiece[
   }
   return pieces
 }
+
+/** How many pieces `splitPieces` would cut `payload` into, without cutting it. */
+export function countPieces(payload: Uint8Array): number {
+  let count = 0
+  let start = 0
+  while (start < payload.length) {
+    const nl = payload.indexOf(NEWLINE, start)
+    count += 1
+    if (nl < 0) break
+    start = nl + 1
+  }
+  return count
+}
