@@ -10,17 +10,23 @@ import { afterEach, describe, expect, it } from "vitest"
 import type { CheckpointReport } from "../src/sqlite-checkpoint-worker.ts"
 import { Checkpointer } from "../src/sqlite-checkpointer.ts"
 
+/** A WAL database whose only checkpoints are the checkpointer's, with a table of blobs. */
+function walDatabase(dir: string) {
+  const path = join(dir, "db.sqlite")
+  const db = new Database(path, { create: true })
+  db.run("PRAGMA journal_mode = WAL")
+  db.run("PRAGMA wal_autocheckpoint = 0")
+  db.run("CREATE TABLE t (b BLOB)")
+  return { path, db }
+}
+
 describe("background WAL checkpoints", () => {
   let dir = ""
   afterEach(() => rmSync(dir, { recursive: true, force: true }))
 
   it("copies the WAL into the database off the writing thread", async () => {
     dir = mkdtempSync(join(tmpdir(), "overlord-ckpt-"))
-    const path = join(dir, "db.sqlite")
-    const db = new Database(path, { create: true })
-    db.run("PRAGMA journal_mode = WAL")
-    db.run("PRAGMA wal_autocheckpoint = 0")
-    db.run("CREATE TABLE t (b BLOB)")
+    const { path, db } = walDatabase(dir)
     const reports: CheckpointReport[] = []
     const checkpointer = new Checkpointer({
       path,
@@ -54,11 +60,7 @@ describe("background WAL checkpoints", () => {
 
   it("truncates the WAL file once writes pause, and not while they go on", async () => {
     dir = mkdtempSync(join(tmpdir(), "overlord-ckpt-"))
-    const path = join(dir, "db.sqlite")
-    const db = new Database(path, { create: true })
-    db.run("PRAGMA journal_mode = WAL")
-    db.run("PRAGMA wal_autocheckpoint = 0")
-    db.run("CREATE TABLE t (b BLOB)")
+    const { path, db } = walDatabase(dir)
     const reports: CheckpointReport[] = []
     const checkpointer = new Checkpointer({ path, everyBytes: 1 << 20, quietMs: 300, onReport: (r) => reports.push(r) })
     const blob = new Uint8Array(64 * 1024).fill(7)
