@@ -72,10 +72,14 @@ export function readAppendFrame(frame: Uint8Array): AppendFrame | string {
   if (exit._tag === "Failure") return `invalid append header: ${String(exit.cause)}`
   const header = exit.value
   const start = 4 + headerLength
-  if (header.factsVersion === undefined) return { header, payload: frame.subarray(start) }
   const end = start + header.toOffset - header.fromOffset
-  if (header.toOffset < header.fromOffset || end > frame.length) return { header, payload: frame.subarray(start) }
+  // Without facts the payload is the rest of the frame; with them, it must at least fit in it.
+  const fits = header.factsVersion === undefined ? end === frame.length : end <= frame.length
+  if (header.toOffset < header.fromOffset || !fits) {
+    return `append ${header.seq}: payload length does not match its offsets`
+  }
   const payload = frame.subarray(start, end)
+  if (header.factsVersion === undefined) return { header, payload }
   if (header.factsVersion !== FACTS_VERSION) {
     return { header, payload, factsIgnored: `facts version ${header.factsVersion}, this server's is ${FACTS_VERSION}` }
   }
@@ -227,18 +231,12 @@ export function openSyncConnection(socket: SyncSocket, store: StoreApi, hub: Liv
       inbox.shift()
       inboxBytes -= frame.length
       const parsed = readAppendFrame(frame)
-      const invalid =
-        typeof parsed === "string"
-          ? parsed
-          : parsed.header.toOffset - parsed.header.fromOffset !== parsed.payload.length
-            ? `append ${parsed.header.seq}: payload length does not match its offsets`
-            : null
-      if (invalid !== null || typeof parsed === "string") {
+      if (typeof parsed === "string") {
         // Answered after the frames before it, as if handled one by one.
         await storeGroup(group)
         group = []
         bytes = 0
-        send({ type: "error", message: invalid ?? "invalid append frame" })
+        send({ type: "error", message: parsed })
         continue
       }
       if (parsed.factsIgnored) {

@@ -80,15 +80,10 @@ interface EntryRow {
 }
 
 /** The kept copy of a deduplicated message, as far as the dedup rule and the totals need it. */
-interface KeptUsageRow {
+interface KeptUsageRow extends UsageAmounts {
   session_id: number | null
-  input: number
-  output: number
-  cache_write: number
-  cache_read: number
   total: number
   is_sidechain: number
-  cost_usd: number
 }
 
 interface SessionRow {
@@ -165,11 +160,11 @@ export class SqliteEngine implements Engine {
     this.db.run("PRAGMA journal_mode = WAL")
     // Checkpoints on their own thread for a file; inline, every 64 MB of WAL, otherwise.
     const background = options.path !== ":memory:" && (options.checkpoints ?? "background") === "background"
-    this.db.run(`PRAGMA wal_autocheckpoint = ${background ? WRITER_CHECKPOINT_PAGES : INLINE_CHECKPOINT_PAGES}`)
+    const cyclePages = background ? WRITER_CHECKPOINT_PAGES : INLINE_CHECKPOINT_PAGES
+    this.db.run(`PRAGMA wal_autocheckpoint = ${cyclePages}`)
     // The WAL file keeps its size from one cycle to the next while lines keep coming: cutting it back
     // when it starts over, and reallocating its blocks, cost the storing thread ~15 % of a backfill.
     // It is truncated once writes pause (`Checkpointer`), and at close.
-    const cyclePages = background ? WRITER_CHECKPOINT_PAGES : INLINE_CHECKPOINT_PAGES
     this.db.run(`PRAGMA journal_size_limit = ${cyclePages * PAGE_SIZE + 64 * MB}`)
     if (background) {
       this.checkpointer = new Checkpointer({
@@ -223,7 +218,8 @@ export class SqliteEngine implements Engine {
          usage_cache_read = usage_cache_read + ?, usage_cost = usage_cost + ? WHERE id = ?`,
       ),
       keptUsage: q(
-        "SELECT session_id, input, output, cache_write, cache_read, total, is_sidechain, cost_usd FROM usage_messages WHERE user_id = ? AND dedup_key = ?",
+        `SELECT session_id, input, output, cache_write AS cacheWrite, cache_read AS cacheRead, cost_usd AS costUsd,
+         total, is_sidechain FROM usage_messages WHERE user_id = ? AND dedup_key = ?`,
       ),
       // Plain single-row statements: an upsert or a trigger would make SQLite journal every page the
       // statement touches (to undo just it), which cost more than the rest of the usage bookkeeping.
@@ -672,19 +668,7 @@ export class SqliteEngine implements Engine {
       actor.userId,
       key,
     )
-    if (kept?.session_id != null) {
-      addUsage(
-        deltaOf(kept.session_id),
-        {
-          input: kept.input,
-          output: kept.output,
-          cacheWrite: kept.cache_write,
-          cacheRead: kept.cache_read,
-          costUsd: kept.cost_usd,
-        },
-        -1,
-      )
-    }
+    if (kept?.session_id != null) addUsage(deltaOf(kept.session_id), kept, -1)
     if (file.session_id !== null) addUsage(deltaOf(file.session_id), amounts, 1)
   }
 
