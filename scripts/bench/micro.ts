@@ -5,10 +5,12 @@
  *
  *   bun scripts/bench/micro.ts [corpusDir]
  */
+
+import { isUtf8 } from "node:buffer"
 import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { searchTextOf } from "../../packages/store/src/line-facts.ts"
-import { analyzeLine } from "../../packages/transcript/src/line-facts.ts"
+import { analyzeLine, analyzeWholeLine } from "../../packages/transcript/src/line-facts.ts"
 import { readManifest } from "./corpus.ts"
 import { ARTIFACTS, fmt, now, record } from "./lib.ts"
 
@@ -55,7 +57,8 @@ stage("+ escape-only regex || !isWellFormed (candidate)", (l) => {
   const t = dec.decode(l)
   return /\\u[dD][89a-fA-F]/.test(t) || !(t as string & { isWellFormed(): boolean }).isWellFormed()
 })
-stage("analyzeLine (daemon, or store when not given, per append)", (l) => analyzeLine(l))
+stage("analyzeWholeLine (the whole parse, as before line-elision.ts)", (l) => analyzeWholeLine(l, isUtf8))
+stage("analyzeLine (daemon, or store when not given, per append)", (l) => analyzeLine(l, isUtf8))
 stage("searchTextOf (store, per FTS index)", (l) => void searchTextOf(l))
 record("micro", { mb: MB, results })
 console.log(JSON.stringify({ mb: MB, results }, null, 2))

@@ -5,6 +5,8 @@
  * offsets are a cache rebuilt on every connection. Appends are pipelined within a bounded window;
  * live files are served before backfill, and backfill goes newest file first.
  */
+
+import { isUtf8 } from "node:buffer"
 import { Sync } from "@overlord/protocol"
 import { FACTS_VERSION, factsOfLines } from "@overlord/transcript"
 import { Schema } from "effect"
@@ -640,7 +642,7 @@ export class SyncEngine {
     let facts: Uint8Array | null = null
     if (this.factsFrameLimit > 0) {
       // The server's storing thread is the backfill's bottleneck; this thread has time to parse.
-      const json = JSON.stringify(factsOfLines(payload))
+      const json = JSON.stringify(factsOfLines(payload, isUtf8))
       const written = factsEncoder.encodeInto(json, frame.subarray(end))
       if (written.read === json.length) factsInPlace = written.written
       else facts = factsEncoder.encode(json)

@@ -6,6 +6,7 @@
  * held by a checkpoint on the other thread (SQLite fails it at once to avoid a deadlock).
  */
 import { Database, type Statement } from "bun:sqlite"
+import { isUtf8 } from "node:buffer"
 import { chmodSync, existsSync, mkdirSync } from "node:fs"
 import { dirname } from "node:path"
 import type { Api, Sync } from "@overlord/protocol"
@@ -711,7 +712,7 @@ export class SqliteEngine implements Engine {
         "SELECT e.seq, e.raw, f.agent_id FROM entries e JOIN files f ON f.id = e.file_id WHERE e.session_id = ? AND e.superseded = 0 ORDER BY e.seq",
       )
       .all(sessionId) as { seq: number; raw: Uint8Array; agent_id: string | null }[]
-    for (const row of rows) mergeDelta(delta, analyzeLine(row.raw), row.seq, row.agent_id === null)
+    for (const row of rows) mergeDelta(delta, analyzeLine(row.raw, isUtf8), row.seq, row.agent_id === null)
     this.applyDelta(sessionId, delta)
   }
 
@@ -1110,7 +1111,7 @@ function toEntry(row: EntryRow & { file_key: string; agent_id: string | null }):
  */
 const OPEN_LINE_PARSE_MAX = 1024 * 1024
 const factsOf = (raw: Uint8Array, terminated: boolean): LineFacts =>
-  terminated || raw.length <= OPEN_LINE_PARSE_MAX ? analyzeLine(raw) : partialLineFacts
+  terminated || raw.length <= OPEN_LINE_PARSE_MAX ? analyzeLine(raw, isUtf8) : partialLineFacts
 
 const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`)
 const minIso = (a: string | null, b: string | null) => (a === null ? b : b === null ? a : a < b ? a : b)

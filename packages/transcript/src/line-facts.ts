@@ -9,6 +9,7 @@
  * `Sync.LineFacts` in `@overlord/protocol`.
  */
 import { indexFields } from "./index-fields.ts"
+import { elideLongStrings } from "./line-elision.ts"
 import { splitPieces } from "./lines.ts"
 import { parseLine, type TranscriptRecord } from "./records.ts"
 import { usageOf } from "./usage.ts"
@@ -58,10 +59,37 @@ const strictDecoder = new TextDecoder("utf-8", { fatal: true })
 /** Lossy UTF-8 decode for parsing and display; the stored bytes stay as they were. */
 export const decodeLine = (bytes: Uint8Array): string => decoder.decode(bytes)
 
-/** The facts of one line (its bytes without the newline). Never throws. */
-export function analyzeLine(bytes: Uint8Array): LineFacts {
+/** Lines at least this long are parsed with their long deep strings emptied first (`line-elision.ts`). */
+const ELIDE_FROM_BYTES = 1024
+
+/** True when `bytes` are well-formed UTF-8. The daemon passes a native check; this one decodes. */
+export type Utf8Check = (bytes: Uint8Array) => boolean
+
+/**
+ * The facts of one line (its bytes without the newline). Never throws. `isUtf8` only makes it
+ * faster (Bun and Node have a native one in `node:buffer`; this package also runs in browsers).
+ */
+export function analyzeLine(bytes: Uint8Array, isUtf8: Utf8Check = isUtf8Strict): LineFacts {
+  if (bytes.length >= ELIDE_FROM_BYTES) {
+    // Emptied strings cannot change the facts, but they hide invalid UTF-8 and only a line that
+    // parses gets here, so the notices a long line can carry are checked on the original.
+    const text = elideLongStrings(bytes)
+    if (text !== null && isUtf8(bytes)) {
+      const record = parseLine(text)
+      if (record.kind !== "malformed") return factsOfRecord(record, unknownTypeNotice(record))
+    }
+  }
+  return analyzeWholeLine(bytes, isUtf8)
+}
+
+/** `analyzeLine` without the elision: parses every byte. The reference its fast path is tested against. */
+export function analyzeWholeLine(bytes: Uint8Array, isUtf8: Utf8Check = isUtf8Strict): LineFacts {
   const line = decodeLine(bytes)
   const record = parseLine(line)
+  return factsOfRecord(record, noticeOf(record, line, bytes, isUtf8))
+}
+
+function factsOfRecord(record: TranscriptRecord, notice: string | null): LineFacts {
   const f = indexFields(record)
   const facts: { -readonly [K in keyof LineFacts]: LineFacts[K] } = { kind: f.kind }
   if (f.subtype !== null) facts.subtype = f.subtype
@@ -90,7 +118,6 @@ export function analyzeLine(bytes: Uint8Array): LineFacts {
     if (u.isSidechain) usage.isSidechain = true
     facts.usage = usage
   }
-  const notice = noticeOf(record, line, bytes)
   if (notice !== null) facts.notice = notice
   return facts
 }
@@ -101,14 +128,14 @@ export function analyzeLine(bytes: Uint8Array): LineFacts {
  * whole. A payload that starts inside a line gets facts for that fragment; a store holding the line
  * open ignores them.
  */
-export function factsOfLines(payload: Uint8Array): (LineFacts | null)[] {
-  return splitPieces(payload, 0).map((piece) => (piece.terminated ? analyzeLine(piece.bytes) : null))
+export function factsOfLines(payload: Uint8Array, isUtf8: Utf8Check = isUtf8Strict): (LineFacts | null)[] {
+  return splitPieces(payload, 0).map((piece) => (piece.terminated ? analyzeLine(piece.bytes, isUtf8) : null))
 }
 
 /** input + output + cache writes + cache reads: the dedup criterion. */
 export const usageTotal = (u: LineUsage): number => u.input + u.output + u.cacheWrite + u.cacheRead
 
-function noticeOf(record: TranscriptRecord, line: string, bytes: Uint8Array): string | null {
+function noticeOf(record: TranscriptRecord, line: string, bytes: Uint8Array, isUtf8: Utf8Check): string | null {
   // U+FFFD appears only if the decoder replaced something, or the text really contains it.
   if (line.includes("\uFFFD") && !isUtf8(bytes)) return "invalid UTF-8 (kept byte for byte)"
   if (record.kind === "malformed") {
@@ -116,11 +143,14 @@ function noticeOf(record: TranscriptRecord, line: string, bytes: Uint8Array): st
       ? "a JSON value that is not an object (kept raw)"
       : `malformed JSON (kept raw): ${record.error}`
   }
-  if (record.kind === "unknown") return `unknown record type ${JSON.stringify(record.type)} (kept raw)`
-  return null
+  return unknownTypeNotice(record)
 }
 
-function isUtf8(bytes: Uint8Array): boolean {
+function unknownTypeNotice(record: TranscriptRecord): string | null {
+  return record.kind === "unknown" ? `unknown record type ${JSON.stringify(record.type)} (kept raw)` : null
+}
+
+function isUtf8Strict(bytes: Uint8Array): boolean {
   try {
     strictDecoder.decode(bytes)
     return true

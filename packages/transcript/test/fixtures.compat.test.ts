@@ -2,17 +2,21 @@
  * Compatibility suite: every real session file in ../shared/fixtures/claude-code, read at test time
  * (never copied into the repo). Skips cleanly when the corpus is absent.
  */
+import { isUtf8 } from "node:buffer"
 import { existsSync, readdirSync, readFileSync } from "node:fs"
 import path from "node:path"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
 import {
+  analyzeLine,
+  analyzeWholeLine,
   buildConversation,
   classifyFileKey,
   indexFields,
   parseLine,
   SEARCH_TEXT_MAX,
   searchText,
+  splitPieces,
   type TranscriptRecord,
   UsageLedger,
   usageOf,
@@ -184,6 +188,22 @@ describe.skipIf(!present)("Claude Code fixture corpus", () => {
     ]) {
       expect(kinds, kind).toContain(kind)
     }
+  })
+
+  it("gives every line the same facts whether its long deep strings are emptied first or not", () => {
+    let long = 0
+    for (const source of sources) {
+      const bytes = readFileSync(path.join(corpus, source.fixture))
+      for (const piece of splitPieces(bytes, 0)) {
+        if (!piece.terminated) continue
+        if (piece.bytes.length >= 4096) long++
+        const where = `${source.fixture}@${piece.byteOffset}`
+        expect(analyzeLine(piece.bytes), where).toEqual(analyzeWholeLine(piece.bytes))
+        expect(analyzeLine(piece.bytes, isUtf8), where).toEqual(analyzeWholeLine(piece.bytes))
+      }
+    }
+    // The long lines are the ones the fast path takes.
+    expect(long).toBeGreaterThan(100)
   })
 
   it("derives index fields and bounded search text for every line, without base64", () => {

@@ -1,5 +1,7 @@
+import { isUtf8 } from "node:buffer"
 import { describe, expect, it } from "vitest"
-import { analyzeLine, factsOfLines, usageTotal } from "../src/line-facts.ts"
+import { elideLongStrings } from "../src/line-elision.ts"
+import { analyzeLine, analyzeWholeLine, factsOfLines, usageTotal } from "../src/line-facts.ts"
 
 const enc = new TextEncoder()
 const facts = (line: string) => analyzeLine(enc.encode(line))
@@ -58,5 +60,135 @@ describe("line facts", () => {
     const payload = enc.encode('{"type":"user"}\n\n{"type":"summary","summary":"s"}\n{"type":"us')
     expect(factsOfLines(payload).map((f) => f?.kind ?? null)).toEqual(["user", "blank", "summary", null])
     expect(factsOfLines(new Uint8Array())).toEqual([])
+  })
+})
+
+/** Text long enough to be emptied, with the escapes a real tool output has. */
+const long = (seed: string, n = 6000) =>
+  `${seed} "quoted" \\ back\tslash\n line é ✓ 😀 `.repeat(Math.ceil(n / 40)).slice(0, n)
+
+/** Lines of every shape whose facts read something, each long enough for the fast path. */
+const longLines = (): string[] => [
+  // A prompt typed as text blocks, and one as a plain string: both kept whole.
+  JSON.stringify({
+    type: "user",
+    uuid: "u1",
+    sessionId: "s1",
+    timestamp: "2026-11-01T10:00:00.000Z",
+    message: { role: "user", content: [{ type: "text", text: `  fix this ${long("p")}` }] },
+  }),
+  JSON.stringify({ type: "user", uuid: "u2", message: { role: "user", content: long("plain prompt") } }),
+  // `type` after `message`: the text blocks are kept until the type is known.
+  JSON.stringify({ message: { content: [{ type: "text", text: long("late type") }] }, type: "user", uuid: "u3" }),
+  // Tool results, one an error, with long nested content.
+  JSON.stringify({
+    type: "user",
+    uuid: "u4",
+    toolUseResult: { stdout: long("out"), stderr: "" },
+    message: {
+      role: "user",
+      content: [
+        { type: "tool_result", tool_use_id: "toolu_1", is_error: true, content: long("boom") },
+        { type: "tool_result", tool_use_id: "toolu_2", content: [{ type: "text", text: long("nested") }] },
+      ],
+    },
+  }),
+  JSON.stringify({
+    type: "assistant",
+    uuid: "a1",
+    requestId: "req_1",
+    isSidechain: true,
+    message: {
+      id: "msg_1",
+      model: "claude-opus-5-5",
+      content: [
+        { type: "thinking", thinking: long("think"), signature: long("sig") },
+        { type: "text", text: long("answer") },
+        { type: "tool_use", id: "toolu_3", name: "Bash", input: { command: long("cmd") } },
+      ],
+      usage: { input_tokens: 5, output_tokens: 9, cache_creation: { ephemeral_1h_input_tokens: 40 } },
+    },
+  }),
+  JSON.stringify({ type: "attachment", attachment: { type: "deferred_tools", tools: [{ description: long("d") }] } }),
+  JSON.stringify({ type: "summary", summary: long("summary"), leafUuid: "a1" }),
+  JSON.stringify({ type: "custom-title", customTitle: long("title"), sessionId: "s1" }),
+  JSON.stringify({ type: "brand-new", deep: { deeper: { deepest: [long("x")] } } }),
+  // Depth, arrays of arrays, numbers and literals the scanner must step over.
+  JSON.stringify({ type: "progress", data: { type: "x", a: [[[[long("deep"), 1.5e-3, true, null]]]] } }),
+]
+
+describe("line facts of long lines", () => {
+  it("are the whole line's facts, though long deep strings were emptied first", () => {
+    for (const line of longLines()) {
+      const bytes = enc.encode(line)
+      const elided = elideLongStrings(bytes)
+      expect(elided, line.slice(0, 60)).not.toBeNull()
+      expect(JSON.parse(elided!)).toBeTypeOf("object")
+      expect(analyzeLine(bytes)).toEqual(analyzeWholeLine(bytes))
+      expect(analyzeLine(bytes, isUtf8)).toEqual(analyzeWholeLine(bytes))
+    }
+    // The work it saves: most of a tool result's bytes never reach JSON.parse.
+    const result = enc.encode(longLines()[3]!)
+    expect(elideLongStrings(result)!.length).toBeLessThan(result.length / 10)
+    // A prompt is kept whole.
+    const prompt = analyzeLine(enc.encode(longLines()[0]!)).firstPromptText
+    expect(prompt?.startsWith('fix this p "quoted" \\ back\tslash\n line é ✓ 😀 p')).toBe(true)
+    expect(prompt?.length).toBeGreaterThan(1900)
+  })
+
+  it("leave to the whole parse what the scan is unsure of", () => {
+    const deep = (s: string) => `{"type":"x","a":{"b":{"c":"${s}"}}}`
+    expect(elideLongStrings(enc.encode(deep("a".repeat(300))))).toBe(deep(""))
+    const a300 = "a".repeat(300)
+    expect(elideLongStrings(enc.encode(deep(`${a300}\\u12`)))).toBeNull() // a \u escape without 4 hex digits
+    expect(elideLongStrings(enc.encode(deep(`${a300}\\x`)))).toBeNull() // not an escape
+    expect(elideLongStrings(enc.encode(deep(`${a300}\\t\\u00e9`)))).toBe(deep(""))
+    expect(elideLongStrings(enc.encode(deep(`${a300}\t`)))).toBeNull() // a raw tab
+    expect(elideLongStrings(enc.encode(`{"\\u0074ype":"user"}`))).toBeNull() // an escaped key
+    expect(elideLongStrings(enc.encode(`{"type":"a","type":"user"}`))).toBeNull() // a second root type
+    expect(elideLongStrings(enc.encode(deep("a".repeat(300)).slice(0, -4)))).toBeNull() // unterminated
+    expect(elideLongStrings(enc.encode(` ${deep("a")}`))).toBeNull() // not starting with {
+  })
+
+  it("match the whole parse on thousands of damaged lines", () => {
+    // Seeded, so a failure names a line that can be replayed.
+    let state = 0x2545f491
+    const random = (n: number) => {
+      state ^= state << 13
+      state ^= state >>> 17
+      state ^= state << 5
+      return (state >>> 0) % n
+    }
+    const damage = [0x00, 0x09, 0x0a, 0x22, 0x5c, 0x7b, 0x7d, 0x5b, 0x5d, 0x2c, 0x3a, 0x75, 0xff, 0xc3, 0xed, 0x80]
+    const lines = longLines().map((l) => enc.encode(l))
+    let tried = 0
+    let fastPathTaken = 0
+    for (let round = 0; round < 3000; round++) {
+      const original = lines[random(lines.length)]!
+      const bytes = original.slice()
+      const edits = 1 + random(3)
+      let line: Uint8Array = bytes
+      for (let e = 0; e < edits; e++) {
+        const at = random(line.length)
+        switch (random(3)) {
+          case 0: // overwrite a byte
+            line[at] = damage[random(damage.length)]!
+            break
+          case 1: // drop a byte
+            line = Uint8Array.of(...line.subarray(0, at), ...line.subarray(at + 1))
+            break
+          default: // cut the line short, keeping its closing brace
+            line = Uint8Array.of(...line.subarray(0, at), 0x7d)
+        }
+      }
+      tried++
+      if (elideLongStrings(line) !== null) fastPathTaken++
+      const where = `round ${round}: ${new TextDecoder().decode(line.subarray(0, 80))}`
+      expect(analyzeLine(line), where).toEqual(analyzeWholeLine(line))
+      expect(analyzeLine(line, isUtf8), where).toEqual(analyzeWholeLine(line))
+    }
+    expect(tried).toBe(3000)
+    // Damage inside an emptied string still takes the fast path; the comparison above covers both.
+    expect(fastPathTaken).toBeGreaterThan(500)
   })
 })
