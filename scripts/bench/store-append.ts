@@ -11,6 +11,7 @@
  *   bun scripts/bench/store-append.ts [corpusDir] [--chunk-kb 1024] [--group-kb 4096] [--facts] [--keep]
  *   bun --cpu-prof --cpu-prof-dir .artifacts/bench/profiles scripts/bench/store-append.ts
  */
+import { isUtf8 } from "node:buffer"
 import { readdirSync, readFileSync, rmSync } from "node:fs"
 import { join, relative } from "node:path"
 import type { Sync } from "../../packages/protocol/src/index.ts"
@@ -85,7 +86,7 @@ for (let i = 0; i < files.length; i++) {
     }
     const payload = bytes.subarray(from, to)
     const f0 = now()
-    const facts = withFacts ? factsOfLines(payload) : undefined
+    const facts = withFacts ? factsOfLines(payload, isUtf8) : undefined
     factsMs += now() - f0
     group.push({ header, payload, ...(facts ? { facts } : {}) })
     grouped += payload.length
