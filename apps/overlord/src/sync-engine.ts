@@ -27,7 +27,7 @@ export interface SyncOptions {
   readonly chunkBytes?: number
   /** Append frames awaiting acks at once. */
   readonly window?: number
-  /** Payload bytes awaiting acks at once. */
+  /** Frame bytes (header, lines, facts) awaiting acks at once. */
   readonly windowBytes?: number
   /** How long a trailing fragment without newline must sit still before it is shipped. */
   readonly partialGraceMs?: number
@@ -67,6 +67,7 @@ interface Tracked {
 interface InFlight {
   readonly fileKey: string
   readonly epoch: number
+  /** The frame's length: header, lines and facts. */
   readonly bytes: number
 }
 
@@ -137,13 +138,14 @@ export class SyncEngine {
 
   constructor(private readonly options: SyncOptions) {
     this.chunkBytes = options.chunkBytes ?? 1024 * 1024
-    // Enough in flight that the server has its next group (4 MB) arriving while it stores one;
-    // counted in frames too, since a backfill of small files sends many small frames. 16 MiB was ~8 %
-    // faster, but every byte in flight is held several times over (send and receive buffers, the
-    // server's received frames until a collection), and under load the peak RSS of a large backfill
-    // passed 350 MB (`memory-bound.test.ts`); with 8 MiB it stays near 280.
+    // Enough in flight that the server has its next groups (4 MB each) arriving while it stores one,
+    // so its groups are full: 16 MiB backfills ~10 % faster than 8. Counted in frames too, since a
+    // backfill of small files sends many small frames. Every byte in flight is held several times
+    // over (send and receive buffers, the server's received frames until a collection), so the window
+    // counts whole frames, facts included: counting only lines, a file of long prompts (facts as large
+    // as its lines) once held twice the window and passed 350 MB under load (`memory-bound.test.ts`).
     this.window = Math.max(3, options.window ?? 64)
-    this.windowBytes = Math.max(3 * this.chunkBytes, options.windowBytes ?? 8 * 1024 * 1024)
+    this.windowBytes = Math.max(3 * this.chunkBytes, options.windowBytes ?? 16 * 1024 * 1024)
     this.partialGraceMs = options.partialGraceMs ?? 1000
   }
 
@@ -677,11 +679,13 @@ export class SyncEngine {
       message = Buffer.concat([Buffer.alloc(4), headerBytes, payload, tail])
       message.writeUInt32BE(headerBytes.length, 0)
     }
-    this.inflight.set(seq, { fileKey: t.fileKey, epoch: t.epoch, bytes: length })
-    this.inflightBytes += length
+    // The whole frame counts: facts can be as large as the lines (every line a long prompt), and
+    // the window bounds the memory frames hold on both sides until they are stored.
+    this.inflight.set(seq, { fileKey: t.fileKey, epoch: t.epoch, bytes: message.length })
+    this.inflightBytes += message.length
     t.sent = from + length
     this.socket!.send(message)
-    this.bytesSinceCollect += length
+    this.bytesSinceCollect += message.length
     if (this.bytesSinceCollect >= COLLECT_EVERY_BYTES) {
       this.bytesSinceCollect = 0
       collectGarbage()
