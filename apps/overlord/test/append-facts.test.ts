@@ -2,7 +2,7 @@
  * The daemon's append frames, read back by the server's own `readAppendFrame`: the payload is the
  * file's bytes, and the facts behind it are `factsOfLines` of exactly those bytes, whichever way the
  * frame was assembled (facts written in place behind the chunk, built apart because they did not
- * fit there, or copied behind a header too long for its room).
+ * fit there, or copied behind a header too long for its room). And the window counts those facts.
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import type { AddressInfo } from "node:net"
@@ -16,14 +16,16 @@ import { WebSocketServer } from "ws"
 import { testEngine, welcomeMessage } from "./support/engine-fixtures.ts"
 
 interface Received {
+  /** The whole frame's length: header, lines and facts. */
+  readonly length: number
   readonly fileKey: string
   readonly payload: Buffer
   readonly facts: unknown
   readonly factsIgnored: string | undefined
 }
 
-/** Acks every append and keeps what `readAppendFrame` made of it. */
-function factsServer() {
+/** Acks every append (unless told to hold them) and keeps what `readAppendFrame` made of it. */
+function factsServer({ ack = true }: { ack?: boolean } = {}) {
   const frames: Received[] = []
   const wss = new WebSocketServer({ port: 0, host: "127.0.0.1", maxPayload: 16 * 1024 * 1024 })
   wss.on("connection", (socket) => {
@@ -38,12 +40,14 @@ function factsServer() {
       if (typeof frame === "string") throw new Error(frame)
       const { header } = frame
       frames.push({
+        length: data.length,
         fileKey: header.fileKey,
         payload: Buffer.from(frame.payload),
         facts: frame.facts,
         factsIgnored: frame.factsIgnored,
       })
       offsets.set(header.fileKey, header.toOffset)
+      if (!ack) return
       socket.send(
         JSON.stringify({
           type: "ack",
@@ -124,5 +128,42 @@ describe("append frames carry the facts of exactly their bytes", () => {
       expect(frame.factsIgnored).toBeUndefined()
       expect(frame.facts).toEqual(withFacts ? factsOfLines(frame.payload) : undefined)
     }
+  })
+
+  it("counts whole frames, facts included, against the window", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "overlord-append-window-"))
+    cleanups.push(() => rm(dir, { recursive: true, force: true }))
+    const server = factsServer({ ack: false })
+    cleanups.push(server.close)
+    // Every line a typed prompt: its facts carry the text, so they weigh about what the lines do.
+    const path = join(dir, "prompts.jsonl")
+    await writeFile(path, Array.from({ length: 2_000 }, (_, i) => record(i, `prompt ${"p".repeat(1_900)}`)).join(""))
+
+    const windowBytes = 1024 * 1024
+    const engine = testEngine(await server.ready, { chunkBytes: 64 * 1024, windowBytes })
+    cleanups.push(() => engine.stop())
+    engine.start()
+    await engine.changed("-p/prompts.jsonl", path)
+    // No acks: the daemon sends until the window is full, then waits.
+    let seen = -1
+    await waitFor(
+      "the window full",
+      async () => {
+        const now = server.frames.length
+        if (now > 0 && now === seen) return true
+        seen = now
+        await Bun.sleep(300)
+        return false
+      },
+      20_000,
+    )
+    const inFlight = server.frames.reduce((n, f) => n + f.length, 0)
+    const lines = server.frames.reduce((n, f) => n + f.payload.length, 0)
+    const largest = Math.max(...server.frames.map((f) => f.length))
+    expect(server.frames.every((f) => f.facts !== undefined)).toBe(true)
+    // Counting only lines, about twice the window would be in flight here.
+    expect(inFlight).toBeLessThanOrEqual(windowBytes + largest)
+    expect(inFlight).toBeGreaterThan(windowBytes / 2)
+    expect(lines).toBeLessThan(0.7 * inFlight)
   })
 })
