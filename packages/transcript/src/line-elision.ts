@@ -35,7 +35,7 @@ for (const c of '"\\/bfnrt') SIMPLE_ESCAPES[c.charCodeAt(0)] = 1
 const HEX = new Uint8Array(256)
 for (const c of "0123456789abcdefABCDEF") HEX[c.charCodeAt(0)] = 1
 
-// The keys on the one deep path that is kept: message.content[i].text.
+// The keys that say a long string is read by facts: message.content[i].text, attachment.type, ...
 const KEY_OTHER = 0
 const KEY_MESSAGE = 1
 const KEY_CONTENT = 2

@@ -60,7 +60,7 @@ const strictDecoder = new TextDecoder("utf-8", { fatal: true })
 export const decodeLine = (bytes: Uint8Array): string => decoder.decode(bytes)
 
 /** Lines at least this long are parsed with their long deep strings emptied first (`line-elision.ts`). */
-const ELIDE_FROM_BYTES = 1024
+const ELIDE_FROM_BYTES = 4096
 
 /** True when `bytes` are well-formed UTF-8. The daemon passes a native check; this one decodes. */
 export type Utf8Check = (bytes: Uint8Array) => boolean
