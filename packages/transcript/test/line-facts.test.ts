@@ -110,6 +110,9 @@ const longLines = (): string[] => [
     },
   }),
   JSON.stringify({ type: "attachment", attachment: { type: "deferred_tools", tools: [{ description: long("d") }] } }),
+  // A subtype is read whatever its length: a long `attachment.type` or `data.type` is kept.
+  JSON.stringify({ type: "attachment", attachment: { type: `a-kind-${"k".repeat(100)}`, content: long("c") } }),
+  JSON.stringify({ type: "progress", data: { type: `p-kind-${"k".repeat(100)}`, output: long("o") } }),
   JSON.stringify({ type: "summary", summary: long("summary"), leafUuid: "a1" }),
   JSON.stringify({ type: "custom-title", customTitle: long("title"), sessionId: "s1" }),
   JSON.stringify({ type: "brand-new", deep: { deeper: { deepest: [long("x")] } } }),
