@@ -119,7 +119,8 @@ export function buildCli(): Command {
         connected: pid !== null && (state?.connected ?? false),
         serverUrl: state?.serverUrl ?? loadCredentials(p)?.serverUrl ?? null,
         filesTracked: pid ? (state?.filesTracked ?? 0) : 0,
-        bytesPending: pid ? (state?.bytesPending ?? 0) : (state?.bytesPending ?? 0),
+        // Kept when stopped: what was left to sync when the daemon last wrote its state.
+        bytesPending: state?.bytesPending ?? 0,
         lastError: pid ? (state?.lastError ?? null) : null,
         warnings: pid ? (state?.warnings ?? []) : [],
         notices: pid ? (state?.notices ?? []) : [],
