@@ -1,6 +1,6 @@
 /**
- * A line's JSON text with its long, deeply nested strings emptied: what `analyzeLine` parses when a
- * line is long, so the facts of a line never pay for the text they do not read.
+ * A line's JSON text with the long strings its facts never read emptied: what `analyzeLine` parses
+ * when a line is long, so the facts of a line never pay for the text they do not read.
  *
  * Most of a session file's bytes sit in nested strings (tool results and their `toolUseResult`, attached
  * tool descriptions, request shapes, images), and a line's facts read none of them but short fields
@@ -57,7 +57,8 @@ const SCRATCH_BYTES = 1 << 20
 let scratch = new Uint8Array(0)
 
 /**
- * The line's text with long deep strings emptied, or null when the caller must parse the whole line.
+ * The line's text with the long strings facts do not read emptied, or null when the caller must
+ * parse the whole line.
  * Expects a line that starts with `{` and ends with `}`; anything else is null.
  */
 export function elideLongStrings(b: Uint8Array): string | null {
@@ -95,7 +96,7 @@ export function elideLongStrings(b: Uint8Array): string | null {
       const escaped = nextBackslash !== -1 && nextBackslash < k
       const inObject = depth > 0 && isObject[depth] === 1
       if (inObject && (prev === 0x7b || prev === 0x2c)) {
-        // A key: only three names matter, and an escaped key could spell one of them.
+        // A key: only four names matter, and an escaped key could spell one of them.
         if (escaped) return null
         key = keyId(b, start, k)
         // JSON.parse keeps the last of duplicate keys; a second root type is not worth following.

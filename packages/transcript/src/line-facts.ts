@@ -59,7 +59,7 @@ const strictDecoder = new TextDecoder("utf-8", { fatal: true })
 /** Lossy UTF-8 decode for parsing and display; the stored bytes stay as they were. */
 export const decodeLine = (bytes: Uint8Array): string => decoder.decode(bytes)
 
-/** Lines at least this long are parsed with their long deep strings emptied first (`line-elision.ts`). */
+/** Lines at least this long are parsed with the long strings facts do not read emptied (`line-elision.ts`). */
 const ELIDE_FROM_BYTES = 4096
 
 /** True when `bytes` are well-formed UTF-8. The daemon passes a native check; this one decodes. */
