@@ -202,8 +202,10 @@ export function openSyncConnection(socket: SyncSocket, store: StoreApi, hub: Liv
   const storeGroup = async (appends: Append[]) => {
     if (!actor || appends.length === 0) return
     const outcomes = await run(store.append(actor, appends))
-    for (const [i, outcome] of outcomes.entries()) answer(appends[i]!.header.seq, outcome)
-    for (const a of appends) ingested += a.payload.length
+    for (const [i, outcome] of outcomes.entries()) {
+      answer(appends[i]!.header.seq, outcome)
+      ingested += appends[i]!.payload.length
+    }
     // Bulk ingest allocates a parse tree per line; collecting every 64 MB keeps the heap at chunk scale.
     if (ingested >= COLLECT_EVERY_BYTES) {
       ingested = 0
