@@ -3,11 +3,12 @@
  * into the database and syncs them, which waits on the disk; here that wait holds up nobody.
  */
 import { Database } from "bun:sqlite"
+import { closeSync, fsyncSync, openSync } from "node:fs"
 
 declare const self: Worker
 
 export type CheckpointRequest =
-  | { readonly type: "open"; readonly path: string }
+  | { readonly type: "open"; readonly path: string; readonly lineLogPath?: string | undefined }
   | { readonly type: "checkpoint" }
   /** Writes paused: copy everything and cut the WAL file to nothing. */
   | { readonly type: "truncate" }
@@ -32,10 +33,13 @@ interface Row {
 }
 
 let db: Database | null = null
+let lineLog: number | null = null
 
 // PASSIVE: never waits for, nor holds up, the writer. Starting the WAL over is left to the writer's
 // own automatic checkpoint (see `SqliteEngine`), which then finds almost everything copied already.
 const round = (conn: Database, mode: "PASSIVE" | "TRUNCATE"): CheckpointReport => {
+  // The lines a checkpoint makes durable must be durable first (see `line-log.ts`).
+  if (lineLog !== null) fsyncSync(lineLog)
   const row = conn.query(`PRAGMA wal_checkpoint(${mode})`).get() as Row
   return { type: "checkpointed", mode, busy: row.busy === 1, log: row.log, checkpointed: row.checkpointed }
 }
@@ -47,6 +51,7 @@ self.onmessage = (event: MessageEvent<CheckpointRequest>) => {
     if (msg.type === "open") {
       db = new Database(msg.path, { readwrite: true, create: false })
       db.run("PRAGMA busy_timeout = 5000")
+      if (msg.lineLogPath) lineLog = openSync(msg.lineLogPath, "r")
     } else if (msg.type === "checkpoint" && db) {
       self.postMessage(round(db, "PASSIVE"))
     } else if (msg.type === "truncate" && db) {
@@ -55,6 +60,8 @@ self.onmessage = (event: MessageEvent<CheckpointRequest>) => {
     } else if (msg.type === "stop") {
       db?.close()
       db = null
+      if (lineLog !== null) closeSync(lineLog)
+      lineLog = null
       process.exit(0)
     }
   } catch (error) {

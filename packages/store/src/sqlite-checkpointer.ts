@@ -18,6 +18,8 @@ import type { CheckpointReport, CheckpointRequest } from "./sqlite-checkpoint-wo
 export interface CheckpointerOptions {
   /** The database file. */
   readonly path: string
+  /** The line log beside it, synced before each round (see `line-log.ts`). */
+  readonly lineLogPath?: string
   /** Bytes written between checkpoint rounds. */
   readonly everyBytes: number
   /** After this long without writes, the WAL is checkpointed in full and truncated. */
@@ -88,6 +90,7 @@ export class Checkpointer {
       worker.postMessage({
         type: "open",
         path: this.options.path,
+        lineLogPath: this.options.lineLogPath,
       } satisfies CheckpointRequest)
       this.worker = worker
     }

@@ -31,6 +31,7 @@ import {
   searchTextOf,
   type UsageAmounts,
 } from "./line-facts.ts"
+import { type LineLog, lineLogPath, openLineLog, readLines, readRuns } from "./line-log.ts"
 import { bytesEqual, concatBytes, storedLength } from "./lines.ts"
 import { buildSnippet, ftsQuery } from "./search-text.ts"
 import { Checkpointer } from "./sqlite-checkpointer.ts"
@@ -76,7 +77,9 @@ interface EntryRow {
   line_no: number
   byte_offset: number
   terminated: number
-  raw: Uint8Array
+  /** Where the line's bytes lie in the line log (`line-log.ts`). */
+  raw_at: number
+  raw_len: number
   kind: string
 }
 
@@ -127,6 +130,8 @@ export interface SqliteOptions {
   readonly checkpoints?: "background" | "inline"
   /** With background checkpoints: how long writes must pause before the WAL file is truncated. */
   readonly walQuietMs?: number
+  /** Something the engine repaired at open (default: `console.warn`). */
+  readonly onWarning?: (message: string) => void
 }
 
 const PAGE_SIZE = 16384
@@ -147,6 +152,7 @@ export class SqliteEngine implements Engine {
   private readonly db: Database
   private readonly stmt: Record<string, Statement>
   private readonly checkpointer: Checkpointer | null = null
+  private readonly lines: LineLog
 
   constructor(options: SqliteOptions) {
     if (options.path !== ":memory:") {
@@ -155,6 +161,9 @@ export class SqliteEngine implements Engine {
     const fresh = options.path === ":memory:" || !existsSync(options.path)
     this.db = new Database(options.path, { create: true, strict: true })
     if (fresh && options.path !== ":memory:") chmodSync(options.path, 0o600)
+    this.lines = openLineLog(options.path)
+    // A log left from a database that was deleted names nothing the new one knows.
+    if (fresh) this.lines.truncate(0)
     // Lines are 1–4 KB rows with three indexes: 16 KiB pages make ingest ~2x faster than 4 KiB
     // (measured in BENCHMARKS.md). Only takes effect on a new database, before the first table.
     this.db.run(`PRAGMA page_size = ${PAGE_SIZE}`)
@@ -170,6 +179,7 @@ export class SqliteEngine implements Engine {
     if (background) {
       this.checkpointer = new Checkpointer({
         path: options.path,
+        lineLogPath: lineLogPath(options.path),
         everyBytes: 16 * MB,
         quietMs: options.walQuietMs ?? 2_000,
         // The page cache is sized for a backfill's transactions; an idle store gives it back.
@@ -198,11 +208,11 @@ export class SqliteEngine implements Engine {
         "UPDATE files SET generation = ?, offset = ?, identity = ?, live_end = ?, line_count = ?, open_seq = ?, session_id = ? WHERE id = ?",
       ),
       insertEntry: q(
-        `INSERT INTO entries (user_id, file_id, session_id, line_no, byte_offset, terminated, raw, kind, subtype, uuid, parent_uuid, ts)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO entries (user_id, file_id, session_id, line_no, byte_offset, terminated, raw_at, raw_len, kind, subtype, uuid, parent_uuid, ts)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       updateEntry: q(
-        "UPDATE entries SET raw = ?, terminated = ?, kind = ?, subtype = ?, uuid = ?, parent_uuid = ?, ts = ? WHERE seq = ?",
+        "UPDATE entries SET raw_at = ?, raw_len = ?, terminated = ?, kind = ?, subtype = ?, uuid = ?, parent_uuid = ?, ts = ? WHERE seq = ?",
       ),
       entryBySeq: q("SELECT * FROM entries WHERE seq = ?"),
       liveEntryAt: q("SELECT * FROM entries WHERE file_id = ? AND byte_offset = ? AND superseded = 0"),
@@ -234,25 +244,84 @@ export class SqliteEngine implements Engine {
          cache_write = ?, cache_read = ?, total = ?, is_sidechain = ?, cost_usd = ? WHERE user_id = ? AND dedup_key = ?`,
       ),
       tailOf: q(
-        "SELECT raw, terminated FROM entries WHERE file_id = ? AND superseded = 0 ORDER BY byte_offset DESC LIMIT 2",
+        "SELECT raw_at, raw_len, terminated FROM entries WHERE file_id = ? AND superseded = 0 ORDER BY byte_offset DESC LIMIT 2",
       ),
+      setLineLogEnd: q("UPDATE meta SET value = ? WHERE key = 'line_log_end'"),
     }
+    this.recoverLineLog(options.onWarning ?? ((message) => console.warn(message)))
   }
 
   private migrate(): void {
     const row = this.db.query("PRAGMA user_version").get() as { user_version: number }
     for (let v = row.user_version; v < SQLITE_MIGRATIONS.length; v++) {
+      const migration = SQLITE_MIGRATIONS[v]!
       this.db
         .transaction(() => {
-          this.db.run(SQLITE_MIGRATIONS[v]!)
+          if (typeof migration === "string") this.db.run(migration)
+          else migration(this.db, this.lines)
           this.db.run(`PRAGMA user_version = ${v + 1}`)
         })
         .immediate()
     }
   }
 
+  /**
+   * The database may reach the disk ahead of the line log (neither is synced at each commit): after a
+   * power loss, a log shorter than the end the last commit recorded has lost lines the database names.
+   * Each file with such a line is rolled back to its first lost line, as if it had never arrived; the
+   * daemon learns the file's offset at its next hello and sends those bytes again.
+   */
+  private recoverLineLog(warn: (message: string) => void): void {
+    const recorded = Number(
+      (this.db.query("SELECT value FROM meta WHERE key = 'line_log_end'").get() as { value: string }).value,
+    )
+    const size = this.lines.size()
+    if (size >= recorded) return
+    this.db
+      .transaction(() => {
+        const lost = this.db
+          .query(
+            `SELECT file_id, min(byte_offset) AS from_offset FROM entries
+             WHERE superseded = 0 AND raw_at + raw_len + terminated > ? GROUP BY file_id`,
+          )
+          .all(size) as { file_id: number; from_offset: number }[]
+        const sessions = new Set<number>()
+        for (const { file_id, from_offset } of lost) {
+          const file = this.db.query("SELECT * FROM files WHERE id = ?").get(file_id) as FileRow
+          this.db
+            .query("UPDATE entries SET superseded = 1 WHERE file_id = ? AND byte_offset >= ? AND superseded = 0")
+            .run(file_id, from_offset)
+          if (file.open_seq !== null) {
+            const open = this.db.query("SELECT superseded FROM entries WHERE seq = ?").get(file.open_seq) as {
+              superseded: number
+            }
+            if (open.superseded === 1) file.open_seq = null
+          }
+          file.live_end = Math.min(file.live_end, from_offset)
+          file.offset = Math.min(file.offset, from_offset)
+          file.line_count = (
+            this.db.query("SELECT count(*) AS n FROM entries WHERE file_id = ? AND superseded = 0").get(file_id) as {
+              n: number
+            }
+          ).n
+          this.db
+            .query("UPDATE files SET offset = ?, live_end = ?, line_count = ?, open_seq = ? WHERE id = ?")
+            .run(file.offset, file.live_end, file.line_count, file.open_seq, file_id)
+          if (file.session_id !== null) sessions.add(file.session_id)
+        }
+        for (const sessionId of sessions) this.recomputeSession(sessionId)
+        this.db.query("UPDATE meta SET value = ? WHERE key = 'line_log_end'").run(String(size))
+        warn(
+          `line log ${size} bytes, the database names ${recorded}: ${lost.length} file(s) rolled back to their first lost line, to be synced again`,
+        )
+      })
+      .immediate()
+  }
+
   close(): void {
     this.checkpointer?.close()
+    this.lines.sync()
+    this.lines.close()
     // Leave no WAL behind: the next open (or a copy of the file) needs nothing but the database.
     try {
       this.db.run("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -355,10 +424,10 @@ export class SqliteEngine implements Engine {
   /** The last bytes before the file's offset, so the daemon can tell an in-place rewrite. */
   private tailBytes(file: FileRow): Uint8Array {
     if (file.offset === 0) return new Uint8Array()
-    const rows = this.stmt.tailOf!.all(file.id) as { raw: Uint8Array; terminated: number }[]
+    const rows = this.stmt.tailOf!.all(file.id) as { raw_at: number; raw_len: number; terminated: number }[]
     let bytes: Uint8Array = new Uint8Array()
     for (const row of rows) {
-      const line = row.terminated ? concatBytes(row.raw, new Uint8Array([0x0a])) : row.raw
+      const line = this.lines.read(row.raw_at, row.raw_len + row.terminated)
       bytes = concatBytes(line, bytes)
       if (bytes.length >= TAIL_BYTES) break
     }
@@ -423,10 +492,24 @@ export class SqliteEngine implements Engine {
     return { _tag: "Ack", cursor: ackCursor(file), stored }
   }
 
-  /** A write transaction; on failure, what was cached from inside it is forgotten with it. */
+  /**
+   * A write transaction; on failure, what was cached from inside it is forgotten with it. The lines it
+   * appended are written to the log before it commits, and the log's new end is committed with them.
+   */
   private writing<A>(body: () => A): A {
     try {
-      return this.db.transaction(body).immediate()
+      return this.db
+        .transaction(() => {
+          this.lines.begin()
+          const start = this.lines.end()
+          const result = body()
+          if (this.lines.end() !== start) {
+            this.lines.flush()
+            this.stmt.setLineLogEnd!.run(String(this.lines.end()))
+          }
+          return result
+        })
+        .immediate()
     } catch (error) {
       // A rolled-back session's id is handed out again, to another session.
       this.sessionUidCache.clear()
@@ -460,7 +543,7 @@ export class SqliteEngine implements Engine {
     const row = this.db
       .query(
         `SELECT byte_offset FROM entries WHERE file_id = ? AND superseded = 0
-         AND byte_offset + length(raw) + terminated > ? ORDER BY byte_offset LIMIT 1`,
+         AND byte_offset + raw_len + terminated > ? ORDER BY byte_offset LIMIT 1`,
       )
       .get(file.id, size) as { byte_offset: number } | null
     return row ? row.byte_offset : file.live_end
@@ -515,10 +598,24 @@ export class SqliteEngine implements Engine {
       if (file.open_seq !== null) {
         // The first piece continues the line left open by the previous append.
         const open = this.stmt.entryBySeq!.get(file.open_seq) as EntryRow
-        const raw = concatBytes(open.raw, piece.bytes)
-        const facts = factsOf(raw, piece.terminated)
+        const rawLen = open.raw_len + piece.bytes.length
+        // Read only when the facts need the whole line (see `factsOf`).
+        const raw = needsFacts(rawLen, piece.terminated)
+          ? concatBytes(this.lines.read(open.raw_at, open.raw_len), piece.bytes)
+          : null
+        // The open line's bytes end the log when its pieces come one after another (a long line being
+        // written): the rest is appended after them. Otherwise the whole line is appended again.
+        let rawAt = open.raw_at
+        if (open.raw_at + open.raw_len !== this.lines.end()) {
+          rawAt = this.lines.append(raw ?? concatBytes(this.lines.read(open.raw_at, open.raw_len), piece.bytes))
+          if (piece.terminated) this.lines.append(NEWLINE_BYTE)
+        } else {
+          this.lines.append(withNewline(piece))
+        }
+        const facts = raw ? factsOf(raw, piece.terminated) : partialLineFacts
         this.stmt.updateEntry!.run(
-          raw,
+          rawAt,
+          rawLen,
           piece.terminated ? 1 : 0,
           facts.kind,
           facts.subtype ?? null,
@@ -530,7 +627,7 @@ export class SqliteEngine implements Engine {
         this.db.query("DELETE FROM entry_fts WHERE rowid = ?").run(open.seq)
         this.attachSession(actor, file, facts)
         this.recordUsage(actor, file, facts, open.seq, deltaOf)
-        file.live_end = open.byte_offset + storedLength(raw, piece.terminated)
+        file.live_end = open.byte_offset + rawLen + (piece.terminated ? 1 : 0)
         if (piece.terminated) file.open_seq = null
         touch(file.session_id, facts, open.seq, false)
         stored.push({
@@ -545,7 +642,11 @@ export class SqliteEngine implements Engine {
         // Re-reading after a reset: identical lines are already stored; the first difference
         // supersedes everything from there on.
         const existing = this.stmt.liveEntryAt!.get(file.id, piece.byteOffset) as EntryRow | null
-        if (existing && existing.terminated === (piece.terminated ? 1 : 0) && bytesEqual(existing.raw, piece.bytes)) {
+        if (
+          existing &&
+          existing.terminated === (piece.terminated ? 1 : 0) &&
+          bytesEqual(this.lines.read(existing.raw_at, existing.raw_len), piece.bytes)
+        ) {
           if (!piece.terminated) file.open_seq = existing.seq
           continue
         }
@@ -560,7 +661,8 @@ export class SqliteEngine implements Engine {
         file.line_count,
         piece.byteOffset,
         piece.terminated ? 1 : 0,
-        piece.bytes,
+        this.lines.append(withNewline(piece)),
+        piece.bytes.length,
         facts.kind,
         facts.subtype ?? null,
         facts.uuid ?? null,
@@ -709,10 +811,15 @@ export class SqliteEngine implements Engine {
     const delta = emptyDelta()
     const rows = this.db
       .query(
-        "SELECT e.seq, e.raw, f.agent_id FROM entries e JOIN files f ON f.id = e.file_id WHERE e.session_id = ? AND e.superseded = 0 ORDER BY e.seq",
+        `SELECT e.seq, e.raw_at, e.raw_len, e.terminated, f.agent_id FROM entries e JOIN files f ON f.id = e.file_id
+         WHERE e.session_id = ? AND e.superseded = 0 ORDER BY e.seq`,
       )
-      .all(sessionId) as { seq: number; raw: Uint8Array; agent_id: string | null }[]
-    for (const row of rows) mergeDelta(delta, analyzeLine(row.raw, isUtf8), row.seq, row.agent_id === null)
+      .all(sessionId) as { seq: number; raw_at: number; raw_len: number; terminated: number; agent_id: string | null }[]
+    const raws = readLines(this.lines, rows)
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i]!
+      mergeDelta(delta, analyzeLine(raws[i]!, isUtf8), row.seq, row.agent_id === null)
+    }
     this.applyDelta(sessionId, delta)
   }
 
@@ -884,7 +991,8 @@ export class SqliteEngine implements Engine {
     const more = rows.length > limit
     const page = rows.slice(0, limit)
     if (order === "DESC") page.reverse()
-    const entries = page.map(toEntry)
+    const raws = readLines(this.lines, page)
+    const entries = page.map((row, i) => toEntry(row, raws[i]!))
     let nextCursor: string | null = null
     if (more) {
       const edge = order === "DESC" ? entries[0] : entries[entries.length - 1]
@@ -900,7 +1008,7 @@ export class SqliteEngine implements Engine {
          JOIN sessions s ON s.id = e.session_id WHERE e.seq = ? AND e.user_id = ?`,
       )
       .get(seq, actor.userId) as (EntryRow & { file_key: string; agent_id: string | null; session_uid: string }) | null
-    return row ? { sessionId: row.session_uid, entry: toEntry(row) } : null
+    return row ? { sessionId: row.session_uid, entry: toEntry(row, this.lines.read(row.raw_at, row.raw_len)) } : null
   }
 
   exportFile(actor: Actor, sessionId: string, fileKey: string): AsyncIterable<Uint8Array> | null {
@@ -911,19 +1019,24 @@ export class SqliteEngine implements Engine {
       .get(session.id, actor.userId, fileKey) as { id: number } | null
     if (!file) return null
     const page = this.db.prepare(
-      `SELECT byte_offset, raw, terminated FROM entries WHERE file_id = ? AND superseded = 0 AND byte_offset >= ?
+      `SELECT byte_offset, raw_at, raw_len, terminated FROM entries WHERE file_id = ? AND superseded = 0 AND byte_offset >= ?
        ORDER BY byte_offset LIMIT ${EXPORT_PAGE_ROWS}`,
     )
+    const lines = this.lines
     // Keyset pages, so a 1 GB session streams in bounded memory and no read stays open between pages.
+    // A file's lines lie in the log as the file held them, a run of them per append: one read a run.
     return (async function* () {
       let from = 0
       for (;;) {
-        const rows = page.all(file.id, from) as { byte_offset: number; raw: Uint8Array; terminated: number }[]
+        const rows = page.all(file.id, from) as {
+          byte_offset: number
+          raw_at: number
+          raw_len: number
+          terminated: number
+        }[]
         if (rows.length === 0) return
-        for (const r of rows) {
-          yield r.terminated ? concatBytes(r.raw, NEWLINE_BYTE) : r.raw
-          from = r.byte_offset + 1
-        }
+        yield* readRuns(lines, rows)
+        from = rows[rows.length - 1]!.byte_offset + 1
       }
     })()
   }
@@ -943,8 +1056,8 @@ export class SqliteEngine implements Engine {
           (this.db.query("SELECT value FROM meta WHERE key = 'search_cursor'").get() as { value: string }).value,
         )
         const rows = this.db
-          .query("SELECT seq, raw FROM entries WHERE seq > ? AND superseded = 0 ORDER BY seq LIMIT ?")
-          .iterate(cursor, limit) as IterableIterator<{ seq: number; raw: Uint8Array }>
+          .query("SELECT seq, raw_at, raw_len FROM entries WHERE seq > ? AND superseded = 0 ORDER BY seq LIMIT ?")
+          .iterate(cursor, limit) as IterableIterator<{ seq: number; raw_at: number; raw_len: number }>
         const insert = this.db.query("INSERT INTO entry_fts (rowid, text) VALUES (?, ?)")
         // Requests wait for a batch on this thread: a batch of large lines (a session of 100 KB tool
         // results) stops at a time budget rather than at its count.
@@ -952,7 +1065,7 @@ export class SqliteEngine implements Engine {
         let last = -1
         let n = 0
         for (const row of rows) {
-          const text = searchTextOf(row.raw)
+          const text = searchTextOf(this.lines.read(row.raw_at, row.raw_len))
           if (text) insert.run(row.seq, text)
           textBytes += text.length
           last = row.seq
@@ -981,7 +1094,7 @@ export class SqliteEngine implements Engine {
     if (!match) return { hits: [], indexLag: lag }
     const rows = this.db
       .query(
-        `SELECT e.seq, e.kind, e.ts, e.raw, s.session_uid, coalesce(s.custom_title, s.ai_title, s.summary_title, s.first_prompt) AS title,
+        `SELECT e.seq, e.kind, e.ts, e.raw_at, e.raw_len, s.session_uid, coalesce(s.custom_title, s.ai_title, s.summary_title, s.first_prompt) AS title,
          bm25(entry_fts) AS score
          FROM entry_fts JOIN entries e ON e.seq = entry_fts.rowid JOIN sessions s ON s.id = e.session_id
          WHERE entry_fts MATCH ? AND e.user_id = ? AND e.superseded = 0 ORDER BY score LIMIT ?`,
@@ -990,7 +1103,8 @@ export class SqliteEngine implements Engine {
       seq: number
       kind: string
       ts: string | null
-      raw: Uint8Array
+      raw_at: number
+      raw_len: number
       session_uid: string
       title: string | null
       score: number
@@ -1000,7 +1114,7 @@ export class SqliteEngine implements Engine {
         sessionId: r.session_uid,
         seq: r.seq,
         kind: r.kind,
-        snippet: buildSnippet(searchTextOf(r.raw), match.terms),
+        snippet: buildSnippet(searchTextOf(this.lines.read(r.raw_at, r.raw_len)), match.terms),
         score: -r.score,
         timestamp: r.ts,
         title: r.title,
@@ -1093,7 +1207,7 @@ function toSummary(r: SessionRow): Api.SessionSummary {
   }
 }
 
-function toEntry(row: EntryRow & { file_key: string; agent_id: string | null }): Api.Entry {
+function toEntry(row: EntryRow & { file_key: string; agent_id: string | null }, raw: Uint8Array): Api.Entry {
   return {
     seq: row.seq,
     fileKey: row.file_key,
@@ -1101,7 +1215,7 @@ function toEntry(row: EntryRow & { file_key: string; agent_id: string | null }):
     lineNo: row.line_no,
     byteOffset: row.byte_offset,
     kind: row.kind,
-    line: decodeLine(row.raw),
+    line: decodeLine(raw),
   }
 }
 
@@ -1110,8 +1224,13 @@ function toEntry(row: EntryRow & { file_key: string; agent_id: string | null }):
  * A short open line is parsed now: it may be a file's last line that never gets a newline.
  */
 const OPEN_LINE_PARSE_MAX = 1024 * 1024
+const needsFacts = (length: number, terminated: boolean) => terminated || length <= OPEN_LINE_PARSE_MAX
 const factsOf = (raw: Uint8Array, terminated: boolean): LineFacts =>
-  terminated || raw.length <= OPEN_LINE_PARSE_MAX ? analyzeLine(raw, isUtf8) : partialLineFacts
+  needsFacts(raw.length, terminated) ? analyzeLine(raw, isUtf8) : partialLineFacts
+
+/** A piece's bytes with its newline, as a view of the same payload (the log writes them as they came). */
+const withNewline = (piece: { readonly bytes: Uint8Array; readonly terminated: boolean }): Uint8Array =>
+  piece.terminated ? new Uint8Array(piece.bytes.buffer, piece.bytes.byteOffset, piece.bytes.length + 1) : piece.bytes
 
 const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`)
 const minIso = (a: string | null, b: string | null) => (a === null ? b : b === null ? a : a < b ? a : b)

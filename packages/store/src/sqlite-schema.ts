@@ -1,10 +1,18 @@
+import type { Database } from "bun:sqlite"
+import type { LineLog } from "./line-log.ts"
+
 /**
- * SQLite schema, as forward-only migrations applied in order at open (tracked in `user_version`).
+ * SQLite schema, as forward-only migrations applied in order at open (tracked in `user_version`),
+ * each in its own transaction. A migration is SQL, or a function for one that moves data.
  *
  * The data model leaves room for the roadmap: users own machines and tokens; every row a query can
  * reach carries `user_id`; vectors for semantic search will hang off `entries.seq` like `entry_fts`.
  */
-export const SQLITE_MIGRATIONS: readonly string[] = [
+export type SqliteMigration = string | ((db: Database, lines: LineLog) => void)
+
+const NEWLINE = new Uint8Array([0x0a])
+
+export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   `
   CREATE TABLE users (
     id INTEGER PRIMARY KEY,
@@ -168,4 +176,30 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   DROP TRIGGER usage_changed;
   DROP TRIGGER usage_removed;
   `,
+  // 5: line bytes move out of the database into the line log (`line-log.ts`), each file's lines in
+  // byte order so that an export reads them back in runs.
+  (db, lines) => {
+    db.run("ALTER TABLE entries ADD COLUMN raw_at INTEGER NOT NULL DEFAULT 0")
+    db.run("ALTER TABLE entries ADD COLUMN raw_len INTEGER NOT NULL DEFAULT 0")
+    const place = db.prepare("UPDATE entries SET raw_at = ?, raw_len = ? WHERE seq = ?")
+    const rows = db
+      .query("SELECT seq, raw, terminated FROM entries ORDER BY file_id, byte_offset")
+      .iterate() as IterableIterator<{ seq: number; raw: Uint8Array; terminated: number }>
+    lines.begin()
+    let queued = 0
+    for (const row of rows) {
+      place.run(lines.append(row.raw), row.raw.length, row.seq)
+      if (row.terminated) lines.append(NEWLINE)
+      queued += row.raw.length
+      if (queued >= 16 * 1024 * 1024) {
+        lines.flush()
+        queued = 0
+      }
+    }
+    lines.flush()
+    // Once, here: the database about to commit names every byte moved.
+    lines.sync()
+    db.run("ALTER TABLE entries DROP COLUMN raw")
+    db.query("INSERT INTO meta (key, value) VALUES ('line_log_end', ?)").run(String(lines.end()))
+  },
 ]

@@ -18,7 +18,7 @@ describe("SQLite migrations", () => {
     dir = mkdtempSync(join(tmpdir(), "overlord-migrate-"))
     const path = join(dir, "overlord.db")
     const v1 = new Database(path, { strict: true })
-    v1.run(SQLITE_MIGRATIONS[0]!)
+    v1.run(SQLITE_MIGRATIONS[0] as string)
     v1.run("PRAGMA user_version = 1")
     v1.run("INSERT INTO users (id, name, created_at) VALUES (1, 'local', '2026-11-01')")
     v1.run(

@@ -429,7 +429,7 @@ export function databaseProblems(database: string, files: readonly DiskFile[]): 
     for (const f of files) {
       const rows = db
         .query(
-          `SELECT e.byte_offset AS o, length(e.raw) + e.terminated AS n FROM entries e JOIN files fl ON fl.id = e.file_id
+          `SELECT e.byte_offset AS o, e.raw_len + e.terminated AS n FROM entries e JOIN files fl ON fl.id = e.file_id
            WHERE fl.file_key = ? AND e.superseded = 0 ORDER BY e.byte_offset`,
         )
         .all(f.fileKey) as { o: number; n: number }[]
