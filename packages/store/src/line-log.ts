@@ -30,6 +30,8 @@ export interface LineLog {
   end(): number
   /** Writes what was appended since the last flush. */
   flush(): void
+  /** Forgets what was appended and not written (the transaction rolled back). */
+  discard(): void
   /** Bytes [at, at + length), which a committed or flushed append wrote. */
   read(at: number, length: number): Uint8Array
   /** Bytes in the log as it stands (on disk, for a file). */
@@ -81,6 +83,11 @@ class FileLineLog implements LineLog {
 
   end(): number {
     return this.next
+  }
+
+  discard(): void {
+    this.queued = []
+    this.next = this.queuedAt
   }
 
   flush(): void {
@@ -171,6 +178,7 @@ class MemoryLineLog implements LineLog {
   }
 
   flush(): void {}
+  discard(): void {}
 
   read(at: number, length: number): Uint8Array {
     if (at + length > this.length)

@@ -513,6 +513,8 @@ export class SqliteEngine implements Engine {
     } catch (error) {
       // A rolled-back session's id is handed out again, to another session.
       this.sessionUidCache.clear()
+      // Never written later, over lines another connection may append meanwhile.
+      this.lines.discard()
       throw error
     }
   }

@@ -219,6 +219,37 @@ describe("SQLite line log", () => {
     two.close()
   })
 
+  it("a group that fails writes nothing, not even later over another connection's lines", async () => {
+    const one = new SqliteEngine({ path })
+    const two = new SqliteEngine({ path })
+    const m1 = await machineOn(one)
+    const m2 = await machineOn(two)
+    const x = enc.encode(sessionText(SID, 3))
+    const appendOf = (bad: boolean) => ({
+      header: {
+        type: "append" as const,
+        seq: 1,
+        fileKey: keyOf(bad ? OTHER : SID),
+        generation: 0,
+        identity: "1:1",
+        fromOffset: 0,
+        toOffset: x.length,
+      },
+      payload: x,
+      // Facts the engine fails binding, after the good append's lines were queued for the log.
+      ...(bad ? { facts: [{ kind: {} as unknown as string }] } : {}),
+    })
+    await expect(async () => one.append(m1.actor, [appendOf(false), appendOf(true)])).rejects.toThrow()
+    const z = enc.encode(sessionText(OTHER, 3))
+    await m2.sync(OTHER, z)
+    // A read on the first connection must not write what its failed group had queued.
+    expect(await m1.exported(OTHER)).toEqual(new Uint8Array(z))
+    expect(await m2.exported(OTHER)).toEqual(new Uint8Array(z))
+    expect(Buffer.compare(readFileSync(lineLogPath(path)), z)).toBe(0)
+    one.close()
+    two.close()
+  })
+
   it("moves the lines of a database from before the log into it", async () => {
     const old = new Database(path, { strict: true })
     for (const migration of SQLITE_MIGRATIONS.slice(0, 4)) old.run(migration as string)
