@@ -168,7 +168,8 @@ export interface ServerHandle {
   readonly url: string
   readonly database: string
   proc: Proc
-  restart(): Promise<void>
+  /** SIGKILL, then `meanwhile` (what happens to the files while it is down), then start again. */
+  restart(meanwhile?: () => void): Promise<void>
   kill(): Promise<void>
 }
 
@@ -202,8 +203,9 @@ export async function startServer(options: { home: string; database: string; por
     url,
     database: options.database,
     proc: await launch(),
-    async restart() {
+    async restart(meanwhile?: () => void) {
       await handle.proc.kill("SIGKILL")
+      meanwhile?.()
       handle.proc = await launch()
     },
     async kill() {
