@@ -156,5 +156,14 @@ export const layer = (config: DaemonConfig) => {
       const embedded = yield* Embedded.EmbeddedServer
       return syncLayer(config, embedded, log)
     }),
-  ).pipe(Layer.provide(Embedded.layer({ paths: config.paths, host: config.host, port: config.port })))
+  ).pipe(
+    Layer.provide(
+      Embedded.layer({
+        paths: config.paths,
+        host: config.host,
+        port: config.port,
+        onWarning: (message) => log.warn(`store: ${message}`),
+      }),
+    ),
+  )
 }

@@ -17,6 +17,8 @@ export interface StartMessage {
 export type WorkerReply =
   | { readonly type: "ready"; readonly serverUrl: string; readonly machineToken: string; readonly loginUrl: string }
   | { readonly type: "failed"; readonly message: string }
+  /** Something the store repaired at open (a line log cut short), for the daemon's log. */
+  | { readonly type: "warning"; readonly message: string }
   | { readonly type: "stopped" }
 
 export const LOCAL_USER = "local"
@@ -46,7 +48,9 @@ const serve = (start: StartMessage, stop: Deferred.Deferred<void>) =>
   }).pipe(
     Effect.provide(
       httpServerLayer({ hostname: start.host, port: start.port }).pipe(
-        Layer.provideMerge(sqliteLayer(start.paths.database)),
+        Layer.provideMerge(
+          sqliteLayer(start.paths.database, { onWarning: (message) => reply({ type: "warning", message }) }),
+        ),
       ),
     ),
     Effect.scoped,

@@ -11,6 +11,8 @@ export interface EmbeddedConfig {
   readonly paths: HomePaths
   readonly host: string
   readonly port: number
+  /** What the store reports having repaired (the daemon logs it). */
+  readonly onWarning?: (message: string) => void
 }
 
 export interface Interface {
@@ -54,6 +56,9 @@ export const layer = (config: EmbeddedConfig) =>
             w.terminate()
           }),
       )
+      worker.addEventListener("message", (e: MessageEvent<WorkerReply>) => {
+        if (e.data.type === "warning") config.onWarning?.(e.data.message)
+      })
       const started = awaitReply(worker, (r) => r.type === "ready" || r.type === "failed")
       worker.postMessage({
         type: "start",

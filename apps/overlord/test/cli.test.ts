@@ -3,7 +3,7 @@
  * `open`, `doctor`, `stop`, as subprocesses on a temporary home and Claude folder.
  */
 import { spawnSync } from "node:child_process"
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
+import { mkdir, mkdtemp, readFile, rm, stat, truncate, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { OVERLORD_BIN, OVERLORD_SOURCE_BIN } from "@overlord/testkit/overlord-process"
@@ -119,5 +119,25 @@ describe.each([
   it("stop stops it and status says so", () => {
     expect(overlord("stop").out).toMatch(/stopped/)
     expect(JSON.parse(overlord("status", "--json").out)).toMatchObject({ running: false })
+  })
+
+  it("start repairs a line log cut short while stopped (a power cut), logs it, and syncs the lines again", async () => {
+    const log = join(home, "data", "overlord.db-lines")
+    const size = (await stat(log)).size
+    await truncate(log, Math.floor(size / 2))
+    const r = overlord("start", "--claude-dir", claudeDir, "--port", "0")
+    expect(r.code, r.err).toBe(0)
+    const exported = join(root, "repaired.jsonl")
+    const source = await readFile(sessionFile)
+    const deadline = Date.now() + 30_000
+    while (Date.now() < deadline) {
+      if (overlord("export", SID, "-o", exported).code === 0 && (await readFile(exported)).equals(source)) break
+      await Bun.sleep(200)
+    }
+    expect(await readFile(exported)).toEqual(source)
+    expect(await readFile(join(home, "logs", "overlord.log"), "utf8")).toMatch(/store: line log .* rolled back/)
+    const [s] = JSON.parse(overlord("sessions", "--json").out) as { entryCount: number; usage: { input: number } }[]
+    expect(s).toMatchObject({ entryCount: 6, usage: { input: 30 } })
+    expect(overlord("stop").out).toMatch(/stopped/)
   })
 })
