@@ -5,7 +5,7 @@
  * assertion is about growth with the input, not about this machine.
  */
 import { type ChildProcess, spawn } from "node:child_process"
-import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises"
+import { mkdir, mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { OVERLORD_BIN } from "@overlord/testkit/overlord-process"
@@ -129,5 +129,9 @@ describe("memory is bounded by chunks, not by line or file size", () => {
     expect(exported.equals(await readFile(join(large, `${s3}.jsonl`)))).toBe(true)
     const detail = (await (await get(`/sessions/${s2}`)).json()) as { files: { entryCount: number; bytes: number }[] }
     expect(detail.files[0]!.entryCount).toBe(bigLines)
+    // Each line reached the store's line log once, the 10 MB one too, though it came in 1 MiB pieces.
+    let sourceBytes = 0
+    for (const f of await readdir(large)) sourceBytes += (await stat(join(large, f))).size
+    expect((await stat(join(root, "home-large", "data", "overlord.db-lines"))).size).toBe(sourceBytes)
   }, 600_000)
 })
