@@ -19,7 +19,7 @@
  * Appends are only made under SQLite's write lock, so several processes may share a database: the log's
  * end is read from the file at the start of each write transaction (`begin`).
  */
-import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, writevSync } from "node:fs"
+import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, writevSync } from "node:fs"
 
 export interface LineLog {
   /** Starts a write transaction's appends at the log's current end; forgets any not written. */
@@ -54,12 +54,9 @@ class FileLineLog implements LineLog {
   private queued: Uint8Array[] = []
 
   constructor(path: string) {
-    this.fd = openSync(path, "a+", 0o600)
-    // `a+` would force every write to the end; positions are chosen here, so reopen for positional writes.
-    closeSync(this.fd)
-    this.fd = openSync(path, "r+")
-    this.next = this.size()
-    this.queuedAt = this.next
+    // Not O_APPEND: positions are chosen here (`begin`), and writes go exactly there.
+    this.fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o600)
+    this.begin()
   }
 
   begin(): void {

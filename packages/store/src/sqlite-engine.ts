@@ -289,29 +289,16 @@ export class SqliteEngine implements Engine {
         const sessions = new Set<number>()
         for (const { file_id, from_offset } of lost) {
           const file = this.db.query("SELECT * FROM files WHERE id = ?").get(file_id) as FileRow
-          this.db
-            .query("UPDATE entries SET superseded = 1 WHERE file_id = ? AND byte_offset >= ? AND superseded = 0")
-            .run(file_id, from_offset)
-          if (file.open_seq !== null) {
-            const open = this.db.query("SELECT superseded FROM entries WHERE seq = ?").get(file.open_seq) as {
-              superseded: number
-            }
-            if (open.superseded === 1) file.open_seq = null
-          }
-          file.live_end = Math.min(file.live_end, from_offset)
+          // Sessions are recomputed once every file is rolled back: one may have lines in two of them.
+          this.supersedeLines(file, from_offset)
+          // The lost lines include the file's last, so the line left open (always the last) too.
+          file.open_seq = null
           file.offset = Math.min(file.offset, from_offset)
-          file.line_count = (
-            this.db.query("SELECT count(*) AS n FROM entries WHERE file_id = ? AND superseded = 0").get(file_id) as {
-              n: number
-            }
-          ).n
-          this.db
-            .query("UPDATE files SET offset = ?, live_end = ?, line_count = ?, open_seq = ? WHERE id = ?")
-            .run(file.offset, file.live_end, file.line_count, file.open_seq, file_id)
+          this.saveFile(file)
           if (file.session_id !== null) sessions.add(file.session_id)
         }
         for (const sessionId of sessions) this.recomputeSession(sessionId)
-        this.db.query("UPDATE meta SET value = ? WHERE key = 'line_log_end'").run(String(size))
+        this.stmt.setLineLogEnd!.run(String(size))
         warn(
           `line log ${size} bytes, the database names ${recorded}: ${lost.length} file(s) rolled back to their first lost line, to be synced again`,
         )
@@ -554,10 +541,15 @@ export class SqliteEngine implements Engine {
 
   private supersedeFrom(file: FileRow, byteOffset: number): void {
     if (byteOffset >= file.live_end) return
+    this.supersedeLines(file, byteOffset)
+    if (file.session_id !== null) this.recomputeSession(file.session_id)
+  }
+
+  /** Marks the file's live lines from `byteOffset` on superseded; its session is left to the caller. */
+  private supersedeLines(file: FileRow, byteOffset: number): void {
     this.stmt.supersedeFrom!.run(file.id, byteOffset)
     file.live_end = byteOffset
     file.line_count = (this.stmt.countLive!.get(file.id) as { n: number }).n
-    if (file.session_id !== null) this.recomputeSession(file.session_id)
   }
 
   private saveFile(file: FileRow): void {
