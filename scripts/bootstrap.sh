@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what is missing for Overlord on a machine that has only Node and npm:
 # Bun and pnpm (pinned, into ./.tools, no global install), then the workspace's packages.
-# `--test` also installs the system packages the test suite needs (Chromium, MariaDB later).
+# `--test` also installs the system packages the test suite needs: Chromium for the browser tests, and
+# MariaDB's server for the MySQL and PlanetScale engines (the tests start their own on a private data dir
+# and port; the system service is never used).
 # Source it (`. scripts/bootstrap.sh`) to get the tools on PATH.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,12 +26,13 @@ fi
 if [ "${1:-}" = "--test" ]; then
   need=()
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
+  command -v mariadbd >/dev/null 2>&1 || need+=(mariadb-server)
   if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
       echo "overlord: installing ${need[*]} from Debian's packages" >&2
       apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >&2
     else
-      echo "overlord: please install: ${need[*]} (browser tests need them)" >&2
+      echo "overlord: please install: ${need[*]} (browser and MySQL-engine tests need them)" >&2
     fi
   fi
 fi
