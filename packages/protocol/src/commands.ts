@@ -1,0 +1,204 @@
+/**
+ * Remote commands: the server asks a daemon to run Claude Code (or an allowlisted program) in one of
+ * the laptop's projects, and the daemon streams what happens back. These messages travel on the sync
+ * socket beside the append protocol (`sync.ts`), as JSON text frames with their own `type`s.
+ *
+ * Delivery: every command has an id chosen by the server. The daemon records the id on disk, then
+ * answers `command-ack`; the server redelivers commands it has no ack for after a reconnect, and the
+ * daemon answers a id it has seen with the ack again (and the recorded `command-exit`, if it has one)
+ * instead of running it. A command never runs twice: one whose outcome the daemon lost in a crash
+ * ends `interrupted` and is never restarted on its own.
+ *
+ * Output: `command-event`s numbered per command from 0 (`eventSeq`), in the order they happened,
+ * then exactly one `command-exit`.
+ */
+import { Schema } from "effect"
+
+/** Chosen by the server; unique per machine. */
+export const CommandId = Schema.String.check(
+  Schema.isMinLength(1),
+  Schema.isMaxLength(128),
+  Schema.isPattern(/^[A-Za-z0-9._:-]+$/),
+)
+export type CommandId = typeof CommandId.Type
+
+/**
+ * Upper bound of a prompt on the wire (1 MiB). The daemon's own limit (`maxPromptBytes`) is usually
+ * lower and is answered with a typed refusal rather than a schema error.
+ */
+export const MAX_WIRE_PROMPT_CHARS = 1024 * 1024
+
+/** An absolute path on the daemon's machine. Whether the daemon knows it is its own check. */
+export const ProjectDir = Schema.String.check(
+  Schema.isMinLength(1),
+  Schema.isMaxLength(4096),
+  Schema.makeFilter((s: string) => s.startsWith("/") && !s.includes("\0"), { expected: "an absolute path" }),
+)
+
+/** Claude Code's `--permission-mode` values. */
+export const PermissionMode = Schema.Literals(["default", "acceptEdits", "plan", "bypassPermissions"])
+export type PermissionMode = typeof PermissionMode.Type
+
+const ShortText = Schema.String.check(Schema.isMaxLength(256))
+const Timeout = Schema.Int.check(Schema.isGreaterThan(0))
+
+// ---- server -> daemon -------------------------------------------------------------------------
+
+/** Runs `claude` in `projectDir` with `prompt` as the first user message. */
+export const ClaudeCommand = Schema.Struct({
+  type: Schema.Literal("command"),
+  commandId: CommandId,
+  kind: Schema.Literal("claude"),
+  prompt: Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(MAX_WIRE_PROMPT_CHARS)),
+  projectDir: ProjectDir,
+  /** Continues this session (`--resume`). */
+  resumeSessionId: Schema.optionalKey(ShortText.check(Schema.isPattern(/^[A-Za-z0-9-]+$/))),
+  model: Schema.optionalKey(ShortText),
+  permissionMode: Schema.optionalKey(PermissionMode),
+  /** Tools allowed without a prompt (`--allowedTools`), e.g. `Read`, `Bash(git status:*)`. */
+  allowTools: Schema.optionalKey(Schema.Array(ShortText).check(Schema.isMaxLength(64))),
+  /** Milliseconds; the daemon caps it at its own maximum. */
+  timeoutMs: Schema.optionalKey(Timeout),
+})
+export type ClaudeCommand = typeof ClaudeCommand.Type
+
+/** Runs a program (no shell) in `projectDir`; refused unless the daemon's allowlist has it. */
+export const ShellCommand = Schema.Struct({
+  type: Schema.Literal("command"),
+  commandId: CommandId,
+  kind: Schema.Literal("shell"),
+  argv: Schema.Array(Schema.String.check(Schema.isMaxLength(64 * 1024))).check(
+    Schema.isMinLength(1),
+    Schema.isMaxLength(256),
+  ),
+  projectDir: ProjectDir,
+  timeoutMs: Schema.optionalKey(Timeout),
+})
+export type ShellCommand = typeof ShellCommand.Type
+
+export const Command = Schema.Union([ClaudeCommand, ShellCommand])
+export type Command = typeof Command.Type
+
+/** A follow-up user message to a running `claude` command. */
+export const UserMessageInput = Schema.Struct({
+  kind: Schema.Literal("message"),
+  text: Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(MAX_WIRE_PROMPT_CHARS)),
+})
+
+/** The answer to a `permission-request` event. */
+export const PermissionAnswerInput = Schema.Struct({
+  kind: Schema.Literal("permission"),
+  requestId: ShortText,
+  decision: Schema.Literals(["allow", "deny"]),
+  /** For a denial: what the model is told. */
+  message: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(4096))),
+})
+
+/** Interrupts the run, then ends its process group. */
+export const CancelInput = Schema.Struct({ kind: Schema.Literal("cancel") })
+
+export const CommandInput = Schema.Struct({
+  type: Schema.Literal("command-input"),
+  commandId: CommandId,
+  input: Schema.Union([UserMessageInput, PermissionAnswerInput, CancelInput]),
+})
+export type CommandInput = typeof CommandInput.Type
+
+export const CommandServerMessage = Schema.Union([ClaudeCommand, ShellCommand, CommandInput])
+export type CommandServerMessage = typeof CommandServerMessage.Type
+
+// ---- daemon -> server -------------------------------------------------------------------------
+
+/** The daemon has recorded the command (on disk): the server stops redelivering it. */
+export const CommandAck = Schema.Struct({
+  type: Schema.Literal("command-ack"),
+  commandId: CommandId,
+  /** The id was seen before: nothing new runs. */
+  duplicate: Schema.optionalKey(Schema.Boolean),
+})
+export type CommandAck = typeof CommandAck.Type
+
+/** One stream-json message of the CLI's stdout, as it printed it. */
+export const CliMessageEvent = Schema.Struct({ kind: Schema.Literal("cli"), message: Schema.JsonObject })
+
+/** The CLI asks whether a tool may run; nothing proceeds until a `permission` input answers it. */
+export const PermissionRequestEvent = Schema.Struct({
+  kind: Schema.Literal("permission-request"),
+  requestId: ShortText,
+  toolName: ShortText,
+  input: Schema.JsonObject,
+  toolUseId: Schema.optionalKey(ShortText),
+  /** The CLI's one-line description of the call, when it gives one. */
+  description: Schema.optionalKey(Schema.String),
+})
+
+/** The CLI withdrew a pending permission request (after an interrupt). */
+export const PermissionCancelledEvent = Schema.Struct({
+  kind: Schema.Literal("permission-cancelled"),
+  requestId: ShortText,
+})
+
+/** Text a process wrote: stderr of either kind, stdout of a shell command, non-JSON stdout of the CLI. */
+export const OutputTextEvent = Schema.Struct({
+  kind: Schema.Literals(["stdout", "stderr"]),
+  text: Schema.String,
+})
+
+export const CommandEventBody = Schema.Union([
+  CliMessageEvent,
+  PermissionRequestEvent,
+  PermissionCancelledEvent,
+  OutputTextEvent,
+])
+export type CommandEventBody = typeof CommandEventBody.Type
+
+export const CommandEvent = Schema.Struct({
+  type: Schema.Literal("command-event"),
+  commandId: CommandId,
+  /** 0, 1, 2, ... per command, in the order the events happened. */
+  eventSeq: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+  event: CommandEventBody,
+})
+export type CommandEvent = typeof CommandEvent.Type
+
+/** Why a command was not run. */
+export const RefusalReason = Schema.Literals([
+  /** Remote commands are off (`--allow-remote` or the config turns them on). */
+  "remote-disabled",
+  /** No session file of this machine has this directory (or a parent of it) as its `cwd`. */
+  "unknown-project",
+  /** The path has `..` segments, or a symlink leads out of the known project. */
+  "path-escape",
+  "prompt-too-long",
+  /** Shell commands are off, or this argv is not on the allowlist. */
+  "shell-not-allowed",
+  /** `bypassPermissions` was asked for and the daemon's config does not allow it. */
+  "permission-mode-not-allowed",
+  /** As many commands as the daemon allows are running already. */
+  "concurrency-limit",
+])
+export type RefusalReason = typeof RefusalReason.Type
+
+export const ExitStatus = Schema.Literals(["completed", "failed", "cancelled", "interrupted", "refused", "timed-out"])
+export type ExitStatus = typeof ExitStatus.Type
+
+/** The last message about a command. */
+export const CommandExit = Schema.Struct({
+  type: Schema.Literal("command-exit"),
+  commandId: CommandId,
+  status: ExitStatus,
+  /** Present when `status` is `refused`. */
+  reason: Schema.optionalKey(RefusalReason),
+  exitCode: Schema.optionalKey(Schema.Int),
+  /** Claude Code's session id: pass it as `resumeSessionId` to continue. */
+  sessionId: Schema.optionalKey(Schema.String),
+  /** For people: why it was refused, failed or interrupted. */
+  message: Schema.optionalKey(Schema.String),
+})
+export type CommandExit = typeof CommandExit.Type
+
+export const CommandDaemonMessage = Schema.Union([CommandAck, CommandEvent, CommandExit])
+export type CommandDaemonMessage = typeof CommandDaemonMessage.Type
+
+export const CommandServerMessageFromJson = Schema.fromJsonString(CommandServerMessage)
+export const CommandDaemonMessageFromJson = Schema.fromJsonString(CommandDaemonMessage)
