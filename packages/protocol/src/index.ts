@@ -1,4 +1,5 @@
 export * as Api from "./api.ts"
+export * from "./append-frame.ts"
 export * as Commands from "./commands.ts"
 export * as Live from "./live.ts"
 export * as Sync from "./sync.ts"
