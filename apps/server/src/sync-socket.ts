@@ -6,7 +6,7 @@
  * `GROUP_MAX_BYTES`. A backfill keeps several frames in flight, so while one group is stored the
  * next one arrives; a live append, alone, waits about `GROUP_SETTLE_MS` for company.
  */
-import { Sync } from "@overlord/protocol"
+import { AppendFrameError, type AppendFrameReader, decodeAppendFrame, Sync } from "@overlord/protocol"
 import type { Append, AppendOutcome, MachineActor, Interface as StoreApi } from "@overlord/store"
 import { countPieces, FACTS_VERSION, type LineFacts } from "@overlord/transcript"
 import { Effect, Schema } from "effect"
@@ -41,72 +41,47 @@ export interface SyncConnection {
 }
 
 const decodeDaemon = Schema.decodeUnknownExit(Sync.DaemonMessageFromJson)
-const decodeHeader = Schema.decodeUnknownExit(Sync.AppendHeaderFromJson)
-const decodeFacts = Schema.decodeUnknownExit(Sync.AppendFactsFromJson)
-// Valid facts are the rule: checking them in place is ~2x cheaper than decoding them into new
-// objects, and the decoder runs only to say what is wrong with invalid ones.
-const isFacts = Schema.is(Sync.AppendFacts)
-const textDecoder = new TextDecoder()
 
 // The wire schema and the parser's type must stay one shape: this fails to compile if they drift.
 const sameShape = <A, B extends A>(check: (a: A) => B) => check
 sameShape<Sync.LineFacts, LineFacts>((f) => f)
 sameShape<LineFacts, Sync.LineFacts>((f) => f)
 
-export interface AppendFrame {
-  readonly header: Sync.AppendHeader
-  readonly payload: Uint8Array
-  /** The daemon's facts for the payload's lines, when it sent valid ones of our version. */
-  readonly facts?: readonly (LineFacts | null)[]
-  /** Why facts that were sent are not used (the server computes them instead). */
-  readonly factsIgnored?: string
-}
+/** How this server reads append frames: facts of its own version only, one per line as `countPieces` cuts them. */
+export const appendFrameReader: AppendFrameReader = { factsVersion: FACTS_VERSION, countLines: countPieces }
 
-/** Splits a binary append frame: `[u32 BE header length][header JSON][payload][facts JSON]`. */
-export function readAppendFrame(frame: Uint8Array): AppendFrame | string {
-  if (frame.length < 4) return "append frame shorter than its length prefix"
-  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength)
-  const headerLength = view.getUint32(0)
-  if (headerLength > frame.length - 4 || headerLength > 64 * 1024) return "append header length out of range"
-  const exit = decodeHeader(textDecoder.decode(frame.subarray(4, 4 + headerLength)))
-  if (exit._tag === "Failure") return `invalid append header: ${String(exit.cause)}`
-  const header = exit.value
-  const start = 4 + headerLength
-  const end = start + header.toOffset - header.fromOffset
-  // Without facts the payload is the rest of the frame; with them, it must at least fit in it.
-  const fits = header.factsVersion === undefined ? end === frame.length : end <= frame.length
-  if (header.toOffset < header.fromOffset || !fits) {
-    return `append ${header.seq}: payload length does not match its offsets`
+/**
+ * The open sync connections of each machine, in this server process. A daemon that reconnects may
+ * open its new socket before the old one's close arrives (or is handled): a machine goes offline
+ * only when its last connection closes, not for the 15-20 s until its next status message.
+ */
+export class SyncPresence {
+  private readonly open = new Map<string, number>()
+  static key(userId: number, machineUid: string): string {
+    return `${userId}\u0000${machineUid}`
   }
-  const payload = frame.subarray(start, end)
-  if (header.factsVersion === undefined) return { header, payload }
-  if (header.factsVersion !== FACTS_VERSION) {
-    return { header, payload, factsIgnored: `facts version ${header.factsVersion}, this server's is ${FACTS_VERSION}` }
+  add(key: string): void {
+    this.open.set(key, (this.open.get(key) ?? 0) + 1)
   }
-  const json = textDecoder.decode(frame.subarray(end))
-  const facts = parsedFacts(json)
-  if (!facts) {
-    const exit = decodeFacts(json)
-    return { header, payload, factsIgnored: `invalid facts: ${exit._tag === "Failure" ? String(exit.cause) : "?"}` }
+  remove(key: string): void {
+    const n = (this.open.get(key) ?? 0) - 1
+    if (n > 0) this.open.set(key, n)
+    else this.open.delete(key)
   }
-  const lines = countPieces(payload)
-  if (facts.length !== lines) {
-    return { header, payload, factsIgnored: `facts for ${facts.length} lines, the payload has ${lines}` }
-  }
-  return { header, payload, facts }
-}
-
-function parsedFacts(json: string): Sync.AppendFacts | null {
-  try {
-    const value: unknown = JSON.parse(json)
-    return isFacts(value) ? value : null
-  } catch {
-    return null
+  isOnline(key: string): boolean {
+    return this.open.has(key)
   }
 }
 
-export function openSyncConnection(socket: SyncSocket, store: StoreApi, hub: LiveHub): SyncConnection {
+export function openSyncConnection(
+  socket: SyncSocket,
+  store: StoreApi,
+  hub: LiveHub,
+  presence: SyncPresence,
+): SyncConnection {
   let actor: MachineActor | null = null
+  /** This connection's entry in `presence`, from a verified hello until the close. */
+  let presenceKey: string | null = null
   let ingested = 0
   let quietTimer: ReturnType<typeof setTimeout> | null = null
   let closed = false
@@ -169,6 +144,12 @@ export function openSyncConnection(socket: SyncSocket, store: StoreApi, hub: Liv
       if (!grant || grant.machineUid !== msg.machineId) {
         return refuse("unauthorized", "this machine's token is unknown or revoked: pair the machine again")
       }
+      // Closed while the token was checked: counting it now would keep the machine online for ever.
+      if (closed) return
+      // Counted before the store marks the machine online, so that an older connection's close,
+      // handled meanwhile, sees this one and leaves the machine online.
+      presenceKey = SyncPresence.key(grant.userId, msg.machineId)
+      presence.add(presenceKey)
       const opened = await run(store.openMachine({ userId: grant.userId }, msg.machineId, msg.machineName))
       actor = { userId: grant.userId, machineId: opened.machineId }
       clearTimeout(helloTimer)
@@ -232,20 +213,26 @@ export function openSyncConnection(socket: SyncSocket, store: StoreApi, hub: Liv
       if (group.length > 0 && bytes + frame.length > GROUP_MAX_BYTES) break
       inbox.shift()
       inboxBytes -= frame.length
-      const parsed = readAppendFrame(frame)
-      if (typeof parsed === "string") {
+      const parsed = decodeAppendFrame(frame, appendFrameReader)
+      if (parsed instanceof AppendFrameError) {
         // Answered after the frames before it, as if handled one by one.
         await storeGroup(group)
         group = []
         bytes = 0
-        send({ type: "error", message: parsed })
+        send({ type: "error", message: parsed.message })
         continue
       }
       if (parsed.factsIgnored) {
         // Only an optimisation was lost: the store computes the facts from the bytes.
-        await run(Effect.logWarning(`append ${parsed.header.seq} (${parsed.header.fileKey}): ${parsed.factsIgnored}`))
+        await run(
+          Effect.logWarning(`append ${parsed.header.seq} (${parsed.header.fileKey}): ${parsed.factsIgnored.message}`),
+        )
       }
-      group.push(parsed)
+      group.push({
+        header: parsed.header,
+        payload: parsed.payload,
+        ...(parsed.facts ? { facts: parsed.facts } : {}),
+      })
       bytes += frame.length
     }
     await storeGroup(group)
@@ -298,12 +285,21 @@ export function openSyncConnection(socket: SyncSocket, store: StoreApi, hub: Liv
       closed = true
       if (quietTimer) clearTimeout(quietTimer)
       clearTimeout(helloTimer)
-      const a = actor
-      if (a) {
+      const key = presenceKey
+      if (key) {
+        presence.remove(key)
+        // After the messages being handled, so a hello under way has set `actor` by then.
         chain = chain
-          .then(() => run(store.setMachineState(a, { online: false })))
-          .then(() => hub.machinesChanged(a.userId))
-          .catch(() => undefined)
+          .then(async () => {
+            const a = actor
+            // Checked when the write happens: another connection of this machine may have said hello since.
+            if (!a || presence.isOnline(key)) return
+            await run(store.setMachineState(a, { online: false }))
+            hub.machinesChanged(a.userId)
+          })
+          .catch((error: unknown) =>
+            run(Effect.logWarning("could not mark a machine offline", error)).catch(() => undefined),
+          )
       }
     },
   }

@@ -2,11 +2,11 @@
  * The sync connection without a port: a socket stand-in collects what the server sends, a real
  * SQLite store (in memory) stores, and a counting wrapper shows how appends were grouped.
  */
-import { Sync } from "@overlord/protocol"
+import { encodeAppendFrame, Sync } from "@overlord/protocol"
 import { type Append, fromEngine, SqliteEngine, type Interface as StoreApi } from "@overlord/store"
 import { describe, expect, it } from "vitest"
 import { LiveHub } from "../src/live-hub.ts"
-import { openSyncConnection } from "../src/sync-socket.ts"
+import { openSyncConnection, SyncPresence } from "../src/sync-socket.ts"
 
 const enc = new TextEncoder()
 const SID = "11111111-2222-3333-4444-555555555555"
@@ -16,21 +16,10 @@ const line = (uuid: string) =>
 
 function frame(seq: number, fromOffset: number, text: string, fileKey = KEY): Uint8Array {
   const payload = enc.encode(text)
-  const header: Sync.AppendHeader = {
-    type: "append",
-    seq,
-    fileKey,
-    generation: 0,
-    identity: "1:1",
-    fromOffset,
-    toOffset: fromOffset + payload.length,
-  }
-  const h = enc.encode(JSON.stringify(header))
-  const out = new Uint8Array(4 + h.length + payload.length)
-  new DataView(out.buffer).setUint32(0, h.length)
-  out.set(h, 4)
-  out.set(payload, 4 + h.length)
-  return out
+  return encodeAppendFrame(
+    { type: "append", seq, fileKey, generation: 0, identity: "1:1", fromOffset, toOffset: fromOffset + payload.length },
+    payload,
+  )
 }
 
 async function connect() {
@@ -57,6 +46,7 @@ async function connect() {
     },
     store,
     new LiveHub(store),
+    new SyncPresence(),
   )
   conn.onMessage(
     JSON.stringify({
