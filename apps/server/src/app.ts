@@ -17,9 +17,9 @@ import {
   originAllowed,
   sessionCookie,
 } from "./auth.ts"
-import { apiError, handleApi } from "./http-api.ts"
+import { apiError, decodedPath, handleApi, internalError, logRequestFailure } from "./http-api.ts"
 import { LiveHub } from "./live-hub.ts"
-import { MAX_FRAME_BYTES, openSyncConnection, type SyncConnection } from "./sync-socket.ts"
+import { MAX_FRAME_BYTES, openSyncConnection, type SyncConnection, SyncPresence } from "./sync-socket.ts"
 
 export interface AppOptions {
   readonly store: StoreApi
@@ -61,10 +61,12 @@ export const LOGIN_LINK_TTL_MS = 24 * 3600 * 1000
 export function makeApp(options: AppOptions) {
   const { store, policy } = options
   const hub = new LiveHub(store)
+  const presence = new SyncPresence()
   const webDir = options.webDir ?? DEFAULT_WEB_DIR
 
+  /** `pathname` is decoded already (`decodedPath`). */
   const staticFile = (pathname: string): Response | null => {
-    const rel = normalize(decodeURIComponent(pathname)).replace(/^(\.\.[/\\])+/, "")
+    const rel = normalize(pathname).replace(/^(\.\.[/\\])+/, "")
     const file = join(webDir, rel)
     if (!file.startsWith(webDir) || !existsSync(file) || !statSync(file).isFile()) return null
     return new Response(readFileSync(file), {
@@ -104,7 +106,7 @@ export function makeApp(options: AppOptions) {
     )
   }
 
-  const fetch = async (req: Request, server?: Server<SocketData>): Promise<Response | undefined> => {
+  const route = async (req: Request, server?: Server<SocketData>): Promise<Response | undefined> => {
     if (!hostAllowed(policy, req)) {
       return apiError(421, "bad_host", "this server does not answer to that Host (DNS rebinding protection)")
     }
@@ -138,7 +140,9 @@ export function makeApp(options: AppOptions) {
     const assetPath =
       url.pathname.startsWith("/assets/") || /^\/[\w.-]+\.(js|css|svg|png|ico|woff2)$/.test(url.pathname)
     if (req.method === "GET" && assetPath) {
-      return staticFile(url.pathname) ?? new Response("not found", { status: 404 })
+      const path = decodedPath(url.pathname)
+      if (path === null) return apiError(400, "bad_request", "the path has a malformed %-escape")
+      return staticFile(path) ?? new Response("not found", { status: 404 })
     }
 
     const actor = await authenticate(store, req)
@@ -151,7 +155,11 @@ export function makeApp(options: AppOptions) {
       const link = await Effect.runPromise(
         store.issueToken({ userId: actor.userId, kind: "login-link", ttlMs: LOGIN_LINK_TTL_MS }),
       )
-      return new Response(JSON.stringify({ url: `${url.protocol}//${url.host}/auth?token=${link}` }), {
+      // Behind the proxy the request's own URL is the proxy's upstream (http, maybe another host).
+      const publicUrl = policy.publicUrl
+      const origin =
+        publicUrl && publicUrl.host === req.headers.get("host")?.toLowerCase() ? publicUrl.origin : url.origin
+      return new Response(JSON.stringify({ url: `${origin}/auth?token=${link}` }), {
         headers: { "content-type": "application/json" },
       })
     }
@@ -176,13 +184,26 @@ export function makeApp(options: AppOptions) {
     return apiError(404, "not_found", "not found")
   }
 
+  /**
+   * Every request ends in a response that tells nothing of the server: an unexpected failure is
+   * logged here and answered with a generic 500 (never its message, stack or paths).
+   */
+  const fetch = async (req: Request, server?: Server<SocketData>): Promise<Response | undefined> => {
+    try {
+      return await route(req, server)
+    } catch (error) {
+      logRequestFailure(req, error)
+      return internalError()
+    }
+  }
+
   const websocket = {
     maxPayloadLength: MAX_FRAME_BYTES + 64 * 1024,
     idleTimeout: 120,
     open(ws: ServerWebSocket<SocketData>) {
       const data = ws.data
       if (data.kind === "sync") {
-        data.conn = openSyncConnection(ws, store, hub)
+        data.conn = openSyncConnection(ws, store, hub, presence)
       } else {
         data.watcher = hub.add(ws, data.actor)
       }

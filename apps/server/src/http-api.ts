@@ -13,6 +13,29 @@ const json = (body: unknown, status = 200) =>
 export const apiError = (status: number, code: string, message: string) =>
   json({ error: { code, message } } satisfies Api.ApiError, status)
 
+/** The only thing an unexpected failure shows a client. */
+export const internalError = () => apiError(500, "internal", "internal server error; the server's log has the details")
+
+/** Logs a failure with the request it broke: method and path only (queries can carry tokens). */
+export const logRequestFailure = (req: Request, error: unknown) => {
+  let path = "?"
+  try {
+    path = new URL(req.url).pathname
+  } catch {
+    // Leave "?": the log line still has the error.
+  }
+  Effect.runFork(Effect.logError(`${req.method} ${path} failed`, error))
+}
+
+/** A path (or part of one) with its %-escapes decoded; null when one is malformed (`decodeURIComponent`'s URIError). */
+export function decodedPath(path: string): string | null {
+  try {
+    return decodeURIComponent(path)
+  } catch {
+    return null
+  }
+}
+
 class BadRequest extends Error {}
 
 const intParam = (url: URL, name: string): number | undefined => {
@@ -103,7 +126,8 @@ export async function handleApi(store: StoreApi, actor: Actor, req: Request, url
     }
     const session = /^\/sessions\/([^/]+)(\/entries|\/export)?$/.exec(path)
     if (session) {
-      const sessionId = decodeURIComponent(session[1]!)
+      const sessionId = decodedPath(session[1]!)
+      if (sessionId === null) throw new BadRequest("the session id has a malformed %-escape")
       if (!SESSION_ID.test(sessionId)) throw new BadRequest("invalid session id")
       if (session[2] === "/entries") {
         const agent = strParam(url, "agent", 128)
@@ -156,7 +180,8 @@ export async function handleApi(store: StoreApi, actor: Actor, req: Request, url
     if (error instanceof BadRequest) return apiError(400, "bad_request", error.message)
     const message = error instanceof Error ? error.message : String(error)
     if (message.includes("invalid cursor")) return apiError(400, "bad_request", "invalid cursor")
-    return apiError(500, "internal", message)
+    logRequestFailure(req, error)
+    return internalError()
   }
 }
 

@@ -5,7 +5,8 @@
 import { Store } from "@overlord/store"
 import { Context, Duration, Effect, Layer, Schedule } from "effect"
 import { makeApp, type SocketData } from "./app.ts"
-import { accessPolicy } from "./auth.ts"
+import { accessPolicy, PublicUrlError, parsePublicUrl } from "./auth.ts"
+import { internalError } from "./http-api.ts"
 
 export interface ServerConfig {
   readonly hostname: string
@@ -13,10 +14,18 @@ export interface ServerConfig {
   readonly port: number
   readonly webDir?: string
   readonly extraHosts?: readonly string[]
+  /**
+   * Where users reach the server through a reverse proxy (`--public-url`): its Host and Origin are
+   * accepted besides loopback's, and an https one makes cookies `Secure`.
+   */
+  readonly publicUrl?: string
 }
 
 export interface Interface {
+  /** Where this process listens (loopback when it listens on every address). */
   readonly url: string
+  /** Where users open it: the public URL behind a proxy, else `url`. */
+  readonly publicUrl: string
   readonly port: number
 }
 
@@ -34,6 +43,8 @@ export const layer = (config: ServerConfig) =>
     HttpServer,
     Effect.gen(function* () {
       const store = yield* Store
+      const publicUrl = config.publicUrl === undefined ? null : parsePublicUrl(config.publicUrl)
+      if (publicUrl instanceof PublicUrlError) return yield* publicUrl
       const { server, app } = yield* Effect.acquireRelease(
         Effect.sync(() => {
           // The Host check needs the real port, known only after binding: bind, then build the app.
@@ -41,6 +52,13 @@ export const layer = (config: ServerConfig) =>
           const s = Bun.serve<SocketData>({
             hostname: config.hostname,
             port: config.port,
+            // Bun's development mode answers a thrown error with its error page: stack, source lines
+            // and working directory, to anyone. `app.fetch` answers failures itself; this is the net.
+            development: false,
+            error: (error) => {
+              Effect.runFork(Effect.logError("request failed", error))
+              return internalError()
+            },
             fetch: (req, srv) => app!.fetch(req, srv),
             websocket: {
               open: (ws) => app!.websocket.open(ws),
@@ -52,7 +70,8 @@ export const layer = (config: ServerConfig) =>
           })
           app = makeApp({
             store,
-            policy: accessPolicy(config.hostname, s.port ?? config.port, config.extraHosts ?? []),
+            policy: accessPolicy(config.hostname, s.port ?? config.port, config.extraHosts ?? [], publicUrl),
+            secureCookies: publicUrl?.protocol === "https:",
             ...(config.webDir ? { webDir: config.webDir } : {}),
           })
           return { server: s, app: app! }
@@ -83,6 +102,7 @@ export const layer = (config: ServerConfig) =>
         Effect.forkScoped,
       )
       const host = config.hostname === "0.0.0.0" || config.hostname === "::" ? "127.0.0.1" : config.hostname
-      return { url: `http://${host}:${server.port}`, port: server.port ?? config.port }
+      const url = `http://${host}:${server.port}`
+      return { url, publicUrl: publicUrl ? publicUrl.origin : url, port: server.port ?? config.port }
     }),
   )
