@@ -18,6 +18,8 @@ export interface ScriptTurn {
   readonly usage: TokenUsage
   /** Wait this long before answering, so a session file grows at a human pace. */
   readonly delayMs?: number
+  /** Stream the answer's events this far apart (a slow answer that is still arriving, for cancels and timeouts). */
+  readonly eventDelayMs?: number
 }
 
 export interface AgentScript {
@@ -335,8 +337,26 @@ export function startFakeAnthropic(script: Script, options: StartFakeAnthropicOp
         { headers: responseHeaders },
       )
     }
-    const body = streamEvents(turn, stream, turnIndex, messageId, model).join("")
+    const events = streamEvents(turn, stream, turnIndex, messageId, model)
     answered()
+    const eventDelayMs = turn.eventDelayMs
+    const body =
+      eventDelayMs === undefined
+        ? events.join("")
+        : new ReadableStream<Uint8Array>({
+            async start(controller) {
+              const encoder = new TextEncoder()
+              try {
+                for (const event of events) {
+                  controller.enqueue(encoder.encode(event))
+                  await sleep(eventDelayMs)
+                }
+                controller.close()
+              } catch {
+                // The client went away mid-answer (an interrupted run): nothing left to send.
+              }
+            },
+          })
     return new Response(body, {
       headers: { ...responseHeaders, "content-type": "text/event-stream", "cache-control": "no-cache" },
     })

@@ -234,6 +234,44 @@ export const slow =
       ],
     })
 
+export const REMOTE_FILE = "remote.txt"
+export const REMOTE_FILE_CONTENT = "written from afar\n"
+
+/** A Write that Claude Code asks permission for (in the `default` permission mode), then a closing answer. */
+export const permissionWrite: ScenarioFactory = (dir) =>
+  scenario("permissionWrite", ["Write remote.txt."], {
+    main: [
+      turn(1, [
+        { type: "text", text: "Writing the file." },
+        { type: "tool_use", name: "Write", input: { file_path: join(dir, REMOTE_FILE), content: REMOTE_FILE_CONTENT } },
+      ]),
+      turn(2, [{ type: "text", text: "Finished with remote.txt." }]),
+    ],
+  })
+
+export const FOLLOW_UP_ANSWER = "FOLLOW-UP-ANSWER"
+
+/** A first answer that takes `delayMs`, so a follow-up can arrive mid-run, then the follow-up's answer. */
+export const followUp =
+  (delayMs = 2500): ScenarioFactory =>
+  () =>
+    scenario("followUp", ["Think slowly.", "And a follow-up."], {
+      main: [
+        turn(1, [{ type: "text", text: "A slow first answer." }], delayMs),
+        turn(2, [{ type: "text", text: FOLLOW_UP_ANSWER }]),
+      ],
+    })
+
+/** One long answer streamed over about `seconds` (24 characters every 100 ms): still arriving when a test cancels it. */
+export const slowStream =
+  (seconds = 30): ScenarioFactory =>
+  () =>
+    scenario("slowStream", ["Tell a long story."], {
+      main: [
+        { ...turn(1, [{ type: "text", text: "Once upon a time, again.".repeat(seconds * 10) }]), eventDelayMs: 100 },
+      ],
+    })
+
 export const scenarios = { toolTour, subagent, image, resume, slow: slow() } as const
 
 /** Expected deduplicated totals per scenario (they do not depend on the project dir). */

@@ -1,0 +1,236 @@
+/**
+ * One run of the real Claude Code CLI, driven over its stream-json control protocol
+ * (`../shared/reference/claude-control-protocol.md`): NDJSON user messages and control messages on
+ * stdin, NDJSON events on stdout. Permission prompts (`control_request` `can_use_tool`) become
+ * `permission-request` events and are answered with `answerPermission`.
+ *
+ * The CLI needs no `initialize` handshake: the first user message starts the work (verified with
+ * 2.1.330/2.1.332). It runs with `--replay-user-messages`, which echoes each user message from stdin
+ * (`isReplay: true`) when the CLI takes it up. That is how the run knows it is finished: a follow-up
+ * sent while a tool runs is folded into the current turn (one `result` for both), one sent while the
+ * model answers gets a turn of its own (a second `result`), so counting results cannot tell; when a
+ * `result` arrives and every message sent has been echoed, nothing is left to answer and stdin is
+ * closed, on which the CLI exits.
+ */
+import type { Commands } from "@overlord/protocol"
+import type { Schema } from "effect"
+import { type ChildExit, EventQueue, endGroup, onLines, onText, spawnGroupLeader, within } from "./child-process.ts"
+
+/** What `JSON.parse` of an object gives: JSON by construction. */
+type JsonObject = Schema.JsonObject
+
+export type ClaudeEvent = Commands.CommandEventBody
+
+export interface ClaudeProcessOptions {
+  /** The `claude` executable: a path, or a name looked up on PATH. */
+  readonly claudePath: string
+  /** The project's directory (already checked by the runner). */
+  readonly cwd: string
+  readonly prompt: string
+  readonly resumeSessionId?: string
+  readonly model?: string
+  readonly permissionMode?: Commands.PermissionMode
+  readonly allowTools?: readonly string[]
+  /** The laptop's environment: the CLI's own login or API key stays on the laptop. */
+  readonly env: Readonly<Record<string, string | undefined>>
+}
+
+export interface ClaudeExit extends ChildExit {
+  readonly sessionId?: string
+  /** The last `result` message, if the CLI printed one. */
+  readonly result?: JsonObject
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
+
+/** The CLI's arguments; `-p` with `--input-format stream-json` reads the prompt from stdin. */
+export function claudeArgs(options: Omit<ClaudeProcessOptions, "claudePath" | "cwd" | "prompt" | "env">): string[] {
+  return [
+    "-p",
+    "--output-format",
+    "stream-json",
+    "--input-format",
+    "stream-json",
+    "--verbose",
+    "--permission-prompt-tool",
+    "stdio",
+    "--replay-user-messages",
+    ...(options.resumeSessionId ? ["--resume", options.resumeSessionId] : []),
+    ...(options.model ? ["--model", options.model] : []),
+    ...(options.permissionMode ? ["--permission-mode", options.permissionMode] : []),
+    ...(options.allowTools && options.allowTools.length > 0 ? ["--allowedTools", options.allowTools.join(",")] : []),
+  ]
+}
+
+export class ClaudeProcess {
+  /** Also the process group id: the CLI leads a group of its own. */
+  readonly pid: number | undefined
+  /** Everything the CLI says, in order; ends when its stdout and stderr have closed. */
+  readonly events: AsyncIterable<ClaudeEvent>
+  readonly exited: Promise<ClaudeExit>
+
+  private readonly child: ReturnType<typeof spawnGroupLeader>["child"]
+  private readonly queue = new EventQueue<ClaudeEvent>()
+  /** Open permission prompts: request id -> the tool input, which an `allow` must send back. */
+  private readonly pending = new Map<string, JsonObject>()
+  private inputOpen = true
+  private userSent = 0
+  private userEchoed = 0
+  private interrupts = 0
+  private sessionId: string | undefined
+  private lastResult: JsonObject | undefined
+
+  private constructor(options: ClaudeProcessOptions) {
+    const { child, exited } = spawnGroupLeader([options.claudePath, ...claudeArgs(options)], options.cwd, options.env)
+    this.child = child
+    this.pid = child.pid
+    this.events = this.queue
+    let streams = 2
+    const streamEnded = () => {
+      streams -= 1
+      if (streams === 0) this.queue.end()
+    }
+    if (child.stdout && child.stderr) {
+      onLines(child.stdout, (line) => this.onStdoutLine(line), streamEnded)
+      onText(child.stderr, (text) => this.queue.push({ kind: "stderr", text }), streamEnded)
+    } else this.queue.end()
+    this.exited = exited.then((exit) => {
+      this.inputOpen = false
+      // A child that never started has no streams to end the queue.
+      if (exit.spawnError && this.pid === undefined) this.queue.end()
+      return {
+        ...exit,
+        ...(this.sessionId ? { sessionId: this.sessionId } : {}),
+        ...(this.lastResult ? { result: this.lastResult } : {}),
+      }
+    })
+    this.send(options.prompt)
+  }
+
+  static start(options: ClaudeProcessOptions): ClaudeProcess {
+    return new ClaudeProcess(options)
+  }
+
+  /** A user message: the prompt, or a follow-up while the CLI runs. False once input has closed. */
+  send(text: string): boolean {
+    if (!this.write({ type: "user", message: { role: "user", content: text } })) return false
+    this.userSent += 1
+    return true
+  }
+
+  /** Answers permission prompt `requestId`; false if no such prompt is open. */
+  answerPermission(requestId: string, decision: "allow" | "deny", message?: string): boolean {
+    const input = this.pending.get(requestId)
+    if (input === undefined) return false
+    const response =
+      decision === "allow"
+        ? { behavior: "allow", updatedInput: input }
+        : { behavior: "deny", message: message ?? "The user denied this from Overlord." }
+    if (!this.write({ type: "control_response", response: { subtype: "success", request_id: requestId, response } }))
+      return false
+    this.pending.delete(requestId)
+    return true
+  }
+
+  /** Asks the CLI to stop its current turn (it answers with a `result` of subtype `error_during_execution`). */
+  interrupt(): boolean {
+    this.interrupts += 1
+    return this.write({
+      type: "control_request",
+      request_id: `overlord-interrupt-${this.interrupts}`,
+      request: { subtype: "interrupt" },
+    })
+  }
+
+  /** Closes stdin: the CLI finishes what it has and exits. */
+  endInput(): void {
+    if (!this.inputOpen) return
+    this.inputOpen = false
+    this.child.stdin?.end()
+  }
+
+  /** Ends the CLI's whole process group (SIGTERM, then SIGKILL) and waits for it to be gone. */
+  async kill(termGraceMs?: number): Promise<void> {
+    this.inputOpen = false
+    if (this.pid !== undefined) await endGroup(this.pid, termGraceMs)
+  }
+
+  /** Interrupt, give the CLI `graceMs` to wind down, then end the process group. */
+  async cancel(graceMs: number): Promise<void> {
+    if (this.interrupt()) await within(this.exited, graceMs)
+    await this.kill()
+  }
+
+  private write(message: unknown): boolean {
+    const stdin = this.child.stdin
+    if (!this.inputOpen || !stdin || stdin.destroyed) return false
+    stdin.write(`${JSON.stringify(message)}\n`)
+    return true
+  }
+
+  private onStdoutLine(line: string): void {
+    if (line.trim() === "") return
+    let message: unknown
+    try {
+      message = JSON.parse(line)
+    } catch {
+      this.queue.push({ kind: "stdout", text: `${line}\n` })
+      return
+    }
+    if (!isRecord(message)) {
+      this.queue.push({ kind: "stdout", text: `${line}\n` })
+      return
+    }
+    if (typeof message.session_id === "string") this.sessionId = message.session_id
+    switch (message.type) {
+      case "control_request":
+        this.onControlRequest(message)
+        return
+      case "control_cancel_request": {
+        const requestId = typeof message.request_id === "string" ? message.request_id : undefined
+        if (requestId !== undefined && this.pending.delete(requestId))
+          this.queue.push({ kind: "permission-cancelled", requestId })
+        return
+      }
+      // Answers to our own interrupts: nothing for the user.
+      case "control_response":
+        return
+      case "user":
+        if (message.isReplay === true) this.userEchoed += 1
+        break
+      case "result":
+        this.lastResult = message as JsonObject
+        break
+    }
+    this.queue.push({ kind: "cli", message: message as JsonObject })
+    if (message.type === "result" && this.userEchoed >= this.userSent) this.endInput()
+  }
+
+  private onControlRequest(message: Record<string, unknown>): void {
+    const requestId = typeof message.request_id === "string" ? message.request_id : undefined
+    const request = isRecord(message.request) ? message.request : {}
+    if (requestId === undefined) return
+    if (request.subtype === "can_use_tool" && typeof request.tool_name === "string") {
+      const input = isRecord(request.input) ? (request.input as JsonObject) : {}
+      this.pending.set(requestId, input)
+      this.queue.push({
+        kind: "permission-request",
+        requestId,
+        toolName: request.tool_name,
+        input,
+        ...(typeof request.tool_use_id === "string" ? { toolUseId: request.tool_use_id } : {}),
+        ...(typeof request.description === "string" ? { description: request.description } : {}),
+      })
+      return
+    }
+    // Hook callbacks, MCP messages and the like: we registered none, so say so rather than leave the CLI waiting.
+    this.write({
+      type: "control_response",
+      response: {
+        subtype: "error",
+        request_id: requestId,
+        error: `unsupported control request ${String(request.subtype)}`,
+      },
+    })
+  }
+}

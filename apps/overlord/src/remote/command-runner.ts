@@ -1,0 +1,491 @@
+/**
+ * The daemon's side of remote commands: takes `command` and `command-input` messages (`accept`),
+ * decides whether a command may run, runs it (Claude Code or an allowlisted program) and reports
+ * back through `send`: `command-ack`, `command-event`s in order, one `command-exit`.
+ *
+ * What keeps it safe:
+ * - nothing runs unless remote commands are enabled;
+ * - a command runs only in a project this machine's session files name as their `cwd` (or a folder
+ *   inside one), resolved with realpath, so neither `..` nor a symlink leads out of it;
+ * - prompt size, run time and the number of commands running at once are limited; shell commands
+ *   are off unless the config allowlists them (argv prefixes; no shell interprets them);
+ * - each id is recorded on disk (`CommandJournal`) before it is acknowledged or run, so a redelivered
+ *   command is answered from the record and a crash mid-run ends as `interrupted`, never as a rerun;
+ * - an audit log records every command, refusal, cancel, interruption, exit and permission answer.
+ *
+ * It is not tied to a socket: the sync client hands it decoded messages and gives it a sink.
+ */
+import { realpath } from "node:fs/promises"
+import { isAbsolute, join, normalize } from "node:path"
+import type { Commands } from "@overlord/protocol"
+import { type Logger, silentLogger } from "../logger.ts"
+import { AuditLog } from "./audit-log.ts"
+import { within } from "./child-process.ts"
+import { ClaudeProcess } from "./claude-process.ts"
+import { CommandJournal } from "./command-journal.ts"
+import { ShellProcess } from "./shell-process.ts"
+
+export interface RemoteConfig {
+  /** Off by default: `--allow-remote` or the config turns remote commands on. */
+  readonly enabled: boolean
+  /** Commands running at once on this machine. */
+  readonly maxConcurrent: number
+  /** Of a prompt or a follow-up, in UTF-8 bytes. */
+  readonly maxPromptBytes: number
+  /** When the command names none. */
+  readonly defaultTimeoutMs: number
+  /** A command's own `timeoutMs` is capped at this. */
+  readonly maxTimeoutMs: number
+  /** After a cancel's interrupt, how long the CLI has to wind down before its process group is ended. */
+  readonly cancelGraceMs: number
+  /** Allowed shell commands, as argv prefixes (`["git", "status"]` allows `git status -s`); empty: shell off. */
+  readonly shellAllow: readonly (readonly string[])[]
+  /** Whether a command may ask for `--permission-mode bypassPermissions` (tools run without asking). */
+  readonly allowBypassPermissions: boolean
+}
+
+export const DEFAULT_REMOTE_CONFIG: RemoteConfig = {
+  enabled: false,
+  maxConcurrent: 2,
+  maxPromptBytes: 100 * 1024,
+  defaultTimeoutMs: 30 * 60_000,
+  maxTimeoutMs: 4 * 60 * 60_000,
+  cancelGraceMs: 5000,
+  shellAllow: [],
+  allowBypassPermissions: false,
+}
+
+export const remotePaths = (home: string) => ({
+  dir: join(home, "remote"),
+  seen: join(home, "remote", "seen.jsonl"),
+  audit: join(home, "remote", "audit.jsonl"),
+})
+
+export interface CommandRunnerOptions {
+  /** The daemon's home; the journal and the audit log live in `<home>/remote/`. */
+  readonly home: string
+  readonly config: Partial<RemoteConfig>
+  /** Project directories named as `cwd` by this machine's session files. */
+  readonly knownProjects: () => ReadonlySet<string>
+  /** Where messages for the server go, in order. */
+  readonly send: (message: Commands.CommandDaemonMessage) => void
+  /** The `claude` executable (default: `claude` on PATH). */
+  readonly claudePath?: string
+  /** The environment commands run with (default: the daemon's own, so the laptop's login is used). */
+  readonly env?: Readonly<Record<string, string | undefined>>
+  readonly logger?: Logger
+}
+
+export interface Refusal {
+  readonly reason: Commands.RefusalReason
+  readonly message: string
+}
+
+const inside = (dir: string, path: string): boolean =>
+  path === dir || path.startsWith(dir.endsWith("/") ? dir : `${dir}/`)
+
+/**
+ * Where a command may run: `requested` resolved with realpath, if that lies in (or is) a known
+ * project directory, also resolved. A `..` segment, or a path that lies in a project only until its
+ * symlinks are followed, is a `path-escape`.
+ */
+export async function resolveProjectDir(
+  requested: string,
+  knownProjects: ReadonlySet<string>,
+): Promise<{ readonly dir: string } | Refusal> {
+  if (!isAbsolute(requested) || requested.split("/").includes(".."))
+    return { reason: "path-escape", message: `${requested}: only absolute paths without '..' are accepted` }
+  const known = new Set<string>()
+  for (const dir of knownProjects) {
+    known.add(normalize(dir))
+    const real = await realpath(dir).catch(() => undefined)
+    if (real !== undefined) known.add(real)
+  }
+  const lexical = normalize(requested)
+  const real = await realpath(requested).catch(() => undefined)
+  if (real !== undefined && [...known].some((dir) => inside(dir, real))) return { dir: real }
+  if ([...known].some((dir) => inside(dir, lexical)))
+    return real === undefined
+      ? { reason: "unknown-project", message: `${requested} does not exist` }
+      : { reason: "path-escape", message: `${requested} leads out of its project (to ${real})` }
+  return { reason: "unknown-project", message: `${requested} is not a project of this machine's sessions` }
+}
+
+type Stop = "cancelled" | "timed-out" | "interrupted"
+
+interface Running {
+  /** Also its process group id. */
+  readonly pid: number | undefined
+  readonly send: (text: string) => boolean
+  readonly answerPermission: (requestId: string, decision: "allow" | "deny", message?: string) => boolean
+  readonly stop: (why: Stop) => void
+  readonly done: Promise<Commands.CommandExit>
+}
+
+const bytes = (s: string) => Buffer.byteLength(s, "utf8")
+
+/** The end of a process's stderr, for a failure's message (the whole of it went out as events). */
+const TAIL_CHARS = 2000
+
+export class CommandRunner {
+  readonly config: RemoteConfig
+  private readonly journal: CommandJournal
+  private readonly audit: AuditLog
+  private readonly logger: Logger
+  private readonly running = new Map<string, Running>()
+  /** Ids between receipt and start, so a redelivery during the checks is not run twice. */
+  private readonly admitting = new Set<string>()
+  private closed = false
+
+  private constructor(private readonly options: CommandRunnerOptions) {
+    this.config = { ...DEFAULT_REMOTE_CONFIG, ...options.config }
+    this.logger = options.logger ?? silentLogger
+    const paths = remotePaths(options.home)
+    this.journal = new CommandJournal(paths.seen, this.logger)
+    this.audit = new AuditLog(paths.audit, this.logger)
+  }
+
+  /**
+   * Opens the journal; commands it shows started but never finished are reported `interrupted`
+   * (through `send`, which may buffer until the server is connected) and never run.
+   */
+  static open(options: CommandRunnerOptions): CommandRunner {
+    const runner = new CommandRunner(options)
+    for (const commandId of runner.journal.unfinished()) {
+      const exit: Commands.CommandExit = {
+        type: "command-exit",
+        commandId,
+        status: "interrupted",
+        message: "the daemon stopped before this command finished; it is not run again",
+      }
+      runner.journal.exited(exit)
+      runner.audit.write({ event: "interrupted", commandId, reason: "found unfinished at start-up" })
+      runner.logger.warn(`remote: command ${commandId} was cut short by a daemon stop; marked interrupted`)
+      options.send(exit)
+    }
+    return runner
+  }
+
+  /** Ids of the commands running now. */
+  runningIds(): string[] {
+    return [...this.running.keys()]
+  }
+
+  /** The process group a running command leads (for `overlord status`, and to check it is gone). */
+  processGroup(commandId: string): number | undefined {
+    return this.running.get(commandId)?.pid
+  }
+
+  /** The outcome of a command: waits while it runs; undefined if this daemon never saw it. */
+  async outcome(commandId: string): Promise<Commands.CommandExit | undefined> {
+    const running = this.running.get(commandId)
+    if (running) return running.done
+    const entry = this.journal.get(commandId)
+    return entry?.state === "exit" ? entry.exit : undefined
+  }
+
+  /**
+   * Handles one message from the server. Resolves once a command has been recorded and acknowledged
+   * (or refused), not when it ends; never rejects (problems are logged, and an unrecorded command
+   * stays unacknowledged so the server redelivers it).
+   */
+  async accept(message: Commands.CommandServerMessage): Promise<void> {
+    try {
+      if (message.type === "command-input") this.input(message)
+      else await this.admit(message)
+    } catch (error) {
+      this.logger.error(`remote: ${message.type} ${message.commandId}: ${String(error)}`)
+    }
+  }
+
+  /** Stops every running command (reported `interrupted`) and closes the journal. */
+  async close(): Promise<void> {
+    this.closed = true
+    const done = [...this.running.values()].map((r) => {
+      r.stop("interrupted")
+      return r.done
+    })
+    await Promise.all(done)
+    this.journal.close()
+  }
+
+  private async admit(command: Commands.Command): Promise<void> {
+    const { commandId } = command
+    this.audit.write({ event: "received", commandId, ...describe(command) })
+    if (this.admitting.has(commandId) || this.running.has(commandId) || this.journal.get(commandId)) {
+      this.audit.write({ event: "duplicate", commandId })
+      this.options.send({ type: "command-ack", commandId, duplicate: true })
+      const entry = this.journal.get(commandId)
+      if (entry?.state === "exit") this.options.send(entry.exit)
+      return
+    }
+    this.admitting.add(commandId)
+    try {
+      const checked = await this.check(command)
+      if ("reason" in checked) return this.refuse(commandId, checked)
+      // Checked again after the awaits above, and synchronously up to `running.set`.
+      if (this.running.size >= this.config.maxConcurrent)
+        return this.refuse(commandId, {
+          reason: "concurrency-limit",
+          message: `${this.running.size} commands are running; this machine allows ${this.config.maxConcurrent} at once`,
+        })
+      if (this.closed) return
+      this.journal.started(commandId)
+      this.options.send({ type: "command-ack", commandId })
+      this.audit.write({ event: "started", commandId, cwd: checked.dir })
+      this.running.set(
+        commandId,
+        command.kind === "claude" ? this.runClaude(command, checked.dir) : this.runShell(command, checked.dir),
+      )
+    } finally {
+      this.admitting.delete(commandId)
+    }
+  }
+
+  private async check(command: Commands.Command): Promise<{ readonly dir: string } | Refusal> {
+    const config = this.config
+    if (!config.enabled)
+      return {
+        reason: "remote-disabled",
+        message: "remote commands are off on this machine (start the daemon with --allow-remote to allow them)",
+      }
+    if (command.kind === "shell") {
+      if (config.shellAllow.length === 0)
+        return { reason: "shell-not-allowed", message: "shell commands are off on this machine" }
+      const allowed = config.shellAllow.some(
+        (prefix) =>
+          prefix.length > 0 && prefix.length <= command.argv.length && prefix.every((a, i) => command.argv[i] === a),
+      )
+      if (!allowed)
+        return {
+          reason: "shell-not-allowed",
+          message: `${JSON.stringify(command.argv)} is not on this machine's allowlist`,
+        }
+    } else {
+      const size = bytes(command.prompt)
+      if (size > config.maxPromptBytes)
+        return {
+          reason: "prompt-too-long",
+          message: `the prompt has ${size} bytes; this machine accepts at most ${config.maxPromptBytes}`,
+        }
+      if (command.permissionMode === "bypassPermissions" && !config.allowBypassPermissions)
+        return {
+          reason: "permission-mode-not-allowed",
+          message: "bypassPermissions is not allowed for remote commands on this machine",
+        }
+    }
+    return resolveProjectDir(command.projectDir, this.options.knownProjects())
+  }
+
+  private refuse(commandId: string, refusal: Refusal): void {
+    const exit: Commands.CommandExit = {
+      type: "command-exit",
+      commandId,
+      status: "refused",
+      reason: refusal.reason,
+      message: refusal.message,
+    }
+    this.journal.exited(exit)
+    this.options.send({ type: "command-ack", commandId })
+    this.audit.write({ event: "refused", commandId, reason: refusal.reason, message: refusal.message })
+    this.options.send(exit)
+  }
+
+  private input(message: Commands.CommandInput): void {
+    const { commandId, input } = message
+    const running = this.running.get(commandId)
+    if (running === undefined) {
+      this.audit.write({ event: "input-ignored", commandId, input: input.kind, why: "not running" })
+      this.logger.warn(`remote: ${input.kind} for command ${commandId}, which is not running; ignored`)
+      return
+    }
+    switch (input.kind) {
+      case "cancel":
+        this.audit.write({ event: "cancel", commandId })
+        running.stop("cancelled")
+        return
+      case "permission": {
+        const accepted = running.answerPermission(input.requestId, input.decision, input.message)
+        this.audit.write({
+          event: "permission-answer",
+          commandId,
+          requestId: input.requestId,
+          decision: input.decision,
+          ...(input.message !== undefined ? { message: input.message } : {}),
+          accepted,
+        })
+        if (!accepted)
+          this.logger.warn(`remote: command ${commandId} has no open permission request ${input.requestId}`)
+        return
+      }
+      case "message": {
+        const size = bytes(input.text)
+        if (size > this.config.maxPromptBytes) {
+          this.audit.write({ event: "input-ignored", commandId, input: "message", why: "prompt-too-long", bytes: size })
+          this.logger.warn(`remote: follow-up to ${commandId} has ${size} bytes, over the limit; ignored`)
+          return
+        }
+        const accepted = running.send(input.text)
+        this.audit.write({ event: "follow-up", commandId, bytes: size, accepted })
+        return
+      }
+    }
+  }
+
+  private timeoutOf(command: Commands.Command): number {
+    return Math.min(command.timeoutMs ?? this.config.defaultTimeoutMs, this.config.maxTimeoutMs)
+  }
+
+  /** Numbers a command's events and sends them. */
+  private emitter(commandId: string): (event: Commands.CommandEventBody) => void {
+    let eventSeq = 0
+    return (event) => this.options.send({ type: "command-event", commandId, eventSeq: eventSeq++, event })
+  }
+
+  private finish(exit: Commands.CommandExit): Commands.CommandExit {
+    this.running.delete(exit.commandId)
+    try {
+      this.journal.exited(exit)
+    } catch (error) {
+      // The server still hears the outcome; after a restart the record says `interrupted`, never a rerun.
+      this.logger.error(`remote: recording the exit of ${exit.commandId}: ${String(error)}`)
+    }
+    this.audit.write({ event: "exit", ...exitDetails(exit) })
+    this.options.send(exit)
+    return exit
+  }
+
+  private runClaude(command: Commands.ClaudeCommand, cwd: string): Running {
+    const { commandId } = command
+    const emit = this.emitter(commandId)
+    const proc = ClaudeProcess.start({
+      claudePath: this.options.claudePath ?? "claude",
+      cwd,
+      prompt: command.prompt,
+      env: this.options.env ?? process.env,
+      ...(command.resumeSessionId !== undefined ? { resumeSessionId: command.resumeSessionId } : {}),
+      ...(command.model !== undefined ? { model: command.model } : {}),
+      ...(command.permissionMode !== undefined ? { permissionMode: command.permissionMode } : {}),
+      ...(command.allowTools !== undefined ? { allowTools: command.allowTools } : {}),
+    })
+    let stopped: Stop | undefined
+    let stderrTail = ""
+    const timeoutMs = this.timeoutOf(command)
+    const stop = (why: Stop) => {
+      if (stopped !== undefined) return
+      stopped = why
+      void proc.cancel(this.config.cancelGraceMs)
+    }
+    const timer = setTimeout(() => stop("timed-out"), timeoutMs)
+    const done = (async (): Promise<Commands.CommandExit> => {
+      for await (const event of proc.events) {
+        if (event.kind === "permission-request")
+          this.audit.write({
+            event: "permission-request",
+            commandId,
+            requestId: event.requestId,
+            toolName: event.toolName,
+            input: event.input,
+          })
+        if (event.kind === "stderr") stderrTail = (stderrTail + event.text).slice(-TAIL_CHARS)
+        emit(event)
+      }
+      const exit = await proc.exited
+      clearTimeout(timer)
+      // Whatever the CLI left running in its group (a background shell) ends with the command.
+      await proc.kill()
+      const status = stopped ?? (exit.exitCode === 0 ? "completed" : "failed")
+      return this.finish({
+        type: "command-exit",
+        commandId,
+        status,
+        ...(exit.exitCode !== null ? { exitCode: exit.exitCode } : {}),
+        ...(exit.sessionId !== undefined ? { sessionId: exit.sessionId } : {}),
+        ...exitMessage(status, exit.spawnError, exit.signal, stderrTail, timeoutMs),
+      })
+    })()
+    return {
+      pid: proc.pid,
+      send: (text) => proc.send(text),
+      answerPermission: (requestId, decision, message) => proc.answerPermission(requestId, decision, message),
+      stop,
+      done,
+    }
+  }
+
+  private runShell(command: Commands.ShellCommand, cwd: string): Running {
+    const { commandId } = command
+    const emit = this.emitter(commandId)
+    const proc = ShellProcess.start(command.argv, cwd, this.options.env ?? process.env)
+    let stopped: Stop | undefined
+    let stderrTail = ""
+    const timeoutMs = this.timeoutOf(command)
+    const stop = (why: Stop) => {
+      if (stopped !== undefined) return
+      stopped = why
+      void proc.kill()
+    }
+    const timer = setTimeout(() => stop("timed-out"), timeoutMs)
+    const done = (async (): Promise<Commands.CommandExit> => {
+      for await (const event of proc.events) {
+        if (event.kind === "stderr") stderrTail = (stderrTail + event.text).slice(-TAIL_CHARS)
+        emit(event)
+      }
+      const exit = await proc.exited
+      clearTimeout(timer)
+      await within(proc.kill(), 5000)
+      const status = stopped ?? (exit.exitCode === 0 ? "completed" : "failed")
+      return this.finish({
+        type: "command-exit",
+        commandId,
+        status,
+        ...(exit.exitCode !== null ? { exitCode: exit.exitCode } : {}),
+        ...exitMessage(status, exit.spawnError, exit.signal, stderrTail, timeoutMs),
+      })
+    })()
+    return { pid: proc.pid, send: () => false, answerPermission: () => false, stop, done }
+  }
+}
+
+function exitMessage(
+  status: Commands.ExitStatus,
+  spawnError: Error | undefined,
+  signal: NodeJS.Signals | null,
+  stderrTail: string,
+  timeoutMs: number,
+): { message?: string } {
+  if (spawnError) return { message: `could not start: ${spawnError.message}` }
+  switch (status) {
+    case "cancelled":
+      return { message: "cancelled by the user" }
+    case "timed-out":
+      return { message: `stopped after ${timeoutMs} ms, the command's time limit` }
+    case "interrupted":
+      return { message: "the daemon stopped while the command ran" }
+    case "failed": {
+      const tail = stderrTail.trim()
+      return { message: tail !== "" ? tail : signal ? `ended by ${signal}` : "failed" }
+    }
+    default:
+      return {}
+  }
+}
+
+/** What the audit log keeps of a command: what and where, the prompt's size rather than its text. */
+function describe(command: Commands.Command): Record<string, unknown> {
+  if (command.kind === "shell") return { kind: "shell", projectDir: command.projectDir, argv: command.argv }
+  return {
+    kind: "claude",
+    projectDir: command.projectDir,
+    promptBytes: bytes(command.prompt),
+    ...(command.resumeSessionId !== undefined ? { resumeSessionId: command.resumeSessionId } : {}),
+    ...(command.model !== undefined ? { model: command.model } : {}),
+    ...(command.permissionMode !== undefined ? { permissionMode: command.permissionMode } : {}),
+    ...(command.allowTools !== undefined ? { allowTools: command.allowTools } : {}),
+  }
+}
+
+function exitDetails(exit: Commands.CommandExit): Record<string, unknown> & { commandId: string } {
+  const { type: _type, ...rest } = exit
+  return rest
+}

@@ -1,0 +1,165 @@
+/**
+ * Remote `claude` commands with the real Claude Code CLI against the scripted fake Anthropic API:
+ * a run and its resume, permission prompts answered both ways, a follow-up mid-run, a cancel.
+ */
+import { existsSync } from "node:fs"
+import { readFile } from "node:fs/promises"
+import { join } from "node:path"
+import {
+  FOLLOW_UP_ANSWER,
+  followUp,
+  permissionWrite,
+  REMOTE_FILE,
+  REMOTE_FILE_CONTENT,
+  resume,
+  slowStream,
+} from "@overlord/testkit/scenarios"
+import { waitFor } from "@overlord/testkit/wait"
+import { afterEach, describe, expect, it } from "vitest"
+import { assistantTexts, cliMessages, makeRig, type RemoteRig } from "./support.ts"
+
+let rig: RemoteRig | undefined
+/** A rig that `afterEach` disposes. */
+const use = async (...args: Parameters<typeof makeRig>): Promise<RemoteRig> => {
+  rig = await makeRig(...args)
+  return rig
+}
+afterEach(async () => {
+  await rig?.dispose()
+  rig = undefined
+})
+
+/** Waits for the command's permission request and returns its id. */
+const permissionRequest = (r: RemoteRig, commandId: string) =>
+  waitFor("a permission request", () => {
+    const e = r.eventsOf(commandId).find((e) => e.event.kind === "permission-request")
+    return e?.event.kind === "permission-request" ? e.event : null
+  })
+
+describe("remote claude commands", () => {
+  it("runs a prompt with its events in order, writes the session file, and resumes that session", async () => {
+    const r = await use(resume)
+    await r.runner.accept(r.claudeCommand("run-1"))
+    const exit = await r.exitOf("run-1")
+    expect(exit, JSON.stringify(exit)).toMatchObject({ status: "completed", exitCode: 0 })
+    expect(exit.sessionId).toMatch(/^[0-9a-f-]{36}$/)
+
+    const mine = r.sent.filter((m) => m.commandId === "run-1")
+    expect(mine[0]).toEqual({ type: "command-ack", commandId: "run-1" })
+    expect(mine.at(-1)).toBe(exit)
+    const events = r.eventsOf("run-1")
+    expect(events.map((e) => e.eventSeq)).toEqual(events.map((_, i) => i))
+    const messages = cliMessages(events)
+    expect(messages[0]).toMatchObject({ type: "system", subtype: "init", session_id: exit.sessionId })
+    expect(messages.at(-1)).toMatchObject({ type: "result", subtype: "success", session_id: exit.sessionId })
+    expect(assistantTexts(events)).toEqual(["Hello from the first run."])
+    expect(existsSync(join(r.claude.sessionsDir, `${exit.sessionId}.jsonl`))).toBe(true)
+
+    await r.runner.accept(
+      r.claudeCommand("run-2", { prompt: resume("/").prompts[1]!, resumeSessionId: exit.sessionId! }),
+    )
+    const resumed = await r.exitOf("run-2")
+    expect(resumed, JSON.stringify(resumed)).toMatchObject({ status: "completed", sessionId: exit.sessionId })
+    expect(assistantTexts(r.eventsOf("run-2"))).toEqual(["The resumed run finished."])
+    const session = await readFile(join(r.claude.sessionsDir, `${exit.sessionId}.jsonl`), "utf8")
+    expect(session).toContain("resumed-ok")
+    expect(r.fake?.errors).toEqual([])
+
+    const audit = await r.audit()
+    for (const id of ["run-1", "run-2"])
+      expect(audit.filter((a) => a.commandId === id).map((a) => a.event)).toEqual(["received", "started", "exit"])
+    expect(audit.find((a) => a.commandId === "run-1" && a.event === "exit")).toMatchObject({ status: "completed" })
+  })
+
+  it("asks permission for a Write: allowed, the file is written", async () => {
+    const r = await use(permissionWrite)
+    await r.runner.accept(r.claudeCommand("allow-1", { permissionMode: "default" }))
+    const request = await permissionRequest(r, "allow-1")
+    expect(request.toolName).toBe("Write")
+    expect(request.input).toMatchObject({ file_path: join(r.claude.projectDir, REMOTE_FILE) })
+    expect(existsSync(join(r.claude.projectDir, REMOTE_FILE))).toBe(false)
+    await r.runner.accept({
+      type: "command-input",
+      commandId: "allow-1",
+      input: { kind: "permission", requestId: request.requestId, decision: "allow" },
+    })
+    expect(await r.exitOf("allow-1")).toMatchObject({ status: "completed" })
+    expect(await readFile(join(r.claude.projectDir, REMOTE_FILE), "utf8")).toBe(REMOTE_FILE_CONTENT)
+    const audit = await r.audit()
+    expect(audit.find((a) => a.event === "permission-request")).toMatchObject({
+      commandId: "allow-1",
+      requestId: request.requestId,
+      toolName: "Write",
+    })
+    expect(audit.find((a) => a.event === "permission-answer")).toMatchObject({
+      commandId: "allow-1",
+      requestId: request.requestId,
+      decision: "allow",
+      accepted: true,
+    })
+  })
+
+  it("asks permission for a Write: denied, nothing is written and the model is told why", async () => {
+    const r = await use(permissionWrite)
+    await r.runner.accept(r.claudeCommand("deny-1", { permissionMode: "default" }))
+    const request = await permissionRequest(r, "deny-1")
+    await r.runner.accept({
+      type: "command-input",
+      commandId: "deny-1",
+      input: { kind: "permission", requestId: request.requestId, decision: "deny", message: "Not from the train." },
+    })
+    expect(await r.exitOf("deny-1")).toMatchObject({ status: "completed" })
+    expect(existsSync(join(r.claude.projectDir, REMOTE_FILE))).toBe(false)
+    const toolResults = cliMessages(r.eventsOf("deny-1"))
+      .filter((m) => m.type === "user")
+      .flatMap((m) => (m.message as { content: unknown }).content as Array<Record<string, unknown>>)
+      .filter((b) => typeof b === "object" && b.type === "tool_result")
+    expect(toolResults).toHaveLength(1)
+    expect(toolResults[0]).toMatchObject({ is_error: true })
+    expect(JSON.stringify(toolResults[0]!.content)).toContain("Not from the train.")
+    expect((await r.audit()).find((a) => a.event === "permission-answer")).toMatchObject({
+      decision: "deny",
+      message: "Not from the train.",
+      accepted: true,
+    })
+  })
+
+  it("answers a follow-up sent while the first answer is still coming", async () => {
+    const r = await use(followUp(2500))
+    await r.runner.accept(r.claudeCommand("follow-1"))
+    await waitFor("the CLI to ask the API", () => r.fake!.requests.some((q) => q.kind === "main"))
+    await r.runner.accept({
+      type: "command-input",
+      commandId: "follow-1",
+      input: { kind: "message", text: "And a follow-up." },
+    })
+    const exit = await r.exitOf("follow-1")
+    expect(exit, JSON.stringify(exit)).toMatchObject({ status: "completed" })
+    expect(assistantTexts(r.eventsOf("follow-1"))).toEqual(["A slow first answer.", FOLLOW_UP_ANSWER])
+    expect(r.fake?.errors).toEqual([])
+    expect((await r.audit()).find((a) => a.event === "follow-up")).toMatchObject({
+      commandId: "follow-1",
+      accepted: true,
+    })
+  })
+
+  it("cancels: interrupts the CLI, then its process group is gone", async () => {
+    const r = await use(slowStream(60))
+    await r.runner.accept(r.claudeCommand("cancel-1"))
+    const pgid = r.runner.processGroup("cancel-1")
+    expect(pgid).toBeGreaterThan(0)
+    // The answer has started streaming and has a minute to go.
+    await r.fake!.waitForMainTurns(1)
+    await r.runner.accept({ type: "command-input", commandId: "cancel-1", input: { kind: "cancel" } })
+    const exit = await r.exitOf("cancel-1")
+    expect(exit, JSON.stringify(exit)).toMatchObject({ status: "cancelled", message: "cancelled by the user" })
+    // The interrupt came first and the CLI honoured it: it ended its turn before the group was ended.
+    expect(cliMessages(r.eventsOf("cancel-1")).at(-1)).toMatchObject({
+      type: "result",
+      subtype: "error_during_execution",
+    })
+    expect(() => process.kill(-pgid!, 0)).toThrow()
+    expect(r.runner.runningIds()).toEqual([])
+    expect((await r.audit()).map((a) => a.event)).toEqual(["received", "started", "cancel", "exit"])
+  })
+})
