@@ -9,7 +9,7 @@ import * as Embedded from "./embedded-server.ts"
 import { type HomePaths, loadCredentials, loadMachine, writeJson, writeJsonAsync } from "./home.ts"
 import { fileLogger, type Logger } from "./logger.ts"
 import { watchSessions } from "./session-watcher.ts"
-import { type FileNotice, SyncEngine } from "./sync-engine.ts"
+import { type FileNotice, SyncEngine, type SyncStatus } from "./sync-engine.ts"
 
 export interface DaemonConfig {
   readonly paths: HomePaths
@@ -39,6 +39,8 @@ export interface DaemonState {
   readonly lastError: string | null
   readonly warnings: readonly string[]
   readonly notices: readonly FileNotice[]
+  readonly resets: SyncStatus["resets"]
+  readonly editedInPlace: SyncStatus["editedInPlace"]
 }
 
 const MAX_WARNINGS = 20
@@ -120,6 +122,8 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger) =>
           lastError: s.lastError,
           warnings: [...warnings],
           notices: s.notices,
+          resets: s.resets,
+          editedInPlace: s.editedInPlace,
         }
         await writeJsonAsync(config.paths.state, state).catch((e: unknown) =>
           log.warn(`writing ${config.paths.state}: ${e instanceof Error ? e.message : String(e)}`),

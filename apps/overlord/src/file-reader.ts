@@ -24,6 +24,11 @@ export async function statFile(path: string): Promise<FileFacts | null> {
 export interface Chunk {
   readonly from: number
   readonly bytes: Uint8Array
+  /**
+   * The bytes just before `from`, read in the same `pread` as `bytes` (empty unless asked for): the
+   * caller compares them with what it shipped there, to tell an append from a rewrite.
+   */
+  readonly before: Uint8Array
 }
 
 /**
@@ -33,17 +38,28 @@ export interface Chunk {
  * - a trailing fragment without newline only when the file has been idle (`shipPartial`), since
  *   Claude Code writes whole lines and a fragment is usually a write in progress.
  */
-export function chooseChunk(read: Uint8Array, from: number, full: boolean, shipPartial: boolean): Chunk | null {
+export function chooseChunk(
+  read: Uint8Array,
+  from: number,
+  full: boolean,
+  shipPartial: boolean,
+  before: Uint8Array = EMPTY,
+): Chunk | null {
   if (read.length === 0) return null
-  if (shipPartial) return { from, bytes: read }
+  if (shipPartial) return { from, bytes: read, before }
   const nl = read.lastIndexOf(0x0a)
-  if (nl >= 0) return { from, bytes: read.subarray(0, nl + 1) }
-  return full ? { from, bytes: read } : null
+  if (nl >= 0) return { from, bytes: read.subarray(0, nl + 1), before }
+  return full ? { from, bytes: read, before } : null
 }
 
+const EMPTY = new Uint8Array(0)
+
 /**
- * Reads up to `buffer.length` bytes at `from` into `buffer`: the caller sizes it to what it expects
- * to find (at most a chunk), so a small file does not cost a whole chunk of memory.
+ * Reads up to `buffer.length - before` bytes at `from`, and the `before` bytes in front of them, in
+ * ONE `pread` at `from - before` into `buffer`: the caller sizes it to what it expects to find (at
+ * most a chunk, plus `before`), so a small file does not cost a whole chunk of memory. The chunk is
+ * `buffer[before..]`, the bytes in front of it `chunk.before` (shorter when the file no longer
+ * reaches `from`).
  */
 export async function readChunk(
   path: string,
@@ -51,14 +67,24 @@ export async function readChunk(
   buffer: Uint8Array,
   chunkBytes: number,
   shipPartial: boolean,
+  before = 0,
 ): Promise<Chunk | null> {
+  const ahead = Math.min(before, from)
   const handle = await open(path, "r")
   try {
-    const { bytesRead } = await handle.read(buffer, 0, buffer.length, from)
+    const { bytesRead } = await handle.read(buffer, before - ahead, buffer.length - (before - ahead), from - ahead)
+    const region = buffer.subarray(before - ahead, before - ahead + bytesRead)
+    const got = Math.max(0, bytesRead - ahead)
     // "Full" means a whole chunk without a newline: a line longer than a chunk. Reaching the end
     // of the file, or of a smaller buffer, is not that: its last fragment waits for its newline or
     // for the file to go idle.
-    return chooseChunk(buffer.subarray(0, bytesRead), from, bytesRead >= chunkBytes, shipPartial)
+    return chooseChunk(
+      region.subarray(Math.min(ahead, bytesRead)),
+      from,
+      got >= chunkBytes,
+      shipPartial,
+      region.subarray(0, Math.min(ahead, bytesRead)),
+    )
   } finally {
     await handle.close()
   }

@@ -62,6 +62,17 @@ interface Tracked {
   reading: boolean
   verified: boolean
   partialTimer: ReturnType<typeof setTimeout> | null
+  /**
+   * The last bytes (at most `TAIL_BYTES`) before `checkEnd`, as the server holds them: what this
+   * daemon shipped there, or the server's `tail` at welcome. When `checkEnd === sent`, the next read
+   * takes the bytes in front of `sent` with it and compares: a file rewritten in place (same inode,
+   * O_TRUNC, then a longer write) only ever looks like growth, and its new bytes past the old length
+   * must not be appended to the old ones.
+   */
+  check: Uint8Array
+  checkEnd: number
+  /** A look at the bytes before `checkEnd` after a change without growth is under way. */
+  checkingInPlace: boolean
 }
 
 interface InFlight {
@@ -77,6 +88,13 @@ export interface FileNotice {
   last: string
 }
 
+/** A file re-read from byte 0 (`reset`): what the log says, kept for `overlord status`. */
+export interface FileReset {
+  readonly fileKey: string
+  readonly reason: Sync.Reset["reason"]
+  readonly at: string
+}
+
 export interface SyncStatus {
   readonly connected: boolean
   readonly serverUrl: string
@@ -84,9 +102,20 @@ export interface SyncStatus {
   readonly bytesPending: number
   readonly lastError: string | null
   readonly notices: readonly FileNotice[]
+  /** Files re-read from the start since the daemon started, by reason, and the latest of them. */
+  readonly resets: { readonly count: Record<Sync.Reset["reason"], number>; readonly latest: readonly FileReset[] }
+  /**
+   * Files whose time changed without growth while the bytes before the synced offset still matched:
+   * an in-place edit further back cannot be seen without re-reading the whole file, so they are
+   * counted (and the latest named) rather than silently trusted.
+   */
+  readonly editedInPlace: { readonly count: number; readonly latest: readonly { fileKey: string; at: string }[] }
 }
 
+/** Bytes before an offset compared to tell a rewrite from an append: what the server's `tail` holds. */
 const TAIL_BYTES = 32
+/** How many of the latest resets and in-place edits `status` names. */
+const LATEST_KEPT = 20
 /** Space in front of each chunk for its frame's length prefix and header. */
 const HEADER_ROOM = 1024
 /**
@@ -109,6 +138,8 @@ const collectAndShrink = () => {
   Bun.shrink()
 }
 const decodeServer = Schema.decodeUnknownExit(Sync.ServerMessageFromJson)
+const NO_BYTES = new Uint8Array(0)
+const sameBytes = (a: Uint8Array, b: Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b)
 
 export class SyncEngine {
   private readonly files = new Map<string, Tracked>()
@@ -117,6 +148,10 @@ export class SyncEngine {
   private readonly inflight = new Map<number, InFlight>()
   private inflightBytes = 0
   private readonly notices = new Map<string, FileNotice>()
+  private readonly resetCount: Record<Sync.Reset["reason"], number> = { shrunk: 0, replaced: 0, rewritten: 0 }
+  private readonly latestResets: FileReset[] = []
+  /** fileKey → when its last change without growth was seen (insertion order = oldest first). */
+  private readonly editedInPlace = new Map<string, string>()
   private serverCursors = new Map<string, Sync.FileCursor>()
   private socket: WebSocket | null = null
   private ready = false
@@ -188,7 +223,9 @@ export class SyncEngine {
     const t = this.files.get(fileKey)
     if (!t) return this.addBackfill(fileKey, path)
     const facts = await statFile(path)
-    if (facts && (facts.size !== t.size || facts.identity !== t.identity)) await this.changed(fileKey, path)
+    // The time too: an in-place edit that kept the size changes nothing else.
+    if (facts && (facts.size !== t.size || facts.identity !== t.identity || facts.mtimeMs !== t.mtimeMs))
+      await this.changed(fileKey, path)
   }
 
   /** A deleted file keeps what was synced; we only stop reading it. */
@@ -223,6 +260,9 @@ export class SyncEngine {
       reading: false,
       verified: false,
       partialTimer: null,
+      check: NO_BYTES,
+      checkEnd: 0,
+      checkingInPlace: false,
     }
     this.files.set(fileKey, t)
     if (this.ready) await this.verify(t)
@@ -263,13 +303,57 @@ export class SyncEngine {
     if (facts.size !== t.size || facts.mtimeMs !== t.mtimeMs) t.lastGrowthAt = Date.now()
     const replaced = t.identity !== null && facts.identity !== t.identity
     const shrunk = facts.size < Math.max(t.sent, t.storedEnd)
+    const touchedInPlace = !replaced && !shrunk && facts.size === t.size && facts.mtimeMs !== t.mtimeMs
     t.size = facts.size
     t.mtimeMs = facts.mtimeMs
     if ((replaced || shrunk) && this.ready) {
       this.sendReset(t, replaced ? "replaced" : "shrunk", facts.identity)
     } else if (replaced || shrunk) {
       t.identity = facts.identity
+    } else if (touchedInPlace && this.ready) {
+      void this.checkInPlace(t)
     }
+  }
+
+  /**
+   * The file's time changed but not its size: an edit in place, which no read of new bytes will
+   * ever look at. The bytes before the synced offset are compared as a read would (a mismatch
+   * re-reads the file); an edit further back cannot be seen that way, so the file is counted for
+   * `overlord status`. A write in progress can show its new time before its new size: the file is
+   * stat'ed again after the comparison and counted only if it still has not grown.
+   */
+  private async checkInPlace(t: Tracked): Promise<void> {
+    if (t.checkingInPlace) return
+    t.checkingInPlace = true
+    try {
+      const { check, checkEnd, generation, epoch } = t
+      const actual =
+        check.length > 0 && checkEnd > 0
+          ? await readBefore(t.path, checkEnd, check.length).catch(() => NO_BYTES)
+          : check
+      if (t.generation !== generation || t.epoch !== epoch || t.checkEnd !== checkEnd) return
+      if (!sameBytes(actual, check)) return await this.rewritten(t)
+      const size = t.size
+      if (!(await this.restat(t)) || t.size !== size || t.generation !== generation) return
+      this.editedInPlace.delete(t.fileKey)
+      this.editedInPlace.set(t.fileKey, new Date().toISOString())
+      this.options.log.info(
+        `${t.fileKey} changed without growing: the bytes before byte ${checkEnd} still match; an edit further back is not synced`,
+      )
+      this.options.onChange?.()
+    } finally {
+      t.checkingInPlace = false
+    }
+  }
+
+  /**
+   * The bytes before `sent` no longer hold what the server stored there: the file was rewritten.
+   * Stat'ed first, so that a shrink or a new inode is reported as such.
+   */
+  private async rewritten(t: Tracked): Promise<void> {
+    const generation = t.generation
+    if (!(await this.restat(t)) || t.generation !== generation) return
+    this.sendReset(t, "rewritten", t.identity ?? "")
   }
 
   // ---- connection ---------------------------------------------------------------------------
@@ -298,6 +382,14 @@ export class SyncEngine {
       bytesPending: pending,
       lastError: this.lastError,
       notices: [...this.notices.values()],
+      resets: { count: { ...this.resetCount }, latest: [...this.latestResets] },
+      editedInPlace: {
+        count: this.editedInPlace.size,
+        latest: [...this.editedInPlace]
+          .slice(-LATEST_KEPT)
+          .map(([fileKey, at]) => ({ fileKey, at }))
+          .reverse(),
+      },
     }
   }
 
@@ -489,6 +581,9 @@ export class SyncEngine {
     t.acked = t.sent = cursor?.offset ?? 0
     t.storedEnd = Math.max(cursor?.offset ?? 0, cursor?.end ?? 0)
     t.verified = true
+    // What the server holds before its offset is what the next read must find there.
+    t.check = cursor?.tail ? new Uint8Array(Buffer.from(cursor.tail, "base64")) : NO_BYTES
+    t.checkEnd = t.sent
     if (!cursor || t.storedEnd === 0) {
       // Nothing stored yet: whatever file is at this path now is read from the start.
       t.identity = facts.identity
@@ -520,7 +615,12 @@ export class SyncEngine {
     // The server keeps only the lines that fit in `size`: its stored end is now at most that.
     t.storedEnd = Math.min(Math.max(t.storedEnd, t.sent, t.acked), t.size)
     t.acked = t.sent = 0
+    t.check = NO_BYTES
+    t.checkEnd = 0
     t.identity = identity
+    this.resetCount[reason] += 1
+    this.latestResets.unshift({ fileKey: t.fileKey, reason, at: new Date().toISOString() })
+    if (this.latestResets.length > LATEST_KEPT) this.latestResets.pop()
     this.options.log.info(`re-reading ${t.fileKey} from the start: the file was ${reason}`)
     const reset: Sync.Reset = {
       type: "reset",
@@ -569,12 +669,23 @@ export class SyncEngine {
         // The chunk is read straight into the frame that will carry it, behind room for its header.
         const want = Math.min(this.chunkBytes, t.size - t.sent)
         const frame = Buffer.allocUnsafe(HEADER_ROOM + want + FACTS_ROOM)
+        // The bytes the server holds just before `sent` (when we know them) are read in the SAME
+        // pread as the chunk, into the room in front of it where the header goes later, and compared
+        // before anything is sent. Read with (or after) the chunk, never before it: a check read
+        // first leaves the gap between the two reads open, and a rewrite landing in it (O_TRUNC, then
+        // the new content) passes the check on the old bytes while the chunk is the new file's bytes
+        // past the old length: the wrong copy issue #14 found in 9 of 10 tries. One pread copies
+        // both from one look at the file, so a rewrite that reached the chunk shows in the check
+        // bytes too; it also costs no extra syscall per chunk.
+        const expected = t.checkEnd === t.sent ? t.check : NO_BYTES
+        const { epoch, sent } = t
         const chunk = await readChunk(
           t.path,
           t.sent,
-          frame.subarray(HEADER_ROOM, HEADER_ROOM + want),
+          frame.subarray(HEADER_ROOM - expected.length, HEADER_ROOM + want),
           this.chunkBytes,
           idle,
+          expected.length,
         )
         if (!chunk) {
           // Nothing whole to send: the size we believed may be stale (the file shrank or was replaced
@@ -583,7 +694,15 @@ export class SyncEngine {
           if (t.size === believed.size && t.sent === believed.sent) this.waitForPartial(t)
           continue
         }
+        // Resynced or reset while we read: this read is of a position no longer wanted.
+        if (t.epoch !== epoch || t.sent !== sent) continue
+        if (!sameBytes(chunk.before, expected)) {
+          await this.rewritten(t)
+          continue
+        }
         if (!this.ready || !this.socket) return
+        // Kept before the frame is handed over: its bytes are the socket's from then on.
+        this.shipped(t, expected, chunk.bytes, chunk.from + chunk.bytes.length)
         this.sendAppend(t, chunk.from, frame, chunk.bytes.length)
       } catch (error) {
         this.fail(`reading ${t.fileKey}: ${error instanceof Error ? error.message : String(error)}`)
@@ -591,6 +710,20 @@ export class SyncEngine {
         t.reading = false
       }
     }
+  }
+
+  /** Keeps the last bytes shipped, the check for the next read, which starts where they end. */
+  private shipped(t: Tracked, before: Uint8Array, bytes: Uint8Array, end: number): void {
+    if (bytes.length >= TAIL_BYTES) {
+      t.check = bytes.slice(bytes.length - TAIL_BYTES)
+    } else {
+      const keep = Math.min(before.length, TAIL_BYTES - bytes.length)
+      const check = new Uint8Array(keep + bytes.length)
+      check.set(before.subarray(before.length - keep))
+      check.set(bytes, keep)
+      t.check = check
+    }
+    t.checkEnd = end
   }
 
   /** The next file with bytes to send: live files first; backfill keeps two window slots free. */

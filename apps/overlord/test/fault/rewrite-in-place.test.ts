@@ -1,0 +1,163 @@
+/**
+ * Issue #14, finding 1: a session file rewritten in place (same inode, opened with O_TRUNC, then one
+ * `write()` of longer content) must not be stored as the old bytes plus the new bytes past the old
+ * length. The daemon never sees the shrink, only growth; before the fix the store kept a wrong copy
+ * in 9 of 10 tries, nothing warned, and a restart did not repair it. Real processes: a standalone
+ * `overlord serve` and a daemon, compared byte for byte through the export API.
+ */
+import {
+  appendFileSync,
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { sessionRecord } from "@overlord/testkit/bad-input"
+import { afterEach, describe, expect, it } from "vitest"
+import {
+  databaseProblems,
+  diskFiles,
+  expectServerMatchesDisk,
+  freePort,
+  killAll,
+  logTail,
+  overlordCommand,
+  type Proc,
+  type Provisioned,
+  provision,
+  readState,
+  type ServerHandle,
+  startDaemon,
+  startServer,
+  waitDaemonIdle,
+} from "../support/harness.ts"
+
+interface World {
+  readonly claudeDir: string
+  readonly home: string
+  readonly database: string
+  readonly server: ServerHandle
+  readonly api: Provisioned
+  readonly files: { readonly sid: string; readonly path: string }[]
+}
+
+let cleanup: string[] = []
+afterEach(async () => {
+  await killAll()
+  for (const d of cleanup) rmSync(d, { recursive: true, force: true })
+  cleanup = []
+})
+
+/** Lines `from..to` of a session; `rev` changes every line's bytes (a rewrite with other content). */
+const lines = (sid: string, from: number, to: number, rev: number) => {
+  let out = ""
+  for (let i = from; i < to; i++) out += `${sessionRecord(sid, i, rev > 0 ? { rev } : {})}\n`
+  return out
+}
+
+/** The fault: same inode, O_TRUNC, then ONE write of the whole (longer) content. */
+function rewriteInPlace(path: string, content: string): void {
+  const fd = openSync(path, "w")
+  try {
+    const bytes = Buffer.from(content)
+    const written = writeSync(fd, bytes, 0, bytes.length, null)
+    if (written !== bytes.length) throw new Error(`short write: ${written} of ${bytes.length}`)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+async function makeWorld(fileCount: number): Promise<World> {
+  const dir = mkdtempSync(join(tmpdir(), "overlord-rewrite-"))
+  cleanup.push(dir)
+  const claudeDir = join(dir, "claude")
+  const home = join(dir, "home")
+  const database = join(dir, "server", "overlord.db")
+  const project = join(claudeDir, "projects", "-home-dev-rewrite")
+  mkdirSync(project, { recursive: true })
+  const files = Array.from({ length: fileCount }, () => {
+    const sid = crypto.randomUUID()
+    const path = join(project, `${sid}.jsonl`)
+    writeFileSync(path, lines(sid, 0, 6, 0))
+    return { sid, path }
+  })
+  const port = freePort()
+  const api = provision(database, home, `http://127.0.0.1:${port}`)
+  const server = await startServer({ home: join(dir, "server-home"), database, port })
+  return { claudeDir, home, database, server, api, files }
+}
+
+const context = (w: World, d: Proc) => () =>
+  `state: ${JSON.stringify(readState(w.home))}\n${d.tail()}\n${logTail(w.home)}`
+
+/** Idle, then every file's export equals its bytes and the store holds one live entry per line. */
+async function expectExact(w: World, d: Proc, timeoutMs = 20_000): Promise<void> {
+  await waitDaemonIdle(w.home, d, 60_000)
+  const files = await expectServerMatchesDisk(w.api, () => diskFiles(w.claudeDir), context(w, d), timeoutMs)
+  expect(files.length).toBe(w.files.length)
+  expect(databaseProblems(w.database, files)).toEqual([])
+}
+
+describe("a session file rewritten in place (O_TRUNC + one longer write)", () => {
+  it("is re-read, never stored as old bytes plus the new file's bytes past the old length", async () => {
+    const w = await makeWorld(4)
+    const d = startDaemon({ home: w.home, claudeDir: w.claudeDir, serverUrl: w.server.url })
+    await expectExact(w, d)
+    const REWRITES = 10
+    const lineCount = w.files.map(() => 6)
+    for (let r = 1; r <= REWRITES; r++) {
+      const i = r % w.files.length
+      const f = w.files[i]!
+      // An ordinary append first (to this file and another), synced...
+      appendFileSync(f.path, lines(f.sid, lineCount[i]!, lineCount[i]! + 1, 0))
+      lineCount[i]! += 1
+      const other = w.files[(i + 1) % w.files.length]!
+      appendFileSync(
+        other.path,
+        lines(other.sid, lineCount[(i + 1) % w.files.length]!, lineCount[(i + 1) % w.files.length]! + 1, 0),
+      )
+      lineCount[(i + 1) % w.files.length]! += 1
+      await expectExact(w, d)
+      // ...then the rewrite: other bytes before the old length, and more of them.
+      lineCount[i]! += 2
+      rewriteInPlace(f.path, lines(f.sid, 0, lineCount[i]!, r))
+      await expectExact(w, d)
+    }
+    // Each rewrite was noticed as one (not only as growth) and said so in the log.
+    expect(logTail(w.home, 500_000)).toMatch(/re-reading .* the file was rewritten/)
+    expect(d.running).toBe(true)
+  }, 180_000)
+
+  it("leaves the export equal to the file across a daemon restart", async () => {
+    const w = await makeWorld(3)
+    let d = startDaemon({ home: w.home, claudeDir: w.claudeDir, serverUrl: w.server.url })
+    await expectExact(w, d)
+
+    // Rewritten while the daemon is down: the welcome's tail check must catch it.
+    await d.kill("SIGKILL")
+    const [a, b, c] = w.files as [World["files"][0], World["files"][0], World["files"][0]]
+    rewriteInPlace(a.path, lines(a.sid, 0, 9, 1))
+    d = startDaemon({ home: w.home, claudeDir: w.claudeDir, serverUrl: w.server.url })
+    await expectExact(w, d)
+
+    // Rewritten while the daemon runs, the daemon killed right after, then appended to and restarted.
+    rewriteInPlace(b.path, lines(b.sid, 0, 10, 2))
+    rewriteInPlace(c.path, lines(c.sid, 0, 8, 3))
+    await waitDaemonIdle(w.home, d, 60_000)
+    await d.kill("SIGKILL")
+    appendFileSync(b.path, lines(b.sid, 10, 12, 2))
+    d = startDaemon({ home: w.home, claudeDir: w.claudeDir, serverUrl: w.server.url })
+    await expectExact(w, d)
+
+    // The CLI's export too.
+    const out = join(w.home, "export.jsonl")
+    await overlordCommand(["--home", w.home, "export", b.sid, "-o", out])
+    expect(readFileSync(out).equals(readFileSync(b.path))).toBe(true)
+  }, 180_000)
+})
