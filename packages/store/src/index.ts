@@ -1,9 +1,15 @@
-import { SqliteEngine, type SqliteOptions } from "./sqlite-engine.ts"
-import { layerFromEngine } from "./store.ts"
-
+/**
+ * `@overlord/store`: the store's interfaces, its errors and the engine-independent ingest core. No
+ * engine: whoever picks one imports it (`@overlord/store/sqlite`; `@overlord/store/mysql`), so that the
+ * daemon's bundle never loads a driver it does not use.
+ */
+export type * from "./ingest/dialect.ts"
+export { type Ingest, runAsync, runSync, type Step, step } from "./ingest/steps.ts"
+// Transitional, until the SQLite engine moves to `@overlord/store/sqlite`.
 export { SqliteEngine } from "./sqlite-engine.ts"
 export * from "./store.ts"
 
-/** The embedded store: SQLite at `path` (or ":memory:"). */
+import { SqliteEngine, type SqliteOptions } from "./sqlite-engine.ts"
+import { layer } from "./store.ts"
 export const sqliteLayer = (path: string, options: Omit<SqliteOptions, "path"> = {}) =>
-  layerFromEngine(() => new SqliteEngine({ ...options, path }))
+  layer(() => new SqliteEngine({ ...options, path }))

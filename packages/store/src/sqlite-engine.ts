@@ -20,6 +20,7 @@ import {
   usageTotal,
 } from "@overlord/transcript"
 import { decodeCursor, encodeCursor } from "./cursor.ts"
+import { type StoreError, StoreQueryError } from "./errors.ts"
 import {
   addUsage,
   emptyDelta,
@@ -149,6 +150,9 @@ const WRITER_CHECKPOINT_PAGES = (256 * MB) / PAGE_SIZE
 
 export class SqliteEngine implements Engine {
   readonly name = "sqlite"
+  errorOf(operation: string, cause: unknown): StoreError {
+    return new StoreQueryError({ operation, cause })
+  }
   private readonly db: Database
   private readonly stmt: Record<string, Statement>
   private readonly checkpointer: Checkpointer | null = null

@@ -1,18 +1,26 @@
 /**
- * The store: one interface over every engine (embedded SQLite today; MySQL and PlanetScale next).
+ * The store: four narrow interfaces every engine implements (embedded SQLite; MySQL and PlanetScale),
+ * and the `Store` service composed from them.
+ *
+ * - `SyncStore`: what the sync socket writes (machines, appends, resets, machine state).
+ * - `AccountStore`: users and tokens.
+ * - `ReadStore`: what the REST API and the live feed read.
+ * - `SearchStore`: the full-text index, filled in the background, and queries on it.
+ *
+ * Engines implement them as plain methods returning a value or a promise (`R<A>`), and throw on
+ * failure; `Engine.errorOf` says which `StoreError` a thrown driver error is. The exactly-once rules of
+ * `append` and `reset` are not an engine's to write: they live in the ingest core (`ingest/`), which an
+ * engine runs over its own `IngestDialect` (statements, transactions, where line bytes live).
  *
  * Every method takes an `Actor` so that every query is scoped to its user; sync methods take a
- * `MachineActor`. Engines implement `Engine` (plain, synchronous or promise-returning methods) and
- * `Store.fromEngine` wraps it as the Effect service the server uses.
+ * `MachineActor`.
  */
 import type { Api, Sync } from "@overlord/protocol"
 import type { LineFacts } from "@overlord/transcript"
-import { Context, Effect, Layer, Schema } from "effect"
+import { Context, Effect, Layer } from "effect"
+import { isStoreError, type StoreError, StoreQueryError } from "./errors.ts"
 
-export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
-  operation: Schema.String,
-  message: Schema.String,
-}) {}
+export * from "./errors.ts"
 
 export interface Actor {
   readonly userId: number
@@ -106,118 +114,162 @@ export interface EntryWithSession {
   readonly entry: Api.Entry
 }
 
-type R<A> = A | Promise<A>
+/** A value, or a promise of it: SQLite answers synchronously, network engines asynchronously. */
+export type R<A> = A | Promise<A>
 
-/** What an engine implements; errors are thrown and become `StoreError`. */
-export interface Engine {
-  readonly name: string
-  ensureUser(name: string): R<number>
-  issueToken(input: IssueToken): R<string>
-  verifyToken(plaintext: string, kinds: readonly TokenKind[]): R<TokenGrant | null>
-  consumeToken(plaintext: string, kind: TokenKind): R<TokenGrant | null>
-
+/** What the sync socket writes. */
+export interface SyncStore {
+  /**
+   * Registers the machine (or renames it and marks it online) and returns every file cursor the store
+   * holds for it, each with `identity`, `end` (when live lines reach past the offset) and `tail` (the
+   * last 32 bytes before the offset, base64) so the daemon can tell a rewritten file.
+   */
   openMachine(actor: Actor, machineUid: string, name: string): R<{ machineId: number; cursors: Sync.FileCursor[] }>
   /**
-   * Stores each append that starts at its file's stored offset, in order, and commits them together
-   * (group commit): one outcome per append, or a thrown error and nothing stored.
+   * Stores each append that starts at its file's stored offset and generation, in order, and commits
+   * them together (group commit): one outcome per append, or a thrown error and nothing stored.
+   * Engines implement it with the ingest core (`ingest/append.ts`).
    */
   append(actor: MachineActor, appends: readonly Append[]): R<AppendOutcome[]>
+  /** Starts the file's next generation at offset 0 (`ingest/reset.ts`); lines past `size` are superseded. */
   reset(actor: MachineActor, reset: Sync.Reset): R<AppendOutcome>
+  /** Online flag, last seen time and the daemon's reported health. */
   setMachineState(actor: MachineActor, state: MachineState): R<void>
+}
 
+/** Users and tokens (hashes only, `tokens.ts`). */
+export interface AccountStore {
+  /** The user's id, created if missing. */
+  ensureUser(name: string): R<number>
+  /** A new random token of `kind`; only its SHA-256 is stored. */
+  issueToken(input: IssueToken): R<string>
+  /** The grant of a token of one of `kinds` that is not expired, revoked or used; else null. */
+  verifyToken(plaintext: string, kinds: readonly TokenKind[]): R<TokenGrant | null>
+  /** As `verifyToken` for one kind, and marks it used in the same transaction (one-time links). */
+  consumeToken(plaintext: string, kind: TokenKind): R<TokenGrant | null>
+}
+
+/** What the REST API and the live feed read; every query is scoped to `actor.userId`. */
+export interface ReadStore {
   listMachines(actor: Actor): R<Api.Machine[]>
   listProjects(actor: Actor): R<Api.Project[]>
   listSessions(actor: Actor, query: SessionQuery): R<Api.SessionList>
   getSession(actor: Actor, sessionId: string): R<Api.SessionDetail | null>
+  /** Live lines by `seq`, a page at a time (`after`/`before` are seqs). */
   listEntries(actor: Actor, sessionId: string, query: EntryQuery): R<Api.EntryPage | null>
   getEntry(actor: Actor, seq: number): R<EntryWithSession | null>
-  /** The file's live lines as stored, in byte order: the source file byte for byte. */
+  /** The file's live lines as stored, in byte order: the source file byte for byte, streamed by pages. */
   exportFile(actor: Actor, sessionId: string, fileKey: string): R<AsyncIterable<Uint8Array> | null>
+  /** The highest committed `seq` of the user's entries (0 when none). */
   headSeq(actor: Actor): R<number>
-  search(actor: Actor, q: string, limit: number): R<Api.SearchResult>
   usage(actor: Actor, query: UsageQuery): R<Api.UsageReport>
-  /** Indexes up to `limit` stored entries for search; returns how many it indexed. */
+}
+
+/** The full-text index: filled in the background in small transactions, never on the append path. */
+export interface SearchStore {
+  /** Indexes up to `limit` stored entries (in `seq` order, after the last indexed); returns how many. */
   indexForSearch(limit: number): R<number>
+  search(actor: Actor, q: string, limit: number): R<Api.SearchResult>
+}
+
+/** An engine provides all four interfaces over one database. */
+export interface Engine extends SyncStore, AccountStore, ReadStore, SearchStore {
+  /** `sqlite`, `mysql`, `planetscale`. */
+  readonly name: string
+  /**
+   * The `StoreError` a failure thrown by one of this engine's methods is, chosen by the driver's error
+   * code (never its message), with the failure as `cause`.
+   */
+  errorOf(operation: string, cause: unknown): StoreError
   close(): R<void>
 }
 
-export interface Interface {
+/** An engine interface's methods as effects that fail with `StoreError`. */
+export type Effectful<T> = {
+  readonly [K in keyof T]: T[K] extends (...args: infer P) => infer A
+    ? (...args: P) => Effect.Effect<Awaited<A>, StoreError>
+    : never
+}
+
+export interface Interface
+  extends Effectful<SyncStore>,
+    Effectful<AccountStore>,
+    Effectful<ReadStore>,
+    Effectful<SearchStore> {
+  /** The engine's name. */
   readonly engine: string
-  readonly ensureUser: (name: string) => Effect.Effect<number, StoreError>
-  readonly issueToken: (input: IssueToken) => Effect.Effect<string, StoreError>
-  readonly verifyToken: (plaintext: string, kinds: readonly TokenKind[]) => Effect.Effect<TokenGrant | null, StoreError>
-  readonly consumeToken: (plaintext: string, kind: TokenKind) => Effect.Effect<TokenGrant | null, StoreError>
-  readonly openMachine: (
-    actor: Actor,
-    machineUid: string,
-    name: string,
-  ) => Effect.Effect<{ machineId: number; cursors: Sync.FileCursor[] }, StoreError>
-  readonly append: (actor: MachineActor, appends: readonly Append[]) => Effect.Effect<AppendOutcome[], StoreError>
-  readonly reset: (actor: MachineActor, reset: Sync.Reset) => Effect.Effect<AppendOutcome, StoreError>
-  readonly setMachineState: (actor: MachineActor, state: MachineState) => Effect.Effect<void, StoreError>
-  readonly listMachines: (actor: Actor) => Effect.Effect<Api.Machine[], StoreError>
-  readonly listProjects: (actor: Actor) => Effect.Effect<Api.Project[], StoreError>
-  readonly listSessions: (actor: Actor, query: SessionQuery) => Effect.Effect<Api.SessionList, StoreError>
-  readonly getSession: (actor: Actor, sessionId: string) => Effect.Effect<Api.SessionDetail | null, StoreError>
-  readonly listEntries: (
-    actor: Actor,
-    sessionId: string,
-    query: EntryQuery,
-  ) => Effect.Effect<Api.EntryPage | null, StoreError>
-  readonly getEntry: (actor: Actor, seq: number) => Effect.Effect<EntryWithSession | null, StoreError>
-  readonly exportFile: (
-    actor: Actor,
-    sessionId: string,
-    fileKey: string,
-  ) => Effect.Effect<AsyncIterable<Uint8Array> | null, StoreError>
-  readonly headSeq: (actor: Actor) => Effect.Effect<number, StoreError>
-  readonly search: (actor: Actor, q: string, limit: number) => Effect.Effect<Api.SearchResult, StoreError>
-  readonly usage: (actor: Actor, query: UsageQuery) => Effect.Effect<Api.UsageReport, StoreError>
-  readonly indexForSearch: (limit: number) => Effect.Effect<number, StoreError>
 }
 
 export class Store extends Context.Service<Store, Interface>()("@overlord/store/Store") {}
 
-const lift =
-  <Args extends unknown[], A>(operation: string, f: (...args: Args) => R<A>) =>
-  (...args: Args): Effect.Effect<A, StoreError> =>
-    Effect.tryPromise({
-      try: async () => f(...args),
-      catch: (cause) => new StoreError({ operation, message: cause instanceof Error ? cause.message : String(cause) }),
-    }).pipe(Effect.withSpan(`Store.${operation}`))
+const isPromise = <A>(value: R<A>): value is Promise<A> =>
+  typeof (value as { then?: unknown } | null)?.then === "function"
 
-/** Wraps an engine as the `Store` service; the engine is closed with the layer's scope. */
+/** One engine call as an effect: synchronous answers stay synchronous; failures become `StoreError`s. */
+const attempt = <A>(engine: Engine, operation: string, call: () => R<A>): Effect.Effect<A, StoreError> =>
+  Effect.suspend(() => {
+    const fail = (cause: unknown): StoreError => (isStoreError(cause) ? cause : classify(engine, operation, cause))
+    let value: R<A>
+    try {
+      value = call()
+    } catch (cause) {
+      return Effect.fail(fail(cause))
+    }
+    return isPromise(value) ? Effect.tryPromise({ try: () => value, catch: fail }) : Effect.succeed(value)
+  })
+
+function classify(engine: Engine, operation: string, cause: unknown): StoreError {
+  try {
+    return engine.errorOf(operation, cause)
+  } catch (error) {
+    return new StoreQueryError({ operation, cause: error })
+  }
+}
+
+const wrap = <Args extends ReadonlyArray<unknown>, A>(
+  engine: Engine,
+  operation: string,
+  call: (...args: Args) => R<A>,
+): ((...args: Args) => Effect.Effect<A, StoreError>) =>
+  Effect.fn(`Store.${operation}`)(function* (...args: Args) {
+    return yield* attempt(engine, operation, () => call(...args))
+  })
+
+/** The `Store` service over an engine: each method an `Effect.fn` span named `Store.<method>`. */
 export const fromEngine = (engine: Engine): Interface => ({
   engine: engine.name,
-  ensureUser: lift("ensureUser", (n) => engine.ensureUser(n)),
-  issueToken: lift("issueToken", (i) => engine.issueToken(i)),
-  verifyToken: lift("verifyToken", (t, k) => engine.verifyToken(t, k)),
-  consumeToken: lift("consumeToken", (t, k) => engine.consumeToken(t, k)),
-  openMachine: lift("openMachine", (a, m, n) => engine.openMachine(a, m, n)),
-  append: lift("append", (a, g) => engine.append(a, g)),
-  reset: lift("reset", (a, r) => engine.reset(a, r)),
-  setMachineState: lift("setMachineState", (a, s) => engine.setMachineState(a, s)),
-  listMachines: lift("listMachines", (a) => engine.listMachines(a)),
-  listProjects: lift("listProjects", (a) => engine.listProjects(a)),
-  listSessions: lift("listSessions", (a, q) => engine.listSessions(a, q)),
-  getSession: lift("getSession", (a, s) => engine.getSession(a, s)),
-  listEntries: lift("listEntries", (a, s, q) => engine.listEntries(a, s, q)),
-  getEntry: lift("getEntry", (a, s) => engine.getEntry(a, s)),
-  exportFile: lift("exportFile", (a, s, f) => engine.exportFile(a, s, f)),
-  headSeq: lift("headSeq", (a) => engine.headSeq(a)),
-  search: lift("search", (a, q, l) => engine.search(a, q, l)),
-  usage: lift("usage", (a, q) => engine.usage(a, q)),
-  indexForSearch: lift("indexForSearch", (l) => engine.indexForSearch(l)),
+  openMachine: wrap(engine, "openMachine", (a: Actor, m: string, n: string) => engine.openMachine(a, m, n)),
+  append: wrap(engine, "append", (a: MachineActor, g: readonly Append[]) => engine.append(a, g)),
+  reset: wrap(engine, "reset", (a: MachineActor, r: Sync.Reset) => engine.reset(a, r)),
+  setMachineState: wrap(engine, "setMachineState", (a: MachineActor, s: MachineState) => engine.setMachineState(a, s)),
+  ensureUser: wrap(engine, "ensureUser", (n: string) => engine.ensureUser(n)),
+  issueToken: wrap(engine, "issueToken", (i: IssueToken) => engine.issueToken(i)),
+  verifyToken: wrap(engine, "verifyToken", (t: string, k: readonly TokenKind[]) => engine.verifyToken(t, k)),
+  consumeToken: wrap(engine, "consumeToken", (t: string, k: TokenKind) => engine.consumeToken(t, k)),
+  listMachines: wrap(engine, "listMachines", (a: Actor) => engine.listMachines(a)),
+  listProjects: wrap(engine, "listProjects", (a: Actor) => engine.listProjects(a)),
+  listSessions: wrap(engine, "listSessions", (a: Actor, q: SessionQuery) => engine.listSessions(a, q)),
+  getSession: wrap(engine, "getSession", (a: Actor, s: string) => engine.getSession(a, s)),
+  listEntries: wrap(engine, "listEntries", (a: Actor, s: string, q: EntryQuery) => engine.listEntries(a, s, q)),
+  getEntry: wrap(engine, "getEntry", (a: Actor, s: number) => engine.getEntry(a, s)),
+  exportFile: wrap(engine, "exportFile", (a: Actor, s: string, f: string) => engine.exportFile(a, s, f)),
+  headSeq: wrap(engine, "headSeq", (a: Actor) => engine.headSeq(a)),
+  usage: wrap(engine, "usage", (a: Actor, q: UsageQuery) => engine.usage(a, q)),
+  indexForSearch: wrap(engine, "indexForSearch", (l: number) => engine.indexForSearch(l)),
+  search: wrap(engine, "search", (a: Actor, q: string, l: number) => engine.search(a, q, l)),
 })
 
-/** A layer over an engine made at build time and closed when the layer's scope ends. */
-export const layerFromEngine = (make: () => Engine | Promise<Engine>): Layer.Layer<Store, StoreError> =>
+/**
+ * The `Store` layer over an engine made when the layer is built and closed when its scope ends. Whoever
+ * picks the engine imports it (`@overlord/store/sqlite`, `@overlord/store/mysql`) and passes `make`.
+ */
+export const layer = (make: () => R<Engine>): Layer.Layer<Store, StoreError> =>
   Layer.effect(
     Store,
     Effect.acquireRelease(
       Effect.tryPromise({
         try: async () => make(),
-        catch: (cause) => new StoreError({ operation: "open", message: String(cause) }),
+        catch: (cause) => (isStoreError(cause) ? cause : new StoreQueryError({ operation: "open", cause })),
       }),
       (engine) => Effect.promise(async () => engine.close()),
     ).pipe(Effect.map(fromEngine)),

@@ -1,0 +1,52 @@
+/**
+ * What a store operation can fail with. Every engine reports its driver's failures as one of these,
+ * chosen by the driver's error code (never by its message), and keeps the driver's error as `cause`.
+ *
+ * - `StoreUnavailableError`: the database cannot be reached or cannot write now (connection refused or
+ *   lost, disk full, file unreadable). Retryable: the operation did not happen; try it again later.
+ * - `StoreConflictError`: another writer got in the way (lock wait timed out, deadlock, a row inserted
+ *   concurrently). Retryable: the transaction was rolled back; running it again re-reads the state.
+ * - `StoreQueryError`: anything else (a statement the engine got wrong, data it cannot bind). Not
+ *   retryable: running it again fails again.
+ *
+ * In each, nothing of the failed operation is stored: a group of appends commits whole or not at all.
+ */
+import { Schema } from "effect"
+
+const describe = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause))
+
+export class StoreUnavailableError extends Schema.TaggedError<StoreUnavailableError>()("StoreUnavailableError", {
+  operation: Schema.String,
+  cause: Schema.Unknown,
+}) {
+  override get message(): string {
+    return `store unavailable during ${this.operation}: ${describe(this.cause)}`
+  }
+}
+
+export class StoreConflictError extends Schema.TaggedError<StoreConflictError>()("StoreConflictError", {
+  operation: Schema.String,
+  cause: Schema.Unknown,
+}) {
+  override get message(): string {
+    return `store conflict during ${this.operation}: ${describe(this.cause)}`
+  }
+}
+
+export class StoreQueryError extends Schema.TaggedError<StoreQueryError>()("StoreQueryError", {
+  operation: Schema.String,
+  cause: Schema.Unknown,
+}) {
+  override get message(): string {
+    return `store query failed during ${this.operation}: ${describe(this.cause)}`
+  }
+}
+
+export type StoreError = StoreUnavailableError | StoreConflictError | StoreQueryError
+
+export const isStoreError = (u: unknown): u is StoreError =>
+  u instanceof StoreUnavailableError || u instanceof StoreConflictError || u instanceof StoreQueryError
+
+/** Whether trying the same operation again later may succeed (nothing of it was stored). */
+export const isRetryable = (error: StoreError): boolean =>
+  error._tag === "StoreUnavailableError" || error._tag === "StoreConflictError"

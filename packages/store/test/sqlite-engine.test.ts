@@ -1,0 +1,27 @@
+/** The store contract on the SQLite engine: in memory, and two engines on one file for what they share. */
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { SqliteEngine } from "@overlord/store"
+import { afterAll } from "vitest"
+import { runStoreContract } from "./store-contract.ts"
+
+const dirs: string[] = []
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
+})
+
+runStoreContract({
+  name: "sqlite",
+  makeEngine: () => new SqliteEngine({ path: ":memory:" }),
+  makeEnginePair: async () => {
+    const dir = mkdtempSync(join(tmpdir(), "overlord-contract-"))
+    dirs.push(dir)
+    const path = join(dir, "overlord.db")
+    return [new SqliteEngine({ path }), new SqliteEngine({ path })] as const
+  },
+  storedTokenHashes: async (engine) => {
+    const db = (engine as unknown as { db: import("bun:sqlite").Database }).db
+    return (db.query("SELECT token_hash FROM tokens").all() as { token_hash: string }[]).map((r) => r.token_hash)
+  },
+})
