@@ -7,7 +7,7 @@
  */
 
 import { isUtf8 } from "node:buffer"
-import { Sync } from "@overlord/protocol"
+import { encodeAppendFrame, Sync, writeAppendFactsInPlace, writeAppendHeaderInPlace } from "@overlord/protocol"
 import { FACTS_VERSION, factsOfLines } from "@overlord/transcript"
 import { Schema } from "effect"
 import WebSocket from "ws"
@@ -124,7 +124,6 @@ const HEADER_ROOM = 1024
  * more are assembled by copying.
  */
 const FACTS_ROOM = 64 * 1024
-const factsEncoder = new TextEncoder()
 /**
  * During a bulk backfill the heap would otherwise drift up to the allocator's high-water mark;
  * a collection every 64 MB shipped keeps memory at the scale of a chunk, not of the input.
@@ -777,10 +776,9 @@ export class SyncEngine {
     let facts: Uint8Array | null = null
     if (this.factsFrameLimit > 0) {
       // The server's storing thread is the backfill's bottleneck; this thread has time to parse.
-      const json = JSON.stringify(factsOfLines(payload, isUtf8))
-      const written = factsEncoder.encodeInto(json, frame.subarray(end))
-      if (written.read === json.length) factsInPlace = written.written
-      else facts = factsEncoder.encode(json)
+      const written = writeAppendFactsInPlace(frame, end, factsOfLines(payload, isUtf8))
+      if (typeof written === "number") factsInPlace = written
+      else facts = written
       // Frames of many short lines can carry more facts than bytes: then the server parses them.
       if (end + factsInPlace + (facts?.length ?? 0) > this.factsFrameLimit) {
         factsInPlace = 0
@@ -798,19 +796,15 @@ export class SyncEngine {
       toOffset: from + length,
       ...(hasFacts ? { factsVersion: FACTS_VERSION } : {}),
     }
-    const headerBytes = Buffer.from(JSON.stringify(header))
-    let message: Buffer
-    if (headerBytes.length + 4 <= HEADER_ROOM) {
-      const start = HEADER_ROOM - 4 - headerBytes.length
-      frame.writeUInt32BE(headerBytes.length, start)
-      headerBytes.copy(frame, start + 4)
+    // The header goes just in front of the chunk, in place: the chunk's bytes are never copied.
+    const start = writeAppendHeaderInPlace(frame, HEADER_ROOM, header)
+    let message: Uint8Array
+    if (start !== null) {
       message = frame.subarray(start, end + factsInPlace)
       if (facts) message = Buffer.concat([message, facts])
     } else {
       // A header longer than the room (a very long path): copy once.
-      const tail = facts ?? frame.subarray(end, end + factsInPlace)
-      message = Buffer.concat([Buffer.alloc(4), headerBytes, payload, tail])
-      message.writeUInt32BE(headerBytes.length, 0)
+      message = encodeAppendFrame(header, payload, facts ?? frame.subarray(end, end + factsInPlace))
     }
     // The whole frame counts: facts can be as large as the lines (every line a long prompt), and
     // the window bounds the memory frames hold on both sides until they are stored.

@@ -1,14 +1,15 @@
 /**
- * The daemon's append frames, read back by the server's own `readAppendFrame`: the payload is the
- * file's bytes, and the facts behind it are `factsOfLines` of exactly those bytes, whichever way the
- * frame was assembled (facts written in place behind the chunk, built apart because they did not
+ * The daemon's append frames, read back as the server reads them (`decodeAppendFrame` with the
+ * server's `appendFrameReader`): the payload is the file's bytes, and the facts behind it are
+ * `factsOfLines` of exactly those bytes, whichever way the frame was assembled (facts written in place behind the chunk, built apart because they did not
  * fit there, or copied behind a header too long for its room). And the window counts those facts.
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { readAppendFrame } from "@overlord/server"
+import { AppendFrameError, decodeAppendFrame, type FactsIgnored } from "@overlord/protocol"
+import { appendFrameReader } from "@overlord/server"
 import { waitFor } from "@overlord/testkit/wait"
 import { FACTS_VERSION, factsOfLines } from "@overlord/transcript"
 import { afterEach, describe, expect, it } from "vitest"
@@ -21,10 +22,10 @@ interface Received {
   readonly fileKey: string
   readonly payload: Buffer
   readonly facts: unknown
-  readonly factsIgnored: string | undefined
+  readonly factsIgnored: FactsIgnored | undefined
 }
 
-/** Acks every append (unless told to hold them) and keeps what `readAppendFrame` made of it. */
+/** Acks every append (unless told to hold them) and keeps what the server's reading made of it. */
 function factsServer({ ack = true }: { ack?: boolean } = {}) {
   const frames: Received[] = []
   const wss = new WebSocketServer({ port: 0, host: "127.0.0.1", maxPayload: 16 * 1024 * 1024 })
@@ -36,8 +37,8 @@ function factsServer({ ack = true }: { ack?: boolean } = {}) {
         if (msg.type === "hello") socket.send(welcomeMessage({ factsVersion: FACTS_VERSION }))
         return
       }
-      const frame = readAppendFrame(data)
-      if (typeof frame === "string") throw new Error(frame)
+      const frame = decodeAppendFrame(data, appendFrameReader)
+      if (frame instanceof AppendFrameError) throw frame
       const { header } = frame
       frames.push({
         length: data.length,

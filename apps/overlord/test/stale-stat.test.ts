@@ -12,7 +12,8 @@ import { mkdtemp, rm } from "node:fs/promises"
 import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import type { Sync } from "@overlord/protocol"
+import { AppendFrameError, decodeAppendFrame } from "@overlord/protocol"
+import { appendFrameReader } from "@overlord/server"
 import { afterEach, describe, expect, it, vi } from "vitest"
 import { WebSocketServer } from "ws"
 
@@ -84,9 +85,9 @@ function fakeServer() {
         else if (msg.type === "reset") resets.push(msg.fileKey!)
         return
       }
-      const length = data.readUInt32BE(0)
-      const header = JSON.parse(data.subarray(4, 4 + length).toString()) as Sync.AppendHeader
-      const payload = data.subarray(4 + length)
+      const frame = decodeAppendFrame(data, appendFrameReader)
+      if (frame instanceof AppendFrameError) throw frame
+      const { header, payload } = frame
       const have = stored.get(header.fileKey) ?? Buffer.alloc(0)
       const cursor = { fileKey: header.fileKey, generation: 0, offset: have.length }
       if (header.fromOffset !== have.length) {
