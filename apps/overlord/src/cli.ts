@@ -7,6 +7,7 @@ import { accessSync, constants, existsSync, mkdirSync, openSync, readdirSync, st
 import { writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import type { Api } from "@overlord/protocol"
+import { PublicUrlError, parsePublicUrl } from "@overlord/server/auth"
 import { Command, InvalidArgumentError } from "commander"
 import { Layer } from "effect"
 import * as Daemon from "./daemon.ts"
@@ -23,6 +24,8 @@ import { runMain } from "./run-main.ts"
 import { DAEMON_VERSION } from "./sync-engine.ts"
 
 const DEFAULT_PORT = 7420
+/** How many of each kind of problem `overlord status` names without `--verbose`. */
+const STATUS_LATEST = 5
 
 const parsePort = (v: string) => {
   const n = Number(v)
@@ -107,9 +110,10 @@ export function buildCli(): Command {
 
   program
     .command("status")
-    .description("sync health: connected, files tracked, bytes not yet synced, last error")
+    .description("sync health: connected, files tracked, bytes not yet synced, last error, what needs a look")
     .option("--json", "machine-readable")
-    .action((opts: { json?: boolean }) => {
+    .option("--verbose", "list every warning, notice, re-read and in-place edit, not only the latest")
+    .action((opts: { json?: boolean; verbose?: boolean }) => {
       const p = paths()
       const pid = runningPid(p)
       const state = readJson<Daemon.DaemonState>(p.state)
@@ -124,6 +128,9 @@ export function buildCli(): Command {
         lastError: pid ? (state?.lastError ?? null) : null,
         warnings: pid ? (state?.warnings ?? []) : [],
         notices: pid ? (state?.notices ?? []) : [],
+        // Files re-read from the start (truncated, replaced, rewritten), with reasons.
+        resets: (pid ? state?.resets : undefined) ?? { count: { shrunk: 0, replaced: 0, rewritten: 0 }, latest: [] },
+        editedInPlace: (pid ? state?.editedInPlace : undefined) ?? { count: 0, latest: [] },
         updatedAt: state?.updatedAt ?? null,
       }
       if (opts.json) return console.log(JSON.stringify(status, null, 2))
@@ -133,9 +140,42 @@ export function buildCli(): Command {
       )
       console.log(`files tracked: ${status.filesTracked}; not yet synced: ${fmtBytes(status.bytesPending)}`)
       if (status.lastError) console.log(`last error: ${status.lastError}`)
-      for (const w of status.warnings) console.log(`warning: ${w}`)
-      for (const n of status.notices)
-        console.log(`notice: ${n.fileKey}: ${n.count} unreadable line(s), last at ${n.last}`)
+      // One summary line per kind, then the latest few (all with --verbose): a real history has
+      // hundreds of files with a notice, and a line each buried everything else.
+      const latest = <T>(all: readonly T[]) => (opts.verbose ? all : all.slice(0, STATUS_LATEST))
+      const shown = (n: number, total: number) => (n < total ? `; latest ${n}:` : ":")
+      const { warnings, notices, resets, editedInPlace } = status
+      if (warnings.length > 0) {
+        // Oldest first in the state file; newest first here.
+        const list = latest([...warnings].reverse())
+        console.log(`warnings: ${warnings.length}${shown(list.length, warnings.length)}`)
+        for (const w of list) console.log(`  ${w}`)
+      }
+      if (notices.length > 0) {
+        const lines = notices.reduce((n, x) => n + x.count, 0)
+        const list = latest([...notices].reverse())
+        console.log(
+          `unreadable lines (kept byte for byte): ${lines} in ${notices.length} file(s)${shown(list.length, notices.length)}`,
+        )
+        for (const n of list) console.log(`  ${n.fileKey}: ${n.count} line(s), last at ${n.last}`)
+      }
+      const resetTotal = resets.count.shrunk + resets.count.replaced + resets.count.rewritten
+      if (resetTotal > 0) {
+        const reasons = (["rewritten", "shrunk", "replaced"] as const)
+          .filter((r) => resets.count[r] > 0)
+          .map((r) => `${r} ${resets.count[r]}`)
+          .join(", ")
+        const list = latest(resets.latest)
+        console.log(`re-read from the start: ${resetTotal} (${reasons})${shown(list.length, resetTotal)}`)
+        for (const r of list) console.log(`  ${r.fileKey}: ${r.reason} at ${r.at}`)
+      }
+      if (editedInPlace.count > 0) {
+        const list = latest(editedInPlace.latest)
+        console.log(
+          `edited in place without growth: ${editedInPlace.count} file(s); an edit before their last synced bytes is not synced${shown(list.length, editedInPlace.count)}`,
+        )
+        for (const e of list) console.log(`  ${e.fileKey} at ${e.at}`)
+      }
     })
 
   program
@@ -220,10 +260,26 @@ export function buildCli(): Command {
     .option("--port <port>", "port", parsePort, DEFAULT_PORT)
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .option("--database <path>", "SQLite database file (default under --home)")
-    .action(async (opts: { port: number; host: string; database?: string }) => {
+    .option(
+      "--public-url <url>",
+      "the https:// URL users open, when a reverse proxy serves this server (its Host and Origin are accepted; cookies become Secure)",
+      (v: string) => {
+        const url = parsePublicUrl(v)
+        if (url instanceof PublicUrlError) throw new InvalidArgumentError(url.message)
+        return url.origin
+      },
+    )
+    .action(async (opts: { port: number; host: string; database?: string; publicUrl?: string }) => {
       const p = paths()
       const { serveProgram } = await import("./serve-command.ts")
-      runMain(serveProgram({ host: opts.host, port: opts.port, database: opts.database ?? p.database }))
+      runMain(
+        serveProgram({
+          host: opts.host,
+          port: opts.port,
+          database: opts.database ?? p.database,
+          ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}),
+        }),
+      )
     })
 
   return program

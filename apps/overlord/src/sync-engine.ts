@@ -562,6 +562,8 @@ export class SyncEngine {
     n.count += notices.length
     const last = notices[notices.length - 1]!
     n.last = `byte ${last.byteOffset}: ${last.message}`
+    // Re-inserted, so the map runs from the file noted longest ago to the latest (status shows those).
+    this.notices.delete(fileKey)
     this.notices.set(fileKey, n)
     this.options.log.warn(`${fileKey}: ${notices.length} line(s) kept but unreadable; ${n.last}`)
   }

@@ -36,6 +36,7 @@ import {
   startDaemon,
   startServer,
   waitDaemonIdle,
+  waitFor,
 } from "../support/harness.ts"
 
 interface World {
@@ -160,4 +161,57 @@ describe("a session file rewritten in place (O_TRUNC + one longer write)", () =>
     await overlordCommand(["--home", w.home, "export", b.sid, "-o", out])
     expect(readFileSync(out).equals(readFileSync(b.path))).toBe(true)
   }, 180_000)
+
+  it("re-reads a same-size edit just before the synced offset, and reports one further back", async () => {
+    const w = await makeWorld(2)
+    const d = startDaemon({ home: w.home, claudeDir: w.claudeDir, serverUrl: w.server.url })
+    await expectExact(w, d)
+    const [near, far] = w.files as [World["files"][0], World["files"][0]]
+
+    // A digit in the last 32 bytes changed, in place (no truncation, same size): only the file's
+    // time tells. Before the fix nothing looked at it and the store kept the old line.
+    const nearBytes = readFileSync(near.path)
+    editDigitInPlace(near.path, firstDigitFrom(nearBytes, nearBytes.length - 32))
+    await expectExact(w, d)
+
+    // The same edit at the start of the file cannot be seen without reading it all: reported.
+    const farBytes = readFileSync(far.path)
+    editDigitInPlace(far.path, firstDigitFrom(farBytes.subarray(0, 200), 0))
+    const status = await waitFor(
+      "status --json to report the file edited in place",
+      async () => {
+        const s = JSON.parse(await overlordCommand(["--home", w.home, "status", "--json"])) as {
+          editedInPlace?: { count: number; latest: { fileKey: string }[] }
+          resets?: { count: Record<string, number>; latest: { fileKey: string; reason: string }[] }
+        }
+        return s.editedInPlace?.latest.some((e) => e.fileKey.endsWith(`${far.sid}.jsonl`)) ? s : null
+      },
+      { timeoutMs: 20_000, intervalMs: 500, describe: context(w, d) },
+    )
+    expect(status.editedInPlace!.count).toBeGreaterThanOrEqual(1)
+    // The near edit was a reset with its reason, which status reports too (not only the log).
+    expect(status.resets!.count.rewritten).toBeGreaterThanOrEqual(1)
+    expect(status.resets!.latest.some((r) => r.fileKey.endsWith(`${near.sid}.jsonl`) && r.reason === "rewritten")).toBe(
+      true,
+    )
+    const text = await overlordCommand(["--home", w.home, "status"])
+    expect(text).toMatch(/edited in place without growth: [1-9]/)
+  }, 120_000)
 })
+
+/** The offset of the first ASCII digit at or after `from` (the test's lines all have some). */
+function firstDigitFrom(bytes: Uint8Array, from: number): number {
+  for (let i = Math.max(0, from); i < bytes.length; i++) if (bytes[i]! >= 0x30 && bytes[i]! <= 0x39) return i
+  throw new Error(`no digit after byte ${from}`)
+}
+
+/** Overwrites the digit at `at` with another one, where it is: no O_TRUNC, the size stays. */
+function editDigitInPlace(path: string, at: number): void {
+  const fd = openSync(path, "r+")
+  try {
+    const digit = readFileSync(path)[at] === 0x37 ? "8" : "7"
+    writeSync(fd, Buffer.from(digit), 0, 1, at)
+  } finally {
+    closeSync(fd)
+  }
+}
