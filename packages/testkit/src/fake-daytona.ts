@@ -354,7 +354,11 @@ export async function startFakeDaytona(options: FakeDaytonaOptions = {}): Promis
       if (m === "GET" && rest === "/toolbox-proxy-url") return Response.json({ url: toolboxProxyUrl() })
       const preview = /^\/ports\/(\d+)\/preview-url$/.exec(rest)
       if (m === "GET" && preview)
-        return Response.json({ sandboxId: s.id, url: `http://127.0.0.1:${port}/preview/${s.id}`, token: "preview-token" })
+        return Response.json({
+          sandboxId: s.id,
+          url: `http://127.0.0.1:${port}/preview/${s.id}`,
+          token: "preview-token",
+        })
     }
     errors.push(`unknown control-plane endpoint: ${m} ${path}`)
     return apiError(404, "Not Found", `Cannot ${m} ${path}`, `/api${path}`)
@@ -402,7 +406,7 @@ export async function startFakeDaytona(options: FakeDaytonaOptions = {}): Promis
     })
   }
 
-  const handleToolbox = async (req: Request, s: FakeSandbox, path: string, url: URL, body: string) => {
+  const handleToolbox = async (req: Request, s: FakeSandbox, path: string, body: string) => {
     const m = req.method
     const fail = (status: number, code: string, message: string) => daemonError(status, code, message, path, m)
     const json = (): Record<string, unknown> => {
@@ -536,7 +540,9 @@ export async function startFakeDaytona(options: FakeDaytonaOptions = {}): Promis
         } else {
           const err = JSON.stringify({ message: `file not found: ${p}`, statusCode: 404, code: "FILE_NOT_FOUND" })
           parts.push(
-            enc.encode(`--${DOWNLOAD_BOUNDARY}\r\n${disposition("error")}Content-Type: application/json\r\n\r\n${err}\r\n`),
+            enc.encode(
+              `--${DOWNLOAD_BOUNDARY}\r\n${disposition("error")}Content-Type: application/json\r\n\r\n${err}\r\n`,
+            ),
           )
         }
       }
@@ -552,7 +558,14 @@ export async function startFakeDaytona(options: FakeDaytonaOptions = {}): Promis
       // The daemon's classifyGitError: a repository it cannot find is a 404, anything else a 400.
       if (faults.gitCloneFails) return fail(404, "NOT_FOUND", "repository not found")
       const target = resolveIn(s, b.path)
-      const args = ["git", "clone", "-q", ...(typeof b.branch === "string" ? ["--branch", b.branch] : []), b.url, target]
+      const args = [
+        "git",
+        "clone",
+        "-q",
+        ...(typeof b.branch === "string" ? ["--branch", b.branch] : []),
+        b.url,
+        target,
+      ]
       const clone = await git(s, args)
       if (clone.exitCode !== 0) return fail(400, "BAD_REQUEST", clone.stderr)
       if (typeof b.commit_id === "string") {
@@ -601,7 +614,8 @@ export async function startFakeDaytona(options: FakeDaytonaOptions = {}): Promis
             : apiError(401, "Unauthorized", "Invalid credentials", url.pathname)
         }
         if (!tb) {
-          if (!url.pathname.startsWith("/api/")) return apiError(404, "Not Found", `Cannot ${req.method} ${url.pathname}`, url.pathname)
+          if (!url.pathname.startsWith("/api/"))
+            return apiError(404, "Not Found", `Cannot ${req.method} ${url.pathname}`, url.pathname)
           return handleApi(req, path, url, body)
         }
         const s = sandboxes.get(tb[1]!)
@@ -614,7 +628,7 @@ export async function startFakeDaytona(options: FakeDaytonaOptions = {}): Promis
           if (srv.upgrade(req, { data: { command } })) return undefined
           return daemonError(400, "BAD_REQUEST", "websocket upgrade failed", path, req.method)
         }
-        return handleToolbox(req, s, path, url, body)
+        return handleToolbox(req, s, path, body)
       }
       try {
         const res = await respond()
@@ -625,7 +639,13 @@ export async function startFakeDaytona(options: FakeDaytonaOptions = {}): Promis
         record(status)
         if (status === 500) errors.push(`${req.method} ${url.pathname}: ${String(e)}`)
         return tb
-          ? daemonError(status, status === 400 ? "INVALID_FILE_PATH" : "INTERNAL_SERVER_ERROR", String(e), path, req.method)
+          ? daemonError(
+              status,
+              status === 400 ? "INVALID_FILE_PATH" : "INTERNAL_SERVER_ERROR",
+              String(e),
+              path,
+              req.method,
+            )
           : apiError(status, "Internal Server Error", String(e), url.pathname)
       }
     },
