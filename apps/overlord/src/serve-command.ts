@@ -10,6 +10,8 @@ export interface ServeOptions {
   readonly host: string
   readonly port: number
   readonly database: string
+  /** Where users reach the server through a reverse proxy (`--public-url`), checked by the CLI. */
+  readonly publicUrl?: string
 }
 
 export const serveProgram = (opts: ServeOptions) =>
@@ -18,12 +20,18 @@ export const serveProgram = (opts: ServeOptions) =>
     const store = yield* Store
     const userId = yield* store.ensureUser("local")
     const link = yield* store.issueToken({ userId, kind: "login-link", ttlMs: LOGIN_LINK_TTL_MS })
-    console.log(`Overlord server on ${server.url}`)
-    console.log(`Sign in: ${server.url}/auth?token=${link}`)
+    console.log(
+      `Overlord server on ${server.url}${server.publicUrl !== server.url ? `, public at ${server.publicUrl}` : ""}`,
+    )
+    console.log(`Sign in: ${server.publicUrl}/auth?token=${link}`)
     return yield* Effect.never
   }).pipe(
     Effect.provide(
-      httpServerLayer({ hostname: opts.host, port: opts.port }).pipe(Layer.provideMerge(sqliteLayer(opts.database))),
+      httpServerLayer({
+        hostname: opts.host,
+        port: opts.port,
+        ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}),
+      }).pipe(Layer.provideMerge(sqliteLayer(opts.database))),
     ),
     Effect.scoped,
   )

@@ -30,7 +30,7 @@ export class PublicUrlError extends Data.TaggedError("PublicUrlError")<{
  */
 export function parsePublicUrl(value: string): URL | PublicUrlError {
   const fail = (why: string) =>
-    new PublicUrlError({ url: value, message: `--public-url ${JSON.stringify(value)}: ${why}` })
+    new PublicUrlError({ url: value, message: `public URL ${JSON.stringify(value)}: ${why}` })
   let url: URL
   try {
     url = new URL(value)

@@ -33,7 +33,12 @@ export async function startServer(config: Partial<ServerConfig> = {}): Promise<R
   const layer = httpServerLayer({ hostname: "127.0.0.1", port: 0, webDir, ...config }).pipe(
     Layer.provide(Layer.succeed(Store, store)),
   )
-  const context = await Effect.runPromise(Layer.buildWithScope(layer, scope))
+  const context = await Effect.runPromise(Layer.buildWithScope(layer, scope)).catch(async (error: unknown) => {
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+    engine.close()
+    rmSync(webDir, { recursive: true, force: true })
+    throw error
+  })
   const server = Context.get(context, HttpServer)
   return {
     url: server.url,
