@@ -1,0 +1,662 @@
+/**
+ * The MySQL engine: MySQL 8, MariaDB and PlanetScale behind one `MysqlClient` (`client.ts`), the
+ * same `Engine` as the SQLite one and the same contract. Line bytes live in `line_chunks`
+ * (`line-chunks.ts`), search in an InnoDB FULLTEXT index over encoded tokens (`search-terms.ts`),
+ * appends in one batched transaction per group (`ingest.ts`).
+ */
+import type { Api, Sync } from "@overlord/protocol"
+import { decodeLine } from "@overlord/transcript"
+import { decodeCursor, encodeCursor } from "../cursor.ts"
+import { pricingSource, searchTextOf } from "../line-facts.ts"
+import { buildSnippet, ftsQuery } from "../search-text.ts"
+import type {
+  Actor,
+  Append,
+  AppendOutcome,
+  Engine,
+  EntryQuery,
+  EntryWithSession,
+  IssueToken,
+  MachineActor,
+  MachineState,
+  SessionQuery,
+  StoreError,
+  TokenGrant,
+  TokenKind,
+  UsageQuery,
+} from "../store.ts"
+import { hashToken, newToken, tokensEqual } from "../tokens.ts"
+import type { MysqlClient, SqlValue } from "./client.ts"
+import { storeErrorOf } from "./errors.ts"
+import { cursorsOf, type EntryRow, type FileRow, IngestTransaction } from "./ingest.ts"
+import { exportLines, readLines } from "./line-chunks.ts"
+import { migrateMysql } from "./schema.ts"
+import { booleanQuery, searchTermsOf } from "./search-terms.ts"
+
+interface SessionRow {
+  id: number
+  machine_uid: string
+  session_uid: string
+  project_dir: string
+  cwd: string | null
+  custom_title: string | null
+  ai_title: string | null
+  summary_title: string | null
+  first_prompt: string | null
+  first_at: string | null
+  last_at: string | null
+  entry_count: number
+  has_errors: number
+  models: string
+  subagent_count: number
+  usage_input: number
+  usage_output: number
+  usage_cache_write: number
+  usage_cache_read: number
+  usage_cost: number
+}
+
+const now = () => new Date().toISOString()
+const MAX_PAGE = 1000
+/** Line bytes one search-index batch reads at most, besides its time budget (a batch holds a transaction). */
+const INDEX_BATCH_BYTES = 4 * 1024 * 1024
+const INDEX_BATCH_BUDGET_MS = 15
+const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`)
+
+export interface MysqlEngineOptions {
+  /** Engine name reported by the store (`mysql` or `planetscale` by default, from the connector). */
+  readonly name?: string
+}
+
+export class MysqlEngine implements Engine {
+  readonly name: string
+  /** Groups and resets of this engine run one at a time (the seq counter row would queue them anyway). */
+  private ingestQueue: Promise<unknown> = Promise.resolve()
+
+  private constructor(
+    private readonly client: MysqlClient,
+    options: MysqlEngineOptions,
+  ) {
+    this.name = options.name ?? (client.connector === "planetscale" ? "planetscale" : "mysql")
+  }
+
+  /** Migrates the database (under its lock) and returns the engine. */
+  static async open(client: MysqlClient, options: MysqlEngineOptions = {}): Promise<MysqlEngine> {
+    await migrateMysql(client)
+    return new MysqlEngine(client, options)
+  }
+
+  errorOf(operation: string, cause: unknown): StoreError {
+    return storeErrorOf(operation, cause)
+  }
+
+  async close(): Promise<void> {
+    await this.ingestQueue.catch(() => {})
+    await this.client.close()
+  }
+
+  private get maxBytes(): number {
+    return this.client.maxStatementBytes
+  }
+
+  private serially<A>(f: () => Promise<A>): Promise<A> {
+    const run = this.ingestQueue.then(f, f)
+    this.ingestQueue = run.catch(() => {})
+    return run
+  }
+
+  // ---- accounts ---------------------------------------------------------------------------------
+
+  async ensureUser(name: string): Promise<number> {
+    const find = async () =>
+      (await this.client.query<{ id: number }>("SELECT id FROM users WHERE name = ?", [name])).rows[0]?.id
+    const found = await find()
+    if (found !== undefined) return found
+    // IGNORE: another server may create the same user at the same moment.
+    await this.client.query("INSERT IGNORE INTO users (name, created_at) VALUES (?, ?)", [name, now()])
+    const id = await find()
+    if (id === undefined) throw new Error(`user ${name} could not be created`)
+    return id
+  }
+
+  async issueToken(input: IssueToken): Promise<string> {
+    const token = newToken(input.kind)
+    const expires = input.ttlMs === undefined ? null : new Date(Date.now() + input.ttlMs).toISOString()
+    await this.client.query(
+      "INSERT INTO tokens (user_id, kind, token_hash, machine_uid, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+      [input.userId, input.kind, hashToken(token), input.machineUid ?? null, now(), expires],
+    )
+    return token
+  }
+
+  private async findToken(plaintext: string, kinds: readonly TokenKind[]) {
+    const hash = hashToken(plaintext)
+    const row = (
+      await this.client.query<{
+        id: number
+        user_id: number
+        kind: TokenKind
+        token_hash: string
+        machine_uid: string | null
+        expires_at: string | null
+        used_at: string | null
+        revoked_at: string | null
+      }>(
+        "SELECT id, user_id, kind, token_hash, machine_uid, expires_at, used_at, revoked_at FROM tokens WHERE token_hash = ?",
+        [hash],
+      )
+    ).rows[0]
+    if (!row || !tokensEqual(row.token_hash, hash)) return null
+    if (!kinds.includes(row.kind) || row.revoked_at) return null
+    if (row.expires_at && row.expires_at < now()) return null
+    return row
+  }
+
+  async verifyToken(plaintext: string, kinds: readonly TokenKind[]): Promise<TokenGrant | null> {
+    const row = await this.findToken(plaintext, kinds)
+    if (!row || row.used_at) return null
+    return { userId: row.user_id, kind: row.kind, machineUid: row.machine_uid }
+  }
+
+  async consumeToken(plaintext: string, kind: TokenKind): Promise<TokenGrant | null> {
+    const row = await this.findToken(plaintext, [kind])
+    if (!row || row.used_at) return null
+    // One statement decides which of two concurrent uses wins.
+    const used = await this.client.query("UPDATE tokens SET used_at = ? WHERE id = ? AND used_at IS NULL", [
+      now(),
+      row.id,
+    ])
+    if (used.affectedRows !== 1) return null
+    return { userId: row.user_id, kind: row.kind, machineUid: row.machine_uid }
+  }
+
+  // ---- sync -------------------------------------------------------------------------------------
+
+  async openMachine(
+    actor: Actor,
+    machineUid: string,
+    name: string,
+  ): Promise<{ machineId: number; cursors: Sync.FileCursor[] }> {
+    await this.client.query(
+      `INSERT INTO machines (user_id, machine_uid, name, created_at, last_seen_at, online) VALUES (?, ?, ?, ?, ?, 1)
+       ON DUPLICATE KEY UPDATE name = VALUES(name), last_seen_at = VALUES(last_seen_at), online = 1`,
+      [actor.userId, machineUid, name, now(), now()],
+    )
+    const machine = (
+      await this.client.query<{ id: number }>("SELECT id FROM machines WHERE user_id = ? AND machine_uid = ?", [
+        actor.userId,
+        machineUid,
+      ])
+    ).rows[0]!
+    const files = (
+      await this.client.query<FileRow>(
+        `SELECT id, user_id, machine_id, file_key, session_id, agent_id, layout, generation, file_offset, identity, live_end,
+         line_count, open_seq FROM files WHERE user_id = ? AND machine_id = ?`,
+        [actor.userId, machine.id],
+      )
+    ).rows
+    return { machineId: machine.id, cursors: await cursorsOf(this.client, files, this.maxBytes) }
+  }
+
+  append(actor: MachineActor, appends: readonly Append[]): Promise<AppendOutcome[]> {
+    for (const { header, payload } of appends) {
+      if (header.toOffset - header.fromOffset !== payload.length) {
+        return Promise.reject(
+          new Error(
+            `append for ${header.fileKey}: payload is ${payload.length} bytes, header says ${header.toOffset - header.fromOffset}`,
+          ),
+        )
+      }
+    }
+    if (appends.length === 0) return Promise.resolve([])
+    return this.serially(() =>
+      this.client.transaction(async (q) => {
+        const tx = new IngestTransaction(q, actor, this.maxBytes)
+        await tx.begin()
+        await tx.openFiles(appends.map((a) => ({ fileKey: a.header.fileKey, identity: a.header.identity })))
+        const planned = tx.plan(appends)
+        await tx.loadOpenLines()
+        const outcomes: AppendOutcome[] = []
+        for (const a of appends) outcomes.push(await tx.appendOne(a, planned.get(a)))
+        await tx.commit()
+        return outcomes
+      }),
+    )
+  }
+
+  reset(actor: MachineActor, reset: Sync.Reset): Promise<AppendOutcome> {
+    return this.serially(() =>
+      this.client.transaction(async (q) => {
+        const tx = new IngestTransaction(q, actor, this.maxBytes)
+        await tx.begin()
+        await tx.openFiles([{ fileKey: reset.fileKey, identity: reset.identity }])
+        const outcome = await tx.reset(reset)
+        await tx.commit()
+        return outcome
+      }),
+    )
+  }
+
+  async setMachineState(actor: MachineActor, state: MachineState): Promise<void> {
+    await this.client.query(
+      `UPDATE machines SET online = ?, last_seen_at = ?, files_tracked = coalesce(?, files_tracked),
+       bytes_pending = coalesce(?, bytes_pending), last_error = ? WHERE id = ? AND user_id = ?`,
+      [
+        state.online ? 1 : 0,
+        now(),
+        state.filesTracked ?? null,
+        state.bytesPending ?? null,
+        state.lastError ?? null,
+        actor.machineId,
+        actor.userId,
+      ],
+    )
+  }
+
+  // ---- reads ------------------------------------------------------------------------------------
+
+  async listMachines(actor: Actor): Promise<Api.Machine[]> {
+    const { rows } = await this.client.query<{
+      machine_uid: string
+      name: string
+      online: number
+      last_seen_at: string | null
+      files_tracked: number
+      bytes_pending: number
+      last_error: string | null
+    }>(
+      `SELECT machine_uid, name, online, last_seen_at, files_tracked, bytes_pending, last_error FROM machines
+       WHERE user_id = ? AND revoked_at IS NULL ORDER BY name`,
+      [actor.userId],
+    )
+    return rows.map((m) => ({
+      machineId: m.machine_uid,
+      name: m.name,
+      online: m.online === 1,
+      lastSeenAt: m.last_seen_at,
+      filesTracked: m.files_tracked,
+      bytesPending: m.bytes_pending,
+      lastError: m.last_error,
+    }))
+  }
+
+  async listProjects(actor: Actor): Promise<Api.Project[]> {
+    const { rows } = await this.client.query<{
+      project_dir: string
+      cwd: string | null
+      n: number
+      last_activity: string | null
+    }>(
+      `SELECT project_dir, max(cwd) AS cwd, count(*) AS n, max(last_at) AS last_activity FROM sessions
+       WHERE user_id = ? GROUP BY project_dir ORDER BY last_activity DESC`,
+      [actor.userId],
+    )
+    return rows.map((r) => ({
+      projectDir: r.project_dir,
+      cwd: r.cwd,
+      sessionCount: r.n,
+      lastActivityAt: r.last_activity,
+    }))
+  }
+
+  private static readonly SESSION_SELECT =
+    `SELECT s.id, s.session_uid, s.project_dir, s.cwd, s.custom_title, s.ai_title,
+      s.summary_title, s.first_prompt, s.first_at, s.last_at, s.entry_count, s.has_errors, s.models, s.usage_input,
+      s.usage_output, s.usage_cache_write, s.usage_cache_read, s.usage_cost, m.machine_uid,
+      (SELECT count(*) FROM files f WHERE f.session_id = s.id AND f.agent_id IS NOT NULL) AS subagent_count
+    FROM sessions s JOIN machines m ON m.id = s.machine_id`
+
+  async listSessions(actor: Actor, query: SessionQuery): Promise<Api.SessionList> {
+    const limit = Math.min(Math.max(query.limit ?? 100, 1), MAX_PAGE)
+    const where = ["s.user_id = ?"]
+    const params: SqlValue[] = [actor.userId]
+    if (query.project) {
+      where.push("s.project_dir = ?")
+      params.push(query.project)
+    }
+    if (query.machine) {
+      where.push("m.machine_uid = ?")
+      params.push(query.machine)
+    }
+    if (query.model) {
+      where.push("s.models LIKE ?")
+      params.push(`%"${likeEscape(query.model)}"%`)
+    }
+    if (query.from) {
+      where.push("s.last_at >= ?")
+      params.push(query.from)
+    }
+    if (query.to) {
+      where.push("s.first_at <= ?")
+      params.push(query.to)
+    }
+    if (query.hasErrors) where.push("s.has_errors = 1")
+    if (query.q) {
+      // Case-insensitive, as SQLite's LIKE is (the columns compare byte for byte otherwise).
+      const cols = ["s.session_uid", "s.custom_title", "s.ai_title", "s.summary_title", "s.first_prompt", "s.cwd"]
+      where.push(`(${cols.map((c) => `lower(${c}) LIKE lower(?)`).join(" OR ")})`)
+      const like = `%${likeEscape(query.q)}%`
+      for (const _ of cols) params.push(like)
+    }
+    if (query.cursor) {
+      // Keyset on (last_at DESC, id DESC); sessions without a timestamp sort last (NULL is smallest).
+      const c = decodeCursor(query.cursor)
+      if (c.at === "") {
+        where.push("(s.last_at IS NULL AND s.id < ?)")
+        params.push(c.id)
+      } else {
+        where.push("(s.last_at < ? OR (s.last_at = ? AND s.id < ?) OR s.last_at IS NULL)")
+        params.push(c.at, c.at, c.id)
+      }
+    }
+    params.push(limit + 1)
+    const { rows } = await this.client.query<SessionRow>(
+      `${MysqlEngine.SESSION_SELECT} WHERE ${where.join(" AND ")} ORDER BY s.last_at DESC, s.id DESC LIMIT ?`,
+      params,
+    )
+    const page = rows.slice(0, limit)
+    const last = page[page.length - 1]
+    return {
+      sessions: page.map(toSummary),
+      nextCursor: rows.length > limit && last ? encodeCursor({ at: last.last_at ?? "", id: last.id }) : null,
+    }
+  }
+
+  /** The user's session row for a session id; the most recently active machine's when several have it. */
+  private async findSession(actor: Actor, sessionUid: string): Promise<SessionRow | null> {
+    const { rows } = await this.client.query<SessionRow>(
+      `${MysqlEngine.SESSION_SELECT} WHERE s.user_id = ? AND s.session_uid = ? ORDER BY coalesce(s.last_at, '') DESC LIMIT 1`,
+      [actor.userId, sessionUid],
+    )
+    return rows[0] ?? null
+  }
+
+  async getSession(actor: Actor, sessionId: string): Promise<Api.SessionDetail | null> {
+    const row = await this.findSession(actor, sessionId)
+    if (!row) return null
+    const { rows: files } = await this.client.query<{
+      file_key: string
+      agent_id: string | null
+      file_offset: number
+      line_count: number
+    }>(
+      `SELECT f.file_key, f.agent_id, f.file_offset, f.line_count FROM files f WHERE f.session_id = ? AND f.user_id = ?
+       ORDER BY f.agent_id IS NOT NULL, f.file_key`,
+      [row.id, actor.userId],
+    )
+    return {
+      session: toSummary(row),
+      files: files.map((f) => ({
+        fileKey: f.file_key,
+        agentId: f.agent_id,
+        bytes: f.file_offset,
+        entryCount: f.line_count,
+      })),
+    }
+  }
+
+  async listEntries(actor: Actor, sessionId: string, query: EntryQuery): Promise<Api.EntryPage | null> {
+    const session = await this.findSession(actor, sessionId)
+    if (!session) return null
+    const limit = Math.min(Math.max(query.limit ?? 200, 1), MAX_PAGE)
+    const fileFilter = query.allFiles ? "1 = 1" : query.agentId === undefined ? "f.agent_id IS NULL" : "f.agent_id = ?"
+    const params: SqlValue[] = [session.id, session.id, actor.userId]
+    if (!query.allFiles && query.agentId !== undefined) params.push(query.agentId)
+    let order = "ASC"
+    let bound = ""
+    if (query.before !== undefined) {
+      bound = "AND e.seq < ?"
+      params.push(query.before)
+      order = "DESC"
+    } else if (query.after !== undefined) {
+      bound = "AND e.seq > ?"
+      params.push(query.after)
+    }
+    params.push(limit + 1)
+    const { rows } = await this.client.query<EntryRow & { file_key: string; agent_id: string | null }>(
+      `SELECT e.seq, e.line_no, e.byte_offset, e.raw_len, e.kind, f.file_key, f.agent_id FROM entries e JOIN files f ON f.id = e.file_id
+       WHERE f.session_id = ? AND e.session_id = ? AND e.user_id = ? AND ${fileFilter} AND e.superseded = 0 ${bound}
+       ORDER BY e.seq ${order} LIMIT ?`,
+      params,
+    )
+    const more = rows.length > limit
+    const page = rows.slice(0, limit)
+    if (order === "DESC") page.reverse()
+    const raws = await readLines(this.client, page, this.maxBytes)
+    const entries = page.map((row, i) => toEntry(row, raws[i]!))
+    let nextCursor: string | null = null
+    if (more) {
+      const edge = order === "DESC" ? entries[0] : entries[entries.length - 1]
+      nextCursor = edge ? String(edge.seq) : null
+    }
+    return { entries, nextCursor }
+  }
+
+  async getEntry(actor: Actor, seq: number): Promise<EntryWithSession | null> {
+    const { rows } = await this.client.query<
+      EntryRow & { file_key: string; agent_id: string | null; session_uid: string }
+    >(
+      `SELECT e.seq, e.line_no, e.byte_offset, e.raw_len, e.kind, f.file_key, f.agent_id, s.session_uid FROM entries e
+       JOIN files f ON f.id = e.file_id JOIN sessions s ON s.id = e.session_id WHERE e.seq = ? AND e.user_id = ?`,
+      [seq, actor.userId],
+    )
+    const row = rows[0]
+    if (!row) return null
+    const [raw] = await readLines(this.client, [row], this.maxBytes)
+    return { sessionId: row.session_uid, entry: toEntry(row, raw!) }
+  }
+
+  async exportFile(actor: Actor, sessionId: string, fileKey: string): Promise<AsyncIterable<Uint8Array> | null> {
+    const session = await this.findSession(actor, sessionId)
+    if (!session) return null
+    const { rows } = await this.client.query<{ id: number; file_key: string }>(
+      "SELECT id, file_key FROM files WHERE session_id = ? AND user_id = ?",
+      [session.id, actor.userId],
+    )
+    const file = rows.find((r) => r.file_key === fileKey)
+    if (!file) return null
+    return exportLines(this.client, file.id, this.maxBytes)
+  }
+
+  async headSeq(actor: Actor): Promise<number> {
+    const { rows } = await this.client.query<{ s: number | null }>(
+      "SELECT max(last_seq) AS s FROM sessions WHERE user_id = ?",
+      [actor.userId],
+    )
+    return rows[0]?.s ?? 0
+  }
+
+  // ---- search -----------------------------------------------------------------------------------
+
+  /**
+   * Indexes the next stored lines in one short transaction: it stops at `limit` lines, 4 MiB of line
+   * bytes or 15 ms, whichever comes first, so a request never waits long behind it.
+   */
+  async indexForSearch(limit: number): Promise<number> {
+    return this.client.transaction(async (q) => {
+      const cursor = (
+        await q.query<{ value: number }>("SELECT value FROM counters WHERE name = 'search_cursor' FOR UPDATE")
+      ).rows[0]!.value
+      const { rows } = await q.query<{ seq: number; raw_len: number }>(
+        "SELECT seq, raw_len FROM entries WHERE seq > ? AND superseded = 0 ORDER BY seq LIMIT ?",
+        [cursor, Math.max(1, limit)],
+      )
+      if (rows.length === 0) return 0
+      const deadline = performance.now() + INDEX_BATCH_BUDGET_MS
+      const terms: [number, string][] = []
+      let bytes = 0
+      let last = cursor
+      let i = 0
+      while (i < rows.length && bytes < INDEX_BATCH_BYTES && (i === 0 || performance.now() <= deadline)) {
+        const run: typeof rows = []
+        let runBytes = 0
+        while (
+          i < rows.length &&
+          (run.length === 0 ||
+            (runBytes + rows[i]!.raw_len <= this.maxBytes && bytes + runBytes + rows[i]!.raw_len <= INDEX_BATCH_BYTES))
+        ) {
+          runBytes += rows[i]!.raw_len
+          run.push(rows[i++]!)
+        }
+        const raws = await readLines(q, run, this.maxBytes)
+        for (let k = 0; k < run.length; k++) {
+          const text = searchTermsOf(searchTextOf(raws[k]!))
+          if (text) terms.push([run[k]!.seq, text])
+          last = run[k]!.seq
+        }
+        bytes += runBytes
+      }
+      for (let k = 0; k < terms.length; ) {
+        const batch: [number, string][] = []
+        let size = 0
+        while (k < terms.length && (batch.length === 0 || size + terms[k]![1].length <= this.maxBytes)) {
+          size += terms[k]![1].length
+          batch.push(terms[k++]!)
+        }
+        await q.query(
+          `INSERT INTO entry_search (seq, terms) VALUES ${"(?, ?), ".repeat(batch.length).slice(0, -2)}
+           ON DUPLICATE KEY UPDATE terms = VALUES(terms)`,
+          batch.flat(),
+        )
+      }
+      await q.query("UPDATE counters SET value = ? WHERE name = 'search_cursor'", [last])
+      return rows.findIndex((r) => r.seq === last) + 1
+    })
+  }
+
+  async search(actor: Actor, q: string, limit: number): Promise<Api.SearchResult> {
+    const cursor = (
+      await this.client.query<{ value: number }>("SELECT value FROM counters WHERE name = 'search_cursor'")
+    ).rows[0]!.value
+    const lag = (
+      await this.client.query<{ n: number }>("SELECT count(*) AS n FROM entries WHERE user_id = ? AND seq > ?", [
+        actor.userId,
+        cursor,
+      ])
+    ).rows[0]!.n
+    const match = ftsQuery(q)
+    const expression = booleanQuery(q)
+    if (!match || !expression) return { hits: [], indexLag: lag }
+    const { rows } = await this.client.query<{
+      seq: number
+      kind: string
+      ts: string | null
+      raw_len: number
+      session_uid: string
+      title: string | null
+      score: number
+    }>(
+      `SELECT e.seq, e.kind, e.ts, e.raw_len, s.session_uid, coalesce(s.custom_title, s.ai_title, s.summary_title, s.first_prompt) AS title,
+       MATCH (x.terms) AGAINST (? IN BOOLEAN MODE) AS score
+       FROM entry_search x JOIN entries e ON e.seq = x.seq JOIN sessions s ON s.id = e.session_id
+       WHERE MATCH (x.terms) AGAINST (? IN BOOLEAN MODE) AND e.user_id = ? AND e.superseded = 0
+       ORDER BY score DESC, e.seq LIMIT ?`,
+      [expression, expression, actor.userId, Math.min(Math.max(limit, 1), 200)],
+    )
+    const raws = await readLines(this.client, rows, this.maxBytes)
+    return {
+      hits: rows.map((r, i) => ({
+        sessionId: r.session_uid,
+        seq: r.seq,
+        kind: r.kind,
+        snippet: buildSnippet(searchTextOf(raws[i]!), match.terms),
+        score: r.score,
+        timestamp: r.ts,
+        title: r.title,
+      })),
+      indexLag: lag,
+    }
+  }
+
+  // ---- usage ------------------------------------------------------------------------------------
+
+  async usage(actor: Actor, query: UsageQuery): Promise<Api.UsageReport> {
+    const keyExpr = {
+      session: "coalesce(s.session_uid, '(unattributed)')",
+      project: "coalesce(u.project_dir, '')",
+      day: "coalesce(u.day, '')",
+      model: "u.model",
+    }[query.groupBy]
+    const where = ["u.user_id = ?"]
+    const params: SqlValue[] = [actor.userId]
+    if (query.from) {
+      where.push("u.day >= ?")
+      params.push(query.from.slice(0, 10))
+    }
+    if (query.to) {
+      where.push("u.day <= ?")
+      params.push(query.to.slice(0, 10))
+    }
+    if (query.project) {
+      where.push("u.project_dir = ?")
+      params.push(query.project)
+    }
+    if (query.sessionId) {
+      where.push("s.session_uid = ?")
+      params.push(query.sessionId)
+    }
+    const { rows } = await this.client.query<Api.UsageRow>(
+      `SELECT ${keyExpr} AS \`key\`, sum(u.input) AS input, sum(u.output) AS output, sum(u.cache_write) AS cacheWrite,
+       sum(u.cache_read) AS cacheRead, sum(u.cost_usd) AS costUsd, count(*) AS messages
+       FROM usage_messages u LEFT JOIN sessions s ON s.id = u.session_id
+       WHERE ${where.join(" AND ")} GROUP BY \`key\` ORDER BY ${query.groupBy === "day" ? "`key` DESC" : "costUsd DESC, `key`"}`,
+      params,
+    )
+    const totals: { -readonly [K in keyof Api.UsageRow]: Api.UsageRow[K] } = {
+      key: "total",
+      input: 0,
+      output: 0,
+      cacheWrite: 0,
+      cacheRead: 0,
+      costUsd: 0,
+      messages: 0,
+    }
+    for (const r of rows) {
+      totals.input += r.input
+      totals.output += r.output
+      totals.cacheWrite += r.cacheWrite
+      totals.cacheRead += r.cacheRead
+      totals.costUsd += r.costUsd
+      totals.messages += r.messages
+    }
+    return { groupBy: query.groupBy, rows, totals, pricingSource: pricingSource() }
+  }
+}
+
+function toSummary(r: SessionRow): Api.SessionSummary {
+  return {
+    sessionId: r.session_uid,
+    machineId: r.machine_uid,
+    projectDir: r.project_dir,
+    cwd: r.cwd,
+    title: r.custom_title ?? r.ai_title ?? r.summary_title ?? r.first_prompt,
+    firstAt: r.first_at,
+    lastAt: r.last_at,
+    entryCount: r.entry_count,
+    subagentCount: r.subagent_count,
+    models: JSON.parse(r.models) as string[],
+    hasErrors: r.has_errors === 1,
+    usage: {
+      input: r.usage_input,
+      output: r.usage_output,
+      cacheWrite: r.usage_cache_write,
+      cacheRead: r.usage_cache_read,
+      costUsd: r.usage_cost,
+    },
+  }
+}
+
+function toEntry(
+  row: Pick<EntryRow, "seq" | "line_no" | "byte_offset" | "kind"> & { file_key: string; agent_id: string | null },
+  raw: Uint8Array,
+): Api.Entry {
+  return {
+    seq: row.seq,
+    fileKey: row.file_key,
+    agentId: row.agent_id,
+    lineNo: row.line_no,
+    byteOffset: row.byte_offset,
+    kind: row.kind,
+    line: decodeLine(raw),
+  }
+}

@@ -1,0 +1,216 @@
+/**
+ * The MySQL/MariaDB/PlanetScale schema: numbered, forward-only migrations mirroring the SQLite data
+ * model (`sqlite-schema.ts`, ARCHITECTURE.md), applied at start under `GET_LOCK('overlord_migrate')`
+ * so that two servers starting at once apply each migration once, and recorded in
+ * `schema_migrations`.
+ *
+ * Dialect differences from SQLite:
+ * - `offset` and `terminated` are reserved words here: the columns are `file_offset` and `is_terminated`.
+ * - Line bytes live in `line_chunks` (a PlanetScale server has no disk of its own for a line log),
+ *   one row per part of at most 1 MiB, because one request or row is bounded (max_allowed_packet).
+ * - `entries.seq` is allocated from the `counters` row `seq` inside the storing transaction.
+ * - `entry_search` holds each line's search text encoded as ASCII tokens (`search-terms.ts`) under
+ *   an InnoDB FULLTEXT index.
+ * - A file is found by (machine, SHA-256 of its key): an index over the key itself would exceed
+ *   InnoDB's 3072-byte key limit for long project paths.
+ * - Text compares byte for byte (`utf8mb4_bin`), as SQLite's does.
+ *
+ * DDL commits implicitly in MySQL, so a migration is a list of statements that can each be re-run
+ * (IF NOT EXISTS, INSERT IGNORE): a server that died half-way through one applies the rest at its
+ * next start.
+ */
+import type { MysqlClient, MysqlQueryable } from "./client.ts"
+
+const TABLE = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+
+export const MYSQL_MIGRATIONS: readonly (readonly string[])[] = [
+  [
+    `CREATE TABLE IF NOT EXISTS users (
+      id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+      name VARCHAR(255) NOT NULL,
+      created_at VARCHAR(40) NOT NULL,
+      UNIQUE KEY users_by_name (name)
+    ) ${TABLE}`,
+    `CREATE TABLE IF NOT EXISTS machines (
+      id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+      user_id BIGINT NOT NULL,
+      machine_uid VARCHAR(255) NOT NULL,
+      name VARCHAR(255) NOT NULL,
+      created_at VARCHAR(40) NOT NULL,
+      last_seen_at VARCHAR(40) NULL,
+      online TINYINT NOT NULL DEFAULT 0,
+      files_tracked BIGINT NOT NULL DEFAULT 0,
+      bytes_pending BIGINT NOT NULL DEFAULT 0,
+      last_error TEXT NULL,
+      revoked_at VARCHAR(40) NULL,
+      UNIQUE KEY machines_by_uid (user_id, machine_uid)
+    ) ${TABLE}`,
+    // Only hashes: a leaked database does not leak credentials.
+    `CREATE TABLE IF NOT EXISTS tokens (
+      id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+      user_id BIGINT NOT NULL,
+      kind VARCHAR(16) NOT NULL,
+      token_hash CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+      machine_uid VARCHAR(255) NULL,
+      created_at VARCHAR(40) NOT NULL,
+      expires_at VARCHAR(40) NULL,
+      used_at VARCHAR(40) NULL,
+      revoked_at VARCHAR(40) NULL,
+      UNIQUE KEY tokens_by_hash (token_hash)
+    ) ${TABLE}`,
+    `CREATE TABLE IF NOT EXISTS sessions (
+      id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+      user_id BIGINT NOT NULL,
+      machine_id BIGINT NOT NULL,
+      session_uid VARCHAR(255) NOT NULL,
+      project_dir VARCHAR(600) NOT NULL,
+      cwd TEXT NULL,
+      custom_title TEXT NULL,
+      ai_title TEXT NULL,
+      summary_title TEXT NULL,
+      first_prompt TEXT NULL,
+      first_at VARCHAR(40) NULL,
+      last_at VARCHAR(40) NULL,
+      entry_count BIGINT NOT NULL DEFAULT 0,
+      has_errors TINYINT NOT NULL DEFAULT 0,
+      models TEXT NOT NULL,
+      last_seq BIGINT NOT NULL DEFAULT 0,
+      usage_input BIGINT NOT NULL DEFAULT 0,
+      usage_output BIGINT NOT NULL DEFAULT 0,
+      usage_cache_write BIGINT NOT NULL DEFAULT 0,
+      usage_cache_read BIGINT NOT NULL DEFAULT 0,
+      usage_cost DOUBLE NOT NULL DEFAULT 0,
+      UNIQUE KEY sessions_by_key (user_id, machine_id, session_uid),
+      KEY sessions_by_activity (user_id, last_at, id),
+      KEY sessions_by_uid (user_id, session_uid),
+      KEY sessions_by_project (user_id, project_dir, last_at)
+    ) ${TABLE}`,
+    `CREATE TABLE IF NOT EXISTS files (
+      id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+      user_id BIGINT NOT NULL,
+      machine_id BIGINT NOT NULL,
+      file_key TEXT NOT NULL,
+      key_hash CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+      session_id BIGINT NULL,
+      agent_id VARCHAR(255) NULL,
+      layout VARCHAR(32) NOT NULL,
+      generation BIGINT NOT NULL DEFAULT 0,
+      file_offset BIGINT NOT NULL DEFAULT 0,
+      identity VARCHAR(255) NULL,
+      live_end BIGINT NOT NULL DEFAULT 0,
+      line_count BIGINT NOT NULL DEFAULT 0,
+      open_seq BIGINT NULL,
+      UNIQUE KEY files_by_key (machine_id, key_hash),
+      KEY files_by_session (session_id)
+    ) ${TABLE}`,
+    `CREATE TABLE IF NOT EXISTS entries (
+      seq BIGINT NOT NULL PRIMARY KEY,
+      user_id BIGINT NOT NULL,
+      file_id BIGINT NOT NULL,
+      session_id BIGINT NULL,
+      line_no BIGINT NOT NULL,
+      byte_offset BIGINT NOT NULL,
+      is_terminated TINYINT NOT NULL,
+      raw_len BIGINT NOT NULL,
+      raw_parts INT NOT NULL,
+      kind VARCHAR(255) NOT NULL,
+      subtype VARCHAR(255) NULL,
+      uuid VARCHAR(255) NULL,
+      parent_uuid VARCHAR(255) NULL,
+      ts VARCHAR(64) NULL,
+      superseded TINYINT NOT NULL DEFAULT 0,
+      KEY entries_by_file (file_id, superseded, byte_offset),
+      KEY entries_by_session (session_id, seq),
+      KEY entries_by_user (user_id, seq)
+    ) ${TABLE}`,
+    // A line's bytes without its newline, in parts of at most 1 MiB (`line-chunks.ts`).
+    `CREATE TABLE IF NOT EXISTS line_chunks (
+      entry_seq BIGINT NOT NULL,
+      part INT NOT NULL,
+      bytes MEDIUMBLOB NOT NULL,
+      PRIMARY KEY (entry_seq, part)
+    ) ${TABLE}`,
+    // One row per deduplicated API response (message.id + requestId), the largest total kept.
+    `CREATE TABLE IF NOT EXISTS usage_messages (
+      user_id BIGINT NOT NULL,
+      dedup_key VARCHAR(255) NOT NULL,
+      session_id BIGINT NULL,
+      project_dir VARCHAR(600) NULL,
+      entry_seq BIGINT NOT NULL,
+      model VARCHAR(255) NOT NULL,
+      day VARCHAR(10) NULL,
+      input BIGINT NOT NULL,
+      output BIGINT NOT NULL,
+      cache_write BIGINT NOT NULL,
+      cache_read BIGINT NOT NULL,
+      total BIGINT NOT NULL,
+      is_sidechain TINYINT NOT NULL,
+      cost_usd DOUBLE NOT NULL,
+      PRIMARY KEY (user_id, dedup_key),
+      KEY usage_by_session (session_id),
+      KEY usage_by_entry (entry_seq)
+    ) ${TABLE}`,
+    // ASCII tokens only (`search-terms.ts`): no stopword, no token below innodb_ft_min_token_size.
+    `CREATE TABLE IF NOT EXISTS entry_search (
+      seq BIGINT NOT NULL PRIMARY KEY,
+      terms MEDIUMTEXT CHARACTER SET ascii COLLATE ascii_general_ci NOT NULL,
+      FULLTEXT KEY entry_search_terms (terms)
+    ) ENGINE=InnoDB DEFAULT CHARSET=ascii`,
+    // `seq`: the last entry seq handed out; `search_cursor`: the last seq indexed for search.
+    `CREATE TABLE IF NOT EXISTS counters (
+      name VARCHAR(32) NOT NULL PRIMARY KEY,
+      value BIGINT NOT NULL
+    ) ${TABLE}`,
+    "INSERT IGNORE INTO counters (name, value) VALUES ('seq', 0), ('search_cursor', 0)",
+  ],
+]
+
+const MIGRATE_LOCK = "overlord_migrate"
+const MIGRATE_LOCK_TIMEOUT_S = 60
+
+/**
+ * Applies the migrations the database lacks, holding the named lock for the whole run (on one
+ * connection: a transaction's), so a second server waits and then finds nothing to do.
+ * Returns the versions it applied.
+ */
+export async function migrateMysql(client: MysqlClient): Promise<number[]> {
+  return client.transaction(async (conn) => {
+    const got = await conn.query<{ got: number | null }>("SELECT GET_LOCK(?, ?) AS got", [
+      MIGRATE_LOCK,
+      MIGRATE_LOCK_TIMEOUT_S,
+    ])
+    if (got.rows[0]?.got !== 1) {
+      throw new Error(`another server held the migration lock '${MIGRATE_LOCK}' for ${MIGRATE_LOCK_TIMEOUT_S} s`)
+    }
+    try {
+      await conn.query(
+        `CREATE TABLE IF NOT EXISTS schema_migrations (version INT NOT NULL PRIMARY KEY, applied_at VARCHAR(40) NOT NULL) ${TABLE}`,
+      )
+      const done = new Set(
+        (await conn.query<{ version: number }>("SELECT version FROM schema_migrations")).rows.map((r) =>
+          Number(r.version),
+        ),
+      )
+      const applied: number[] = []
+      for (let i = 0; i < MYSQL_MIGRATIONS.length; i++) {
+        const version = i + 1
+        if (done.has(version)) continue
+        for (const statement of MYSQL_MIGRATIONS[i]!) await conn.query(statement)
+        await conn.query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)", [
+          version,
+          new Date().toISOString(),
+        ])
+        // DDL committed the statements before it; this commits the record.
+        await conn.query("COMMIT")
+        applied.push(version)
+      }
+      return applied
+    } finally {
+      await releaseLock(conn)
+    }
+  })
+}
+
+async function releaseLock(conn: MysqlQueryable): Promise<void> {
+  await conn.query("SELECT RELEASE_LOCK(?) AS released", [MIGRATE_LOCK])
+}

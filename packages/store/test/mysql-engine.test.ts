@@ -1,0 +1,23 @@
+/** The store contract on the MySQL engine through mysql2, against a real MariaDB server. */
+import { connectMysql2, type MysqlClient, MysqlEngine } from "@overlord/store/mysql"
+import { mariaDbForTests } from "./mysql-test-server.ts"
+import { runStoreContract } from "./store-contract.ts"
+
+const clientOf = (engine: unknown) => (engine as { client: MysqlClient }).client
+
+runStoreContract({
+  name: "mysql (MariaDB through mysql2)",
+  makeEngine: async () => {
+    const db = await mariaDbForTests()
+    return MysqlEngine.open(connectMysql2({ url: db.url(await db.createDatabase()) }))
+  },
+  makeEnginePair: async () => {
+    const db = await mariaDbForTests()
+    const url = db.url(await db.createDatabase())
+    return Promise.all([MysqlEngine.open(connectMysql2({ url })), MysqlEngine.open(connectMysql2({ url }))])
+  },
+  storedTokenHashes: async (engine) =>
+    (await clientOf(engine).query<{ token_hash: string }>("SELECT token_hash FROM tokens")).rows.map(
+      (r) => r.token_hash,
+    ),
+})
