@@ -1,0 +1,37 @@
+/**
+ * The store contract on the MySQL engine through the real PlanetScale driver (`@planetscale/database`,
+ * HTTP), against the test kit's bridge in front of MariaDB: one bridge per database, as PlanetScale's
+ * credentials belong to one database branch.
+ */
+import { connectPlanetscale, type MysqlClient, MysqlEngine } from "@overlord/store/mysql"
+import { type PlanetScaleBridge, startPlanetScaleBridge } from "@overlord/testkit/planetscale-bridge"
+import { afterAll } from "vitest"
+import { mariaDbForTests } from "./mysql-test-server.ts"
+import { runStoreContract } from "./store-contract.ts"
+
+const bridges: PlanetScaleBridge[] = []
+afterAll(async () => {
+  for (const bridge of bridges.splice(0)) await bridge.stop()
+})
+
+async function newBridge(): Promise<PlanetScaleBridge> {
+  const mariadb = await mariaDbForTests()
+  const bridge = await startPlanetScaleBridge({ mariadb, database: await mariadb.createDatabase() })
+  bridges.push(bridge)
+  return bridge
+}
+
+const clientOf = (engine: unknown) => (engine as { client: MysqlClient }).client
+
+runStoreContract({
+  name: "planetscale (the HTTP driver through the bridge)",
+  makeEngine: async () => MysqlEngine.open(connectPlanetscale({ url: (await newBridge()).url })),
+  makeEnginePair: async () => {
+    const { url } = await newBridge()
+    return Promise.all([MysqlEngine.open(connectPlanetscale({ url })), MysqlEngine.open(connectPlanetscale({ url }))])
+  },
+  storedTokenHashes: async (engine) =>
+    (await clientOf(engine).query<{ token_hash: string }>("SELECT token_hash FROM tokens")).rows.map(
+      (r) => r.token_hash,
+    ),
+})
