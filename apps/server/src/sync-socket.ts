@@ -274,7 +274,10 @@ export function openSyncConnection(
           // A store failure must not ack: the daemon will resend from the server's offset.
           inbox.length = 0
           inboxBytes = 0
-          send({ type: "error", message: `server error: ${error instanceof Error ? error.message : String(error)}` })
+          Effect.runFork(Effect.logError("sync connection failed", error))
+          // What failed is the server's business: only a signed-in daemon is told (its owner runs the server).
+          const detail = actor && error instanceof Error ? `: ${error.message}` : ""
+          send({ type: "error", message: `server error${detail}` })
           socket.close(1011, "server error")
         })
         .finally(() => {

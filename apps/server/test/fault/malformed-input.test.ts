@@ -88,6 +88,10 @@ describe("malformed input, signed in", () => {
       expect(body.error.code).toBe("bad_request")
       expect(body.error.message).toMatch(/malformed %-escape/)
     }
+    // Malformed escapes in a query are kept as they are (URLSearchParams never throws): no failure.
+    expect((await get(`/api/v1/sessions?q=${MALFORMED}`, { cookie })).status).toBe(200)
+    expect((await get(`/api/v1/search?q=${MALFORMED}`, { cookie })).status).toBe(200)
+    expect((await get(`/auth?token=${MALFORMED}`)).status).toBe(401)
     // Without credentials the same paths say to sign in, before anything is decoded.
     expect((await get("/api/v1/sessions/%FF/export")).status).toBe(401)
     await expectDashboardWorks()
