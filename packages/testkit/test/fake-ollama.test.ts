@@ -120,7 +120,13 @@ describe("fake Ollama with the real ollama client", () => {
     // A client that gives up after 50 ms sees the slow fake time out (the request did arrive).
     const impatient = new Ollama({
       host: fake.url,
-      fetch: (input, init) => fetch(input, { ...init, signal: AbortSignal.timeout(50) }),
+      fetch: Object.assign(
+        (input: string | URL | Request, init?: RequestInit) =>
+          fetch(input, { ...init, signal: AbortSignal.timeout(50) }),
+        {
+          preconnect: fetch.preconnect,
+        },
+      ),
     })
     await expect(impatient.version()).rejects.toMatchObject({ name: "TimeoutError" })
     expect(fake.count("GET /api/version")).toBe(1)
