@@ -1,0 +1,121 @@
+/**
+ * The MySQL schema's migrations: from an empty database, again (nothing to do), from a run that died
+ * half-way, and started by two servers at once (the `GET_LOCK` makes the second wait, then find
+ * nothing to do), through both connectors.
+ */
+import {
+  connectMysql2,
+  connectPlanetscale,
+  MYSQL_MIGRATIONS,
+  type MysqlClient,
+  MysqlEngine,
+  migrateMysql,
+} from "@overlord/store/mysql"
+import { startPlanetScaleBridge } from "@overlord/testkit/planetscale-bridge"
+import { afterEach, describe, expect, it } from "vitest"
+import { mariaDbForTests } from "./mysql-test-server.ts"
+
+const cleanups: (() => Promise<void>)[] = []
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c()
+})
+
+/** A factory of clients on one new, empty database. */
+type Connector = () => Promise<() => MysqlClient>
+
+const connectors: Record<string, Connector> = {
+  mysql2: async () => {
+    const db = await mariaDbForTests()
+    const url = db.url(await db.createDatabase())
+    return () => track(connectMysql2({ url }))
+  },
+  planetscale: async () => {
+    const mariadb = await mariaDbForTests()
+    const bridge = await startPlanetScaleBridge({ mariadb, database: await mariadb.createDatabase() })
+    cleanups.push(() => bridge.stop())
+    return () => track(connectPlanetscale({ url: bridge.url }))
+  },
+}
+
+function track(client: MysqlClient): MysqlClient {
+  cleanups.push(() => client.close())
+  return client
+}
+
+const ALL = MYSQL_MIGRATIONS.map((_, i) => i + 1)
+
+async function tables(client: MysqlClient): Promise<string[]> {
+  const { rows } = await client.query<{ name: string }>(
+    "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = database() ORDER BY table_name",
+  )
+  return rows.map((r) => r.name)
+}
+
+async function versions(client: MysqlClient): Promise<number[]> {
+  return (await client.query<{ version: number }>("SELECT version FROM schema_migrations ORDER BY version")).rows.map(
+    (r) => r.version,
+  )
+}
+
+for (const [name, connector] of Object.entries(connectors)) {
+  describe(`MySQL migrations through ${name}`, () => {
+    it("creates the schema in an empty database, InnoDB and utf8mb4, and records each version", async () => {
+      const client = (await connector())()
+      expect(await migrateMysql(client)).toEqual(ALL)
+      expect(await tables(client)).toEqual([
+        "counters",
+        "entries",
+        "entry_search",
+        "files",
+        "line_chunks",
+        "machines",
+        "schema_migrations",
+        "sessions",
+        "tokens",
+        "usage_messages",
+        "users",
+      ])
+      expect(await versions(client)).toEqual(ALL)
+      const { rows } = await client.query<{ engine: string; collation: string; name: string }>(
+        `SELECT table_name AS name, engine, table_collation AS collation FROM information_schema.tables
+         WHERE table_schema = database()`,
+      )
+      for (const t of rows) {
+        expect(t.engine, t.name).toBe("InnoDB")
+        expect(t.collation, t.name).toMatch(t.name === "entry_search" ? /^ascii_/ : /^utf8mb4_/)
+      }
+    })
+
+    it("does nothing when run again, and keeps what is stored", async () => {
+      const client = (await connector())()
+      const engine = await MysqlEngine.open(client)
+      const userId = await engine.ensureUser("alice")
+      expect(await migrateMysql(client)).toEqual([])
+      expect(await versions(client)).toEqual(ALL)
+      expect(await engine.ensureUser("alice")).toBe(userId)
+    })
+
+    it("finishes a migration a server died in the middle of", async () => {
+      const client = (await connector())()
+      // The first statements of migration 1 ran (DDL commits at once), then the server died.
+      for (const statement of MYSQL_MIGRATIONS[0]!.slice(0, 3)) await client.query(statement)
+      expect(await migrateMysql(client)).toEqual(ALL)
+      expect(await versions(client)).toEqual(ALL)
+      expect((await tables(client)).length).toBe(11)
+    })
+
+    it("applies each migration once when two servers start at the same time", async () => {
+      const make = await connector()
+      const [one, two] = [make(), make()]
+      const applied = await Promise.all([migrateMysql(one), migrateMysql(two)])
+      // One of them did everything, the other waited for the lock and found nothing left.
+      expect(applied.flat().sort()).toEqual(ALL)
+      expect(applied.some((a) => a.length === 0)).toBe(true)
+      expect(await versions(one)).toEqual(ALL)
+      // And two engines opened together work on the result.
+      const engines = await Promise.all([MysqlEngine.open(make()), MysqlEngine.open(make())])
+      const ids = await Promise.all(engines.map((e) => e.ensureUser("alice")))
+      expect(ids[0]).toBe(ids[1])
+    })
+  })
+}
