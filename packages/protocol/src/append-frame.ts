@@ -94,7 +94,11 @@ export function encodeAppendFrame(
  * payload already lies, and returns the index at which the frame now starts; `null` when they do
  * not fit in front of it (the caller then copies once, with `encodeAppendFrame`).
  */
-export function writeAppendHeaderInPlace(buffer: Uint8Array, payloadStart: number, header: AppendHeader): number | null {
+export function writeAppendHeaderInPlace(
+  buffer: Uint8Array,
+  payloadStart: number,
+  header: AppendHeader,
+): number | null {
   const head = encoder.encode(JSON.stringify(header))
   const start = payloadStart - APPEND_LENGTH_BYTES - head.length
   if (start < 0) return null
@@ -108,7 +112,11 @@ export function writeAppendHeaderInPlace(buffer: Uint8Array, payloadStart: numbe
  * many bytes it took; when it does not fit there, returns it encoded apart instead, to be sent
  * behind the frame.
  */
-export function writeAppendFactsInPlace(buffer: Uint8Array, factsStart: number, facts: AppendFacts): number | Uint8Array {
+export function writeAppendFactsInPlace(
+  buffer: Uint8Array,
+  factsStart: number,
+  facts: AppendFacts,
+): number | Uint8Array {
   const json = JSON.stringify(facts)
   const written = encoder.encodeInto(json, buffer.subarray(factsStart))
   return written.read === json.length ? written.written : encoder.encode(json)
