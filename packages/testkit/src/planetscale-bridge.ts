@@ -284,10 +284,11 @@ interface WireResult {
   insertId?: string
 }
 
-class LimitExceeded extends Error {
+/** An answer Vitess gives itself, not MySQL: a limit reached, a transaction lost. */
+class RpcFailure extends Error {
   constructor(readonly rpc: RpcError) {
     super(rpc.message)
-    this.name = "LimitExceeded"
+    this.name = "RpcFailure"
   }
 }
 
@@ -308,7 +309,7 @@ function encodeRows(rows: ReadonlyArray<ReadonlyArray<Buffer | null>>, maxResult
     }
     if (total > maxResultBytes) {
       // Vitess' gRPC limit, as PlanetScale reports it (system limits page: "received message larger than max").
-      throw new LimitExceeded({
+      throw new RpcFailure({
         code: "RESOURCE_EXHAUSTED",
         message: `grpc: received message larger than max (${total} vs. ${maxResultBytes})`,
       })
@@ -417,6 +418,16 @@ export async function startPlanetScaleBridge(options: PlanetScaleBridgeOptions):
   }
 
   const runQuery = async (session: Session, query: string): Promise<WireResult> => {
+    const vs = session.wire.vitessSession
+    if (session.connection === undefined && vs.inTransaction === true) {
+      // The connection that held this transaction is gone (MariaDB restarted, or it failed): running on
+      // a new one would silently drop the transaction's earlier statements. Vitess ends it instead.
+      delete vs.inTransaction
+      throw new RpcFailure({
+        code: "ABORTED",
+        message: "transaction ended: the connection that held it was lost, and the transaction rolled back",
+      })
+    }
     if (session.connection === undefined) {
       evictIfFull()
       const opening = connect().then((conn) => {
@@ -439,7 +450,6 @@ export async function startPlanetScaleBridge(options: PlanetScaleBridgeOptions):
       // Raw text-protocol bytes for every value (null for NULL): the driver casts them itself (§4).
       typeCast: (field) => field.buffer(),
     })
-    const vs = session.wire.vitessSession
     if (serverStatusOf(conn) & SERVER_STATUS_IN_TRANS) vs.inTransaction = true
     else delete vs.inTransaction
     if (fields === undefined) {
@@ -455,7 +465,7 @@ export async function startPlanetScaleBridge(options: PlanetScaleBridgeOptions):
     const rows = result as unknown as Buffer[][]
     if (rows.length > maxRows) {
       // What vttablet answers past PlanetScale's row limit (seen in the wild: "code = Aborted desc = Row count exceeded 100000").
-      throw new LimitExceeded({ code: "ABORTED", message: `Row count exceeded ${maxRows}` })
+      throw new RpcFailure({ code: "ABORTED", message: `Row count exceeded ${maxRows}` })
     }
     const out: WireResult = { fields: (fields as FieldPacket[]).map(toWireField) }
     if (rows.length > 0) out.rows = encodeRows(rows, maxResultBytes)
@@ -504,8 +514,12 @@ export async function startPlanetScaleBridge(options: PlanetScaleBridgeOptions):
         const result = await runQuery(current, query)
         return json({ session: current.wire, result, timing: (performance.now() - started) / 1000 })
       } catch (e) {
-        if (e instanceof LimitExceeded) return json({ session: current.wire, error: e.rpc })
-        if (isSqlError(e)) return json({ session: current.wire, error: rpcErrorOf(e) })
+        if (e instanceof RpcFailure) return json({ session: current.wire, error: e.rpc })
+        if (isSqlError(e)) {
+          // A fatal error (e.g. a packet above max_allowed_packet) closes the MySQL connection too.
+          if ((e as { fatal?: unknown }).fatal === true) closeConnection(current)
+          return json({ session: current.wire, error: rpcErrorOf(e) })
+        }
         // A lost or refused MariaDB connection: what Vitess says when a tablet is unreachable.
         closeConnection(current)
         const message = e instanceof Error ? e.message : String(e)

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto"
 import { Client, type Connection, connect, DatabaseError } from "@planetscale/database"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { testMariaDb } from "../src/mariadb.ts"
+import { startMariaDb, testMariaDb } from "../src/mariadb.ts"
 import { type PlanetScaleBridge, startPlanetScaleBridge } from "../src/planetscale-bridge.ts"
 import { waitFor } from "../src/wait.ts"
 
@@ -318,6 +318,49 @@ describe("PlanetScale bridge: errors and limits", () => {
       expect(slow.requestCount()).toBe(3)
     } finally {
       await slow.stop()
+    }
+  })
+})
+
+describe("PlanetScale bridge: the database goes away", () => {
+  it("answers UNAVAILABLE while MariaDB is down, keeps serving, and works again after a restart", async () => {
+    const own = await startMariaDb()
+    const db = await own.createDatabase()
+    const b = await startPlanetScaleBridge({ mariadb: own, database: db })
+    try {
+      const c = connect({ url: b.url })
+      await c.execute("CREATE TABLE kept (id INT PRIMARY KEY)")
+      await c.execute("INSERT INTO kept VALUES (1)")
+      await own.kill()
+      const down = await rejection(c.execute("SELECT id FROM kept"))
+      expect(down.status).toBe(400)
+      expect(down.body.code).toBe("UNAVAILABLE")
+      await own.restart()
+      expect((await c.execute("SELECT id FROM kept")).rows).toEqual([{ id: 1 }])
+    } finally {
+      await b.stop()
+      await own.destroy()
+    }
+  })
+
+  it("ends a transaction whose connection was lost with ABORTED instead of going on without its first statements", async () => {
+    const own = await startMariaDb()
+    const db = await own.createDatabase()
+    const b = await startPlanetScaleBridge({ mariadb: own, database: db })
+    try {
+      const c = connect({ url: b.url })
+      await c.execute("CREATE TABLE halves (id INT PRIMARY KEY)")
+      await c.execute("BEGIN")
+      await c.execute("INSERT INTO halves VALUES (1)")
+      await own.kill()
+      await own.restart()
+      const lost = await rejection(c.execute("INSERT INTO halves VALUES (2)"))
+      expect(lost.body.code).toBe("ABORTED")
+      await c.execute("COMMIT")
+      expect((await c.execute("SELECT id FROM halves")).rows).toEqual([])
+    } finally {
+      await b.stop()
+      await own.destroy()
     }
   })
 })
