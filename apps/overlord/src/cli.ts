@@ -20,6 +20,7 @@ import {
   resolveClaudeDir,
   runningPid,
 } from "./home.ts"
+import { addDaytonaCommands } from "./remote/daytona-commands.ts"
 import { runMain } from "./run-main.ts"
 import { DAEMON_VERSION } from "./sync-engine.ts"
 
@@ -281,6 +282,9 @@ export function buildCli(): Command {
         }),
       )
     })
+
+  // Daytona: `overlord daytona snapshot`, `overlord sandboxes list|stop|rm` (remote/daytona-commands.ts).
+  addDaytonaCommands(program, () => paths().home)
 
   return program
 }

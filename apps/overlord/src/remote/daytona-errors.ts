@@ -20,6 +20,8 @@ export type DaytonaFailureReason =
   | "too-large"
   /** Daytona could not be reached at all. */
   | "unreachable"
+  /** No Daytona key or Anthropic key is configured on this machine. */
+  | "not-configured"
   /** Anything else Daytona or the sandbox reported. */
   | "daytona"
 
