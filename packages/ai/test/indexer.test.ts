@@ -184,6 +184,17 @@ describe("indexer against the fake Ollama (real client) and an in-memory port", 
     expect(store.sessions.get("readme")!.title?.title).toBeTruthy()
   })
 
+  it("starts the next pass at once when woken instead of waiting out the idle pause", async () => {
+    const { store, indexer, runForever } = setup({ idleMs: 10 * 60_000 })
+    runForever()
+    await until(indexer, (s) => s.state === "idle")
+    store.add("late", [userPrompt("Rename the flaky upload test helper")], "2026-11-05T10:00:00Z")
+    indexer.wake()
+    const done = await until(indexer, (s) => s.titled === 3)
+    expect(done.embeddedSessions).toBe(4)
+    expect(store.sessions.get("late")!.title?.title.toLowerCase()).toContain("rename")
+  })
+
   it("reports a slow Ollama as a timeout and recovers when it is fast again", async () => {
     const { fake, indexer, once } = setup({}, { timeoutMs: 200 })
     fake.setDelay(5_000)
