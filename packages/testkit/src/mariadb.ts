@@ -1,11 +1,12 @@
 /**
  * A private MariaDB server for tests: its own data dir, port and socket, never the system service.
  *
- * Start-up cost, measured on the 2-core CI machine (MariaDB 10.11.19, Debian 12): `mariadb-install-db`
- * ~0.8 s (it writes the 96 MiB default redo log; ours is 32 MiB), `mariadbd` until it accepts a
- * connection ~0.15 s, so `startMariaDb()` returns in about a second. One server serves the whole main
- * suite (`scripts/vitest-global-setup.ts`); each test file makes its own databases (`createDatabase`),
- * and only crash tests, which kill the server, start one of their own.
+ * Start-up cost, measured on the 2-core test machine (MariaDB 10.11.19, Debian 12): `mariadb-install-db`
+ * 0.8 s idle, ~2 s while other suites load the machine; `mariadbd` then accepts connections in ~0.15 s,
+ * and a restart after SIGKILL (crash recovery) takes ~0.3 s. So `startMariaDb()` costs 1-4 s, once
+ * per suite: one server serves the whole main suite (`scripts/vitest-global-setup.ts`), each test file
+ * makes its own databases (`createDatabase`), and only crash tests, which kill the server, start one
+ * of their own.
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
@@ -249,9 +250,14 @@ export async function startMariaDb(options: StartMariaDbOptions = {}): Promise<M
     )
   }
 
+  // A server outlives a test process that ends without `stop` (a failed run, a forgotten destroy):
+  // kill it when this process exits, so servers never pile up across runs.
+  const killOnExit = () => child?.kill("SIGKILL")
   const startServer = async (): Promise<void> => {
     const server = launch()
     child = server
+    process.once("exit", killOnExit)
+    server.once("exit", () => process.off("exit", killOnExit))
     await waitUntilUp(server)
   }
 
