@@ -98,6 +98,7 @@ interface SessionCommand {
   readonly stdout: Uint8Array[]
   readonly stderr: Uint8Array[]
   readonly followers: Set<ServerWebSocket<LogSocketData>>
+  process?: Bun.Subprocess
 }
 
 interface LogSocketData {
@@ -386,6 +387,7 @@ export async function startFakeDaytona(options: FakeDaytonaOptions = {}): Promis
 
   const runSessionCommand = (s: FakeSandbox, command: SessionCommand): Promise<void> => {
     const proc = spawnIn(s, command.command, undefined, {}, false)
+    command.process = proc
     const pump = async (stream: ReadableStream<Uint8Array>, mark: Uint8Array, into: Uint8Array[]) => {
       for await (const chunk of stream) {
         into.push(chunk)
@@ -459,6 +461,8 @@ export async function startFakeDaytona(options: FakeDaytonaOptions = {}): Promis
       if (!cmds) return fail(404, "NOT_FOUND", `session ${sessionId} not found`)
       const rest = sess[2] ?? ""
       if (m === "DELETE" && rest === "") {
+        // Like the daemon, deleting a session ends what still runs in it.
+        for (const c of cmds.values()) c.process?.kill("SIGTERM")
         sessions.get(s.id)?.delete(sessionId)
         return new Response(null, { status: 204 })
       }

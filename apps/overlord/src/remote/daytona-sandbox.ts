@@ -67,6 +67,8 @@ export interface ClaudeRunRequest {
   readonly env?: Readonly<Record<string, string>>
   /** Folder to run in (default: the project path; `syncCode` says which). */
   readonly cwd?: string
+  /** Claude Code's `--permission-mode`; default: bypass (nobody is there to answer a prompt). */
+  readonly permissionMode?: "default" | "acceptEdits" | "plan" | "bypassPermissions"
 }
 
 export interface ClaudeRunHandle {
@@ -76,8 +78,13 @@ export interface ClaudeRunHandle {
   /** Claude Code's stdout (stream-json), chunk by chunk as the sandbox writes it. */
   readonly stdout: AsyncIterable<string>
   readonly stderr: AsyncIterable<string>
-  /** Resolves once the command ended and both streams are closed. */
-  readonly exitCode: Promise<number>
+  /**
+   * Resolves once the command ended and both streams are closed: Claude Code's exit code, or null
+   * when `cancel` ended the run before the sandbox reported one.
+   */
+  readonly exitCode: Promise<number | null>
+  /** Ends the run: deletes its sandbox session, which ends the processes in it. */
+  readonly cancel: () => Promise<void>
 }
 
 export interface SessionFile {
@@ -336,11 +343,14 @@ export class DaytonaSandboxes {
       "--output-format",
       "stream-json",
       "--verbose",
-      "--dangerously-skip-permissions",
+      ...(request.permissionMode && request.permissionMode !== "bypassPermissions"
+        ? ["--permission-mode", request.permissionMode]
+        : ["--dangerously-skip-permissions"]),
       ...(request.resume ? ["--resume", request.resume] : []),
       ...(request.model ? ["--model", request.model] : []),
     ]
-    const command = `cd ${sh(request.cwd ?? ref.projectPath)} && . ${sh(envFile)} && rm -f ${sh(envFile)} && exec ${argv.map(sh).join(" ")} </dev/null`
+    // The env file is removed whatever happens next, so the key does not stay on the sandbox's disk.
+    const command = `. ${sh(envFile)}; rm -f ${sh(envFile)}; cd ${sh(request.cwd ?? ref.projectPath)} && exec ${argv.map(sh).join(" ")} </dev/null`
     await this.step("sandbox", undefined, () => s.process.createSession(sessionId))
     const started = await this.step("sandbox", undefined, () =>
       s.process.executeSessionCommand(sessionId, { command, runAsync: true }),
@@ -349,9 +359,13 @@ export class DaytonaSandboxes {
     const stdout = new ChunkQueue()
     const stderr = new ChunkQueue()
     const keepAlive = setInterval(() => void s.refreshActivity().catch(() => {}), KEEP_ALIVE_MS)
-    const exitCode = (async () => {
+    let cancelled: (() => void) | undefined
+    const cancelledP = new Promise<"cancelled">((resolve) => {
+      cancelled = () => resolve("cancelled")
+    })
+    const exitCode = (async (): Promise<number | null> => {
       try {
-        await this.step("sandbox", undefined, () =>
+        const logs = this.step("sandbox", undefined, () =>
           s.process.getSessionCommandLogs(
             sessionId,
             commandId,
@@ -359,6 +373,11 @@ export class DaytonaSandboxes {
             (c) => stderr.push(c),
           ),
         )
+        // A cancelled session may never close its log stream cleanly: stop waiting for it.
+        if ((await Promise.race([logs, cancelledP])) === "cancelled") {
+          logs.catch(() => {})
+          return null
+        }
         // The stream closes when the exit code is written; read it (a few tries if it lags).
         for (let attempt = 0; ; attempt++) {
           const cmd = await this.step("sandbox", undefined, () => s.process.getSessionCommand(sessionId, commandId))
@@ -374,7 +393,16 @@ export class DaytonaSandboxes {
         await s.process.deleteSession(sessionId).catch(() => {})
       }
     })()
-    return { sessionId, commandId, stdout, stderr, exitCode }
+    // The caller may only ever await `cancel`; a failure is still theirs to see through `exitCode`.
+    exitCode.catch(() => {})
+    const cancel = async () => {
+      cancelled?.()
+      await this.step("sandbox", undefined, () => s.process.deleteSession(sessionId)).catch((e: unknown) => {
+        // Already gone (the run ended and cleaned up): nothing to cancel.
+        if (!(e instanceof DaytonaSandboxError && e.reason === "not-found")) throw e
+      })
+    }
+    return { sessionId, commandId, stdout, stderr, exitCode, cancel }
   }
 
   /** Every session file under the sandbox's `~/.claude/projects`, with the machine to sync them under. */

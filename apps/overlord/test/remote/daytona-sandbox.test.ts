@@ -8,6 +8,7 @@ import { join } from "node:path"
 import { claudeBinary } from "@overlord/testkit/claude-cli"
 import { type FakeAnthropic, startFakeAnthropic } from "@overlord/testkit/fake-anthropic"
 import { type FakeDaytona, startFakeDaytona } from "@overlord/testkit/fake-daytona"
+import { waitFor } from "@overlord/testkit/wait"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { DaytonaSandboxError } from "../../src/remote/daytona-errors.ts"
 import { DaytonaSandboxes, type DaytonaSettings, type ProjectSandbox } from "../../src/remote/daytona-sandbox.ts"
@@ -174,7 +175,7 @@ describe("Daytona sandboxes", () => {
     let sb: ProjectSandbox
     let stdout = ""
     let stderr = ""
-    let exitCode = -1
+    let exitCode: number | null = -1
 
     beforeAll(async () => {
       const dir = await projectDir("claude")
@@ -263,6 +264,31 @@ describe("Daytona sandboxes", () => {
       const patch = new TextDecoder().decode(await sandboxes.pullPatch(sb))
       expect(patch).toContain("+++ b/claude.txt")
       expect(patch).toContain("+written-by-claude")
+    })
+
+    it("cancels a run: its session is deleted and the streams end", async () => {
+      const slow = startFakeAnthropic({
+        main: [
+          {
+            blocks: [{ type: "text", text: "too late" }],
+            usage: { input: 1, output: 1, cacheWrite: 0, cacheRead: 0 },
+            delayMs: 60_000,
+          },
+        ],
+      })
+      try {
+        const run = await sandboxes.runClaude(sb, { prompt: "Take your time.", env: { ANTHROPIC_BASE_URL: slow.url } })
+        const out = collect(run.stdout)
+        await waitFor("Claude Code to ask the API", () => slow.requests.some((r) => r.kind === "main"), 30_000)
+        await run.cancel()
+        expect(await run.exitCode).toBeNull()
+        expect(await out).toContain('"subtype":"init"')
+        expect(fake.requests.some((r) => r.method === "DELETE" && r.path === `/process/session/${run.sessionId}`)).toBe(
+          true,
+        )
+      } finally {
+        await slow.stop()
+      }
     })
 
     it("passes the Anthropic key into the sandbox, and to Daytona only through the toolbox", () => {
