@@ -3,7 +3,8 @@
  * storing lines and tailing files use both cores. Talks to `embedded-server.ts` by messages.
  */
 import { HttpServer, httpServerLayer, LOGIN_LINK_TTL_MS } from "@overlord/server"
-import { Store, sqliteLayer } from "@overlord/store"
+import { Store } from "@overlord/store"
+import { layer as sqliteLayer } from "@overlord/store/sqlite"
 import { Deferred, Effect, Exit, type Fiber, Layer } from "effect"
 import { type HomePaths, loadCredentials, loadMachine, saveCredentials } from "./home.ts"
 

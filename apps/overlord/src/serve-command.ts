@@ -3,7 +3,8 @@
  * whose server runs on a worker thread, does not load the server into the daemon's thread too.
  */
 import { HttpServer, httpServerLayer, LOGIN_LINK_TTL_MS } from "@overlord/server"
-import { Store, sqliteLayer } from "@overlord/store"
+import { Store } from "@overlord/store"
+import { layer as sqliteLayer } from "@overlord/store/sqlite"
 import { Effect, Layer } from "effect"
 
 export interface ServeOptions {

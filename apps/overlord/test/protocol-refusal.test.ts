@@ -5,7 +5,8 @@
 import { randomUUID } from "node:crypto"
 import { Sync } from "@overlord/protocol"
 import { accessPolicy, makeApp } from "@overlord/server"
-import { fromEngine, SqliteEngine } from "@overlord/store"
+import { fromEngine } from "@overlord/store"
+import { SqliteEngine } from "@overlord/store/sqlite"
 import type { Server } from "bun"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 

@@ -2,7 +2,8 @@
  * Access control without a browser or a port: `makeApp(...).fetch` is called with hand-built
  * Requests, the way a browser (cookie, Origin) or a script (bearer token) would send them.
  */
-import { fromEngine, SqliteEngine, type Interface as StoreApi } from "@overlord/store"
+import { fromEngine, type Interface as StoreApi } from "@overlord/store"
+import { SqliteEngine } from "@overlord/store/sqlite"
 import { Effect } from "effect"
 import { beforeEach, describe, expect, it } from "vitest"
 import { makeApp } from "../src/app.ts"

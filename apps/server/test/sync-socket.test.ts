@@ -3,7 +3,8 @@
  * SQLite store (in memory) stores, and a counting wrapper shows how appends were grouped.
  */
 import { encodeAppendFrame, Sync } from "@overlord/protocol"
-import { type Append, fromEngine, SqliteEngine, type Interface as StoreApi } from "@overlord/store"
+import { type Append, fromEngine, type Interface as StoreApi } from "@overlord/store"
+import { SqliteEngine } from "@overlord/store/sqlite"
 import { describe, expect, it } from "vitest"
 import { LiveHub } from "../src/live-hub.ts"
 import { openSyncConnection, SyncPresence } from "../src/sync-socket.ts"

@@ -17,6 +17,12 @@ export interface OllamaConfig {
   readonly embedModel: string
   /** Per call; a 3B model on a laptop CPU takes tens of seconds for a title. */
   readonly timeoutMs: number
+  /**
+   * Ask for shorter embeddings (Ollama's `dimensions`: Matryoshka models such as nomic-embed-text
+   * v1.5 are truncated and re-normalised). 256 instead of 768 makes the in-process search index a
+   * third of the size (measured in ARCHITECTURE.md); unset: the model's own size.
+   */
+  readonly embedDimensions?: number | undefined
 }
 
 export const DEFAULT_OLLAMA_URL = "http://127.0.0.1:11434"
@@ -30,6 +36,7 @@ export interface OllamaFlags {
   readonly ollamaChatModel?: string | undefined
   readonly ollamaEmbedModel?: string | undefined
   readonly ollamaTimeoutMs?: number | undefined
+  readonly ollamaEmbedDimensions?: number | undefined
 }
 
 /** Flags first, then `OLLAMA_HOST` (as the `ollama` CLI reads it), then the default. */
@@ -43,6 +50,7 @@ export function ollamaConfig(
     chatModel: flags.ollamaChatModel ?? DEFAULT_CHAT_MODEL,
     embedModel: flags.ollamaEmbedModel ?? DEFAULT_EMBED_MODEL,
     timeoutMs: flags.ollamaTimeoutMs ?? DEFAULT_OLLAMA_TIMEOUT_MS,
+    embedDimensions: flags.ollamaEmbedDimensions,
   }
 }
 
@@ -273,7 +281,12 @@ export function makeOllamaClient(config: OllamaConfig): OllamaClientShape {
       : call(
           "embed",
           config.embedModel,
-          (c) => c.embed({ model: config.embedModel, input: [...texts] }),
+          (c) =>
+            c.embed({
+              model: config.embedModel,
+              input: [...texts],
+              ...(config.embedDimensions === undefined ? {} : { dimensions: config.embedDimensions }),
+            }),
           (r): Float32Array[] | Problem => {
             if (!isRecord(r) || !Array.isArray(r.embeddings)) return problem("no embeddings in the answer")
             if (r.embeddings.length !== texts.length) {

@@ -115,6 +115,16 @@ describe("OllamaClient against the fake (real ollama client)", () => {
     expect(await Effect.runPromise(client.embed(["x"]))).toHaveLength(1)
   })
 
+  it("asks for shorter embeddings when configured", async () => {
+    fake = startFakeOllama()
+    const client = makeOllamaClient(configFor(fake, { embedDimensions: 32 }))
+    const [v] = await Effect.runPromise(client.embed(["fix the flaky upload test"]))
+    expect(v?.length).toBe(32)
+    expect(cosine(v!, v!)).toBeCloseTo(1, 5)
+    expect(fake.requests.at(-1)?.body).toMatchObject({ dimensions: 32 })
+    expect(ollamaConfig({ ollamaEmbedDimensions: 256 }, {}).embedDimensions).toBe(256)
+  })
+
   it("chats with the chat model in JSON mode", async () => {
     fake = startFakeOllama()
     const client = makeOllamaClient(configFor(fake))

@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { SqliteEngine } from "@overlord/store"
+import { SqliteEngine } from "@overlord/store/sqlite"
 import { afterAll } from "vitest"
 import { runStoreContract } from "./store-contract.ts"
 

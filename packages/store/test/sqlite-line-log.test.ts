@@ -8,10 +8,11 @@ import { mkdtempSync, readFileSync, rmSync, statSync, truncateSync } from "node:
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { Sync } from "@overlord/protocol"
-import { collectBytes, type MachineActor, SqliteEngine } from "@overlord/store"
+import { collectBytes, type MachineActor } from "@overlord/store"
+import { SqliteEngine } from "@overlord/store/sqlite"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { lineLogPath } from "../src/line-log.ts"
-import { SQLITE_MIGRATIONS } from "../src/sqlite-schema.ts"
+import { SQLITE_MIGRATIONS } from "../src/sqlite/schema.ts"
 
 const enc = new TextEncoder()
 const dec = new TextDecoder()

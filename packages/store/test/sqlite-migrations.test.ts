@@ -6,9 +6,9 @@ import { Database } from "bun:sqlite"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { SqliteEngine } from "@overlord/store"
+import { SqliteEngine } from "@overlord/store/sqlite"
 import { afterEach, describe, expect, it } from "vitest"
-import { SQLITE_MIGRATIONS } from "../src/sqlite-schema.ts"
+import { SQLITE_MIGRATIONS } from "../src/sqlite/schema.ts"
 
 describe("SQLite migrations", () => {
   let dir: string

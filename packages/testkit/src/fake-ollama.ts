@@ -91,10 +91,13 @@ export function textWords(text: string): string[] {
   return spaced.toLowerCase().match(/[a-z][a-z0-9]*/g) ?? []
 }
 
-/** The fake's embedding: the mean of the known words' vectors, L2-normalised (zeros if none is known). */
-export function fakeEmbedding(text: string): number[] {
+/**
+ * The fake's embedding: the mean of the known words' vectors, L2-normalised (zeros if none is known),
+ * cut to the first `dimensions` values when asked.
+ */
+export function fakeEmbedding(text: string, dimensions?: number): number[] {
   const vectors = wordVectors()
-  const sum = new Float64Array(vectors.dimensions)
+  const sum = new Float64Array(Math.min(dimensions ?? vectors.dimensions, vectors.dimensions))
   for (const word of textWords(text)) {
     if (STOP_WORDS.has(word)) continue
     const v = vectors.vector(word)
@@ -213,7 +216,9 @@ export function startFakeOllama(options: FakeOllamaOptions = {}): FakeOllama {
     if (garbage === "invalid-json") return notJson()
     if (garbage === "wrong-shape") return Response.json({ model: body.model, embedding: "none" })
     const started = performance.now()
-    const embeddings = input.map((text) => (garbage === "nonsense" ? [] : fakeEmbedding(text)))
+    // `dimensions` keeps the first values and re-normalises, as Ollama does for Matryoshka models.
+    const dimensions = typeof body.dimensions === "number" && body.dimensions > 0 ? body.dimensions : undefined
+    const embeddings = input.map((text) => (garbage === "nonsense" ? [] : fakeEmbedding(text, dimensions)))
     const nanos = Math.round((performance.now() - started) * 1e6)
     return Response.json({
       model: body.model,

@@ -8,7 +8,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { randomUUID } from "node:crypto"
 import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join, relative, resolve, sep } from "node:path"
-import { SqliteEngine } from "@overlord/store"
+import { SqliteEngine } from "@overlord/store/sqlite"
 import { OVERLORD_BIN } from "@overlord/testkit/overlord-process"
 
 export const REPO = resolve(import.meta.dirname, "../../../..")

@@ -5,7 +5,8 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { fromEngine, SqliteEngine, Store } from "@overlord/store"
+import { fromEngine, Store } from "@overlord/store"
+import { SqliteEngine } from "@overlord/store/sqlite"
 import { Context, Effect, Exit, Layer, Scope } from "effect"
 import { HttpServer, layer as httpServerLayer, type ServerConfig } from "../../src/http-server.ts"
 

@@ -1,5 +1,5 @@
 import type { Database } from "bun:sqlite"
-import type { LineLog } from "./line-log.ts"
+import type { LineLog } from "../line-log.ts"
 
 /**
  * SQLite schema, as forward-only migrations applied in order at open (tracked in `user_version`),
@@ -202,4 +202,15 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
     db.run("ALTER TABLE entries DROP COLUMN raw")
     db.query("INSERT INTO meta (key, value) VALUES ('line_log_end', ?)").run(String(lines.end()))
   },
+  // 6: seqs are taken from a counter row inside each write transaction (`allocateSeqs`), which stays
+  // locked until the transaction commits, so seqs commit in order: readers of "everything after seq N"
+  // (the live feed; a change feed shared by several servers) never see a smaller seq appear later.
+  // AUTOINCREMENT keeps the seqs given so far; the counter starts after the largest ever handed out.
+  `
+  CREATE TABLE seq_counter (id INTEGER PRIMARY KEY CHECK (id = 1), next_seq INTEGER NOT NULL);
+  INSERT INTO seq_counter (id, next_seq) VALUES (1, 1 + max(
+    (SELECT coalesce(max(seq), 0) FROM entries),
+    coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'entries'), 0)
+  ));
+  `,
 ]

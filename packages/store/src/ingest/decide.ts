@@ -1,0 +1,645 @@
+/**
+ * The exactly-once rules, as pure functions over plain rows: what a group of appends writes. No I/O:
+ * `append.ts` loads the rows these functions read and writes the plan they return.
+ *
+ * - An append is stored only if it starts at its file's stored offset and generation (`sketchGroup`).
+ * - A line without its newline stays open and the next append continues it (`decideLines`).
+ * - After a reset, re-read lines identical to the stored ones are skipped; the first difference
+ *   supersedes everything from there on.
+ * - Usage is deduplicated per API response: the largest copy is kept (`shouldReplace`) and session
+ *   totals move with it (`decideUsage`).
+ * - Session facts add up per group (`planSessions`); a flat agent file joins its session when a record
+ *   names it, and that session's facts are rebuilt.
+ */
+import { isUtf8 } from "node:buffer"
+import {
+  analyzeLine,
+  costOf,
+  type LineFacts,
+  type LinePiece,
+  shouldReplace,
+  splitPieces,
+  usageTotal,
+} from "@overlord/transcript"
+import {
+  emptyDelta,
+  mergeDelta,
+  partialLineFacts,
+  projectOf,
+  type SessionDelta,
+  type UsageAmounts,
+} from "../line-facts.ts"
+import { bytesEqual, concatBytes } from "../lines.ts"
+import type { Append, MachineActor, StoredRef } from "../store.ts"
+import type {
+  ContinuedLine,
+  EntryRow,
+  FileRow,
+  KeptUsageRow,
+  NewEntry,
+  SessionKey,
+  SessionRow,
+  SessionWrite,
+  UsageWrite,
+  WritePlan,
+} from "./dialect.ts"
+import { applyDelta, factsOfRow } from "./sessions.ts"
+
+/**
+ * A long line still arriving in pieces is parsed once, when its newline comes, not once per piece.
+ * A short open line is parsed now: it may be a file's last line that never gets a newline.
+ */
+export const OPEN_LINE_PARSE_MAX = 1024 * 1024
+const needsFacts = (length: number, terminated: boolean) => terminated || length <= OPEN_LINE_PARSE_MAX
+const factsOf = (raw: Uint8Array, terminated: boolean): LineFacts =>
+  needsFacts(raw.length, terminated) ? analyzeLine(raw, isUtf8) : partialLineFacts
+
+/** A piece's bytes with its newline, as a view of the same payload (so a dialect can write runs of them). */
+const withNewline = (piece: LinePiece): Uint8Array =>
+  piece.terminated ? new Uint8Array(piece.bytes.buffer, piece.bytes.byteOffset, piece.bytes.length + 1) : piece.bytes
+
+// ---- 1. what the group needs loaded ------------------------------------------------------------------
+
+export interface GroupSketch {
+  /** Per append: accepted (it starts where its file stands), with its pieces; null when rejected. */
+  readonly pieces: (LinePiece[] | null)[]
+  /**
+   * Files with a rejected append and no accepted one before it in the group: their cursor's tail is
+   * the stored one. (After an accepted append of the same group the tail is left out: the daemon just
+   * sent those bytes from its own read, and a cursor without tail only moves its offset.)
+   */
+  readonly storedTails: Set<number>
+  /** Lines left open by earlier groups that the group continues: seq → whether their bytes are needed. */
+  readonly openLines: Map<number, boolean>
+  /** Per file re-read after a reset: the byte ranges whose stored lines the re-read is compared with. */
+  readonly rereads: Map<number, { from: number; ranges: [number, number][] }>
+  /** At least as many seqs as the group's new lines. */
+  readonly newLines: number
+}
+
+/** Which appends are accepted and what their lines need loaded, from the files as loaded. */
+export function sketchGroup(appends: readonly Append[], files: ReadonlyMap<string, FileRow>): GroupSketch {
+  const state = new Map<number, { offset: number; liveEnd: number; open: boolean; accepted: boolean }>()
+  const pieces: (LinePiece[] | null)[] = []
+  const storedTails = new Set<number>()
+  const openLines = new Map<number, boolean>()
+  const rereads = new Map<number, { from: number; ranges: [number, number][] }>()
+  const openBytes = new Map<number, number>()
+  let newLines = 0
+  for (const { header, payload } of appends) {
+    const file = files.get(header.fileKey)!
+    let s = state.get(file.id)
+    if (!s) {
+      s = { offset: file.offset, liveEnd: file.live_end, open: file.open_seq !== null, accepted: false }
+      state.set(file.id, s)
+    }
+    if (header.generation !== file.generation || header.fromOffset !== s.offset) {
+      pieces.push(null)
+      if (!s.accepted) storedTails.add(file.id)
+      continue
+    }
+    const split = splitPieces(payload, header.fromOffset)
+    pieces.push(split)
+    if (s.open && file.open_seq !== null && !s.accepted) openLines.set(file.open_seq, false)
+    if (file.open_seq !== null && openLines.has(file.open_seq)) {
+      // The stored open line's bytes are read when the group ends it or it stays short (see `factsOf`).
+      const grown = (openBytes.get(file.open_seq) ?? 0) + payload.length
+      openBytes.set(file.open_seq, grown)
+      if (payload.includes(0x0a) || grown <= OPEN_LINE_PARSE_MAX) openLines.set(file.open_seq, true)
+    }
+    if (header.fromOffset < s.liveEnd) {
+      let r = rereads.get(file.id)
+      if (!r) {
+        r = { from: header.fromOffset, ranges: [] }
+        rereads.set(file.id, r)
+      }
+      r.ranges.push([header.fromOffset, Math.min(header.toOffset, s.liveEnd)])
+    }
+    newLines += split.length - (s.open && split.length > 0 ? 1 : 0)
+    s.accepted = true
+    s.offset = header.toOffset
+    // An over-estimate when a re-read supersedes: then more is loaded than compared, never less.
+    s.liveEnd = Math.max(s.liveEnd, header.toOffset)
+    const last = split[split.length - 1]
+    if (last) s.open = !last.terminated
+  }
+  return { pieces, storedTails, openLines, rereads, newLines }
+}
+
+// ---- 2. the group's lines ----------------------------------------------------------------------------
+
+/** A stored line the group may read: a line left open, or one a re-read is compared with. */
+export interface StoredLine {
+  readonly row: EntryRow
+  /** Its bytes without newline, when loaded. */
+  readonly bytes: Uint8Array | null
+}
+
+export interface LinesInput {
+  readonly actor: MachineActor
+  readonly appends: readonly Append[]
+  readonly sketch: GroupSketch
+  /** Every file of the group, by key, as loaded. */
+  readonly files: ReadonlyMap<string, FileRow>
+  /** The sessions of the group's files (and of flat agent files' records, once loaded), by id. */
+  readonly sessions: ReadonlyMap<number, SessionRow>
+  /** The machine's sessions by session id (uid), for flat agent files that find theirs. */
+  readonly sessionsByUid: ReadonlyMap<string, number>
+  /** Stored lines by seq: open lines and re-read ones. */
+  readonly stored: ReadonlyMap<number, StoredLine>
+  /** Per re-read file, its stored live lines in the re-read's ranges by byte offset (with their bytes). */
+  readonly storedAt: ReadonlyMap<number, ReadonlyMap<number, StoredLine>>
+  /** Per re-read file: how many live lines it has from the re-read's start (`GroupSketch.rereads`). */
+  readonly liveFrom: ReadonlyMap<number, number>
+  /** The first of the seqs reserved for the group (`GroupSketch.newLines` of them). */
+  readonly firstSeq: number
+  /** Facts already computed for a line, by position, kept across a second run of the same group. */
+  readonly factsMemo: Map<string, LineFacts>
+}
+
+/** What a usage pass needs, in the order the lines came. */
+export type UsageEvent =
+  | {
+      readonly type: "line"
+      readonly seq: number
+      readonly fileId: number
+      readonly sessionId: number | null
+      readonly projectDir: string
+      readonly facts: LineFacts
+    }
+  | { readonly type: "attach"; readonly fileId: number; readonly sessionId: number }
+
+export type AppendResult =
+  | { readonly _tag: "Ack"; readonly file: FileRow; readonly stored: StoredRef[] }
+  | { readonly _tag: "Rejected"; readonly reason: string; readonly file: FileRow; readonly storedTail: boolean }
+
+export interface LinesDecision {
+  readonly results: AppendResult[]
+  readonly entries: NewEntry[]
+  readonly continued: ContinuedLine[]
+  readonly supersede: { fileId: number; fromOffset: number }[]
+  readonly attach: { fileId: number; sessionId: number }[]
+  readonly searchDrops: number[]
+  /** Files changed by the group, as they end it. */
+  readonly files: FileRow[]
+  /** Session facts the group adds, per session. */
+  readonly deltas: Map<number, SessionDelta>
+  /** Sessions whose facts are rebuilt from their lines once the plan is written. */
+  readonly recompute: Set<number>
+  readonly usage: UsageEvent[]
+  /** Flat agent files that joined a session: their usage kept so far moves with them. */
+  readonly attachedFiles: number[]
+}
+
+/** What the lines pass could not decide without more rows: load them and run it again. */
+export interface LinesNeed {
+  readonly need: { readonly sessions: SessionKey[]; readonly lineBytes: number[] }
+}
+
+/** A line of the group that a later piece may continue: new in this group, or stored before it. */
+type OpenLine =
+  | { readonly kind: "new"; readonly entry: NewEntry }
+  | { readonly kind: "continued"; readonly line: ContinuedLine; readonly old: Uint8Array | null }
+
+export function decideLines(input: LinesInput): LinesDecision | LinesNeed {
+  const { actor, appends, sketch } = input
+  const files = new Map<number, FileRow>()
+  const entries: NewEntry[] = []
+  const continued = new Map<number, ContinuedLine>()
+  const lines = new Map<number, OpenLine>()
+  const supersede: { fileId: number; fromOffset: number }[] = []
+  const attach: { fileId: number; sessionId: number }[] = []
+  const searchDrops: number[] = []
+  const deltas = new Map<number, SessionDelta>()
+  const recompute = new Set<number>()
+  const usage: UsageEvent[] = []
+  const attachedFiles: number[] = []
+  const results: AppendResult[] = []
+  const needSessions = new Map<string, SessionKey>()
+  const needBytes: number[] = []
+  let nextSeq = input.firstSeq
+
+  const fileOf = (key: string): FileRow => {
+    const loaded = input.files.get(key)!
+    let file = files.get(loaded.id)
+    if (!file) {
+      file = { ...loaded }
+      files.set(file.id, file)
+    }
+    return file
+  }
+  const deltaOf = (sessionId: number) => {
+    let delta = deltas.get(sessionId)
+    if (!delta) {
+      delta = emptyDelta()
+      deltas.set(sessionId, delta)
+    }
+    return delta
+  }
+  const uidOf = (sessionId: number | null) =>
+    sessionId === null ? "" : (input.sessions.get(sessionId)?.session_uid ?? "")
+
+  /** Flat `agent-*.jsonl` files name their parent session only inside their records. */
+  const attachSession = (file: FileRow, facts: LineFacts): void => {
+    if (file.session_id !== null || !facts.sessionId) return
+    const sessionId = input.sessionsByUid.get(facts.sessionId)
+    if (sessionId === undefined || !input.sessions.has(sessionId)) {
+      needSessions.set(facts.sessionId, {
+        session_uid: facts.sessionId,
+        project_dir: projectOf(file.file_key).projectDir,
+      })
+      return
+    }
+    file.session_id = sessionId
+    attach.push({ fileId: file.id, sessionId })
+    // The group's own lines of the file so far join too (the stored ones by `attach`).
+    for (const e of entries) if (e.file_id === file.id && e.session_id === null) e.session_id = sessionId
+    usage.push({ type: "attach", fileId: file.id, sessionId })
+    attachedFiles.push(file.id)
+    recompute.add(sessionId)
+  }
+
+  const storedLine = (seq: number): StoredLine => {
+    const line = input.stored.get(seq)
+    if (!line) throw new Error(`ingest: stored line ${seq} was not loaded`)
+    return line
+  }
+
+  for (let a = 0; a < appends.length; a++) {
+    const { header, facts: given } = appends[a]!
+    const file = fileOf(header.fileKey)
+    const pieces = sketch.pieces[a]
+    if (!pieces) {
+      results.push({
+        _tag: "Rejected",
+        reason: `expected generation ${file.generation} at offset ${file.offset}, got generation ${header.generation} at ${header.fromOffset}`,
+        file: { ...file },
+        storedTail: sketch.storedTails.has(file.id),
+      })
+      continue
+    }
+    if (file.identity === null) file.identity = header.identity
+    const stored: StoredRef[] = []
+    const projectDir = projectOf(file.file_key).projectDir
+    const inMain = file.agent_id === null
+    for (let i = 0; i < pieces.length; i++) {
+      const piece = pieces[i]!
+      if (file.open_seq !== null) {
+        // The first piece continues the line left open by the previous append.
+        const seq = file.open_seq
+        let open = lines.get(seq)
+        if (!open) {
+          const { row, bytes } = storedLine(seq)
+          const line: ContinuedLine = {
+            entry: row,
+            added: [],
+            whole: null,
+            raw_len: row.raw_len,
+            terminated: row.terminated,
+            kind: row.kind,
+            subtype: null,
+            uuid: null,
+            parent_uuid: null,
+            ts: null,
+          }
+          open = { kind: "continued", line, old: bytes }
+          lines.set(seq, open)
+          continued.set(seq, line)
+          searchDrops.push(seq)
+        }
+        const target = open.kind === "new" ? open.entry : open.line
+        const rawLen = target.raw_len + piece.bytes.length
+        const byteOffset = open.kind === "new" ? open.entry.byte_offset : open.line.entry.byte_offset
+        let facts: LineFacts = partialLineFacts
+        if (needsFacts(rawLen, piece.terminated)) {
+          const before = open.kind === "new" ? joinParts(open.entry.parts, open.entry.raw_len) : wholeOf(open)
+          if (before === null) {
+            needBytes.push(seq)
+            continue
+          }
+          const whole = concatBytes(before, piece.bytes)
+          facts = memo(input.factsMemo, `${a}:${i}`, () => factsOf(whole, piece.terminated))
+          if (open.kind === "continued") open.line.whole = whole
+        } else if (open.kind === "continued") {
+          open.line.whole = null
+        }
+        if (open.kind === "new") open.entry.parts.push(withNewline(piece))
+        else open.line.added.push(withNewline(piece))
+        target.raw_len = rawLen
+        target.terminated = piece.terminated ? 1 : 0
+        setColumns(target, facts)
+        attachSession(file, facts)
+        usage.push({ type: "line", seq, fileId: file.id, sessionId: file.session_id, projectDir, facts })
+        file.live_end = byteOffset + rawLen + (piece.terminated ? 1 : 0)
+        if (piece.terminated) file.open_seq = null
+        if (file.session_id !== null) mergeDelta(deltaOf(file.session_id), facts, seq, inMain, false)
+        stored.push({
+          seq,
+          sessionId: uidOf(file.session_id),
+          byteOffset,
+          notice: piece.terminated ? (facts.notice ?? null) : null,
+        })
+        continue
+      }
+      if (piece.byteOffset < file.live_end) {
+        // Re-reading after a reset: identical lines are already stored; the first difference
+        // supersedes everything from there on.
+        const existing = findStoredAt(input, file.id, piece.byteOffset)
+        if (existing && existing.row.terminated === (piece.terminated ? 1 : 0)) {
+          if (existing.bytes === null) throw new Error(`ingest: re-read line ${existing.row.seq} was not loaded`)
+          if (bytesEqual(existing.bytes, piece.bytes)) {
+            if (!piece.terminated) file.open_seq = existing.row.seq
+            continue
+          }
+        }
+        supersede.push({ fileId: file.id, fromOffset: piece.byteOffset })
+        file.line_count -= liveFromOffset(input, file.id, piece.byteOffset)
+        file.live_end = piece.byteOffset
+        if (file.session_id !== null) recompute.add(file.session_id)
+      }
+      const facts = memo(
+        input.factsMemo,
+        `${a}:${i}`,
+        () => (piece.terminated ? given?.[i] : null) ?? factsOf(piece.bytes, piece.terminated),
+      )
+      attachSession(file, facts)
+      const seq = nextSeq++
+      const entry: NewEntry = {
+        seq,
+        user_id: actor.userId,
+        file_id: file.id,
+        session_id: file.session_id,
+        line_no: file.line_count,
+        byte_offset: piece.byteOffset,
+        terminated: piece.terminated ? 1 : 0,
+        raw_len: piece.bytes.length,
+        parts: [withNewline(piece)],
+        kind: "",
+        subtype: null,
+        uuid: null,
+        parent_uuid: null,
+        ts: null,
+      }
+      setColumns(entry, facts)
+      entries.push(entry)
+      file.line_count += 1
+      file.live_end = piece.byteOffset + piece.bytes.length + (piece.terminated ? 1 : 0)
+      if (!piece.terminated) {
+        file.open_seq = seq
+        lines.set(seq, { kind: "new", entry })
+      }
+      usage.push({ type: "line", seq, fileId: file.id, sessionId: file.session_id, projectDir, facts })
+      if (file.session_id !== null) mergeDelta(deltaOf(file.session_id), facts, seq, inMain, true)
+      stored.push({
+        seq,
+        sessionId: uidOf(file.session_id),
+        byteOffset: piece.byteOffset,
+        notice: piece.terminated ? (facts.notice ?? null) : null,
+      })
+    }
+    file.offset = header.toOffset
+    results.push({ _tag: "Ack", file: { ...file }, stored })
+  }
+  if (needSessions.size > 0 || needBytes.length > 0) {
+    return { need: { sessions: [...needSessions.values()], lineBytes: needBytes } }
+  }
+  if (nextSeq - input.firstSeq > sketch.newLines) {
+    throw new Error(`ingest: ${nextSeq - input.firstSeq} new lines, ${sketch.newLines} seqs reserved`)
+  }
+  const touched = new Set<number>()
+  for (const r of results) if (r._tag === "Ack") touched.add(r.file.id)
+  for (const { fileId } of attach) touched.add(fileId)
+  return {
+    results,
+    entries,
+    continued: [...continued.values()],
+    supersede,
+    attach,
+    searchDrops,
+    files: [...touched].map((id) => files.get(id)!),
+    deltas,
+    recompute,
+    usage,
+    attachedFiles,
+  }
+}
+
+function memo(cache: Map<string, LineFacts>, key: string, compute: () => LineFacts): LineFacts {
+  let facts = cache.get(key)
+  if (!facts) {
+    facts = compute()
+    cache.set(key, facts)
+  }
+  return facts
+}
+
+function setColumns(
+  target: { kind: string; subtype: string | null; uuid: string | null; parent_uuid: string | null; ts: string | null },
+  facts: LineFacts,
+): void {
+  target.kind = facts.kind
+  target.subtype = facts.subtype ?? null
+  target.uuid = facts.uuid ?? null
+  target.parent_uuid = facts.parentUuid ?? null
+  target.ts = facts.timestamp ?? null
+}
+
+/** A new line's bytes so far, without newline (it is open, so it has none). */
+function joinParts(parts: readonly Uint8Array[], length: number): Uint8Array {
+  if (parts.length === 1) return parts[0]!
+  const out = new Uint8Array(length)
+  let at = 0
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.length
+  }
+  return out
+}
+
+/** A continued stored line's bytes so far (stored and added in this group), or null when not loaded. */
+function wholeOf(open: { readonly line: ContinuedLine; readonly old: Uint8Array | null }): Uint8Array | null {
+  if (open.line.whole) return open.line.whole
+  if (open.old === null) return null
+  return open.line.added.length === 0 ? open.old : joinParts([open.old, ...open.line.added], open.line.raw_len)
+}
+
+function findStoredAt(input: LinesInput, fileId: number, byteOffset: number): StoredLine | undefined {
+  return input.storedAt.get(fileId)?.get(byteOffset)
+}
+
+/** Live lines of the file at or after `byteOffset`, from the count at the re-read's start. */
+function liveFromOffset(input: LinesInput, fileId: number, byteOffset: number): number {
+  let n = input.liveFrom.get(fileId) ?? 0
+  const at = input.storedAt.get(fileId)
+  if (at) for (const [offset] of at) if (offset < byteOffset) n -= 1
+  return n
+}
+
+// ---- 3. usage ----------------------------------------------------------------------------------------
+
+/** A kept copy as the usage pass tracks it. */
+interface Kept {
+  row: KeptUsageRow
+  /** The file whose line it is, when the pass knows it (orphans of attaching files, the group's own). */
+  fileId: number | null
+  /** Stored before the group: a new copy rewrites its row instead of inserting one. */
+  stored: boolean
+}
+
+export interface UsageInput {
+  readonly userId: number
+  readonly events: readonly UsageEvent[]
+  /** Stored kept rows for the group's dedup keys. */
+  readonly kept: readonly KeptUsageRow[]
+  /** Stored kept rows of no session, per flat agent file that joins a session in this group. */
+  readonly orphans: ReadonlyMap<number, readonly KeptUsageRow[]>
+}
+
+export interface UsageDecision {
+  readonly usage: UsageWrite[]
+  readonly usageMoves: WritePlan["usageMoves"]
+  /** Added to each session's totals. */
+  readonly totals: Map<number, UsageAmounts>
+}
+
+/** The dedup keys the usage pass will look up: load their stored rows first. */
+export function usageKeys(events: readonly UsageEvent[]): string[] {
+  const keys = new Set<string>()
+  for (const e of events) {
+    if (e.type === "line" && e.facts.usage) keys.add(e.facts.usage.dedupKey ?? `seq:${e.seq}`)
+  }
+  return [...keys]
+}
+
+/**
+ * Keeps each message's usage if no copy of it is kept yet or this copy wins the dedup rule
+ * (`shouldReplace`: largest total; on a tie the main chain over a sidechain), and moves the session
+ * totals with it: a new message adds to its session; a copy that replaces another takes the old
+ * copy's amounts from its session and adds its own to its own; a flat agent file's messages count once
+ * a record names the session.
+ */
+export function decideUsage(input: UsageInput): UsageDecision {
+  const kept = new Map<string, Kept>()
+  for (const [fileId, rows] of input.orphans) {
+    for (const row of rows) kept.set(row.dedup_key, { row, fileId, stored: true })
+  }
+  for (const row of input.kept)
+    if (!kept.has(row.dedup_key)) kept.set(row.dedup_key, { row, fileId: null, stored: true })
+  const writes = new Map<string, UsageWrite>()
+  const moves = new Map<string, number>()
+  const totals = new Map<number, UsageAmounts>()
+  const totalOf = (sessionId: number) => {
+    let t = totals.get(sessionId)
+    if (!t) {
+      t = { input: 0, output: 0, cacheWrite: 0, cacheRead: 0, costUsd: 0 }
+      totals.set(sessionId, t)
+    }
+    return t
+  }
+  const add = (sessionId: number, amounts: UsageAmounts, sign: 1 | -1) => {
+    const t = totalOf(sessionId)
+    t.input += sign * amounts.input
+    t.output += sign * amounts.output
+    t.cacheWrite += sign * amounts.cacheWrite
+    t.cacheRead += sign * amounts.cacheRead
+    t.costUsd += sign * amounts.costUsd
+  }
+  for (const event of input.events) {
+    if (event.type === "attach") {
+      // The file's messages kept so far belonged to no session: they now count in this one.
+      for (const [key, k] of kept) {
+        if (k.row.session_id !== null || k.fileId !== event.fileId) continue
+        k.row.session_id = event.sessionId
+        add(event.sessionId, k.row, 1)
+        const write = writes.get(key)
+        if (write) write.session_id = event.sessionId
+        else moves.set(key, event.sessionId)
+      }
+      continue
+    }
+    const usage = event.facts.usage
+    if (!usage) continue
+    const key = usage.dedupKey ?? `seq:${event.seq}`
+    const total = usageTotal(usage)
+    const k = kept.get(key)
+    if (
+      k &&
+      !shouldReplace(
+        { total: k.row.total, isSidechain: k.row.is_sidechain === 1 },
+        { total, isSidechain: usage.isSidechain === true },
+      )
+    ) {
+      continue
+    }
+    const amounts: UsageAmounts = {
+      input: usage.input,
+      output: usage.output,
+      cacheWrite: usage.cacheWrite,
+      cacheRead: usage.cacheRead,
+      costUsd: costOf(usage).usd,
+    }
+    const stored = k?.stored ?? false
+    writes.set(key, {
+      replace: stored,
+      user_id: input.userId,
+      dedup_key: key,
+      session_id: event.sessionId,
+      project_dir: event.projectDir,
+      entry_seq: event.seq,
+      model: usage.model,
+      day: event.facts.timestamp ? event.facts.timestamp.slice(0, 10) : null,
+      input: amounts.input,
+      output: amounts.output,
+      cache_write: amounts.cacheWrite,
+      cache_read: amounts.cacheRead,
+      total,
+      is_sidechain: usage.isSidechain ? 1 : 0,
+      cost_usd: amounts.costUsd,
+    })
+    moves.delete(key)
+    if (k && k.row.session_id !== null) add(k.row.session_id, k.row, -1)
+    if (event.sessionId !== null) add(event.sessionId, amounts, 1)
+    kept.set(key, {
+      row: {
+        dedup_key: key,
+        session_id: event.sessionId,
+        entry_seq: event.seq,
+        ...amounts,
+        total,
+        is_sidechain: usage.isSidechain ? 1 : 0,
+      },
+      fileId: event.fileId,
+      stored,
+    })
+  }
+  return {
+    usage: [...writes.values()],
+    usageMoves: [...moves].map(([dedupKey, sessionId]) => ({ userId: input.userId, dedupKey, sessionId })),
+    totals,
+  }
+}
+
+// ---- 4. sessions and the plan ------------------------------------------------------------------------
+
+/** Each touched session's row: facts with the group's delta (unless rebuilt later), last seq, usage moved. */
+export function planSessions(
+  sessions: ReadonlyMap<number, SessionRow>,
+  deltas: ReadonlyMap<number, SessionDelta>,
+  totals: ReadonlyMap<number, UsageAmounts>,
+  recompute: ReadonlySet<number>,
+): SessionWrite[] {
+  const out: SessionWrite[] = []
+  const none: UsageAmounts = { input: 0, output: 0, cacheWrite: 0, cacheRead: 0, costUsd: 0 }
+  for (const id of new Set([...deltas.keys(), ...totals.keys()])) {
+    const delta = deltas.get(id)
+    const row = sessions.get(id)
+    if (delta && !row) throw new Error(`ingest: session ${id} was not loaded`)
+    out.push({
+      id,
+      facts: delta && row && !recompute.has(id) ? applyDelta(factsOfRow(row), delta) : null,
+      last_seq: delta?.lastSeq ?? 0,
+      usage: totals.get(id) ?? none,
+    })
+  }
+  return out
+}

@@ -1,0 +1,261 @@
+/**
+ * The embedded store: SQLite through bun:sqlite, WAL mode. What it keeps and how it stays fast is its
+ * own (pragmas, the line log, the checkpointer); what it stores on an append is the ingest core's
+ * (`../ingest/`), run over the SQLite dialect (`ingest-dialect.ts`) synchronously: each group of appends
+ * is one short IMMEDIATE transaction, so the bytes and the files' new offsets commit together or not at
+ * all. Accounts, reads and search are their own modules.
+ */
+import { Database } from "bun:sqlite"
+import { chmodSync, existsSync, mkdirSync } from "node:fs"
+import { dirname } from "node:path"
+import type { Api, Sync } from "@overlord/protocol"
+import type { StoreError } from "../errors.ts"
+import { appendGroup, loadTails } from "../ingest/append.ts"
+import { cursorOf } from "../ingest/cursors.ts"
+import type { FileRow } from "../ingest/dialect.ts"
+import { resetFile } from "../ingest/reset.ts"
+import { runSync } from "../ingest/steps.ts"
+import { type LineLog, lineLogPath, openLineLog } from "../line-log.ts"
+import { Checkpointer } from "../sqlite-checkpointer.ts"
+import type {
+  Actor,
+  Append,
+  AppendOutcome,
+  Engine,
+  EntryQuery,
+  EntryWithSession,
+  IssueToken,
+  MachineActor,
+  MachineState,
+  SessionQuery,
+  TokenGrant,
+  TokenKind,
+  UsageQuery,
+} from "../store.ts"
+import { SqliteAccounts } from "./accounts.ts"
+import { sqliteErrorOf } from "./errors.ts"
+import { SqliteIngest } from "./ingest-dialect.ts"
+import { recoverLineLog } from "./line-log-recovery.ts"
+import { SqliteReads } from "./reads.ts"
+import { SQLITE_MIGRATIONS } from "./schema.ts"
+import { SqliteSearch } from "./search.ts"
+
+const now = () => new Date().toISOString()
+
+export interface SqliteOptions {
+  /** A file path, or ":memory:". */
+  readonly path: string
+  /**
+   * `background` (the default for a file): WAL checkpoints run on a thread of their own
+   * (`sqlite-checkpointer.ts`); `inline`: SQLite runs them in the committing thread.
+   */
+  readonly checkpoints?: "background" | "inline"
+  /** With background checkpoints: how long writes must pause before the WAL file is truncated. */
+  readonly walQuietMs?: number
+  /** Something the engine repaired at open (default: `console.warn`). */
+  readonly onWarning?: (message: string) => void
+}
+
+const PAGE_SIZE = 4096
+const MB = 1024 * 1024
+const CACHE_BYTES = 8 * MB
+/** Inline checkpoints: pages of WAL between them (64 MB). */
+const INLINE_CHECKPOINT_PAGES = (64 * MB) / PAGE_SIZE
+/**
+ * Background checkpoints: SQLite's own, in the writer, only every 256 MB of WAL. It restarts the WAL
+ * (which the thread cannot do while the writer is busy) and finds all but the last rounds' pages copied.
+ */
+const WRITER_CHECKPOINT_PAGES = (256 * MB) / PAGE_SIZE
+
+export class SqliteEngine implements Engine {
+  readonly name = "sqlite"
+  private readonly db: Database
+  private readonly checkpointer: Checkpointer | null = null
+  private readonly lines: LineLog
+  private readonly ingest: SqliteIngest
+  private readonly accounts: SqliteAccounts
+  private readonly reads: SqliteReads
+  private readonly searchIndex: SqliteSearch
+
+  constructor(options: SqliteOptions) {
+    if (options.path !== ":memory:") {
+      mkdirSync(dirname(options.path), { recursive: true, mode: 0o700 })
+    }
+    const fresh = options.path === ":memory:" || !existsSync(options.path)
+    this.db = new Database(options.path, { create: true, strict: true })
+    if (fresh && options.path !== ":memory:") chmodSync(options.path, 0o600)
+    this.lines = openLineLog(options.path)
+    // A log left from a database that was deleted names nothing the new one knows.
+    if (fresh) this.lines.truncate(0)
+    // Rows are small since lines moved to the line log: 4 KiB pages write ~15 % less (a commit rewrites
+    // every page it touches) and make half the file of 16 KiB ones, which were worth it only while
+    // rows carried 1–4 KB lines (BENCHMARKS.md). Only takes effect on a new database.
+    this.db.run(`PRAGMA page_size = ${PAGE_SIZE}`)
+    this.db.run("PRAGMA journal_mode = WAL")
+    // Checkpoints on their own thread for a file; inline, every 64 MB of WAL, otherwise.
+    const background = options.path !== ":memory:" && (options.checkpoints ?? "background") === "background"
+    const cyclePages = background ? WRITER_CHECKPOINT_PAGES : INLINE_CHECKPOINT_PAGES
+    this.db.run(`PRAGMA wal_autocheckpoint = ${cyclePages}`)
+    // The WAL file keeps its size from one cycle to the next while lines keep coming: cutting it back
+    // when it starts over, and reallocating its blocks, cost the storing thread ~15 % of a backfill.
+    // It is truncated once writes pause (`Checkpointer`), and at close.
+    this.db.run(`PRAGMA journal_size_limit = ${cyclePages * PAGE_SIZE + 64 * MB}`)
+    if (background) {
+      this.checkpointer = new Checkpointer({
+        path: options.path,
+        lineLogPath: lineLogPath(options.path),
+        everyBytes: 16 * MB,
+        quietMs: options.walQuietMs ?? 2_000,
+        // The page cache is sized for a backfill's transactions; an idle store gives it back.
+        onQuiet: () => this.db.run("PRAGMA shrink_memory"),
+        // Without the thread, SQLite checkpoints inline again, as often as it would have.
+        onFailed: () => this.db.run(`PRAGMA wal_autocheckpoint = ${INLINE_CHECKPOINT_PAGES}`),
+      })
+    }
+    this.db.run("PRAGMA synchronous = NORMAL")
+    // A transaction larger than the page cache spills pages into the WAL early and writes them again
+    // at commit; a group of appends is up to 4 MB of lines plus the pages they touch. 16 MiB was no
+    // faster than 8 (three interleaved backfill pairs) and held more memory during a backfill.
+    this.db.run(`PRAGMA cache_size = -${(CACHE_BYTES / 1024) | 0}`)
+    // What statement journals remain (an AUTOINCREMENT insert keeps one) stay out of temp files.
+    this.db.run("PRAGMA temp_store = MEMORY")
+    this.db.run("PRAGMA busy_timeout = 5000")
+    this.db.run("PRAGMA foreign_keys = ON")
+    this.migrate()
+    this.ingest = new SqliteIngest(this.db, this.lines)
+    this.accounts = new SqliteAccounts(this.db)
+    this.reads = new SqliteReads(this.db, this.lines)
+    this.searchIndex = new SqliteSearch(this.db, this.lines, (bytes) => this.checkpointer?.wrote(bytes))
+    recoverLineLog(this.db, this.lines, this.ingest, options.onWarning ?? ((message) => console.warn(message)))
+  }
+
+  private migrate(): void {
+    const row = this.db.query("PRAGMA user_version").get() as { user_version: number }
+    for (let v = row.user_version; v < SQLITE_MIGRATIONS.length; v++) {
+      const migration = SQLITE_MIGRATIONS[v]!
+      this.db
+        .transaction(() => {
+          if (typeof migration === "string") this.db.run(migration)
+          else migration(this.db, this.lines)
+          this.db.run(`PRAGMA user_version = ${v + 1}`)
+        })
+        .immediate()
+    }
+  }
+
+  errorOf(operation: string, cause: unknown): StoreError {
+    return sqliteErrorOf(operation, cause)
+  }
+
+  close(): void {
+    this.checkpointer?.close()
+    this.lines.sync()
+    this.lines.close()
+    // Leave no WAL behind: the next open (or a copy of the file) needs nothing but the database.
+    try {
+      this.db.run("PRAGMA wal_checkpoint(TRUNCATE)")
+    } catch {
+      // Busy (a reader still open): SQLite checkpoints at the next open instead.
+    }
+    this.db.close()
+  }
+
+  // ---- sync (SyncStore) ----------------------------------------------------------------------------
+
+  openMachine(actor: Actor, machineUid: string, name: string): { machineId: number; cursors: Sync.FileCursor[] } {
+    const machine = this.db
+      .query(
+        `INSERT INTO machines (user_id, machine_uid, name, created_at, last_seen_at, online) VALUES (?, ?, ?, ?, ?, 1)
+         ON CONFLICT (user_id, machine_uid) DO UPDATE SET name = excluded.name, last_seen_at = excluded.last_seen_at, online = 1
+         RETURNING id`,
+      )
+      .get(actor.userId, machineUid, name, now(), now()) as { id: number }
+    const files = this.db
+      .query("SELECT * FROM files WHERE user_id = ? AND machine_id = ?")
+      .all(actor.userId, machine.id) as FileRow[]
+    const tails = runSync(loadTails(this.ingest, files))
+    return { machineId: machine.id, cursors: files.map((f) => cursorOf(f, tails.get(f.id) ?? null)) }
+  }
+
+  /**
+   * One transaction for the whole group: a commit rewrites the pages every append touches (the
+   * tables' last pages, the usage index), so committing 4 MB at once writes ~25 % less WAL than
+   * committing each append. Any failure rolls the group back; nothing in it was acknowledged.
+   */
+  append(actor: MachineActor, appends: readonly Append[]): AppendOutcome[] {
+    const outcomes = this.ingest.transaction((tx) => appendGroup(tx, actor, appends))
+    let bytes = 0
+    for (const a of appends) bytes += a.payload.length
+    this.checkpointer?.wrote(bytes)
+    return outcomes
+  }
+
+  reset(actor: MachineActor, reset: Sync.Reset): AppendOutcome {
+    return this.ingest.transaction((tx) => resetFile(tx, actor, reset))
+  }
+
+  setMachineState(actor: MachineActor, state: MachineState): void {
+    this.db
+      .query(
+        `UPDATE machines SET online = ?, last_seen_at = ?, files_tracked = coalesce(?, files_tracked),
+         bytes_pending = coalesce(?, bytes_pending), last_error = ? WHERE id = ? AND user_id = ?`,
+      )
+      .run(
+        state.online ? 1 : 0,
+        now(),
+        state.filesTracked ?? null,
+        state.bytesPending ?? null,
+        state.lastError ?? null,
+        actor.machineId,
+        actor.userId,
+      )
+  }
+
+  // ---- accounts (AccountStore), reads (ReadStore), search (SearchStore) ---------------------------
+
+  ensureUser(name: string): number {
+    return this.accounts.ensureUser(name)
+  }
+  issueToken(input: IssueToken): string {
+    return this.accounts.issueToken(input)
+  }
+  verifyToken(plaintext: string, kinds: readonly TokenKind[]): TokenGrant | null {
+    return this.accounts.verifyToken(plaintext, kinds)
+  }
+  consumeToken(plaintext: string, kind: TokenKind): TokenGrant | null {
+    return this.accounts.consumeToken(plaintext, kind)
+  }
+  listMachines(actor: Actor): Api.Machine[] {
+    return this.reads.listMachines(actor)
+  }
+  listProjects(actor: Actor): Api.Project[] {
+    return this.reads.listProjects(actor)
+  }
+  listSessions(actor: Actor, query: SessionQuery): Api.SessionList {
+    return this.reads.listSessions(actor, query)
+  }
+  getSession(actor: Actor, sessionId: string): Api.SessionDetail | null {
+    return this.reads.getSession(actor, sessionId)
+  }
+  listEntries(actor: Actor, sessionId: string, query: EntryQuery): Api.EntryPage | null {
+    return this.reads.listEntries(actor, sessionId, query)
+  }
+  getEntry(actor: Actor, seq: number): EntryWithSession | null {
+    return this.reads.getEntry(actor, seq)
+  }
+  exportFile(actor: Actor, sessionId: string, fileKey: string): AsyncIterable<Uint8Array> | null {
+    return this.reads.exportFile(actor, sessionId, fileKey)
+  }
+  headSeq(actor: Actor): number {
+    return this.reads.headSeq(actor)
+  }
+  usage(actor: Actor, query: UsageQuery): Api.UsageReport {
+    return this.reads.usage(actor, query)
+  }
+  indexForSearch(limit: number): number {
+    return this.searchIndex.indexForSearch(limit)
+  }
+  search(actor: Actor, q: string, limit: number): Api.SearchResult {
+    return this.searchIndex.search(actor, q, limit)
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * Full-text search in SQLite (`SearchStore`): `entry_fts` is a contentless FTS5 index keyed by `seq`,
+ * filled in the background in batches that stop after 15 ms, so an API request never waits long behind
+ * one; snippets are cut from the line itself (read from the line log).
+ */
+import type { Database } from "bun:sqlite"
+import type { Api } from "@overlord/protocol"
+import { searchTextOf } from "../line-facts.ts"
+import type { LineLog } from "../line-log.ts"
+import { buildSnippet, ftsQuery } from "../search-text.ts"
+import type { Actor, SearchStore } from "../store.ts"
+
+/** Longest a search-index batch holds the thread (and the write lock). */
+const INDEX_BATCH_BUDGET_MS = 15
+
+export class SqliteSearch implements SearchStore {
+  constructor(
+    private readonly db: Database,
+    private readonly lines: LineLog,
+    /** Told how many bytes of index text a batch wrote (the checkpointer counts WAL growth). */
+    private readonly wrote: (bytes: number) => void,
+  ) {}
+
+  indexForSearch(limit: number): number {
+    let textBytes = 0
+    const indexed = this.db
+      .transaction(() => {
+        const cursor = Number(
+          (this.db.query("SELECT value FROM meta WHERE key = 'search_cursor'").get() as { value: string }).value,
+        )
+        const rows = this.db
+          .query("SELECT seq, raw_at, raw_len FROM entries WHERE seq > ? AND superseded = 0 ORDER BY seq LIMIT ?")
+          .iterate(cursor, limit) as IterableIterator<{ seq: number; raw_at: number; raw_len: number }>
+        const insert = this.db.query("INSERT INTO entry_fts (rowid, text) VALUES (?, ?)")
+        // Requests wait for a batch on this thread: a batch of large lines (a session of 100 KB tool
+        // results) stops at a time budget rather than at its count.
+        const deadline = performance.now() + INDEX_BATCH_BUDGET_MS
+        let last = -1
+        let n = 0
+        for (const row of rows) {
+          const text = searchTextOf(this.lines.read(row.raw_at, row.raw_len))
+          if (text) insert.run(row.seq, text)
+          textBytes += text.length
+          last = row.seq
+          n += 1
+          if (performance.now() > deadline) break
+        }
+        if (n === 0) return 0
+        this.db.query("UPDATE meta SET value = ? WHERE key = 'search_cursor'").run(String(last))
+        return n
+      })
+      .immediate()
+    this.wrote(textBytes)
+    return indexed
+  }
+
+  search(actor: Actor, q: string, limit: number): Api.SearchResult {
+    const match = ftsQuery(q)
+    const cursor = Number(
+      (this.db.query("SELECT value FROM meta WHERE key = 'search_cursor'").get() as { value: string }).value,
+    )
+    const lag = (
+      this.db.query("SELECT count(*) AS n FROM entries WHERE seq > ? AND user_id = ?").get(cursor, actor.userId) as {
+        n: number
+      }
+    ).n
+    if (!match) return { hits: [], indexLag: lag }
+    const rows = this.db
+      .query(
+        `SELECT e.seq, e.kind, e.ts, e.raw_at, e.raw_len, s.session_uid, coalesce(s.custom_title, s.ai_title, s.summary_title, s.first_prompt) AS title,
+         bm25(entry_fts) AS score
+         FROM entry_fts JOIN entries e ON e.seq = entry_fts.rowid JOIN sessions s ON s.id = e.session_id
+         WHERE entry_fts MATCH ? AND e.user_id = ? AND e.superseded = 0 ORDER BY score LIMIT ?`,
+      )
+      .all(match.expression, actor.userId, Math.min(Math.max(limit, 1), 200)) as {
+      seq: number
+      kind: string
+      ts: string | null
+      raw_at: number
+      raw_len: number
+      session_uid: string
+      title: string | null
+      score: number
+    }[]
+    return {
+      hits: rows.map((r) => ({
+        sessionId: r.session_uid,
+        seq: r.seq,
+        kind: r.kind,
+        snippet: buildSnippet(searchTextOf(this.lines.read(r.raw_at, r.raw_len)), match.terms),
+        score: -r.score,
+        timestamp: r.ts,
+        title: r.title,
+      })),
+      indexLag: lag,
+    }
+  }
+}
