@@ -15,6 +15,7 @@ import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { setTimeout as sleep } from "node:timers/promises"
 import mysql from "mysql2/promise"
 
 export const MARIADBD = "/usr/sbin/mariadbd"
@@ -188,8 +189,9 @@ export async function startMariaDb(options: StartMariaDbOptions = {}): Promise<M
   let port = options.port ?? (await freePort())
   let child: ChildProcess | undefined
 
-  const fresh = !existsSync(join(dataDir, "mysql"))
-  if (fresh) {
+  /** Initialises the data dir unless it holds a server's files already. */
+  const install = async (): Promise<void> => {
+    if (existsSync(join(dataDir, "mysql"))) return
     await mkdir(dataDir, { recursive: true })
     const installed = await run(MARIADB_INSTALL_DB, [
       "--no-defaults",
@@ -242,7 +244,7 @@ export async function startMariaDb(options: StartMariaDbOptions = {}): Promise<M
       } catch (e) {
         lastError = e
       }
-      await Bun.sleep(25)
+      await sleep(25)
     }
     server.kill("SIGKILL")
     throw new Error(
@@ -262,6 +264,7 @@ export async function startMariaDb(options: StartMariaDbOptions = {}): Promise<M
   }
 
   try {
+    await install()
     try {
       await startServer()
     } catch (e) {
