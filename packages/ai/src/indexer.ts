@@ -268,11 +268,14 @@ export function makeIndexer(store: IndexerStore, options: IndexerOptions = {}): 
       update({ state: "models-missing", reason: describeOllamaHealth(health) })
       return { titled: 0, embeddedSessions: 0, failed: 0, handled: 0, stoppedBy: describeOllamaHealth(health) }
     }
+    const now = Date.now()
+    for (const [key, skip] of skipped) if (now - skip.at >= retrySkippedMs) skipped.delete(key)
+    // Ask for as many more as are skipped, so skipped sessions cannot crowd out the others.
     const found = yield* store$("pendingSessions", () => store.pendingSessions(batch + skipped.size))
     const candidates = found
       .filter((c) => {
         const skip = skipped.get(c.sessionKey)
-        return skip === undefined || skip.entryCount !== c.entryCount || Date.now() - skip.at >= retrySkippedMs
+        return skip === undefined || skip.entryCount !== c.entryCount
       })
       .sort((a, b) => (a.updatedAt < b.updatedAt ? 1 : a.updatedAt > b.updatedAt ? -1 : 0))
       .slice(0, batch)

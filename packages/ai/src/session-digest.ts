@@ -89,9 +89,12 @@ export function toolSummary(name: string, input: unknown): string {
 const SYSTEM_BLOCKS =
   /<(system-reminder|local-command-stdout|local-command-stderr|command-stdout|command-stderr)>[\s\S]*?<\/\1>/g
 
+/** Claude Code's own markup (`<command-name>`, `<command-args>`, ...): hyphenated, unlike HTML's. */
+const CLAUDE_TAGS = /<\/?[a-z]+(?:-[a-z]+)+>/g
+
 /** Removes what Claude Code adds around a prompt and collapses whitespace. */
 function cleanText(text: string): string {
-  return cut(collapse(text.replace(SYSTEM_BLOCKS, " ").replace(/<\/?[a-z][a-z-]*>/g, " ")), ITEM_TEXT_MAX)
+  return cut(collapse(text.replace(SYSTEM_BLOCKS, " ").replace(CLAUDE_TAGS, " ")), ITEM_TEXT_MAX)
 }
 
 const collapse = (text: string): string => text.replace(/\s+/g, " ").trim()

@@ -17,7 +17,7 @@ import { dirname, join } from "node:path"
 export interface WordVectors {
   readonly dimensions: number
   readonly size: number
-  /** The word's vector (a view into the shared table; do not modify), or undefined for unknown words. */
+  /** The word's vector (a fresh copy), or undefined for unknown words. */
   readonly vector: (word: string) => Float32Array | undefined
 }
 
@@ -80,20 +80,16 @@ function fromCache(bytes: Buffer): WordVectors {
     const word = words[i]
     if (word !== undefined && !index.has(word)) index.set(word, i)
   }
-  const cache = new Map<number, Float32Array>()
   return {
     dimensions,
     size,
+    // Dequantised on every lookup (100 multiplications) rather than cached, so memory stays at the table's.
     vector: (word) => {
       const i = index.get(word)
       if (i === undefined) return undefined
-      let v = cache.get(i)
-      if (v === undefined) {
-        v = new Float32Array(dimensions)
-        const scale = scales[i] ?? 0
-        for (let d = 0; d < dimensions; d++) v[d] = (values[i * dimensions + d] ?? 0) * scale
-        cache.set(i, v)
-      }
+      const v = new Float32Array(dimensions)
+      const scale = scales[i] ?? 0
+      for (let d = 0; d < dimensions; d++) v[d] = (values[i * dimensions + d] ?? 0) * scale
       return v
     },
   }
