@@ -180,6 +180,7 @@ export function makeIndexer(store: IndexerStore, options: IndexerOptions = {}): 
   const skipped = new Map<string, { entryCount: number; at: number }>()
   const retrySkippedMs = options.retrySkippedMs ?? 15 * 60_000
   let worked = 0
+  let lastCapabilities = ""
   let wakeUp: (() => void) | null = null
   let woken = false
 
@@ -268,6 +269,10 @@ export function makeIndexer(store: IndexerStore, options: IndexerOptions = {}): 
       update({ state: "models-missing", reason: describeOllamaHealth(health) })
       return { titled: 0, embeddedSessions: 0, failed: 0, handled: 0, stoppedBy: describeOllamaHealth(health) }
     }
+    // A model pulled (or removed) since the last pass: sessions skipped for lack of it are due now.
+    const capabilities = `${canTitle}/${canEmbed}`
+    if (capabilities !== lastCapabilities) skipped.clear()
+    lastCapabilities = capabilities
     const now = Date.now()
     for (const [key, skip] of skipped) if (now - skip.at >= retrySkippedMs) skipped.delete(key)
     // Ask for as many more as are skipped, so skipped sessions cannot crowd out the others.

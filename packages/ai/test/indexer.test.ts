@@ -240,6 +240,10 @@ describe("indexer against the fake Ollama (real client) and an in-memory port", 
     fake.setModels([])
     expect((await once()).stoppedBy).toContain("lacks llama3.2 and nomic-embed-text")
     expect(indexer.status().state).toBe("models-missing")
+    // Pulled at last: the sessions that waited for the embedding model are embedded at once.
+    fake.setModels(["llama3.2", "nomic-embed-text"])
+    expect(await once()).toMatchObject({ titled: 0, embeddedSessions: 3 })
+    expect(store.sessions.get("upload")!.chunks.length).toBeGreaterThan(0)
   })
 
   it("turns a failing store into a status, not an exception", async () => {
