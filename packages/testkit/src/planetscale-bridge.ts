@@ -29,7 +29,7 @@ export interface PlanetScaleBridgeOptions {
   readonly latencyMs?: number
   /** Largest query, in UTF-8 bytes (PlanetScale: 64 MiB, its gRPC message limit). */
   readonly maxRequestBytes?: number
-  /** Most rows a query may return (PlanetScale: 100,000). */
+  /** Most rows a query may return (PlanetScale: 100,000; its limit on rows a DML statement touches is not modelled). */
   readonly maxRows?: number
   /** Largest result, in value bytes (PlanetScale: 64 MiB). */
   readonly maxResultBytes?: number
@@ -37,8 +37,9 @@ export interface PlanetScaleBridgeOptions {
   readonly sessionIdleMs?: number
   /**
    * Most sessions holding a connection at once: past it, the least recently used idle session outside a
-   * transaction gives its connection back. `Client.execute` starts a new session on every call, and each
-   * would otherwise hold a MariaDB connection for `sessionIdleMs`.
+   * transaction gives its connection back (with its user variables, as an expired session does).
+   * `Client.execute` starts a new session on every call, and each would otherwise hold a MariaDB
+   * connection for `sessionIdleMs`. Default 64.
    */
   readonly maxSessions?: number
 }
@@ -420,6 +421,8 @@ export async function startPlanetScaleBridge(options: PlanetScaleBridgeOptions):
       closeConnection(session)
       sessions.delete(session.uuid)
     }, sessionIdleMs)
+    // An idle session never keeps a test process alive on its own.
+    session.idleTimer.unref?.()
   }
 
   const runQuery = async (session: Session, query: string): Promise<WireResult> => {

@@ -230,6 +230,25 @@ describe("PlanetScale bridge: sessions and transactions", () => {
     expect(seen).toEqual([1, 2, 3, 4, 5, 6, 7, 8])
   })
 
+  it("holds at most maxSessions connections, and never takes one from an open transaction", async () => {
+    const few = await startPlanetScaleBridge({ mariadb, database, maxSessions: 2 })
+    try {
+      await conn.execute("CREATE TABLE IF NOT EXISTS crowded (id INT PRIMARY KEY)")
+      const tx = connect({ url: few.url })
+      await tx.execute("BEGIN")
+      await tx.execute("INSERT INTO crowded VALUES (1)")
+      const client = new Client({ url: few.url })
+      for (let i = 0; i < 5; i++) {
+        expect((await client.execute("SELECT COUNT(*) AS n FROM crowded")).rows).toEqual([{ n: "0" }])
+        expect(few.openSessions()).toBeLessThanOrEqual(2)
+      }
+      await tx.execute("COMMIT")
+      expect((await client.execute("SELECT COUNT(*) AS n FROM crowded")).rows).toEqual([{ n: "1" }])
+    } finally {
+      await few.stop()
+    }
+  })
+
   it("closes idle sessions, and a transaction left idle ends with ABORTED", async () => {
     const idle = await startPlanetScaleBridge({ mariadb, database, sessionIdleMs: 150 })
     try {
