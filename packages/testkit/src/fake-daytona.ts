@@ -238,14 +238,6 @@ export async function startFakeDaytona(options: FakeDaytonaOptions = {}): Promis
     counter += 1
     const id = `sbx-${String(counter).padStart(4, "0")}-${Math.random().toString(36).slice(2, 8)}`
     const sandboxRoot = join(root, id)
-    const home = join(sandboxRoot, "home")
-    await mkdir(home, { recursive: true })
-    await mkdir(join(sandboxRoot, "tmp"), { recursive: true })
-    await mkdir(join(sandboxRoot, "bin"), { recursive: true })
-    for (const [name, target] of Object.entries(options.tools ?? {})) {
-      const wrapper = join(sandboxRoot, "bin", name)
-      await writeFile(wrapper, `#!/bin/sh\nexec '${target.replaceAll("'", "'\\''")}' "$@"\n`, { mode: 0o755 })
-    }
     const s: FakeSandbox = {
       id,
       name: typeof body.name === "string" && body.name !== "" ? body.name : id,
@@ -255,9 +247,17 @@ export async function startFakeDaytona(options: FakeDaytonaOptions = {}): Promis
       snapshot: typeof body.snapshot === "string" ? body.snapshot : undefined,
       autoStopInterval: typeof body.autoStopInterval === "number" ? body.autoStopInterval : 15,
       root: sandboxRoot,
-      home,
+      home: join(sandboxRoot, "home"),
     }
+    // Registered before the first await, so a concurrent create of the same name is a 409.
     sandboxes.set(id, s)
+    await mkdir(s.home, { recursive: true })
+    await mkdir(join(sandboxRoot, "tmp"), { recursive: true })
+    await mkdir(join(sandboxRoot, "bin"), { recursive: true })
+    for (const [name, target] of Object.entries(options.tools ?? {})) {
+      const wrapper = join(sandboxRoot, "bin", name)
+      await writeFile(wrapper, `#!/bin/sh\nexec '${target.replaceAll("'", "'\\''")}' "$@"\n`, { mode: 0o755 })
+    }
     settle(s)
     return s
   }

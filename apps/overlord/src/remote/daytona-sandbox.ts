@@ -105,6 +105,17 @@ const UPLOAD_BATCH = 200
 /** Daytona's auto-stop ignores running processes, so a long run touches the sandbox this often. */
 const KEEP_ALIVE_MS = 60_000
 
+/** States from which a sandbox reaches `started` by itself: wait instead of asking it to start. */
+const ON_ITS_WAY_UP: ReadonlySet<string> = new Set([
+  "creating",
+  "starting",
+  "restoring",
+  "resuming",
+  "pending_build",
+  "building_snapshot",
+  "pulling_snapshot",
+])
+
 const OVERLORD_LABEL = "overlord"
 const PROJECT_LABEL = "project"
 const PROJECT_NAME_LABEL = "project-name"
@@ -201,13 +212,19 @@ export class DaytonaSandboxes {
     const projectName = slug(basename(projectDir))
     const labels = { [OVERLORD_LABEL]: "1", [PROJECT_LABEL]: hash }
     const what = `the sandbox for ${basename(projectDir)}`
-    let sandbox = await this.step("find", what, async () => {
-      for await (const s of daytona.list({ labels })) if (s.state !== "destroyed" && s.state !== "destroying") return s
-      return undefined
-    })
+    const find = () =>
+      this.step("find", what, async () => {
+        for await (const s of daytona.list({ labels }))
+          if (s.state !== "destroyed" && s.state !== "destroying") return s
+        return undefined
+      })
+    let sandbox = await find()
     if (!sandbox) {
-      sandbox = await this.step("create", what, () =>
-        daytona.create(
+      const sdk = await loadDaytonaSdk()
+      // The name is deterministic, so two runs racing to create the project's sandbox get one
+      // sandbox: the loser's create is a 409, and it takes the winner's.
+      const created = await daytona
+        .create(
           {
             name: `overlord-${projectName}-${hash.slice(0, 8)}`,
             snapshot: this.settings.snapshot,
@@ -215,12 +232,24 @@ export class DaytonaSandboxes {
             autoStopInterval: this.settings.autoStopMinutes,
           },
           { timeout: this.startTimeoutSeconds },
-        ),
-      )
-    } else if (sandbox.state !== "started") {
+        )
+        .catch(async (e: unknown) => {
+          const winner = e instanceof sdk.DaytonaConflictError ? await find() : undefined
+          if (winner) return winner
+          throw toDaytonaError(sdk, "create", e, {
+            apiUrl: this.settings.apiUrl,
+            startTimeoutSeconds: this.startTimeoutSeconds,
+            what,
+          })
+        })
+      sandbox = created
+    }
+    if (sandbox.state !== "started") {
       const s = sandbox
       await this.step("start", what, () =>
-        s.state === "starting" ? s.waitUntilStarted(this.startTimeoutSeconds) : s.start(this.startTimeoutSeconds),
+        s.state !== undefined && ON_ITS_WAY_UP.has(s.state)
+          ? s.waitUntilStarted(this.startTimeoutSeconds)
+          : s.start(this.startTimeoutSeconds),
       )
     }
     const s = sandbox

@@ -93,6 +93,16 @@ describe("Daytona sandboxes", () => {
     const autostops = fake.requests.filter((r) => r.path === `/sandbox/${first.id}/autostop/20`)
     expect(autostops).toHaveLength(2)
     expect(fake.sandboxes.get(first.id)?.autoStopInterval).toBe(20)
+    // Two runs racing for a new project's sandbox get one sandbox (the loser's create is a 409).
+    const raced = await projectDir("raced")
+    const [a, b] = await Promise.all([
+      sandboxes.ensureSandbox(raced),
+      new DaytonaSandboxes(settings).ensureSandbox(raced),
+    ])
+    expect(a.id).toBe(b.id)
+    expect(
+      [...fake.sandboxes.values()].filter((s) => s.labels.project === fake.sandboxes.get(a.id)?.labels.project),
+    ).toHaveLength(1)
     // Another project gets a sandbox of its own.
     const other = await sandboxes.ensureSandbox(await projectDir("reuse-other"))
     expect(other.id).not.toBe(first.id)
