@@ -305,8 +305,14 @@ describe("PlanetScale bridge: errors and limits", () => {
     expect((await conn.execute("SELECT 1 AS one")).rows).toEqual([{ one: 1 }])
   })
 
-  it("refuses a query above maxRequestBytes and a result above maxRows, as PlanetScale does", async () => {
-    const limited = await startPlanetScaleBridge({ mariadb, database, maxRequestBytes: 1001, maxRows: 3 })
+  it("refuses a query above maxRequestBytes and a result above maxRows or maxResultBytes, as PlanetScale does", async () => {
+    const limited = await startPlanetScaleBridge({
+      mariadb,
+      database,
+      maxRequestBytes: 1001,
+      maxRows: 3,
+      maxResultBytes: 100,
+    })
     try {
       const c = connect({ url: limited.url })
       // A Uint8Array goes as x'<hex>': two bytes of query per byte of blob.
@@ -321,6 +327,12 @@ describe("PlanetScale bridge: errors and limits", () => {
       expect((await c.execute("SELECT seq FROM seq_1_to_3")).rows).toHaveLength(3)
       const tooMany = await rejection(c.execute("SELECT seq FROM seq_1_to_4"))
       expect(tooMany.body).toEqual({ code: "ABORTED", message: "Row count exceeded 3" })
+      expect((await c.execute("SELECT REPEAT('x', 100) AS v")).rows).toEqual([{ v: "x".repeat(100) }])
+      const tooBig = await rejection(c.execute("SELECT REPEAT('x', 101) AS v"))
+      expect(tooBig.body).toEqual({
+        code: "RESOURCE_EXHAUSTED",
+        message: "grpc: received message larger than max (101 vs. 100)",
+      })
     } finally {
       await limited.stop()
     }
