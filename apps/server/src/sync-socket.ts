@@ -7,7 +7,14 @@
  * next one arrives; a live append, alone, waits about `GROUP_SETTLE_MS` for company.
  */
 import { AppendFrameError, type AppendFrameReader, decodeAppendFrame, Sync } from "@overlord/protocol"
-import type { Append, AppendOutcome, MachineActor, Interface as StoreApi } from "@overlord/store"
+import {
+  type Append,
+  type AppendOutcome,
+  isRetryable,
+  isStoreError,
+  type MachineActor,
+  type Interface as StoreApi,
+} from "@overlord/store"
 import { countPieces, FACTS_VERSION, type LineFacts } from "@overlord/transcript"
 import { Effect, Schema } from "effect"
 import type { LiveHub } from "./live-hub.ts"
@@ -277,6 +284,13 @@ export function openSyncConnection(
           Effect.runFork(Effect.logError("sync connection failed", error))
           // What failed is the server's business: only a signed-in daemon is told (its owner runs the server).
           const detail = actor && error instanceof Error ? `: ${error.message}` : ""
+          if (isStoreError(error) && isRetryable(error)) {
+            // The database cannot take it now (unreachable, locked, disk full): nothing was stored, the
+            // daemon keeps its bytes and comes back after its backoff (1013: try again later).
+            send({ type: "error", message: `store unavailable, retry later${detail}` })
+            socket.close(1013, "try again later")
+            return
+          }
           send({ type: "error", message: `server error${detail}` })
           socket.close(1011, "server error")
         })

@@ -54,6 +54,8 @@ export interface SqliteOptions {
   readonly walQuietMs?: number
   /** Something the engine repaired at open (default: `console.warn`). */
   readonly onWarning?: (message: string) => void
+  /** How long a statement waits for another connection's lock before failing (`StoreConflictError`). */
+  readonly busyTimeoutMs?: number
 }
 
 const PAGE_SIZE = 4096
@@ -119,7 +121,7 @@ export class SqliteEngine implements Engine {
     this.db.run(`PRAGMA cache_size = -${(CACHE_BYTES / 1024) | 0}`)
     // What statement journals remain (an AUTOINCREMENT insert keeps one) stay out of temp files.
     this.db.run("PRAGMA temp_store = MEMORY")
-    this.db.run("PRAGMA busy_timeout = 5000")
+    this.db.run(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? 5000}`)
     this.db.run("PRAGMA foreign_keys = ON")
     this.migrate()
     this.ingest = new SqliteIngest(this.db, this.lines)
