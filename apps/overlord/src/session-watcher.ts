@@ -8,12 +8,15 @@
  * most one change per file every 50 ms. Bun's recursive `fs.watch` is one inotify watch per folder
  * (2 MB for the same tree) and reports every append at once. What a watch can miss (events lost to
  * a queue overflow, files created in a new folder before its watch exists) a rescan finds: of a new
- * folder at once, of the whole tree every few minutes and after a watcher error. Files written in the
+ * folder at once, of the whole tree every few minutes and after the watch itself failed. A folder
+ * that cannot be read or watched is retried on its own, later each time (issue #14: one such folder
+ * used to restart the whole watch and rescan the whole tree every second). Files written in the
  * last minute are also stat'ed every second: under load a watch event was seen to go missing (the
  * last line Claude Code writes as it exits), and nothing else would have brought that line.
  */
 import { type FSWatcher, mkdirSync, realpathSync, type Stats, watch } from "node:fs"
 import { lstat, readdir, stat } from "node:fs/promises"
+import { constants } from "node:os"
 import { join, relative, sep } from "node:path"
 import { isSessionFileKey } from "@overlord/transcript"
 import type { Logger } from "./logger.ts"
@@ -28,6 +31,8 @@ export interface WatchOptions {
   readonly rescanEveryMs?: number
   /** How often files written in the last minute are stat'ed. */
   readonly activePollMs?: number
+  /** First retry of a folder that cannot be read or watched; each next one waits twice as long. */
+  readonly unreadableRetryMs?: number
 }
 
 export interface SessionWatcher {
@@ -37,6 +42,36 @@ export interface SessionWatcher {
 const toKey = (root: string, path: string) => relative(root, path).split(sep).join("/")
 const RESCAN_EVERY_MS = 5 * 60_000
 const REWATCH_AFTER_MS = 1_000
+const UNREADABLE_RETRY_MS = 1_000
+/** The longest wait between two tries of an unreadable folder, or of a watch that keeps failing. */
+const RETRY_MAX_MS = 5 * 60_000
+
+/**
+ * What kind of failure, to tell "the same again" (silent) from a change (warned). Bun reports a
+ * folder it may not watch with code EPERM but errno -13 (EACCES), the same errno as the folder's
+ * failed readdir: the errno is the kind.
+ */
+const failureKind = (error: unknown): string => {
+  const e = error as NodeJS.ErrnoException
+  if (typeof e?.errno === "number") return `errno ${Math.abs(e.errno)}`
+  return e?.code ?? "unknown"
+}
+const describeFailure = (error: unknown): string => {
+  const e = error as NodeJS.ErrnoException
+  if (e?.code === "EACCES" || (typeof e?.errno === "number" && Math.abs(e.errno) === constants.errno.EACCES))
+    return "permission denied"
+  return error instanceof Error ? error.message : String(error)
+}
+
+/** A folder that could not be read or watched, waiting for its next try. */
+interface Unreadable {
+  /** Tries so far: the next waits `first * 2 ** attempt`, at most `RETRY_MAX_MS`. */
+  attempt: number
+  kind: string
+  timer: ReturnType<typeof setTimeout> | null
+  /** When a try found it readable again (then `timer` is null), to back off if it fails again soon. */
+  readableSince: number | null
+}
 const ACTIVE_POLL_MS = 1_000
 const ACTIVE_QUIET_MS = 60_000
 
@@ -110,16 +145,94 @@ export async function watchSessions(options: WatchOptions): Promise<SessionWatch
   const root = realpathSync(options.projectsDir)
   const { engine, warn, log } = options
   let closed = false
+  const firstRetryMs = options.unreadableRetryMs ?? UNREADABLE_RETRY_MS
+  const unreadable = new Map<string, Unreadable>()
   const active = new ActiveFiles((key, path) => void engine.changed(key, path), options.activePollMs ?? ACTIVE_POLL_MS)
 
+  /**
+   * `dir` could not be read, or the watch could not watch it: its sessions wait, it is warned about
+   * once (again only if the failure changes), and it alone is tried again, later each time.
+   */
+  const cannotRead = (dir: string, error: unknown): void => {
+    if (closed) return
+    const kind = failureKind(error)
+    const known = unreadable.get(dir)
+    if (known?.timer) {
+      // Waiting already (the scan and the watch both report it): only a different failure is news.
+      if (known.kind !== kind) {
+        known.kind = kind
+        warn(`cannot read ${dir}: ${describeFailure(error)}; its sessions are skipped until it can be read`)
+      }
+      return
+    }
+    // Failing again soon after it was readable: keep backing off rather than start over, so a folder
+    // that reads but cannot be watched is not retried (and the tree watched again) every second.
+    const recent = known?.readableSince != null && Date.now() - known.readableSince < RETRY_MAX_MS
+    const u: Unreadable = { attempt: recent ? known!.attempt + 1 : 0, kind, timer: null, readableSince: null }
+    unreadable.set(dir, u)
+    if (!recent || known!.kind !== kind)
+      warn(`cannot read ${dir}: ${describeFailure(error)}; its sessions are skipped until it can be read`)
+    scheduleRetry(dir, u, error)
+  }
+
+  const scheduleRetry = (dir: string, u: Unreadable, error: unknown): void => {
+    const delay = Math.min(RETRY_MAX_MS, firstRetryMs * 2 ** u.attempt)
+    log.info(`cannot read ${dir} (${describeFailure(error)}); next try in ${delay} ms`)
+    u.timer = setTimeout(() => void retryUnreadable(dir, u), delay)
+    u.timer.unref?.()
+  }
+
+  const retryUnreadable = async (dir: string, u: Unreadable): Promise<void> => {
+    u.timer = null
+    if (closed || unreadable.get(dir) !== u) return
+    try {
+      await readdir(dir)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+        unreadable.delete(dir)
+        return
+      }
+      const kind = failureKind(error)
+      if (kind !== u.kind) {
+        u.kind = kind
+        warn(`cannot read ${dir}: ${describeFailure(error)}; its sessions are skipped until it can be read`)
+      }
+      u.attempt += 1
+      scheduleRetry(dir, u, error)
+      return
+    }
+    u.readableSince = Date.now()
+    log.info(`${dir} can be read again: scanning and watching it`)
+    // The running watch gave up on this folder for good: a new one covers it. Closed first: while a
+    // watch of the same path is open, Bun hands out the same one again (measured, Bun 1.4.5), still
+    // blind to this folder. Nothing runs between the close and the new watch; a file written in that
+    // instant is found by the active-file poll if it keeps being written, else by the next rescan.
+    watcher?.close()
+    watcher = null
+    startWatching()
+    await rescan(dir).catch(() => undefined)
+  }
+
+  /** An event on a folder waiting for its retry (its mode changed, say): try it now. */
+  const retryNow = (dir: string): void => {
+    const u = unreadable.get(dir)
+    if (!u?.timer) return
+    clearTimeout(u.timer)
+    void retryUnreadable(dir, u)
+  }
+
   const scan = async (dir: string, into: Found[]): Promise<void> => {
+    // Waiting for its own retry: a rescan of the tree does not try it sooner (nor warn again).
+    if (unreadable.get(dir)?.timer) return
     let entries: import("node:fs").Dirent[]
     try {
       entries = await readdir(dir, { withFileTypes: true })
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code
-      if (code === "ENOENT") return
-      warn(`cannot read ${dir}: ${code === "EACCES" ? "permission denied" : String(error)}; its sessions are skipped`)
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+        unreadable.delete(dir)
+        return
+      }
+      cannotRead(dir, error)
       return
     }
     for (const entry of entries) {
@@ -168,6 +281,7 @@ export async function watchSessions(options: WatchOptions): Promise<SessionWatch
       }
       return
     }
+    retryNow(path)
     if (event !== "rename") return
     // A new folder: its files may have been written before the watch on it existed.
     const s = await lstat(path).catch(() => null)
@@ -179,9 +293,14 @@ export async function watchSessions(options: WatchOptions): Promise<SessionWatch
   let events: Promise<void> = Promise.resolve()
   let watcher: FSWatcher | null = null
   let rewatchTimer: ReturnType<typeof setTimeout> | null = null
+  /** Failures of the watch itself in a row, for its backoff; and since when the current one runs. */
+  let rewatchAttempt = 0
+  let watchingSince = 0
   const startWatching = () => {
+    let w: FSWatcher
     try {
-      const w = watch(root, { recursive: true, persistent: true }, (event, name) => {
+      w = watch(root, { recursive: true, persistent: true }, (event, name) => {
+        if (watcher !== w) return
         const file = typeof name === "string" ? name : name === null ? null : String(name)
         events = events
           .then(() => onEvent(event, file))
@@ -189,27 +308,41 @@ export async function watchSessions(options: WatchOptions): Promise<SessionWatch
             warn(`handling a change under ${root}: ${error instanceof Error ? error.message : String(error)}`),
           )
       })
-      w.on("error", (error) => {
-        warn(`watching ${root}: ${error instanceof Error ? error.message : String(error)}; watching again`)
-        w.close()
-        if (watcher === w) watcher = null
-        scheduleRewatch()
-      })
-      watcher = w
     } catch (error) {
-      warn(`cannot watch ${root}: ${error instanceof Error ? error.message : String(error)}; retrying`)
-      scheduleRewatch()
+      watchFailed(`cannot watch ${root}`, error)
+      return
     }
+    watcher = w
+    watchingSince = Date.now()
+    w.on("error", (error) => {
+      if (watcher !== w) return
+      const path = (error as NodeJS.ErrnoException).path
+      // A folder inside the tree that it may not watch: Bun's recursive watch goes on reporting
+      // every other folder (measured, Bun 1.4.5), so only that folder waits for its own retry.
+      // Closing and watching again, with a rescan of the tree, is what looped every second.
+      if (typeof path === "string" && path.startsWith(`${root}${sep}`)) return cannotRead(path, error)
+      w.close()
+      watcher = null
+      watchFailed(`watching ${root}`, error)
+    })
   }
-  const scheduleRewatch = () => {
+  /** The watch of the whole tree failed: watched again (and the tree rescanned) later each time. */
+  const watchFailed = (what: string, error: unknown) => {
     if (closed || rewatchTimer) return
+    if (Date.now() - watchingSince > RETRY_MAX_MS) rewatchAttempt = 0
+    const delay = Math.min(RETRY_MAX_MS, REWATCH_AFTER_MS * 2 ** rewatchAttempt)
+    // Warned once per run of failures; the tries after it go to the log.
+    const message = `${what}: ${describeFailure(error)}; watching again in ${delay} ms`
+    if (rewatchAttempt === 0) warn(message)
+    else log.info(message)
+    rewatchAttempt += 1
     rewatchTimer = setTimeout(() => {
       rewatchTimer = null
       if (closed) return
       startWatching()
       // Whatever happened while nothing watched.
       void rescan(root).catch(() => undefined)
-    }, REWATCH_AFTER_MS)
+    }, delay)
   }
 
   // Watch before the scan, so a file created during the scan is seen by one or the other.
@@ -236,6 +369,7 @@ export async function watchSessions(options: WatchOptions): Promise<SessionWatch
       active.close()
       clearInterval(rescanTimer)
       if (rewatchTimer) clearTimeout(rewatchTimer)
+      for (const u of unreadable.values()) if (u.timer) clearTimeout(u.timer)
       watcher?.close()
     },
   }
