@@ -199,9 +199,13 @@ export class DaytonaSandboxes {
     }
   }
 
-  private sandbox(ref: ProjectSandbox): Sdk.Sandbox {
-    const s = this.handles.get(ref.id)
-    if (!s) throw new DaytonaSandboxError("not-found", `sandbox ${ref.name} was not opened by ensureSandbox`)
+  /** The SDK's handle for a sandbox `ensureSandbox` returned (here, or in an earlier process). */
+  private async sandbox(ref: ProjectSandbox): Promise<Sdk.Sandbox> {
+    const known = this.handles.get(ref.id)
+    if (known) return known
+    const daytona = await this.daytona()
+    const s = await this.step("find", `sandbox ${ref.name}`, () => daytona.get(ref.id))
+    this.handles.set(s.id, s)
     return s
   }
 
@@ -288,7 +292,7 @@ export class DaytonaSandboxes {
    * working tree when there is no remote. Records the result as the base `pullPatch` diffs against.
    */
   async syncCode(ref: ProjectSandbox, projectDir: string): Promise<CodeSyncResult> {
-    const s = this.sandbox(ref)
+    const s = await this.sandbox(ref)
     const code = await inspectProjectCode(projectDir)
     if (code.bytes > this.uploadLimitBytes) {
       const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`
@@ -351,7 +355,7 @@ export class DaytonaSandboxes {
    * the SDK's log stream. The Anthropic key and `env` go in a file the command sources and deletes.
    */
   async runClaude(ref: ProjectSandbox, request: ClaudeRunRequest): Promise<ClaudeRunHandle> {
-    const s = this.sandbox(ref)
+    const s = await this.sandbox(ref)
     const sessionId = `overlord-${crypto.randomUUID()}`
     const envFile = `${ref.home}/.overlord/${sessionId}.env`
     const env: Record<string, string> = {
@@ -436,7 +440,7 @@ export class DaytonaSandboxes {
 
   /** Every session file under the sandbox's `~/.claude/projects`, with the machine to sync them under. */
   async downloadSessionFiles(ref: ProjectSandbox): Promise<SandboxSessionFiles> {
-    const s = this.sandbox(ref)
+    const s = await this.sandbox(ref)
     const projects = `${ref.home}/.claude/projects`
     const listing = await this.exec(
       s,
@@ -463,7 +467,7 @@ export class DaytonaSandboxes {
 
   /** The sandbox's changes since `syncCode` as a binary git patch (`git apply` it on the laptop). */
   async pullPatch(ref: ProjectSandbox): Promise<Uint8Array> {
-    const s = this.sandbox(ref)
+    const s = await this.sandbox(ref)
     const patch = `${ref.home}/.overlord/pull.patch`
     await this.exec(
       s,

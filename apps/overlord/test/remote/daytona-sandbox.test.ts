@@ -258,7 +258,8 @@ describe("Daytona sandboxes", () => {
     })
 
     it("downloads the session files byte for byte, under a machine named for the sandbox", async () => {
-      const { machineName, files } = await sandboxes.downloadSessionFiles(sb)
+      // A fresh instance (as after a daemon restart) works from the ref alone.
+      const { machineName, files } = await new DaytonaSandboxes(settings).downloadSessionFiles(sb)
       expect(machineName).toBe(`daytona-${sb.name}`)
       expect(files.length).toBeGreaterThanOrEqual(1)
       const projects = join(sb.home, ".claude", "projects")
