@@ -5,12 +5,14 @@
  */
 import { connectPlanetscale, type MysqlClient, MysqlEngine } from "@overlord/store/mysql"
 import { type PlanetScaleBridge, startPlanetScaleBridge } from "@overlord/testkit/planetscale-bridge"
-import { afterAll } from "vitest"
+import { afterEach } from "vitest"
 import { mariaDbForTests } from "./mysql-test-server.ts"
 import { runStoreContract } from "./store-contract.ts"
 
+// Registered before the contract's own `afterEach`, so it runs after the engines are closed. Each bridge
+// holds MariaDB connections for its sessions: stopping it after each case keeps within max_connections.
 const bridges: PlanetScaleBridge[] = []
-afterAll(async () => {
+afterEach(async () => {
   for (const bridge of bridges.splice(0)) await bridge.stop()
 })
 

@@ -195,7 +195,7 @@ export class MysqlEngine implements Engine {
         [actor.userId, machine.id],
       )
     ).rows
-    return { machineId: machine.id, cursors: await cursorsOf(this.client, files, this.maxBytes) }
+    return { machineId: machine.id, cursors: await cursorsOf(this.client, files) }
   }
 
   append(actor: MachineActor, appends: readonly Append[]): Promise<AppendOutcome[]> {

@@ -36,7 +36,7 @@ import {
 import { bytesEqual, concatBytes, storedLength } from "../lines.ts"
 import type { Append, AppendOutcome, MachineActor, StoredRef } from "../store.ts"
 import type { MysqlQueryable, SqlValue } from "./client.ts"
-import { type ChunkRow, insertChunks, partsOf, readLines } from "./line-chunks.ts"
+import { CHUNK_BYTES, type ChunkRow, chunksOf, insertChunks, readLines } from "./line-chunks.ts"
 
 export interface FileRow {
   id: number
@@ -63,7 +63,6 @@ export interface EntryRow {
   byte_offset: number
   is_terminated: number
   raw_len: number
-  raw_parts: number
   kind: string
   subtype: string | null
   uuid: string | null
@@ -122,9 +121,38 @@ const str = (v: unknown): string => {
 }
 const optStr = (v: unknown): string | null => (v === undefined || v === null ? null : str(v))
 
+/** Consecutive runs of `rows` whose estimated SQL (`sizeOf`) stays within `maxBytes` (at least one row each). */
+function bySize<T>(rows: readonly T[], sizeOf: (row: T) => number, maxBytes: number): T[][] {
+  const runs: T[][] = []
+  let run: T[] = []
+  let bytes = 0
+  for (const row of rows) {
+    const size = sizeOf(row)
+    if (run.length > 0 && bytes + size > maxBytes) {
+      runs.push(run)
+      run = []
+      bytes = 0
+    }
+    run.push(row)
+    bytes += size
+  }
+  if (run.length > 0) runs.push(run)
+  return runs
+}
+
+/** An entry row's SQL: its strings (escaping at most doubles them) and ~20 characters per number. */
+const entrySqlBytes = (e: EntryRow): number =>
+  200 +
+  2 *
+    ((e.kind?.length ?? 0) +
+      (e.subtype?.length ?? 0) +
+      (e.uuid?.length ?? 0) +
+      (e.parent_uuid?.length ?? 0) +
+      (e.ts?.length ?? 0))
+
 /** Entry columns in the order `entryParams` gives them. */
 const ENTRY_COLUMNS =
-  "seq, user_id, file_id, session_id, line_no, byte_offset, is_terminated, raw_len, raw_parts, kind, subtype, uuid, parent_uuid, ts"
+  "seq, user_id, file_id, session_id, line_no, byte_offset, is_terminated, raw_len, kind, subtype, uuid, parent_uuid, ts"
 const entryParams = (e: EntryRow): SqlValue[] => [
   e.seq,
   e.user_id,
@@ -134,7 +162,6 @@ const entryParams = (e: EntryRow): SqlValue[] => [
   e.byte_offset,
   e.is_terminated,
   e.raw_len,
-  e.raw_parts,
   str(e.kind),
   optStr(e.subtype),
   optStr(e.uuid),
@@ -339,7 +366,7 @@ export class IngestTransaction {
       return {
         _tag: "Rejected",
         reason: `expected generation ${file.generation} at offset ${file.file_offset}, got generation ${header.generation} at ${header.fromOffset}`,
-        cursor: await cursorOf(this.q, file, this.maxStatementBytes),
+        cursor: await cursorOf(this.q, file),
       }
     }
     if (file.identity === null) file.identity = header.identity
@@ -407,16 +434,13 @@ export class IngestTransaction {
         byte_offset: piece.byteOffset,
         is_terminated: piece.terminated ? 1 : 0,
         raw_len: piece.bytes.length,
-        raw_parts: 0,
         kind: str(facts.kind),
         subtype: optStr(facts.subtype),
         uuid: optStr(facts.uuid),
         parent_uuid: optStr(facts.parentUuid),
         ts: optStr(facts.timestamp),
       }
-      const parts = partsOf(seq, piece.bytes, 0)
-      entry.raw_parts = parts.length
-      this.chunks.push(...parts)
+      this.chunks.push(...chunksOf(seq, piece.bytes, 0))
       this.lines.set(seq, { entry, bytes: piece.bytes })
       this.dirtyLines.add(seq)
       file.line_count += 1
@@ -434,7 +458,7 @@ export class IngestTransaction {
     return stored
   }
 
-  /** The first piece continues the line left open by the previous append; its new bytes are new parts. */
+  /** The first piece continues the line left open by the previous append; its new bytes are new chunks. */
   private async continueLine(
     file: FileRow,
     piece: LinePiece,
@@ -445,14 +469,16 @@ export class IngestTransaction {
     const rawLen = entry.raw_len + piece.bytes.length
     let raw: Uint8Array | null = null
     if (needsFacts(rawLen, piece.terminated)) {
-      open.bytes ??= (await readLines(this.q, [entry], this.maxStatementBytes))[0]!
+      if (!open.bytes) {
+        // Earlier pieces of this group may still be buffered: the database must hold them first.
+        await this.flush()
+        open.bytes = (await readLines(this.q, [entry], this.maxStatementBytes))[0]!
+      }
       raw = concatBytes(open.bytes, piece.bytes)
     }
-    const parts = partsOf(entry.seq, piece.bytes, entry.raw_parts)
-    this.chunks.push(...parts)
+    this.chunks.push(...chunksOf(entry.seq, piece.bytes, entry.raw_len))
     const facts = raw ? factsOf(raw, piece.terminated) : partialLineFacts
     entry.raw_len = rawLen
-    entry.raw_parts += parts.length
     entry.is_terminated = piece.terminated ? 1 : 0
     entry.kind = str(facts.kind)
     entry.subtype = optStr(facts.subtype)
@@ -611,7 +637,7 @@ export class IngestTransaction {
       return {
         _tag: "Rejected",
         reason: `reset to generation ${reset.generation}, but the server is at ${file.generation}`,
-        cursor: await cursorOf(this.q, file, this.maxStatementBytes),
+        cursor: await cursorOf(this.q, file),
       }
     }
     // Lines past the new end no longer exist; lines before it are verified as the daemon re-reads.
@@ -674,12 +700,12 @@ export class IngestTransaction {
     if (this.dirtyLines.size > 0) {
       const rows = [...this.dirtyLines].map((seq) => this.lines.get(seq)!.entry)
       this.dirtyLines.clear()
-      for (let i = 0; i < rows.length; i += 1000) {
-        const batch = rows.slice(i, i + 1000)
+      // Statements of about `maxStatementBytes` of SQL, however many lines: 8,000 lines are one or two.
+      for (const batch of bySize(rows, entrySqlBytes, this.maxStatementBytes)) {
         await this.q.query(
-          `INSERT INTO entries (${ENTRY_COLUMNS}) VALUES ${placeholders(batch.length, `(${placeholders(14, "?")})`)}
+          `INSERT INTO entries (${ENTRY_COLUMNS}) VALUES ${placeholders(batch.length, `(${placeholders(13, "?")})`)}
            ON DUPLICATE KEY UPDATE session_id = VALUES(session_id), is_terminated = VALUES(is_terminated), raw_len = VALUES(raw_len),
-           raw_parts = VALUES(raw_parts), kind = VALUES(kind), subtype = VALUES(subtype), uuid = VALUES(uuid),
+           kind = VALUES(kind), subtype = VALUES(subtype), uuid = VALUES(uuid),
            parent_uuid = VALUES(parent_uuid), ts = VALUES(ts)`,
           batch.flatMap(entryParams),
         )
@@ -812,20 +838,15 @@ export class IngestTransaction {
 const TAIL_BYTES = 32
 
 /** Where a file stands, with what the daemon needs to tell it was rewritten (identity, tail, live end). */
-export async function cursorOf(q: MysqlQueryable, file: FileRow, maxStatementBytes: number): Promise<Sync.FileCursor> {
-  return (await cursorsOf(q, [file], maxStatementBytes))[0]!
+export async function cursorOf(q: MysqlQueryable, file: FileRow): Promise<Sync.FileCursor> {
+  return (await cursorsOf(q, [file]))[0]!
 }
 
 /** Cursors for many files in a few statements (a machine with 5,000 files says hello). */
-export async function cursorsOf(
-  q: MysqlQueryable,
-  files: readonly FileRow[],
-  maxStatementBytes: number,
-): Promise<Sync.FileCursor[]> {
+export async function cursorsOf(q: MysqlQueryable, files: readonly FileRow[]): Promise<Sync.FileCursor[]> {
   const tails = await tailsOf(
     q,
     files.filter((f) => f.file_offset > 0),
-    maxStatementBytes,
   )
   return files.map((file) => {
     const cursor: { -readonly [K in keyof Sync.FileCursor]: Sync.FileCursor[K] } = {
@@ -841,12 +862,8 @@ export async function cursorsOf(
   })
 }
 
-/** The last bytes of each file's last two live lines (as the SQLite engine's `tailBytes`). */
-async function tailsOf(
-  q: MysqlQueryable,
-  files: readonly FileRow[],
-  maxStatementBytes: number,
-): Promise<Map<number, Uint8Array>> {
+/** The last bytes of each file's last two live lines (as the SQLite engine's `tailBytes`), in two statements per 200 files. */
+async function tailsOf(q: MysqlQueryable, files: readonly FileRow[]): Promise<Map<number, Uint8Array>> {
   const out = new Map<number, Uint8Array>()
   for (let i = 0; i < files.length; i += 200) {
     const batch = files.slice(i, i + 200)
@@ -855,41 +872,33 @@ async function tailsOf(
       seq: number
       byte_offset: number
       raw_len: number
-      raw_parts: number
       is_terminated: number
     }>(
       batch
         .map(
           () =>
-            "(SELECT file_id, seq, byte_offset, raw_len, raw_parts, is_terminated FROM entries WHERE file_id = ? AND superseded = 0 ORDER BY byte_offset DESC LIMIT 2)",
+            "(SELECT file_id, seq, byte_offset, raw_len, is_terminated FROM entries WHERE file_id = ? AND superseded = 0 ORDER BY byte_offset DESC LIMIT 2)",
         )
         .join(" UNION ALL "),
       batch.map((f) => f.id),
     )
     if (rows.length === 0) continue
-    // The last two parts of each line hold its last 32 bytes unless its parts are tiny (pieces of a
-    // line that arrived a few bytes at a time): then the whole line is read.
-    const { rows: parts } = await q.query<{ entry_seq: number; part: number; bytes: Uint8Array }>(
-      `SELECT entry_seq, part, bytes FROM line_chunks WHERE ${rows.map(() => "(entry_seq = ? AND part >= ?)").join(" OR ")} ORDER BY entry_seq, part`,
-      rows.flatMap((r) => [r.seq, r.raw_parts - 2]),
+    // Only the chunks that reach into each line's last 32 bytes: a chunk is at most 1 MiB long.
+    const { rows: chunks } = await q.query<{ entry_seq: number; bytes: Uint8Array }>(
+      `SELECT entry_seq, bytes FROM line_chunks WHERE ${rows.map(() => "(entry_seq = ? AND at > ?)").join(" OR ")} ORDER BY entry_seq, at`,
+      rows.flatMap((r) => [r.seq, r.raw_len - TAIL_BYTES - CHUNK_BYTES]),
     )
     const suffix = new Map<number, Uint8Array>()
-    for (const p of parts) suffix.set(p.entry_seq, concatBytes(suffix.get(p.entry_seq) ?? new Uint8Array(), p.bytes))
+    for (const c of chunks) suffix.set(c.entry_seq, concatBytes(suffix.get(c.entry_seq) ?? new Uint8Array(), c.bytes))
     const byFile = new Map<number, typeof rows>()
-    for (const r of rows) {
-      const list = byFile.get(r.file_id) ?? []
-      list.push(r)
-      byFile.set(r.file_id, list)
-    }
+    for (const r of rows) byFile.set(r.file_id, [...(byFile.get(r.file_id) ?? []), r])
     for (const [fileId, lines] of byFile) {
       lines.sort((a, b) => b.byte_offset - a.byte_offset)
       let bytes: Uint8Array = new Uint8Array()
       for (const line of lines) {
-        let raw = suffix.get(line.seq) ?? new Uint8Array()
-        if (raw.length < line.raw_len && raw.length + bytes.length < TAIL_BYTES) {
-          raw = (await readLines(q, [line], maxStatementBytes))[0]!
-        }
-        bytes = concatBytes(line.is_terminated ? concatBytes(raw, new Uint8Array([0x0a])) : raw, bytes)
+        const raw = suffix.get(line.seq) ?? new Uint8Array()
+        bytes = concatBytes(line.is_terminated ? concatBytes(raw, NEWLINE) : raw, bytes)
+        // A suffix shorter than its line holds 32 bytes already.
         if (bytes.length >= TAIL_BYTES || raw.length < line.raw_len) break
       }
       out.set(fileId, bytes.subarray(Math.max(0, bytes.length - TAIL_BYTES)))
@@ -897,3 +906,5 @@ async function tailsOf(
   }
   return out
 }
+
+const NEWLINE = new Uint8Array([0x0a])

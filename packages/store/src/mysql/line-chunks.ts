@@ -1,24 +1,26 @@
 /**
- * Line bytes in the database: `line_chunks(entry_seq, part, bytes)`, each line (without its newline)
- * in parts of at most 1 MiB. One request and one row are bounded (PlanetScale's request size,
- * MariaDB's 16 MiB default `max_allowed_packet`), and a line can be a 64 MB base64 image. A line that
- * arrives in pieces gets one more part per piece; nothing stored is rewritten.
+ * Line bytes in the database: `line_chunks(entry_seq, at, bytes)`, each line (without its newline)
+ * in chunks of at most 1 MiB, `at` being where the chunk starts in its line. One request and one row
+ * are bounded (PlanetScale's request size, MariaDB's 16 MiB default `max_allowed_packet`), and a line
+ * can be a 64 MB base64 image. A line that arrives in pieces gets its new bytes as new chunks at its
+ * old length: nothing stored is rewritten, and no count of chunks needs keeping.
  */
 import type { MysqlClient, MysqlQueryable, SqlValue } from "./client.ts"
 
-export const PART_BYTES = 1024 * 1024
+export const CHUNK_BYTES = 1024 * 1024
 
 export interface ChunkRow {
   readonly seq: number
-  readonly part: number
+  /** Where the chunk starts in its line. */
+  readonly at: number
   readonly bytes: Uint8Array
 }
 
-/** `bytes` as parts numbered from `firstPart` (views, not copies). An empty line has no part. */
-export function partsOf(seq: number, bytes: Uint8Array, firstPart: number): ChunkRow[] {
+/** `bytes`, which start at `lineAt` in line `seq`, as chunks (views, not copies). Empty bytes make none. */
+export function chunksOf(seq: number, bytes: Uint8Array, lineAt: number): ChunkRow[] {
   const rows: ChunkRow[] = []
-  for (let at = 0, part = firstPart; at < bytes.length; at += PART_BYTES, part++) {
-    rows.push({ seq, part, bytes: bytes.subarray(at, Math.min(bytes.length, at + PART_BYTES)) })
+  for (let from = 0; from < bytes.length; from += CHUNK_BYTES) {
+    rows.push({ seq, at: lineAt + from, bytes: bytes.subarray(from, Math.min(bytes.length, from + CHUNK_BYTES)) })
   }
   return rows
 }
@@ -32,12 +34,12 @@ export async function insertChunks(q: MysqlQueryable, rows: readonly ChunkRow[],
     let n = 0
     while (i < rows.length && (n === 0 || bytes + rows[i]!.bytes.length <= maxBytes)) {
       const r = rows[i++]!
-      params.push(r.seq, r.part, r.bytes)
+      params.push(r.seq, r.at, r.bytes)
       bytes += r.bytes.length
       n++
     }
     await q.query(
-      `INSERT INTO line_chunks (entry_seq, part, bytes) VALUES ${"(?, ?, ?), ".repeat(n).slice(0, -2)}`,
+      `INSERT INTO line_chunks (entry_seq, at, bytes) VALUES ${"(?, ?, ?), ".repeat(n).slice(0, -2)}`,
       params,
     )
   }
@@ -59,38 +61,66 @@ function concatParts(parts: readonly Uint8Array[], length: number): Uint8Array {
   return out
 }
 
-/** The bytes of each line, in the order given; lines are fetched in runs of about `maxBytes`. */
+/**
+ * The bytes of each line, in the order given. Short lines are fetched in runs of about `maxBytes`, a
+ * longer one a few chunks at a time: one result is bounded too (PlanetScale: 64 MiB).
+ */
 export async function readLines(
   q: MysqlQueryable,
   lines: readonly StoredLine[],
   maxBytes: number,
 ): Promise<Uint8Array[]> {
   const bySeq = new Map<number, Uint8Array[]>()
+  const add = (seq: number, bytes: Uint8Array) => {
+    const parts = bySeq.get(seq)
+    if (parts) parts.push(bytes)
+    else bySeq.set(seq, [bytes])
+  }
   let i = 0
   while (i < lines.length) {
+    const line = lines[i]!
+    if (line.raw_len > maxBytes) {
+      if (!bySeq.has(line.seq)) for await (const chunk of longLineChunks(q, line.seq, maxBytes)) add(line.seq, chunk)
+      i++
+      continue
+    }
     const seqs: number[] = []
     let bytes = 0
-    while (i < lines.length && (seqs.length === 0 || bytes + lines[i]!.raw_len <= maxBytes)) {
-      seqs.push(lines[i]!.seq)
+    while (
+      i < lines.length &&
+      lines[i]!.raw_len <= maxBytes &&
+      (seqs.length === 0 || bytes + lines[i]!.raw_len <= maxBytes)
+    ) {
+      if (!bySeq.has(lines[i]!.seq)) seqs.push(lines[i]!.seq)
       bytes += lines[i]!.raw_len
       i++
     }
-    for (const row of await chunksOf(q, seqs)) {
-      const parts = bySeq.get(row.entry_seq)
-      if (parts) parts.push(row.bytes)
-      else bySeq.set(row.entry_seq, [row.bytes])
-    }
+    if (seqs.length > 0) for (const row of await storedChunks(q, seqs)) add(row.entry_seq, row.bytes)
   }
   return lines.map((l) => concatParts(bySeq.get(l.seq) ?? [], l.raw_len))
 }
 
-async function chunksOf(
+/** A long line's chunks in order, about `maxBytes` of them at a time (keyset on `at`). */
+export async function* longLineChunks(q: MysqlQueryable, seq: number, maxBytes: number): AsyncGenerator<Uint8Array> {
+  const perRead = Math.max(1, Math.floor(maxBytes / CHUNK_BYTES))
+  for (let from = 0; ; ) {
+    const { rows } = await q.query<{ at: number; bytes: Uint8Array }>(
+      "SELECT at, bytes FROM line_chunks WHERE entry_seq = ? AND at >= ? ORDER BY at LIMIT ?",
+      [seq, from, perRead],
+    )
+    for (const r of rows) yield r.bytes
+    if (rows.length < perRead) return
+    from = rows[rows.length - 1]!.at + 1
+  }
+}
+
+async function storedChunks(
   q: MysqlQueryable,
   seqs: readonly number[],
-): Promise<{ entry_seq: number; part: number; bytes: Uint8Array }[]> {
+): Promise<{ entry_seq: number; bytes: Uint8Array }[]> {
   return (
-    await q.query<{ entry_seq: number; part: number; bytes: Uint8Array }>(
-      `SELECT entry_seq, part, bytes FROM line_chunks WHERE entry_seq IN (${seqs.map(() => "?").join(", ")}) ORDER BY entry_seq, part`,
+    await q.query<{ entry_seq: number; bytes: Uint8Array }>(
+      `SELECT entry_seq, bytes FROM line_chunks WHERE entry_seq IN (${seqs.map(() => "?").join(", ")}) ORDER BY entry_seq, at`,
       seqs,
     )
   ).rows
@@ -101,7 +131,7 @@ const EXPORT_PAGE_ROWS = 500
 
 /**
  * A file's live lines, newlines included, in byte order: keyset pages of entries, their bytes
- * fetched in runs of at most `maxBytes` (a long line part by part), so memory stays bounded
+ * fetched in runs of at most `maxBytes` (a long line a few chunks at a time), so memory stays bounded
  * whatever the file's or a line's size, and no statement stays open between pages.
  */
 export async function* exportLines(client: MysqlClient, fileId: number, maxBytes: number): AsyncGenerator<Uint8Array> {
@@ -117,16 +147,8 @@ export async function* exportLines(client: MysqlClient, fileId: number, maxBytes
     while (i < rows.length) {
       const line = rows[i]!
       if (line.raw_len > maxBytes) {
-        // One long line: its parts a few at a time.
-        const partsPerRead = Math.max(1, Math.floor(maxBytes / PART_BYTES))
-        for (let part = 0; ; part += partsPerRead) {
-          const chunk = await client.query<{ bytes: Uint8Array }>(
-            "SELECT bytes FROM line_chunks WHERE entry_seq = ? AND part >= ? ORDER BY part LIMIT ?",
-            [line.seq, part, partsPerRead],
-          )
-          for (const c of chunk.rows) yield c.bytes
-          if (chunk.rows.length < partsPerRead) break
-        }
+        // One long line: its chunks a few at a time.
+        yield* longLineChunks(client, line.seq, maxBytes)
         if (line.is_terminated) yield NEWLINE
         i++
         continue

@@ -7,7 +7,7 @@
  * Dialect differences from SQLite:
  * - `offset` and `terminated` are reserved words here: the columns are `file_offset` and `is_terminated`.
  * - Line bytes live in `line_chunks` (a PlanetScale server has no disk of its own for a line log),
- *   one row per part of at most 1 MiB, because one request or row is bounded (max_allowed_packet).
+ *   one row per chunk of at most 1 MiB, because one request or row is bounded (max_allowed_packet).
  * - `entries.seq` is allocated from the `counters` row `seq` inside the storing transaction.
  * - `entry_search` holds each line's search text encoded as ASCII tokens (`search-terms.ts`) under
  *   an InnoDB FULLTEXT index.
@@ -112,7 +112,6 @@ export const MYSQL_MIGRATIONS: readonly (readonly string[])[] = [
       byte_offset BIGINT NOT NULL,
       is_terminated TINYINT NOT NULL,
       raw_len BIGINT NOT NULL,
-      raw_parts INT NOT NULL,
       kind VARCHAR(255) NOT NULL,
       subtype VARCHAR(255) NULL,
       uuid VARCHAR(255) NULL,
@@ -123,12 +122,12 @@ export const MYSQL_MIGRATIONS: readonly (readonly string[])[] = [
       KEY entries_by_session (session_id, seq),
       KEY entries_by_user (user_id, seq)
     ) ${TABLE}`,
-    // A line's bytes without its newline, in parts of at most 1 MiB (`line-chunks.ts`).
+    // A line's bytes without its newline, in chunks of at most 1 MiB starting at `at` in the line (`line-chunks.ts`).
     `CREATE TABLE IF NOT EXISTS line_chunks (
       entry_seq BIGINT NOT NULL,
-      part INT NOT NULL,
+      at BIGINT NOT NULL,
       bytes MEDIUMBLOB NOT NULL,
-      PRIMARY KEY (entry_seq, part)
+      PRIMARY KEY (entry_seq, at)
     ) ${TABLE}`,
     // One row per deduplicated API response (message.id + requestId), the largest total kept.
     `CREATE TABLE IF NOT EXISTS usage_messages (

@@ -1,0 +1,180 @@
+/**
+ * Line bytes in the database (`line_chunks`): a 64 MB line (a base64 image) round-trips byte for byte
+ * whether it arrives whole or in the daemon's 1 MiB pieces, every stored row stays within 1 MiB, and
+ * an export streams in pieces no larger than one statement's budget. Through both connectors; the
+ * PlanetScale bridge enforces PlanetScale's request and result limits.
+ */
+import { randomBytes } from "node:crypto"
+import type { Sync } from "@overlord/protocol"
+import { type Append, collectBytes, type MachineActor } from "@overlord/store"
+import { connectMysql2, connectPlanetscale, type MysqlClient, MysqlEngine } from "@overlord/store/mysql"
+import { type PlanetScaleBridge, startPlanetScaleBridge } from "@overlord/testkit/planetscale-bridge"
+import { afterEach, describe, expect, it } from "vitest"
+import { mariaDbForTests } from "./mysql-test-server.ts"
+
+const SID = "11111111-2222-3333-4444-555555555555"
+const KEY = `-home-dev-proj/${SID}.jsonl`
+const MiB = 1024 * 1024
+const enc = new TextEncoder()
+
+const cleanups: (() => Promise<void>)[] = []
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c()
+})
+
+interface Opened {
+  readonly engine: MysqlEngine
+  readonly client: MysqlClient
+  readonly bridge?: PlanetScaleBridge
+}
+
+const connectors: Record<string, () => Promise<Opened>> = {
+  mysql2: async () => {
+    const db = await mariaDbForTests()
+    const client = connectMysql2({ url: db.url(await db.createDatabase()) })
+    const engine = await MysqlEngine.open(client)
+    cleanups.push(async () => engine.close())
+    return { engine, client }
+  },
+  planetscale: async () => {
+    const mariadb = await mariaDbForTests()
+    const bridge = await startPlanetScaleBridge({ mariadb, database: await mariadb.createDatabase() })
+    const client = connectPlanetscale({ url: bridge.url })
+    const engine = await MysqlEngine.open(client)
+    cleanups.push(
+      async () => engine.close(),
+      () => bridge.stop(),
+    )
+    return { engine, client, bridge }
+  },
+}
+
+/** A user record carrying an image as Claude Code writes it: one JSON line with the base64 inline. */
+function imageLine(bytes: number): Uint8Array {
+  const head = `{"type":"user","uuid":"u1","parentUuid":null,"sessionId":"${SID}","timestamp":"2026-11-01T10:00:00.000Z","message":{"role":"user","content":[{"type":"image","source":{"type":"base64","media_type":"image/png","data":"`
+  const tail = `"}}]}}`
+  const data = randomBytes(Math.ceil(((bytes - head.length - tail.length) * 3) / 4))
+    .toString("base64")
+    .slice(0, bytes - head.length - tail.length)
+  return enc.encode(head + data + tail)
+}
+
+async function machine(engine: MysqlEngine): Promise<MachineActor> {
+  const userId = await engine.ensureUser("alice")
+  return { userId, machineId: (await engine.openMachine({ userId }, "m-1", "laptop")).machineId }
+}
+
+const appendOf = (fromOffset: number, payload: Uint8Array, seq: number): Append => ({
+  header: {
+    type: "append",
+    seq,
+    fileKey: KEY,
+    generation: 0,
+    identity: "1:1",
+    fromOffset,
+    toOffset: fromOffset + payload.length,
+  } satisfies Sync.AppendHeader,
+  payload,
+})
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return (
+    a.length === b.length &&
+    Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.length), Buffer.from(b.buffer, b.byteOffset, b.length)) === 0
+  )
+}
+
+async function checkStored(opened: Opened, actor: MachineActor, file: Uint8Array): Promise<void> {
+  const { engine, client } = opened
+  const pieces: number[] = []
+  const chunks = (await engine.exportFile(actor, SID, KEY))!
+  const exported = await collectBytes(
+    (async function* () {
+      for await (const c of chunks) {
+        pieces.push(c.length)
+        yield c
+      }
+    })(),
+  )
+  expect(exported.length).toBe(file.length)
+  expect(sameBytes(exported, file)).toBe(true)
+  // Streamed: no piece is larger than one statement's budget (plus a newline).
+  expect(Math.max(...pieces)).toBeLessThanOrEqual(client.maxStatementBytes + 1)
+  const { rows } = await client.query<{ biggest: number; n: number }>(
+    "SELECT max(length(bytes)) AS biggest, count(*) AS n FROM line_chunks",
+  )
+  expect(rows[0]!.biggest).toBeLessThanOrEqual(MiB)
+  expect(rows[0]!.n).toBeGreaterThanOrEqual(Math.ceil((file.length - 1) / MiB))
+  const page = (await engine.listEntries(actor, SID, {}))!
+  expect(page.entries.map((e) => e.kind)).toEqual(["user"])
+  expect(page.entries[0]!.line.length).toBe(file.length - 1)
+}
+
+for (const [name, connect] of Object.entries(connectors)) {
+  describe(`line bytes through ${name}`, () => {
+    it("stores a 64 MB line sent whole and exports it byte for byte", async () => {
+      const opened = await connect()
+      const actor = await machine(opened.engine)
+      const line = imageLine(64 * 1000 * 1000)
+      const file = new Uint8Array(line.length + 1)
+      file.set(line)
+      file[line.length] = 0x0a
+      const [out] = await opened.engine.append(actor, [appendOf(0, file, 0)])
+      expect(out!._tag).toBe("Ack")
+      await checkStored(opened, actor, file)
+    }, 300_000)
+
+    it("stores a 64 MB line sent in the daemon's 1 MiB pieces, four to a group, byte for byte", async () => {
+      const opened = await connect()
+      const actor = await machine(opened.engine)
+      const line = imageLine(64 * 1000 * 1000)
+      const file = new Uint8Array(line.length + 1)
+      file.set(line)
+      file[line.length] = 0x0a
+      let seq = 0
+      for (let at = 0; at < file.length; ) {
+        const group: Append[] = []
+        for (let k = 0; k < 4 && at < file.length; k++) {
+          const end = Math.min(file.length, at + MiB)
+          group.push(appendOf(at, file.subarray(at, end), seq++))
+          at = end
+        }
+        const outs = await opened.engine.append(actor, group)
+        expect(outs.map((o) => o._tag)).toEqual(group.map(() => "Ack"))
+      }
+      await checkStored(opened, actor, file)
+      const detail = (await opened.engine.getSession(actor, SID))!
+      expect(detail.files[0]).toMatchObject({ bytes: file.length, entryCount: 1 })
+    }, 300_000)
+  })
+}
+
+describe("requests per group through the PlanetScale driver", () => {
+  it("stores a 4 MB group in a small number of requests, whatever its line count", async () => {
+    const opened = await connectors.planetscale!()
+    const actor = await machine(opened.engine)
+    const requestsFor = async (linesPerAppend: number, from: number[]) => {
+      const group: Append[] = []
+      for (let k = 0; k < 4; k++) {
+        const body = `{"type":"user","uuid":"u","sessionId":"${SID}","message":{"role":"user","content":"`
+        const width = Math.floor(MiB / linesPerAppend)
+        const line = `${body}${"x".repeat(Math.max(1, width - body.length - 5))}"}}\n`
+        const payload = enc.encode(line.repeat(linesPerAppend))
+        group.push(appendOf(from[0]!, payload, k))
+        from[0]! += payload.length
+      }
+      const before = opened.bridge!.requestCount()
+      const outs = await opened.engine.append(actor, group)
+      expect(outs.map((o) => o._tag)).toEqual(["Ack", "Ack", "Ack", "Ack"])
+      return opened.bridge!.requestCount() - before
+    }
+    const at = [0]
+    await requestsFor(4, at) // the file and its session are created here
+    const few = await requestsFor(4, at)
+    const many = await requestsFor(2000, at)
+    // BEGIN, the seq counter, files, open lines, kept usage, entries, line bytes (4 MB: two
+    // statements of 2 MiB), sessions read and written, files, counter, COMMIT.
+    expect(few).toBeLessThanOrEqual(16)
+    expect(many).toBeLessThanOrEqual(few + 2)
+  }, 120_000)
+})
