@@ -12,7 +12,7 @@
  * - each commit records the log's end (`meta.line_log_end`). After a power loss the database may have
  *   reached the disk ahead of the log; at open, a log shorter than that end makes the engine roll back
  *   each file to its first line the log lost, and the daemon sends those bytes again
- *   (`SqliteEngine.recoverLineLog`);
+ *   (`sqlite/line-log-recovery.ts`);
  * - the checkpointer syncs the log before each checkpoint, so such a loss is at most what the WAL
  *   would have lost too.
  *

@@ -168,7 +168,7 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   `
   CREATE INDEX sessions_by_project ON sessions (user_id, project_dir, last_at);
   `,
-  // 4: the engine keeps session usage totals itself, per append (`recordUsage`). A statement that
+  // 4: the engine keeps session usage totals itself, per append (now the ingest core's `decideUsage`). A statement that
   // fires a trigger makes SQLite journal every page it touches so it can undo just that statement:
   // with the triggers, 88 MB of such journal per 100 MB of backfilled lines.
   `
