@@ -7,6 +7,9 @@
 import type { Api, Sync } from "@overlord/protocol"
 import { decodeLine } from "@overlord/transcript"
 import { decodeCursor, encodeCursor } from "../cursor.ts"
+import { appendGroup, checkAppends } from "../ingest/append.ts"
+import type { FileRow } from "../ingest/dialect.ts"
+import { resetFile } from "../ingest/reset.ts"
 import { pricingSource, searchTextOf } from "../line-facts.ts"
 import { buildSnippet, ftsQuery } from "../search-text.ts"
 import type {
@@ -28,7 +31,8 @@ import type {
 import { hashToken, newToken, tokensEqual } from "../tokens.ts"
 import type { MysqlClient, SqlValue } from "./client.ts"
 import { storeErrorOf } from "./errors.ts"
-import { cursorsOf, type EntryRow, type FileRow, IngestTransaction } from "./ingest.ts"
+import { cursorsOf } from "./file-cursors.ts"
+import { FILE_COLUMNS, MysqlIngest } from "./ingest-dialect.ts"
 import { exportLines, readLines } from "./line-chunks.ts"
 import { migrateMysql } from "./schema.ts"
 import { booleanQuery, searchTermsOf } from "./search-terms.ts"
@@ -56,6 +60,15 @@ interface SessionRow {
   usage_cost: number
 }
 
+/** What a page of entries reads of each (its bytes come from `line_chunks`). */
+interface EntryReadRow {
+  seq: number
+  line_no: number
+  byte_offset: number
+  raw_len: number
+  kind: string
+}
+
 const now = () => new Date().toISOString()
 const MAX_PAGE = 1000
 /** Line bytes one search-index batch reads at most, besides its time budget (a batch holds a transaction). */
@@ -73,11 +86,14 @@ export class MysqlEngine implements Engine {
   /** Groups and resets of this engine run one at a time (the seq counter row would queue them anyway). */
   private ingestQueue: Promise<unknown> = Promise.resolve()
 
+  private readonly ingest: MysqlIngest
+
   private constructor(
     private readonly client: MysqlClient,
     options: MysqlEngineOptions,
   ) {
     this.name = options.name ?? (client.connector === "planetscale" ? "planetscale" : "mysql")
+    this.ingest = new MysqlIngest(client)
   }
 
   /** Migrates the database (under its lock) and returns the engine. */
@@ -189,52 +205,26 @@ export class MysqlEngine implements Engine {
       ])
     ).rows[0]!
     const files = (
-      await this.client.query<FileRow>(
-        `SELECT id, user_id, machine_id, file_key, session_id, agent_id, layout, generation, file_offset, identity, live_end,
-         line_count, open_seq FROM files WHERE user_id = ? AND machine_id = ?`,
-        [actor.userId, machine.id],
-      )
+      await this.client.query<FileRow>(`SELECT ${FILE_COLUMNS} FROM files WHERE user_id = ? AND machine_id = ?`, [
+        actor.userId,
+        machine.id,
+      ])
     ).rows
     return { machineId: machine.id, cursors: await cursorsOf(this.client, files) }
   }
 
-  append(actor: MachineActor, appends: readonly Append[]): Promise<AppendOutcome[]> {
-    for (const { header, payload } of appends) {
-      if (header.toOffset - header.fromOffset !== payload.length) {
-        return Promise.reject(
-          new Error(
-            `append for ${header.fileKey}: payload is ${payload.length} bytes, header says ${header.toOffset - header.fromOffset}`,
-          ),
-        )
-      }
-    }
-    if (appends.length === 0) return Promise.resolve([])
-    return this.serially(() =>
-      this.client.transaction(async (q) => {
-        const tx = new IngestTransaction(q, actor, this.maxBytes)
-        await tx.begin()
-        await tx.openFiles(appends.map((a) => ({ fileKey: a.header.fileKey, identity: a.header.identity })))
-        const planned = tx.plan(appends)
-        await tx.loadOpenLines()
-        const outcomes: AppendOutcome[] = []
-        for (const a of appends) outcomes.push(await tx.appendOne(a, planned.get(a)))
-        await tx.commit()
-        return outcomes
-      }),
-    )
+  /**
+   * One transaction per group, by the ingest core over this engine's dialect (`ingest-dialect.ts`): a
+   * constant number of statements whatever the group's line count.
+   */
+  async append(actor: MachineActor, appends: readonly Append[]): Promise<AppendOutcome[]> {
+    checkAppends(appends)
+    if (appends.length === 0) return []
+    return this.serially(() => this.ingest.transaction((tx) => appendGroup(tx, actor, appends)))
   }
 
   reset(actor: MachineActor, reset: Sync.Reset): Promise<AppendOutcome> {
-    return this.serially(() =>
-      this.client.transaction(async (q) => {
-        const tx = new IngestTransaction(q, actor, this.maxBytes)
-        await tx.begin()
-        await tx.openFiles([{ fileKey: reset.fileKey, identity: reset.identity }])
-        const outcome = await tx.reset(reset)
-        await tx.commit()
-        return outcome
-      }),
-    )
+    return this.serially(() => this.ingest.transaction((tx) => resetFile(tx, actor, reset)))
   }
 
   async setMachineState(actor: MachineActor, state: MachineState): Promise<void> {
@@ -413,7 +403,7 @@ export class MysqlEngine implements Engine {
       params.push(query.after)
     }
     params.push(limit + 1)
-    const { rows } = await this.client.query<EntryRow & { file_key: string; agent_id: string | null }>(
+    const { rows } = await this.client.query<EntryReadRow & { file_key: string; agent_id: string | null }>(
       `SELECT e.seq, e.line_no, e.byte_offset, e.raw_len, e.kind, f.file_key, f.agent_id FROM entries e JOIN files f ON f.id = e.file_id
        WHERE f.session_id = ? AND e.session_id = ? AND e.user_id = ? AND ${fileFilter} AND e.superseded = 0 ${bound}
        ORDER BY e.seq ${order} LIMIT ?`,
@@ -434,7 +424,7 @@ export class MysqlEngine implements Engine {
 
   async getEntry(actor: Actor, seq: number): Promise<EntryWithSession | null> {
     const { rows } = await this.client.query<
-      EntryRow & { file_key: string; agent_id: string | null; session_uid: string }
+      EntryReadRow & { file_key: string; agent_id: string | null; session_uid: string }
     >(
       `SELECT e.seq, e.line_no, e.byte_offset, e.raw_len, e.kind, f.file_key, f.agent_id, s.session_uid FROM entries e
        JOIN files f ON f.id = e.file_id JOIN sessions s ON s.id = e.session_id WHERE e.seq = ? AND e.user_id = ?`,
@@ -647,7 +637,7 @@ function toSummary(r: SessionRow): Api.SessionSummary {
 }
 
 function toEntry(
-  row: Pick<EntryRow, "seq" | "line_no" | "byte_offset" | "kind"> & { file_key: string; agent_id: string | null },
+  row: Omit<EntryReadRow, "raw_len"> & { file_key: string; agent_id: string | null },
   raw: Uint8Array,
 ): Api.Entry {
   return {

@@ -1,0 +1,470 @@
+/**
+ * The ingest core's dialect for MySQL, MariaDB and PlanetScale (`../ingest/dialect.ts`): each load is
+ * one `SELECT … IN (…)` and a plan is written in a few multi-row statements, because on PlanetScale
+ * every statement is an HTTP request (~20 ms from a laptop). Line bytes go to `line_chunks`
+ * (`line-chunks.ts`) in statements of about `maxStatementBytes`.
+ *
+ * Rows the core reads stay locked until commit (`FOR UPDATE`). Seqs come from the `counters` row
+ * `seq`, advanced inside the transaction, whose lock queues every storing transaction of every server
+ * from the moment it takes seqs until it commits: seqs therefore commit in order.
+ *
+ * Columns whose names are reserved words here are aliased back to the core's names (`file_offset AS
+ * offset`, `is_terminated AS terminated`); `raw_at` has no meaning here (bytes are found by seq) and is 0.
+ */
+import { createHash } from "node:crypto"
+import type {
+  EntryRow,
+  FileRow,
+  IngestDialect,
+  IngestTx,
+  KeptUsageRow,
+  NewFile,
+  SessionKey,
+  SessionLine,
+  SessionRow,
+  WritePlan,
+} from "../ingest/dialect.ts"
+import { type Ingest, runAsync } from "../ingest/steps.ts"
+import type { MachineActor } from "../store.ts"
+import type { MysqlClient, MysqlQueryable, SqlValue } from "./client.ts"
+import { type ChunkRow, chunksOf, insertChunks, readLines } from "./line-chunks.ts"
+
+export const keyHash = (fileKey: string): string => createHash("sha256").update(fileKey, "utf8").digest("hex")
+
+export const FILE_COLUMNS = `id, user_id, machine_id, file_key, session_id, agent_id, layout, generation,
+  file_offset AS \`offset\`, identity, live_end, line_count, open_seq`
+const ENTRY_COLUMNS =
+  "seq, file_id, session_id, line_no, byte_offset, is_terminated AS `terminated`, 0 AS raw_at, raw_len, kind"
+const SESSION_COLUMNS =
+  "id, session_uid, cwd, custom_title, ai_title, summary_title, first_prompt, first_at, last_at, entry_count, has_errors, models"
+const KEPT_COLUMNS = `dedup_key, session_id, entry_seq, input, output, cache_write AS cacheWrite, cache_read AS cacheRead,
+  cost_usd AS costUsd, total, is_sidechain`
+
+const marks = (n: number, row = "?") => `${row}, `.repeat(n).slice(0, -2)
+const tuple = (n: number) => `(${marks(n)})`
+
+/** Refuses a fact that is not text (a daemon's facts are checked before; this is the last guard). */
+function text(v: unknown, column: string): string {
+  if (typeof v !== "string") throw new TypeError(`${column} must be text, got ${typeof v}`)
+  return v
+}
+const optText = (v: unknown, column: string): string | null => (v === null || v === undefined ? null : text(v, column))
+
+/** Consecutive runs of `rows` whose estimated SQL (`sizeOf`) stays within `maxBytes` (at least one row each). */
+function bySize<T>(rows: readonly T[], sizeOf: (row: T) => number, maxBytes: number): T[][] {
+  const runs: T[][] = []
+  let run: T[] = []
+  let bytes = 0
+  for (const row of rows) {
+    const size = sizeOf(row)
+    if (run.length > 0 && bytes + size > maxBytes) {
+      runs.push(run)
+      run = []
+      bytes = 0
+    }
+    run.push(row)
+    bytes += size
+  }
+  if (run.length > 0) runs.push(run)
+  return runs
+}
+
+/** `parts` (a line's bytes, then maybe its newline) as chunks of the line starting at `lineAt`, `length` bytes in all. */
+function lineChunks(seq: number, parts: readonly Uint8Array[], lineAt: number, length: number): ChunkRow[] {
+  const rows: ChunkRow[] = []
+  let at = 0
+  for (const part of parts) {
+    const take = Math.min(part.length, length - at)
+    if (take <= 0) break
+    rows.push(...chunksOf(seq, part.subarray(0, take), lineAt + at))
+    at += take
+  }
+  return rows
+}
+
+interface EntryWrite {
+  seq: number
+  user_id: number
+  file_id: number
+  session_id: number | null
+  line_no: number
+  byte_offset: number
+  terminated: number
+  raw_len: number
+  kind: string
+  subtype: string | null
+  uuid: string | null
+  parent_uuid: string | null
+  ts: string | null
+}
+
+/** An entry row's SQL: its strings (escaping at most doubles them) and ~20 characters per number. */
+const entrySqlBytes = (e: EntryWrite): number =>
+  200 +
+  2 *
+    (e.kind.length +
+      (e.subtype?.length ?? 0) +
+      (e.uuid?.length ?? 0) +
+      (e.parent_uuid?.length ?? 0) +
+      (e.ts?.length ?? 0))
+
+export class MysqlIngest implements IngestDialect {
+  constructor(private readonly client: MysqlClient) {}
+
+  transaction<A>(body: (tx: IngestTx) => Ingest<A>): Promise<A> {
+    return this.client.transaction((q) => runAsync(body(new MysqlIngestTx(q, this.client.maxStatementBytes))))
+  }
+}
+
+/** One write transaction's statements, on one connection. */
+export class MysqlIngestTx implements IngestTx {
+  constructor(
+    private readonly q: MysqlQueryable,
+    private readonly maxStatementBytes: number,
+  ) {}
+
+  private async rows<T>(sql: string, params: readonly SqlValue[]): Promise<T[]> {
+    return (await this.q.query<T>(sql, params)).rows
+  }
+
+  async loadFiles(actor: MachineActor, fileKeys: readonly string[]): Promise<FileRow[]> {
+    if (fileKeys.length === 0) return []
+    return this.rows<FileRow>(
+      `SELECT ${FILE_COLUMNS} FROM files WHERE machine_id = ? AND user_id = ? AND key_hash IN (${marks(fileKeys.length)}) FOR UPDATE`,
+      [actor.machineId, actor.userId, ...fileKeys.map(keyHash)],
+    )
+  }
+
+  async insertFiles(actor: MachineActor, files: readonly NewFile[]): Promise<FileRow[]> {
+    if (files.length === 0) return []
+    // A file another server inserted meanwhile is kept as it is.
+    await this.q.query(
+      `INSERT INTO files (user_id, machine_id, file_key, key_hash, session_id, agent_id, layout, identity)
+       VALUES ${marks(files.length, tuple(8))} ON DUPLICATE KEY UPDATE id = id`,
+      files.flatMap((f) => [
+        actor.userId,
+        actor.machineId,
+        f.file_key,
+        keyHash(f.file_key),
+        f.session_id,
+        f.agent_id,
+        f.layout,
+        f.identity,
+      ]),
+    )
+    return this.loadFiles(
+      actor,
+      files.map((f) => f.file_key),
+    )
+  }
+
+  async ensureSessions(actor: MachineActor, keys: readonly SessionKey[]): Promise<SessionRow[]> {
+    if (keys.length === 0) return []
+    await this.q.query(
+      `INSERT INTO sessions (user_id, machine_id, session_uid, project_dir, models) VALUES ${marks(keys.length, "(?, ?, ?, ?, '[]')")}
+       ON DUPLICATE KEY UPDATE id = id`,
+      keys.flatMap((k) => [actor.userId, actor.machineId, text(k.session_uid, "session id"), k.project_dir]),
+    )
+    return this.rows<SessionRow>(
+      `SELECT ${SESSION_COLUMNS} FROM sessions WHERE user_id = ? AND machine_id = ? AND session_uid IN (${marks(keys.length)}) FOR UPDATE`,
+      [actor.userId, actor.machineId, ...keys.map((k) => k.session_uid)],
+    )
+  }
+
+  async loadSessions(ids: readonly number[]): Promise<SessionRow[]> {
+    if (ids.length === 0) return []
+    return this.rows<SessionRow>(
+      `SELECT ${SESSION_COLUMNS} FROM sessions WHERE id IN (${marks(ids.length)}) FOR UPDATE`,
+      ids,
+    )
+  }
+
+  async loadEntries(seqs: readonly number[]): Promise<EntryRow[]> {
+    if (seqs.length === 0) return []
+    return this.rows<EntryRow>(
+      `SELECT ${ENTRY_COLUMNS} FROM entries WHERE seq IN (${marks(seqs.length)}) FOR UPDATE`,
+      seqs,
+    )
+  }
+
+  loadLiveEntries(fileId: number, from: number, to: number): Promise<EntryRow[]> {
+    return this.rows<EntryRow>(
+      `SELECT ${ENTRY_COLUMNS} FROM entries WHERE file_id = ? AND superseded = 0 AND byte_offset >= ? AND byte_offset < ?
+       ORDER BY byte_offset`,
+      [fileId, from, to],
+    )
+  }
+
+  async countLiveFrom(fileId: number, from: number): Promise<number> {
+    const [row] = await this.rows<{ n: number }>(
+      "SELECT count(*) AS n FROM entries WHERE file_id = ? AND superseded = 0 AND byte_offset >= ?",
+      [fileId, from],
+    )
+    return row!.n
+  }
+
+  loadLastEntries(fileId: number, count: number): Promise<EntryRow[]> {
+    return this.rows<EntryRow>(
+      `SELECT ${ENTRY_COLUMNS} FROM entries WHERE file_id = ? AND superseded = 0 ORDER BY byte_offset DESC LIMIT ?`,
+      [fileId, count],
+    )
+  }
+
+  async firstLiveLineEndingAfter(fileId: number, size: number): Promise<number | null> {
+    const [row] = await this.rows<{ byte_offset: number }>(
+      `SELECT byte_offset FROM entries WHERE file_id = ? AND superseded = 0
+       AND byte_offset + raw_len + is_terminated > ? ORDER BY byte_offset LIMIT 1`,
+      [fileId, size],
+    )
+    return row ? row.byte_offset : null
+  }
+
+  readLines(entries: readonly EntryRow[]): Promise<Uint8Array[]> {
+    return readLines(this.q, entries, this.maxStatementBytes)
+  }
+
+  async loadKeptUsage(userId: number, dedupKeys: readonly string[]): Promise<KeptUsageRow[]> {
+    const out: KeptUsageRow[] = []
+    for (let i = 0; i < dedupKeys.length; i += 2000) {
+      const batch = dedupKeys.slice(i, i + 2000)
+      out.push(
+        ...(await this.rows<KeptUsageRow>(
+          `SELECT ${KEPT_COLUMNS} FROM usage_messages WHERE user_id = ? AND dedup_key IN (${marks(batch.length)}) FOR UPDATE`,
+          [userId, ...batch],
+        )),
+      )
+    }
+    return out
+  }
+
+  loadOrphanUsage(userId: number, fileId: number): Promise<KeptUsageRow[]> {
+    return this.rows<KeptUsageRow>(
+      `SELECT ${KEPT_COLUMNS} FROM usage_messages WHERE user_id = ? AND session_id IS NULL
+       AND entry_seq IN (SELECT seq FROM entries WHERE file_id = ?) FOR UPDATE`,
+      [userId, fileId],
+    )
+  }
+
+  async loadSessionLines(sessionId: number): Promise<SessionLine[]> {
+    const rows = await this.rows<{ seq: number; raw_len: number; agent_id: string | null }>(
+      `SELECT e.seq, e.raw_len, f.agent_id FROM entries e JOIN files f ON f.id = e.file_id
+       WHERE e.session_id = ? AND e.superseded = 0 ORDER BY e.seq`,
+      [sessionId],
+    )
+    const bytes = await readLines(this.q, rows, this.maxStatementBytes)
+    return rows.map((r, i) => ({ seq: r.seq, main: r.agent_id === null, bytes: bytes[i]! }))
+  }
+
+  async allocateSeqs(count: number): Promise<number> {
+    // The row stays locked until commit: the next transaction's seqs come after every seq of this one.
+    const [row] = await this.rows<{ value: number }>("SELECT value FROM counters WHERE name = 'seq' FOR UPDATE", [])
+    if (!row) throw new Error("the counters table has no 'seq' row: the schema was not migrated")
+    if (count > 0) await this.q.query("UPDATE counters SET value = value + ? WHERE name = 'seq'", [count])
+    return row.value + 1
+  }
+
+  async write(plan: WritePlan): Promise<void> {
+    const q = this.q
+    if (plan.supersede.length > 0) {
+      await q.query(
+        `UPDATE entries SET superseded = 1 WHERE superseded = 0 AND (${plan.supersede.map(() => "(file_id = ? AND byte_offset >= ?)").join(" OR ")})`,
+        plan.supersede.flatMap((s) => [s.fileId, s.fromOffset]),
+      )
+    }
+    // Continued lines and new lines in one upsert: a continued row exists, so only the columns after
+    // UPDATE change (its `user_id`, never changed, is bound as 0).
+    const writes: EntryWrite[] = []
+    const chunks: ChunkRow[] = []
+    for (const c of plan.continued) {
+      writes.push({
+        seq: c.entry.seq,
+        user_id: 0,
+        file_id: c.entry.file_id,
+        session_id: c.entry.session_id,
+        line_no: c.entry.line_no,
+        byte_offset: c.entry.byte_offset,
+        terminated: c.terminated,
+        raw_len: c.raw_len,
+        kind: text(c.kind, "kind"),
+        subtype: optText(c.subtype, "subtype"),
+        uuid: optText(c.uuid, "uuid"),
+        parent_uuid: optText(c.parent_uuid, "parent uuid"),
+        ts: optText(c.ts, "timestamp"),
+      })
+      chunks.push(...lineChunks(c.entry.seq, c.added, c.entry.raw_len, c.raw_len - c.entry.raw_len))
+    }
+    for (const e of plan.entries) {
+      writes.push({
+        ...e,
+        kind: text(e.kind, "kind"),
+        subtype: optText(e.subtype, "subtype"),
+        uuid: optText(e.uuid, "uuid"),
+        parent_uuid: optText(e.parent_uuid, "parent uuid"),
+        ts: optText(e.ts, "timestamp"),
+      })
+      chunks.push(...lineChunks(e.seq, e.parts, 0, e.raw_len))
+    }
+    // Statements of about `maxStatementBytes` of SQL, however many lines: 8,000 lines are one or two.
+    for (const batch of bySize(writes, entrySqlBytes, this.maxStatementBytes)) {
+      await q.query(
+        `INSERT INTO entries (seq, user_id, file_id, session_id, line_no, byte_offset, is_terminated, raw_len, kind, subtype, uuid,
+         parent_uuid, ts) VALUES ${marks(batch.length, tuple(13))}
+         ON DUPLICATE KEY UPDATE is_terminated = VALUES(is_terminated), raw_len = VALUES(raw_len), kind = VALUES(kind),
+         subtype = VALUES(subtype), uuid = VALUES(uuid), parent_uuid = VALUES(parent_uuid), ts = VALUES(ts)`,
+        batch.flatMap((e) => [
+          e.seq,
+          e.user_id,
+          e.file_id,
+          e.session_id,
+          e.line_no,
+          e.byte_offset,
+          e.terminated,
+          e.raw_len,
+          e.kind,
+          e.subtype,
+          e.uuid,
+          e.parent_uuid,
+          e.ts,
+        ]),
+      )
+    }
+    if (chunks.length > 0) await insertChunks(q, chunks, this.maxStatementBytes)
+    for (const a of plan.attach) {
+      await q.query("UPDATE entries SET session_id = ? WHERE file_id = ? AND session_id IS NULL", [
+        a.sessionId,
+        a.fileId,
+      ])
+    }
+    // Moves to one session in one statement (a flat agent file's messages all go to its session).
+    const moves = new Map<string, { userId: number; sessionId: number; keys: string[] }>()
+    for (const m of plan.usageMoves) {
+      const id = `${m.userId}:${m.sessionId}`
+      const move = moves.get(id) ?? { userId: m.userId, sessionId: m.sessionId, keys: [] }
+      move.keys.push(m.dedupKey)
+      moves.set(id, move)
+    }
+    for (const m of moves.values()) {
+      await q.query(
+        `UPDATE usage_messages SET session_id = ? WHERE user_id = ? AND dedup_key IN (${marks(m.keys.length)})`,
+        [m.sessionId, m.userId, ...m.keys],
+      )
+    }
+    if (plan.usage.length > 0) {
+      // Inserts and replacements alike: the kept copy is the row at (user, dedup key).
+      await q.query(
+        `INSERT INTO usage_messages (user_id, dedup_key, session_id, project_dir, entry_seq, model, day, input, output, cache_write,
+         cache_read, total, is_sidechain, cost_usd) VALUES ${marks(plan.usage.length, tuple(14))}
+         ON DUPLICATE KEY UPDATE session_id = VALUES(session_id), project_dir = VALUES(project_dir), entry_seq = VALUES(entry_seq),
+         model = VALUES(model), day = VALUES(day), input = VALUES(input), output = VALUES(output), cache_write = VALUES(cache_write),
+         cache_read = VALUES(cache_read), total = VALUES(total), is_sidechain = VALUES(is_sidechain), cost_usd = VALUES(cost_usd)`,
+        plan.usage.flatMap((u) => [
+          u.user_id,
+          text(u.dedup_key, "dedup key"),
+          u.session_id,
+          u.project_dir,
+          u.entry_seq,
+          text(u.model, "model"),
+          u.day,
+          u.input,
+          u.output,
+          u.cache_write,
+          u.cache_read,
+          u.total,
+          u.is_sidechain,
+          u.cost_usd,
+        ]),
+      )
+    }
+    await this.writeSessions(plan)
+    if (plan.files.length > 0) {
+      // Every file exists (loaded or inserted above): the upsert updates each, in one statement. The
+      // columns it does not update are bound only because an INSERT names them.
+      await q.query(
+        `INSERT INTO files (id, user_id, machine_id, file_key, key_hash, layout, session_id, generation, file_offset, identity,
+         live_end, line_count, open_seq) VALUES ${marks(plan.files.length, tuple(13))}
+         ON DUPLICATE KEY UPDATE session_id = VALUES(session_id), generation = VALUES(generation), file_offset = VALUES(file_offset),
+         identity = VALUES(identity), live_end = VALUES(live_end), line_count = VALUES(line_count), open_seq = VALUES(open_seq)`,
+        plan.files.flatMap((f) => [
+          f.id,
+          f.user_id,
+          f.machine_id,
+          f.file_key,
+          keyHash(f.file_key),
+          f.layout,
+          f.session_id,
+          f.generation,
+          f.offset,
+          f.identity,
+          f.live_end,
+          f.line_count,
+          f.open_seq,
+        ]),
+      )
+    }
+    if (plan.searchDrops.length > 0) {
+      await q.query(`DELETE FROM entry_search WHERE seq IN (${marks(plan.searchDrops.length)})`, plan.searchDrops)
+    }
+  }
+
+  /**
+   * Sessions whose facts change, then sessions whose usage alone moves: one upsert each (every row
+   * exists, so each is an UPDATE; the NOT NULL columns it does not touch are bound only because an
+   * INSERT names them). Usage columns add what they are given.
+   */
+  private async writeSessions(plan: WritePlan): Promise<void> {
+    const usageUpdate = `last_seq = GREATEST(last_seq, VALUES(last_seq)), usage_input = usage_input + VALUES(usage_input),
+      usage_output = usage_output + VALUES(usage_output), usage_cache_write = usage_cache_write + VALUES(usage_cache_write),
+      usage_cache_read = usage_cache_read + VALUES(usage_cache_read), usage_cost = usage_cost + VALUES(usage_cost)`
+    const withFacts = plan.sessions.filter((w) => w.facts !== null)
+    const usageOnly = plan.sessions.filter((w) => w.facts === null)
+    if (withFacts.length > 0) {
+      await this.q.query(
+        `INSERT INTO sessions (id, user_id, machine_id, session_uid, project_dir, cwd, custom_title, ai_title, summary_title,
+         first_prompt, first_at, last_at, entry_count, has_errors, models, last_seq, usage_input, usage_output, usage_cache_write,
+         usage_cache_read, usage_cost) VALUES ${marks(withFacts.length, `(?, 0, 0, '', '', ${marks(16)})`)}
+         ON DUPLICATE KEY UPDATE cwd = VALUES(cwd), custom_title = VALUES(custom_title), ai_title = VALUES(ai_title),
+         summary_title = VALUES(summary_title), first_prompt = VALUES(first_prompt), first_at = VALUES(first_at),
+         last_at = VALUES(last_at), entry_count = VALUES(entry_count), has_errors = VALUES(has_errors), models = VALUES(models),
+         ${usageUpdate}`,
+        withFacts.flatMap((w) => {
+          const f = w.facts!
+          return [
+            w.id,
+            optText(f.cwd, "cwd"),
+            optText(f.custom_title, "title"),
+            optText(f.ai_title, "title"),
+            optText(f.summary_title, "summary"),
+            optText(f.first_prompt, "prompt"),
+            optText(f.first_at, "timestamp"),
+            optText(f.last_at, "timestamp"),
+            f.entry_count,
+            f.has_errors,
+            f.models,
+            w.last_seq,
+            w.usage.input,
+            w.usage.output,
+            w.usage.cacheWrite,
+            w.usage.cacheRead,
+            w.usage.costUsd,
+          ]
+        }),
+      )
+    }
+    if (usageOnly.length > 0) {
+      await this.q.query(
+        `INSERT INTO sessions (id, user_id, machine_id, session_uid, project_dir, models, last_seq, usage_input, usage_output,
+         usage_cache_write, usage_cache_read, usage_cost) VALUES ${marks(usageOnly.length, `(?, 0, 0, '', '', '[]', ${marks(6)})`)}
+         ON DUPLICATE KEY UPDATE ${usageUpdate}`,
+        usageOnly.flatMap((w) => [
+          w.id,
+          w.last_seq,
+          w.usage.input,
+          w.usage.output,
+          w.usage.cacheWrite,
+          w.usage.cacheRead,
+          w.usage.costUsd,
+        ]),
+      )
+    }
+  }
+}
