@@ -203,12 +203,7 @@ export async function watchSessions(options: WatchOptions): Promise<SessionWatch
     }
     u.readableSince = Date.now()
     log.info(`${dir} can be read again: scanning and watching it`)
-    // The running watch gave up on this folder for good: a new one covers it. Closed first: while a
-    // watch of the same path is open, Bun hands out the same one again (measured, Bun 1.4.5), still
-    // blind to this folder. Nothing runs between the close and the new watch; a file written in that
-    // instant is found by the active-file poll if it keeps being written, else by the next rescan.
-    watcher?.close()
-    watcher = null
+    // The running watch gave up on this folder for good: a new one covers it.
     startWatching()
     await rescan(dir).catch(() => undefined)
   }
@@ -296,7 +291,15 @@ export async function watchSessions(options: WatchOptions): Promise<SessionWatch
   /** Failures of the watch itself in a row, for its backoff; and since when the current one runs. */
   let rewatchAttempt = 0
   let watchingSince = 0
+  /**
+   * Watches the tree, closing the watch it replaces first: while a watch of the same path is open,
+   * Bun hands out the same one again (measured, Bun 1.4.5), blind to folders it failed on. Nothing
+   * runs between the close and the new watch; a file written in that instant is found by the
+   * active-file poll if it keeps being written, else by the next rescan.
+   */
   const startWatching = () => {
+    watcher?.close()
+    watcher = null
     let w: FSWatcher
     try {
       w = watch(root, { recursive: true, persistent: true }, (event, name) => {
@@ -314,6 +317,13 @@ export async function watchSessions(options: WatchOptions): Promise<SessionWatch
     }
     watcher = w
     watchingSince = Date.now()
+    if (rewatchTimer) {
+      // Watching again sooner than planned (a folder came back): the planned try is moot, not the
+      // rescan that came with it, for whatever happened while nothing watched.
+      clearTimeout(rewatchTimer)
+      rewatchTimer = null
+      void rescan(root).catch(() => undefined)
+    }
     w.on("error", (error) => {
       if (watcher !== w) return
       const path = (error as NodeJS.ErrnoException).path
@@ -329,7 +339,9 @@ export async function watchSessions(options: WatchOptions): Promise<SessionWatch
   /** The watch of the whole tree failed: watched again (and the tree rescanned) later each time. */
   const watchFailed = (what: string, error: unknown) => {
     if (closed || rewatchTimer) return
-    if (Date.now() - watchingSince > RETRY_MAX_MS) rewatchAttempt = 0
+    // A watch that ran a good while before failing starts the backoff over.
+    if (watchingSince > 0 && Date.now() - watchingSince > RETRY_MAX_MS) rewatchAttempt = 0
+    watchingSince = 0
     const delay = Math.min(RETRY_MAX_MS, REWATCH_AFTER_MS * 2 ** rewatchAttempt)
     // Warned once per run of failures; the tries after it go to the log.
     const message = `${what}: ${describeFailure(error)}; watching again in ${delay} ms`
