@@ -56,3 +56,60 @@ describe("SQLite migrations", () => {
     again.close()
   })
 })
+
+describe("SQLite migration 6: seqs from a counter row", () => {
+  let dir: string
+  afterEach(() => rmSync(dir, { recursive: true, force: true }))
+
+  it("starts the counter after every seq AUTOINCREMENT handed out, so old seqs stay valid and none repeats", async () => {
+    dir = mkdtempSync(join(tmpdir(), "overlord-migrate-seq-"))
+    const path = join(dir, "overlord.db")
+    const enc = new TextEncoder()
+    const SID = "11111111-2222-3333-4444-555555555555"
+    const KEY = `-home-dev-proj/${SID}.jsonl`
+    const line = (n: number) =>
+      `${JSON.stringify({ type: "user", uuid: `u${n}`, sessionId: SID, message: { role: "user", content: `p${n}` } })}\n`
+    const appendAt = (
+      engine: SqliteEngine,
+      actor: { userId: number; machineId: number },
+      from: number,
+      text: string,
+    ) => {
+      const payload = enc.encode(text)
+      const header = {
+        type: "append" as const,
+        seq: 1,
+        fileKey: KEY,
+        generation: 0,
+        identity: "1:1",
+        fromOffset: from,
+        toOffset: from + payload.length,
+      }
+      const [out] = engine.append(actor, [{ header, payload }])
+      if (out?._tag !== "Ack") throw new Error("rejected")
+      return out
+    }
+    const first = new SqliteEngine({ path })
+    const userId = first.ensureUser("alice")
+    const actor = { userId, machineId: first.openMachine({ userId }, "m-1", "laptop").machineId }
+    const before = appendAt(first, actor, 0, line(1) + line(2))
+    expect(before.stored.map((r) => r.seq)).toEqual([1, 2])
+    first.close()
+
+    // The database as version 5 left it, after AUTOINCREMENT had handed out seqs up to 40 (rows since
+    // deleted or rolled back): the counter must not give 3..40 again.
+    const v5 = new Database(path)
+    v5.run("DROP TABLE seq_counter")
+    v5.run("UPDATE sqlite_sequence SET seq = 40 WHERE name = 'entries'")
+    v5.run("PRAGMA user_version = 5")
+    v5.close()
+
+    const second = new SqliteEngine({ path })
+    const offset = enc.encode(line(1) + line(2)).length
+    const after = appendAt(second, actor, offset, line(3))
+    expect(after.stored.map((r) => r.seq)).toEqual([41])
+    const page = second.listEntries(actor, SID, {})!
+    expect(page.entries.map((e) => e.seq)).toEqual([1, 2, 41])
+    second.close()
+  })
+})
