@@ -98,7 +98,12 @@ export class MysqlEngine implements Engine {
 
   /** Migrates the database (under its lock) and returns the engine. */
   static async open(client: MysqlClient, options: MysqlEngineOptions = {}): Promise<MysqlEngine> {
-    await migrateMysql(client)
+    try {
+      await migrateMysql(client)
+    } catch (cause) {
+      // The store layer keeps a `StoreError` as it is: an unreachable database stays retryable.
+      throw storeErrorOf("open", cause)
+    }
     return new MysqlEngine(client, options)
   }
 

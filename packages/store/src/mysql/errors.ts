@@ -1,8 +1,9 @@
 /**
  * What a MySQL driver's failure means to the store, decided from the driver's codes (never its
  * message): the database cannot be reached or has no connection to spare (retryable), another
- * writer got in the way (retryable), the database refuses our credentials or our plan's limits (a
- * person must act: `DatabaseAccessError`, whose message names the cause), or anything else.
+ * writer got in the way (retryable), PlanetScale's quota or rate limit is reached (retryable later), the
+ * credentials are refused (a person must act), or anything else. Credentials and quota failures are
+ * first wrapped in a `DatabaseAccessError` whose message names the cause.
  */
 import { StoreConflictError, type StoreError, StoreQueryError, StoreUnavailableError } from "../errors.ts"
 
@@ -39,14 +40,13 @@ const UNREACHABLE_CODES = new Set([
 ])
 
 /**
- * MySQL error numbers: 1040 too many connections, 1053 server shutting down, 1203 user's connection
- * limit, 2002/2003/2006/2013 server gone; 1205 lock wait timeout, 1213 deadlock; 1044/1045/1227
- * access denied; 1226 resource limit (max_questions, max_updates).
+ * MySQL error numbers: 1040 too many connections, 1053 server shutting down, 1203 (MySQL) and 1226
+ * (MariaDB, also an hourly query quota) a user's connection limit, 2002/2003/2006/2013 server gone;
+ * 1205 lock wait timeout, 1213 deadlock; 1044/1045/1227 access denied.
  */
-const UNAVAILABLE_ERRNOS = new Set([1040, 1053, 1203, 2002, 2003, 2006, 2013])
+const UNAVAILABLE_ERRNOS = new Set([1040, 1053, 1203, 1226, 2002, 2003, 2006, 2013])
 const CONFLICT_ERRNOS = new Set([1205, 1213])
 const CREDENTIAL_ERRNOS = new Set([1044, 1045, 1227])
-const QUOTA_ERRNOS = new Set([1226])
 
 const field = (e: unknown, key: string): unknown =>
   typeof e === "object" && e !== null ? (e as Record<string, unknown>)[key] : undefined
@@ -78,7 +78,6 @@ export function classifyDriverError(error: unknown): DriverFailure {
     if (UNAVAILABLE_ERRNOS.has(errno)) return "unavailable"
     if (CONFLICT_ERRNOS.has(errno)) return "conflict"
     if (CREDENTIAL_ERRNOS.has(errno)) return "credentials"
-    if (QUOTA_ERRNOS.has(errno)) return "quota"
   }
   // PlanetScale's HTTP API: the HTTP status and the Vitess code.
   const status = field(error, "status")
@@ -122,6 +121,8 @@ export function explainDriverError(error: unknown, connector: "mysql2" | "planet
 /** The store's error for a failure, with the failure as its cause. */
 export function storeErrorOf(operation: string, cause: unknown): StoreError {
   switch (classifyDriverError(cause)) {
+    // A quota or rate limit passes with time: retry later, as for an unreachable database.
+    case "quota":
     case "unavailable":
       return new StoreUnavailableError({ operation, cause })
     case "conflict":
