@@ -56,10 +56,19 @@ const EMPTY = new Uint8Array(0)
 
 /**
  * Reads up to `buffer.length - before` bytes at `from`, and the `before` bytes in front of them, in
- * ONE `pread` at `from - before` into `buffer`: the caller sizes it to what it expects to find (at
+ * one `pread` at `from - before` into `buffer`: the caller sizes it to what it expects to find (at
  * most a chunk, plus `before`), so a small file does not cost a whole chunk of memory. The chunk is
  * `buffer[before..]`, the bytes in front of it `chunk.before` (shorter when the file no longer
  * reaches `from`).
+ *
+ * When a chunk came back, the bytes in front of it are read once more, after it: `chunk.before` is
+ * never older than the chunk. A pread is not atomic against a concurrent O_TRUNC + write: Linux
+ * copies page batch by page batch and reads the size per batch, so with `from` on a page boundary
+ * one pread can return the old file's bytes before `from` and the new file's bytes from `from` on,
+ * and that pair passes the caller's comparison (from reading the kernel's `filemap_read`; a window of
+ * microseconds, never seen in a test). Read after the chunk, the bytes in front of it
+ * come from the new file whenever any byte of the chunk did (a rewrite writes from the start), and
+ * differ. One more pread of 32 bytes from the page cache per chunk.
  */
 export async function readChunk(
   path: string,
@@ -75,6 +84,8 @@ export async function readChunk(
     const { bytesRead } = await handle.read(buffer, before - ahead, buffer.length - (before - ahead), from - ahead)
     const region = buffer.subarray(before - ahead, before - ahead + bytesRead)
     const got = Math.max(0, bytesRead - ahead)
+    const checked =
+      got > 0 && ahead > 0 ? (await handle.read(buffer, before - ahead, ahead, from - ahead)).bytesRead : 0
     // "Full" means a whole chunk without a newline: a line longer than a chunk. Reaching the end
     // of the file, or of a smaller buffer, is not that: its last fragment waits for its newline or
     // for the file to go idle.
@@ -83,7 +94,7 @@ export async function readChunk(
       from,
       got >= chunkBytes,
       shipPartial,
-      region.subarray(0, Math.min(ahead, bytesRead)),
+      buffer.subarray(before - ahead, before - ahead + checked),
     )
   } finally {
     await handle.close()

@@ -670,14 +670,14 @@ export class SyncEngine {
         // The chunk is read straight into the frame that will carry it, behind room for its header.
         const want = Math.min(this.chunkBytes, t.size - t.sent)
         const frame = Buffer.allocUnsafe(HEADER_ROOM + want + FACTS_ROOM)
-        // The bytes the server holds just before `sent` (when we know them) are read in the SAME
-        // pread as the chunk, into the room in front of it where the header goes later, and compared
-        // before anything is sent. Read with (or after) the chunk, never before it: a check read
-        // first leaves the gap between the two reads open, and a rewrite landing in it (O_TRUNC, then
-        // the new content) passes the check on the old bytes while the chunk is the new file's bytes
-        // past the old length: the wrong copy issue #14 found in 9 of 10 tries. One pread copies
-        // both from one look at the file, so a rewrite that reached the chunk shows in the check
-        // bytes too; it also costs no extra syscall per chunk.
+        // The bytes the server holds just before `sent` (when we know them) are read with the chunk,
+        // into the room in front of it where the header goes later, and compared before anything is
+        // sent. With or after the chunk, never before it: a check read first leaves the gap between
+        // the two reads open, and a rewrite landing in it (O_TRUNC, then the new content) passes the
+        // check on the old bytes while the chunk is the new file's bytes past the old length: the
+        // wrong copy issue #14 found in 9 of 10 tries. Read after the chunk (`readChunk` reads them
+        // in its pread and once more after it, as one pread is not atomic against the rewrite), they
+        // come from the new file whenever any byte of the chunk did, and differ from the old ones.
         const expected = t.checkEnd === t.sent ? t.check : NO_BYTES
         const { epoch, sent } = t
         const chunk = await readChunk(
