@@ -1,3 +1,5 @@
+import { StoreInputError } from "./errors.ts"
+
 /** Opaque keyset cursors for the session list: (last activity, id) of the last row served. */
 export interface SessionCursor {
   readonly at: string
@@ -14,5 +16,5 @@ export function decodeCursor(s: string): SessionCursor {
   } catch {
     // falls through to the error below
   }
-  throw new Error("invalid cursor")
+  throw new StoreInputError({ operation: "listSessions", reason: "invalid cursor" })
 }

@@ -6,6 +6,8 @@
  *   lost, disk full, file unreadable). Retryable: the operation did not happen; try it again later.
  * - `StoreConflictError`: another writer got in the way (lock wait timed out, deadlock, a row inserted
  *   concurrently). Retryable: the transaction was rolled back; running it again re-reads the state.
+ * - `StoreInputError`: the caller asked for something malformed (an invalid page cursor). Not
+ *   retryable; an API answers it 400.
  * - `StoreQueryError`: anything else (a statement the engine got wrong, data it cannot bind). Not
  *   retryable: running it again fails again.
  *
@@ -42,10 +44,23 @@ export class StoreQueryError extends Schema.TaggedError<StoreQueryError>()("Stor
   }
 }
 
-export type StoreError = StoreUnavailableError | StoreConflictError | StoreQueryError
+/** Thrown by an engine (or the code it shares, like `decodeCursor`) for a malformed request. */
+export class StoreInputError extends Schema.TaggedError<StoreInputError>()("StoreInputError", {
+  operation: Schema.String,
+  reason: Schema.String,
+}) {
+  override get message(): string {
+    return this.reason
+  }
+}
+
+export type StoreError = StoreUnavailableError | StoreConflictError | StoreInputError | StoreQueryError
 
 export const isStoreError = (u: unknown): u is StoreError =>
-  u instanceof StoreUnavailableError || u instanceof StoreConflictError || u instanceof StoreQueryError
+  u instanceof StoreUnavailableError ||
+  u instanceof StoreConflictError ||
+  u instanceof StoreInputError ||
+  u instanceof StoreQueryError
 
 /** Whether trying the same operation again later may succeed (nothing of it was stored). */
 export const isRetryable = (error: StoreError): boolean =>
