@@ -3,7 +3,14 @@
  * without opening a port.
  */
 import type { Api } from "@overlord/protocol"
-import type { Actor, SessionQuery, Interface as StoreApi } from "@overlord/store"
+import {
+  type Actor,
+  isRetryable,
+  isStoreError,
+  type SessionQuery,
+  type Interface as StoreApi,
+  StoreInputError,
+} from "@overlord/store"
 import { Effect } from "effect"
 import { openApiDocument } from "./openapi.ts"
 
@@ -178,9 +185,11 @@ export async function handleApi(store: StoreApi, actor: Actor, req: Request, url
     return apiError(404, "not_found", `no route ${path}`)
   } catch (error) {
     if (error instanceof BadRequest) return apiError(400, "bad_request", error.message)
-    const message = error instanceof Error ? error.message : String(error)
-    if (message.includes("invalid cursor")) return apiError(400, "bad_request", "invalid cursor")
+    if (error instanceof StoreInputError) return apiError(400, "bad_request", error.message)
     logRequestFailure(req, error)
+    // The database cannot answer now (unreachable, locked): worth a retry, unlike a failure of ours.
+    if (isStoreError(error) && isRetryable(error))
+      return apiError(503, "unavailable", "the store is unavailable; retry later")
     return internalError()
   }
 }
