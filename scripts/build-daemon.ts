@@ -18,15 +18,16 @@ const REPO = fileURLToPath(new URL("..", import.meta.url))
 export const DAEMON_DIST = `${REPO}apps/overlord/dist`
 export const DAEMON_BUNDLE = `${DAEMON_DIST}/bin.js`
 
-export async function buildDaemon(): Promise<string> {
-  rmSync(DAEMON_DIST, { recursive: true, force: true })
+/** Builds into `outdir` (tests that inspect a bundle build their own); returns its `bin.js`. */
+export async function buildDaemon(outdir = DAEMON_DIST): Promise<string> {
+  rmSync(outdir, { recursive: true, force: true })
   const result = await Bun.build({
     entrypoints: [
       `${REPO}apps/overlord/src/bin.ts`,
       `${REPO}apps/overlord/src/embedded-server-worker.ts`,
       `${REPO}packages/store/src/sqlite-checkpoint-worker.ts`,
     ],
-    outdir: DAEMON_DIST,
+    outdir,
     target: "bun",
     splitting: true,
     sourcemap: "linked",
@@ -37,7 +38,7 @@ export async function buildDaemon(): Promise<string> {
   if (!result.success) {
     throw new AggregateError(result.logs, "overlord: the daemon bundle failed to build")
   }
-  return DAEMON_BUNDLE
+  return `${outdir}/bin.js`
 }
 
 if (import.meta.main) {
