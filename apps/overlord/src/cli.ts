@@ -22,6 +22,8 @@ import {
 } from "./home.ts"
 import { addDaytonaCommands } from "./remote/daytona-commands.ts"
 import { runMain } from "./run-main.ts"
+import { isCompiled } from "./service/self-command.ts"
+import { addServiceCommands } from "./service/service-command.ts"
 import { DAEMON_VERSION } from "./sync-engine.ts"
 
 const DEFAULT_PORT = 7420
@@ -286,12 +288,16 @@ export function buildCli(): Command {
   // Daytona: `overlord daytona snapshot`, `overlord sandboxes list|stop|rm` (remote/daytona-commands.ts).
   addDaytonaCommands(program, () => paths().home)
 
+  // `overlord service install|uninstall|status`: start at login, restart after a crash (service/).
+  addServiceCommands(program, paths)
+
   return program
 }
 
 async function startDetached(p: HomePaths): Promise<void> {
   // The same command line, run in the foreground by a detached child.
-  const argv = process.argv.slice(1)
+  // In the single executable argv[1] is its own virtual path, which it would read as a command.
+  const argv = process.argv.slice(isCompiled() ? 2 : 1)
   const at = argv.indexOf("start")
   const args = [...argv.slice(0, at + 1), "--foreground", ...argv.slice(at + 1)]
   mkdirSync(p.home, { recursive: true, mode: 0o700 })

@@ -33,8 +33,16 @@ export type SocketData =
   | { readonly kind: "sync"; conn?: SyncConnection }
   | { readonly kind: "live"; readonly actor: Actor; watcher?: ReturnType<LiveHub["add"]> }
 
-// From apps/server/src and from the daemon bundle in apps/overlord/dist alike, two levels up then web/dist.
-export const DEFAULT_WEB_DIR = fileURLToPath(new URL("../../web/dist", import.meta.url))
+/** Set at build time by scripts/build-binary.ts: where the executable embeds the dashboard. */
+declare const OVERLORD_WEB_DIR_FROM_MODULE: string | undefined
+// From apps/server/src and from the daemon bundle in apps/overlord/dist alike, two levels up then
+// web/dist; in the single executable, the folder embedded beside the code (read with the same calls).
+export const DEFAULT_WEB_DIR = fileURLToPath(
+  new URL(
+    typeof OVERLORD_WEB_DIR_FROM_MODULE === "string" ? OVERLORD_WEB_DIR_FROM_MODULE : "../../web/dist",
+    import.meta.url,
+  ),
+)
 
 const MIME: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
