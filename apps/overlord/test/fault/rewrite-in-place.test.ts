@@ -16,10 +16,14 @@ import {
   writeFileSync,
   writeSync,
 } from "node:fs"
+import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import type { Sync } from "@overlord/protocol"
 import { sessionRecord } from "@overlord/testkit/bad-input"
 import { afterEach, describe, expect, it } from "vitest"
+import { WebSocketServer } from "ws"
+import { testEngine, welcomeMessage } from "../support/engine-fixtures.ts"
 import {
   databaseProblems,
   diskFiles,
@@ -33,6 +37,7 @@ import {
   provision,
   readState,
   type ServerHandle,
+  sleep,
   startDaemon,
   startServer,
   waitDaemonIdle,
@@ -215,3 +220,107 @@ function editDigitInPlace(path: string, at: number): void {
     closeSync(fd)
   }
 }
+
+/** Stores appends that start where its copy ends (in its generation); a reset starts the copy over. */
+function recordingServer() {
+  const stored = new Map<string, { generation: number; bytes: Buffer }>()
+  const resets: { fileKey: string; reason: string }[] = []
+  const wss = new WebSocketServer({ port: 0, host: "127.0.0.1" })
+  wss.on("connection", (socket) => {
+    socket.on("message", (data: Buffer, isBinary) => {
+      if (!isBinary) {
+        const msg = JSON.parse(String(data)) as Sync.DaemonMessage
+        if (msg.type === "hello") socket.send(welcomeMessage())
+        if (msg.type !== "reset") return
+        resets.push({ fileKey: msg.fileKey, reason: msg.reason })
+        stored.set(msg.fileKey, { generation: msg.generation, bytes: Buffer.alloc(0) })
+        socket.send(
+          JSON.stringify({ type: "ack", seq: 0, fileKey: msg.fileKey, generation: msg.generation, offset: 0 }),
+        )
+        return
+      }
+      // [u32 header length][header JSON][payload]: no facts, the welcome offers none.
+      const length = data.readUInt32BE(0)
+      const header = JSON.parse(data.subarray(4, 4 + length).toString()) as Sync.AppendHeader
+      const have = stored.get(header.fileKey) ?? { generation: 0, bytes: Buffer.alloc(0) }
+      if (header.fromOffset !== have.bytes.length || header.generation !== have.generation) {
+        const cursor = { fileKey: header.fileKey, generation: have.generation, offset: have.bytes.length }
+        socket.send(JSON.stringify({ type: "rejected", seq: header.seq, reason: "offset", cursor }))
+        return
+      }
+      const bytes = Buffer.concat([have.bytes, data.subarray(4 + length)])
+      stored.set(header.fileKey, { generation: have.generation, bytes })
+      socket.send(
+        JSON.stringify({
+          type: "ack",
+          seq: header.seq,
+          fileKey: header.fileKey,
+          generation: have.generation,
+          offset: bytes.length,
+        }),
+      )
+    })
+  })
+  const ready = new Promise<string>((r) =>
+    wss.once("listening", () => r(`http://127.0.0.1:${(wss.address() as AddressInfo).port}`)),
+  )
+  return { stored, resets, ready, close: () => wss.close() }
+}
+
+describe("the sync engine, in process, against a recording server", () => {
+  const cleanups: (() => unknown)[] = []
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c()
+  })
+
+  it("resets a file it only sees grow when the bytes before its offset changed, and checks edits without growth", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "overlord-rewrite-engine-"))
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+    const server = recordingServer()
+    cleanups.push(server.close)
+    const engine = testEngine(await server.ready, { partialGraceMs: 50 })
+    cleanups.push(() => engine.stop())
+    engine.start()
+    const sid = crypto.randomUUID()
+    const key = `-home-dev-rewrite/${sid}.jsonl`
+    const path = join(dir, `${sid}.jsonl`)
+    const storedEqualsFile = () => server.stored.get(key)?.bytes.equals(readFileSync(path)) === true
+    const describeStored = () =>
+      `stored ${server.stored.get(key)?.bytes.length ?? 0} B, file ${readFileSync(path).length} B; resets ${JSON.stringify(server.resets)}`
+
+    writeFileSync(path, lines(sid, 0, 5, 0))
+    await engine.changed(key, path)
+    await waitFor("the file stored", storedEqualsFile, { timeoutMs: 10_000, intervalMs: 10, describe: describeStored })
+
+    // Rewritten whole before the engine looks: all it can see is a larger size, same inode.
+    rewriteInPlace(path, lines(sid, 0, 8, 1))
+    await engine.changed(key, path)
+    await waitFor("the rewrite stored as the file", storedEqualsFile, {
+      timeoutMs: 10_000,
+      intervalMs: 10,
+      describe: describeStored,
+    })
+    expect(server.resets).toEqual([{ fileKey: key, reason: "rewritten" }])
+
+    // A same-size edit in the bytes just before the offset: only the time changes (spaced past the
+    // file system's timestamp granularity, so that it does).
+    await sleep(50)
+    const bytes = readFileSync(path)
+    editDigitInPlace(path, firstDigitFrom(bytes, bytes.length - 32))
+    await engine.changed(key, path)
+    await waitFor("the edit stored", storedEqualsFile, { timeoutMs: 10_000, intervalMs: 10, describe: describeStored })
+    expect(server.resets.map((r) => r.reason)).toEqual(["rewritten", "rewritten"])
+
+    // One further back cannot be seen by those bytes: counted, named, not reset.
+    await sleep(50)
+    editDigitInPlace(path, firstDigitFrom(readFileSync(path), 0))
+    await engine.changed(key, path)
+    await waitFor("the edit to be counted", () => engine.status().editedInPlace.count === 1, {
+      timeoutMs: 10_000,
+      intervalMs: 10,
+    })
+    expect(engine.status().editedInPlace.latest.map((e) => e.fileKey)).toEqual([key])
+    expect(engine.status().resets.count).toEqual({ shrunk: 0, replaced: 0, rewritten: 2 })
+    expect(server.resets).toHaveLength(2)
+  })
+})
