@@ -272,6 +272,23 @@ export const slowStream =
       ],
     })
 
+/** A Bash call that sleeps `seconds`, then an answer: a run with a child process to end on cancel. */
+export const longBash =
+  (seconds = 60): ScenarioFactory =>
+  () =>
+    scenario("longBash", ["Wait a while in the shell."], {
+      main: [
+        turn(1, [
+          {
+            type: "tool_use",
+            name: "Bash",
+            input: { command: `echo waiting; sleep ${seconds}; echo waited`, description: "Wait" },
+          },
+        ]),
+        turn(2, [{ type: "text", text: "Done waiting." }]),
+      ],
+    })
+
 export const scenarios = { toolTour, subagent, image, resume, slow: slow() } as const
 
 /** Expected deduplicated totals per scenario (they do not depend on the project dir). */

@@ -3,7 +3,10 @@
  * own (so ending a command ends everything it started), its output cut into lines or text, and an
  * event queue a single reader drains with `for await`.
  */
-import { type ChildProcess, spawn } from "node:child_process"
+import { type ChildProcess, execFile, spawn } from "node:child_process"
+import { promisify } from "node:util"
+
+const execFileAsync = promisify(execFile)
 
 export interface ChildExit {
   /** null when the child was ended by a signal or never started. */
@@ -29,10 +32,11 @@ export function spawnGroupLeader(
     let spawnError: Error | undefined
     child.once("error", (error) => {
       spawnError = error
-      // A child that never started emits no `close` on every runtime: settle here too.
+      // A child that never started emits no `exit`: settle here.
       if (child.pid === undefined) resolve({ exitCode: null, signal: null, spawnError: error })
     })
-    child.once("close", (exitCode, signal) =>
+    // `exit`, not `close`: a descendant that outlives the leader may hold its stdout open for hours.
+    child.once("exit", (exitCode, signal) =>
       resolve(spawnError ? { exitCode, signal, spawnError } : { exitCode, signal }),
     )
   })
@@ -60,18 +64,58 @@ export function groupAlive(pgid: number): boolean {
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 /**
- * Ends the group: SIGTERM, then SIGKILL to whatever is still there after `termGraceMs`. Resolves
- * once the group is gone (or after the SIGKILL, which cannot be refused).
+ * Ends the groups: SIGTERM, then SIGKILL to whatever is still there after `termGraceMs`. Resolves
+ * once every group is gone, or 2 s after the SIGKILL (which cannot be refused: what remains then is a
+ * zombie waiting for init to reap it).
  */
-export async function endGroup(pgid: number, termGraceMs = 2000): Promise<void> {
-  if (!killGroup(pgid, "SIGTERM")) return
-  for (let waited = 0; waited < termGraceMs; waited += 50) {
+export async function endGroups(pgids: readonly number[], termGraceMs = 2000): Promise<void> {
+  let alive = pgids.filter((g) => killGroup(g, "SIGTERM"))
+  for (let waited = 0; alive.length > 0 && waited < termGraceMs; waited += 50) {
     await sleep(50)
-    if (!groupAlive(pgid)) return
+    alive = alive.filter(groupAlive)
   }
-  killGroup(pgid, "SIGKILL")
-  // A SIGKILLed process still needs its parent to reap it; zombies count as alive for kill(0).
-  for (let waited = 0; waited < 2000 && groupAlive(pgid); waited += 50) await sleep(50)
+  alive = alive.filter((g) => killGroup(g, "SIGKILL"))
+  for (let waited = 0; alive.length > 0 && waited < 2000; waited += 50) {
+    await sleep(50)
+    alive = alive.filter(groupAlive)
+  }
+}
+
+/**
+ * The process groups of `pid`'s descendants. Claude Code starts each Bash tool command in a session
+ * (and group) of its own (seen with 2.1.330: `bash -c ...` with its own sid), which a kill of the
+ * CLI's group does not reach, and which outlives a CLI that is SIGKILLed. Read with `ps`, which
+ * Linux and macOS both have, before anything is killed (an orphan's parent becomes init).
+ */
+export async function descendantGroups(pid: number): Promise<number[]> {
+  let table: string
+  try {
+    table = (await execFileAsync("ps", ["-A", "-o", "pid=,ppid=,pgid="], { encoding: "utf8" })).stdout
+  } catch {
+    return []
+  }
+  const children = new Map<number, number[]>()
+  const groupOf = new Map<number, number>()
+  for (const line of table.split("\n")) {
+    const [p, parent, group] = line.trim().split(/\s+/).map(Number)
+    if (!p || parent === undefined || group === undefined) continue
+    groupOf.set(p, group)
+    children.set(parent, [...(children.get(parent) ?? []), p])
+  }
+  const own = groupOf.get(process.pid)
+  const groups = new Set<number>()
+  const queue = [...(children.get(pid) ?? [])]
+  for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+    const group = groupOf.get(next)
+    if (group !== undefined && group !== own && group !== pid) groups.add(group)
+    queue.push(...(children.get(next) ?? []))
+  }
+  return [...groups]
+}
+
+/** Ends `pid`'s process group and the groups its descendants started (see `descendantGroups`). */
+export async function endProcessTree(pid: number, termGraceMs?: number): Promise<void> {
+  await endGroups([pid, ...(await descendantGroups(pid))], termGraceMs)
 }
 
 /** Resolves with the promise's value, or with `undefined` after `ms`. */

@@ -14,7 +14,15 @@
  */
 import type { Commands } from "@overlord/protocol"
 import type { Schema } from "effect"
-import { type ChildExit, EventQueue, endGroup, onLines, onText, spawnGroupLeader, within } from "./child-process.ts"
+import {
+  type ChildExit,
+  EventQueue,
+  endProcessTree,
+  onLines,
+  onText,
+  spawnGroupLeader,
+  within,
+} from "./child-process.ts"
 
 /** What `JSON.parse` of an object gives: JSON by construction. */
 type JsonObject = Schema.JsonObject
@@ -33,12 +41,6 @@ export interface ClaudeProcessOptions {
   readonly allowTools?: readonly string[]
   /** The laptop's environment: the CLI's own login or API key stays on the laptop. */
   readonly env: Readonly<Record<string, string | undefined>>
-}
-
-export interface ClaudeExit extends ChildExit {
-  readonly sessionId?: string
-  /** The last `result` message, if the CLI printed one. */
-  readonly result?: JsonObject
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
@@ -65,9 +67,10 @@ export function claudeArgs(options: Omit<ClaudeProcessOptions, "claudePath" | "c
 export class ClaudeProcess {
   /** Also the process group id: the CLI leads a group of its own. */
   readonly pid: number | undefined
-  /** Everything the CLI says, in order; ends when its stdout and stderr have closed. */
+  /** Everything the CLI says, in order; ends when its stdout and stderr have closed (or `closeOutput`). */
   readonly events: AsyncIterable<ClaudeEvent>
-  readonly exited: Promise<ClaudeExit>
+  /** The CLI itself has exited; its output may still be draining. */
+  readonly exited: Promise<ChildExit>
 
   private readonly child: ReturnType<typeof spawnGroupLeader>["child"]
   private readonly queue = new EventQueue<ClaudeEvent>()
@@ -77,7 +80,7 @@ export class ClaudeProcess {
   private userSent = 0
   private userEchoed = 0
   private interrupts = 0
-  private sessionId: string | undefined
+  private session: string | undefined
   private lastResult: JsonObject | undefined
 
   private constructor(options: ClaudeProcessOptions) {
@@ -96,19 +99,31 @@ export class ClaudeProcess {
     } else this.queue.end()
     this.exited = exited.then((exit) => {
       this.inputOpen = false
-      // A child that never started has no streams to end the queue.
-      if (exit.spawnError && this.pid === undefined) this.queue.end()
-      return {
-        ...exit,
-        ...(this.sessionId ? { sessionId: this.sessionId } : {}),
-        ...(this.lastResult ? { result: this.lastResult } : {}),
-      }
+      if (exit.spawnError) this.closeOutput()
+      return exit
     })
     this.send(options.prompt)
   }
 
   static start(options: ClaudeProcessOptions): ClaudeProcess {
     return new ClaudeProcess(options)
+  }
+
+  /** From the `system`/`init` event (and every later one); a resumed run keeps the id it resumed. */
+  get sessionId(): string | undefined {
+    return this.session
+  }
+
+  /** The last `result` message, if the CLI printed one. */
+  get result(): JsonObject | undefined {
+    return this.lastResult
+  }
+
+  /** Stops reading output still held open (by something that outlived the CLI) and ends `events`. */
+  closeOutput(): void {
+    this.child.stdout?.destroy()
+    this.child.stderr?.destroy()
+    this.queue.end()
   }
 
   /** A user message: the prompt, or a follow-up while the CLI runs. False once input has closed. */
@@ -149,10 +164,10 @@ export class ClaudeProcess {
     this.child.stdin?.end()
   }
 
-  /** Ends the CLI's whole process group (SIGTERM, then SIGKILL) and waits for it to be gone. */
+  /** Ends the CLI's process group and its tools' (SIGTERM, then SIGKILL) and waits for them to be gone. */
   async kill(termGraceMs?: number): Promise<void> {
     this.inputOpen = false
-    if (this.pid !== undefined) await endGroup(this.pid, termGraceMs)
+    if (this.pid !== undefined) await endProcessTree(this.pid, termGraceMs)
   }
 
   /** Interrupt, give the CLI `graceMs` to wind down, then end the process group. */
@@ -181,7 +196,7 @@ export class ClaudeProcess {
       this.queue.push({ kind: "stdout", text: `${line}\n` })
       return
     }
-    if (typeof message.session_id === "string") this.sessionId = message.session_id
+    if (typeof message.session_id === "string") this.session = message.session_id
     switch (message.type) {
       case "control_request":
         this.onControlRequest(message)

@@ -38,7 +38,7 @@ const parseLine = (line: string): JournalLine | undefined => {
 
 export class CommandJournal {
   private readonly entries = new Map<string, JournalEntry>()
-  private readonly fd: number
+  private fd: number | undefined
 
   /** Reads the journal; a torn last line (a crash mid-write) is skipped with a warning. */
   constructor(
@@ -91,10 +91,12 @@ export class CommandJournal {
   }
 
   close(): void {
-    closeSync(this.fd)
+    if (this.fd !== undefined) closeSync(this.fd)
+    this.fd = undefined
   }
 
   private append(line: JournalLine): void {
+    if (this.fd === undefined) throw new Error(`remote: ${this.path} is closed`)
     writeSync(this.fd, `${JSON.stringify(line)}\n`)
     fsyncSync(this.fd)
   }

@@ -20,7 +20,7 @@ import { isAbsolute, join, normalize } from "node:path"
 import type { Commands } from "@overlord/protocol"
 import { type Logger, silentLogger } from "../logger.ts"
 import { AuditLog } from "./audit-log.ts"
-import { within } from "./child-process.ts"
+import { type ChildExit, within } from "./child-process.ts"
 import { ClaudeProcess } from "./claude-process.ts"
 import { CommandJournal } from "./command-journal.ts"
 import { ShellProcess } from "./shell-process.ts"
@@ -200,6 +200,7 @@ export class CommandRunner {
 
   /** Stops every running command (reported `interrupted`) and closes the journal. */
   async close(): Promise<void> {
+    if (this.closed) return
     this.closed = true
     const done = [...this.running.values()].map((r) => {
       r.stop("interrupted")
@@ -378,29 +379,31 @@ export class CommandRunner {
     }
     const timer = setTimeout(() => stop("timed-out"), timeoutMs)
     const done = (async (): Promise<Commands.CommandExit> => {
-      for await (const event of proc.events) {
-        if (event.kind === "permission-request")
-          this.audit.write({
-            event: "permission-request",
-            commandId,
-            requestId: event.requestId,
-            toolName: event.toolName,
-            input: event.input,
-          })
-        if (event.kind === "stderr") stderrTail = (stderrTail + event.text).slice(-TAIL_CHARS)
-        emit(event)
-      }
-      const exit = await proc.exited
+      const exit = await settle(
+        proc,
+        (async () => {
+          for await (const event of proc.events) {
+            if (event.kind === "permission-request")
+              this.audit.write({
+                event: "permission-request",
+                commandId,
+                requestId: event.requestId,
+                toolName: event.toolName,
+                input: event.input,
+              })
+            if (event.kind === "stderr") stderrTail = (stderrTail + event.text).slice(-TAIL_CHARS)
+            emit(event)
+          }
+        })(),
+      )
       clearTimeout(timer)
-      // Whatever the CLI left running in its group (a background shell) ends with the command.
-      await proc.kill()
       const status = stopped ?? (exit.exitCode === 0 ? "completed" : "failed")
       return this.finish({
         type: "command-exit",
         commandId,
         status,
         ...(exit.exitCode !== null ? { exitCode: exit.exitCode } : {}),
-        ...(exit.sessionId !== undefined ? { sessionId: exit.sessionId } : {}),
+        ...(proc.sessionId !== undefined ? { sessionId: proc.sessionId } : {}),
         ...exitMessage(status, exit.spawnError, exit.signal, stderrTail, timeoutMs),
       })
     })()
@@ -427,13 +430,16 @@ export class CommandRunner {
     }
     const timer = setTimeout(() => stop("timed-out"), timeoutMs)
     const done = (async (): Promise<Commands.CommandExit> => {
-      for await (const event of proc.events) {
-        if (event.kind === "stderr") stderrTail = (stderrTail + event.text).slice(-TAIL_CHARS)
-        emit(event)
-      }
-      const exit = await proc.exited
+      const exit = await settle(
+        proc,
+        (async () => {
+          for await (const event of proc.events) {
+            if (event.kind === "stderr") stderrTail = (stderrTail + event.text).slice(-TAIL_CHARS)
+            emit(event)
+          }
+        })(),
+      )
       clearTimeout(timer)
-      await within(proc.kill(), 5000)
       const status = stopped ?? (exit.exitCode === 0 ? "completed" : "failed")
       return this.finish({
         type: "command-exit",
@@ -445,6 +451,35 @@ export class CommandRunner {
     })()
     return { pid: proc.pid, send: () => false, answerPermission: () => false, stop, done }
   }
+}
+
+/** How long a command's output may keep flowing after its process exited (what was written is read). */
+const DRAIN_MS = 2000
+
+/**
+ * After the process exits: end whatever it left in its group (a command leaves nothing running),
+ * let its output drain, and stop reading pipes that something which escaped the group still holds.
+ */
+async function settle(
+  proc: {
+    readonly exited: Promise<ChildExit>
+    readonly kill: () => Promise<void>
+    readonly closeOutput: () => void
+  },
+  drained: Promise<void>,
+): Promise<ChildExit> {
+  const exit = await proc.exited
+  await proc.kill()
+  if (
+    (await within(
+      drained.then(() => true),
+      DRAIN_MS,
+    )) !== true
+  ) {
+    proc.closeOutput()
+    await drained
+  }
+  return exit
 }
 
 function exitMessage(

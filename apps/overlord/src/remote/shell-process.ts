@@ -4,20 +4,28 @@
  * streamed as text.
  */
 import type { Commands } from "@overlord/protocol"
-import { type ChildExit, EventQueue, endGroup, onText, spawnGroupLeader } from "./child-process.ts"
+import { type ChildExit, EventQueue, endProcessTree, onText, spawnGroupLeader } from "./child-process.ts"
 
 export class ShellProcess {
   readonly pid: number | undefined
   readonly events: AsyncIterable<Commands.CommandEventBody>
+  /** The program itself has exited; its output may still be draining. */
   readonly exited: Promise<ChildExit>
+  /** Stops reading output still held open (by something that outlived the program) and ends `events`. */
+  readonly closeOutput: () => void
 
   private constructor(argv: readonly string[], cwd: string, env: Readonly<Record<string, string | undefined>>) {
     const { child, exited } = spawnGroupLeader(argv, cwd, env)
     const queue = new EventQueue<Commands.CommandEventBody>()
     this.pid = child.pid
     this.events = queue
+    this.closeOutput = () => {
+      child.stdout?.destroy()
+      child.stderr?.destroy()
+      queue.end()
+    }
     this.exited = exited.then((exit) => {
-      if (exit.spawnError && child.pid === undefined) queue.end()
+      if (exit.spawnError) this.closeOutput()
       return exit
     })
     child.stdin?.end()
@@ -36,8 +44,8 @@ export class ShellProcess {
     return new ShellProcess(argv, cwd, env)
   }
 
-  /** Ends the program's whole process group. */
+  /** Ends the program's process group, and any its descendants started. */
   async kill(): Promise<void> {
-    if (this.pid !== undefined) await endGroup(this.pid)
+    if (this.pid !== undefined) await endProcessTree(this.pid)
   }
 }

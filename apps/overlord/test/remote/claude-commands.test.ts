@@ -2,12 +2,14 @@
  * Remote `claude` commands with the real Claude Code CLI against the scripted fake Anthropic API:
  * a run and its resume, permission prompts answered both ways, a follow-up mid-run, a cancel.
  */
+import { execFileSync } from "node:child_process"
 import { existsSync } from "node:fs"
 import { readFile } from "node:fs/promises"
 import { join } from "node:path"
 import {
   FOLLOW_UP_ANSWER,
   followUp,
+  longBash,
   permissionWrite,
   REMOTE_FILE,
   REMOTE_FILE_CONTENT,
@@ -16,7 +18,7 @@ import {
 } from "@overlord/testkit/scenarios"
 import { waitFor } from "@overlord/testkit/wait"
 import { afterEach, describe, expect, it } from "vitest"
-import { assistantTexts, cliMessages, makeRig, type RemoteRig } from "./support.ts"
+import { assistantTexts, cliMessages, groupGone, makeRig, type RemoteRig } from "./support.ts"
 
 let rig: RemoteRig | undefined
 /** A rig that `afterEach` disposes. */
@@ -143,6 +145,30 @@ describe("remote claude commands", () => {
     })
   })
 
+  it("answers a follow-up sent while a tool runs (the CLI folds it into the same turn)", async () => {
+    const r = await use(longBash(3))
+    await r.runner.accept(r.claudeCommand("follow-2", { allowTools: ["Bash"] }))
+    await waitFor("the Bash tool's sleep", () =>
+      execFileSync("ps", ["-A", "-o", "args="], { encoding: "utf8" }).includes("sleep 3"),
+    )
+    await r.runner.accept({
+      type: "command-input",
+      commandId: "follow-2",
+      input: { kind: "message", text: "Also, hurry." },
+    })
+    const exit = await r.exitOf("follow-2")
+    expect(exit, JSON.stringify(exit)).toMatchObject({ status: "completed", exitCode: 0 })
+    const messages = cliMessages(r.eventsOf("follow-2"))
+    expect(messages.filter((m) => m.type === "user" && m.isReplay === true).map((m) => m.message)).toEqual([
+      { role: "user", content: "Wait a while in the shell." },
+      { role: "user", content: "Also, hurry." },
+    ])
+    // One turn answered both: one result, and the run ended on it instead of waiting for another.
+    expect(messages.filter((m) => m.type === "result")).toHaveLength(1)
+    expect(assistantTexts(r.eventsOf("follow-2"))).toEqual(["Done waiting."])
+    expect(r.fake?.errors).toEqual([])
+  })
+
   it("cancels: interrupts the CLI, then its process group is gone", async () => {
     const r = await use(slowStream(60))
     await r.runner.accept(r.claudeCommand("cancel-1"))
@@ -158,8 +184,26 @@ describe("remote claude commands", () => {
       type: "result",
       subtype: "error_during_execution",
     })
-    expect(() => process.kill(-pgid!, 0)).toThrow()
+    await groupGone(pgid!)
     expect(r.runner.runningIds()).toEqual([])
     expect((await r.audit()).map((a) => a.event)).toEqual(["received", "started", "cancel", "exit"])
+  })
+
+  it("cancels while a tool runs: the tool's own process group goes too", async () => {
+    const r = await use(longBash(617))
+    await r.runner.accept(r.claudeCommand("cancel-2", { allowTools: ["Bash"] }))
+    const pgid = r.runner.processGroup("cancel-2")!
+    // Claude Code runs the Bash tool in a session of its own: a group other than the CLI's.
+    const toolGroup = await waitFor("the Bash tool's sleep", () => {
+      const line = execFileSync("ps", ["-A", "-o", "pgid=,args="], { encoding: "utf8" })
+        .split("\n")
+        .find((l) => /\bsleep 617$/.test(l.trim()))
+      return line ? Number(line.trim().split(/\s+/)[0]) : null
+    })
+    expect(toolGroup).not.toBe(pgid)
+    await r.runner.accept({ type: "command-input", commandId: "cancel-2", input: { kind: "cancel" } })
+    expect(await r.exitOf("cancel-2")).toMatchObject({ status: "cancelled" })
+    await groupGone(pgid)
+    await groupGone(toolGroup)
   })
 })

@@ -2,11 +2,12 @@
 import { mkdir, mkdtemp, readFile, realpath, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
-import type { Commands } from "@overlord/protocol"
+import { Commands } from "@overlord/protocol"
 import { type ClaudeHome, claudeBinary, claudeEnv, makeClaudeHome } from "@overlord/testkit/claude-cli"
 import { type FakeAnthropic, startFakeAnthropic } from "@overlord/testkit/fake-anthropic"
 import type { ScenarioFactory } from "@overlord/testkit/scenarios"
 import { waitFor } from "@overlord/testkit/wait"
+import { Schema } from "effect"
 import { CommandRunner, type RemoteConfig, remotePaths } from "../../src/remote/command-runner.ts"
 
 export interface RemoteRig {
@@ -86,6 +87,8 @@ export async function makeRig(
         .map((l) => JSON.parse(l) as Record<string, unknown>),
     dispose: async () => {
       await rig.runner.close()
+      // Everything the runner said is a valid protocol message.
+      for (const message of sent) Schema.decodeUnknownSync(Commands.CommandDaemonMessage)(message)
       await fake?.stop()
       await claude.cleanup()
       await rm(home, { recursive: true, force: true })
@@ -110,3 +113,23 @@ export const assistantTexts = (events: readonly Commands.CommandEvent[]): string
           )
         : []
     })
+
+/**
+ * Waits until `process.kill(-pgid, 0)` throws: no process of the group is left. A waited-for deadline
+ * rather than at once, because a killed grandchild is reparented to init and stays a zombie (a group
+ * member) until init reaps it; this machine's init does that about every 2 s.
+ */
+export const groupGone = (pgid: number) =>
+  waitFor(
+    `process group ${pgid} to be gone`,
+    () => {
+      try {
+        process.kill(-pgid, 0)
+        return false
+      } catch (error) {
+        return (error as NodeJS.ErrnoException).code === "ESRCH"
+      }
+    },
+    10_000,
+    50,
+  )
