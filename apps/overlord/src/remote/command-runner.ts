@@ -161,7 +161,7 @@ export class CommandRunner {
       runner.journal.exited(exit)
       runner.audit.write({ event: "interrupted", commandId, reason: "found unfinished at start-up" })
       runner.logger.warn(`remote: command ${commandId} was cut short by a daemon stop; marked interrupted`)
-      options.send(exit)
+      runner.send(exit)
     }
     return runner
   }
@@ -210,14 +210,23 @@ export class CommandRunner {
     this.journal.close()
   }
 
+  /** The sink is the caller's; a failing sink must not take a running command (or the daemon) down. */
+  private send(message: Commands.CommandDaemonMessage): void {
+    try {
+      this.options.send(message)
+    } catch (error) {
+      this.logger.error(`remote: sending ${message.type} for ${message.commandId}: ${String(error)}`)
+    }
+  }
+
   private async admit(command: Commands.Command): Promise<void> {
     const { commandId } = command
     this.audit.write({ event: "received", commandId, ...describe(command) })
     if (this.admitting.has(commandId) || this.running.has(commandId) || this.journal.get(commandId)) {
       this.audit.write({ event: "duplicate", commandId })
-      this.options.send({ type: "command-ack", commandId, duplicate: true })
+      this.send({ type: "command-ack", commandId, duplicate: true })
       const entry = this.journal.get(commandId)
-      if (entry?.state === "exit") this.options.send(entry.exit)
+      if (entry?.state === "exit") this.send(entry.exit)
       return
     }
     this.admitting.add(commandId)
@@ -232,12 +241,17 @@ export class CommandRunner {
         })
       if (this.closed) return
       this.journal.started(commandId)
-      this.options.send({ type: "command-ack", commandId })
+      this.send({ type: "command-ack", commandId })
       this.audit.write({ event: "started", commandId, cwd: checked.dir })
-      this.running.set(
-        commandId,
-        command.kind === "claude" ? this.runClaude(command, checked.dir) : this.runShell(command, checked.dir),
-      )
+      let run: Running
+      try {
+        run = command.kind === "claude" ? this.runClaude(command, checked.dir) : this.runShell(command, checked.dir)
+      } catch (error) {
+        // Runtimes differ on whether a failed spawn throws or emits `error`; both end as `failed`.
+        this.finish({ type: "command-exit", commandId, status: "failed", message: `could not start: ${String(error)}` })
+        return
+      }
+      this.running.set(commandId, run)
     } finally {
       this.admitting.delete(commandId)
     }
@@ -287,9 +301,9 @@ export class CommandRunner {
       message: refusal.message,
     }
     this.journal.exited(exit)
-    this.options.send({ type: "command-ack", commandId })
+    this.send({ type: "command-ack", commandId })
     this.audit.write({ event: "refused", commandId, reason: refusal.reason, message: refusal.message })
-    this.options.send(exit)
+    this.send(exit)
   }
 
   private input(message: Commands.CommandInput): void {
@@ -340,7 +354,7 @@ export class CommandRunner {
   /** Numbers a command's events and sends them. */
   private emitter(commandId: string): (event: Commands.CommandEventBody) => void {
     let eventSeq = 0
-    return (event) => this.options.send({ type: "command-event", commandId, eventSeq: eventSeq++, event })
+    return (event) => this.send({ type: "command-event", commandId, eventSeq: eventSeq++, event })
   }
 
   private finish(exit: Commands.CommandExit): Commands.CommandExit {
@@ -352,7 +366,7 @@ export class CommandRunner {
       this.logger.error(`remote: recording the exit of ${exit.commandId}: ${String(error)}`)
     }
     this.audit.write({ event: "exit", ...exitDetails(exit) })
-    this.options.send(exit)
+    this.send(exit)
     return exit
   }
 

@@ -169,6 +169,21 @@ describe("remote claude commands", () => {
     expect(r.fake?.errors).toEqual([])
   })
 
+  it("stops a run at its time limit: timed-out, its process group gone", async () => {
+    const r = await use(slowStream(60))
+    await r.runner.accept(r.claudeCommand("late-1", { timeoutMs: 1500, model: "claude-sonnet-4-5" }))
+    const pgid = r.runner.processGroup("late-1")!
+    const exit = await r.exitOf("late-1")
+    expect(exit, JSON.stringify(exit)).toMatchObject({
+      status: "timed-out",
+      message: expect.stringContaining("1500 ms"),
+    })
+    await groupGone(pgid)
+    // The command's model reached the API.
+    const main = r.fake!.requests.filter((q) => q.kind === "main")
+    expect(main.map((q) => (q.body as { model?: unknown }).model)).toEqual(["claude-sonnet-4-5"])
+  })
+
   it("cancels: interrupts the CLI, then its process group is gone", async () => {
     const r = await use(slowStream(60))
     await r.runner.accept(r.claudeCommand("cancel-1"))

@@ -158,6 +158,16 @@ describe("command runner", () => {
     }
   })
 
+  it("reports a program that cannot start as failed, with the reason", async () => {
+    const r = await use(undefined, { ...ENABLED, shellAllow: [["./no-such-program"]] })
+    await r.runner.accept(shell("nostart-1", ["./no-such-program"], r.claude.projectDir))
+    const exit = await r.exitOf("nostart-1")
+    expect(exit).toMatchObject({ status: "failed", message: expect.stringContaining("could not start") })
+    expect(exit.message).toContain("ENOENT")
+    expect(r.runner.runningIds()).toEqual([])
+    expect((await r.audit()).map((a) => a.event)).toEqual(["received", "started", "exit"])
+  })
+
   it("refuses a command over the concurrency limit", async () => {
     const r = await use(slowStream(60), { ...ENABLED, maxConcurrent: 1 })
     await r.runner.accept(r.claudeCommand("busy-1"))
