@@ -4,8 +4,8 @@
  * stdin, NDJSON events on stdout. Permission prompts (`control_request` `can_use_tool`) become
  * `permission-request` events and are answered with `answerPermission`.
  *
- * The CLI needs no `initialize` handshake: the first user message starts the work (verified with
- * 2.1.330/2.1.332). It runs with `--replay-user-messages`, which echoes each user message from stdin
+ * The CLI needs no `initialize` handshake: the first user message starts the work (the reference
+ * verified it with 2.1.332, the tests here run 2.1.330). It runs with `--replay-user-messages`, which echoes each user message from stdin
  * (`isReplay: true`) when the CLI takes it up. That is how the run knows it is finished: a follow-up
  * sent while a tool runs is folded into the current turn (one `result` for both), one sent while the
  * model answers gets a turn of its own (a second `result`), so counting results cannot tell; when a

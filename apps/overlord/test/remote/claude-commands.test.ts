@@ -126,6 +126,34 @@ describe("remote claude commands", () => {
     })
   })
 
+  it("cancels while a permission prompt is open: the prompt is withdrawn, nothing is written", async () => {
+    const r = await use(permissionWrite)
+    await r.runner.accept(r.claudeCommand("cancel-3", { permissionMode: "default" }))
+    const request = await permissionRequest(r, "cancel-3")
+    await r.runner.accept({ type: "command-input", commandId: "cancel-3", input: { kind: "cancel" } })
+    expect(await r.exitOf("cancel-3")).toMatchObject({ status: "cancelled" })
+    expect(r.eventsOf("cancel-3").map((e) => e.event)).toContainEqual({
+      kind: "permission-cancelled",
+      requestId: request.requestId,
+    })
+    expect(existsSync(join(r.claude.projectDir, REMOTE_FILE))).toBe(false)
+    // An answer that comes too late is recorded as not taken.
+    await r.runner.accept({
+      type: "command-input",
+      commandId: "cancel-3",
+      input: { kind: "permission", requestId: request.requestId, decision: "allow" },
+    })
+    const audit = await r.audit()
+    expect(audit.map((a) => a.event)).toEqual([
+      "received",
+      "started",
+      "permission-request",
+      "cancel",
+      "exit",
+      "input-ignored",
+    ])
+  })
+
   it("answers a follow-up sent while the first answer is still coming", async () => {
     const r = await use(followUp(2500))
     await r.runner.accept(r.claudeCommand("follow-1"))
