@@ -59,6 +59,7 @@ export const remotePaths = (home: string) => ({
   dir: join(home, "remote"),
   seen: join(home, "remote", "seen.jsonl"),
   audit: join(home, "remote", "audit.jsonl"),
+  config: join(home, "remote", "config.json"),
 })
 
 export interface CommandRunnerOptions {
