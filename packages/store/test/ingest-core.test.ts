@@ -16,7 +16,8 @@ import {
 import { SqliteEngine } from "@overlord/store/sqlite"
 import { analyzeLine, type LineFacts } from "@overlord/transcript"
 import { describe, expect, it } from "vitest"
-import { decideUsage, sketchGroup, type UsageEvent } from "../src/ingest/decide.ts"
+import { sketchGroup, type UsageEvent } from "../src/ingest/decide.ts"
+import { decideUsage } from "../src/ingest/usage.ts"
 import type { SqliteIngest } from "../src/sqlite/ingest-dialect.ts"
 
 const enc = new TextEncoder()

@@ -9,18 +9,11 @@
 import { projectOf } from "../line-facts.ts"
 import type { Append, AppendOutcome, MachineActor } from "../store.ts"
 import { ackCursor, cursorOf, TAIL_LINES, tailOf } from "./cursors.ts"
-import {
-  decideLines,
-  decideUsage,
-  type LinesDecision,
-  planSessions,
-  type StoredLine,
-  sketchGroup,
-  usageKeys,
-} from "./decide.ts"
+import { decideLines, type LinesDecision, type StoredLine, sketchGroup } from "./decide.ts"
 import type { EntryRow, FileRow, IngestTx, KeptUsageRow, NewFile, SessionKey, SessionRow } from "./dialect.ts"
-import { recomputeSessions } from "./sessions.ts"
+import { planSessions, recomputeSessions } from "./sessions.ts"
 import { type Ingest, step } from "./steps.ts"
+import { decideUsage, usageKeys } from "./usage.ts"
 
 /** Throws, before anything is stored, when an append's payload does not match its offsets. */
 export function checkAppends(appends: readonly Append[]): number {

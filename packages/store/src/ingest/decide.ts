@@ -6,44 +6,17 @@
  * - A line without its newline stays open and the next append continues it (`decideLines`).
  * - After a reset, re-read lines identical to the stored ones are skipped; the first difference
  *   supersedes everything from there on.
- * - Usage is deduplicated per API response: the largest copy is kept (`shouldReplace`) and session
- *   totals move with it (`decideUsage`).
- * - Session facts add up per group (`planSessions`); a flat agent file joins its session when a record
+ * - Usage is deduplicated per API response: the largest copy is kept and session totals move with it
+ *   (`usage.ts`, over the events this pass records).
+ * - Session facts add up per group (`sessions.ts`); a flat agent file joins its session when a record
  *   names it, and that session's facts are rebuilt.
  */
 import { isUtf8 } from "node:buffer"
-import {
-  analyzeLine,
-  costOf,
-  type LineFacts,
-  type LinePiece,
-  shouldReplace,
-  splitPieces,
-  usageTotal,
-} from "@overlord/transcript"
-import {
-  emptyDelta,
-  mergeDelta,
-  partialLineFacts,
-  projectOf,
-  type SessionDelta,
-  type UsageAmounts,
-} from "../line-facts.ts"
+import { analyzeLine, type LineFacts, type LinePiece, splitPieces } from "@overlord/transcript"
+import { emptyDelta, mergeDelta, partialLineFacts, projectOf, type SessionDelta } from "../line-facts.ts"
 import { bytesEqual, concatBytes } from "../lines.ts"
 import type { Append, MachineActor, StoredRef } from "../store.ts"
-import type {
-  ContinuedLine,
-  EntryRow,
-  FileRow,
-  KeptUsageRow,
-  NewEntry,
-  SessionKey,
-  SessionRow,
-  SessionWrite,
-  UsageWrite,
-  WritePlan,
-} from "./dialect.ts"
-import { applyDelta, factsOfRow } from "./sessions.ts"
+import type { ContinuedLine, EntryRow, FileRow, NewEntry, SessionKey, SessionRow } from "./dialect.ts"
 
 /**
  * A long line still arriving in pieces is parsed once, when its newline comes, not once per piece.
@@ -473,173 +446,4 @@ function liveFromOffset(input: LinesInput, fileId: number, byteOffset: number): 
   const at = input.storedAt.get(fileId)
   if (at) for (const [offset] of at) if (offset < byteOffset) n -= 1
   return n
-}
-
-// ---- 3. usage ----------------------------------------------------------------------------------------
-
-/** A kept copy as the usage pass tracks it. */
-interface Kept {
-  row: KeptUsageRow
-  /** The file whose line it is, when the pass knows it (orphans of attaching files, the group's own). */
-  fileId: number | null
-  /** Stored before the group: a new copy rewrites its row instead of inserting one. */
-  stored: boolean
-}
-
-export interface UsageInput {
-  readonly userId: number
-  readonly events: readonly UsageEvent[]
-  /** Stored kept rows for the group's dedup keys. */
-  readonly kept: readonly KeptUsageRow[]
-  /** Stored kept rows of no session, per flat agent file that joins a session in this group. */
-  readonly orphans: ReadonlyMap<number, readonly KeptUsageRow[]>
-}
-
-export interface UsageDecision {
-  readonly usage: UsageWrite[]
-  readonly usageMoves: WritePlan["usageMoves"]
-  /** Added to each session's totals. */
-  readonly totals: Map<number, UsageAmounts>
-}
-
-/** The dedup keys the usage pass will look up: load their stored rows first. */
-export function usageKeys(events: readonly UsageEvent[]): string[] {
-  const keys = new Set<string>()
-  for (const e of events) {
-    if (e.type === "line" && e.facts.usage) keys.add(e.facts.usage.dedupKey ?? `seq:${e.seq}`)
-  }
-  return [...keys]
-}
-
-/**
- * Keeps each message's usage if no copy of it is kept yet or this copy wins the dedup rule
- * (`shouldReplace`: largest total; on a tie the main chain over a sidechain), and moves the session
- * totals with it: a new message adds to its session; a copy that replaces another takes the old
- * copy's amounts from its session and adds its own to its own; a flat agent file's messages count once
- * a record names the session.
- */
-export function decideUsage(input: UsageInput): UsageDecision {
-  const kept = new Map<string, Kept>()
-  for (const [fileId, rows] of input.orphans) {
-    for (const row of rows) kept.set(row.dedup_key, { row, fileId, stored: true })
-  }
-  for (const row of input.kept)
-    if (!kept.has(row.dedup_key)) kept.set(row.dedup_key, { row, fileId: null, stored: true })
-  const writes = new Map<string, UsageWrite>()
-  const moves = new Map<string, number>()
-  const totals = new Map<number, UsageAmounts>()
-  const totalOf = (sessionId: number) => {
-    let t = totals.get(sessionId)
-    if (!t) {
-      t = { input: 0, output: 0, cacheWrite: 0, cacheRead: 0, costUsd: 0 }
-      totals.set(sessionId, t)
-    }
-    return t
-  }
-  const add = (sessionId: number, amounts: UsageAmounts, sign: 1 | -1) => {
-    const t = totalOf(sessionId)
-    t.input += sign * amounts.input
-    t.output += sign * amounts.output
-    t.cacheWrite += sign * amounts.cacheWrite
-    t.cacheRead += sign * amounts.cacheRead
-    t.costUsd += sign * amounts.costUsd
-  }
-  for (const event of input.events) {
-    if (event.type === "attach") {
-      // The file's messages kept so far belonged to no session: they now count in this one.
-      for (const [key, k] of kept) {
-        if (k.row.session_id !== null || k.fileId !== event.fileId) continue
-        k.row.session_id = event.sessionId
-        add(event.sessionId, k.row, 1)
-        const write = writes.get(key)
-        if (write) write.session_id = event.sessionId
-        else moves.set(key, event.sessionId)
-      }
-      continue
-    }
-    const usage = event.facts.usage
-    if (!usage) continue
-    const key = usage.dedupKey ?? `seq:${event.seq}`
-    const total = usageTotal(usage)
-    const k = kept.get(key)
-    if (
-      k &&
-      !shouldReplace(
-        { total: k.row.total, isSidechain: k.row.is_sidechain === 1 },
-        { total, isSidechain: usage.isSidechain === true },
-      )
-    ) {
-      continue
-    }
-    const amounts: UsageAmounts = {
-      input: usage.input,
-      output: usage.output,
-      cacheWrite: usage.cacheWrite,
-      cacheRead: usage.cacheRead,
-      costUsd: costOf(usage).usd,
-    }
-    const stored = k?.stored ?? false
-    writes.set(key, {
-      replace: stored,
-      user_id: input.userId,
-      dedup_key: key,
-      session_id: event.sessionId,
-      project_dir: event.projectDir,
-      entry_seq: event.seq,
-      model: usage.model,
-      day: event.facts.timestamp ? event.facts.timestamp.slice(0, 10) : null,
-      input: amounts.input,
-      output: amounts.output,
-      cache_write: amounts.cacheWrite,
-      cache_read: amounts.cacheRead,
-      total,
-      is_sidechain: usage.isSidechain ? 1 : 0,
-      cost_usd: amounts.costUsd,
-    })
-    moves.delete(key)
-    if (k && k.row.session_id !== null) add(k.row.session_id, k.row, -1)
-    if (event.sessionId !== null) add(event.sessionId, amounts, 1)
-    kept.set(key, {
-      row: {
-        dedup_key: key,
-        session_id: event.sessionId,
-        entry_seq: event.seq,
-        ...amounts,
-        total,
-        is_sidechain: usage.isSidechain ? 1 : 0,
-      },
-      fileId: event.fileId,
-      stored,
-    })
-  }
-  return {
-    usage: [...writes.values()],
-    usageMoves: [...moves].map(([dedupKey, sessionId]) => ({ userId: input.userId, dedupKey, sessionId })),
-    totals,
-  }
-}
-
-// ---- 4. sessions and the plan ------------------------------------------------------------------------
-
-/** Each touched session's row: facts with the group's delta (unless rebuilt later), last seq, usage moved. */
-export function planSessions(
-  sessions: ReadonlyMap<number, SessionRow>,
-  deltas: ReadonlyMap<number, SessionDelta>,
-  totals: ReadonlyMap<number, UsageAmounts>,
-  recompute: ReadonlySet<number>,
-): SessionWrite[] {
-  const out: SessionWrite[] = []
-  const none: UsageAmounts = { input: 0, output: 0, cacheWrite: 0, cacheRead: 0, costUsd: 0 }
-  for (const id of new Set([...deltas.keys(), ...totals.keys()])) {
-    const delta = deltas.get(id)
-    const row = sessions.get(id)
-    if (delta && !row) throw new Error(`ingest: session ${id} was not loaded`)
-    out.push({
-      id,
-      facts: delta && row && !recompute.has(id) ? applyDelta(factsOfRow(row), delta) : null,
-      last_seq: delta?.lastSeq ?? 0,
-      usage: totals.get(id) ?? none,
-    })
-  }
-  return out
 }

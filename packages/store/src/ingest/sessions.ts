@@ -5,7 +5,7 @@
  */
 import { isUtf8 } from "node:buffer"
 import { analyzeLine } from "@overlord/transcript"
-import { emptyDelta, mergeDelta, type SessionDelta } from "../line-facts.ts"
+import { emptyDelta, mergeDelta, type SessionDelta, type UsageAmounts } from "../line-facts.ts"
 import type { IngestTx, SessionRow, SessionWrite, WritePlan } from "./dialect.ts"
 import { type Ingest, step } from "./steps.ts"
 
@@ -86,3 +86,26 @@ export const emptyPlan = (): WritePlan => ({
   files: [],
   searchDrops: [],
 })
+
+/** Each touched session's row: facts with the group's delta (unless rebuilt later), last seq, usage moved. */
+export function planSessions(
+  sessions: ReadonlyMap<number, SessionRow>,
+  deltas: ReadonlyMap<number, SessionDelta>,
+  totals: ReadonlyMap<number, UsageAmounts>,
+  recompute: ReadonlySet<number>,
+): SessionWrite[] {
+  const out: SessionWrite[] = []
+  const none: UsageAmounts = { input: 0, output: 0, cacheWrite: 0, cacheRead: 0, costUsd: 0 }
+  for (const id of new Set([...deltas.keys(), ...totals.keys()])) {
+    const delta = deltas.get(id)
+    const row = sessions.get(id)
+    if (delta && !row) throw new Error(`ingest: session ${id} was not loaded`)
+    out.push({
+      id,
+      facts: delta && row && !recompute.has(id) ? applyDelta(factsOfRow(row), delta) : null,
+      last_seq: delta?.lastSeq ?? 0,
+      usage: totals.get(id) ?? none,
+    })
+  }
+  return out
+}
