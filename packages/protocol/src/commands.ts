@@ -5,12 +5,12 @@
  *
  * Delivery: every command has an id chosen by the server. The daemon records the id on disk, then
  * answers `command-ack`; the server redelivers commands it has no ack for after a reconnect, and the
- * daemon answers a id it has seen with the ack again (and the recorded `command-exit`, if it has one)
+ * daemon answers an id it has seen with the ack again (and the recorded `command-exit`, if it has one)
  * instead of running it. A command never runs twice: one whose outcome the daemon lost in a crash
  * ends `interrupted` and is never restarted on its own.
  *
  * Output: `command-event`s numbered per command from 0 (`eventSeq`), in the order they happened,
- * then exactly one `command-exit`.
+ * then exactly one `command-exit`. A refused command's id is spent: the server retries with a new id.
  */
 import { Schema } from "effect"
 
@@ -59,6 +59,8 @@ export const ClaudeCommand = Schema.Struct({
   allowTools: Schema.optionalKey(Schema.Array(ShortText).check(Schema.isMaxLength(64))),
   /** Milliseconds; the daemon caps it at its own maximum. */
   timeoutMs: Schema.optionalKey(Timeout),
+  /** Who asked (the server's user), for the daemon's audit log. */
+  requestedBy: Schema.optionalKey(ShortText),
 })
 export type ClaudeCommand = typeof ClaudeCommand.Type
 
@@ -73,6 +75,8 @@ export const ShellCommand = Schema.Struct({
   ),
   projectDir: ProjectDir,
   timeoutMs: Schema.optionalKey(Timeout),
+  /** Who asked (the server's user), for the daemon's audit log. */
+  requestedBy: Schema.optionalKey(ShortText),
 })
 export type ShellCommand = typeof ShellCommand.Type
 

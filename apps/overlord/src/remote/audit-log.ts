@@ -1,7 +1,8 @@
 /**
  * The remote commands' audit log (`<home>/remote/audit.jsonl`): one JSON line for every command
  * received, started, refused, cancelled, interrupted or ended, and every permission asked and
- * answered, so the laptop's owner can see what was done on their machine and by whose request.
+ * answered, so the laptop's owner can see what was done on their machine and at whose request (`requestedBy`,
+ * when the server names the user).
  */
 import { appendFileSync, mkdirSync } from "node:fs"
 import { dirname } from "node:path"

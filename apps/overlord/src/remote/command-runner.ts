@@ -342,7 +342,7 @@ export class CommandRunner {
           return
         }
         const accepted = running.send(input.text)
-        this.audit.write({ event: "follow-up", commandId, bytes: size, accepted })
+        this.audit.write({ event: "follow-up", commandId, bytes: size, text: excerpt(input.text), accepted })
         return
       }
     }
@@ -521,13 +521,19 @@ function exitMessage(
   }
 }
 
-/** What the audit log keeps of a command: what and where, the prompt's size rather than its text. */
+/** What the owner reads in the audit log of a text: its first 4,000 characters (prompts can be 100 KiB). */
+const excerpt = (text: string): string => (text.length > 4000 ? `${text.slice(0, 4000)}…` : text)
+
+/** What the audit log keeps of a command: what, where and with which options. */
 function describe(command: Commands.Command): Record<string, unknown> {
-  if (command.kind === "shell") return { kind: "shell", projectDir: command.projectDir, argv: command.argv }
+  const by = command.requestedBy !== undefined ? { requestedBy: command.requestedBy } : {}
+  if (command.kind === "shell") return { kind: "shell", projectDir: command.projectDir, argv: command.argv, ...by }
   return {
     kind: "claude",
+    ...by,
     projectDir: command.projectDir,
     promptBytes: bytes(command.prompt),
+    prompt: excerpt(command.prompt),
     ...(command.resumeSessionId !== undefined ? { resumeSessionId: command.resumeSessionId } : {}),
     ...(command.model !== undefined ? { model: command.model } : {}),
     ...(command.permissionMode !== undefined ? { permissionMode: command.permissionMode } : {}),

@@ -71,6 +71,11 @@ describe("remote claude commands", () => {
     for (const id of ["run-1", "run-2"])
       expect(audit.filter((a) => a.commandId === id).map((a) => a.event)).toEqual(["received", "started", "exit"])
     expect(audit.find((a) => a.commandId === "run-1" && a.event === "exit")).toMatchObject({ status: "completed" })
+    expect(audit.find((a) => a.commandId === "run-1" && a.event === "received")).toMatchObject({
+      kind: "claude",
+      projectDir: r.claude.projectDir,
+      prompt: resume("/").prompts[0],
+    })
   })
 
   it("asks permission for a Write: allowed, the file is written", async () => {

@@ -88,13 +88,19 @@ describe("command runner", () => {
     const project = r.claude.projectDir
     await mkdir(join(project, "src"))
     await symlink(join(project, "src"), join(project, "src-link"))
-    await r.runner.accept(shell("sh-1", ["pwd"], join(project, "src-link")))
+    await r.runner.accept({ ...shell("sh-1", ["pwd"], join(project, "src-link")), requestedBy: "ada@example.com" })
     expect(await r.exitOf("sh-1")).toMatchObject({ status: "completed", exitCode: 0 })
     const stdout = r
       .eventsOf("sh-1")
       .flatMap((e) => (e.event.kind === "stdout" ? [e.event.text] : []))
       .join("")
     expect(stdout).toBe(`${join(project, "src")}\n`)
+    expect((await r.audit()).find((a) => a.commandId === "sh-1")).toMatchObject({
+      event: "received",
+      kind: "shell",
+      argv: ["pwd"],
+      requestedBy: "ada@example.com",
+    })
 
     await r.runner.accept(shell("sh-2", ["git", "push"], project))
     await r.runner.accept(shell("sh-3", ["git"], project))
