@@ -9,7 +9,7 @@
 import { projectOf } from "../line-facts.ts"
 import type { Append, AppendOutcome, MachineActor } from "../store.ts"
 import { ackCursor, cursorOf, TAIL_LINES, tailOf } from "./cursors.ts"
-import { decideLines, type LinesDecision, type StoredLine, sketchGroup } from "./decide.ts"
+import { decideLines, type FactsMemo, type LinesDecision, type StoredLine, sketchGroup } from "./decide.ts"
 import type { EntryRow, FileRow, IngestTx, KeptUsageRow, NewFile, SessionKey, SessionRow } from "./dialect.ts"
 import { planSessions, recomputeSessions } from "./sessions.ts"
 import { type Ingest, step } from "./steps.ts"
@@ -145,7 +145,7 @@ export function* appendGroup(tx: IngestTx, actor: MachineActor, appends: readonl
   const firstSeq = yield* step(tx.allocateSeqs(sketch.newLines))
 
   // ---- decide ----
-  const factsMemo = new Map()
+  const factsMemo: FactsMemo = []
   let lines: LinesDecision | undefined
   for (let round = 0; !lines; round++) {
     const decided = decideLines({

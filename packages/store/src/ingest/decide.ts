@@ -127,7 +127,7 @@ export interface LinesInput {
   /** The first of the seqs reserved for the group (`GroupSketch.newLines` of them). */
   readonly firstSeq: number
   /** Facts already computed for a line, by position, kept across a second run of the same group. */
-  readonly factsMemo: Map<string, LineFacts>
+  readonly factsMemo: FactsMemo
 }
 
 /** What a usage pass needs, in the order the lines came. */
@@ -291,7 +291,7 @@ export function decideLines(input: LinesInput): LinesDecision | LinesNeed {
             continue
           }
           const whole = concatBytes(before, piece.bytes)
-          facts = memo(input.factsMemo, `${a}:${i}`, () => factsOf(whole, piece.terminated))
+          facts = memo(input.factsMemo, a, i, () => factsOf(whole, piece.terminated))
           if (open.kind === "continued") open.line.whole = whole
         } else if (open.kind === "continued") {
           open.line.whole = null
@@ -332,7 +332,8 @@ export function decideLines(input: LinesInput): LinesDecision | LinesNeed {
       }
       const facts = memo(
         input.factsMemo,
-        `${a}:${i}`,
+        a,
+        i,
         () => (piece.terminated ? given?.[i] : null) ?? factsOf(piece.bytes, piece.terminated),
       )
       attachSession(file, facts)
@@ -397,11 +398,19 @@ export function decideLines(input: LinesInput): LinesDecision | LinesNeed {
   }
 }
 
-function memo(cache: Map<string, LineFacts>, key: string, compute: () => LineFacts): LineFacts {
-  let facts = cache.get(key)
+/** Facts by append and piece: arrays, not string keys, since every line of a backfill passes here. */
+export type FactsMemo = (LineFacts | undefined)[][]
+
+function memo(cache: FactsMemo, a: number, i: number, compute: () => LineFacts): LineFacts {
+  let row = cache[a]
+  if (!row) {
+    row = []
+    cache[a] = row
+  }
+  let facts = row[i]
   if (!facts) {
     facts = compute()
-    cache.set(key, facts)
+    row[i] = facts
   }
   return facts
 }
