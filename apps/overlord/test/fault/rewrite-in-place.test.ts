@@ -137,6 +137,22 @@ describe("a session file rewritten in place (O_TRUNC + one longer write)", () =>
     }
     // Each rewrite was noticed as one (not only as growth) and said so in the log.
     expect(logTail(w.home, 500_000)).toMatch(/re-reading .* the file was rewritten/)
+    // Exactly one re-read per rewrite (as "shrunk" when the daemon looked between the truncation and
+    // the write): none for the appends, which must never look like rewrites.
+    // (The state file is rewritten every half second: polled until the last re-read is in it.)
+    const resetsOf = async () =>
+      (
+        JSON.parse(await overlordCommand(["--home", w.home, "status", "--json"])) as {
+          resets: { count: Record<string, number> }
+        }
+      ).resets.count
+    const total = (count: Record<string, number>) => Object.values(count).reduce((a, b) => a + b, 0)
+    const count = await waitFor("status to count the re-reads", async () => {
+      const c = await resetsOf()
+      return total(c) >= REWRITES ? c : null
+    })
+    expect(total(count)).toBe(REWRITES)
+    expect(count.rewritten).toBeGreaterThanOrEqual(1)
     expect(d.running).toBe(true)
   }, 180_000)
 
