@@ -179,10 +179,13 @@ describe("remote claude commands", () => {
   })
 
   it("answers a follow-up sent while a tool runs (the CLI folds it into the same turn)", async () => {
-    const r = await use(longBash(3))
+    // A duration no other test uses, so the wait below finds this run's tool and no one else's.
+    const r = await use(longBash(3.217))
     await r.runner.accept(r.claudeCommand("follow-2", { allowTools: ["Bash"] }))
     await waitFor("the Bash tool's sleep", () =>
-      execFileSync("ps", ["-A", "-o", "args="], { encoding: "utf8" }).includes("sleep 3"),
+      execFileSync("ps", ["-A", "-o", "args="], { encoding: "utf8" })
+        .split("\n")
+        .some((l) => l.trim() === "sleep 3.217"),
     )
     await r.runner.accept({
       type: "command-input",
