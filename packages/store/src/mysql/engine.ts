@@ -2,7 +2,8 @@
  * The MySQL engine: MySQL 8, MariaDB and PlanetScale behind one `MysqlClient` (`client.ts`), the
  * same `Engine` as the SQLite one and the same contract. Line bytes live in `line_chunks`
  * (`line-chunks.ts`), search in an InnoDB FULLTEXT index over encoded tokens (`search-terms.ts`),
- * appends in one batched transaction per group (`ingest.ts`).
+ * appends and resets in the shared ingest core (`../ingest/`) over this engine's dialect
+ * (`ingest-dialect.ts`), one transaction and about a dozen statements per group.
  */
 import type { Api, Sync } from "@overlord/protocol"
 import { decodeLine } from "@overlord/transcript"
@@ -83,7 +84,11 @@ export interface MysqlEngineOptions {
 
 export class MysqlEngine implements Engine {
   readonly name: string
-  /** Groups and resets of this engine run one at a time (the seq counter row would queue them anyway). */
+  /**
+   * Groups and resets of this engine run one at a time, as the sync socket sends them: two at once
+   * would queue on the seq counter row anyway, and two creating the same file could deadlock on the
+   * gap it is inserted into.
+   */
   private ingestQueue: Promise<unknown> = Promise.resolve()
 
   private readonly ingest: MysqlIngest
@@ -133,8 +138,11 @@ export class MysqlEngine implements Engine {
       (await this.client.query<{ id: number }>("SELECT id FROM users WHERE name = ?", [name])).rows[0]?.id
     const found = await find()
     if (found !== undefined) return found
-    // IGNORE: another server may create the same user at the same moment.
-    await this.client.query("INSERT IGNORE INTO users (name, created_at) VALUES (?, ?)", [name, now()])
+    // Another server may create the same user at the same moment: theirs is kept.
+    await this.client.query("INSERT INTO users (name, created_at) VALUES (?, ?) ON DUPLICATE KEY UPDATE id = id", [
+      name,
+      now(),
+    ])
     const id = await find()
     if (id === undefined) throw new Error(`user ${name} could not be created`)
     return id
