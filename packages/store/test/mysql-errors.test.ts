@@ -91,6 +91,26 @@ describe("MySQL driver errors", () => {
     expect([1203, 1226]).toContain((stored.cause as { errno: number }).errno)
   })
 
+  it("a connection the server dropped fails retryably at most once, and the pool goes on", async () => {
+    const db = await mariaDbForTests()
+    const url = db.url(await db.createDatabase())
+    const client = track(connectMysql2({ url, connectionLimit: 1 }))
+    const admin = track(connectMysql2({ url }))
+    const [{ id }] = (await client.query<{ id: number }>("SELECT CONNECTION_ID() AS id")).rows as [{ id: number }]
+    await admin.query(`KILL CONNECTION ${Number(id)}`)
+    const outcomes: unknown[] = []
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        outcomes.push((await client.query<{ one: number }>("SELECT 1 AS one")).rows[0])
+        break
+      } catch (error) {
+        outcomes.push(storeErrorOf("listSessions", error))
+      }
+    }
+    expect(outcomes[outcomes.length - 1]).toEqual({ one: 1 })
+    for (const failed of outcomes.slice(0, -1)) expect(failed).toBeInstanceOf(StoreUnavailableError)
+  })
+
   it("wrong credentials are named as such, and not retryable", async () => {
     const db = await mariaDbForTests()
     const url = `mysql://${db.user}:wrong-password@${db.host}:${db.port}/${await db.createDatabase()}`
