@@ -22,6 +22,7 @@ import type {
   SessionKey,
   SessionLine,
   SessionRow,
+  UsageWrite,
   WritePlan,
 } from "../ingest/dialect.ts"
 import { type Ingest, runAsync } from "../ingest/steps.ts"
@@ -129,6 +130,10 @@ interface EntryWrite {
   parent_uuid: string | null
   ts: string | null
 }
+
+/** A usage row's SQL, estimated as an entry's. */
+const usageSqlBytes = (u: UsageWrite): number =>
+  250 + 2 * (String(u.dedup_key).length + u.project_dir.length + String(u.model).length)
 
 /** An entry row's SQL: its strings (escaping at most doubles them) and ~20 characters per number. */
 const entrySqlBytes = (e: EntryWrite): number =>
@@ -297,8 +302,8 @@ export class MysqlIngestTx implements IngestTx {
 
   async loadKeptUsage(userId: number, dedupKeys: readonly string[]): Promise<KeptUsageRow[]> {
     const out: KeptUsageRow[] = []
-    for (let i = 0; i < dedupKeys.length; i += 2000) {
-      const batch = dedupKeys.slice(i, i + 2000)
+    // A key is ~60 characters: a group's keys fit one statement (20,000 tiny lines: ~1.5 MB).
+    for (const batch of bySize(dedupKeys, (k) => 2 * k.length + 4, this.maxStatementBytes)) {
       out.push(
         ...(await this.rows<KeptUsageRow>(
           `SELECT ${KEPT_COLUMNS} FROM usage_messages WHERE user_id = ? AND dedup_key IN (${marks(batch.length)}) FOR UPDATE`,
@@ -429,15 +434,15 @@ export class MysqlIngestTx implements IngestTx {
         [m.sessionId, m.userId, ...m.keys],
       )
     }
-    if (plan.usage.length > 0) {
-      // Inserts and replacements alike: the kept copy is the row at (user, dedup key).
+    // Inserts and replacements alike: the kept copy is the row at (user, dedup key).
+    for (const batch of bySize(plan.usage, usageSqlBytes, this.maxStatementBytes)) {
       await q.query(
         `INSERT INTO usage_messages (user_id, dedup_key, session_id, project_dir, entry_seq, model, day, input, output, cache_write,
-         cache_read, total, is_sidechain, cost_usd) VALUES ${marks(plan.usage.length, tuple(14))}
+         cache_read, total, is_sidechain, cost_usd) VALUES ${marks(batch.length, tuple(14))}
          ON DUPLICATE KEY UPDATE session_id = VALUES(session_id), project_dir = VALUES(project_dir), entry_seq = VALUES(entry_seq),
          model = VALUES(model), day = VALUES(day), input = VALUES(input), output = VALUES(output), cache_write = VALUES(cache_write),
          cache_read = VALUES(cache_read), total = VALUES(total), is_sidechain = VALUES(is_sidechain), cost_usd = VALUES(cost_usd)`,
-        plan.usage.flatMap((u) => [
+        batch.flatMap((u) => [
           u.user_id,
           text(u.dedup_key, "dedup key"),
           u.session_id,
