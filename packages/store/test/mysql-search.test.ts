@@ -6,7 +6,7 @@
  */
 import type { MachineActor } from "@overlord/store"
 import { connectMysql2, connectPlanetscale, MysqlEngine } from "@overlord/store/mysql"
-import { booleanQuery, searchTokens } from "@overlord/store/mysql/search-terms"
+import { booleanQuery, searchTermsOf, searchTokens } from "@overlord/store/mysql/search-terms"
 import { startPlanetScaleBridge } from "@overlord/testkit/planetscale-bridge"
 import { afterEach, describe, expect, it } from "vitest"
 import { mariaDbForTests } from "./mysql-test-server.ts"
@@ -54,6 +54,7 @@ const TEXTS = [
   "What is this about? Go and see.",
   "日本語のテキストを全文検索する",
   "数据库连接失败了",
+  "黒い猫が好き",
   "Café crème, naïve façade",
 ]
 
@@ -98,6 +99,13 @@ describe("search terms", () => {
     expect(sentence).toHaveLength(5)
   })
 
+  it("indexes each CJK character of a run once, after the text's tokens, so phrases stay adjacent", () => {
+    const [bigram] = searchTokens("猫が")
+    const [cat] = searchTokens("猫")
+    expect(searchTermsOf("猫が 猫が")).toBe(`${bigram} ${bigram} ${cat} ${searchTokens("が")[0]}`)
+    expect(searchTermsOf("plain words")).toBe("wwplain wwwords")
+  })
+
   it("keeps tokens longer than InnoDB's limit as a hash, the same in text and query", () => {
     const long = "x".repeat(500)
     const [token] = searchTokens(long)
@@ -128,6 +136,9 @@ for (const [name, open] of Object.entries(connectors)) {
       expect(await found("検索")).toEqual([expect.stringContaining("«検索»")])
       expect(await found("テキスト")).toHaveLength(1)
       expect(await found("数据库")).toHaveLength(1)
+      // One character inside a run: a word of its own in Chinese and Japanese.
+      expect(await found("猫")).toEqual([expect.stringContaining("«猫»")])
+      expect(await found("犬")).toHaveLength(0)
       expect(await found("cafe")).toHaveLength(1)
       expect(await found("wolf")).toHaveLength(0)
       expect((await engine.search(actor, "fox", 10)).indexLag).toBe(0)

@@ -8,8 +8,10 @@
  *
  * Tokens follow SQLite's FTS5 `unicode61 remove_diacritics 2` (runs of letters and digits,
  * lower-cased, without diacritics), so the same queries find the same lines; runs of CJK characters
- * (written without spaces) are cut into overlapping bigrams, so a word inside a sentence is found.
- * A lone CJK character is indexed as itself and is only found where it stands alone.
+ * (written without spaces) are cut into overlapping bigrams, so a word inside a sentence is found
+ * (SQLite's tokenizer keeps such a run as one token, so this finds more). The index also holds each
+ * CJK character of those runs once, after the text's own tokens (so phrases keep their adjacency),
+ * so a one-character query, common in Chinese and Japanese, is found too.
  */
 import { createHash } from "node:crypto"
 
@@ -31,8 +33,8 @@ function encodeWord(word: string): string {
   return encoded.length <= MAX_TOKEN ? encoded : `hh${createHash("sha256").update(word).digest("hex").slice(0, 40)}`
 }
 
-/** The encoded tokens of `text`, in order. */
-export function searchTokens(text: string): string[] {
+/** The encoded tokens of `text`, in order; `unigrams`, when given, collects the characters of its CJK runs. */
+export function searchTokens(text: string, unigrams?: Set<string>): string[] {
   const out: string[] = []
   const folded = text.normalize("NFD").replace(DIACRITICS, "").toLowerCase()
   for (const [token] of folded.matchAll(TOKEN)) {
@@ -43,8 +45,12 @@ export function searchTokens(text: string): string[] {
         continue
       }
       const chars = [...run]
-      if (chars.length === 1) out.push(encodeWord(run))
-      else for (let i = 0; i + 1 < chars.length; i++) out.push(encodeWord(chars[i]! + chars[i + 1]!))
+      if (chars.length === 1) {
+        out.push(encodeWord(run))
+        continue
+      }
+      for (let i = 0; i + 1 < chars.length; i++) out.push(encodeWord(chars[i]! + chars[i + 1]!))
+      if (unigrams) for (const c of chars) unigrams.add(encodeWord(c))
     }
   }
   return out
@@ -53,8 +59,12 @@ export function searchTokens(text: string): string[] {
 const CJK_CHAR = /[\p{sc=Han}\p{sc=Hiragana}\p{sc=Katakana}\p{sc=Hangul}]/u
 const isCjk = (codePoint: number) => CJK_CHAR.test(String.fromCodePoint(codePoint))
 
-/** What the index stores for an entry's search text. */
-export const searchTermsOf = (text: string): string => searchTokens(text).join(" ")
+/** What the index stores for an entry's search text: its tokens, then its CJK characters once each. */
+export function searchTermsOf(text: string): string {
+  const unigrams = new Set<string>()
+  const tokens = searchTokens(text, unigrams)
+  return unigrams.size === 0 ? tokens.join(" ") : `${tokens.join(" ")} ${[...unigrams].join(" ")}`
+}
 
 /**
  * A user's query as an InnoDB boolean-mode expression: every term (a word or a "quoted phrase",
