@@ -18,6 +18,10 @@
  * DDL commits implicitly in MySQL, so a migration is a list of statements that can each be re-run
  * (IF NOT EXISTS, INSERT IGNORE): a server that died half-way through one applies the rest at its
  * next start.
+ *
+ * On PlanetScale, a production branch with safe migrations refuses DDL from a client: start the server
+ * once against a development branch (it migrates it) and deploy that branch's schema, or open the
+ * production branch without safe migrations. The server then finds every version recorded.
  */
 import type { MysqlClient, MysqlQueryable } from "./client.ts"
 
