@@ -8,8 +8,11 @@
  *      after a reset the stored lines the re-read covers (`loadLiveEntries`, `countLiveFrom`), the kept
  *      usage rows of the group's messages (`loadKeptUsage`, `loadOrphanUsage`), the sessions touched
  *      (`loadSessions`);
- *   2. DECIDES, in pure functions over these rows (`decide.ts`), what to write: a `WritePlan`;
- *   3. takes the plan's seqs (`allocateSeqs`) and WRITES it (`write`).
+ *   2. reserves the seqs of the group's new lines (`allocateSeqs`; counted from the appends, so a
+ *      re-read line found identical after a reset leaves a gap, which readers of "after seq N" never
+ *      notice);
+ *   3. DECIDES, in pure functions over these rows (`decide.ts`, `usage.ts`, `sessions.ts`), what to
+ *      write: a `WritePlan`, then loads the kept usage rows its lines name, and WRITES it (`write`).
  *   Rare paths take a few more rounds: rebuilding a session's facts after lines were superseded or a
  *   flat agent file was attached (`loadSessionLines`, then `write` again), the tail of a rejected file.
  *
