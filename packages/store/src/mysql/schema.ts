@@ -20,22 +20,35 @@
  * next start.
  *
  * On PlanetScale, a production branch with safe migrations refuses DDL from a client: start the server
- * once against a development branch (it migrates it) and deploy that branch's schema, or open the
- * production branch without safe migrations. The server then finds every version recorded.
+ * once against a development branch (it migrates it) and deploy that branch's schema. A deploy request
+ * carries tables, not rows, so the production server then finds the tables it would create already
+ * there, skips their creation, and runs only each migration's data statements and its record.
  */
 import type { MysqlClient, MysqlQueryable } from "./client.ts"
 
 const TABLE = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
 
-export const MYSQL_MIGRATIONS: readonly (readonly string[])[] = [
+/**
+ * A table's creation, skipped when the table exists (a server that died half-way, or PlanetScale
+ * having deployed the schema through a deploy request), or a data statement, run each time its
+ * migration is.
+ */
+export type MysqlStatement = { readonly table: string; readonly sql: string } | string
+
+export const MYSQL_MIGRATIONS: readonly (readonly MysqlStatement[])[] = [
   [
-    `CREATE TABLE IF NOT EXISTS users (
+    {
+      table: "users",
+      sql: `CREATE TABLE IF NOT EXISTS users (
       id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
       name VARCHAR(255) NOT NULL,
       created_at VARCHAR(40) NOT NULL,
       UNIQUE KEY users_by_name (name)
     ) ${TABLE}`,
-    `CREATE TABLE IF NOT EXISTS machines (
+    },
+    {
+      table: "machines",
+      sql: `CREATE TABLE IF NOT EXISTS machines (
       id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
       user_id BIGINT NOT NULL,
       machine_uid VARCHAR(255) NOT NULL,
@@ -49,8 +62,11 @@ export const MYSQL_MIGRATIONS: readonly (readonly string[])[] = [
       revoked_at VARCHAR(40) NULL,
       UNIQUE KEY machines_by_uid (user_id, machine_uid)
     ) ${TABLE}`,
+    },
     // Only hashes: a leaked database does not leak credentials.
-    `CREATE TABLE IF NOT EXISTS tokens (
+    {
+      table: "tokens",
+      sql: `CREATE TABLE IF NOT EXISTS tokens (
       id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
       user_id BIGINT NOT NULL,
       kind VARCHAR(16) NOT NULL,
@@ -62,7 +78,10 @@ export const MYSQL_MIGRATIONS: readonly (readonly string[])[] = [
       revoked_at VARCHAR(40) NULL,
       UNIQUE KEY tokens_by_hash (token_hash)
     ) ${TABLE}`,
-    `CREATE TABLE IF NOT EXISTS sessions (
+    },
+    {
+      table: "sessions",
+      sql: `CREATE TABLE IF NOT EXISTS sessions (
       id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
       user_id BIGINT NOT NULL,
       machine_id BIGINT NOT NULL,
@@ -89,7 +108,10 @@ export const MYSQL_MIGRATIONS: readonly (readonly string[])[] = [
       KEY sessions_by_uid (user_id, session_uid),
       KEY sessions_by_project (user_id, project_dir, last_at)
     ) ${TABLE}`,
-    `CREATE TABLE IF NOT EXISTS files (
+    },
+    {
+      table: "files",
+      sql: `CREATE TABLE IF NOT EXISTS files (
       id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
       user_id BIGINT NOT NULL,
       machine_id BIGINT NOT NULL,
@@ -107,7 +129,10 @@ export const MYSQL_MIGRATIONS: readonly (readonly string[])[] = [
       UNIQUE KEY files_by_key (machine_id, key_hash),
       KEY files_by_session (session_id)
     ) ${TABLE}`,
-    `CREATE TABLE IF NOT EXISTS entries (
+    },
+    {
+      table: "entries",
+      sql: `CREATE TABLE IF NOT EXISTS entries (
       seq BIGINT NOT NULL PRIMARY KEY,
       user_id BIGINT NOT NULL,
       file_id BIGINT NOT NULL,
@@ -126,15 +151,21 @@ export const MYSQL_MIGRATIONS: readonly (readonly string[])[] = [
       KEY entries_by_session (session_id, seq),
       KEY entries_by_user (user_id, seq)
     ) ${TABLE}`,
+    },
     // A line's bytes without its newline, in chunks of at most 1 MiB starting at `at` in the line (`line-chunks.ts`).
-    `CREATE TABLE IF NOT EXISTS line_chunks (
+    {
+      table: "line_chunks",
+      sql: `CREATE TABLE IF NOT EXISTS line_chunks (
       entry_seq BIGINT NOT NULL,
       at BIGINT NOT NULL,
       bytes MEDIUMBLOB NOT NULL,
       PRIMARY KEY (entry_seq, at)
     ) ${TABLE}`,
+    },
     // One row per deduplicated API response (message.id + requestId), the largest total kept.
-    `CREATE TABLE IF NOT EXISTS usage_messages (
+    {
+      table: "usage_messages",
+      sql: `CREATE TABLE IF NOT EXISTS usage_messages (
       user_id BIGINT NOT NULL,
       dedup_key VARCHAR(255) NOT NULL,
       session_id BIGINT NULL,
@@ -153,17 +184,24 @@ export const MYSQL_MIGRATIONS: readonly (readonly string[])[] = [
       KEY usage_by_session (session_id),
       KEY usage_by_entry (entry_seq)
     ) ${TABLE}`,
+    },
     // ASCII tokens only (`search-terms.ts`): no stopword, no token below innodb_ft_min_token_size.
-    `CREATE TABLE IF NOT EXISTS entry_search (
+    {
+      table: "entry_search",
+      sql: `CREATE TABLE IF NOT EXISTS entry_search (
       seq BIGINT NOT NULL PRIMARY KEY,
       terms MEDIUMTEXT CHARACTER SET ascii COLLATE ascii_general_ci NOT NULL,
       FULLTEXT KEY entry_search_terms (terms)
     ) ENGINE=InnoDB DEFAULT CHARSET=ascii`,
+    },
     // `seq`: the last entry seq handed out; `search_cursor`: the last seq indexed for search.
-    `CREATE TABLE IF NOT EXISTS counters (
+    {
+      table: "counters",
+      sql: `CREATE TABLE IF NOT EXISTS counters (
       name VARCHAR(32) NOT NULL PRIMARY KEY,
       value BIGINT NOT NULL
     ) ${TABLE}`,
+    },
     "INSERT IGNORE INTO counters (name, value) VALUES ('seq', 0), ('search_cursor', 0)",
   ],
 ]
@@ -186,9 +224,22 @@ export async function migrateMysql(client: MysqlClient): Promise<number[]> {
       throw new Error(`another server held the migration lock '${MIGRATE_LOCK}' for ${MIGRATE_LOCK_TIMEOUT_S} s`)
     }
     try {
-      await conn.query(
-        `CREATE TABLE IF NOT EXISTS schema_migrations (version INT NOT NULL PRIMARY KEY, applied_at VARCHAR(40) NOT NULL) ${TABLE}`,
+      const tables = new Set(
+        (
+          await conn.query<{ name: string }>(
+            "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = database()",
+          )
+        ).rows.map((r) => r.name),
       )
+      const create = async (statement: { readonly table: string; readonly sql: string }) => {
+        if (tables.has(statement.table)) return
+        await conn.query(statement.sql)
+        tables.add(statement.table)
+      }
+      await create({
+        table: "schema_migrations",
+        sql: `CREATE TABLE IF NOT EXISTS schema_migrations (version INT NOT NULL PRIMARY KEY, applied_at VARCHAR(40) NOT NULL) ${TABLE}`,
+      })
       const done = new Set(
         (await conn.query<{ version: number }>("SELECT version FROM schema_migrations")).rows.map((r) =>
           Number(r.version),
@@ -198,7 +249,10 @@ export async function migrateMysql(client: MysqlClient): Promise<number[]> {
       for (let i = 0; i < MYSQL_MIGRATIONS.length; i++) {
         const version = i + 1
         if (done.has(version)) continue
-        for (const statement of MYSQL_MIGRATIONS[i]!) await conn.query(statement)
+        for (const statement of MYSQL_MIGRATIONS[i]!) {
+          if (typeof statement === "string") await conn.query(statement)
+          else await create(statement)
+        }
         await conn.query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)", [
           version,
           new Date().toISOString(),
