@@ -61,6 +61,8 @@ export const ClaudeCommand = Schema.Struct({
   timeoutMs: Schema.optionalKey(Timeout),
   /** Who asked (the server's user), for the daemon's audit log. */
   requestedBy: Schema.optionalKey(ShortText),
+  /** `sandbox`: in a Daytona sandbox of this daemon's, its session files synced as the sandbox's machine. */
+  where: Schema.optionalKey(Schema.Literals(["local", "sandbox"])),
 })
 export type ClaudeCommand = typeof ClaudeCommand.Type
 

@@ -6,7 +6,7 @@
  * a reconnect neither misses nor duplicates entries.
  */
 import { Schema } from "effect"
-import { Entry, Machine, SessionSummary } from "./api.ts"
+import { CommandEventDto, CommandSummary, Entry, Machine, SessionSummary } from "./api.ts"
 
 const Count = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
 
@@ -18,7 +18,18 @@ export const Subscribe = Schema.Struct({
 })
 export type Subscribe = typeof Subscribe.Type
 
-export const ClientMessage = Schema.Union([Subscribe])
+/**
+ * Streams one command's events after `afterEventSeq` (-1: from the first), then each as it is stored;
+ * a reconnect resumes with the last `eventSeq` seen. Several commands can be watched at once.
+ */
+export const WatchCommand = Schema.Struct({
+  type: Schema.Literal("watch-command"),
+  commandId: Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(128)),
+  afterEventSeq: Schema.Int.check(Schema.isGreaterThanOrEqualTo(-1)),
+})
+export type WatchCommand = typeof WatchCommand.Type
+
+export const ClientMessage = Schema.Union([Subscribe, WatchCommand])
 export type ClientMessage = typeof ClientMessage.Type
 export const ClientMessageFromJson = Schema.fromJsonString(ClientMessage)
 
@@ -35,5 +46,14 @@ export const Health = Schema.Struct({
   headSeq: Count,
 })
 
-export const LiveMessage = Schema.Union([Entries, SessionChanged, Health])
+/** A command of this user was created or changed status (sent to every socket of the user). */
+export const CommandChanged = Schema.Struct({ type: Schema.Literal("command"), command: CommandSummary })
+/** Events of a watched command, in `eventSeq` order, without gaps or repeats. */
+export const CommandEvents = Schema.Struct({
+  type: Schema.Literal("command-events"),
+  commandId: Schema.String,
+  events: Schema.Array(CommandEventDto),
+})
+
+export const LiveMessage = Schema.Union([Entries, SessionChanged, Health, CommandChanged, CommandEvents])
 export type LiveMessage = typeof LiveMessage.Type

@@ -10,6 +10,7 @@
  * daemon's own state is only a cache.
  */
 import { Schema } from "effect"
+import { CommandDaemonMessage, CommandServerMessage } from "./commands.ts"
 
 /** Bumped on any incompatible change; the server refuses other versions with a clear message. */
 export const PROTOCOL_VERSION = 1
@@ -46,6 +47,20 @@ export type FileCursor = typeof FileCursor.Type
 
 // ---- daemon -> server -------------------------------------------------------------------------
 
+/**
+ * What the daemon accepts of remote commands (`commands.ts`), told in `hello` and `status`: the
+ * server refuses early what the daemon would refuse, and the dashboard shows whether a machine runs
+ * commands at all. The daemon still checks every command itself.
+ */
+export const RemoteCapabilities = Schema.Struct({
+  enabled: Schema.Boolean,
+  maxConcurrent: Count,
+  maxPromptBytes: Count,
+  /** Whether it can run commands in Daytona sandboxes (`where: "sandbox"`). */
+  sandbox: Schema.Boolean,
+})
+export type RemoteCapabilities = typeof RemoteCapabilities.Type
+
 export const Hello = Schema.Struct({
   type: Schema.Literal("hello"),
   protocolVersion: Schema.Int,
@@ -54,6 +69,8 @@ export const Hello = Schema.Struct({
   machineName: Schema.String.check(Schema.isMaxLength(256)),
   /** Machine token; the server stores only its hash. */
   token: Schema.String.check(Schema.isMaxLength(512)),
+  /** Absent from daemons that predate remote commands: they run none. */
+  remote: Schema.optionalKey(RemoteCapabilities),
 })
 export type Hello = typeof Hello.Type
 
@@ -147,10 +164,12 @@ export const DaemonStatus = Schema.Struct({
   filesTracked: Count,
   bytesPending: Count,
   lastError: Schema.optionalKey(Schema.String),
+  remote: Schema.optionalKey(RemoteCapabilities),
 })
 export type DaemonStatus = typeof DaemonStatus.Type
 
-export const DaemonMessage = Schema.Union([Hello, Reset, DaemonStatus])
+/** Remote commands' messages (`commands.ts`) travel beside the append protocol's, on the same socket. */
+export const DaemonMessage = Schema.Union([Hello, Reset, DaemonStatus, ...CommandDaemonMessage.members])
 export type DaemonMessage = typeof DaemonMessage.Type
 
 // ---- server -> daemon -------------------------------------------------------------------------
@@ -206,11 +225,15 @@ export const ProtocolError = Schema.Struct({
 })
 export type ProtocolError = typeof ProtocolError.Type
 
-/*
- * Room for the roadmap: server -> daemon commands (`command`, acknowledged by the daemon with
- * `command-ack`, output streamed back as `command-output`) join these unions under new `type`s.
- */
-export const ServerMessage = Schema.Union([Welcome, Refused, Ack, Rejected, ProtocolError])
+/** Remote commands (`commands.ts`: `command`, `command-input`) join the append protocol's messages. */
+export const ServerMessage = Schema.Union([
+  Welcome,
+  Refused,
+  Ack,
+  Rejected,
+  ProtocolError,
+  ...CommandServerMessage.members,
+])
 export type ServerMessage = typeof ServerMessage.Type
 
 export const DaemonMessageFromJson = Schema.fromJsonString(DaemonMessage)
