@@ -191,6 +191,12 @@ export const CommandErrorReason = Schema.Literals([
   "not-running",
   /** The daemon cannot run commands in sandboxes (no Daytona settings). */
   "sandbox-unavailable",
+  /** As the status of the same name, for a command's `error`: never delivered before `expiresAt`. */
+  "expired",
+  /** A run that ended badly; `message` says why (the end of its stderr, the signal, the time limit). */
+  "failed",
+  "interrupted",
+  "timed-out",
 ])
 export type CommandErrorReason = typeof CommandErrorReason.Type
 
@@ -218,7 +224,10 @@ export const CommandSummary = Schema.Struct({
   endedAt: Schema.NullOr(Iso),
   /** What the CLI reported in its final `result` message. */
   costUsd: Schema.optionalKey(Schema.Number),
-  /** Set for `refused`, `failed`, `interrupted`, `expired`, `timed-out`. */
+  /**
+   * Set for `refused` (the refusal's reason) and for `failed`, `interrupted`, `expired`, `timed-out`
+   * (`reason` is the status; `message` says why).
+   */
   error: Schema.optionalKey(CommandError),
 })
 export type CommandSummary = typeof CommandSummary.Type
