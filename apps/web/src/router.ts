@@ -7,6 +7,7 @@ export type Route =
   | { readonly name: "session"; readonly sessionId: string; readonly seq: number | null }
   | { readonly name: "search"; readonly q: string }
   | { readonly name: "usage"; readonly params: URLSearchParams }
+  | { readonly name: "account"; readonly tab: string | undefined }
   | { readonly name: "notFound"; readonly path: string }
 
 export const parseRoute = (hash: string): Route => {
@@ -23,6 +24,7 @@ export const parseRoute = (hash: string): Route => {
   }
   if (parts[0] === "search") return { name: "search", q: params.get("q") ?? "" }
   if (parts[0] === "usage") return { name: "usage", params }
+  if (parts[0] === "account" && parts.length <= 2) return { name: "account", tab: parts[1] }
   return { name: "notFound", path: pathPart }
 }
 

@@ -2,6 +2,7 @@
 import { useEffect, useRef, useState } from "react"
 import { onUnauthorized } from "../api.ts"
 import { hrefWith, navigate, type Route, useRoute } from "../router.ts"
+import { AccountPages, accountTabOf } from "./AccountPages.tsx"
 import { HealthIndicator } from "./HealthIndicator.tsx"
 import { Overview } from "./Overview.tsx"
 import { SearchPage } from "./SearchPage.tsx"
@@ -21,6 +22,8 @@ const Page = ({ route }: { route: Route }) => {
       return <SearchPage q={route.q} />
     case "usage":
       return <UsagePage params={route.params} />
+    case "account":
+      return <AccountPages tab={accountTabOf(route.tab)} />
     case "notFound":
       return <div className="page">Nothing at {route.path}.</div>
   }
@@ -31,6 +34,7 @@ const NAV = [
   { href: "#/sessions", label: "Sessions", match: "sessions" },
   { href: "#/search", label: "Search", match: "search" },
   { href: "#/usage", label: "Usage", match: "usage" },
+  { href: "#/account", label: "Account", match: "account" },
 ] as const
 
 export const App = () => {

@@ -27,6 +27,7 @@ import {
 } from "../transcript-window.ts"
 import { EntryView } from "./EntryView.tsx"
 import { RecordGroup } from "./RecordGroup.tsx"
+import { ShareControl } from "./SharePanel.tsx"
 import { Subagent } from "./Subagent.tsx"
 import { TranscriptContext, type TranscriptContextValue } from "./transcript-context.ts"
 
@@ -335,6 +336,7 @@ export const SessionView = ({ sessionId, seq }: { sessionId: string; seq: number
               {active ? "live" : "idle"}
             </span>
             <span className="spacer" />
+            <ShareControl sessionId={sessionId} />
             <label
               className="toggle small"
               title="Open every folded run of bookkeeping records (request logs, snapshots, injected context)"
