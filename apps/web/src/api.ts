@@ -19,6 +19,10 @@ export const onUnauthorized = (fn: AuthListener): (() => void) => {
   authListeners.add(fn)
   return () => authListeners.delete(fn)
 }
+/** Tells the page it is signed out (a 401 from any request, REST reads or command posts). */
+export const notifyUnauthorized = (): void => {
+  for (const fn of authListeners) fn()
+}
 
 export type Query = Record<string, string | number | boolean | null | undefined>
 
@@ -41,7 +45,7 @@ export const getJson = async <T>(path: string, params: Query = {}, signal?: Abor
     ...(signal ? { signal } : {}),
   })
   if (res.status === 401) {
-    for (const fn of authListeners) fn()
+    notifyUnauthorized()
     throw new HttpError(401, "Not signed in: open the link printed by `overlord start`.")
   }
   if (!res.ok) {

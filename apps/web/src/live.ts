@@ -66,6 +66,12 @@ export class LiveClient {
   private readonly sessionListeners = new Set<Listener<Api.SessionSummary>>()
   private readonly healthListeners = new Set<Listener<HealthState>>()
   private readonly statusListeners = new Set<Listener<LiveStatus>>()
+  /** Watched commands: id -> the last `eventSeq` delivered (-1: none yet), resent on every reconnect. */
+  private readonly commandWatches = new Map<string, number>()
+  private readonly commandListeners = new Set<Listener<Api.CommandSummary>>()
+  private readonly commandEventListeners = new Set<
+    Listener<{ commandId: string; events: readonly Api.CommandEventDto[] }>
+  >()
   status: LiveStatus = "closed"
   health: HealthState | null = null
 
@@ -127,6 +133,29 @@ export class LiveClient {
       : { type: "subscribe", sessionId: this.sessionId, afterSeq: this.cursor.lastSeq }
   }
 
+  /**
+   * Streams a command's events after `afterEventSeq` (-1: all of them); several at once. Events at or
+   * below the last one delivered are dropped, so REST pages and the feed can overlap.
+   */
+  watchCommand(commandId: string, afterEventSeq: number): void {
+    const known = this.commandWatches.get(commandId)
+    if (known !== undefined && known >= afterEventSeq) return
+    this.commandWatches.set(commandId, afterEventSeq)
+    this.sendWatch(commandId)
+  }
+  /** Stops dispatching a command's events (the server stops at the command's end on its own). */
+  unwatchCommand(commandId: string): void {
+    this.commandWatches.delete(commandId)
+  }
+  onCommand(fn: Listener<Api.CommandSummary>): () => void {
+    this.commandListeners.add(fn)
+    return () => this.commandListeners.delete(fn)
+  }
+  onCommandEvents(fn: Listener<{ commandId: string; events: readonly Api.CommandEventDto[] }>): () => void {
+    this.commandEventListeners.add(fn)
+    return () => this.commandEventListeners.delete(fn)
+  }
+
   onEntries(fn: Listener<{ sessionId: string; entries: Api.Entry[] }>): () => void {
     this.entryListeners.add(fn)
     return () => this.entryListeners.delete(fn)
@@ -162,7 +191,23 @@ export class LiveClient {
     } else if (msg.type === "health") {
       this.health = { machines: msg.machines, headSeq: msg.headSeq, at: Date.now() }
       for (const fn of this.healthListeners) fn(this.health)
+    } else if (msg.type === "command") {
+      for (const fn of this.commandListeners) fn(msg.command)
+    } else if (msg.type === "command-events") {
+      const last = this.commandWatches.get(msg.commandId)
+      if (last === undefined) return
+      const fresh = msg.events.filter((e) => e.eventSeq > last)
+      if (fresh.length === 0) return
+      this.commandWatches.set(msg.commandId, Math.max(last, ...fresh.map((e) => e.eventSeq)))
+      for (const fn of this.commandEventListeners) fn({ commandId: msg.commandId, events: fresh })
     }
+  }
+
+  private sendWatch(commandId: string): void {
+    const after = this.commandWatches.get(commandId)
+    if (after === undefined || this.status !== "open" || !this.socket) return
+    const msg: Live.ClientMessage = { type: "watch-command", commandId, afterEventSeq: after }
+    this.socket.send(JSON.stringify(msg))
   }
 
   private sendSubscribe(): void {
@@ -191,6 +236,7 @@ export class LiveClient {
       this.attempt = 0
       this.setStatus("open")
       this.sendSubscribe()
+      for (const commandId of this.commandWatches.keys()) this.sendWatch(commandId)
     }
     socket.onmessage = (event) => {
       if (typeof event.data === "string") this.handleMessage(event.data)

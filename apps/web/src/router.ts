@@ -7,6 +7,8 @@ export type Route =
   | { readonly name: "session"; readonly sessionId: string; readonly seq: number | null }
   | { readonly name: "search"; readonly q: string }
   | { readonly name: "usage"; readonly params: URLSearchParams }
+  | { readonly name: "run"; readonly params: URLSearchParams }
+  | { readonly name: "command"; readonly commandId: string }
   | { readonly name: "account"; readonly tab: string | undefined }
   | { readonly name: "notFound"; readonly path: string }
 
@@ -24,12 +26,21 @@ export const parseRoute = (hash: string): Route => {
   }
   if (parts[0] === "search") return { name: "search", q: params.get("q") ?? "" }
   if (parts[0] === "usage") return { name: "usage", params }
+  if (parts[0] === "run" && parts.length === 1) return { name: "run", params }
+  if (parts[0] === "commands" && parts.length === 2)
+    return { name: "command", commandId: decodeURIComponent(parts[1] ?? "") }
   if (parts[0] === "account" && parts.length <= 2) return { name: "account", tab: parts[1] }
   return { name: "notFound", path: pathPart }
 }
 
 export const sessionHref = (sessionId: string, seq?: number | null): string =>
   `#/sessions/${encodeURIComponent(sessionId)}${seq !== undefined && seq !== null ? `?seq=${seq}` : ""}`
+
+export const commandHref = (commandId: string): string => `#/commands/${encodeURIComponent(commandId)}`
+
+/** The Run panel, preset to a machine, a project (its directory) and a session to continue. */
+export const runHref = (preset: { machine?: string; project?: string | null; resume?: string }): string =>
+  hrefWith("/run", { machine: preset.machine, project: preset.project ?? undefined, resume: preset.resume })
 
 export const hrefWith = (path: string, params: Record<string, string | undefined>): string => {
   const q = new URLSearchParams()

@@ -5,6 +5,7 @@ import { hrefWith, navigate, type Route, useRoute } from "../router.ts"
 import { AccountPages, accountTabOf } from "./AccountPages.tsx"
 import { HealthIndicator } from "./HealthIndicator.tsx"
 import { Overview } from "./Overview.tsx"
+import { CommandPage, RunPage } from "./RunPage.tsx"
 import { SearchPage } from "./SearchPage.tsx"
 import { SessionList } from "./SessionList.tsx"
 import { SessionView } from "./SessionView.tsx"
@@ -22,6 +23,10 @@ const Page = ({ route }: { route: Route }) => {
       return <SearchPage q={route.q} />
     case "usage":
       return <UsagePage params={route.params} />
+    case "run":
+      return <RunPage params={route.params} />
+    case "command":
+      return <CommandPage key={route.commandId} commandId={route.commandId} />
     case "account":
       return <AccountPages tab={accountTabOf(route.tab)} />
     case "notFound":
@@ -34,6 +39,7 @@ const NAV = [
   { href: "#/sessions", label: "Sessions", match: "sessions" },
   { href: "#/search", label: "Search", match: "search" },
   { href: "#/usage", label: "Usage", match: "usage" },
+  { href: "#/run", label: "Run", match: "run" },
   { href: "#/account", label: "Account", match: "account" },
 ] as const
 
@@ -54,7 +60,7 @@ export const App = () => {
     window.addEventListener("keydown", onKey)
     return () => window.removeEventListener("keydown", onKey)
   }, [])
-  const active = route.name === "session" ? "sessions" : route.name
+  const active = route.name === "session" ? "sessions" : route.name === "command" ? "run" : route.name
   return (
     <div className="app">
       <nav className="topbar">

@@ -3,7 +3,7 @@ import { api } from "../api.ts"
 import { formatAgo, formatBytes, formatInt, projectLabel } from "../format.ts"
 import { useAsync, useHealth, useNow } from "../hooks.ts"
 import { machineNamesOf } from "../machines.ts"
-import { hrefWith } from "../router.ts"
+import { hrefWith, runHref } from "../router.ts"
 import { SessionRow } from "./SessionList.tsx"
 
 export const Overview = () => {
@@ -35,6 +35,7 @@ export const Overview = () => {
                 <th className="num">Files</th>
                 <th className="num">Pending</th>
                 <th>Last error</th>
+                <th>Commands</th>
               </tr>
             </thead>
             <tbody>
@@ -52,6 +53,20 @@ export const Overview = () => {
                   <td className="num">{formatInt(m.filesTracked)}</td>
                   <td className="num">{m.bytesPending > 0 ? formatBytes(m.bytesPending) : "in sync"}</td>
                   <td className="error small">{m.lastError ?? ""}</td>
+                  <td>
+                    <a
+                      href={runHref({ machine: m.machineId })}
+                      data-testid="machine-run"
+                      data-accepts={m.acceptsCommands ? "true" : "false"}
+                      title={
+                        m.acceptsCommands
+                          ? "Run Claude Code here"
+                          : "Not accepting commands: overlord start --allow-remote"
+                      }
+                    >
+                      {m.acceptsCommands ? "Run…" : "history"}
+                    </a>
+                  </td>
                 </tr>
               ))}
             </tbody>
@@ -80,6 +95,7 @@ export const Overview = () => {
                 <th>Project</th>
                 <th className="num">Sessions</th>
                 <th>Last activity</th>
+                <th />
               </tr>
             </thead>
             <tbody>
@@ -95,6 +111,13 @@ export const Overview = () => {
                   </td>
                   <td className="num">{formatInt(p.sessionCount)}</td>
                   <td>{formatAgo(p.lastActivityAt, now)}</td>
+                  <td>
+                    {p.cwd && (
+                      <a href={runHref({ project: p.cwd })} data-testid="project-run">
+                        Run…
+                      </a>
+                    )}
+                  </td>
                 </tr>
               ))}
             </tbody>

@@ -15,7 +15,7 @@ import { getLiveClient } from "../live.ts"
 import { useMachineNames } from "../machines.ts"
 import { pairTools, usageLineSeqs } from "../pairing.ts"
 import { sessionTitle } from "../records.ts"
-import { hrefWith } from "../router.ts"
+import { hrefWith, runHref } from "../router.ts"
 import {
   emptyWindow,
   initialTail,
@@ -25,6 +25,7 @@ import {
   withLaterPage,
   withLiveEntries,
 } from "../transcript-window.ts"
+import { CommandHistory } from "./CommandHistory.tsx"
 import { EntryView } from "./EntryView.tsx"
 import { RecordGroup } from "./RecordGroup.tsx"
 import { ShareControl } from "./SharePanel.tsx"
@@ -363,6 +364,12 @@ export const SessionView = ({ sessionId, seq }: { sessionId: string; seq: number
                 </span>
               )}
               <span>{formatCost(s.usage.costUsd)}</span>
+              <a
+                href={runHref({ machine: s.machineId, project: s.cwd, resume: sessionId })}
+                data-testid="session-continue"
+              >
+                Continue this session…
+              </a>
               <span>
                 {formatTime(s.firstAt)} – {formatTime(s.lastAt)}
               </span>
@@ -380,6 +387,10 @@ export const SessionView = ({ sessionId, seq }: { sessionId: string; seq: number
             </div>
           )}
           {error && ready && <div className="error">{error}</div>}
+          <details className="session-commands" data-testid="session-commands">
+            <summary>Commands linked to this session</summary>
+            <CommandHistory sessionId={sessionId} title="Commands" />
+          </details>
         </header>
         {/* biome-ignore lint/a11y/noNoninteractiveTabindex: the transcript scrolls with the keyboard */}
         <div className="transcript-scroll" ref={scrollRef} onScroll={onScroll} tabIndex={0} data-testid="transcript">

@@ -1,0 +1,321 @@
+/**
+ * One remote command as it runs: its status, its output rendered by the transcript's own renderers,
+ * the permission prompts waiting for an answer, a box for follow-up messages, and Cancel. Events come
+ * from the live feed (`watch-command`) and from a slow REST poll while it runs, merged by `eventSeq`,
+ * so a dropped socket delays the output but never loses or repeats any of it.
+ */
+import type { Api } from "@overlord/protocol"
+import { type FormEvent, useEffect, useMemo, useState } from "react"
+import {
+  CommandRequestError,
+  commandDuration,
+  commandsApi,
+  isFinal,
+  mergeEvents,
+  type OutputItem,
+  outputItems,
+  pendingPermissions,
+  REASON_TITLES,
+  sessionIdOf,
+} from "../commands.ts"
+import { formatCost, formatDuration, projectLabel, shortId } from "../format.ts"
+import { useNow } from "../hooks.ts"
+import { getLiveClient } from "../live.ts"
+import { useMachineNames } from "../machines.ts"
+import { pairTools, usageLineSeqs } from "../pairing.ts"
+import { sessionHref } from "../router.ts"
+import { EntryBody } from "./EntryView.tsx"
+import { PermissionPrompt } from "./PermissionPrompt.tsx"
+import { Raw, Terminal } from "./TextViews.tsx"
+import { TranscriptContext, type TranscriptContextValue } from "./transcript-context.ts"
+
+/** REST poll while a command runs: the live feed carries the events; this only covers an outage. */
+const POLL_MS = 2000
+
+export const RefusalNotice = ({ reason, message }: { reason: Api.CommandErrorReason | null; message: string }) => (
+  <div className="run-refusal" role="alert" data-testid="run-refusal" data-reason={reason ?? "error"}>
+    <strong>{reason ? REASON_TITLES[reason] : "Request failed"}</strong>
+    <div className="run-refusal-message">{message}</div>
+  </div>
+)
+
+export const StatusBadge = ({ status }: { status: Api.CommandStatus }) => (
+  <span className={`badge command-status status-${status}`} data-testid="command-status" data-status={status}>
+    {status}
+  </span>
+)
+
+const entryRole = (item: Extract<OutputItem, { type: "entry" }>): string => {
+  const { record } = item.row
+  if (record.record.kind === "user") {
+    const content = record.json?.message
+    const blocks = content && typeof content === "object" && "content" in content ? content.content : null
+    if (Array.isArray(blocks) && blocks.length > 0 && blocks.every((b) => b?.type === "tool_result"))
+      return "tool result"
+    return "user"
+  }
+  return record.kind
+}
+
+const OutputRow = ({ item }: { item: OutputItem }) => {
+  switch (item.type) {
+    case "entry":
+      return (
+        <article
+          className={`entry run-entry entry-${item.row.record.kind}`}
+          data-testid="run-event"
+          data-kind={item.row.record.kind}
+        >
+          <header className="entry-head">
+            <span className={`role role-${entryRole(item).split(" ")[0]}`}>{entryRole(item)}</span>
+          </header>
+          <div className="entry-body">
+            <EntryBody record={item.row.record} seq={item.row.entry.seq} />
+          </div>
+        </article>
+      )
+    case "init":
+      return (
+        <div className="run-note muted small" data-testid="run-event" data-kind="init">
+          Claude Code started{item.model ? ` · ${item.model}` : ""}
+          {item.sessionId ? ` · session ${shortId(item.sessionId)}` : ""}
+        </div>
+      )
+    case "result":
+      return (
+        <div
+          className={`run-result${item.isError ? " run-result-error" : ""}`}
+          data-testid="run-event"
+          data-kind="result"
+        >
+          <strong>{item.isError ? "Ended with an error" : "Finished"}</strong>
+          {item.turns !== null ? ` · ${item.turns} turn${item.turns === 1 ? "" : "s"}` : ""}
+          {item.durationMs !== null ? ` · ${formatDuration(item.durationMs)}` : ""}
+          {item.costUsd !== null ? ` · ${formatCost(item.costUsd)}` : ""}
+          {item.isError && item.text ? <div className="small">{item.text}</div> : null}
+        </div>
+      )
+    case "text":
+      return (
+        <div className="run-text" data-testid="run-event" data-kind={item.stream}>
+          <Terminal text={item.text} error={item.stream === "stderr"} />
+        </div>
+      )
+    case "permission":
+      return item.state === "pending" ? (
+        <div className="run-note small" data-kind="permission-waiting">
+          <strong>{item.request.toolName}</strong> is waiting for your answer (below).
+        </div>
+      ) : (
+        <PermissionPrompt request={item.request} state={item.state} onAnswer={async () => {}} />
+      )
+    case "other":
+      return (
+        <div className="run-note" data-testid="run-event" data-kind="other">
+          <Raw label={item.label || "message"} value={item.message} />
+        </div>
+      )
+  }
+}
+
+export const CommandView = ({ commandId, initial }: { commandId: string; initial?: Api.CommandSummary }) => {
+  const [command, setCommand] = useState<Api.CommandSummary | null>(initial ?? null)
+  const [events, setEvents] = useState<readonly Api.CommandEventDto[]>([])
+  const [answers, setAnswers] = useState<ReadonlyMap<string, "allow" | "deny">>(() => new Map())
+  const [loadError, setLoadError] = useState<string | null>(null)
+  const [inputError, setInputError] = useState<CommandRequestError | Error | null>(null)
+  const [followUp, setFollowUp] = useState("")
+  const [sending, setSending] = useState<"message" | "cancel" | null>(null)
+  const now = useNow(1000)
+  const machineNames = useMachineNames()
+
+  useEffect(() => {
+    const client = getLiveClient()
+    let stopped = false
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const offEvents = client.onCommandEvents((m) => {
+      if (m.commandId === commandId) setEvents((known) => mergeEvents(known, m.events))
+    })
+    const offCommand = client.onCommand((c) => {
+      if (c.commandId === commandId) setCommand(c)
+    })
+    client.watchCommand(commandId, -1)
+    const poll = () => {
+      commandsApi.detail(commandId).then(
+        (d) => {
+          if (stopped) return
+          setLoadError(null)
+          setCommand(d.command)
+          setEvents((known) => mergeEvents(known, d.events))
+          if (!isFinal(d.command.status)) timer = setTimeout(poll, POLL_MS)
+        },
+        (e: unknown) => {
+          if (stopped) return
+          setLoadError(e instanceof Error ? e.message : String(e))
+          timer = setTimeout(poll, POLL_MS * 2)
+        },
+      )
+    }
+    poll()
+    return () => {
+      stopped = true
+      clearTimeout(timer)
+      offEvents()
+      offCommand()
+      client.unwatchCommand(commandId)
+    }
+  }, [commandId])
+
+  const final = command ? isFinal(command.status) : false
+  const items = useMemo(() => outputItems(events, answers, final), [events, answers, final])
+  const pending = useMemo(() => pendingPermissions(items), [items])
+  const sessionId = sessionIdOf(command, events)
+  const ctx = useMemo<TranscriptContextValue>(() => {
+    const seqRecords = items.flatMap((i) =>
+      i.type === "entry" ? [{ seq: i.row.entry.seq, record: i.row.record }] : [],
+    )
+    return {
+      sessionId: sessionId ?? "",
+      pairs: pairTools(seqRecords),
+      usageSeqs: usageLineSeqs(seqRecords),
+      onAgentEntries: () => () => undefined,
+      depth: 0,
+      showBookkeeping: false,
+    }
+  }, [items, sessionId])
+
+  const send = async (input: Api.CommandInputRequest): Promise<void> => {
+    setInputError(null)
+    try {
+      const res = await commandsApi.input(commandId, input)
+      setCommand(res.command)
+    } catch (e) {
+      setInputError(e instanceof Error ? e : new Error(String(e)))
+      throw e
+    }
+  }
+
+  const answer = async (requestId: string, decision: "allow" | "deny") => {
+    await send({ type: "permission", requestId, decision })
+    setAnswers((m) => new Map(m).set(requestId, decision))
+  }
+
+  const onFollowUp = (e: FormEvent) => {
+    e.preventDefault()
+    const text = followUp.trim()
+    if (!text) return
+    setSending("message")
+    send({ type: "message", text }).then(
+      () => {
+        setFollowUp("")
+        setSending(null)
+      },
+      () => setSending(null),
+    )
+  }
+
+  const onCancel = () => {
+    setSending("cancel")
+    send({ type: "cancel" }).then(
+      () => setSending(null),
+      () => setSending(null),
+    )
+  }
+
+  const duration = command ? commandDuration(command, now) : null
+  const refusal = command?.error && command.status !== "completed" ? command.error : null
+
+  return (
+    <TranscriptContext.Provider value={ctx}>
+      <div className="command-view" data-testid="command-view" data-command-id={commandId}>
+        <header className="command-head">
+          {command ? <StatusBadge status={command.status} /> : <span className="muted">loading…</span>}
+          {command && (
+            <span className="command-facts">
+              <span title={command.machineId}>{machineNames.get(command.machineId) ?? command.machineId}</span>
+              <span title={command.projectDir}>{projectLabel(command.projectDir, command.projectDir)}</span>
+              {command.where === "sandbox" && <span>sandbox</span>}
+              {duration !== null && <span data-testid="command-duration">{formatDuration(duration)}</span>}
+              {command.exitCode !== null && <span data-testid="command-exit-code">exit {command.exitCode}</span>}
+              {command.costUsd !== undefined && <span>{formatCost(command.costUsd)}</span>}
+            </span>
+          )}
+          {sessionId && (
+            <a className="command-session" href={sessionHref(sessionId)} data-testid="command-session-link">
+              session {shortId(sessionId)} →
+            </a>
+          )}
+        </header>
+        {command && (
+          <div className="command-prompt" title={command.prompt}>
+            {command.prompt}
+          </div>
+        )}
+        {loadError && <div className="error small">{loadError}</div>}
+        {refusal && <RefusalNotice reason={refusal.reason} message={refusal.message} />}
+        <div className="run-output" data-testid="run-output">
+          {items.map((item) => (
+            <OutputRow key={item.key} item={item} />
+          ))}
+          {!final && command && items.length === 0 && (
+            <div className="muted small">
+              {command.status === "queued" ? "Waiting for the machine…" : "Waiting for output…"}
+            </div>
+          )}
+        </div>
+        {pending.length > 0 && (
+          <div className="permission-dock" data-testid="permission-dock">
+            {pending.map((r) => (
+              <PermissionPrompt
+                key={r.requestId}
+                request={r}
+                state="pending"
+                onAnswer={(decision) => answer(r.requestId, decision)}
+              />
+            ))}
+          </div>
+        )}
+        {inputError && (
+          <RefusalNotice
+            reason={inputError instanceof CommandRequestError ? inputError.reason : null}
+            message={inputError.message}
+          />
+        )}
+        {command && !final && (
+          <form className="follow-up" onSubmit={onFollowUp}>
+            <textarea
+              aria-label="Follow-up message"
+              data-testid="follow-up-input"
+              placeholder="Send a follow-up while it runs…"
+              rows={2}
+              value={followUp}
+              onChange={(e) => setFollowUp(e.target.value)}
+              onKeyDown={(e) => {
+                if (e.key === "Enter" && (e.metaKey || e.ctrlKey)) onFollowUp(e)
+              }}
+            />
+            <div className="follow-up-actions">
+              <button
+                type="submit"
+                className="button"
+                data-testid="follow-up-send"
+                disabled={sending !== null || followUp.trim() === ""}
+              >
+                {sending === "message" ? "Sending…" : "Send"}
+              </button>
+              <button
+                type="button"
+                className="button button-deny"
+                data-testid="command-cancel"
+                disabled={sending !== null}
+                onClick={onCancel}
+              >
+                {sending === "cancel" ? "Cancelling…" : "Cancel"}
+              </button>
+            </div>
+          </form>
+        )}
+      </div>
+    </TranscriptContext.Provider>
+  )
+}
