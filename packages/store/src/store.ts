@@ -182,6 +182,8 @@ export interface Engine extends SyncStore, AccountStore, ReadStore, SearchStore 
    */
   errorOf(operation: string, cause: unknown): StoreError
   close(): R<void>
+  /** Generated titles and chunk vectors (issue #13), when the engine keeps them. */
+  readonly ai?: AiStore
 }
 
 /** An engine interface's methods as effects that fail with `StoreError`. */
@@ -198,6 +200,8 @@ export interface Interface
     Effectful<SearchStore> {
   /** The engine's name. */
   readonly engine: string
+  /** Generated titles and chunk vectors (issue #13), when the engine keeps them. */
+  readonly ai?: Effectful<AiStore>
 }
 
 export class Store extends Context.Service<Store, Interface>()("@overlord/store/Store") {}
@@ -238,6 +242,7 @@ const wrap = <Args extends ReadonlyArray<unknown>, A>(
 /** The `Store` service over an engine: each method an `Effect.fn` span named `Store.<method>`. */
 export const fromEngine = (engine: Engine): Interface => ({
   engine: engine.name,
+  ...aiOf(engine),
   openMachine: wrap(engine, "openMachine", (a: Actor, m: string, n: string) => engine.openMachine(a, m, n)),
   append: wrap(engine, "append", (a: MachineActor, g: readonly Append[]) => engine.append(a, g)),
   reset: wrap(engine, "reset", (a: MachineActor, r: Sync.Reset) => engine.reset(a, r)),
@@ -290,4 +295,138 @@ export async function collectBytes(chunks: AsyncIterable<Uint8Array>): Promise<U
     at += p.length
   }
   return out
+}
+
+// ---- local AI: generated titles and summaries, chunk vectors (issue #13) ---------------------------
+//
+// The port `@overlord/ai`'s indexer runs on (`pendingSessions`, `sessionLines`, `saveTitle`,
+// `saveChunks`, structurally its `IndexerStore`), plus the reads semantic search and the session lists
+// need. A session's key is its row id as text: the indexer works across users and never shows it.
+
+/** A session that may need a generated title or embeddings (`@overlord/ai`'s `IndexCandidate`). */
+export interface AiCandidate {
+  readonly sessionKey: string
+  readonly updatedAt: string
+  readonly entryCount: number
+  readonly lastSeq: number
+  /** A custom title or Claude Code's own AI title: nothing to generate. */
+  readonly hasOwnTitle: boolean
+  readonly titledAtEntries: number | null
+  readonly embeddedThroughSeq: number | null
+}
+
+export interface AiTitleRecord {
+  readonly title: string
+  readonly summary: string
+  readonly model: string
+  /** The session's entry count the title was made from. */
+  readonly entryCount: number
+}
+
+export interface AiChunk {
+  /** The line the chunk starts at (search hits jump there). */
+  readonly seq: number
+  readonly role: "user" | "assistant" | "tool"
+  readonly text: string
+  /** float32 little-endian, L2-normalised (`@overlord/ai`'s `vectorToBlob`). */
+  readonly vector: Uint8Array
+}
+
+/** One stored chunk vector, as the in-process vector index loads it. */
+export interface StoredVector {
+  readonly chunkId: number
+  readonly userId: number
+  readonly sessionKey: string
+  readonly seq: number
+  readonly vector: Uint8Array
+}
+
+/** A session's generated title and summary, for its summary in lists and views. */
+export interface GeneratedTitleRow {
+  readonly sessionId: string
+  readonly machineId: string
+  readonly title: string
+  readonly summary: string
+  readonly model: string
+}
+
+/** The filters semantic and hybrid search share with full-text search. */
+export interface AiSessionFilter {
+  readonly project?: string
+  readonly machine?: string
+  readonly from?: string
+  readonly to?: string
+}
+
+/** What a search result shows of a session. */
+export interface AiSessionInfo {
+  readonly sessionKey: string
+  readonly sessionId: string
+  readonly machineId: string
+  readonly projectDir: string
+  /** Own title (custom, Claude Code's AI title, summary, first prompt), else the generated one. */
+  readonly title: string | null
+  readonly lastAt: string | null
+}
+
+export interface ChunkText {
+  readonly chunkId: number
+  readonly sessionKey: string
+  readonly seq: number
+  readonly role: string
+  readonly text: string
+}
+
+export interface AiProgress {
+  readonly sessions: number
+  readonly titled: number
+  readonly embeddedSessions: number
+  readonly chunks: number
+}
+
+export interface AiStore {
+  /** Up to `limit` sessions of every user, newest first, needing a title (`needsTitle`) or embeddings. */
+  pendingSessions(limit: number): R<AiCandidate[]>
+  /** The session's live lines in `seq` order, only those after `afterSeq` when given. */
+  sessionLines(sessionKey: string, afterSeq: number | null): R<{ seq: number; line: string }[]>
+  saveTitle(sessionKey: string, title: AiTitleRecord): R<void>
+  /** Adds chunks (possibly none) and records that lines up to `throughSeq` are embedded. */
+  saveChunks(sessionKey: string, chunks: readonly AiChunk[], throughSeq: number, model: string): R<void>
+  /** Vectors of every user with a chunk id above `afterId`, in id order, at most `limit`. */
+  vectorsAfter(afterId: number, limit: number): R<StoredVector[]>
+  /** Generated titles of the user's sessions among `sessionIds` (session uids). */
+  generatedTitles(actor: Actor, sessionIds: readonly string[]): R<GeneratedTitleRow[]>
+  /** The user's sessions matching `filter`; only those among `sessionKeys` when given. */
+  aiSessions(actor: Actor, filter: AiSessionFilter, sessionKeys?: readonly string[]): R<AiSessionInfo[]>
+  /** The user's chunks by id (others' ids are left out). */
+  chunkTexts(actor: Actor, chunkIds: readonly number[]): R<ChunkText[]>
+  /** How far the indexer has come for the user. */
+  aiProgress(actor: Actor): R<AiProgress>
+}
+
+/** `{ ai }` for `fromEngine` when the engine keeps AI data, else nothing. */
+const aiOf = (engine: Engine): { readonly ai?: Effectful<AiStore> } => {
+  const ai = aiStoreOf(engine)
+  return ai ? { ai } : {}
+}
+
+/** The AI port as effects; `Store.ai` when the engine implements it. */
+export const aiStoreOf = (engine: Engine & { readonly ai?: AiStore }): Effectful<AiStore> | undefined => {
+  const ai = engine.ai
+  if (!ai) return undefined
+  return {
+    pendingSessions: wrap(engine, "pendingSessions", (l: number) => ai.pendingSessions(l)),
+    sessionLines: wrap(engine, "sessionLines", (k: string, a: number | null) => ai.sessionLines(k, a)),
+    saveTitle: wrap(engine, "saveTitle", (k: string, t: AiTitleRecord) => ai.saveTitle(k, t)),
+    saveChunks: wrap(engine, "saveChunks", (k: string, c: readonly AiChunk[], t: number, m: string) =>
+      ai.saveChunks(k, c, t, m),
+    ),
+    vectorsAfter: wrap(engine, "vectorsAfter", (a: number, l: number) => ai.vectorsAfter(a, l)),
+    generatedTitles: wrap(engine, "generatedTitles", (a: Actor, s: readonly string[]) => ai.generatedTitles(a, s)),
+    aiSessions: wrap(engine, "aiSessions", (a: Actor, f: AiSessionFilter, k?: readonly string[]) =>
+      ai.aiSessions(a, f, k),
+    ),
+    chunkTexts: wrap(engine, "chunkTexts", (a: Actor, c: readonly number[]) => ai.chunkTexts(a, c)),
+    aiProgress: wrap(engine, "aiProgress", (a: Actor) => ai.aiProgress(a)),
+  }
 }

@@ -1,6 +1,7 @@
 /** The store contract on the MySQL engine through mysql2, against a real MariaDB server. */
 import { connectMysql2, type MysqlClient, MysqlEngine } from "@overlord/store/mysql"
 import { mariaDbForTests } from "./mysql-test-server.ts"
+import { runAiStoreContract } from "./ai-store-contract.ts"
 import { runStoreContract } from "./store-contract.ts"
 
 const clientOf = (engine: unknown) => (engine as { client: MysqlClient }).client
@@ -20,4 +21,12 @@ runStoreContract({
     (await clientOf(engine).query<{ token_hash: string }>("SELECT token_hash FROM tokens")).rows.map(
       (r) => r.token_hash,
     ),
+})
+
+runAiStoreContract({
+  name: "mysql (MariaDB through mysql2)",
+  makeEngine: async () => {
+    const db = await mariaDbForTests()
+    return MysqlEngine.open(connectMysql2({ url: db.url(await db.createDatabase()) }))
+  },
 })

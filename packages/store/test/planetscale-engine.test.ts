@@ -7,6 +7,7 @@ import { connectPlanetscale, type MysqlClient, MysqlEngine } from "@overlord/sto
 import { type PlanetScaleBridge, startPlanetScaleBridge } from "@overlord/testkit/planetscale-bridge"
 import { afterEach } from "vitest"
 import { mariaDbForTests } from "./mysql-test-server.ts"
+import { runAiStoreContract } from "./ai-store-contract.ts"
 import { runStoreContract } from "./store-contract.ts"
 
 // Registered before the contract's own `afterEach`, so it runs after the engines are closed. Each bridge
@@ -36,4 +37,9 @@ runStoreContract({
     (await clientOf(engine).query<{ token_hash: string }>("SELECT token_hash FROM tokens")).rows.map(
       (r) => r.token_hash,
     ),
+})
+
+runAiStoreContract({
+  name: "planetscale (the HTTP driver through the bridge)",
+  makeEngine: async () => MysqlEngine.open(connectPlanetscale({ url: (await newBridge()).url })),
 })

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { SqliteEngine } from "@overlord/store/sqlite"
 import { afterAll } from "vitest"
+import { runAiStoreContract } from "./ai-store-contract.ts"
 import { runStoreContract } from "./store-contract.ts"
 
 const dirs: string[] = []
@@ -25,3 +26,5 @@ runStoreContract({
     return (db.query("SELECT token_hash FROM tokens").all() as { token_hash: string }[]).map((r) => r.token_hash)
   },
 })
+
+runAiStoreContract({ name: "sqlite", makeEngine: () => new SqliteEngine({ path: ":memory:" }) })

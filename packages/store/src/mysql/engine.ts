@@ -30,6 +30,7 @@ import type {
   UsageQuery,
 } from "../store.ts"
 import { hashToken, newToken, tokensEqual } from "../tokens.ts"
+import { MysqlAi } from "./ai.ts"
 import type { MysqlClient, SqlValue } from "./client.ts"
 import { storeErrorOf } from "./errors.ts"
 import { cursorsOf } from "./file-cursors.ts"
@@ -92,6 +93,8 @@ export class MysqlEngine implements Engine {
   private ingestQueue: Promise<unknown> = Promise.resolve()
 
   private readonly ingest: MysqlIngest
+  /** Generated titles and chunk vectors (issue #13). */
+  readonly ai: MysqlAi
 
   private constructor(
     private readonly client: MysqlClient,
@@ -99,6 +102,7 @@ export class MysqlEngine implements Engine {
   ) {
     this.name = options.name ?? (client.connector === "planetscale" ? "planetscale" : "mysql")
     this.ingest = new MysqlIngest(client)
+    this.ai = new MysqlAi(client)
   }
 
   /** Migrates the database (under its lock) and returns the engine. */

@@ -204,6 +204,39 @@ export const MYSQL_MIGRATIONS: readonly (readonly MysqlStatement[])[] = [
     },
     "INSERT IGNORE INTO counters (name, value) VALUES ('seq', 0), ('search_cursor', 0)",
   ],
+  // Local AI (issue #13), as in SQLite: one row per session the indexer handled and one per embedded
+  // chunk, the vector a BLOB of float32 searched in process. New tables only.
+  [
+    {
+      table: "ai_sessions",
+      sql: `CREATE TABLE IF NOT EXISTS ai_sessions (
+      session_id BIGINT NOT NULL PRIMARY KEY,
+      user_id BIGINT NOT NULL,
+      title TEXT NULL,
+      summary TEXT NULL,
+      title_model VARCHAR(255) NULL,
+      titled_at_entries BIGINT NULL,
+      titled_at VARCHAR(40) NULL,
+      embedded_through_seq BIGINT NULL,
+      embed_model VARCHAR(255) NULL,
+      KEY ai_sessions_by_user (user_id)
+    ) ${TABLE}`,
+    },
+    {
+      table: "ai_chunks",
+      sql: `CREATE TABLE IF NOT EXISTS ai_chunks (
+      id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+      user_id BIGINT NOT NULL,
+      session_id BIGINT NOT NULL,
+      seq BIGINT NOT NULL,
+      role VARCHAR(16) NOT NULL,
+      text TEXT NOT NULL,
+      model VARCHAR(255) NOT NULL,
+      vector BLOB NOT NULL,
+      KEY ai_chunks_by_user (user_id, id)
+    ) ${TABLE}`,
+    },
+  ],
 ]
 
 const MIGRATE_LOCK = "overlord_migrate"

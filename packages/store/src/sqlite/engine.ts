@@ -33,6 +33,7 @@ import type {
   UsageQuery,
 } from "../store.ts"
 import { SqliteAccounts } from "./accounts.ts"
+import { SqliteAi } from "./ai.ts"
 import { sqliteErrorOf } from "./errors.ts"
 import { SqliteIngest } from "./ingest-dialect.ts"
 import { recoverLineLog } from "./line-log-recovery.ts"
@@ -78,6 +79,8 @@ export class SqliteEngine implements Engine {
   private readonly accounts: SqliteAccounts
   private readonly reads: SqliteReads
   private readonly searchIndex: SqliteSearch
+  /** Generated titles and chunk vectors (issue #13). */
+  readonly ai: SqliteAi
 
   constructor(options: SqliteOptions) {
     if (options.path !== ":memory:") {
@@ -128,6 +131,7 @@ export class SqliteEngine implements Engine {
     this.accounts = new SqliteAccounts(this.db)
     this.reads = new SqliteReads(this.db, this.lines)
     this.searchIndex = new SqliteSearch(this.db, this.lines, (bytes) => this.checkpointer?.wrote(bytes))
+    this.ai = new SqliteAi(this.db, this.lines)
     recoverLineLog(this.db, this.lines, this.ingest, options.onWarning ?? ((message) => console.warn(message)))
   }
 

@@ -213,4 +213,32 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
     coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'entries'), 0)
   ));
   `,
+  // Local AI (issue #13): one row per session the indexer handled (its generated title and summary,
+  // the entry count they were made from, how far its lines are embedded) and one per embedded chunk,
+  // the vector a BLOB of float32 searched in process. New tables only.
+  `
+  CREATE TABLE IF NOT EXISTS ai_sessions (
+    session_id INTEGER PRIMARY KEY REFERENCES sessions(id),
+    user_id INTEGER NOT NULL,
+    title TEXT,
+    summary TEXT,
+    title_model TEXT,
+    titled_at_entries INTEGER,
+    titled_at TEXT,
+    embedded_through_seq INTEGER,
+    embed_model TEXT
+  );
+  CREATE INDEX IF NOT EXISTS ai_sessions_by_user ON ai_sessions (user_id);
+  CREATE TABLE IF NOT EXISTS ai_chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id INTEGER NOT NULL,
+    session_id INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    role TEXT NOT NULL,
+    text TEXT NOT NULL,
+    model TEXT NOT NULL,
+    vector BLOB NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS ai_chunks_by_user ON ai_chunks (user_id, id);
+  `,
 ]
