@@ -130,7 +130,7 @@ export interface LinesInput {
   readonly factsMemo: FactsMemo
 }
 
-/** What a usage pass needs, in the order the lines came. */
+/** What the usage pass needs, in the order the lines came: lines with usage, and attachments. */
 export type UsageEvent =
   | {
       readonly type: "line"
@@ -302,7 +302,8 @@ export function decideLines(input: LinesInput): LinesDecision | LinesNeed {
         target.terminated = piece.terminated ? 1 : 0
         setColumns(target, facts)
         attachSession(file, facts)
-        usage.push({ type: "line", seq, fileId: file.id, sessionId: file.session_id, projectDir, facts })
+        if (facts.usage)
+          usage.push({ type: "line", seq, fileId: file.id, sessionId: file.session_id, projectDir, facts })
         file.live_end = byteOffset + rawLen + (piece.terminated ? 1 : 0)
         if (piece.terminated) file.open_seq = null
         if (file.session_id !== null) mergeDelta(deltaOf(file.session_id), facts, seq, inMain, false)
@@ -362,7 +363,7 @@ export function decideLines(input: LinesInput): LinesDecision | LinesNeed {
         file.open_seq = seq
         lines.set(seq, { kind: "new", entry })
       }
-      usage.push({ type: "line", seq, fileId: file.id, sessionId: file.session_id, projectDir, facts })
+      if (facts.usage) usage.push({ type: "line", seq, fileId: file.id, sessionId: file.session_id, projectDir, facts })
       if (file.session_id !== null) mergeDelta(deltaOf(file.session_id), facts, seq, inMain, true)
       stored.push({
         seq,
