@@ -15,7 +15,7 @@
  * Every method takes an `Actor` so that every query is scoped to its user; sync methods take a
  * `MachineActor`.
  */
-import type { Api, Sync } from "@overlord/protocol"
+import type { Api, Commands, Sync } from "@overlord/protocol"
 import type { LineFacts } from "@overlord/transcript"
 import { Context, Effect, Layer } from "effect"
 import { isStoreError, type StoreError, StoreQueryError } from "./errors.ts"
@@ -172,6 +172,94 @@ export interface SearchStore {
   search(actor: Actor, q: string, limit: number): R<Api.SearchResult>
 }
 
+/** A machine of the user's and what its daemon last said it accepts of remote commands. */
+export interface MachineRemote {
+  readonly machineId: number
+  readonly machineUid: string
+  readonly online: boolean
+  /** Null until its daemon has said (a daemon that predates remote commands never does). */
+  readonly remote: Sync.RemoteCapabilities | null
+}
+
+/** A remote command as the server stores it when asked (`queued`). */
+export interface NewCommand {
+  readonly commandId: string
+  readonly kind: "claude" | "shell"
+  readonly where: Api.CommandWhere
+  readonly projectDir: string
+  /** The prompt; for a shell command its argv joined by spaces (display only). */
+  readonly prompt: string
+  readonly resumeSessionId: string | null
+  /** The message the daemon receives (`Commands.Command`), kept to redeliver it unchanged. */
+  readonly request: Commands.Command
+  readonly createdAt: string
+  readonly expiresAt: string
+}
+
+export interface CommandQuery {
+  readonly machineUid?: string
+  /** Commands that produced or continued this session. */
+  readonly sessionId?: string
+  readonly limit?: number
+}
+
+/** The daemon's events for one command, as it numbered them. */
+export interface CommandEventInput {
+  readonly eventSeq: number
+  readonly event: Commands.CommandEventBody
+}
+
+/**
+ * Remote commands (`/api/v1/commands`, the sync socket's command messages): every query is scoped to
+ * the user, and what a daemon reports to its own machine. A command's status only moves forward
+ * (`queued` → `delivered` → `running` → a final one); a final status never changes, except that a
+ * daemon's report beats `expired` (the daemon had it after all, so what it says happened did).
+ */
+export interface CommandStore {
+  /** What the machine's daemon accepts, from its `hello` and `status`. */
+  setMachineRemote(actor: MachineActor, remote: Sync.RemoteCapabilities): R<void>
+  /** The user's (unrevoked) machine `machineUid`, or null: another user's machine is not found either. */
+  getMachineRemote(actor: Actor, machineUid: string): R<MachineRemote | null>
+  /** Stores a `queued` command for the user's machine `machineUid`; null when the user has no such machine. */
+  createCommand(actor: Actor, machineUid: string, command: NewCommand): R<Api.CommandSummary | null>
+  getCommand(actor: Actor, commandId: string): R<Api.CommandSummary | null>
+  /** Newest first. */
+  listCommands(actor: Actor, query: CommandQuery): R<Api.CommandSummary[]>
+  /** A command's events after `afterEventSeq` (-1: all), in order, at most `limit`; null when no such command. */
+  listCommandEvents(
+    actor: Actor,
+    commandId: string,
+    afterEventSeq: number,
+    limit: number,
+  ): R<Api.CommandEventDto[] | null>
+  /** The machine's commands that are delivered or running (its daemon's concurrency limit). */
+  countActiveCommands(actor: Actor, machineUid: string): R<number>
+  /** The machine's `queued` commands not expired at `now`, oldest first: what to (re)deliver. */
+  undeliveredCommands(actor: MachineActor, now: string): R<Commands.Command[]>
+  /** Every `queued` command whose `expiresAt` has passed becomes `expired`; returns them with their user. */
+  expireCommands(now: string): R<{ readonly userId: number; readonly command: Api.CommandSummary }[]>
+  /** The daemon acknowledged the command: `delivered`. The summary when it changed, else null. */
+  recordCommandAck(actor: MachineActor, commandId: string, at: string): R<Api.CommandSummary | null>
+  /**
+   * Stores the events (a repeated `eventSeq` is ignored), takes the session id and cost the CLI
+   * reports, and makes the command `running`. `stored`: the events new to the store; `command`: the
+   * summary when it changed.
+   */
+  recordCommandEvents(
+    actor: MachineActor,
+    commandId: string,
+    events: readonly CommandEventInput[],
+    at: string,
+  ): R<{ readonly stored: number; readonly command: Api.CommandSummary | null }>
+  /** The command's end. The summary when it changed (a repeated exit changes nothing), else null. */
+  recordCommandExit(actor: MachineActor, exit: Commands.CommandExit, at: string): R<Api.CommandSummary | null>
+  /** Ends a command its daemon never acknowledged (a cancel while `queued`); null if it was not queued. */
+  cancelQueuedCommand(actor: Actor, commandId: string, at: string): R<Api.CommandSummary | null>
+}
+// Every engine keeps remote commands too (`sqlite/commands.ts`, `mysql/commands.ts`).
+export interface Engine extends CommandStore {}
+export interface Interface extends Effectful<CommandStore> {}
+
 /** An engine provides all four interfaces over one database. */
 export interface Engine extends SyncStore, AccountStore, ReadStore, SearchStore {
   /** `sqlite`, `mysql`, `planetscale`. */
@@ -262,6 +350,39 @@ export const fromEngine = (engine: Engine): Interface => ({
   usage: wrap(engine, "usage", (a: Actor, q: UsageQuery) => engine.usage(a, q)),
   indexForSearch: wrap(engine, "indexForSearch", (l: number) => engine.indexForSearch(l)),
   search: wrap(engine, "search", (a: Actor, q: string, l: number) => engine.search(a, q, l)),
+  ...commandMethods(engine),
+})
+
+const commandMethods = (engine: Engine): Effectful<CommandStore> => ({
+  setMachineRemote: wrap(engine, "setMachineRemote", (a: MachineActor, r: Sync.RemoteCapabilities) =>
+    engine.setMachineRemote(a, r),
+  ),
+  getMachineRemote: wrap(engine, "getMachineRemote", (a: Actor, m: string) => engine.getMachineRemote(a, m)),
+  createCommand: wrap(engine, "createCommand", (a: Actor, m: string, c: NewCommand) => engine.createCommand(a, m, c)),
+  getCommand: wrap(engine, "getCommand", (a: Actor, c: string) => engine.getCommand(a, c)),
+  listCommands: wrap(engine, "listCommands", (a: Actor, q: CommandQuery) => engine.listCommands(a, q)),
+  listCommandEvents: wrap(engine, "listCommandEvents", (a: Actor, c: string, after: number, limit: number) =>
+    engine.listCommandEvents(a, c, after, limit),
+  ),
+  countActiveCommands: wrap(engine, "countActiveCommands", (a: Actor, m: string) => engine.countActiveCommands(a, m)),
+  undeliveredCommands: wrap(engine, "undeliveredCommands", (a: MachineActor, t: string) =>
+    engine.undeliveredCommands(a, t),
+  ),
+  expireCommands: wrap(engine, "expireCommands", (t: string) => engine.expireCommands(t)),
+  recordCommandAck: wrap(engine, "recordCommandAck", (a: MachineActor, c: string, t: string) =>
+    engine.recordCommandAck(a, c, t),
+  ),
+  recordCommandEvents: wrap(
+    engine,
+    "recordCommandEvents",
+    (a: MachineActor, c: string, e: readonly CommandEventInput[], t: string) => engine.recordCommandEvents(a, c, e, t),
+  ),
+  recordCommandExit: wrap(engine, "recordCommandExit", (a: MachineActor, e: Commands.CommandExit, t: string) =>
+    engine.recordCommandExit(a, e, t),
+  ),
+  cancelQueuedCommand: wrap(engine, "cancelQueuedCommand", (a: Actor, c: string, t: string) =>
+    engine.cancelQueuedCommand(a, c, t),
+  ),
 })
 
 /**

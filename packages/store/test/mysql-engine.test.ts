@@ -2,6 +2,7 @@
 import { connectMysql2, type MysqlClient, MysqlEngine } from "@overlord/store/mysql"
 import { mariaDbForTests } from "./mysql-test-server.ts"
 import { runAiStoreContract } from "./ai-store-contract.ts"
+import { runCommandStoreContract } from "./command-store-contract.ts"
 import { runStoreContract } from "./store-contract.ts"
 
 const clientOf = (engine: unknown) => (engine as { client: MysqlClient }).client
@@ -24,6 +25,14 @@ runStoreContract({
 })
 
 runAiStoreContract({
+  name: "mysql (MariaDB through mysql2)",
+  makeEngine: async () => {
+    const db = await mariaDbForTests()
+    return MysqlEngine.open(connectMysql2({ url: db.url(await db.createDatabase()) }))
+  },
+})
+
+runCommandStoreContract({
   name: "mysql (MariaDB through mysql2)",
   makeEngine: async () => {
     const db = await mariaDbForTests()

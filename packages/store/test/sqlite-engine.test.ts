@@ -5,6 +5,7 @@ import { join } from "node:path"
 import { SqliteEngine } from "@overlord/store/sqlite"
 import { afterAll } from "vitest"
 import { runAiStoreContract } from "./ai-store-contract.ts"
+import { runCommandStoreContract } from "./command-store-contract.ts"
 import { runStoreContract } from "./store-contract.ts"
 
 const dirs: string[] = []
@@ -28,3 +29,5 @@ runStoreContract({
 })
 
 runAiStoreContract({ name: "sqlite", makeEngine: () => new SqliteEngine({ path: ":memory:" }) })
+
+runCommandStoreContract({ name: "sqlite", makeEngine: () => new SqliteEngine({ path: ":memory:" }) })

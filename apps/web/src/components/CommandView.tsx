@@ -57,7 +57,7 @@ const entryRole = (item: Extract<OutputItem, { type: "entry" }>): string => {
   return record.kind
 }
 
-const OutputRow = ({ item }: { item: OutputItem }) => {
+export const OutputRow = ({ item }: { item: OutputItem }) => {
   switch (item.type) {
     case "entry":
       return (
@@ -118,6 +118,35 @@ const OutputRow = ({ item }: { item: OutputItem }) => {
   }
 }
 
+/**
+ * A command's output items in the transcript's context: tool calls pair with their results across
+ * events, as they do across a session's lines.
+ */
+export const CommandOutput = ({ items, sessionId }: { items: readonly OutputItem[]; sessionId: string | null }) => {
+  const ctx = useMemo<TranscriptContextValue>(() => {
+    const seqRecords = items.flatMap((i) =>
+      i.type === "entry" ? [{ seq: i.row.entry.seq, record: i.row.record }] : [],
+    )
+    return {
+      sessionId: sessionId ?? "",
+      pairs: pairTools(seqRecords),
+      usageSeqs: usageLineSeqs(seqRecords),
+      onAgentEntries: () => () => undefined,
+      depth: 0,
+      showBookkeeping: false,
+    }
+  }, [items, sessionId])
+  return (
+    <TranscriptContext.Provider value={ctx}>
+      <div className="run-output" data-testid="run-output">
+        {items.map((item) => (
+          <OutputRow key={item.key} item={item} />
+        ))}
+      </div>
+    </TranscriptContext.Provider>
+  )
+}
+
 export const CommandView = ({ commandId, initial }: { commandId: string; initial?: Api.CommandSummary }) => {
   const [command, setCommand] = useState<Api.CommandSummary | null>(initial ?? null)
   const [events, setEvents] = useState<readonly Api.CommandEventDto[]>([])
@@ -170,20 +199,6 @@ export const CommandView = ({ commandId, initial }: { commandId: string; initial
   const items = useMemo(() => outputItems(events, answers, final), [events, answers, final])
   const pending = useMemo(() => pendingPermissions(items), [items])
   const sessionId = sessionIdOf(command, events)
-  const ctx = useMemo<TranscriptContextValue>(() => {
-    const seqRecords = items.flatMap((i) =>
-      i.type === "entry" ? [{ seq: i.row.entry.seq, record: i.row.record }] : [],
-    )
-    return {
-      sessionId: sessionId ?? "",
-      pairs: pairTools(seqRecords),
-      usageSeqs: usageLineSeqs(seqRecords),
-      onAgentEntries: () => () => undefined,
-      depth: 0,
-      showBookkeeping: false,
-    }
-  }, [items, sessionId])
-
   const send = async (input: Api.CommandInputRequest): Promise<void> => {
     setInputError(null)
     try {
@@ -226,96 +241,90 @@ export const CommandView = ({ commandId, initial }: { commandId: string; initial
   const refusal = command?.error && command.status !== "completed" ? command.error : null
 
   return (
-    <TranscriptContext.Provider value={ctx}>
-      <div className="command-view" data-testid="command-view" data-command-id={commandId}>
-        <header className="command-head">
-          {command ? <StatusBadge status={command.status} /> : <span className="muted">loading…</span>}
-          {command && (
-            <span className="command-facts">
-              <span title={command.machineId}>{machineNames.get(command.machineId) ?? command.machineId}</span>
-              <span title={command.projectDir}>{projectLabel(command.projectDir, command.projectDir)}</span>
-              {command.where === "sandbox" && <span>sandbox</span>}
-              {duration !== null && <span data-testid="command-duration">{formatDuration(duration)}</span>}
-              {command.exitCode !== null && <span data-testid="command-exit-code">exit {command.exitCode}</span>}
-              {command.costUsd !== undefined && <span>{formatCost(command.costUsd)}</span>}
-            </span>
-          )}
-          {sessionId && (
-            <a className="command-session" href={sessionHref(sessionId)} data-testid="command-session-link">
-              session {shortId(sessionId)} →
-            </a>
-          )}
-        </header>
+    <div className="command-view" data-testid="command-view" data-command-id={commandId}>
+      <header className="command-head">
+        {command ? <StatusBadge status={command.status} /> : <span className="muted">loading…</span>}
         {command && (
-          <div className="command-prompt" title={command.prompt}>
-            {command.prompt}
-          </div>
+          <span className="command-facts">
+            <span title={command.machineId}>{machineNames.get(command.machineId) ?? command.machineId}</span>
+            <span title={command.projectDir}>{projectLabel(command.projectDir, command.projectDir)}</span>
+            {command.where === "sandbox" && <span>sandbox</span>}
+            {duration !== null && <span data-testid="command-duration">{formatDuration(duration)}</span>}
+            {command.exitCode !== null && <span data-testid="command-exit-code">exit {command.exitCode}</span>}
+            {command.costUsd !== undefined && <span>{formatCost(command.costUsd)}</span>}
+          </span>
         )}
-        {loadError && <div className="error small">{loadError}</div>}
-        {refusal && <RefusalNotice reason={refusal.reason} message={refusal.message} />}
-        <div className="run-output" data-testid="run-output">
-          {items.map((item) => (
-            <OutputRow key={item.key} item={item} />
-          ))}
-          {!final && command && items.length === 0 && (
-            <div className="muted small">
-              {command.status === "queued" ? "Waiting for the machine…" : "Waiting for output…"}
-            </div>
-          )}
+        {sessionId && (
+          <a className="command-session" href={sessionHref(sessionId)} data-testid="command-session-link">
+            session {shortId(sessionId)} →
+          </a>
+        )}
+      </header>
+      {command && (
+        <div className="command-prompt" title={command.prompt}>
+          {command.prompt}
         </div>
-        {pending.length > 0 && (
-          <div className="permission-dock" data-testid="permission-dock">
-            {pending.map((r) => (
-              <PermissionPrompt
-                key={r.requestId}
-                request={r}
-                state="pending"
-                onAnswer={(decision) => answer(r.requestId, decision)}
-              />
-            ))}
-          </div>
-        )}
-        {inputError && (
-          <RefusalNotice
-            reason={inputError instanceof CommandRequestError ? inputError.reason : null}
-            message={inputError.message}
-          />
-        )}
-        {command && !final && (
-          <form className="follow-up" onSubmit={onFollowUp}>
-            <textarea
-              aria-label="Follow-up message"
-              data-testid="follow-up-input"
-              placeholder="Send a follow-up while it runs…"
-              rows={2}
-              value={followUp}
-              onChange={(e) => setFollowUp(e.target.value)}
-              onKeyDown={(e) => {
-                if (e.key === "Enter" && (e.metaKey || e.ctrlKey)) onFollowUp(e)
-              }}
+      )}
+      {loadError && <div className="error small">{loadError}</div>}
+      {refusal && <RefusalNotice reason={refusal.reason} message={refusal.message} />}
+      <CommandOutput items={items} sessionId={sessionId} />
+      {!final && command && items.length === 0 && (
+        <div className="muted small" data-testid="run-waiting">
+          {command.status === "queued" ? "Waiting for the machine…" : "Waiting for output…"}
+        </div>
+      )}
+      {pending.length > 0 && (
+        <div className="permission-dock" data-testid="permission-dock">
+          {pending.map((r) => (
+            <PermissionPrompt
+              key={r.requestId}
+              request={r}
+              state="pending"
+              onAnswer={(decision) => answer(r.requestId, decision)}
             />
-            <div className="follow-up-actions">
-              <button
-                type="submit"
-                className="button"
-                data-testid="follow-up-send"
-                disabled={sending !== null || followUp.trim() === ""}
-              >
-                {sending === "message" ? "Sending…" : "Send"}
-              </button>
-              <button
-                type="button"
-                className="button button-deny"
-                data-testid="command-cancel"
-                disabled={sending !== null}
-                onClick={onCancel}
-              >
-                {sending === "cancel" ? "Cancelling…" : "Cancel"}
-              </button>
-            </div>
-          </form>
-        )}
-      </div>
-    </TranscriptContext.Provider>
+          ))}
+        </div>
+      )}
+      {inputError && (
+        <RefusalNotice
+          reason={inputError instanceof CommandRequestError ? inputError.reason : null}
+          message={inputError.message}
+        />
+      )}
+      {command && !final && (
+        <form className="follow-up" onSubmit={onFollowUp}>
+          <textarea
+            aria-label="Follow-up message"
+            data-testid="follow-up-input"
+            placeholder="Send a follow-up while it runs…"
+            rows={2}
+            value={followUp}
+            onChange={(e) => setFollowUp(e.target.value)}
+            onKeyDown={(e) => {
+              if (e.key === "Enter" && (e.metaKey || e.ctrlKey)) onFollowUp(e)
+            }}
+          />
+          <div className="follow-up-actions">
+            <button
+              type="submit"
+              className="button"
+              data-testid="follow-up-send"
+              disabled={sending !== null || followUp.trim() === ""}
+            >
+              {sending === "message" ? "Sending…" : "Send"}
+            </button>
+            <button
+              type="button"
+              className="button button-deny"
+              data-testid="command-cancel"
+              disabled={sending !== null}
+              onClick={onCancel}
+            >
+              {sending === "cancel" ? "Cancelling…" : "Cancel"}
+            </button>
+          </div>
+        </form>
+      )}
+    </div>
   )
 }

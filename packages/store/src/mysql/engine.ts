@@ -5,7 +5,7 @@
  * appends and resets in the shared ingest core (`../ingest/`) over this engine's dialect
  * (`ingest-dialect.ts`), one transaction and about a dozen statements per group.
  */
-import type { Api, Sync } from "@overlord/protocol"
+import type { Api, Commands, Sync } from "@overlord/protocol"
 import { decodeLine } from "@overlord/transcript"
 import { decodeCursor, encodeCursor } from "../cursor.ts"
 import { appendGroup, checkAppends } from "../ingest/append.ts"
@@ -17,12 +17,16 @@ import type {
   Actor,
   Append,
   AppendOutcome,
+  CommandEventInput,
+  CommandQuery,
   Engine,
   EntryQuery,
   EntryWithSession,
   IssueToken,
   MachineActor,
+  MachineRemote,
   MachineState,
+  NewCommand,
   SessionQuery,
   StoreError,
   TokenGrant,
@@ -32,6 +36,7 @@ import type {
 import { hashToken, newToken, tokensEqual } from "../tokens.ts"
 import { MysqlAi } from "./ai.ts"
 import type { MysqlClient, SqlValue } from "./client.ts"
+import { MysqlCommands } from "./commands.ts"
 import { storeErrorOf } from "./errors.ts"
 import { cursorsOf } from "./file-cursors.ts"
 import { FILE_COLUMNS, MysqlIngest } from "./ingest-dialect.ts"
@@ -93,6 +98,8 @@ export class MysqlEngine implements Engine {
   private ingestQueue: Promise<unknown> = Promise.resolve()
 
   private readonly ingest: MysqlIngest
+  /** Remote commands (`CommandStore`), delegated to in one block at the end. */
+  private readonly commands: MysqlCommands
   /** Generated titles and chunk vectors (issue #13). */
   readonly ai: MysqlAi
 
@@ -102,6 +109,7 @@ export class MysqlEngine implements Engine {
   ) {
     this.name = options.name ?? (client.connector === "planetscale" ? "planetscale" : "mysql")
     this.ingest = new MysqlIngest(client)
+    this.commands = new MysqlCommands(client)
     this.ai = new MysqlAi(client)
   }
 
@@ -271,9 +279,12 @@ export class MysqlEngine implements Engine {
       files_tracked: number
       bytes_pending: number
       last_error: string | null
+      accepts_commands: number
     }>(
-      `SELECT machine_uid, name, online, last_seen_at, files_tracked, bytes_pending, last_error FROM machines
-       WHERE user_id = ? AND revoked_at IS NULL ORDER BY name`,
+      `SELECT m.machine_uid, m.name, m.online, m.last_seen_at, m.files_tracked, m.bytes_pending, m.last_error,
+         coalesce(r.enabled, 0) AS accepts_commands
+       FROM machines m LEFT JOIN machine_remote r ON r.machine_id = m.id
+       WHERE m.user_id = ? AND m.revoked_at IS NULL ORDER BY m.name`,
       [actor.userId],
     )
     return rows.map((m) => ({
@@ -284,6 +295,7 @@ export class MysqlEngine implements Engine {
       filesTracked: m.files_tracked,
       bytesPending: m.bytes_pending,
       lastError: m.last_error,
+      acceptsCommands: Number(m.accepts_commands) === 1,
     }))
   }
 
@@ -627,6 +639,57 @@ export class MysqlEngine implements Engine {
       totals.messages += r.messages
     }
     return { groupBy: query.groupBy, rows, totals, pricingSource: pricingSource() }
+  }
+  // ---- remote commands (CommandStore) ------------------------------------------------------------
+
+  setMachineRemote(actor: MachineActor, remote: Sync.RemoteCapabilities): Promise<void> {
+    return this.commands.setMachineRemote(actor, remote)
+  }
+  getMachineRemote(actor: Actor, machineUid: string): Promise<MachineRemote | null> {
+    return this.commands.getMachineRemote(actor, machineUid)
+  }
+  createCommand(actor: Actor, machineUid: string, command: NewCommand): Promise<Api.CommandSummary | null> {
+    return this.commands.createCommand(actor, machineUid, command)
+  }
+  getCommand(actor: Actor, commandId: string): Promise<Api.CommandSummary | null> {
+    return this.commands.getCommand(actor, commandId)
+  }
+  listCommands(actor: Actor, query: CommandQuery): Promise<Api.CommandSummary[]> {
+    return this.commands.listCommands(actor, query)
+  }
+  listCommandEvents(
+    actor: Actor,
+    commandId: string,
+    after: number,
+    limit: number,
+  ): Promise<Api.CommandEventDto[] | null> {
+    return this.commands.listCommandEvents(actor, commandId, after, limit)
+  }
+  countActiveCommands(actor: Actor, machineUid: string): Promise<number> {
+    return this.commands.countActiveCommands(actor, machineUid)
+  }
+  undeliveredCommands(actor: MachineActor, at: string): Promise<Commands.Command[]> {
+    return this.commands.undeliveredCommands(actor, at)
+  }
+  expireCommands(at: string): Promise<{ userId: number; command: Api.CommandSummary }[]> {
+    return this.commands.expireCommands(at)
+  }
+  recordCommandAck(actor: MachineActor, commandId: string, at: string): Promise<Api.CommandSummary | null> {
+    return this.commands.recordCommandAck(actor, commandId, at)
+  }
+  recordCommandEvents(
+    actor: MachineActor,
+    commandId: string,
+    events: readonly CommandEventInput[],
+    at: string,
+  ): Promise<{ stored: number; command: Api.CommandSummary | null }> {
+    return this.commands.recordCommandEvents(actor, commandId, events, at)
+  }
+  recordCommandExit(actor: MachineActor, exit: Commands.CommandExit, at: string): Promise<Api.CommandSummary | null> {
+    return this.commands.recordCommandExit(actor, exit, at)
+  }
+  cancelQueuedCommand(actor: Actor, commandId: string, at: string): Promise<Api.CommandSummary | null> {
+    return this.commands.cancelQueuedCommand(actor, commandId, at)
   }
 }
 

@@ -237,6 +237,62 @@ export const MYSQL_MIGRATIONS: readonly (readonly MysqlStatement[])[] = [
     ) ${TABLE}`,
     },
   ],
+  // Remote commands (`mysql/commands.ts`): what each machine's daemon accepts (1:1 beside its machine
+  // row), the commands asked of it, and their events in the daemon's order.
+  [
+    {
+      table: "machine_remote",
+      sql: `CREATE TABLE IF NOT EXISTS machine_remote (
+      machine_id BIGINT NOT NULL PRIMARY KEY,
+      user_id BIGINT NOT NULL,
+      enabled TINYINT NOT NULL,
+      max_concurrent INT NOT NULL,
+      max_prompt_bytes INT NOT NULL,
+      sandbox TINYINT NOT NULL,
+      updated_at VARCHAR(40) NOT NULL
+    ) ${TABLE}`,
+    },
+    {
+      table: "commands",
+      sql: `CREATE TABLE IF NOT EXISTS commands (
+      id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+      user_id BIGINT NOT NULL,
+      machine_id BIGINT NOT NULL,
+      command_id VARCHAR(128) NOT NULL,
+      kind VARCHAR(16) NOT NULL,
+      location VARCHAR(16) NOT NULL,
+      project_dir VARCHAR(4096) NOT NULL,
+      prompt MEDIUMTEXT NOT NULL,
+      request MEDIUMTEXT NOT NULL,
+      resume_session_id VARCHAR(255) NULL,
+      status VARCHAR(16) NOT NULL,
+      exit_code INT NULL,
+      session_id VARCHAR(255) NULL,
+      created_at VARCHAR(40) NOT NULL,
+      expires_at VARCHAR(40) NOT NULL,
+      started_at VARCHAR(40) NULL,
+      ended_at VARCHAR(40) NULL,
+      cost_usd DOUBLE NULL,
+      error_reason VARCHAR(64) NULL,
+      error_message TEXT NULL,
+      UNIQUE KEY commands_by_id (user_id, command_id),
+      KEY commands_by_machine (machine_id, status),
+      KEY commands_by_session (user_id, session_id),
+      KEY commands_by_resumed (user_id, resume_session_id),
+      KEY commands_by_status (status, expires_at)
+    ) ${TABLE}`,
+    },
+    {
+      table: "command_events",
+      sql: `CREATE TABLE IF NOT EXISTS command_events (
+      command_row BIGINT NOT NULL,
+      event_seq INT NOT NULL,
+      at VARCHAR(40) NOT NULL,
+      event MEDIUMTEXT NOT NULL,
+      PRIMARY KEY (command_row, event_seq)
+    ) ${TABLE}`,
+    },
+  ],
 ]
 
 const MIGRATE_LOCK = "overlord_migrate"

@@ -8,7 +8,7 @@
 import { Database } from "bun:sqlite"
 import { chmodSync, existsSync, mkdirSync } from "node:fs"
 import { dirname } from "node:path"
-import type { Api, Sync } from "@overlord/protocol"
+import type { Api, Commands, Sync } from "@overlord/protocol"
 import type { StoreError } from "../errors.ts"
 import { appendGroup, loadTails } from "../ingest/append.ts"
 import { cursorOf } from "../ingest/cursors.ts"
@@ -21,18 +21,23 @@ import type {
   Actor,
   Append,
   AppendOutcome,
+  CommandEventInput,
+  CommandQuery,
   Engine,
   EntryQuery,
   EntryWithSession,
   IssueToken,
   MachineActor,
+  MachineRemote,
   MachineState,
+  NewCommand,
   SessionQuery,
   TokenGrant,
   TokenKind,
   UsageQuery,
 } from "../store.ts"
 import { SqliteAccounts } from "./accounts.ts"
+import { SqliteCommands } from "./commands.ts"
 import { SqliteAi } from "./ai.ts"
 import { sqliteErrorOf } from "./errors.ts"
 import { SqliteIngest } from "./ingest-dialect.ts"
@@ -79,6 +84,8 @@ export class SqliteEngine implements Engine {
   private readonly accounts: SqliteAccounts
   private readonly reads: SqliteReads
   private readonly searchIndex: SqliteSearch
+  /** Remote commands (`CommandStore`), delegated to in one block at the end. */
+  private readonly commands: SqliteCommands
   /** Generated titles and chunk vectors (issue #13). */
   readonly ai: SqliteAi
 
@@ -130,6 +137,7 @@ export class SqliteEngine implements Engine {
     this.ingest = new SqliteIngest(this.db, this.lines)
     this.accounts = new SqliteAccounts(this.db)
     this.reads = new SqliteReads(this.db, this.lines)
+    this.commands = new SqliteCommands(this.db)
     this.searchIndex = new SqliteSearch(this.db, this.lines, (bytes) => this.checkpointer?.wrote(bytes))
     this.ai = new SqliteAi(this.db, this.lines)
     recoverLineLog(this.db, this.lines, this.ingest, options.onWarning ?? ((message) => console.warn(message)))
@@ -263,5 +271,52 @@ export class SqliteEngine implements Engine {
   }
   search(actor: Actor, q: string, limit: number): Api.SearchResult {
     return this.searchIndex.search(actor, q, limit)
+  }
+
+  // ---- remote commands (CommandStore) ------------------------------------------------------------
+
+  setMachineRemote(actor: MachineActor, remote: Sync.RemoteCapabilities): void {
+    this.commands.setMachineRemote(actor, remote)
+  }
+  getMachineRemote(actor: Actor, machineUid: string): MachineRemote | null {
+    return this.commands.getMachineRemote(actor, machineUid)
+  }
+  createCommand(actor: Actor, machineUid: string, command: NewCommand): Api.CommandSummary | null {
+    return this.commands.createCommand(actor, machineUid, command)
+  }
+  getCommand(actor: Actor, commandId: string): Api.CommandSummary | null {
+    return this.commands.getCommand(actor, commandId)
+  }
+  listCommands(actor: Actor, query: CommandQuery): Api.CommandSummary[] {
+    return this.commands.listCommands(actor, query)
+  }
+  listCommandEvents(actor: Actor, commandId: string, after: number, limit: number): Api.CommandEventDto[] | null {
+    return this.commands.listCommandEvents(actor, commandId, after, limit)
+  }
+  countActiveCommands(actor: Actor, machineUid: string): number {
+    return this.commands.countActiveCommands(actor, machineUid)
+  }
+  undeliveredCommands(actor: MachineActor, at: string): Commands.Command[] {
+    return this.commands.undeliveredCommands(actor, at)
+  }
+  expireCommands(at: string): { userId: number; command: Api.CommandSummary }[] {
+    return this.commands.expireCommands(at)
+  }
+  recordCommandAck(actor: MachineActor, commandId: string, at: string): Api.CommandSummary | null {
+    return this.commands.recordCommandAck(actor, commandId, at)
+  }
+  recordCommandEvents(
+    actor: MachineActor,
+    commandId: string,
+    events: readonly CommandEventInput[],
+    at: string,
+  ): { stored: number; command: Api.CommandSummary | null } {
+    return this.commands.recordCommandEvents(actor, commandId, events, at)
+  }
+  recordCommandExit(actor: MachineActor, exit: Commands.CommandExit, at: string): Api.CommandSummary | null {
+    return this.commands.recordCommandExit(actor, exit, at)
+  }
+  cancelQueuedCommand(actor: Actor, commandId: string, at: string): Api.CommandSummary | null {
+    return this.commands.cancelQueuedCommand(actor, commandId, at)
   }
 }

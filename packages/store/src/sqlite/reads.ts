@@ -58,7 +58,10 @@ export class SqliteReads implements ReadStore {
 
   listMachines(actor: Actor): Api.Machine[] {
     const rows = this.db
-      .query("SELECT * FROM machines WHERE user_id = ? AND revoked_at IS NULL ORDER BY name")
+      .query(
+        `SELECT m.*, coalesce(r.enabled, 0) AS accepts_commands FROM machines m
+         LEFT JOIN machine_remote r ON r.machine_id = m.id WHERE m.user_id = ? AND m.revoked_at IS NULL ORDER BY m.name`,
+      )
       .all(actor.userId) as {
       machine_uid: string
       name: string
@@ -67,6 +70,7 @@ export class SqliteReads implements ReadStore {
       files_tracked: number
       bytes_pending: number
       last_error: string | null
+      accepts_commands: number
     }[]
     return rows.map((m) => ({
       machineId: m.machine_uid,
@@ -76,6 +80,7 @@ export class SqliteReads implements ReadStore {
       filesTracked: m.files_tracked,
       bytesPending: m.bytes_pending,
       lastError: m.last_error,
+      acceptsCommands: m.accepts_commands === 1,
     }))
   }
 

@@ -241,4 +241,51 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   );
   CREATE INDEX IF NOT EXISTS ai_chunks_by_user ON ai_chunks (user_id, id);
   `,
+  // Remote commands (`sqlite/commands.ts`): what each machine's daemon accepts (beside its machine row,
+  // which it extends 1:1), the commands asked of it, and their events in the daemon's order.
+  `
+  CREATE TABLE machine_remote (
+    machine_id INTEGER PRIMARY KEY REFERENCES machines(id),
+    user_id INTEGER NOT NULL,
+    enabled INTEGER NOT NULL,
+    max_concurrent INTEGER NOT NULL,
+    max_prompt_bytes INTEGER NOT NULL,
+    sandbox INTEGER NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+  CREATE TABLE commands (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id INTEGER NOT NULL REFERENCES users(id),
+    machine_id INTEGER NOT NULL REFERENCES machines(id),
+    command_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    location TEXT NOT NULL,
+    project_dir TEXT NOT NULL,
+    prompt TEXT NOT NULL,
+    request TEXT NOT NULL,
+    resume_session_id TEXT,
+    status TEXT NOT NULL,
+    exit_code INTEGER,
+    session_id TEXT,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    started_at TEXT,
+    ended_at TEXT,
+    cost_usd REAL,
+    error_reason TEXT,
+    error_message TEXT,
+    UNIQUE (user_id, command_id)
+  );
+  CREATE INDEX commands_by_machine ON commands (machine_id, status);
+  CREATE INDEX commands_by_session ON commands (user_id, session_id);
+  CREATE INDEX commands_by_resumed ON commands (user_id, resume_session_id);
+  CREATE INDEX commands_by_status ON commands (status, expires_at);
+  CREATE TABLE command_events (
+    command_row INTEGER NOT NULL REFERENCES commands(id),
+    event_seq INTEGER NOT NULL,
+    at TEXT NOT NULL,
+    event TEXT NOT NULL,
+    PRIMARY KEY (command_row, event_seq)
+  ) WITHOUT ROWID;
+  `,
 ]

@@ -1,0 +1,263 @@
+/**
+ * The accounts contract (issue #11 §3–§5): users with e-mail and role, one-time setup and invite
+ * links, API tokens and pairing keys, machine revocation, the device-code flow and session shares.
+ * Not a test file: each engine's test file calls `runAccountStoreContract`.
+ */
+import type { Sync } from "@overlord/protocol"
+import type { Actor, Engine } from "@overlord/store"
+import { afterEach, describe, expect, it } from "vitest"
+
+export interface AccountStoreContractOptions {
+  readonly name: string
+  readonly makeEngine: () => Engine | Promise<Engine>
+  /** Every value of every row of `table`, as text (to check that no secret is stored in plaintext). */
+  readonly tableText: (engine: Engine, table: string) => Promise<string>
+  readonly skip?: boolean | string
+}
+
+/** Tables that hold credentials or the codes that lead to them. */
+const SECRET_TABLES = ["tokens", "token_labels", "account_links", "device_codes"]
+const SID = "aaaaaaaa-2222-3333-4444-555555555555"
+const MINUTE = 60_000
+
+async function sessionOf(engine: Engine, actor: Actor, machineUid: string, sessionId = SID): Promise<void> {
+  const { machineId } = await engine.openMachine(actor, machineUid, "laptop")
+  const line = JSON.stringify({
+    type: "user",
+    uuid: `u-${machineUid}`,
+    parentUuid: null,
+    sessionId,
+    cwd: "/home/dev/proj",
+    timestamp: "2026-11-01T10:00:00.000Z",
+    isSidechain: false,
+    message: { role: "user", content: "secret plans" },
+  })
+  const payload = new TextEncoder().encode(`${line}\n`)
+  const header: Sync.AppendHeader = {
+    type: "append",
+    seq: 1,
+    fileKey: `-home-dev-proj/${sessionId}.jsonl`,
+    generation: 0,
+    identity: "1:1",
+    fromOffset: 0,
+    toOffset: payload.length,
+  }
+  const [out] = await engine.append({ userId: actor.userId, machineId }, [{ header, payload }])
+  expect(out?._tag).toBe("Ack")
+}
+
+export function runAccountStoreContract(options: AccountStoreContractOptions): void {
+  const opened: Engine[] = []
+  const make = async () => {
+    const engine = await options.makeEngine()
+    opened.push(engine)
+    return engine
+  }
+  afterEach(async () => {
+    for (const engine of opened.splice(0)) await engine.close()
+  })
+  const setupAdmin = async (engine: Engine) => {
+    const link = await engine.createAccountLink({ kind: "setup", createdBy: null, role: "admin", ttlMs: MINUTE })
+    const out = await engine.acceptAccountLink(link.token, "setup", "Ada@Example.com", "Ada")
+    if (out._tag !== "Accepted") throw new Error(`setup refused: ${out._tag}`)
+    return out.user
+  }
+  const invite = async (engine: Engine, admin: Actor, email: string, name: string) => {
+    const link = await engine.createAccountLink({
+      kind: "invite",
+      createdBy: admin.userId,
+      role: "member",
+      ttlMs: MINUTE,
+    })
+    const out = await engine.acceptAccountLink(link.token, "invite", email, name)
+    if (out._tag !== "Accepted") throw new Error(`invite refused: ${out._tag}`)
+    return out.user
+  }
+
+  describe.skipIf(Boolean(options.skip))(`account store contract: ${options.name}`, () => {
+    it("a setup link makes the first admin once, and none once an admin exists", async () => {
+      const engine = await make()
+      expect(await engine.hasAdmin()).toBe(false)
+      const link = await engine.createAccountLink({ kind: "setup", createdBy: null, role: "admin", ttlMs: MINUTE })
+      expect(await engine.accountLinkStatus(link.token)).toMatchObject({ kind: "setup", valid: true })
+      const out = await engine.acceptAccountLink(link.token, "setup", " Ada@Example.com ", "Ada")
+      expect(out).toMatchObject({ _tag: "Accepted", user: { email: "ada@example.com", name: "Ada", role: "admin" } })
+      expect(await engine.hasAdmin()).toBe(true)
+      expect((await engine.acceptAccountLink(link.token, "setup", "eve@example.com", "Eve"))._tag).toBe("Invalid")
+      expect(await engine.accountLinkStatus(link.token)).toMatchObject({ valid: false })
+      // A second setup link, made before the first was used, is refused once an admin exists.
+      const late = await engine.createAccountLink({ kind: "setup", createdBy: null, role: "admin", ttlMs: MINUTE })
+      expect((await engine.acceptAccountLink(late.token, "setup", "eve@example.com", "Eve"))._tag).toBe("Invalid")
+      // An invite token is not a setup token, and an unknown one is nothing.
+      expect((await engine.acceptAccountLink("ovs_nope", "setup", "eve@example.com", "Eve"))._tag).toBe("Invalid")
+      expect(await engine.accountLinkStatus("ovs_nope")).toBeNull()
+    })
+
+    it("an invite link works once, expires, and never takes an e-mail already in use", async () => {
+      const engine = await make()
+      const admin = await setupAdmin(engine)
+      const link = await engine.createAccountLink({
+        kind: "invite",
+        createdBy: admin.userId,
+        role: "member",
+        ttlMs: MINUTE,
+      })
+      expect((await engine.acceptAccountLink(link.token, "setup", "bob@example.com", "Bob"))._tag).toBe("Invalid")
+      const taken = await engine.acceptAccountLink(link.token, "invite", "ADA@example.com", "Ada again")
+      expect(taken._tag).toBe("EmailTaken")
+      const bob = await engine.acceptAccountLink(link.token, "invite", "bob@example.com", "Bob")
+      expect(bob).toMatchObject({ _tag: "Accepted", user: { role: "member", name: "Bob" } })
+      expect((await engine.acceptAccountLink(link.token, "invite", "carl@example.com", "Carl"))._tag).toBe("Invalid")
+      const expired = await engine.createAccountLink({
+        kind: "invite",
+        createdBy: admin.userId,
+        role: "member",
+        ttlMs: -1,
+      })
+      expect((await engine.acceptAccountLink(expired.token, "invite", "carl@example.com", "Carl"))._tag).toBe("Invalid")
+      expect(await engine.findUserByEmail("BOB@example.com")).toMatchObject({ name: "Bob" })
+      expect(await engine.getUser(admin.userId)).toEqual(admin)
+      // The embedded server's user has no profile: a member without e-mail.
+      const local = await engine.ensureUser("local")
+      expect(await engine.getUser(local)).toEqual({ userId: local, email: null, name: "local", role: "member" })
+    })
+
+    it("lists and revokes a user's own API tokens and pairing keys only", async () => {
+      const engine = await make()
+      const admin = await setupAdmin(engine)
+      const bob = await invite(engine, admin, "bob@example.com", "Bob")
+      const api = await engine.issueToken({ userId: admin.userId, kind: "api", label: "ci" })
+      await engine.issueToken({ userId: admin.userId, kind: "pairing-key", ttlMs: MINUTE, singleUse: false })
+      const tokens = await engine.listTokens(admin)
+      expect(tokens.map((t) => [t.kind, t.label, t.singleUse, t.revoked])).toEqual([
+        ["pairing-key", null, false, false],
+        ["api", "ci", false, false],
+      ])
+      const apiId = tokens[1]!.tokenId
+      expect(await engine.revokeToken(bob, apiId)).toBe(false)
+      expect(await engine.verifyToken(api, ["api"])).not.toBeNull()
+      expect(await engine.revokeToken(admin, apiId)).toBe(true)
+      expect(await engine.verifyToken(api, ["api"])).toBeNull()
+      expect(await engine.listTokens(bob)).toEqual([])
+    })
+
+    it("a pairing key gives a machine token: single-use once, multi-use until revoked; only hashes are stored", async () => {
+      const engine = await make()
+      const admin = await setupAdmin(engine)
+      const once = await engine.issueToken({ userId: admin.userId, kind: "pairing-key", ttlMs: MINUTE })
+      const many = await engine.issueToken({
+        userId: admin.userId,
+        kind: "pairing-key",
+        ttlMs: MINUTE,
+        singleUse: false,
+      })
+      const first = await engine.redeemPairingKey(once, "m-1")
+      expect(first?.userId).toBe(admin.userId)
+      expect(await engine.verifyToken(first!.token, ["machine"])).toEqual({
+        userId: admin.userId,
+        kind: "machine",
+        machineUid: "m-1",
+      })
+      expect(await engine.redeemPairingKey(once, "m-2")).toBeNull()
+      expect(await engine.redeemPairingKey(many, "m-2")).not.toBeNull()
+      expect(await engine.redeemPairingKey(many, "m-3")).not.toBeNull()
+      const expired = await engine.issueToken({ userId: admin.userId, kind: "pairing-key", ttlMs: -1 })
+      expect(await engine.redeemPairingKey(expired, "m-4")).toBeNull()
+      // A pairing key is not an API token, nor the other way round.
+      expect(await engine.verifyToken(many, ["api"])).toBeNull()
+      const api = await engine.issueToken({ userId: admin.userId, kind: "api" })
+      expect(await engine.redeemPairingKey(api, "m-5")).toBeNull()
+      const device = await engine.createDeviceCode({ machineUid: "m-6", machineName: "box", ttlMs: MINUTE })
+      const link = await engine.createAccountLink({
+        kind: "invite",
+        createdBy: admin.userId,
+        role: "member",
+        ttlMs: MINUTE,
+      })
+      const text = (await Promise.all(SECRET_TABLES.map((t) => options.tableText(engine, t)))).join("\n")
+      for (const secret of [once, many, first!.token, api, device.deviceCode, device.userCode, link.token]) {
+        expect(text).not.toContain(secret)
+        // Nor the part after the kind prefix (`ovm_…`), nor the user code without its dash.
+        expect(text).not.toContain(secret.replace(/^ov._/, "").replace("-", ""))
+      }
+      expect(text.length).toBeGreaterThan(0)
+    })
+
+    it("revoking a machine refuses its token, lists it revoked, and pairing again lifts it", async () => {
+      const engine = await make()
+      const admin = await setupAdmin(engine)
+      const bob = await invite(engine, admin, "bob@example.com", "Bob")
+      const token = await engine.issueToken({ userId: admin.userId, kind: "machine", machineUid: "m-1" })
+      await engine.openMachine(admin, "m-1", "laptop")
+      expect(await engine.revokeMachine(bob, "m-1")).toBe(false)
+      expect(await engine.verifyToken(token, ["machine"])).not.toBeNull()
+      expect(await engine.revokeMachine(admin, "m-1")).toBe(true)
+      expect(await engine.verifyToken(token, ["machine"])).toBeNull()
+      expect(await engine.revokedMachineUids(admin)).toEqual(["m-1"])
+      expect(await engine.revokedMachineUids(bob)).toEqual([])
+      const again = await engine.issueToken({ userId: admin.userId, kind: "machine", machineUid: "m-1" })
+      expect(await engine.verifyToken(again, ["machine"])).not.toBeNull()
+      expect(await engine.revokedMachineUids(admin)).toEqual([])
+    })
+
+    it("device codes: pending, slow down, approved once (then spent), denied, expired", async () => {
+      const engine = await make()
+      const admin = await setupAdmin(engine)
+      const code = await engine.createDeviceCode({ machineUid: "m-1", machineName: "laptop", ttlMs: 10 * MINUTE })
+      expect(code.userCode).toMatch(/^[B-Z]{4}-[B-Z]{4}$/)
+      expect(await engine.pollDeviceCode(code.deviceCode, 0)).toEqual({ status: "pending" })
+      expect(await engine.pollDeviceCode(code.deviceCode, MINUTE)).toEqual({ status: "slow_down" })
+      const typed = code.userCode.toLowerCase().replace("-", " ")
+      expect(await engine.getDeviceRequest(typed)).toMatchObject({ machineName: "laptop", status: "pending" })
+      expect(await engine.decideDeviceRequest(admin, code.userCode, true)).toMatchObject({ status: "approved" })
+      // Decided once: a later deny changes nothing.
+      expect(await engine.decideDeviceRequest(admin, code.userCode, false)).toMatchObject({ status: "approved" })
+      const got = await engine.pollDeviceCode(code.deviceCode, 0)
+      if (got.status !== "approved") throw new Error(`expected approved, got ${got.status}`)
+      expect(got.machineUid).toBe("m-1")
+      expect(await engine.verifyToken(got.token, ["machine"])).toMatchObject({
+        userId: admin.userId,
+        machineUid: "m-1",
+      })
+      expect(await engine.pollDeviceCode(code.deviceCode, 0)).toEqual({ status: "expired" })
+
+      const denied = await engine.createDeviceCode({ machineUid: "m-2", machineName: "x", ttlMs: MINUTE })
+      await engine.decideDeviceRequest(admin, denied.userCode, false)
+      expect(await engine.pollDeviceCode(denied.deviceCode, 0)).toEqual({ status: "denied" })
+      const expired = await engine.createDeviceCode({ machineUid: "m-3", machineName: "x", ttlMs: -1 })
+      expect(await engine.pollDeviceCode(expired.deviceCode, 0)).toEqual({ status: "expired" })
+      expect(await engine.decideDeviceRequest(admin, expired.userCode, true)).toMatchObject({ status: "expired" })
+      expect(await engine.pollDeviceCode("ovd_unknown", 0)).toEqual({ status: "expired" })
+      expect(await engine.getDeviceRequest("BBBB-BBBB")).toBeNull()
+      expect(await engine.getDeviceRequest("not a code")).toBeNull()
+    })
+
+    it("a share gives the grantee the owner's session id, and stops when withdrawn", async () => {
+      const engine = await make()
+      const admin = await setupAdmin(engine)
+      const bob = await invite(engine, admin, "bob@example.com", "Bob")
+      const carl = await invite(engine, admin, "carl@example.com", "Carl")
+      await sessionOf(engine, admin, "m-a")
+      expect(await engine.shareSession(bob, SID, "carl@example.com")).toEqual({ _tag: "NoSession" })
+      expect(await engine.shareSession(admin, SID, "nobody@example.com")).toEqual({ _tag: "NoUser" })
+      expect(await engine.shareSession(admin, SID, "ada@example.com")).toEqual({ _tag: "NoUser" })
+      const shared = await engine.shareSession(admin, SID, "Bob@example.com")
+      expect(shared).toMatchObject({ _tag: "Shared", share: { userId: bob.userId, name: "Bob" } })
+      // Sharing twice keeps one share.
+      await engine.shareSession(admin, SID, "bob@example.com")
+      expect((await engine.listShares(admin, SID))!.map((s) => s.userId)).toEqual([bob.userId])
+      expect(await engine.listShares(bob, SID)).toBeNull()
+      expect(await engine.sharedSessionOwner(bob, SID)).toBe(admin.userId)
+      expect(await engine.sharedSessionOwner(carl, SID)).toBeNull()
+      expect(await engine.listSharedWithMe(bob)).toMatchObject([
+        { sessionId: SID, owner: { userId: admin.userId, name: "Ada" }, title: "secret plans" },
+      ])
+      // The share is not the session: bob's own reads still see nothing of it.
+      expect(await engine.getSession(bob, SID)).toBeNull()
+      expect(await engine.unshareSession(carl, SID, bob.userId)).toBe(false)
+      expect(await engine.unshareSession(admin, SID, bob.userId)).toBe(true)
+      expect(await engine.sharedSessionOwner(bob, SID)).toBeNull()
+      expect(await engine.listSharedWithMe(bob)).toEqual([])
+    })
+  })
+}
