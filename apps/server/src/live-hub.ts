@@ -1,12 +1,15 @@
 /**
- * Fans stored lines out to the dashboards watching. In-process: one server instance. (Several
- * instances on one database will share a change feed kept in the database; see ARCHITECTURE.md.)
+ * Fans stored lines out to the dashboards watching. It learns of new lines two ways: in-process from
+ * the sync socket (`stored`, at once), and from the store's change feed, polled every 200 ms while a
+ * dashboard is connected, which brings the lines other servers on the same database stored
+ * (ARCHITECTURE.md "Scaling out").
  *
  * Each browser socket keeps the last seq it was sent and pulls from the store after it, so replay
- * after a reconnect and live streaming are the same code path: nothing missed, nothing twice.
+ * after a reconnect, live streaming and the feed are the same code path: both ways of learning only
+ * wake the pull, which sends each line once whichever woke it first.
  */
 import type { Api, Live } from "@overlord/protocol"
-import type { Actor, Interface as StoreApi, StoredRef } from "@overlord/store"
+import type { Actor, FeedChange, FeedPage, Interface as StoreApi, StoredRef } from "@overlord/store"
 import { Effect } from "effect"
 
 export interface LiveSocket {
@@ -23,6 +26,14 @@ interface Watcher {
 }
 
 const PAGE = 500
+/**
+ * How often the change feed is read while a dashboard is connected. A poll that finds nothing is one
+ * primary-key read of the seq counter (measured in `scripts/bench/engines.ts`).
+ */
+export const FEED_POLL_MS = 200
+/** Seqs one feed read covers at most (a backfill through another server: a few reads per poll). */
+const FEED_SPAN = 20_000
+const FEED_READS_PER_POLL = 4
 /** Session summaries (totals over every message) are recomputed at most this often while lines arrive. */
 const SESSION_THROTTLE_MS = 1_000
 
@@ -31,12 +42,16 @@ export class LiveHub {
   private readonly pendingSessions = new Map<number, Set<string>>()
   private flushTimer: ReturnType<typeof setTimeout> | null = null
 
-  constructor(private readonly store: StoreApi) {}
+  constructor(
+    private readonly store: StoreApi,
+    private readonly options: { readonly feedPollMs?: number } = {},
+  ) {}
 
   add(socket: LiveSocket, actor: Actor): Watcher {
     const w: Watcher = { socket, actor, sessionId: null, lastSeq: 0, pumping: false, dirty: false }
     this.watchers.add(w)
     void this.sendHealth(w)
+    this.startFeed()
     return w
   }
 
@@ -56,7 +71,12 @@ export class LiveHub {
   /** Called after each committed append. */
   stored(userId: number, refs: readonly StoredRef[]): void {
     this.lastStoredAt = Date.now()
-    const sessions = new Set(refs.map((r) => r.sessionId).filter((s) => s !== ""))
+    this.announce(userId, refs)
+    this.changed(userId, new Set(refs.map((r) => r.sessionId).filter((s) => s !== "")))
+  }
+
+  /** Wakes the pulls of the sockets watching these sessions, and queues their summaries. */
+  private changed(userId: number, sessions: ReadonlySet<string>): void {
     for (const w of this.watchers) {
       if (w.actor.userId === userId && w.sessionId && sessions.has(w.sessionId)) void this.pump(w)
     }
@@ -68,6 +88,71 @@ export class LiveHub {
 
   machinesChanged(userId: number): void {
     for (const w of this.watchers) if (w.actor.userId === userId) void this.sendHealth(w)
+  }
+
+  // ---- the change feed: what other servers on this database stored ---------------------------------
+
+  /** The feed position this hub has read up to; null while nobody watches (no polling then). */
+  private feedAt: number | null = null
+  private feedTimer: ReturnType<typeof setTimeout> | null = null
+  /** The highest seq `stored` announced per user and session, until the feed passes it. */
+  private readonly announced = new Map<string, number>()
+
+  private announce(userId: number, refs: readonly StoredRef[]): void {
+    // Not polling: the next start reads the feed from its head, past all of these.
+    if (this.feedTimer === null) return
+    for (const r of refs) {
+      if (r.sessionId === "") continue
+      const key = `${userId}\u0000${r.sessionId}`
+      if ((this.announced.get(key) ?? 0) < r.seq) this.announced.set(key, r.seq)
+    }
+  }
+
+  private startFeed(): void {
+    this.feedTimer ??= setTimeout(() => void this.pollFeed(), 0)
+  }
+
+  private async pollFeed(): Promise<void> {
+    if (this.watchers.size === 0) {
+      // Nobody watches: stop; the next dashboard starts from the feed's head again.
+      this.feedAt = null
+      this.feedTimer = null
+      this.announced.clear()
+      return
+    }
+    try {
+      if (this.feedAt === null) {
+        this.feedAt = await Effect.runPromise(this.store.feedPosition())
+        // A socket that subscribed while the position was read may have pulled before lines that
+        // committed below it: one more pull each covers them (the feed covers everything above).
+        for (const w of this.watchers) void this.pump(w)
+      } else {
+        let from: number = this.feedAt
+        for (let i = 0; i < FEED_READS_PER_POLL; i++) {
+          const page: FeedPage = await Effect.runPromise(this.store.feedAfter(from, FEED_SPAN))
+          this.deliverFeed(page.changes)
+          this.feedAt = page.position
+          for (const [key, seq] of this.announced) if (seq <= page.position) this.announced.delete(key)
+          if (page.position - from < FEED_SPAN) break
+          from = page.position
+        }
+      }
+    } catch {
+      // The database is unreachable: keep the position and read on from it at the next poll.
+    }
+    this.feedTimer = setTimeout(() => void this.pollFeed(), this.options.feedPollMs ?? FEED_POLL_MS)
+  }
+
+  private deliverFeed(changes: readonly FeedChange[]): void {
+    const byUser = new Map<number, Set<string>>()
+    for (const c of changes) {
+      // Stored through this server: its sockets were woken by `stored` already.
+      if ((this.announced.get(`${c.userId}\u0000${c.sessionId}`) ?? 0) >= c.lastSeq) continue
+      const set = byUser.get(c.userId) ?? new Set<string>()
+      byUser.set(c.userId, set)
+      set.add(c.sessionId)
+    }
+    for (const [userId, sessions] of byUser) this.changed(userId, sessions)
   }
 
   private async flushSessions(): Promise<void> {

@@ -172,6 +172,44 @@ export interface SearchStore {
   search(actor: Actor, q: string, limit: number): R<Api.SearchResult>
 }
 
+// ---- change feed (several servers on one database; ARCHITECTURE.md "Scaling out") ------------------
+
+/** The sessions of one user that got lines after a feed position, and the highest such seq of each. */
+export interface FeedChange {
+  readonly userId: number
+  readonly sessionId: string
+  readonly lastSeq: number
+}
+
+export interface FeedPage {
+  readonly changes: readonly FeedChange[]
+  /** Where to read from next: every seq up to it has been looked at. */
+  readonly position: number
+}
+
+/**
+ * What any server stored on this database, read by each server's live hub so that a dashboard on one
+ * server sees the lines stored through another. Derived from the entries themselves: seqs are taken from
+ * a counter row locked until the transaction commits, so they commit in order, and once the counter
+ * reads N every seq up to N is committed or never will be. Nothing is written on the append path for it.
+ * Not scoped to a user: its readers are servers, which hand each change to that user's sockets only.
+ */
+export interface ChangeFeed {
+  /** The feed's head: the counter's last seq handed out (0 on an empty store). */
+  feedPosition(): R<number>
+  /** Changes in seqs `(after, min(head, after + span)]`, grouped by user and session. */
+  feedAfter(after: number, span: number): R<FeedPage>
+}
+
+/** Engines implement the change feed (interface merging keeps this block self-contained). */
+export interface Engine extends ChangeFeed {}
+export interface Interface extends Effectful<ChangeFeed> {}
+
+const changeFeedOf = (engine: Engine): Effectful<ChangeFeed> => ({
+  feedPosition: wrap(engine, "feedPosition", () => engine.feedPosition()),
+  feedAfter: wrap(engine, "feedAfter", (a: number, s: number) => engine.feedAfter(a, s)),
+})
+
 /** A machine of the user's and what its daemon last said it accepts of remote commands. */
 export interface MachineRemote {
   readonly machineId: number
@@ -350,6 +388,7 @@ export const fromEngine = (engine: Engine): Interface => ({
   usage: wrap(engine, "usage", (a: Actor, q: UsageQuery) => engine.usage(a, q)),
   indexForSearch: wrap(engine, "indexForSearch", (l: number) => engine.indexForSearch(l)),
   search: wrap(engine, "search", (a: Actor, q: string, l: number) => engine.search(a, q, l)),
+  ...changeFeedOf(engine),
   ...commandMethods(engine),
 })
 

@@ -22,6 +22,7 @@ import type {
   Engine,
   EntryQuery,
   EntryWithSession,
+  FeedPage,
   IssueToken,
   MachineActor,
   MachineRemote,
@@ -35,6 +36,7 @@ import type {
 } from "../store.ts"
 import { hashToken, newToken, tokensEqual } from "../tokens.ts"
 import { MysqlAi } from "./ai.ts"
+import { feedAfter, feedPosition } from "./change-feed.ts"
 import type { MysqlClient, SqlValue } from "./client.ts"
 import { MysqlCommands } from "./commands.ts"
 import { storeErrorOf } from "./errors.ts"
@@ -585,6 +587,16 @@ export class MysqlEngine implements Engine {
       })),
       indexLag: lag,
     }
+  }
+
+  // ---- change feed ------------------------------------------------------------------------------
+
+  feedPosition(): Promise<number> {
+    return feedPosition(this.client)
+  }
+
+  feedAfter(after: number, span: number): Promise<FeedPage> {
+    return feedAfter(this.client, after, span)
   }
 
   // ---- usage ------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ import type {
   Engine,
   EntryQuery,
   EntryWithSession,
+  FeedPage,
   IssueToken,
   MachineActor,
   MachineRemote,
@@ -37,6 +38,7 @@ import type {
   UsageQuery,
 } from "../store.ts"
 import { SqliteAccounts } from "./accounts.ts"
+import { SqliteChangeFeed } from "./change-feed.ts"
 import { SqliteCommands } from "./commands.ts"
 import { SqliteAi } from "./ai.ts"
 import { sqliteErrorOf } from "./errors.ts"
@@ -318,5 +320,19 @@ export class SqliteEngine implements Engine {
   }
   cancelQueuedCommand(actor: Actor, commandId: string, at: string): Api.CommandSummary | null {
     return this.commands.cancelQueuedCommand(actor, commandId, at)
+  }
+
+  // ---- change feed (ChangeFeed) --------------------------------------------------------------------
+
+  private changes: SqliteChangeFeed | null = null
+  private get feed(): SqliteChangeFeed {
+    this.changes ??= new SqliteChangeFeed(this.db)
+    return this.changes
+  }
+  feedPosition(): number {
+    return this.feed.position()
+  }
+  feedAfter(after: number, span: number): FeedPage {
+    return this.feed.after(after, span)
   }
 }
