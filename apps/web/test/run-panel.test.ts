@@ -43,7 +43,7 @@ describe("a real run's output, rendered", () => {
 })
 
 describe("permission prompts", () => {
-  const prompt = (toolName: string, input: Record<string, unknown>, state: "pending" | "denied" = "pending") =>
+  const prompt = (toolName: string, input: CliMessage, state: "pending" | "denied" = "pending") =>
     html(
       createElement(PermissionPrompt, {
         request: { kind: "permission-request", requestId: "r1", toolName, input },

@@ -5,6 +5,7 @@
  * so a dropped socket delays the output but never loses or repeats any of it.
  */
 import type { Api } from "@overlord/protocol"
+import { contentBlocks } from "@overlord/transcript"
 import { type FormEvent, useEffect, useMemo, useState } from "react"
 import {
   CommandRequestError,
@@ -22,7 +23,7 @@ import { formatCost, formatDuration, projectLabel, shortId } from "../format.ts"
 import { useNow } from "../hooks.ts"
 import { getLiveClient } from "../live.ts"
 import { useMachineNames } from "../machines.ts"
-import { pairTools, usageLineSeqs } from "../pairing.ts"
+import { pairTools, type ToolPairs, usageLineSeqs } from "../pairing.ts"
 import { sessionHref } from "../router.ts"
 import { EntryBody } from "./EntryView.tsx"
 import { PermissionPrompt } from "./PermissionPrompt.tsx"
@@ -119,6 +120,16 @@ export const OutputRow = ({ item }: { item: OutputItem }) => {
 }
 
 /**
+ * A user message made only of tool results whose calls are in the output: the calls show them, so
+ * the message itself would only repeat "result of …" pointers while the reader watches.
+ */
+const isShownWithItsCall = (item: OutputItem, pairs: ToolPairs): boolean => {
+  if (item.type !== "entry" || item.row.record.record.kind !== "user") return false
+  const blocks = contentBlocks(item.row.record.record)
+  return blocks.length > 0 && blocks.every((b) => b.type === "tool_result" && pairs.calls.has(b.toolUseId))
+}
+
+/**
  * A command's output items in the transcript's context: tool calls pair with their results across
  * events, as they do across a session's lines.
  */
@@ -139,9 +150,7 @@ export const CommandOutput = ({ items, sessionId }: { items: readonly OutputItem
   return (
     <TranscriptContext.Provider value={ctx}>
       <div className="run-output" data-testid="run-output">
-        {items.map((item) => (
-          <OutputRow key={item.key} item={item} />
-        ))}
+        {items.map((item) => (isShownWithItsCall(item, ctx.pairs) ? null : <OutputRow key={item.key} item={item} />))}
       </div>
     </TranscriptContext.Provider>
   )
