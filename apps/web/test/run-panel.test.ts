@@ -33,6 +33,8 @@ describe("a real run's output, rendered", () => {
     for (const tool of ["Bash", "Write", "Read", "Edit", "TodoWrite"]) expect(out).toContain(`data-tool="${tool}"`)
     // Each call shows its result (paired across events), none is left "running…".
     expect(out).not.toContain("running…")
+    // Results show under their calls; the user messages that carried them are not repeated as pointers.
+    expect(out).not.toContain("shown with its call")
     expect(out).toContain('data-testid="diff"')
     expect(out).toContain("BETA (edited)")
     expect(out).toContain("ansi-green-fg")
