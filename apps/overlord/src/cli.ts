@@ -5,7 +5,7 @@
 import { spawn } from "node:child_process"
 import { accessSync, constants, existsSync, mkdirSync, openSync, readdirSync, statSync } from "node:fs"
 import { writeFile } from "node:fs/promises"
-import { join } from "node:path"
+import { join, resolve } from "node:path"
 import type { Api } from "@overlord/protocol"
 import { PublicUrlError, parsePublicUrl } from "@overlord/server/auth"
 import { Command, InvalidArgumentError } from "commander"
@@ -262,7 +262,11 @@ export function buildCli(): Command {
     .description("run the standalone server")
     .option("--port <port>", "port", parsePort, DEFAULT_PORT)
     .option("--host <host>", "address to listen on", "127.0.0.1")
-    .option("--database <path>", "SQLite database file (default under --home)")
+    .option("--database <path>", "SQLite database file (default under --home); shorthand for --database-url <path>")
+    .option(
+      "--database-url <url>",
+      "the database: a SQLite file path, mysql://user:password@host:port/db (MySQL, MariaDB) or https://user:password@host (PlanetScale); default $DATABASE_URL",
+    )
     .option(
       "--public-url <url>",
       "the https:// URL users open, when a reverse proxy serves this server (its Host and Origin are accepted; cookies become Secure)",
@@ -272,18 +276,30 @@ export function buildCli(): Command {
         return url.origin
       },
     )
-    .action(async (opts: { port: number; host: string; database?: string; publicUrl?: string }) => {
-      const p = paths()
-      const { serveProgram } = await import("./serve-command.ts")
-      runMain(
-        serveProgram({
-          host: opts.host,
-          port: opts.port,
-          database: opts.database ?? p.database,
-          ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}),
-        }),
-      )
-    })
+    .action(
+      async (opts: { port: number; host: string; database?: string; databaseUrl?: string; publicUrl?: string }) => {
+        const p = paths()
+        // The engine: --database-url, else --database (a SQLite file), else $DATABASE_URL, else the default file.
+        const { parseDatabaseUrl, DatabaseUrlError } = await import("./store-from-url.ts")
+        if (opts.database !== undefined && opts.databaseUrl !== undefined) {
+          throw new CliError("give --database or --database-url, not both")
+        }
+        const database =
+          opts.database !== undefined
+            ? { engine: "sqlite" as const, path: resolve(opts.database) }
+            : parseDatabaseUrl(opts.databaseUrl ?? (process.env.DATABASE_URL || undefined) ?? p.database)
+        if (database instanceof DatabaseUrlError) throw new CliError(database.message)
+        const { serveProgram } = await import("./serve-command.ts")
+        runMain(
+          serveProgram({
+            host: opts.host,
+            port: opts.port,
+            database,
+            ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}),
+          }),
+        )
+      },
+    )
 
   // Daytona: `overlord daytona snapshot`, `overlord sandboxes list|stop|rm` (remote/daytona-commands.ts).
   addDaytonaCommands(program, () => paths().home)

@@ -1,18 +1,26 @@
 /**
- * `overlord serve`: the server alone, on a SQLite file. Its own module so that `overlord start`,
- * whose server runs on a worker thread, does not load the server into the daemon's thread too.
+ * `overlord serve`: the server alone, on the database `--database-url` names (SQLite, MySQL/MariaDB or
+ * PlanetScale; `store-from-url.ts`). Its own module so that `overlord start`, whose server runs on a
+ * worker thread, does not load the server into the daemon's thread too.
  */
 import { HttpServer, httpServerLayer, LOGIN_LINK_TTL_MS } from "@overlord/server"
-import { Store } from "@overlord/store"
-import { layer as sqliteLayer } from "@overlord/store/sqlite"
+import { Store, type StoreError } from "@overlord/store"
 import { Effect, Layer } from "effect"
+import { type DatabaseChoice, describeDatabase, storeLayerFor } from "./store-from-url.ts"
 
 export interface ServeOptions {
   readonly host: string
   readonly port: number
-  readonly database: string
+  /** Parsed by the CLI from `--database-url`, `DATABASE_URL` or `--database` (`parseDatabaseUrl`). */
+  readonly database: DatabaseChoice
   /** Where users reach the server through a reverse proxy (`--public-url`), checked by the CLI. */
   readonly publicUrl?: string
+}
+
+/** The store's failure in words, with what it was caused by (a driver's explanation, e.g. refused credentials). */
+const explain = (error: StoreError): string => {
+  const cause = "cause" in error && error.cause instanceof Error ? error.cause.message : null
+  return cause && !error.message.includes(cause) ? `${error.message} (${cause})` : error.message
 }
 
 export const serveProgram = (opts: ServeOptions) =>
@@ -32,7 +40,30 @@ export const serveProgram = (opts: ServeOptions) =>
         hostname: opts.host,
         port: opts.port,
         ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}),
-      }).pipe(Layer.provideMerge(sqliteLayer(opts.database))),
+      }).pipe(
+        Layer.provideMerge(
+          storeLayerFor(opts.database, {
+            onRetry: (error, attempt, delayMs) =>
+              console.error(
+                `overlord serve: cannot open the database (${describeDatabase(opts.database)}), attempt ${attempt}: ${explain(error)}; retrying in ${(delayMs / 1000).toFixed(1)} s`,
+              ),
+          }),
+        ),
+      ),
     ),
     Effect.scoped,
+    // A failure that retrying cannot mend (refused credentials, a file it cannot create): said in one
+    // line, exit code 1, no stack.
+    Effect.catchTags({
+      StoreUnavailableError: (e) => fatal(`${describeDatabase(opts.database)}: ${explain(e)}`),
+      StoreConflictError: (e) => fatal(`${describeDatabase(opts.database)}: ${explain(e)}`),
+      StoreQueryError: (e) => fatal(`${describeDatabase(opts.database)}: ${explain(e)}`),
+      StoreInputError: (e) => fatal(`${describeDatabase(opts.database)}: ${explain(e)}`),
+    }),
   )
+
+const fatal = (message: string) =>
+  Effect.sync(() => {
+    console.error(`overlord serve: ${message}`)
+    process.exit(1)
+  })

@@ -173,7 +173,13 @@ export interface ServerHandle {
   kill(): Promise<void>
 }
 
-export async function startServer(options: { home: string; database: string; port: number }): Promise<ServerHandle> {
+export async function startServer(options: {
+  home: string
+  database: string
+  port: number
+  /** How `serve` finds its database (default `--database <database>`), e.g. `--database-url mysql://…`. */
+  serveArgs?: readonly string[]
+}): Promise<ServerHandle> {
   const url = `http://127.0.0.1:${options.port}`
   const launch = async (): Promise<Proc> => {
     let proc: Proc | null = null
@@ -188,8 +194,7 @@ export async function startServer(options: { home: string; database: string; por
             "serve",
             "--port",
             String(options.port),
-            "--database",
-            options.database,
+            ...(options.serveArgs ?? ["--database", options.database]),
           ])
         }
         return proc.output.includes("Overlord server on")
