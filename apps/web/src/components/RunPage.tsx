@@ -1,4 +1,5 @@
 /** `#/run`: the Run panel with the chosen machine's command history; `#/commands/:id`: one command. */
+import { useState } from "react"
 import { commandHref } from "../router.ts"
 import { CommandHistory } from "./CommandHistory.tsx"
 import { CommandView } from "./CommandView.tsx"
@@ -8,6 +9,7 @@ export const RunPage = ({ params }: { params: URLSearchParams }) => {
   const machine = params.get("machine") ?? undefined
   const project = params.get("project") ?? undefined
   const resume = params.get("resume") ?? undefined
+  const [shown, setShown] = useState<string | undefined>(machine)
   return (
     <div className="page run-page">
       <h1>{resume ? "Continue a session" : "Run Claude Code"}</h1>
@@ -16,8 +18,9 @@ export const RunPage = ({ params }: { params: URLSearchParams }) => {
         machineId={machine}
         projectDir={project}
         resumeSessionId={resume}
+        onMachineChange={setShown}
       />
-      <CommandHistory machineId={machine} title={machine ? "This machine's commands" : "Recent commands"} />
+      <CommandHistory machineId={shown} title={shown ? "This machine's commands" : "Recent commands"} />
     </div>
   )
 }

@@ -28,9 +28,11 @@ export type RunPanelProps = {
   readonly projectDir?: string | undefined
   /** On a session: continue it. */
   readonly resumeSessionId?: string | undefined
+  /** Told which machine the panel is on (the first one, when none was named), e.g. to show its history. */
+  readonly onMachineChange?: ((machineId: string) => void) | undefined
 }
 
-export const RunPanel = ({ machineId, projectDir, resumeSessionId }: RunPanelProps) => {
+export const RunPanel = ({ machineId, projectDir, resumeSessionId, onMachineChange }: RunPanelProps) => {
   const machines = useMachines()
   const projects = useAsync((s) => api.projects(s), [])
   const [machine, setMachine] = useState(machineId ?? "")
@@ -48,6 +50,10 @@ export const RunPanel = ({ machineId, projectDir, resumeSessionId }: RunPanelPro
   useEffect(() => {
     if (machine === "" && machines.list && machines.list.length > 0) setMachine(machines.list[0]?.machineId ?? "")
   }, [machine, machines.list])
+
+  useEffect(() => {
+    if (machine !== "") onMachineChange?.(machine)
+  }, [machine, onMachineChange])
 
   const selected = useMemo(() => machines.list?.find((m) => m.machineId === machine) ?? null, [machines.list, machine])
   const cwds = projects.state === "ok" ? projects.value.projects.flatMap((p) => (p.cwd ? [p.cwd] : [])) : []
