@@ -33,7 +33,7 @@ export interface MachineActor extends Actor {
  * `machine`: a daemon's credential. `api`: a bearer token for scripts and the CLI.
  * `login-link`: the one-time token in the URL `overlord start` prints. `browser`: the cookie it becomes.
  */
-export type TokenKind = "machine" | "api" | "login-link" | "browser"
+export type TokenKind = "machine" | "api" | "login-link" | "browser" | "pairing-key"
 
 export interface TokenGrant {
   readonly userId: number
@@ -47,6 +47,10 @@ export interface IssueToken {
   readonly kind: TokenKind
   readonly machineUid?: string
   readonly ttlMs?: number
+  /** What the user calls it (API tokens, pairing keys). */
+  readonly label?: string
+  /** Pairing keys: usable once (default) or until they expire. */
+  readonly singleUse?: boolean
 }
 
 /** A stored line as the live feed announces it. */
@@ -138,7 +142,7 @@ export interface SyncStore {
 }
 
 /** Users and tokens (hashes only, `tokens.ts`). */
-export interface AccountStore {
+export interface AccountStore extends AccountDirectory {
   /** The user's id, created if missing. */
   ensureUser(name: string): R<number>
   /** A new random token of `kind`; only its SHA-256 is stored. */
@@ -148,6 +152,126 @@ export interface AccountStore {
   /** As `verifyToken` for one kind, and marks it used in the same transaction (one-time links). */
   consumeToken(plaintext: string, kind: TokenKind): R<TokenGrant | null>
 }
+
+// ---- accounts, pairing and sharing (issue #11 §3–§5) -----------------------------------------------
+
+export type UserRole = "admin" | "member"
+export type AccountLinkKind = "setup" | "invite"
+
+export interface AccountUser {
+  readonly userId: number
+  /** Null for users made by `ensureUser` (the embedded server's `local`). */
+  readonly email: string | null
+  readonly name: string
+  readonly role: UserRole
+}
+
+export interface CreateAccountLink {
+  readonly kind: AccountLinkKind
+  /** The admin who invited; null for the first start's setup link. */
+  readonly createdBy: number | null
+  readonly role: UserRole
+  readonly ttlMs: number
+}
+
+export type AcceptLinkOutcome =
+  | { readonly _tag: "Accepted"; readonly user: AccountUser }
+  /** Unknown, used, expired; a setup link also once an admin exists. */
+  | { readonly _tag: "Invalid" }
+  | { readonly _tag: "EmailTaken" }
+
+export interface DeviceCodeInput {
+  readonly machineUid: string
+  readonly machineName: string
+  readonly ttlMs: number
+}
+
+export type DeviceStatus = "pending" | "approved" | "denied" | "expired"
+
+export interface DeviceRequestInfo {
+  readonly userCode: string
+  readonly machineName: string
+  readonly status: DeviceStatus
+  readonly expiresAt: string
+}
+
+export type DevicePoll =
+  | { readonly status: "pending" | "slow_down" | "denied" | "expired" }
+  /** Delivered once: the machine token's plaintext exists only in this answer. */
+  | { readonly status: "approved"; readonly token: string; readonly machineUid: string }
+
+export type ShareOutcome =
+  | { readonly _tag: "Shared"; readonly share: Api.SessionShare }
+  | { readonly _tag: "NoSession" }
+  | { readonly _tag: "NoUser" }
+
+/**
+ * Accounts beyond one local user: e-mail users with roles, one-time setup and invite links, API
+ * tokens and pairing keys a user lists and revokes, machine revocation, the device-code pairing flow
+ * and read-only session shares. Every secret (link, key, device code, user code) is kept as its
+ * SHA-256 only; what a user owns is found through `actor.userId`.
+ */
+export interface AccountDirectory {
+  getUser(userId: number): R<AccountUser | null>
+  findUserByEmail(email: string): R<AccountUser | null>
+  hasAdmin(): R<boolean>
+  /** A one-time link token; only its hash is stored. */
+  createAccountLink(input: CreateAccountLink): R<{ token: string; expiresAt: string }>
+  /** Whether a setup or invite link is still usable, without using it; null when unknown. */
+  accountLinkStatus(token: string): R<{ kind: AccountLinkKind; valid: boolean; expiresAt: string } | null>
+  /** Uses the link and creates its user, in one transaction (a setup link only while no admin exists). */
+  acceptAccountLink(token: string, kind: AccountLinkKind, email: string, name: string): R<AcceptLinkOutcome>
+  /** The user's API tokens and pairing keys (no secrets). */
+  listTokens(actor: Actor): R<Api.ApiTokenInfo[]>
+  /** Revokes one of the user's API tokens or pairing keys; false when it is not theirs. */
+  revokeToken(actor: Actor, tokenId: number): R<boolean>
+  /** Marks the machine revoked and revokes its tokens; false when the user has no such machine or token. */
+  revokeMachine(actor: Actor, machineUid: string): R<boolean>
+  revokedMachineUids(actor: Actor): R<string[]>
+  /** A machine token for the key's user (the key used up if single-use), or null. */
+  redeemPairingKey(key: string, machineUid: string): R<{ userId: number; token: string } | null>
+  /** A device code and the short user code (`WDJB-MJHT`), both stored as hashes. */
+  createDeviceCode(input: DeviceCodeInput): R<{ deviceCode: string; userCode: string; expiresAt: string }>
+  getDeviceRequest(userCode: string): R<DeviceRequestInfo | null>
+  /** Approves (for `actor`) or denies a pending request; the request as it now stands, null when unknown. */
+  decideDeviceRequest(actor: Actor, userCode: string, approve: boolean): R<DeviceRequestInfo | null>
+  /** The CLI's poll; polls closer than `minIntervalMs` are answered `slow_down`. */
+  pollDeviceCode(deviceCode: string, minIntervalMs: number): R<DevicePoll>
+  shareSession(actor: Actor, sessionId: string, granteeEmail: string): R<ShareOutcome>
+  unshareSession(actor: Actor, sessionId: string, granteeUserId: number): R<boolean>
+  /** Null when the user owns no such session. */
+  listShares(actor: Actor, sessionId: string): R<Api.SessionShare[] | null>
+  /** The owner whose session `sessionId` is shared with `actor`, or null. */
+  sharedSessionOwner(actor: Actor, sessionId: string): R<number | null>
+  listSharedWithMe(actor: Actor): R<Api.SharedSession[]>
+}
+
+const accountDirectoryOf = (engine: Engine): Effectful<AccountDirectory> => ({
+  getUser: wrap(engine, "getUser", (u: number) => engine.getUser(u)),
+  findUserByEmail: wrap(engine, "findUserByEmail", (e: string) => engine.findUserByEmail(e)),
+  hasAdmin: wrap(engine, "hasAdmin", () => engine.hasAdmin()),
+  createAccountLink: wrap(engine, "createAccountLink", (i: CreateAccountLink) => engine.createAccountLink(i)),
+  accountLinkStatus: wrap(engine, "accountLinkStatus", (t: string) => engine.accountLinkStatus(t)),
+  acceptAccountLink: wrap(engine, "acceptAccountLink", (t: string, k: AccountLinkKind, e: string, n: string) =>
+    engine.acceptAccountLink(t, k, e, n),
+  ),
+  listTokens: wrap(engine, "listTokens", (a: Actor) => engine.listTokens(a)),
+  revokeToken: wrap(engine, "revokeToken", (a: Actor, t: number) => engine.revokeToken(a, t)),
+  revokeMachine: wrap(engine, "revokeMachine", (a: Actor, m: string) => engine.revokeMachine(a, m)),
+  revokedMachineUids: wrap(engine, "revokedMachineUids", (a: Actor) => engine.revokedMachineUids(a)),
+  redeemPairingKey: wrap(engine, "redeemPairingKey", (k: string, m: string) => engine.redeemPairingKey(k, m)),
+  createDeviceCode: wrap(engine, "createDeviceCode", (i: DeviceCodeInput) => engine.createDeviceCode(i)),
+  getDeviceRequest: wrap(engine, "getDeviceRequest", (c: string) => engine.getDeviceRequest(c)),
+  decideDeviceRequest: wrap(engine, "decideDeviceRequest", (a: Actor, c: string, ok: boolean) =>
+    engine.decideDeviceRequest(a, c, ok),
+  ),
+  pollDeviceCode: wrap(engine, "pollDeviceCode", (d: string, i: number) => engine.pollDeviceCode(d, i)),
+  shareSession: wrap(engine, "shareSession", (a: Actor, s: string, e: string) => engine.shareSession(a, s, e)),
+  unshareSession: wrap(engine, "unshareSession", (a: Actor, s: string, u: number) => engine.unshareSession(a, s, u)),
+  listShares: wrap(engine, "listShares", (a: Actor, s: string) => engine.listShares(a, s)),
+  sharedSessionOwner: wrap(engine, "sharedSessionOwner", (a: Actor, s: string) => engine.sharedSessionOwner(a, s)),
+  listSharedWithMe: wrap(engine, "listSharedWithMe", (a: Actor) => engine.listSharedWithMe(a)),
+})
 
 /** What the REST API and the live feed read; every query is scoped to `actor.userId`. */
 export interface ReadStore {
@@ -377,6 +501,7 @@ export const fromEngine = (engine: Engine): Interface => ({
   issueToken: wrap(engine, "issueToken", (i: IssueToken) => engine.issueToken(i)),
   verifyToken: wrap(engine, "verifyToken", (t: string, k: readonly TokenKind[]) => engine.verifyToken(t, k)),
   consumeToken: wrap(engine, "consumeToken", (t: string, k: TokenKind) => engine.consumeToken(t, k)),
+  ...accountDirectoryOf(engine),
   listMachines: wrap(engine, "listMachines", (a: Actor) => engine.listMachines(a)),
   listProjects: wrap(engine, "listProjects", (a: Actor) => engine.listProjects(a)),
   listSessions: wrap(engine, "listSessions", (a: Actor, q: SessionQuery) => engine.listSessions(a, q)),

@@ -3,6 +3,7 @@ import { connectMysql2, type MysqlClient, MysqlEngine } from "@overlord/store/my
 import { mariaDbForTests } from "./mysql-test-server.ts"
 import { runAiStoreContract } from "./ai-store-contract.ts"
 import { runCommandStoreContract } from "./command-store-contract.ts"
+import { runAccountStoreContract } from "./account-store-contract.ts"
 import { runStoreContract } from "./store-contract.ts"
 
 const clientOf = (engine: unknown) => (engine as { client: MysqlClient }).client
@@ -38,4 +39,13 @@ runCommandStoreContract({
     const db = await mariaDbForTests()
     return MysqlEngine.open(connectMysql2({ url: db.url(await db.createDatabase()) }))
   },
+})
+
+runAccountStoreContract({
+  name: "mysql (MariaDB through mysql2)",
+  makeEngine: async () => {
+    const db = await mariaDbForTests()
+    return MysqlEngine.open(connectMysql2({ url: db.url(await db.createDatabase()) }))
+  },
+  tableText: async (engine, table) => JSON.stringify((await clientOf(engine).query(`SELECT * FROM ${table}`)).rows),
 })

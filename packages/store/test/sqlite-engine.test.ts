@@ -6,6 +6,7 @@ import { SqliteEngine } from "@overlord/store/sqlite"
 import { afterAll } from "vitest"
 import { runAiStoreContract } from "./ai-store-contract.ts"
 import { runCommandStoreContract } from "./command-store-contract.ts"
+import { runAccountStoreContract } from "./account-store-contract.ts"
 import { runStoreContract } from "./store-contract.ts"
 
 const dirs: string[] = []
@@ -31,3 +32,12 @@ runStoreContract({
 runAiStoreContract({ name: "sqlite", makeEngine: () => new SqliteEngine({ path: ":memory:" }) })
 
 runCommandStoreContract({ name: "sqlite", makeEngine: () => new SqliteEngine({ path: ":memory:" }) })
+
+runAccountStoreContract({
+  name: "sqlite",
+  makeEngine: () => new SqliteEngine({ path: ":memory:" }),
+  tableText: async (engine, table) => {
+    const db = (engine as unknown as { db: import("bun:sqlite").Database }).db
+    return JSON.stringify(db.query(`SELECT * FROM ${table}`).all())
+  },
+})

@@ -14,11 +14,14 @@ import { resetFile } from "../ingest/reset.ts"
 import { pricingSource, searchTextOf } from "../line-facts.ts"
 import { buildSnippet, ftsQuery } from "../search-text.ts"
 import type {
+  AccountLinkKind,
   Actor,
   Append,
   AppendOutcome,
   CommandEventInput,
   CommandQuery,
+  CreateAccountLink,
+  DeviceCodeInput,
   Engine,
   EntryQuery,
   EntryWithSession,
@@ -34,7 +37,7 @@ import type {
   TokenKind,
   UsageQuery,
 } from "../store.ts"
-import { hashToken, newToken, tokensEqual } from "../tokens.ts"
+import { MysqlAccounts } from "./accounts.ts"
 import { MysqlAi } from "./ai.ts"
 import { feedAfter, feedPosition } from "./change-feed.ts"
 import type { MysqlClient, SqlValue } from "./client.ts"
@@ -100,6 +103,7 @@ export class MysqlEngine implements Engine {
   private ingestQueue: Promise<unknown> = Promise.resolve()
 
   private readonly ingest: MysqlIngest
+  private readonly accounts: MysqlAccounts
   /** Remote commands (`CommandStore`), delegated to in one block at the end. */
   private readonly commands: MysqlCommands
   /** Generated titles and chunk vectors (issue #13). */
@@ -111,6 +115,7 @@ export class MysqlEngine implements Engine {
   ) {
     this.name = options.name ?? (client.connector === "planetscale" ? "planetscale" : "mysql")
     this.ingest = new MysqlIngest(client)
+    this.accounts = new MysqlAccounts(client)
     this.commands = new MysqlCommands(client)
     this.ai = new MysqlAi(client)
   }
@@ -145,72 +150,79 @@ export class MysqlEngine implements Engine {
     return run
   }
 
-  // ---- accounts ---------------------------------------------------------------------------------
+  // ---- accounts (`accounts.ts`) -------------------------------------------------------------------
 
-  async ensureUser(name: string): Promise<number> {
-    const find = async () =>
-      (await this.client.query<{ id: number }>("SELECT id FROM users WHERE name = ?", [name])).rows[0]?.id
-    const found = await find()
-    if (found !== undefined) return found
-    // Another server may create the same user at the same moment: theirs is kept.
-    await this.client.query("INSERT INTO users (name, created_at) VALUES (?, ?) ON DUPLICATE KEY UPDATE id = id", [
-      name,
-      now(),
-    ])
-    const id = await find()
-    if (id === undefined) throw new Error(`user ${name} could not be created`)
-    return id
+  ensureUser(name: string): Promise<number> {
+    return this.accounts.ensureUser(name)
   }
-
-  async issueToken(input: IssueToken): Promise<string> {
-    const token = newToken(input.kind)
-    const expires = input.ttlMs === undefined ? null : new Date(Date.now() + input.ttlMs).toISOString()
-    await this.client.query(
-      "INSERT INTO tokens (user_id, kind, token_hash, machine_uid, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
-      [input.userId, input.kind, hashToken(token), input.machineUid ?? null, now(), expires],
-    )
-    return token
+  issueToken(input: IssueToken): Promise<string> {
+    return this.accounts.issueToken(input)
   }
-
-  private async findToken(plaintext: string, kinds: readonly TokenKind[]) {
-    const hash = hashToken(plaintext)
-    const row = (
-      await this.client.query<{
-        id: number
-        user_id: number
-        kind: TokenKind
-        token_hash: string
-        machine_uid: string | null
-        expires_at: string | null
-        used_at: string | null
-        revoked_at: string | null
-      }>(
-        "SELECT id, user_id, kind, token_hash, machine_uid, expires_at, used_at, revoked_at FROM tokens WHERE token_hash = ?",
-        [hash],
-      )
-    ).rows[0]
-    if (!row || !tokensEqual(row.token_hash, hash)) return null
-    if (!kinds.includes(row.kind) || row.revoked_at) return null
-    if (row.expires_at && row.expires_at < now()) return null
-    return row
+  verifyToken(plaintext: string, kinds: readonly TokenKind[]): Promise<TokenGrant | null> {
+    return this.accounts.verifyToken(plaintext, kinds)
   }
-
-  async verifyToken(plaintext: string, kinds: readonly TokenKind[]): Promise<TokenGrant | null> {
-    const row = await this.findToken(plaintext, kinds)
-    if (!row || row.used_at) return null
-    return { userId: row.user_id, kind: row.kind, machineUid: row.machine_uid }
+  consumeToken(plaintext: string, kind: TokenKind): Promise<TokenGrant | null> {
+    return this.accounts.consumeToken(plaintext, kind)
   }
-
-  async consumeToken(plaintext: string, kind: TokenKind): Promise<TokenGrant | null> {
-    const row = await this.findToken(plaintext, [kind])
-    if (!row || row.used_at) return null
-    // One statement decides which of two concurrent uses wins.
-    const used = await this.client.query("UPDATE tokens SET used_at = ? WHERE id = ? AND used_at IS NULL", [
-      now(),
-      row.id,
-    ])
-    if (used.affectedRows !== 1) return null
-    return { userId: row.user_id, kind: row.kind, machineUid: row.machine_uid }
+  getUser(userId: number) {
+    return this.accounts.getUser(userId)
+  }
+  findUserByEmail(email: string) {
+    return this.accounts.findUserByEmail(email)
+  }
+  hasAdmin() {
+    return this.accounts.hasAdmin()
+  }
+  createAccountLink(input: CreateAccountLink) {
+    return this.accounts.createAccountLink(input)
+  }
+  accountLinkStatus(token: string) {
+    return this.accounts.accountLinkStatus(token)
+  }
+  acceptAccountLink(token: string, kind: AccountLinkKind, email: string, name: string) {
+    return this.accounts.acceptAccountLink(token, kind, email, name)
+  }
+  listTokens(actor: Actor) {
+    return this.accounts.listTokens(actor)
+  }
+  revokeToken(actor: Actor, tokenId: number) {
+    return this.accounts.revokeToken(actor, tokenId)
+  }
+  revokeMachine(actor: Actor, machineUid: string) {
+    return this.accounts.revokeMachine(actor, machineUid)
+  }
+  revokedMachineUids(actor: Actor) {
+    return this.accounts.revokedMachineUids(actor)
+  }
+  redeemPairingKey(key: string, machineUid: string) {
+    return this.accounts.redeemPairingKey(key, machineUid)
+  }
+  createDeviceCode(input: DeviceCodeInput) {
+    return this.accounts.createDeviceCode(input)
+  }
+  getDeviceRequest(userCode: string) {
+    return this.accounts.getDeviceRequest(userCode)
+  }
+  decideDeviceRequest(actor: Actor, userCode: string, approve: boolean) {
+    return this.accounts.decideDeviceRequest(actor, userCode, approve)
+  }
+  pollDeviceCode(deviceCode: string, minIntervalMs: number) {
+    return this.accounts.pollDeviceCode(deviceCode, minIntervalMs)
+  }
+  shareSession(actor: Actor, sessionId: string, granteeEmail: string) {
+    return this.accounts.shareSession(actor, sessionId, granteeEmail)
+  }
+  unshareSession(actor: Actor, sessionId: string, granteeUserId: number) {
+    return this.accounts.unshareSession(actor, sessionId, granteeUserId)
+  }
+  listShares(actor: Actor, sessionId: string) {
+    return this.accounts.listShares(actor, sessionId)
+  }
+  sharedSessionOwner(actor: Actor, sessionId: string) {
+    return this.accounts.sharedSessionOwner(actor, sessionId)
+  }
+  listSharedWithMe(actor: Actor) {
+    return this.accounts.listSharedWithMe(actor)
   }
 
   // ---- sync -------------------------------------------------------------------------------------

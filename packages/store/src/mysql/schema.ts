@@ -293,6 +293,87 @@ export const MYSQL_MIGRATIONS: readonly (readonly MysqlStatement[])[] = [
     ) ${TABLE}`,
     },
   ],
+  // Accounts (issue #11): new tables only (an added column could not be re-run): users' e-mail and
+  // role, tokens' labels and whether a pairing key is single-use, setup/invite links, device-flow
+  // codes and session shares. Every secret column holds a SHA-256 (`tokens.ts`).
+  [
+    {
+      table: "user_profiles",
+      sql: `CREATE TABLE IF NOT EXISTS user_profiles (
+      user_id BIGINT NOT NULL PRIMARY KEY,
+      email VARCHAR(254) NULL,
+      display_name VARCHAR(255) NOT NULL,
+      role VARCHAR(16) NOT NULL,
+      UNIQUE KEY user_profiles_by_email (email)
+    ) ${TABLE}`,
+    },
+    {
+      table: "token_labels",
+      sql: `CREATE TABLE IF NOT EXISTS token_labels (
+      token_id BIGINT NOT NULL PRIMARY KEY,
+      label VARCHAR(255) NULL,
+      single_use TINYINT NOT NULL DEFAULT 1
+    ) ${TABLE}`,
+    },
+    {
+      table: "account_links",
+      sql: `CREATE TABLE IF NOT EXISTS account_links (
+      id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+      kind VARCHAR(16) NOT NULL,
+      token_hash CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+      created_by BIGINT NULL,
+      role VARCHAR(16) NOT NULL,
+      created_at VARCHAR(40) NOT NULL,
+      expires_at VARCHAR(40) NOT NULL,
+      used_at VARCHAR(40) NULL,
+      used_by BIGINT NULL,
+      UNIQUE KEY account_links_by_hash (token_hash)
+    ) ${TABLE}`,
+    },
+    {
+      table: "device_codes",
+      sql: `CREATE TABLE IF NOT EXISTS device_codes (
+      id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+      device_code_hash CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+      user_code_hash CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+      machine_uid VARCHAR(255) NOT NULL,
+      machine_name VARCHAR(255) NOT NULL,
+      status VARCHAR(16) NOT NULL DEFAULT 'pending',
+      user_id BIGINT NULL,
+      created_at VARCHAR(40) NOT NULL,
+      expires_at VARCHAR(40) NOT NULL,
+      last_poll_at VARCHAR(40) NULL,
+      delivered_at VARCHAR(40) NULL,
+      UNIQUE KEY device_codes_by_hash (device_code_hash),
+      UNIQUE KEY device_codes_by_user_code (user_code_hash)
+    ) ${TABLE}`,
+    },
+    {
+      table: "session_shares",
+      sql: `CREATE TABLE IF NOT EXISTS session_shares (
+      id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+      owner_id BIGINT NOT NULL,
+      session_uid VARCHAR(255) NOT NULL,
+      grantee_id BIGINT NOT NULL,
+      created_at VARCHAR(40) NOT NULL,
+      UNIQUE KEY session_shares_by_owner (owner_id, session_uid, grantee_id),
+      KEY session_shares_by_grantee (grantee_id, session_uid)
+    ) ${TABLE}`,
+    },
+  ],
+  // Session files gone from their machine (Claude Code's cleanup after `cleanupPeriodDays`), issue #14
+  // §3. A table of its own rather than a column on `files`: a creation is skipped when it exists, so the
+  // migration re-runs safely and deploys through a PlanetScale deploy request (an ALTER would not).
+  [
+    {
+      table: "files_gone",
+      sql: `CREATE TABLE IF NOT EXISTS files_gone (
+      file_id BIGINT NOT NULL PRIMARY KEY,
+      user_id BIGINT NOT NULL,
+      gone_at VARCHAR(40) NOT NULL
+    ) ${TABLE}`,
+    },
+  ],
 ]
 
 const MIGRATE_LOCK = "overlord_migrate"

@@ -18,9 +18,12 @@ import { runSync } from "../ingest/steps.ts"
 import { type LineLog, lineLogPath, openLineLog } from "../line-log.ts"
 import { Checkpointer } from "../sqlite-checkpointer.ts"
 import type {
+  AccountLinkKind,
   Actor,
   Append,
   AppendOutcome,
+  CreateAccountLink,
+  DeviceCodeInput,
   CommandEventInput,
   CommandQuery,
   Engine,
@@ -240,6 +243,67 @@ export class SqliteEngine implements Engine {
   }
   consumeToken(plaintext: string, kind: TokenKind): TokenGrant | null {
     return this.accounts.consumeToken(plaintext, kind)
+  }
+  // AccountDirectory (issue #11): users, links, revocation, device codes, shares (`accounts.ts`).
+  getUser(userId: number) {
+    return this.accounts.getUser(userId)
+  }
+  findUserByEmail(email: string) {
+    return this.accounts.findUserByEmail(email)
+  }
+  hasAdmin() {
+    return this.accounts.hasAdmin()
+  }
+  createAccountLink(input: CreateAccountLink) {
+    return this.accounts.createAccountLink(input)
+  }
+  accountLinkStatus(token: string) {
+    return this.accounts.accountLinkStatus(token)
+  }
+  acceptAccountLink(token: string, kind: AccountLinkKind, email: string, name: string) {
+    return this.accounts.acceptAccountLink(token, kind, email, name)
+  }
+  listTokens(actor: Actor) {
+    return this.accounts.listTokens(actor)
+  }
+  revokeToken(actor: Actor, tokenId: number) {
+    return this.accounts.revokeToken(actor, tokenId)
+  }
+  revokeMachine(actor: Actor, machineUid: string) {
+    return this.accounts.revokeMachine(actor, machineUid)
+  }
+  revokedMachineUids(actor: Actor) {
+    return this.accounts.revokedMachineUids(actor)
+  }
+  redeemPairingKey(key: string, machineUid: string) {
+    return this.accounts.redeemPairingKey(key, machineUid)
+  }
+  createDeviceCode(input: DeviceCodeInput) {
+    return this.accounts.createDeviceCode(input)
+  }
+  getDeviceRequest(userCode: string) {
+    return this.accounts.getDeviceRequest(userCode)
+  }
+  decideDeviceRequest(actor: Actor, userCode: string, approve: boolean) {
+    return this.accounts.decideDeviceRequest(actor, userCode, approve)
+  }
+  pollDeviceCode(deviceCode: string, minIntervalMs: number) {
+    return this.accounts.pollDeviceCode(deviceCode, minIntervalMs)
+  }
+  shareSession(actor: Actor, sessionId: string, granteeEmail: string) {
+    return this.accounts.shareSession(actor, sessionId, granteeEmail)
+  }
+  unshareSession(actor: Actor, sessionId: string, granteeUserId: number) {
+    return this.accounts.unshareSession(actor, sessionId, granteeUserId)
+  }
+  listShares(actor: Actor, sessionId: string) {
+    return this.accounts.listShares(actor, sessionId)
+  }
+  sharedSessionOwner(actor: Actor, sessionId: string) {
+    return this.accounts.sharedSessionOwner(actor, sessionId)
+  }
+  listSharedWithMe(actor: Actor) {
+    return this.accounts.listSharedWithMe(actor)
   }
   listMachines(actor: Actor): Api.Machine[] {
     return this.reads.listMachines(actor)

@@ -288,4 +288,54 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
     PRIMARY KEY (command_row, event_seq)
   ) WITHOUT ROWID;
   `,
+  // Accounts (issue #11): new tables only (as the MySQL mirror, where added columns could not be
+  // re-run): users' e-mail and role, tokens' labels and whether a pairing key is single-use,
+  // setup/invite links, device-flow codes and session shares. Every secret column holds a SHA-256.
+  `
+  CREATE TABLE user_profiles (
+    user_id INTEGER PRIMARY KEY REFERENCES users(id),
+    email TEXT UNIQUE,
+    display_name TEXT NOT NULL,
+    role TEXT NOT NULL
+  );
+  CREATE TABLE token_labels (
+    token_id INTEGER PRIMARY KEY REFERENCES tokens(id),
+    label TEXT,
+    single_use INTEGER NOT NULL DEFAULT 1
+  );
+  CREATE INDEX tokens_by_user ON tokens (user_id, kind);
+  CREATE TABLE account_links (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_by INTEGER REFERENCES users(id),
+    role TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    used_at TEXT,
+    used_by INTEGER REFERENCES users(id)
+  );
+  CREATE TABLE device_codes (
+    id INTEGER PRIMARY KEY,
+    device_code_hash TEXT NOT NULL UNIQUE,
+    user_code_hash TEXT NOT NULL UNIQUE,
+    machine_uid TEXT NOT NULL,
+    machine_name TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    user_id INTEGER REFERENCES users(id),
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    last_poll_at TEXT,
+    delivered_at TEXT
+  );
+  CREATE TABLE session_shares (
+    id INTEGER PRIMARY KEY,
+    owner_id INTEGER NOT NULL REFERENCES users(id),
+    session_uid TEXT NOT NULL,
+    grantee_id INTEGER NOT NULL REFERENCES users(id),
+    created_at TEXT NOT NULL,
+    UNIQUE (owner_id, session_uid, grantee_id)
+  );
+  CREATE INDEX session_shares_by_grantee ON session_shares (grantee_id, session_uid);
+  `,
 ]
