@@ -97,11 +97,12 @@ describe("SQLite migration 6: seqs from a counter row", () => {
     first.close()
 
     // The database as version 5 left it, after AUTOINCREMENT had handed out seqs up to 40 (rows since
-    // deleted or rolled back): the counter must not give 3..40 again.
+    // deleted or rolled back): migration 6 must not make the counter give 3..40 again. (Later
+    // migrations are left as they were: only 6 is run again, on the raw database.)
     const v5 = new Database(path)
     v5.run("DROP TABLE seq_counter")
     v5.run("UPDATE sqlite_sequence SET seq = 40 WHERE name = 'entries'")
-    v5.run("PRAGMA user_version = 5")
+    v5.run(SQLITE_MIGRATIONS[5] as string)
     v5.close()
 
     const second = new SqliteEngine({ path })
