@@ -22,8 +22,14 @@
 import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, writevSync } from "node:fs"
 
 export interface LineLog {
-  /** Starts a write transaction's appends at the log's current end; forgets any not written. */
-  begin(): void
+  /**
+   * Starts a write transaction's appends at `committedEnd` (the end the last commit recorded, read under
+   * the write lock), or at the log's current end; forgets any not written. Bytes past the committed end
+   * were written by a transaction that rolled back or a process that died before its commit: nothing
+   * names them, and appending over them keeps a line that arrives in pieces growing in place (each kill
+   * during a 50 MB line otherwise left the line's bytes so far behind as garbage and appended them again).
+   */
+  begin(committedEnd?: number): void
   /** Queues bytes to be written at the returned position (written by `flush`, before the commit). */
   append(bytes: Uint8Array): number
   /** Where the next append would land. */
@@ -40,6 +46,10 @@ export interface LineLog {
   truncate(length: number): void
   /** Waits until what was written is on disk. */
   sync(): void
+  /** The file it is, or null in memory. */
+  readonly path: string | null
+  /** Opens `path` again (it was replaced by a compacted log, `sqlite/line-log-compaction.ts`). */
+  reopen(): void
   close(): void
 }
 
@@ -47,22 +57,30 @@ export interface LineLog {
 const MAX_IOVECS = 1024
 
 class FileLineLog implements LineLog {
-  private readonly fd: number
+  private fd: number
   private next = 0
   /** Position of the first queued buffer. */
   private queuedAt = 0
   private queued: Uint8Array[] = []
 
-  constructor(path: string) {
+  constructor(readonly path: string) {
     // Not O_APPEND: positions are chosen here (`begin`), and writes go exactly there.
     this.fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o600)
     this.begin()
   }
 
-  begin(): void {
+  begin(committedEnd?: number): void {
     this.queued = []
-    this.next = this.size()
+    const size = this.size()
+    // A committed end past the file's size is a log that lost its tail, which the engine repairs at open.
+    this.next = committedEnd !== undefined && committedEnd < size ? committedEnd : size
     this.queuedAt = this.next
+  }
+
+  reopen(): void {
+    closeSync(this.fd)
+    this.fd = openSync(this.path, constants.O_RDWR | constants.O_CREAT, 0o600)
+    this.begin()
   }
 
   append(bytes: Uint8Array): number {
@@ -152,13 +170,16 @@ function dropPrefix(buffers: Uint8Array[], bytes: number): Uint8Array[] {
 
 /** For `:memory:` databases (tests): the same contract, in one growing buffer. */
 class MemoryLineLog implements LineLog {
+  readonly path = null
   private bytes = new Uint8Array(64 * 1024)
   private length = 0
   private next = 0
 
-  begin(): void {
-    this.next = this.length
+  begin(committedEnd?: number): void {
+    this.next = committedEnd !== undefined && committedEnd < this.length ? committedEnd : this.length
   }
+
+  reopen(): void {}
 
   append(bytes: Uint8Array): number {
     const at = this.next

@@ -47,6 +47,7 @@ import { SqliteAi } from "./ai.ts"
 import { sqliteErrorOf } from "./errors.ts"
 import { SqliteIngest } from "./ingest-dialect.ts"
 import { recoverLineLog } from "./line-log-recovery.ts"
+import { compactLineLog, type LineLogCompactionOptions, settleLineLog } from "./line-log-compaction.ts"
 import { SqliteReads } from "./reads.ts"
 import { SQLITE_MIGRATIONS } from "./schema.ts"
 import { SqliteSearch } from "./search.ts"
@@ -67,6 +68,8 @@ export interface SqliteOptions {
   readonly onWarning?: (message: string) => void
   /** How long a statement waits for another connection's lock before failing (`StoreConflictError`). */
   readonly busyTimeoutMs?: number
+  /** When the line log is compacted at open (`line-log-compaction.ts`); `false`: never. */
+  readonly lineLogCompaction?: LineLogCompactionOptions | false
 }
 
 const PAGE_SIZE = 4096
@@ -139,6 +142,8 @@ export class SqliteEngine implements Engine {
     this.db.run(`PRAGMA busy_timeout = ${options.busyTimeoutMs ?? 5000}`)
     this.db.run("PRAGMA foreign_keys = ON")
     this.migrate()
+    // Before anything reads the log: a compaction cut short is finished or dropped.
+    settleLineLog(this.db, this.lines)
     this.ingest = new SqliteIngest(this.db, this.lines)
     this.accounts = new SqliteAccounts(this.db)
     this.reads = new SqliteReads(this.db, this.lines)
@@ -146,6 +151,13 @@ export class SqliteEngine implements Engine {
     this.searchIndex = new SqliteSearch(this.db, this.lines, (bytes) => this.checkpointer?.wrote(bytes))
     this.ai = new SqliteAi(this.db, this.lines)
     recoverLineLog(this.db, this.lines, this.ingest, options.onWarning ?? ((message) => console.warn(message)))
+    if (options.lineLogCompaction !== false) {
+      const compacted = compactLineLog(this.db, this.lines, options.lineLogCompaction)
+      if (compacted)
+        (options.onWarning ?? ((message) => console.warn(message)))(
+          `line log compacted: ${compacted.before} -> ${compacted.after} bytes (generation ${compacted.generation})`,
+        )
+    }
   }
 
   private migrate(): void {

@@ -111,11 +111,14 @@ export class SqliteIngest implements IngestDialect, IngestTx {
       ),
       dropSearchRow: q("DELETE FROM entry_fts WHERE rowid = ?"),
       setLineLogEnd: q("UPDATE meta SET value = ? WHERE key = 'line_log_end'"),
+      lineLogEnd: q("SELECT value FROM meta WHERE key = 'line_log_end'"),
     }
     // Write transactions begin IMMEDIATE: one that began by reading could not wait for the write lock
     // held by a checkpoint on the other thread (SQLite fails it at once to avoid a deadlock).
     const tx = db.transaction((body: () => unknown) => {
-      this.lines.begin()
+      // Under the write lock: appends start at the end the last commit recorded, over any bytes a
+      // transaction that never committed left after it (`LineLog.begin`).
+      this.lines.begin(Number((this.stmt.lineLogEnd!.get() as { value: string }).value))
       const start = this.lines.end()
       const result = body()
       // The group's lines are written before the transaction that names them commits, and the log's new
