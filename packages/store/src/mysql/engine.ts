@@ -332,12 +332,17 @@ export class MysqlEngine implements Engine {
     }))
   }
 
-  private static readonly SESSION_SELECT =
+  /**
+   * Sessions drive the join (STRAIGHT_JOIN): with a plain JOIN MariaDB reads the one machine row first
+   * and then sorts every session of the user to find a page (10,000 sessions: 37 ms; sessions first,
+   * by `sessions_by_activity` and no sort: 0.9 ms; `scripts/bench/engines.ts`).
+   */
+  static readonly SESSION_SELECT =
     `SELECT s.id, s.session_uid, s.project_dir, s.cwd, s.custom_title, s.ai_title,
       s.summary_title, s.first_prompt, s.first_at, s.last_at, s.entry_count, s.has_errors, s.models, s.usage_input,
       s.usage_output, s.usage_cache_write, s.usage_cache_read, s.usage_cost, m.machine_uid,
       (SELECT count(*) FROM files f WHERE f.session_id = s.id AND f.agent_id IS NOT NULL) AS subagent_count
-    FROM sessions s JOIN machines m ON m.id = s.machine_id`
+    FROM sessions s STRAIGHT_JOIN machines m ON m.id = s.machine_id`
 
   async listSessions(actor: Actor, query: SessionQuery): Promise<Api.SessionList> {
     const limit = Math.min(Math.max(query.limit ?? 100, 1), MAX_PAGE)
