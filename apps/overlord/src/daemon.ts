@@ -86,6 +86,7 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger) =>
             ...(config.window ? { window: config.window } : {}),
             ...(config.windowBytes ? { windowBytes: config.windowBytes } : {}),
           })
+            projectsDir: join(config.claudeDir, "projects"),
           e.start()
           return e
         }),

@@ -7,6 +7,8 @@
  */
 
 import { isUtf8 } from "node:buffer"
+import { stat } from "node:fs/promises"
+import { join } from "node:path"
 import { encodeAppendFrame, Sync, writeAppendFactsInPlace, writeAppendHeaderInPlace } from "@overlord/protocol"
 import { FACTS_VERSION, factsOfLines } from "@overlord/transcript"
 import { Schema } from "effect"
@@ -15,6 +17,9 @@ import { type FileFacts, readBefore, readChunk, statFile } from "./file-reader.t
 import type { Logger } from "./logger.ts"
 
 export const DAEMON_VERSION = "0.1.0"
+
+/** File keys per `gone` notice (the protocol's bound). */
+const GONE_BATCH = 1000
 
 export interface SyncOptions {
   /** The server's base URL, `http://host:port`. */
@@ -32,6 +37,11 @@ export interface SyncOptions {
   /** How long a trailing fragment without newline must sit still before it is shipped. */
   readonly partialGraceMs?: number
   readonly onChange?: () => void
+  /**
+   * The `projects/` folder file keys are relative to: at each welcome, the files the server holds that
+   * are gone from it are reported (`gone`), deleted while the daemon was down included.
+   */
+  readonly projectsDir?: string
 }
 
 interface Tracked {
@@ -227,10 +237,14 @@ export class SyncEngine {
       await this.changed(fileKey, path)
   }
 
-  /** A deleted file keeps what was synced; we only stop reading it. */
+  /**
+   * A deleted file keeps what was synced; we only stop reading it, and tell the server it is gone
+   * (Claude Code deletes sessions after `cleanupPeriodDays`: the dashboard says Overlord kept them).
+   */
   removed(fileKey: string): void {
     const t = this.files.get(fileKey)
     if (!t) return
+    if (this.serverCursors.has(fileKey)) void this.goneAt([{ fileKey, path: t.path }])
     if (t.partialTimer) clearTimeout(t.partialTimer)
     this.files.delete(fileKey)
     this.liveQueue.delete(t)
@@ -406,6 +420,40 @@ export class SyncEngine {
     this.socket.send(JSON.stringify(msg))
   }
 
+  private goneNotices = false
+
+  private sendGone(fileKeys: readonly string[]): void {
+    if (!this.goneNotices || !this.socket || !this.ready || fileKeys.length === 0) return
+    for (let i = 0; i < fileKeys.length; i += GONE_BATCH) {
+      const msg: Sync.Gone = { type: "gone", fileKeys: fileKeys.slice(i, i + GONE_BATCH) }
+      this.socket.send(JSON.stringify(msg))
+    }
+  }
+
+  /** The server's files that no longer exist here (a stat each, for the files not tracked). */
+  private async reportGone(cursors: readonly Sync.FileCursor[]): Promise<void> {
+    const dir = this.options.projectsDir
+    if (!dir || !this.goneNotices) return
+    await this.goneAt(
+      cursors
+        .filter((c) => !this.files.has(c.fileKey))
+        .map((c) => ({ fileKey: c.fileKey, path: join(dir, c.fileKey) })),
+    )
+  }
+
+  private async goneAt(files: readonly { fileKey: string; path: string }[]): Promise<void> {
+    const gone: string[] = []
+    for (const f of files) {
+      try {
+        await stat(f.path)
+      } catch (error) {
+        // Only a file that is not there: one we may not read is not gone.
+        if ((error as NodeJS.ErrnoException).code === "ENOENT") gone.push(f.fileKey)
+      }
+    }
+    this.sendGone(gone)
+  }
+
   /** Resolves when every tracked byte is acknowledged (tests and `overlord status --wait`). */
   async idle(timeoutMs = 30_000): Promise<boolean> {
     const deadline = Date.now() + timeoutMs
@@ -483,6 +531,7 @@ export class SyncEngine {
     const msg = exit.value
     switch (msg.type) {
       case "welcome": {
+        this.goneNotices = msg.goneNotices === true
         this.attempt = 0
         this.lastError = null
         this.serverCursors = new Map(msg.cursors.map((c) => [c.fileKey, c]))
@@ -497,6 +546,7 @@ export class SyncEngine {
         }
         this.options.onChange?.()
         this.pump()
+        void this.reportGone(msg.cursors)
         return
       }
       case "refused":

@@ -189,12 +189,19 @@ export function openSyncConnection(
   /** Stores a group of frames in one transaction and answers each, in order. */
   const storeGroup = async (appends: Append[]) => {
     if (!actor || appends.length === 0) return
+        goneNotices: true,
     const outcomes = await run(store.append(actor, appends))
     for (const [i, outcome] of outcomes.entries()) {
       answer(appends[i]!.header.seq, outcome)
       ingested += appends[i]!.payload.length
     }
     // Bulk ingest allocates a parse tree per line; collecting every 64 MB keeps the heap at chunk scale.
+    // Files gone from the machine (Claude Code's cleanup): kept, and marked for the dashboard.
+    if (msg.type === "gone") {
+      await run(store.markSourcesGone(actor, msg.fileKeys, new Date().toISOString()))
+      hub.machinesChanged(actor.userId)
+      return
+    }
     if (ingested >= COLLECT_EVERY_BYTES) {
       ingested = 0
       Bun.gc(true)

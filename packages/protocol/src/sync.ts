@@ -168,8 +168,20 @@ export const DaemonStatus = Schema.Struct({
 })
 export type DaemonStatus = typeof DaemonStatus.Type
 
+/**
+ * Session files that are gone from the machine (Claude Code deletes them after `cleanupPeriodDays`):
+ * the server keeps what it stored and marks them, so the dashboard can say Overlord kept them. Sent
+ * only to a server whose `welcome` has `goneNotices` (an older one answers an unknown message with an
+ * error).
+ */
+export const Gone = Schema.Struct({
+  type: Schema.Literal("gone"),
+  fileKeys: Schema.Array(FileKey).check(Schema.isMaxLength(1000)),
+})
+export type Gone = typeof Gone.Type
+
 /** Remote commands' messages (`commands.ts`) travel beside the append protocol's, on the same socket. */
-export const DaemonMessage = Schema.Union([Hello, Reset, DaemonStatus, ...CommandDaemonMessage.members])
+export const DaemonMessage = Schema.Union([Hello, Reset, DaemonStatus, Gone, ...CommandDaemonMessage.members])
 export type DaemonMessage = typeof DaemonMessage.Type
 
 // ---- server -> daemon -------------------------------------------------------------------------
@@ -183,6 +195,8 @@ export const Welcome = Schema.Struct({
   limits: Schema.Struct({ maxFrameBytes: Count }),
   /** The `FACTS_VERSION` whose facts this server accepts beside appends; absent: send none. */
   factsVersion: Schema.optionalKey(Count),
+  /** The server takes `gone` notices; absent (older servers): send none. */
+  goneNotices: Schema.optionalKey(Schema.Boolean),
 })
 export type Welcome = typeof Welcome.Type
 

@@ -422,6 +422,23 @@ export interface CommandStore {
 export interface Engine extends CommandStore {}
 export interface Interface extends Effectful<CommandStore> {}
 
+/**
+ * Session files gone from their machine (Claude Code deletes them after `cleanupPeriodDays`): what was
+ * stored stays whole, and the file is marked, so sessions can say Overlord kept them (issue #14 §3).
+ */
+export interface SourceStore {
+  /** Marks the machine's files at `fileKeys` gone (keys it holds no file for are ignored). */
+  markSourcesGone(actor: MachineActor, fileKeys: readonly string[], at: string): R<void>
+}
+export interface Engine extends SourceStore {}
+export interface Interface extends Effectful<SourceStore> {}
+
+const sourceMethods = (engine: Engine): Effectful<SourceStore> => ({
+  markSourcesGone: wrap(engine, "markSourcesGone", (a: MachineActor, k: readonly string[], at: string) =>
+    engine.markSourcesGone(a, k, at),
+  ),
+})
+
 /** An engine provides all four interfaces over one database. */
 export interface Engine extends SyncStore, AccountStore, ReadStore, SearchStore {
   /** `sqlite`, `mysql`, `planetscale`. */
@@ -515,6 +532,7 @@ export const fromEngine = (engine: Engine): Interface => ({
   search: wrap(engine, "search", (a: Actor, q: string, l: number) => engine.search(a, q, l)),
   ...changeFeedOf(engine),
   ...commandMethods(engine),
+  ...sourceMethods(engine),
 })
 
 const commandMethods = (engine: Engine): Effectful<CommandStore> => ({

@@ -39,11 +39,23 @@ export const upsertSession = (
   return rest
 }
 
+/** The session's file is gone from its machine (Claude Code's cleanup): what Overlord stored stays. */
+export const KeptBadge = () => (
+  <span
+    className="badge"
+    data-testid="kept-by-overlord"
+    title="Claude Code deleted this session's file (cleanupPeriodDays); Overlord kept every line"
+  >
+    kept by Overlord
+  </span>
+)
+
 export const SessionRow = ({ s, now, machines }: { s: Api.SessionSummary; now: number; machines: MachineNames }) => (
   <a className="session-row" data-testid="session-row" data-session-id={s.sessionId} href={sessionHref(s.sessionId)}>
     <div className="row-main">
       <span className="row-title">{s.title ?? <span className="muted">untitled {shortId(s.sessionId)}</span>}</span>
       {s.hasErrors && <span className="badge badge-error">errors</span>}
+      {s.sourceGone && <KeptBadge />}
       {isActive(s.lastAt, now) && <span className="live-dot live-on">live</span>}
     </div>
     <div className="row-sub muted">

@@ -28,6 +28,7 @@ import {
 import { CommandHistory } from "./CommandHistory.tsx"
 import { EntryView } from "./EntryView.tsx"
 import { RecordGroup } from "./RecordGroup.tsx"
+import { KeptBadge } from "./SessionList.tsx"
 import { ShareControl } from "./SharePanel.tsx"
 import { Subagent } from "./Subagent.tsx"
 import { TranscriptContext, type TranscriptContextValue } from "./transcript-context.ts"
@@ -361,6 +362,7 @@ export const SessionView = ({ sessionId, seq }: { sessionId: string; seq: number
               {offThread.size > 0 && (
                 <span className="branch-note" title="Entries of earlier branches are dimmed and labelled">
                   branched: {offThread.size} entries on earlier branches
+              {s.sourceGone && <KeptBadge />}
                 </span>
               )}
               <span>{formatCost(s.usage.costUsd)}</span>

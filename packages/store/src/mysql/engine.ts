@@ -44,7 +44,7 @@ import type { MysqlClient, SqlValue } from "./client.ts"
 import { MysqlCommands } from "./commands.ts"
 import { storeErrorOf } from "./errors.ts"
 import { cursorsOf } from "./file-cursors.ts"
-import { FILE_COLUMNS, MysqlIngest } from "./ingest-dialect.ts"
+import { FILE_COLUMNS, keyHash, MysqlIngest } from "./ingest-dialect.ts"
 import { exportLines, readLines } from "./line-chunks.ts"
 import { migrateMysql } from "./schema.ts"
 import { booleanQuery, searchTermsOf } from "./search-terms.ts"
@@ -65,6 +65,8 @@ interface SessionRow {
   has_errors: number
   models: string
   subagent_count: number
+  /** 1 when the session's main file is gone from its machine (`files_gone`). */
+  source_gone: number
   usage_input: number
   usage_output: number
   usage_cache_write: number
@@ -282,6 +284,15 @@ export class MysqlEngine implements Engine {
     )
   }
 
+  async markSourcesGone(actor: MachineActor, fileKeys: readonly string[], at: string): Promise<void> {
+    if (fileKeys.length === 0) return
+    await this.client.query(
+      `INSERT IGNORE INTO files_gone (file_id, user_id, gone_at)
+       SELECT id, user_id, ? FROM files WHERE machine_id = ? AND user_id = ? AND key_hash IN (${fileKeys.map(() => "?").join(", ")})`,
+      [at, actor.machineId, actor.userId, ...fileKeys.map(keyHash)],
+    )
+  }
+
   // ---- reads ------------------------------------------------------------------------------------
 
   async listMachines(actor: Actor): Promise<Api.Machine[]> {
@@ -341,7 +352,9 @@ export class MysqlEngine implements Engine {
     `SELECT s.id, s.session_uid, s.project_dir, s.cwd, s.custom_title, s.ai_title,
       s.summary_title, s.first_prompt, s.first_at, s.last_at, s.entry_count, s.has_errors, s.models, s.usage_input,
       s.usage_output, s.usage_cache_write, s.usage_cache_read, s.usage_cost, m.machine_uid,
-      (SELECT count(*) FROM files f WHERE f.session_id = s.id AND f.agent_id IS NOT NULL) AS subagent_count
+      (SELECT count(*) FROM files f WHERE f.session_id = s.id AND f.agent_id IS NOT NULL) AS subagent_count,
+      EXISTS (SELECT 1 FROM files f JOIN files_gone g ON g.file_id = f.id WHERE f.session_id = s.id AND f.agent_id IS NULL)
+        AS source_gone
     FROM sessions s STRAIGHT_JOIN machines m ON m.id = s.machine_id`
 
   async listSessions(actor: Actor, query: SessionQuery): Promise<Api.SessionList> {
@@ -743,6 +756,7 @@ function toSummary(r: SessionRow): Api.SessionSummary {
       costUsd: r.usage_cost,
     },
   }
+    ...(Number(r.source_gone) === 1 ? { sourceGone: true } : {}),
 }
 
 function toEntry(

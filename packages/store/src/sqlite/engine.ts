@@ -242,6 +242,15 @@ export class SqliteEngine implements Engine {
       )
   }
 
+  markSourcesGone(actor: MachineActor, fileKeys: readonly string[], at: string): void {
+    const mark = this.db.prepare(
+      "UPDATE files SET source_gone_at = ? WHERE machine_id = ? AND user_id = ? AND file_key = ? AND source_gone_at IS NULL",
+    )
+    this.db.transaction(() => {
+      for (const key of fileKeys) mark.run(at, actor.machineId, actor.userId, key)
+    })()
+  }
+
   // ---- accounts (AccountStore), reads (ReadStore), search (SearchStore) ---------------------------
 
   ensureUser(name: string): number {

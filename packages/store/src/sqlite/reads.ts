@@ -43,6 +43,8 @@ interface SessionRow {
   has_errors: number
   models: string
   subagent_count: number
+  /** 1 when the session's main file is gone from its machine (`files.source_gone_at`). */
+  source_gone: number
   usage_input: number
   usage_output: number
   usage_cache_write: number
@@ -95,7 +97,9 @@ export class SqliteReads implements ReadStore {
   }
 
   private static readonly SESSION_SELECT = `SELECT s.*, m.machine_uid,
-      (SELECT count(*) FROM files f WHERE f.session_id = s.id AND f.agent_id IS NOT NULL) AS subagent_count
+      (SELECT count(*) FROM files f WHERE f.session_id = s.id AND f.agent_id IS NOT NULL) AS subagent_count,
+      EXISTS (SELECT 1 FROM files f WHERE f.session_id = s.id AND f.agent_id IS NULL AND f.source_gone_at IS NOT NULL)
+        AS source_gone
     FROM sessions s JOIN machines m ON m.id = s.machine_id`
 
   listSessions(actor: Actor, query: SessionQuery): Api.SessionList {
@@ -341,6 +345,7 @@ function toSummary(r: SessionRow): Api.SessionSummary {
       cacheRead: r.usage_cache_read,
       costUsd: r.usage_cost,
     },
+    ...(r.source_gone === 1 ? { sourceGone: true } : {}),
   }
 }
 

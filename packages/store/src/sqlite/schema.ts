@@ -338,4 +338,9 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   );
   CREATE INDEX session_shares_by_grantee ON session_shares (grantee_id, session_uid);
   `,
+  // Session files gone from their machine (Claude Code's cleanup after \`cleanupPeriodDays\`): when the
+  // daemon said so; what was stored stays (issue #14 §3).
+  `
+  ALTER TABLE files ADD COLUMN source_gone_at TEXT;
+  `,
 ]
