@@ -10,6 +10,7 @@ import type { Api } from "@overlord/protocol"
 import { PublicUrlError, parsePublicUrl } from "@overlord/server/auth"
 import { Command, InvalidArgumentError } from "commander"
 import { Layer } from "effect"
+import { readCleanupPeriod } from "./claude-settings.ts"
 import * as Daemon from "./daemon.ts"
 import {
   type HomePaths,
@@ -369,6 +370,14 @@ function doctor(claudeDir: string, p: HomePaths): number {
       )
     } catch {
       bad(`cannot read ${projects}: permission denied`)
+  // Claude Code deletes sessions after cleanupPeriodDays (issue #14 §3): Overlord keeps them.
+  const cleanup = readCleanupPeriod(claudeDir)
+  if (cleanup.problem) console.log(`info  ${cleanup.problem}`)
+  console.log(
+    `info  Claude Code deletes session files after ${cleanup.days} days without activity (cleanupPeriodDays, ${
+      cleanup.source ?? "its default"
+    }); Overlord keeps every session it synced, marked "kept by Overlord" once its file is gone`,
+  )
     }
   }
   for (const extra of [join(process.env.HOME ?? "", ".config", "claude", "projects")]) {

@@ -17,6 +17,7 @@ import {
   freePort,
   killAll,
   logTail,
+  overlordCommand,
   type Provisioned,
   provision,
   startDaemon,
@@ -103,4 +104,22 @@ describe("a session whose file Claude Code deleted", () => {
     expect(marks).toEqual({ [a]: true, [b]: true, [kept]: false })
     expect(d.running).toBe(true)
   }, 120_000)
+
+  it("`overlord doctor` reports Claude Code's cleanupPeriodDays and that Overlord keeps what it deletes", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "overlord-cleanup-period-"))
+    cleanup.push(dir)
+    const claudeDir = join(dir, "claude")
+    mkdirSync(join(claudeDir, "projects", "-home-dev-x"), { recursive: true })
+    const doctor = () => overlordCommand(["--home", join(dir, "home"), "doctor", "--claude-dir", claudeDir])
+    // No settings file: Claude Code's default.
+    expect(await doctor()).toMatch(/deletes session files after 30 days .*its default.*Overlord keeps/)
+    writeFileSync(join(claudeDir, "settings.json"), JSON.stringify({ cleanupPeriodDays: 7, theme: "dark" }))
+    expect(await doctor()).toMatch(
+      new RegExp(`after 7 days .*${join(claudeDir, "settings.json").replaceAll("/", "\\/")}.*kept by Overlord`),
+    )
+    writeFileSync(join(claudeDir, "settings.json"), JSON.stringify({ cleanupPeriodDays: "soon" }))
+    const out = await doctor()
+    expect(out).toMatch(/cleanupPeriodDays is not a whole number of days/)
+    expect(out).toMatch(/after 30 days/)
+  }, 60_000)
 })
