@@ -40,6 +40,7 @@ export async function buildBinary(outfile = BINARY_PATH): Promise<string> {
       `${REPO}apps/overlord/src/bin.ts`,
       `${REPO}apps/overlord/src/embedded-server-worker.ts`,
       `${REPO}packages/store/src/sqlite-checkpoint-worker.ts`,
+      `${REPO}apps/server/src/ai-indexer-worker.ts`,
     ],
     target: "bun",
     naming: { entry: "[name].[ext]" },

@@ -26,6 +26,7 @@ export async function buildDaemon(outdir = DAEMON_DIST): Promise<string> {
       `${REPO}apps/overlord/src/bin.ts`,
       `${REPO}apps/overlord/src/embedded-server-worker.ts`,
       `${REPO}packages/store/src/sqlite-checkpoint-worker.ts`,
+      `${REPO}apps/server/src/ai-indexer-worker.ts`,
     ],
     outdir,
     target: "bun",

@@ -9,6 +9,7 @@ import { Live } from "@overlord/protocol"
 import type { Actor, Interface as StoreApi } from "@overlord/store"
 import type { Server, ServerWebSocket } from "bun"
 import { Effect, Schema } from "effect"
+import type { AiService } from "./ai-service.ts"
 import {
   type AccessPolicy,
   authenticate,
@@ -27,6 +28,8 @@ export interface AppOptions {
   /** Built dashboard (`apps/web/dist`); a minimal page is served when it is missing. */
   readonly webDir?: string
   readonly secureCookies?: boolean
+  /** Local AI (issue #13): hybrid search, its status, generated titles; absent without Ollama. */
+  readonly ai?: AiService
 }
 
 export type SocketData =
@@ -185,7 +188,7 @@ export function makeApp(options: AppOptions) {
         return apiError(401, "unauthorized", "sign in with the link `overlord start` printed, or send a bearer token")
       if (req.method !== "GET" && !originAllowed(policy, req))
         return apiError(403, "bad_origin", "cross-origin request")
-      return handleApi(store, actor, req, url)
+      return handleApi(store, actor, req, url, options.ai)
     }
 
     if (req.method === "GET") return indexPage(actor)

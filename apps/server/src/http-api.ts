@@ -12,6 +12,8 @@ import {
   StoreInputError,
 } from "@overlord/store"
 import { Effect } from "effect"
+import type { AiService } from "./ai-service.ts"
+import { detailWithGeneratedTitle, listWithGeneratedTitles, routeAi } from "./http-search.ts"
 import { openApiDocument } from "./openapi.ts"
 
 const json = (body: unknown, status = 200) =>
@@ -65,7 +67,14 @@ const isoParam = (url: URL, name: string): string | undefined => {
 }
 const SESSION_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
-export async function handleApi(store: StoreApi, actor: Actor, req: Request, url: URL): Promise<Response> {
+export async function handleApi(
+  store: StoreApi,
+  actor: Actor,
+  req: Request,
+  url: URL,
+  /** Local AI (issue #13): hybrid search, its status, generated titles (`http-search.ts`). */
+  ai?: AiService,
+): Promise<Response> {
   if (req.method !== "GET") return apiError(405, "method_not_allowed", "the API is read-only")
   const path = url.pathname.slice("/api/v1".length)
   const run = <A>(e: Effect.Effect<A, unknown>) => Effect.runPromise(e)
@@ -73,6 +82,8 @@ export async function handleApi(store: StoreApi, actor: Actor, req: Request, url
     if (path === "/machines") return json({ machines: await run(store.listMachines(actor)) })
     if (path === "/projects") return json({ projects: await run(store.listProjects(actor)) })
     if (path === "/openapi.json") return json(openApiDocument())
+    const aiResponse = await routeAi(ai, actor, path, url, (q, limit) => run(store.search(actor, q, limit)))
+    if (aiResponse) return aiResponse
     if (path === "/sessions") {
       const query: { -readonly [K in keyof SessionQuery]: SessionQuery[K] } = {}
       const project = strParam(url, "project", 1024)
@@ -92,7 +103,7 @@ export async function handleApi(store: StoreApi, actor: Actor, req: Request, url
       if (cursor) query.cursor = cursor
       if (limit !== undefined) query.limit = limit
       if (url.searchParams.get("hasErrors") === "1") query.hasErrors = true
-      return json(await run(store.listSessions(actor, query)))
+      return json(await listWithGeneratedTitles(ai, actor, await run(store.listSessions(actor, query))))
     }
     if (path === "/search") {
       const q = strParam(url, "q", 256)
@@ -179,7 +190,7 @@ export async function handleApi(store: StoreApi, actor: Actor, req: Request, url
           },
         })
       }
-      const detail = await run(store.getSession(actor, sessionId))
+      const detail = await detailWithGeneratedTitle(ai, actor, await run(store.getSession(actor, sessionId)))
       return detail ? json(detail) : apiError(404, "not_found", "no such session")
     }
     return apiError(404, "not_found", `no route ${path}`)

@@ -4,6 +4,7 @@
  */
 import { Store } from "@overlord/store"
 import { Context, Duration, Effect, Layer, Schedule } from "effect"
+import { type AiService, type AiServiceOptions, startAiService } from "./ai-service.ts"
 import { makeApp, type SocketData } from "./app.ts"
 import { accessPolicy, PublicUrlError, parsePublicUrl } from "./auth.ts"
 import { internalError } from "./http-api.ts"
@@ -19,6 +20,13 @@ export interface ServerConfig {
    * accepted besides loopback's, and an https one makes cookies `Secure`.
    */
   readonly publicUrl?: string
+  /**
+   * Local AI (issue #13): Ollama's settings (`@overlord/ai`'s `ollamaConfig`); absent: no indexer, and
+   * search and the dashboard say semantic features are off.
+   */
+  readonly ollama?: AiServiceOptions["ollama"] | undefined
+  readonly aiIndexer?: AiServiceOptions["indexer"]
+  readonly maxVectors?: number
 }
 
 export interface Interface {
@@ -27,6 +35,8 @@ export interface Interface {
   /** Where users open it: the public URL behind a proxy, else `url`. */
   readonly publicUrl: string
   readonly port: number
+  /** The local-AI service when `ollama` was configured. */
+  readonly ai?: AiService
 }
 
 export class HttpServer extends Context.Service<HttpServer, Interface>()("@overlord/server/HttpServer") {}
@@ -45,6 +55,23 @@ export const layer = (config: ServerConfig) =>
       const store = yield* Store
       const publicUrl = config.publicUrl === undefined ? null : parsePublicUrl(config.publicUrl)
       if (publicUrl instanceof PublicUrlError) return yield* publicUrl
+      // Local AI: the indexer's worker and the vector index, stopped after the HTTP server (scope order).
+      let latestApp: ReturnType<typeof makeApp> | undefined
+      const ollama = config.ollama
+      const ai = ollama
+        ? yield* Effect.acquireRelease(
+            Effect.sync(() =>
+              startAiService({
+                store,
+                ollama,
+                ...(config.aiIndexer ? { indexer: config.aiIndexer } : {}),
+                ...(config.maxVectors ? { maxVectors: config.maxVectors } : {}),
+                lastStoredAt: () => latestApp?.hub.lastStoredAt ?? 0,
+              }),
+            ),
+            (service) => Effect.promise(() => service.close()),
+          )
+        : undefined
       const { server, app } = yield* Effect.acquireRelease(
         Effect.sync(() => {
           // The Host check needs the real port, known only after binding: bind, then build the app.
@@ -72,12 +99,14 @@ export const layer = (config: ServerConfig) =>
             store,
             policy: accessPolicy(config.hostname, s.port ?? config.port, config.extraHosts ?? [], publicUrl),
             secureCookies: publicUrl?.protocol === "https:",
+            ...(ai ? { ai } : {}),
             ...(config.webDir ? { webDir: config.webDir } : {}),
           })
           return { server: s, app: app! }
         }),
         ({ server: s }) => Effect.promise(() => s.stop(true)),
       )
+      latestApp = app
       // The index catches up in the background, in small transactions, and backs off while lines are
       // arriving, so a large backfill is never slowed by it.
       const indexStep = Effect.suspend(() => {
@@ -103,6 +132,11 @@ export const layer = (config: ServerConfig) =>
       )
       const host = config.hostname === "0.0.0.0" || config.hostname === "::" ? "127.0.0.1" : config.hostname
       const url = `http://${host}:${server.port}`
-      return { url, publicUrl: publicUrl ? publicUrl.origin : url, port: server.port ?? config.port }
+      return {
+        url,
+        publicUrl: publicUrl ? publicUrl.origin : url,
+        port: server.port ?? config.port,
+        ...(ai ? { ai } : {}),
+      }
     }),
   )

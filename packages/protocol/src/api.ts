@@ -471,3 +471,71 @@ export const SharedSession = Schema.Struct({
 export type SharedSession = typeof SharedSession.Type
 export const SharedSessionList = Schema.Struct({ sessions: Schema.Array(SharedSession) })
 export type SharedSessionList = typeof SharedSessionList.Type
+
+// ---- local AI (issue #13): generated titles, semantic and hybrid search, the indexer's status ------
+
+/** `GET /api/v1/search?mode=`: full-text only, meaning only (vectors), or both fused (the default). */
+export const SearchMode = Schema.Literals(["hybrid", "text", "semantic"])
+export type SearchMode = typeof SearchMode.Type
+
+/** Which part of a hybrid search found a hit: the full-text index, the vectors, or both. */
+export const MatchedBy = Schema.Literals(["text", "meaning"])
+export type MatchedBy = typeof MatchedBy.Type
+
+/** One session found by a hybrid or semantic search, at its best entry (open it there: `seq`). */
+export const HybridSearchHit = Schema.Struct({
+  sessionId: Schema.String,
+  machineId: Schema.NullOr(Schema.String),
+  projectDir: Schema.NullOr(Schema.String),
+  seq: Count,
+  kind: Schema.String,
+  /** Full-text hits: terms wrapped in `«` `»`; meaning hits: the chunk that matched, as text. */
+  snippet: Schema.String,
+  /** Reciprocal rank fusion score (higher is better). */
+  score: Schema.Number,
+  timestamp: Schema.NullOr(Iso),
+  title: Schema.NullOr(Schema.String),
+  matched: Schema.Array(MatchedBy),
+})
+export type HybridSearchHit = typeof HybridSearchHit.Type
+
+/** Whether semantic features are on, and in one sentence why not. */
+export const SemanticAvailability = Schema.Struct({
+  available: Schema.Boolean,
+  reason: Schema.NullOr(Schema.String),
+})
+export type SemanticAvailability = typeof SemanticAvailability.Type
+
+export const HybridSearchResult = Schema.Struct({
+  /** The mode used: `text` when meaning was asked for but semantic features are off. */
+  mode: SearchMode,
+  hits: Schema.Array(HybridSearchHit),
+  indexLag: Count,
+  semantic: SemanticAvailability,
+})
+export type HybridSearchResult = typeof HybridSearchResult.Type
+
+/** `GET /api/v1/ai/status`: the Ollama connection, the background indexer and the vector index. */
+export const AiStatus = Schema.Struct({
+  /** False when the server runs without an indexer (`--ollama-url off`). */
+  enabled: Schema.Boolean,
+  /** `starting`, `working`, `idle`, `ollama-unavailable`, `models-missing`, `store-error`, `stopped`. */
+  state: Schema.String,
+  /** Why semantic features are (partly) off; null when all is well. */
+  reason: Schema.NullOr(Schema.String),
+  ollamaUrl: Schema.String,
+  chatModel: Schema.String,
+  embedModel: Schema.String,
+  embedDimensions: Schema.NullOr(Count),
+  /** The user's sessions, and how many have a generated title and embeddings. */
+  sessions: Count,
+  titled: Count,
+  embeddedSessions: Count,
+  chunks: Count,
+  /** The server's in-process vector index (every user's): vectors held and their bytes. */
+  vectorsInMemory: Count,
+  vectorBytes: Count,
+  lastError: Schema.NullOr(Schema.String),
+  retryAt: Schema.NullOr(Iso),
+})
+export type AiStatus = typeof AiStatus.Type
