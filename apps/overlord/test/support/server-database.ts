@@ -151,7 +151,7 @@ export async function mariaDatabase(maria: MariaDbClient): Promise<ServerDatabas
     fileCursor: async (key) => {
       const row = (
         await query<{ generation: unknown; offset: unknown; live_end: unknown }>(
-          "SELECT generation, file_offset AS offset, live_end FROM files WHERE file_key = ?",
+          "SELECT generation, file_offset AS `offset`, live_end FROM files WHERE file_key = ?",
           [key],
         )
       )[0]
