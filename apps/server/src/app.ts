@@ -18,6 +18,7 @@ import {
   originAllowed,
   sessionCookie,
 } from "./auth.ts"
+import { makeAccountRoutes } from "./http-accounts.ts"
 import { apiError, decodedPath, handleApi, internalError, logRequestFailure } from "./http-api.ts"
 import { LiveHub } from "./live-hub.ts"
 import { MAX_FRAME_BYTES, openSyncConnection, type SyncConnection, SyncPresence } from "./sync-socket.ts"
@@ -73,6 +74,12 @@ export function makeApp(options: AppOptions) {
   const { store, policy } = options
   const hub = new LiveHub(store)
   const presence = new SyncPresence()
+  const accountRoutes = makeAccountRoutes({
+    store,
+    policy,
+    secureCookies: options.secureCookies ?? false,
+    closeMachine: (u, m) => presence.revoke(SyncPresence.key(u, m)),
+  })
   const webDir = options.webDir ?? DEFAULT_WEB_DIR
 
   /** `pathname` is decoded already (`decodedPath`). */
@@ -157,6 +164,8 @@ export function makeApp(options: AppOptions) {
     }
 
     const actor = await authenticate(store, req)
+    const accountResponse = await accountRoutes(req, url, actor, server as Server<unknown> | undefined)
+    if (accountResponse) return accountResponse
 
     // A fresh one-time sign-in link, for `overlord open`. Bearer only: a cookie must not mint links.
     if (url.pathname === "/api/v1/login-links") {

@@ -2,7 +2,7 @@
  * Who is asking, and from where. Loopback dashboards are still attackable through the browser
  * (DNS rebinding, cross-site WebSockets), so Host and Origin are checked before any credential.
  */
-import type { Actor, Interface as StoreApi } from "@overlord/store"
+import type { Actor, Interface as StoreApi, TokenKind } from "@overlord/store"
 import { Data, Effect } from "effect"
 
 export const SESSION_COOKIE = "overlord_session"
@@ -108,13 +108,20 @@ export function readCookies(req: Request, name: string): string[] {
 /** Session cookies tried per request: ours, and a few planted ones in front of it. */
 const MAX_COOKIE_CANDIDATES = 4
 
+/**
+ * Bearer tokens a request may carry: API tokens always; a paired machine's own token for reads
+ * (`overlord sessions`, `export` on a laptop that keeps only `server.json`), never to change anything.
+ */
+const bearerKinds = (req: Request): readonly TokenKind[] =>
+  req.method === "GET" || req.method === "HEAD" ? ["api", "machine"] : ["api"]
+
 /** The actor behind a request: the dashboard's cookie, or a bearer token for scripts. */
 export async function authenticate(store: StoreApi, req: Request): Promise<Actor | null> {
   const auth = req.headers.get("authorization")
   if (auth?.toLowerCase().startsWith("bearer ")) {
     const token = auth.slice(7).trim()
     if (!token) return null
-    const grant = await Effect.runPromise(store.verifyToken(token, ["api"]))
+    const grant = await Effect.runPromise(store.verifyToken(token, bearerKinds(req)))
     return grant ? { userId: grant.userId } : null
   }
   for (const token of readCookies(req, SESSION_COOKIE).slice(0, MAX_COOKIE_CANDIDATES)) {

@@ -17,6 +17,7 @@ import {
 } from "@overlord/store"
 import { countPieces, FACTS_VERSION, type LineFacts } from "@overlord/transcript"
 import { Effect, Schema } from "effect"
+import { REPAIR_HINT } from "./http-accounts.ts"
 import type { LiveHub } from "./live-hub.ts"
 
 export const SERVER_VERSION = "0.1.0"
@@ -78,6 +79,22 @@ export class SyncPresence {
   isOnline(key: string): boolean {
     return this.open.has(key)
   }
+  /** What closes each open connection of a machine when it is revoked (`http-accounts.ts`). */
+  private readonly revokers = new Map<string, Set<() => void>>()
+  /** Registers `close` for the machine's revocation; returns its removal. */
+  onRevoke(key: string, close: () => void): () => void {
+    const set = this.revokers.get(key) ?? new Set()
+    set.add(close)
+    this.revokers.set(key, set)
+    return () => {
+      set.delete(close)
+      if (set.size === 0 && this.revokers.get(key) === set) this.revokers.delete(key)
+    }
+  }
+  /** Refuses and closes every open connection of the machine, at once. */
+  revoke(key: string): void {
+    for (const close of [...(this.revokers.get(key) ?? [])]) close()
+  }
 }
 
 export function openSyncConnection(
@@ -89,6 +106,8 @@ export function openSyncConnection(
   let actor: MachineActor | null = null
   /** This connection's entry in `presence`, from a verified hello until the close. */
   let presenceKey: string | null = null
+  /** Removes this connection from the machine's revocation watchers (set with `presenceKey`). */
+  let stopRevokeWatch: (() => void) | null = null
   let ingested = 0
   let quietTimer: ReturnType<typeof setTimeout> | null = null
   let closed = false
@@ -149,7 +168,7 @@ export function openSyncConnection(
       }
       const grant = await run(store.verifyToken(msg.token, ["machine"]))
       if (!grant || grant.machineUid !== msg.machineId) {
-        return refuse("unauthorized", "this machine's token is unknown or revoked: pair the machine again")
+        return refuse("unauthorized", `this machine's token is unknown or revoked: ${REPAIR_HINT}`)
       }
       // Closed while the token was checked: counting it now would keep the machine online for ever.
       if (closed) return
@@ -157,6 +176,9 @@ export function openSyncConnection(
       // handled meanwhile, sees this one and leaves the machine online.
       presenceKey = SyncPresence.key(grant.userId, msg.machineId)
       presence.add(presenceKey)
+      stopRevokeWatch = presence.onRevoke(presenceKey, () =>
+        refuse("unauthorized", `this machine was revoked on the server: ${REPAIR_HINT}`),
+      )
       const opened = await run(store.openMachine({ userId: grant.userId }, msg.machineId, msg.machineName))
       actor = { userId: grant.userId, machineId: opened.machineId }
       clearTimeout(helloTimer)
@@ -167,12 +189,19 @@ export function openSyncConnection(
         cursors: opened.cursors,
         limits: { maxFrameBytes: MAX_FRAME_BYTES },
         factsVersion: FACTS_VERSION,
+        goneNotices: true,
       })
       hub.machinesChanged(grant.userId)
       return
     }
     if (!actor) return refuse("bad_message", "expected a hello first")
     if (msg.type === "reset") return answer(0, await run(store.reset(actor, msg)))
+    // Files gone from the machine (Claude Code's cleanup): kept, and marked for the dashboard.
+    if (msg.type === "gone") {
+      await run(store.markSourcesGone(actor, msg.fileKeys, new Date().toISOString()))
+      hub.machinesChanged(actor.userId)
+      return
+    }
     if (msg.type === "status") {
       await run(
         store.setMachineState(actor, {
@@ -189,19 +218,12 @@ export function openSyncConnection(
   /** Stores a group of frames in one transaction and answers each, in order. */
   const storeGroup = async (appends: Append[]) => {
     if (!actor || appends.length === 0) return
-        goneNotices: true,
     const outcomes = await run(store.append(actor, appends))
     for (const [i, outcome] of outcomes.entries()) {
       answer(appends[i]!.header.seq, outcome)
       ingested += appends[i]!.payload.length
     }
     // Bulk ingest allocates a parse tree per line; collecting every 64 MB keeps the heap at chunk scale.
-    // Files gone from the machine (Claude Code's cleanup): kept, and marked for the dashboard.
-    if (msg.type === "gone") {
-      await run(store.markSourcesGone(actor, msg.fileKeys, new Date().toISOString()))
-      hub.machinesChanged(actor.userId)
-      return
-    }
     if (ingested >= COLLECT_EVERY_BYTES) {
       ingested = 0
       Bun.gc(true)
@@ -307,6 +329,7 @@ export function openSyncConnection(
     },
     onClose: () => {
       closed = true
+      stopRevokeWatch?.()
       if (quietTimer) clearTimeout(quietTimer)
       clearTimeout(helloTimer)
       const key = presenceKey

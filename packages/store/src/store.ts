@@ -156,6 +156,12 @@ export interface AccountStore extends AccountDirectory {
 // ---- accounts, pairing and sharing (issue #11 §3–§5) -----------------------------------------------
 
 export type UserRole = "admin" | "member"
+
+export interface RevokedMachine {
+  readonly machineId: string
+  readonly name: string
+  readonly lastSeenAt: string | null
+}
 export type AccountLinkKind = "setup" | "invite"
 
 export interface AccountUser {
@@ -227,7 +233,8 @@ export interface AccountDirectory {
   revokeToken(actor: Actor, tokenId: number): R<boolean>
   /** Marks the machine revoked and revokes its tokens; false when the user has no such machine or token. */
   revokeMachine(actor: Actor, machineUid: string): R<boolean>
-  revokedMachineUids(actor: Actor): R<string[]>
+  /** The user's revoked machines (`listMachines` leaves them out). */
+  revokedMachines(actor: Actor): R<RevokedMachine[]>
   /** A machine token for the key's user (the key used up if single-use), or null. */
   redeemPairingKey(key: string, machineUid: string): R<{ userId: number; token: string } | null>
   /** A device code and the short user code (`WDJB-MJHT`), both stored as hashes. */
@@ -258,7 +265,7 @@ const accountDirectoryOf = (engine: Engine): Effectful<AccountDirectory> => ({
   listTokens: wrap(engine, "listTokens", (a: Actor) => engine.listTokens(a)),
   revokeToken: wrap(engine, "revokeToken", (a: Actor, t: number) => engine.revokeToken(a, t)),
   revokeMachine: wrap(engine, "revokeMachine", (a: Actor, m: string) => engine.revokeMachine(a, m)),
-  revokedMachineUids: wrap(engine, "revokedMachineUids", (a: Actor) => engine.revokedMachineUids(a)),
+  revokedMachines: wrap(engine, "revokedMachines", (a: Actor) => engine.revokedMachines(a)),
   redeemPairingKey: wrap(engine, "redeemPairingKey", (k: string, m: string) => engine.redeemPairingKey(k, m)),
   createDeviceCode: wrap(engine, "createDeviceCode", (i: DeviceCodeInput) => engine.createDeviceCode(i)),
   getDeviceRequest: wrap(engine, "getDeviceRequest", (c: string) => engine.getDeviceRequest(c)),

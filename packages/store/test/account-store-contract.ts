@@ -193,11 +193,14 @@ export function runAccountStoreContract(options: AccountStoreContractOptions): v
       expect(await engine.verifyToken(token, ["machine"])).not.toBeNull()
       expect(await engine.revokeMachine(admin, "m-1")).toBe(true)
       expect(await engine.verifyToken(token, ["machine"])).toBeNull()
-      expect(await engine.revokedMachineUids(admin)).toEqual(["m-1"])
-      expect(await engine.revokedMachineUids(bob)).toEqual([])
+      expect(await engine.revokedMachines(admin)).toEqual([
+        { machineId: "m-1", name: "laptop", lastSeenAt: expect.any(String) },
+      ])
+      expect(await engine.listMachines(admin)).toEqual([])
+      expect(await engine.revokedMachines(bob)).toEqual([])
       const again = await engine.issueToken({ userId: admin.userId, kind: "machine", machineUid: "m-1" })
       expect(await engine.verifyToken(again, ["machine"])).not.toBeNull()
-      expect(await engine.revokedMachineUids(admin)).toEqual([])
+      expect(await engine.revokedMachines(admin)).toEqual([])
     })
 
     it("device codes: pending, slow down, approved once (then spent), denied, expired", async () => {

@@ -30,6 +30,7 @@ import type {
   DevicePoll,
   DeviceRequestInfo,
   IssueToken,
+  RevokedMachine,
   ShareOutcome,
   TokenGrant,
   TokenKind,
@@ -246,12 +247,12 @@ export class MysqlAccounts implements AccountStore {
     })
   }
 
-  async revokedMachineUids(actor: Actor): Promise<string[]> {
-    const rows = await this.client.query<{ machine_uid: string }>(
-      "SELECT machine_uid FROM machines WHERE user_id = ? AND revoked_at IS NOT NULL",
+  async revokedMachines(actor: Actor): Promise<RevokedMachine[]> {
+    const rows = await this.client.query<{ machine_uid: string; name: string; last_seen_at: string | null }>(
+      "SELECT machine_uid, name, last_seen_at FROM machines WHERE user_id = ? AND revoked_at IS NOT NULL ORDER BY name",
       [actor.userId],
     )
-    return rows.rows.map((r) => r.machine_uid)
+    return rows.rows.map((r) => ({ machineId: r.machine_uid, name: r.name, lastSeenAt: r.last_seen_at }))
   }
 
   async redeemPairingKey(key: string, machineUid: string): Promise<{ userId: number; token: string } | null> {

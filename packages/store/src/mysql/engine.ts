@@ -106,10 +106,10 @@ export class MysqlEngine implements Engine {
 
   private readonly ingest: MysqlIngest
   private readonly accounts: MysqlAccounts
-  /** Remote commands (`CommandStore`), delegated to in one block at the end. */
-  private readonly commands: MysqlCommands
   /** Generated titles and chunk vectors (issue #13). */
   readonly ai: MysqlAi
+  /** Remote commands (`CommandStore`), delegated to in one block at the end. */
+  private readonly commands: MysqlCommands
 
   private constructor(
     private readonly client: MysqlClient,
@@ -118,8 +118,8 @@ export class MysqlEngine implements Engine {
     this.name = options.name ?? (client.connector === "planetscale" ? "planetscale" : "mysql")
     this.ingest = new MysqlIngest(client)
     this.accounts = new MysqlAccounts(client)
-    this.commands = new MysqlCommands(client)
     this.ai = new MysqlAi(client)
+    this.commands = new MysqlCommands(client)
   }
 
   /** Migrates the database (under its lock) and returns the engine. */
@@ -193,8 +193,8 @@ export class MysqlEngine implements Engine {
   revokeMachine(actor: Actor, machineUid: string) {
     return this.accounts.revokeMachine(actor, machineUid)
   }
-  revokedMachineUids(actor: Actor) {
-    return this.accounts.revokedMachineUids(actor)
+  revokedMachines(actor: Actor) {
+    return this.accounts.revokedMachines(actor)
   }
   redeemPairingKey(key: string, machineUid: string) {
     return this.accounts.redeemPairingKey(key, machineUid)
@@ -682,6 +682,7 @@ export class MysqlEngine implements Engine {
     }
     return { groupBy: query.groupBy, rows, totals, pricingSource: pricingSource() }
   }
+
   // ---- remote commands (CommandStore) ------------------------------------------------------------
 
   setMachineRemote(actor: MachineActor, remote: Sync.RemoteCapabilities): Promise<void> {
@@ -755,8 +756,8 @@ function toSummary(r: SessionRow): Api.SessionSummary {
       cacheRead: r.usage_cache_read,
       costUsd: r.usage_cost,
     },
-  }
     ...(Number(r.source_gone) === 1 ? { sourceGone: true } : {}),
+  }
 }
 
 function toEntry(

@@ -26,6 +26,7 @@ import type {
   DevicePoll,
   DeviceRequestInfo,
   IssueToken,
+  RevokedMachine,
   ShareOutcome,
   TokenGrant,
   TokenKind,
@@ -228,12 +229,14 @@ export class SqliteAccounts implements AccountStore {
       .immediate()
   }
 
-  revokedMachineUids(actor: Actor): string[] {
+  revokedMachines(actor: Actor): RevokedMachine[] {
     return (
       this.db
-        .query("SELECT machine_uid FROM machines WHERE user_id = ? AND revoked_at IS NOT NULL")
-        .all(actor.userId) as { machine_uid: string }[]
-    ).map((r) => r.machine_uid)
+        .query(
+          "SELECT machine_uid, name, last_seen_at FROM machines WHERE user_id = ? AND revoked_at IS NOT NULL ORDER BY name",
+        )
+        .all(actor.userId) as { machine_uid: string; name: string; last_seen_at: string | null }[]
+    ).map((r) => ({ machineId: r.machine_uid, name: r.name, lastSeenAt: r.last_seen_at }))
   }
 
   redeemPairingKey(key: string, machineUid: string): { userId: number; token: string } | null {

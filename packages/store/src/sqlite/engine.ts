@@ -293,8 +293,8 @@ export class SqliteEngine implements Engine {
   revokeMachine(actor: Actor, machineUid: string) {
     return this.accounts.revokeMachine(actor, machineUid)
   }
-  revokedMachineUids(actor: Actor) {
-    return this.accounts.revokedMachineUids(actor)
+  revokedMachines(actor: Actor) {
+    return this.accounts.revokedMachines(actor)
   }
   redeemPairingKey(key: string, machineUid: string) {
     return this.accounts.redeemPairingKey(key, machineUid)
