@@ -24,6 +24,8 @@ export interface Member {
 export interface Answer {
   readonly status: number
   readonly body: unknown
+  /** The body as sent (an export's bytes as text). */
+  readonly text: string
   readonly res: Response
 }
 
@@ -98,7 +100,7 @@ export class World {
     } catch {
       // Not JSON (an export): the text.
     }
-    return { status: res.status, body, res }
+    return { status: res.status, body, text, res }
   }
 
   /** The first admin, through the setup link `overlord serve` prints. */
