@@ -1,7 +1,7 @@
 /**
  * Runs every benchmark in sequence (each in its own bun process) and prints one markdown table.
  *
- *   bun scripts/bench/run-all.ts [--skip-corpus] [--idle-s 60] [--n 300] [--no-dashboard]
+ *   bun scripts/bench/run-all.ts [--skip-corpus] [--idle-s 60] [--n 300] [--no-dashboard] [--engines]
  *
  * Generates the corpora if missing (the 530 MB backfill corpus, the live corpus, the 5,000-file idle corpus),
  * then backfill.ts, live-latency.ts, idle.ts, and (unless --no-dashboard) dashboard-live.ts and
@@ -105,5 +105,30 @@ const dashMd =
 Server RSS before the views ${fmt(df.serverMemory.rssBeforeViewsMb)} MB, peak while serving ${fmt(df.serverMemory.peakRssWhileServingMb)} MB, VmHWM ${fmt(df.serverMemory.vmHwmAfterViewsMb)} MB (${fmt(df.serverMemory.vmHwmAfterSyncMb)} MB after the sync).
 `
     : ""
-writeFileSync(join(ARTIFACTS, "last-run.md"), md + dashMd)
-console.log(md + dashMd)
+interface EngineRow {
+  engine: string
+  ingest: { mb: number; mbPerS: number; linesPerS: number; requestsPerGroup?: number }
+  listP50: number
+  listP99: number
+  usage: Record<string, { p50: number }>
+  feedPollP50: number
+}
+// `--engines`: the three engines side by side (engines.ts: SQLite, MariaDB, PlanetScale through the bridge).
+// biome-ignore lint/suspicious/noExplicitAny: raw JSON results
+const en = args.includes("--engines") ? (bench("engines.ts", [corpus, "--ps-mb", "40"], 1800) as any) : null
+const enginesMd = en
+  ? `
+### Engines (\`engines.ts\`): ingest with facts given, 4 MiB groups; reads over ${en.sessions} sessions
+
+| engine | ingest MB | MB/s | lines/s | requests/group | session list p50 / p99 (ms) | usage p50 day / model / project / session (ms) | empty feed poll p50 (ms) |
+|---|---:|---:|---:|---:|---|---|---:|
+${(en.results as EngineRow[])
+  .map(
+    (r) =>
+      `| ${r.engine} | ${fmt(r.ingest.mb)} | ${fmt(r.ingest.mbPerS)} | ${fmt(r.ingest.linesPerS, 0)} | ${r.ingest.requestsPerGroup === undefined ? "" : fmt(r.ingest.requestsPerGroup)} | ${fmt(r.listP50)} / ${fmt(r.listP99)} | ${["day", "model", "project", "session"].map((k) => fmt(r.usage[k]?.p50 ?? Number.NaN)).join(" / ")} | ${fmt(r.feedPollP50, 2)} |`,
+  )
+  .join("\n")}
+`
+  : ""
+writeFileSync(join(ARTIFACTS, "last-run.md"), md + dashMd + enginesMd)
+console.log(md + dashMd + enginesMd)
