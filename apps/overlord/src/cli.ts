@@ -11,6 +11,7 @@ import { PublicUrlError, parsePublicUrl } from "@overlord/server/auth"
 import { Command, InvalidArgumentError } from "commander"
 import { Layer } from "effect"
 import { readCleanupPeriod } from "./claude-settings.ts"
+import { addAiCommands, generatedLabel } from "./ai-commands.ts"
 import * as Daemon from "./daemon.ts"
 import {
   type HomePaths,
@@ -196,6 +197,7 @@ export function buildCli(): Command {
           [
             s.sessionId,
             s.cwd ?? s.projectDir,
+            generatedLabel(s) ?? s.title ?? "",
             `${s.firstAt ?? "-"} .. ${s.lastAt ?? "-"}`,
             `${s.entryCount} entries`,
             `in ${u.input} out ${u.output} cw ${u.cacheWrite} cr ${u.cacheRead}`,
@@ -307,6 +309,9 @@ export function buildCli(): Command {
 
   // `overlord service install|uninstall|status`: start at login, restart after a crash (service/).
   addServiceCommands(program, paths)
+
+  // Local AI (issue #13): --ollama-* on start and serve, `overlord search`, doctor's Ollama check (ai-commands.ts).
+  addAiCommands(program, paths)
 
   return program
 }

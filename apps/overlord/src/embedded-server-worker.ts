@@ -6,6 +6,7 @@ import { HttpServer, httpServerLayer, LOGIN_LINK_TTL_MS } from "@overlord/server
 import { Store } from "@overlord/store"
 import { layer as sqliteLayer } from "@overlord/store/sqlite"
 import { Deferred, Effect, Exit, type Fiber, Layer } from "effect"
+import { serverAiConfig } from "./ai-settings.ts"
 import { type HomePaths, loadCredentials, loadMachine, saveCredentials } from "./home.ts"
 
 export interface StartMessage {
@@ -48,7 +49,7 @@ const serve = (start: StartMessage, stop: Deferred.Deferred<void>) =>
     yield* Deferred.await(stop)
   }).pipe(
     Effect.provide(
-      httpServerLayer({ hostname: start.host, port: start.port }).pipe(
+      httpServerLayer({ hostname: start.host, port: start.port, ...serverAiConfig(start.paths.home) }).pipe(
         Layer.provideMerge(
           sqliteLayer(start.paths.database, { onWarning: (message) => reply({ type: "warning", message }) }),
         ),

@@ -6,6 +6,7 @@
 import { HttpServer, httpServerLayer, LOGIN_LINK_TTL_MS } from "@overlord/server"
 import { Store, type StoreError } from "@overlord/store"
 import { Effect, Layer } from "effect"
+import { serverAiConfig } from "./ai-settings.ts"
 import { type DatabaseChoice, describeDatabase, storeLayerFor } from "./store-from-url.ts"
 
 export interface ServeOptions {
@@ -40,6 +41,7 @@ export const serveProgram = (opts: ServeOptions) =>
         hostname: opts.host,
         port: opts.port,
         ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}),
+        ...serverAiConfig(),
       }).pipe(
         Layer.provideMerge(
           storeLayerFor(opts.database, {

@@ -1,0 +1,136 @@
+/**
+ * The CLI's local-AI parts (issue #13): the Ollama flags of `start` and `serve`, `overlord search`,
+ * and the Ollama section of `overlord doctor`. Added to the commands `cli.ts` builds, in one call.
+ */
+import { describeOllamaHealth, makeOllamaClient } from "@overlord/ai"
+import type { Api } from "@overlord/protocol"
+import type { Command } from "commander"
+import { Effect } from "effect"
+import {
+  ConfigFileError,
+  configPath,
+  exportOllamaFlags,
+  type OllamaFlagValues,
+  rememberHome,
+  resolveOllama,
+} from "./ai-settings.ts"
+import { type HomePaths, loadCredentials } from "./home.ts"
+
+class AiCliError extends Error {}
+
+/** A generated title as the CLI shows it: marked, with its model. */
+export const generatedLabel = (s: Api.SessionSummary): string | null =>
+  s.generatedTitle ? `${s.generatedTitle} [generated · ${s.titleModel ?? "?"}]` : null
+
+async function get<T>(p: HomePaths, path: string): Promise<T> {
+  const creds = loadCredentials(p)
+  if (!creds) throw new AiCliError("Overlord has not been started on this machine yet: run `overlord start`")
+  let res: Response
+  try {
+    res = await fetch(`${creds.serverUrl}/api/v1${path}`, { headers: { authorization: `Bearer ${creds.apiToken}` } })
+  } catch {
+    throw new AiCliError(`cannot reach the server at ${creds.serverUrl}: is \`overlord start\` running?`)
+  }
+  if (!res.ok) {
+    const body = (await res.json().catch(() => null)) as Api.ApiError | null
+    throw new AiCliError(body?.error.message ?? `${res.status} ${res.statusText}`)
+  }
+  return (await res.json()) as T
+}
+
+const failing =
+  <A extends unknown[]>(f: (...args: A) => Promise<void>) =>
+  async (...args: A) => {
+    try {
+      await f(...args)
+    } catch (error) {
+      if (!(error instanceof AiCliError) && !(error instanceof ConfigFileError)) throw error
+      console.error(`overlord: ${error.message}`)
+      process.exitCode = 1
+    }
+  }
+
+export function addAiCommands(program: Command, paths: () => HomePaths): void {
+  // Flags on `start` and `serve`, handed to the server's thread through the environment.
+  for (const name of ["start", "serve"]) {
+    const command = program.commands.find((c) => c.name() === name)
+    if (!command) continue
+    command
+      .option(
+        "--ollama-url <url>",
+        "Ollama for titles and semantic search (default $OLLAMA_HOST or 127.0.0.1:11434; `off`)",
+      )
+      .option("--ollama-chat-model <model>", "the model that writes titles and summaries (default llama3.2)")
+      .option("--ollama-embed-model <model>", "the embedding model for semantic search (default nomic-embed-text)")
+      .hook("preAction", (_, action) => {
+        const flags = action.opts<OllamaFlagValues>()
+        exportOllamaFlags(flags)
+        rememberHome(paths().home)
+        // A config file that does not validate stops here, not later on the server's thread.
+        resolveOllama(paths().home, flags)
+      })
+  }
+
+  program
+    .command("search <query...>")
+    .description("search every session by words and by meaning (hybrid; --semantic: by meaning only)")
+    .option("--semantic", "by meaning only")
+    .option("--text", "by words only (the full-text index)")
+    .option("--project <dir>", "only this project (its encoded folder name)")
+    .option("--limit <n>", "how many sessions", (v) => Number(v), 10)
+    .option("--json", "machine-readable")
+    .action(
+      failing(
+        async (
+          words: string[],
+          opts: { semantic?: boolean; text?: boolean; project?: string; limit: number; json?: boolean },
+        ) => {
+          const mode: Api.SearchMode = opts.semantic ? "semantic" : opts.text ? "text" : "hybrid"
+          const params = new URLSearchParams({ q: words.join(" "), mode, limit: String(opts.limit) })
+          if (opts.project) params.set("project", opts.project)
+          const result = await get<Api.HybridSearchResult>(paths(), `/search?${params}`)
+          if (opts.json) return console.log(JSON.stringify(result, null, 2))
+          if (!result.semantic.available && mode !== "text") {
+            console.log(`(by words only: ${result.semantic.reason ?? "semantic search is unavailable"})`)
+          }
+          if (result.hits.length === 0) console.log("no matches")
+          for (const h of result.hits) {
+            const by = h.matched.map((m) => (m === "meaning" ? "meaning" : "text")).join("+")
+            console.log(`${h.sessionId}  ${h.title ?? "(untitled)"}  [matched by ${by}]`)
+            console.log(`    #${h.seq}  ${h.snippet.replace(/\s+/g, " ").slice(0, 160)}`)
+          }
+          if (result.indexLag > 0) console.log(`(${result.indexLag} entries not indexed yet)`)
+        },
+      ),
+    )
+
+  // `overlord doctor`: whether Ollama is reachable and its models pulled, and what the server's indexer says.
+  const doctor = program.commands.find((c) => c.name() === "doctor")
+  doctor?.option("--ollama-url <url>", "the Ollama to check (default as `overlord start` would use)").hook(
+    "postAction",
+    failing(async (_, action) => {
+      const flags = action.opts<OllamaFlagValues>()
+      const home = paths().home
+      const config = resolveOllama(home, flags)
+      if (!config) {
+        console.log("info  local AI is off (ollama url `off`): no generated titles or semantic search")
+        return
+      }
+      const health = await Effect.runPromise(makeOllamaClient({ ...config, timeoutMs: 3_000 }).health)
+      const line = describeOllamaHealth(health)
+      console.log(`${health._tag === "Ready" ? "ok   " : "warn "} ${line}`)
+      if (health._tag !== "Ready") {
+        console.log(
+          `info  without it sync and full-text search work as always; titles and semantic search wait for it (settings: flags, ${configPath(home)})`,
+        )
+      }
+      const creds = loadCredentials(paths())
+      if (!creds) return
+      const status = await get<Api.AiStatus>(paths(), "/ai/status").catch(() => null)
+      if (!status) return
+      console.log(
+        `info  the server's indexer: ${status.state}; ${status.titled}/${status.sessions} sessions titled, ${status.embeddedSessions} embedded (${status.chunks} chunks)${status.reason ? `; ${status.reason}` : ""}`,
+      )
+    }),
+  )
+}

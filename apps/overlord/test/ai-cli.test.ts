@@ -1,0 +1,108 @@
+/**
+ * The CLI's local AI (issue #13), as a user runs it (the bundle, detached daemon, embedded server with
+ * the indexer's worker) against the fake Ollama through the real client: `start --ollama-url`,
+ * `sessions` with generated titles marked, `search` (hybrid, --semantic, --json), and `doctor`'s
+ * Ollama section when Ollama is ready, lacks a model, and is down.
+ */
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import type { Api } from "@overlord/protocol"
+import { type FakeOllama, startFakeOllama } from "@overlord/testkit/fake-ollama"
+import { OVERLORD_BIN } from "@overlord/testkit/overlord-process"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { sessionFile, TOPICS } from "../../server/test/support/ai-corpus.ts"
+
+const sessions = TOPICS.slice(0, 6).map((t, n) => sessionFile(t, n + 1, Date.UTC(2026, 9, 1, 9, 0) + n * 3_600_000))
+
+describe("overlord CLI with local AI", () => {
+  let root: string
+  let home: string
+  let claudeDir: string
+  let fake: FakeOllama
+  /** Asynchronous: the fake Ollama answers from this process while the command runs. */
+  const overlord = async (...args: string[]) => {
+    const proc = Bun.spawn(["bun", OVERLORD_BIN, "--home", home, ...args], { stdout: "pipe", stderr: "pipe" })
+    const [out, err, code] = await Promise.all([
+      new Response(proc.stdout).text(),
+      new Response(proc.stderr).text(),
+      proc.exited,
+    ])
+    return { code, out, err }
+  }
+
+  beforeAll(async () => {
+    fake = startFakeOllama()
+    root = await mkdtemp(join(tmpdir(), "overlord-ai-cli-"))
+    home = join(root, "home")
+    claudeDir = join(root, "claude")
+    for (const s of sessions) {
+      const path = join(claudeDir, "projects", s.fileKey)
+      await mkdir(join(path, ".."), { recursive: true })
+      await writeFile(path, s.text)
+    }
+  })
+
+  afterAll(async () => {
+    await overlord("stop")
+    await fake.stop()
+    await rm(root, { recursive: true, force: true })
+  })
+
+  it("doctor says Ollama is ready", async () => {
+    const r = await overlord("doctor", "--claude-dir", claudeDir, "--ollama-url", fake.url)
+    expect(r.out).toContain(`ok    Ollama 0.12.6 at ${fake.url} is ready.`)
+  })
+
+  it("start --ollama-url titles every session; sessions shows the titles marked generated, with the model", async () => {
+    const started = await overlord("start", "--claude-dir", claudeDir, "--port", "0", "--ollama-url", fake.url)
+    expect(started.code, started.err).toBe(0)
+    const deadline = Date.now() + 60_000
+    let list: Api.SessionSummary[] = []
+    while (Date.now() < deadline) {
+      const r = await overlord("sessions", "--json")
+      list = r.code === 0 ? (JSON.parse(r.out) as Api.SessionSummary[]) : []
+      if (list.length === sessions.length && list.every((s) => s.generatedTitle)) break
+      await Bun.sleep(250)
+    }
+    expect(list.map((s) => s.titleModel)).toEqual(sessions.map(() => "llama3.2"))
+    const text = (await overlord("sessions")).out
+    expect(text.match(/\[generated · llama3\.2\]/g)).toHaveLength(sessions.length)
+  })
+
+  it("search finds a session by meaning and says what matched", async () => {
+    const target = sessions[2]!
+    const deadline = Date.now() + 30_000
+    let result: Api.HybridSearchResult | null = null
+    while (Date.now() < deadline) {
+      const r = await overlord("search", "--json", ...target.topic.keywordQuery.split(" "))
+      expect(r.code, r.err).toBe(0)
+      result = JSON.parse(r.out) as Api.HybridSearchResult
+      if (result.hits[0]?.matched.length === 2) break
+      await Bun.sleep(250)
+    }
+    expect(result?.hits[0]).toMatchObject({ sessionId: target.sessionId, matched: ["text", "meaning"] })
+    const semantic = await overlord("search", "--semantic", "--json", target.topic.paraphraseQuery)
+    const hits = (JSON.parse(semantic.out) as Api.HybridSearchResult).hits
+    expect(hits.find((h) => h.sessionId === target.sessionId)?.matched).toEqual(["meaning"])
+    const human = await overlord("search", ...target.topic.keywordQuery.split(" "))
+    expect(human.out).toContain(`${target.sessionId}`)
+    expect(human.out).toContain("[matched by text+meaning]")
+  })
+
+  it("doctor reports the server's indexer, a missing model, and Ollama down", async () => {
+    const ready = await overlord("doctor", "--claude-dir", claudeDir, "--ollama-url", fake.url)
+    expect(ready.out, ready.err).toMatch(
+      new RegExp(`the server's indexer: \\w+; ${sessions.length}/${sessions.length} sessions titled`),
+    )
+    fake.setModels(["llama3.2:latest"])
+    const missing = await overlord("doctor", "--claude-dir", claudeDir, "--ollama-url", fake.url)
+    expect(missing.out).toContain("warn  Ollama 0.12.6")
+    expect(missing.out).toContain("`ollama pull nomic-embed-text`")
+    await fake.down()
+    const down = await overlord("doctor", "--claude-dir", claudeDir, "--ollama-url", fake.url)
+    expect(down.out).toContain(`warn  Ollama is not reachable at ${fake.url}`)
+    expect(down.out).toContain("sync and full-text search work as always")
+    fake.up()
+  })
+})
