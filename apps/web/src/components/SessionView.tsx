@@ -82,6 +82,9 @@ export const SessionView = ({ sessionId, seq }: { sessionId: string; seq: number
     stickRef.current = seq === null
     const run = async () => {
       const detailP = api.session(sessionId, signal)
+      // Awaited below, after the entries: if those fail first (or the view is left and the requests
+      // aborted), its rejection would otherwise surface as an unhandled one. `run`'s catch reports it.
+      detailP.catch(() => {})
       let w: TranscriptWindow
       const linked = seq === null ? null : await api.entry(seq, signal).catch(() => null)
       if (linked && linked.entry.agentId === null) {
