@@ -315,6 +315,15 @@ describe.skipIf(skip)("accounts in Chromium", () => {
       expect(overflow, `${tab} is wider than the phone screen`).toBeLessThanOrEqual(0)
       await screenshot(admin, `accounts-phone-${tab}`)
     }
+    // The share panel on a phone: inside the screen, wherever the Share button wrapped to.
+    await admin.goto(`${server.url}/#/sessions/${runs[1]!.sessionId}`)
+    await admin.locator("[data-testid=entry]").first().waitFor({ timeout: 20_000 })
+    await admin.locator("[data-testid=share-toggle]").click()
+    const panel = await admin.locator("[data-testid=share-panel]").boundingBox()
+    expect(panel).not.toBeNull()
+    expect(panel!.x).toBeGreaterThanOrEqual(0)
+    expect(panel!.x + panel!.width).toBeLessThanOrEqual(PHONE.width)
+    await screenshot(admin, "accounts-phone-share-panel")
     await member.setViewportSize(PHONE)
     await member.goto(`${server.url}/#/account/shared`)
     await member.locator("[data-testid=account-page]").waitFor()
