@@ -8,6 +8,7 @@ import { useAsync, useNow } from "../hooks.ts"
 import { getLiveClient } from "../live.ts"
 import { type MachineNames, machineLabel, useMachines } from "../machines.ts"
 import { hrefWith, navigate, sessionHref } from "../router.ts"
+import { GeneratedMark } from "./GeneratedTitle.tsx"
 
 const LIST_PAGE = 100
 const ROW_HEIGHT = 58
@@ -34,8 +35,14 @@ export const upsertSession = (
   if (i < 0 && !insertNew) return [...list]
   const rest = i < 0 ? [...list] : [...list.slice(0, i), ...list.slice(i + 1)]
   const at = rest.findIndex((x) => (x.lastAt ?? "") <= (s.lastAt ?? ""))
-  if (at < 0) rest.push(s)
-  else rest.splice(at, 0, s)
+  // The live feed does not carry generated titles (issue #13): a row keeps the one it was listed with.
+  const old = i < 0 ? undefined : list[i]
+  const row =
+    old?.generatedTitle !== undefined && s.generatedTitle === undefined
+      ? { ...s, generatedTitle: old.generatedTitle, summary: old.summary ?? "", titleModel: old.titleModel ?? "" }
+      : s
+  if (at < 0) rest.push(row)
+  else rest.splice(at, 0, row)
   return rest
 }
 
@@ -53,7 +60,10 @@ export const KeptBadge = () => (
 export const SessionRow = ({ s, now, machines }: { s: Api.SessionSummary; now: number; machines: MachineNames }) => (
   <a className="session-row" data-testid="session-row" data-session-id={s.sessionId} href={sessionHref(s.sessionId)}>
     <div className="row-main">
-      <span className="row-title">{s.title ?? <span className="muted">untitled {shortId(s.sessionId)}</span>}</span>
+      <span className="row-title">
+        {s.generatedTitle ?? s.title ?? <span className="muted">untitled {shortId(s.sessionId)}</span>}
+      </span>
+      {s.generatedTitle && <GeneratedMark model={s.titleModel} />}
       {s.hasErrors && <span className="badge badge-error">errors</span>}
       {s.sourceGone && <KeptBadge />}
       {isActive(s.lastAt, now) && <span className="live-dot live-on">live</span>}
@@ -68,6 +78,11 @@ export const SessionRow = ({ s, now, machines }: { s: Api.SessionSummary; now: n
       <span>{formatCost(s.usage.costUsd)}</span>
       <span title={s.lastAt ?? ""}>{formatAgo(s.lastAt, now)}</span>
     </div>
+    {s.summary && (
+      <div className="row-summary muted small" data-testid="generated-summary">
+        {s.summary}
+      </div>
+    )}
   </a>
 )
 

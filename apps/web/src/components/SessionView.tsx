@@ -27,6 +27,7 @@ import {
 } from "../transcript-window.ts"
 import { CommandHistory } from "./CommandHistory.tsx"
 import { EntryView } from "./EntryView.tsx"
+import { GeneratedSummary } from "./GeneratedTitle.tsx"
 import { RecordGroup } from "./RecordGroup.tsx"
 import { KeptBadge } from "./SessionList.tsx"
 import { ShareControl } from "./SharePanel.tsx"
@@ -332,6 +333,7 @@ export const SessionView = ({ sessionId, seq }: { sessionId: string; seq: number
             <h1 className="session-title" title={title ?? sessionId}>
               {title ?? sessionId}
             </h1>
+            {detail?.session && <GeneratedSummary session={detail.session} />}
             <span
               className={`live-dot ${active ? "live-on" : "live-off"}`}
               data-testid="live-indicator"
