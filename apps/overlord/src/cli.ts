@@ -13,17 +13,12 @@ import { Layer } from "effect"
 import { readCleanupPeriod } from "./claude-settings.ts"
 import { addAiCommands, generatedLabel } from "./ai-commands.ts"
 import * as Daemon from "./daemon.ts"
-import {
-  type HomePaths,
-  homePaths,
-  isRunning,
-  loadCredentials,
-  readJson,
-  resolveClaudeDir,
-  runningPid,
-} from "./home.ts"
+import { type HomePaths, homePaths, isRunning, readJson, resolveClaudeDir, runningPid } from "./home.ts"
+import { addLoginCommands } from "./login-command.ts"
 import { addDaytonaCommands } from "./remote/daytona-commands.ts"
 import { runMain } from "./run-main.ts"
+// The paired server's (server.json) when there is one, else the embedded server's credentials.
+import { loadCredentials } from "./server-credentials.ts"
 import { isCompiled } from "./service/self-command.ts"
 import { addServiceCommands } from "./service/service-command.ts"
 import { DAEMON_VERSION } from "./sync-engine.ts"
@@ -310,6 +305,9 @@ export function buildCli(): Command {
   // `overlord service install|uninstall|status`: start at login, restart after a crash (service/).
   addServiceCommands(program, paths)
 
+  // `overlord login <url>`, `overlord logout`, `overlord keys create`: pairing with a standalone server (login-command.ts).
+  addLoginCommands(program, paths)
+
   // Local AI (issue #13): --ollama-* on start and serve, `overlord search`, doctor's Ollama check (ai-commands.ts).
   addAiCommands(program, paths)
 
@@ -375,6 +373,8 @@ function doctor(claudeDir: string, p: HomePaths): number {
       )
     } catch {
       bad(`cannot read ${projects}: permission denied`)
+    }
+  }
   // Claude Code deletes sessions after cleanupPeriodDays (issue #14 §3): Overlord keeps them.
   const cleanup = readCleanupPeriod(claudeDir)
   if (cleanup.problem) console.log(`info  ${cleanup.problem}`)
@@ -383,8 +383,6 @@ function doctor(claudeDir: string, p: HomePaths): number {
       cleanup.source ?? "its default"
     }); Overlord keeps every session it synced, marked "kept by Overlord" once its file is gone`,
   )
-    }
-  }
   for (const extra of [join(process.env.HOME ?? "", ".config", "claude", "projects")]) {
     if (extra !== projects && existsSync(extra)) console.log(`info  another Claude Code folder exists: ${extra}`)
   }

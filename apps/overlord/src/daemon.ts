@@ -6,8 +6,9 @@ import { rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Effect, Layer, Schedule } from "effect"
 import * as Embedded from "./embedded-server.ts"
-import { type HomePaths, loadCredentials, loadMachine, writeJson, writeJsonAsync } from "./home.ts"
+import { type HomePaths, loadMachine, writeJson, writeJsonAsync } from "./home.ts"
 import { fileLogger, type Logger } from "./logger.ts"
+import { loadCredentials, pairedServerUrl } from "./server-credentials.ts"
 import { watchSessions } from "./session-watcher.ts"
 import { type FileNotice, SyncEngine, type SyncStatus } from "./sync-engine.ts"
 
@@ -85,8 +86,8 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger) =>
             ...(config.chunkBytes ? { chunkBytes: config.chunkBytes } : {}),
             ...(config.window ? { window: config.window } : {}),
             ...(config.windowBytes ? { windowBytes: config.windowBytes } : {}),
-          })
             projectsDir: join(config.claudeDir, "projects"),
+          })
           e.start()
           return e
         }),
@@ -151,7 +152,10 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger) =>
   )
 
 /** The whole daemon: with no `serverUrl`, the embedded server comes up first, in this process. */
-export const layer = (config: DaemonConfig) => {
+export const layer = (given: DaemonConfig) => {
+  // A machine paired with `overlord login` syncs to that server, and no embedded server is started.
+  const paired = given.serverUrl ? null : pairedServerUrl(given.paths)
+  const config = paired ? { ...given, serverUrl: paired } : given
   const log = fileLogger({ path: config.paths.log, console: config.console })
   if (config.serverUrl) {
     return Layer.unwrap(remoteTarget(config).pipe(Effect.map((target) => syncLayer(config, target, log))))

@@ -3,7 +3,8 @@
  * PlanetScale; `store-from-url.ts`). Its own module so that `overlord start`, whose server runs on a
  * worker thread, does not load the server into the daemon's thread too.
  */
-import { HttpServer, httpServerLayer, LOGIN_LINK_TTL_MS } from "@overlord/server"
+import { HttpServer, httpServerLayer } from "@overlord/server"
+import { SETUP_LINK_TTL_MS } from "@overlord/server/http-accounts"
 import { Store, type StoreError } from "@overlord/store"
 import { Effect, Layer } from "effect"
 import { serverAiConfig } from "./ai-settings.ts"
@@ -28,12 +29,20 @@ export const serveProgram = (opts: ServeOptions) =>
   Effect.gen(function* () {
     const server = yield* HttpServer
     const store = yield* Store
-    const userId = yield* store.ensureUser("local")
-    const link = yield* store.issueToken({ userId, kind: "login-link", ttlMs: LOGIN_LINK_TTL_MS })
     console.log(
       `Overlord server on ${server.url}${server.publicUrl !== server.url ? `, public at ${server.publicUrl}` : ""}`,
     )
-    console.log(`Sign in: ${server.publicUrl}/auth?token=${link}`)
+    // First start: a one-time link that creates the first admin (and signs them in). Once an admin
+    // exists nothing is printed: users come in by invitation, machines by `overlord login`.
+    if (!(yield* store.hasAdmin())) {
+      const setup = yield* store.createAccountLink({
+        kind: "setup",
+        createdBy: null,
+        role: "admin",
+        ttlMs: SETUP_LINK_TTL_MS,
+      })
+      console.log(`Set up the first admin (one-time link, valid 24 h): ${server.publicUrl}/setup/${setup.token}`)
+    }
     return yield* Effect.never
   }).pipe(
     Effect.provide(

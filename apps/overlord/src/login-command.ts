@@ -1,0 +1,283 @@
+/**
+ * `overlord login <url>` (device code: the user approves in the dashboard), `overlord login <url> --key
+ * <key>` (headless: a pairing key an admin made), `overlord logout`, and `overlord keys create` (a
+ * pairing key made on the server's host, straight in its database).
+ */
+import { Api } from "@overlord/protocol"
+import { type Command, InvalidArgumentError } from "commander"
+import { Effect, Schema } from "effect"
+import { type HomePaths, loadMachine } from "./home.ts"
+import {
+  deleteServerCredentials,
+  loadServerCredentials,
+  type ServerCredentials,
+  saveServerCredentials,
+} from "./server-credentials.ts"
+import {
+  type DatabaseChoice,
+  DatabaseUrlError,
+  describeDatabase,
+  openEngine,
+  parseDatabaseUrl,
+} from "./store-from-url.ts"
+
+/** A failure told to the user in one line (the CLI prints it and exits 1). */
+export class LoginError extends Error {
+  override readonly name = "LoginError"
+}
+
+const REQUEST_TIMEOUT_MS = 15_000
+/** RFC 8628 §3.5: after `slow_down`, poll this much more slowly. */
+const SLOW_DOWN_STEP_S = 5
+
+/** An http(s) origin, without a trailing slash. */
+export function serverOrigin(value: string): string {
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw new LoginError(`${JSON.stringify(value)} is not a URL; expected something like https://overlord.example.com`)
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") throw new LoginError("the server URL must be http(s)://")
+  if (url.username || url.password) throw new LoginError("the server URL must not contain a user name or password")
+  return url.origin
+}
+
+async function post(url: string, body: unknown, token?: string): Promise<Response> {
+  try {
+    return await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    })
+  } catch (error) {
+    throw new LoginError(
+      `cannot reach ${new URL(url).origin}: ${error instanceof Error ? error.message : String(error)}`,
+    )
+  }
+}
+
+const decode = async <S extends Schema.Top>(res: Response, schema: S, what: string): Promise<S["Type"]> => {
+  const value = await res.json().catch(() => null)
+  const exit = Schema.decodeUnknownExit(schema as never)(value)
+  if (exit._tag === "Failure")
+    throw new LoginError(`the server's answer to ${what} is not what this CLI expects (${res.status})`)
+  return exit.value as S["Type"]
+}
+
+const errorMessage = async (res: Response) =>
+  ((await res.json().catch(() => null)) as Api.ApiError | null)?.error?.message ?? `${res.status} ${res.statusText}`
+
+export interface LoginOptions {
+  readonly key?: string
+  /** Where the code and progress go (the terminal). */
+  readonly print: (line: string) => void
+}
+
+/** Pairs this machine with the server and writes `server.json`; returns what it wrote. */
+export async function login(paths: HomePaths, url: string, options: LoginOptions): Promise<ServerCredentials> {
+  const origin = serverOrigin(url)
+  const machine = loadMachine(paths)
+  const credential = options.key
+    ? await redeemKey(origin, options.key, machine)
+    : await deviceFlow(origin, machine, options.print)
+  const saved = { url: origin, token: credential.token, machineId: credential.machineId }
+  saveServerCredentials(paths, saved)
+  options.print(
+    `Paired ${machine.name} with ${origin}. \`overlord start\` now syncs there (restart it if it is running: \`overlord stop && overlord start\`).`,
+  )
+  return saved
+}
+
+async function redeemKey(
+  origin: string,
+  key: string,
+  machine: { machineId: string; name: string },
+): Promise<Api.MachineCredential> {
+  const res = await post(`${origin}/api/v1/pairing-keys/redeem`, {
+    key,
+    machineId: machine.machineId,
+    machineName: machine.name,
+  })
+  if (res.status === 401) {
+    throw new LoginError("the server refused this pairing key: it is invalid, expired, revoked or already used")
+  }
+  if (!res.ok) throw new LoginError(`pairing failed: ${await errorMessage(res)}`)
+  return decode(res, Api.MachineCredential, "the pairing key")
+}
+
+async function deviceFlow(
+  origin: string,
+  machine: { machineId: string; name: string },
+  print: (line: string) => void,
+): Promise<Api.MachineCredential> {
+  const start = await post(`${origin}/api/v1/device/code`, { machineId: machine.machineId, machineName: machine.name })
+  if (!start.ok) throw new LoginError(`the server would not start pairing: ${await errorMessage(start)}`)
+  const code = await decode(start, Api.DeviceCode, "the pairing request")
+  print(`To pair this machine, open ${code.verificationUrl}`)
+  print(`and check that it shows the code ${code.userCode} (signed in to the dashboard), then approve.`)
+  print(`Waiting for approval (the code expires in ${Math.round(code.expiresIn / 60)} minutes)...`)
+  const deadline = Date.now() + code.expiresIn * 1000
+  let interval = Math.max(1, code.interval)
+  while (Date.now() < deadline) {
+    await Bun.sleep(interval * 1000)
+    const res = await post(`${origin}/api/v1/device/token`, { deviceCode: code.deviceCode })
+    // 429: the server's own slow_down, or its rate limit: either way, poll more slowly.
+    const answer =
+      res.status === 429
+        ? { status: "slow_down" as const }
+        : await decode(res, Api.DeviceTokenResponse, "the pairing poll")
+    switch (answer.status) {
+      case "pending":
+        continue
+      case "slow_down":
+        interval += SLOW_DOWN_STEP_S
+        continue
+      case "approved":
+        if (!answer.token || !answer.machineId) throw new LoginError("the server approved but sent no token")
+        return { token: answer.token, machineId: answer.machineId }
+      case "denied":
+        throw new LoginError(`pairing was denied in the dashboard. Run \`overlord login ${origin}\` to try again.`)
+      case "expired":
+        throw new LoginError(
+          `the code ${code.userCode} expired before it was approved. Run \`overlord login ${origin}\` again.`,
+        )
+    }
+  }
+  throw new LoginError(
+    `the code ${code.userCode} expired before it was approved. Run \`overlord login ${origin}\` again.`,
+  )
+}
+
+/**
+ * Forgets the paired server: revokes this machine's token there when the server answers (so a copy of
+ * `server.json` is worthless too), and deletes `server.json` either way.
+ */
+export async function logout(paths: HomePaths, print: (line: string) => void): Promise<void> {
+  const paired = loadServerCredentials(paths)
+  if (!paired) {
+    print("this machine is not paired with a server (no server.json); nothing to do")
+    return
+  }
+  let revoked = false
+  try {
+    const res = await post(
+      `${paired.url}/api/v1/machines/${encodeURIComponent(paired.machineId)}/revoke`,
+      {},
+      paired.token,
+    )
+    // 401: already revoked on the server (or the token is unknown there): nothing left to revoke.
+    revoked = res.status === 204 || res.status === 401
+    if (!revoked)
+      print(`the server did not revoke this machine (${await errorMessage(res)}); revoke it in the dashboard`)
+  } catch (error) {
+    print(
+      `${error instanceof Error ? error.message : String(error)}; revoke this machine in the dashboard when you can`,
+    )
+  }
+  deleteServerCredentials(paths)
+  print(
+    `Logged out of ${paired.url}${revoked ? " (this machine's token is revoked there)" : ""}. \`overlord start\` uses the embedded server again (restart it if it is running).`,
+  )
+}
+
+export interface CreateKeyOptions {
+  readonly database: DatabaseChoice
+  readonly email: string
+  readonly ttlMinutes: number
+  readonly singleUse: boolean
+}
+
+/** `overlord keys create`: a pairing key for a user, made in the server's own database (on its host). */
+export async function createPairingKey(options: CreateKeyOptions): Promise<{ key: string; expiresAt: string }> {
+  const engine = await Effect.runPromise(
+    openEngine(options.database, { retryMaxMs: 2_000 }).pipe(Effect.timeout("30 seconds")),
+  ).catch((error: unknown) => {
+    throw new LoginError(
+      `cannot open ${describeDatabase(options.database)}: ${error instanceof Error ? error.message : String(error)}`,
+    )
+  })
+  try {
+    const user = await engine.findUserByEmail(options.email)
+    if (!user) throw new LoginError(`no user with the e-mail ${options.email} in ${describeDatabase(options.database)}`)
+    const ttlMs = options.ttlMinutes * 60_000
+    const key = await engine.issueToken({
+      userId: user.userId,
+      kind: "pairing-key",
+      ttlMs,
+      singleUse: options.singleUse,
+      label: "overlord keys create",
+    })
+    return { key, expiresAt: new Date(Date.now() + ttlMs).toISOString() }
+  } finally {
+    await engine.close()
+  }
+}
+
+/** Runs a command's action; a `LoginError` is said in one line with exit code 1, as the CLI's own errors are. */
+const oneLine =
+  <A extends unknown[]>(action: (...args: A) => Promise<void>) =>
+  async (...args: A): Promise<void> => {
+    try {
+      await action(...args)
+    } catch (error) {
+      if (!(error instanceof LoginError)) throw error
+      console.error(`overlord: ${error.message}`)
+      process.exitCode = 1
+    }
+  }
+
+const positiveInt = (v: string) => {
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("a whole number of minutes, at least 1")
+  return n
+}
+
+/** `overlord login`, `overlord logout`, `overlord keys create`. */
+export function addLoginCommands(program: Command, paths: () => HomePaths): void {
+  program
+    .command("login <server-url>")
+    .description(
+      "pair this machine with a standalone server (approve in its dashboard, or --key for headless machines)",
+    )
+    .option("--key <pairing-key>", "a pairing key an admin made (dashboard, or `overlord keys create` on the server)")
+    .action(
+      oneLine(async (url: string, opts: { key?: string }) => {
+        await login(paths(), url, { ...(opts.key ? { key: opts.key } : {}), print: (l) => console.log(l) })
+      }),
+    )
+
+  program
+    .command("logout")
+    .description("unpair this machine: revoke its token on the server (when reachable) and delete server.json")
+    .action(oneLine(() => logout(paths(), (l) => console.log(l))))
+
+  const keys = program.command("keys").description("pairing keys for `overlord login <url> --key`")
+  keys
+    .command("create")
+    .description("make a pairing key for a user, on the server's host, straight in its database")
+    .requiredOption(
+      "--database-url <url>",
+      "the server's database: a SQLite path, mysql://… or https://… (PlanetScale)",
+    )
+    .requiredOption("--user <email>", "the user the paired machines will belong to")
+    .option("--ttl-minutes <n>", "how long the key stays valid", positiveInt, 60)
+    .option("--multi-use", "usable by several machines until it expires (default: once)")
+    .action(
+      oneLine(async (opts: { databaseUrl: string; user: string; ttlMinutes: number; multiUse?: boolean }) => {
+        const database = parseDatabaseUrl(opts.databaseUrl)
+        if (database instanceof DatabaseUrlError) throw new LoginError(database.message)
+        const made = await createPairingKey({
+          database,
+          email: opts.user,
+          ttlMinutes: opts.ttlMinutes,
+          singleUse: !opts.multiUse,
+        })
+        console.log(made.key)
+        console.error(
+          `pairing key for ${opts.user}, ${opts.multiUse ? "usable until" : "single use, valid until"} ${made.expiresAt}: overlord login <server-url> --key <key>`,
+        )
+      }),
+    )
+}
