@@ -43,6 +43,8 @@ export interface AiServiceOptions {
   readonly maxVectors?: number
   /** When lines were last stored (the live hub's clock): the indexer is woken when it moves. */
   readonly lastStoredAt?: () => number
+  /** Start the indexer's worker (default true); false: search only (e.g. another server indexes). */
+  readonly runIndexer?: boolean
 }
 
 export interface AiSearchQuery {
@@ -180,7 +182,10 @@ export function startAiService(options: AiServiceOptions): AiService {
 
   // ---- the indexer's worker, and its store calls answered on this thread -------------------------
   const ext = import.meta.url.endsWith(".ts") ? "ts" : "js"
-  const worker = store.ai ? new Worker(new URL(`./ai-indexer-worker.${ext}`, import.meta.url).href) : null
+  const worker =
+    store.ai && options.runIndexer !== false
+      ? new Worker(new URL(`./ai-indexer-worker.${ext}`, import.meta.url).href)
+      : null
   const send = (m: ToIndexer) => worker?.postMessage(m)
   let stopped: (() => void) | null = null
 
