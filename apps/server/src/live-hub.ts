@@ -34,6 +34,12 @@ export const FEED_POLL_MS = 200
 /** Seqs one feed read covers at most (a backfill through another server: a few reads per poll). */
 const FEED_SPAN = 20_000
 const FEED_READS_PER_POLL = 4
+/**
+ * Machines (online, files, pending bytes) change through whichever server a daemon is connected to,
+ * without a line stored: every this many polls (2 s) each watched user's machines are read and sent
+ * when they differ from what this hub last saw.
+ */
+const MACHINES_EVERY_POLLS = 10
 /** Session summaries (totals over every message) are recomputed at most this often while lines arrive. */
 const SESSION_THROTTLE_MS = 1_000
 
@@ -95,6 +101,9 @@ export class LiveHub {
   /** The feed position this hub has read up to; null while nobody watches (no polling then). */
   private feedAt: number | null = null
   private feedTimer: ReturnType<typeof setTimeout> | null = null
+  private polls = 0
+  /** Per watched user, the machines as last sent (JSON), to send health only when they changed. */
+  private readonly machinesSeen = new Map<number, string>()
   /** The highest seq `stored` announced per user and session, until the feed passes it. */
   private readonly announced = new Map<string, number>()
 
@@ -118,6 +127,7 @@ export class LiveHub {
       this.feedAt = null
       this.feedTimer = null
       this.announced.clear()
+      this.machinesSeen.clear()
       return
     }
     try {
@@ -137,10 +147,23 @@ export class LiveHub {
           from = page.position
         }
       }
+      if (++this.polls % MACHINES_EVERY_POLLS === 0) await this.pollMachines()
     } catch {
       // The database is unreachable: keep the position and read on from it at the next poll.
     }
     this.feedTimer = setTimeout(() => void this.pollFeed(), this.options.feedPollMs ?? FEED_POLL_MS)
+  }
+
+  private async pollMachines(): Promise<void> {
+    const users = new Set([...this.watchers].map((w) => w.actor.userId))
+    for (const userId of this.machinesSeen.keys()) if (!users.has(userId)) this.machinesSeen.delete(userId)
+    for (const userId of users) {
+      const machines = await Effect.runPromise(this.store.listMachines({ userId }))
+      const seen = JSON.stringify(machines)
+      const before = this.machinesSeen.get(userId)
+      this.machinesSeen.set(userId, seen)
+      if (before !== undefined && before !== seen) this.machinesChanged(userId)
+    }
   }
 
   private deliverFeed(changes: readonly FeedChange[]): void {
