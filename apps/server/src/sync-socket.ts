@@ -179,6 +179,11 @@ export function openSyncConnection(
       stopRevokeWatch = presence.onRevoke(presenceKey, () =>
         refuse("unauthorized", `this machine was revoked on the server: ${REPAIR_HINT}`),
       )
+      // A revoke that committed after the check above found no socket to close: checked once more,
+      // now that one would be closed.
+      if (!(await run(store.verifyToken(msg.token, ["machine"])))) {
+        return refuse("unauthorized", `this machine was revoked on the server: ${REPAIR_HINT}`)
+      }
       const opened = await run(store.openMachine({ userId: grant.userId }, msg.machineId, msg.machineName))
       actor = { userId: grant.userId, machineId: opened.machineId }
       clearTimeout(helloTimer)

@@ -60,7 +60,8 @@ export class World {
     private readonly scope: Scope.Closeable,
   ) {}
 
-  static async start(name: EngineName): Promise<World> {
+  /** `wrap` may stand between the server and the store (to hold a call at a chosen moment). */
+  static async start(name: EngineName, wrap: (store: StoreApi) => StoreApi = (s) => s): Promise<World> {
     const engine: Engine =
       name === "sqlite"
         ? new SqliteEngine({ path: ":memory:" })
@@ -68,7 +69,7 @@ export class World {
             const db = testMariaDb()
             return MysqlEngine.open(connectMysql2({ url: db.url(await db.createDatabase()) }))
           })()
-    const store = fromEngine(engine)
+    const store = wrap(fromEngine(engine))
     const scope = await Effect.runPromise(Scope.make())
     const layer = httpServerLayer({ hostname: "127.0.0.1", port: 0, webDir: "/nonexistent-web-dir" }).pipe(
       Layer.provide(Layer.succeed(Store, store)),

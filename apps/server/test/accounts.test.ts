@@ -4,6 +4,8 @@
  * at once), and that the database holds no credential in plaintext.
  */
 import type { Api, Sync } from "@overlord/protocol"
+import type { Interface as StoreApi } from "@overlord/store"
+import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { REPAIR_HINT } from "../src/http-accounts.ts"
 import { type EngineName, userLine, World } from "./accounts-world.ts"
@@ -265,3 +267,56 @@ async function adminOf(world: World) {
     apiToken: "",
   }
 }
+
+describe("a revoke that lands while a hello's token check is under way", () => {
+  let world: World
+  /** While set, a machine token's verification waits for it after the store has answered. */
+  let gate: Promise<void> | null = null
+  let checked: () => void = () => {}
+  const holdMachineChecks = (store: StoreApi): StoreApi => ({
+    ...store,
+    verifyToken: (token, kinds) =>
+      store.verifyToken(token, kinds).pipe(
+        Effect.tap(() =>
+          kinds.includes("machine") && gate
+            ? Effect.promise(() => {
+                checked()
+                return gate!
+              })
+            : Effect.void,
+        ),
+      ),
+  })
+  beforeAll(async () => {
+    world = await World.start("sqlite", holdMachineChecks)
+  }, 60_000)
+  afterAll(async () => {
+    await world?.close()
+  })
+
+  it("still refuses the connection (the token was valid when read, revoked before the socket was watched)", async () => {
+    const admin = await world.setupAdmin("race@example.com", "Race")
+    const token = await world.pair(admin, "race-1")
+    let release: () => void = () => {}
+    gate = new Promise((resolve) => {
+      release = resolve
+    })
+    const reached = new Promise<void>((resolve) => {
+      checked = resolve
+    })
+    const sync = await world.syncSocket(token, "race-1")
+    await reached
+    // The hello's check has read a valid token; the revoke commits and closes what is open (nothing yet).
+    gate = null
+    expect((await world.call("/api/v1/machines/race-1/revoke", { method: "POST", cookie: admin.cookie })).status).toBe(
+      204,
+    )
+    release()
+    const refusal = (await sync.waitFor(
+      (m) => m.type === "refused" || m.type === "welcome",
+      "an answer",
+    )) as Sync.ServerMessage
+    expect(refusal.type).toBe("refused")
+    expect(await sync.closed).toBe(4000)
+  })
+})
