@@ -199,6 +199,14 @@ describe.skipIf(skip)("pairing by device code in Chromium", () => {
     await expect.poll(() => row.getAttribute("data-state"), { timeout: 20_000 }).toBe("online")
     expect(await row.locator(".account-item-title").textContent()).toBe(hostname())
     await screenshot(page, "pairing-machines")
+    // The page follows the live feed: the daemon stops, the row says offline without a reload.
+    await page.evaluate(() => {
+      ;(window as unknown as { __sameDocument: boolean }).__sameDocument = true
+    })
+    daemon.stop()
+    await daemon.exited
+    await expect.poll(() => row.getAttribute("data-state"), { timeout: 20_000 }).toBe("offline")
+    expect(await page.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument)).toBe(true)
     expect(pageErrors).toEqual([])
   })
 })

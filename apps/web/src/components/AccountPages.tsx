@@ -7,7 +7,7 @@ import type { Api } from "@overlord/protocol"
 import { useState } from "react"
 import { type AccountMachine, accountsApi } from "../accounts-api.ts"
 import { formatAgo, formatTime } from "../format.ts"
-import { useNow } from "../hooks.ts"
+import { useHealth, useNow } from "../hooks.ts"
 import { sessionHref } from "../router.ts"
 import { ConfirmButton, errorText, OnceSecret, useLoaded } from "./AccountWidgets.tsx"
 
@@ -59,10 +59,24 @@ const serverOrigin = () => window.location.origin
 const machineState = (m: AccountMachine): "revoked" | "online" | "offline" =>
   m.revoked ? "revoked" : m.online ? "online" : "offline"
 
+/** The REST list (which knows revocations) with online and last seen from the live feed, which flips without a reload. */
+const withLiveState = (
+  machines: readonly AccountMachine[],
+  live: readonly Api.Machine[] | undefined,
+): AccountMachine[] => {
+  const byId = new Map((live ?? []).map((m) => [m.machineId, m]))
+  return machines.map((m) => {
+    const h = byId.get(m.machineId)
+    return h ? { ...m, online: h.online, lastSeenAt: h.lastSeenAt, filesTracked: h.filesTracked } : m
+  })
+}
+
 const MachinesTab = () => {
   const now = useNow()
+  const health = useHealth()
   const [reload, setReload] = useState(0)
   const res = useLoaded((s) => accountsApi.machines(s), [reload])
+  const machines = res.state === "ok" ? withLiveState(res.value.machines, health?.machines) : []
   return (
     <section>
       <h2>Machines</h2>
@@ -72,14 +86,14 @@ const MachinesTab = () => {
       </p>
       {res.state === "loading" && <div className="muted">Loading…</div>}
       {res.state === "error" && <div className="error">{res.error}</div>}
-      {res.state === "ok" && res.value.machines.length === 0 && (
+      {res.state === "ok" && machines.length === 0 && (
         <div className="muted" data-testid="no-machines">
           No machine yet.
         </div>
       )}
-      {res.state === "ok" && res.value.machines.length > 0 && (
+      {machines.length > 0 && (
         <ul className="account-list" data-testid="account-machines">
-          {res.value.machines.map((m) => {
+          {machines.map((m) => {
             const state = machineState(m)
             return (
               <li key={m.machineId} className="account-item" data-testid="account-machine" data-state={state}>
