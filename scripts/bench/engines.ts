@@ -388,11 +388,14 @@ try {
     results.push(
       await runEngine(
         `planetscale (bridge, ${LATENCY_MS} ms)`,
-        await MysqlEngine.open(connectPlanetscale({ url: bridge.url })),
+        await MysqlEngine.open(
+          PROFILE ? timed(connectPlanetscale({ url: bridge.url })) : connectPlanetscale({ url: bridge.url }),
+        ),
         PS_MB * 1e6,
         bridge.requestCount,
       ),
     )
+    printStatementTime(`planetscale (bridge, ${LATENCY_MS} ms)`)
   } finally {
     await bridge.stop()
   }
