@@ -46,7 +46,9 @@ export const layer = (config: EmbeddedConfig) =>
     EmbeddedServer,
     Effect.gen(function* () {
       const worker = yield* Effect.acquireRelease(
-        Effect.sync(() => new Worker(WORKER_URL)),
+        // The environment as it is now: a worker otherwise sees the process's initial one, without
+        // what the CLI set since (the --ollama-* flags, `ai-settings.ts`).
+        Effect.sync(() => new Worker(WORKER_URL, { env: { ...process.env } as Record<string, string> })),
         (w) =>
           Effect.promise(async () => {
             // Let the worker close its scope (server, database) before the thread goes away.

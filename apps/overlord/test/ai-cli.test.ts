@@ -105,4 +105,52 @@ describe("overlord CLI with local AI", () => {
     expect(down.out).toContain("sync and full-text search work as always")
     fake.up()
   })
+
+  it("start --foreground hands the flags to the server's thread (a service unit runs it so)", async () => {
+    for (const [flag, expected] of [
+      ["http://127.0.0.1:9", { enabled: true, ollamaUrl: "http://127.0.0.1:9" }],
+      ["off", { enabled: false }],
+    ] as const) {
+      const fgHome = join(root, `home-fg-${expected.enabled}`)
+      const proc = Bun.spawn(
+        [
+          "bun",
+          OVERLORD_BIN,
+          "--home",
+          fgHome,
+          "start",
+          "--foreground",
+          "--claude-dir",
+          claudeDir,
+          "--port",
+          "0",
+          "--ollama-url",
+          flag,
+        ],
+        { stdout: "ignore", stderr: "pipe" },
+      )
+      try {
+        const deadline = Date.now() + 30_000
+        let status: Api.AiStatus | null = null
+        while (Date.now() < deadline && !status) {
+          await Bun.sleep(200)
+          const creds = (await Bun.file(join(fgHome, "credentials.json"))
+            .json()
+            .catch(() => null)) as {
+            serverUrl: string
+            apiToken: string
+          } | null
+          if (!creds) continue
+          const res = await fetch(`${creds.serverUrl}/api/v1/ai/status`, {
+            headers: { authorization: `Bearer ${creds.apiToken}` },
+          }).catch(() => null)
+          if (res?.ok) status = (await res.json()) as Api.AiStatus
+        }
+        expect(status).toMatchObject(expected)
+      } finally {
+        proc.kill()
+        await proc.exited
+      }
+    }
+  })
 })
