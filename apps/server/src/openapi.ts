@@ -123,6 +123,7 @@ export function openApiDocument(): unknown {
       },
     }
   }
+  addAccountRoutes(paths)
   cached = {
     openapi: "3.1.0",
     info: { title: "Overlord API", version: "1" },
@@ -136,4 +137,211 @@ export function openApiDocument(): unknown {
     paths,
   }
   return cached
+}
+
+// ---- accounts, pairing and sharing (issue #11; `http-accounts.ts`) ----------------------------------
+
+interface AccountRoute {
+  readonly method: "get" | "post" | "delete"
+  readonly path: string
+  readonly summary: string
+  readonly request?: Schema.Top
+  /** Absent: no body (204). */
+  readonly response?: Schema.Top
+  readonly status: "200" | "201" | "204"
+  /** Who may call it; `none` routes are rate-limited per client address. */
+  readonly auth: "none" | "signed in" | "admin" | "signed in, or the machine's own token"
+}
+
+const ACCOUNT_ROUTES: readonly AccountRoute[] = [
+  { method: "get", path: "/me", summary: "The signed-in user", response: Api.Me, status: "200", auth: "signed in" },
+  {
+    method: "post",
+    path: "/machines/{machineId}/revoke",
+    summary: "Revoke a machine: its tokens stop working and its open sync socket is refused at once",
+    status: "204",
+    auth: "signed in, or the machine's own token",
+  },
+  {
+    method: "get",
+    path: "/tokens",
+    summary: "API tokens and pairing keys (no secrets)",
+    response: Api.TokenList,
+    status: "200",
+    auth: "signed in",
+  },
+  {
+    method: "post",
+    path: "/tokens",
+    summary: "A new API token, shown once",
+    request: Api.CreateTokenRequest,
+    response: Api.CreatedToken,
+    status: "201",
+    auth: "signed in",
+  },
+  {
+    method: "post",
+    path: "/tokens/{tokenId}/revoke",
+    summary: "Revoke an API token or pairing key",
+    status: "204",
+    auth: "signed in",
+  },
+  {
+    method: "post",
+    path: "/invites",
+    summary: "A one-time invite link",
+    request: Api.CreateInviteRequest,
+    response: Api.CreatedLink,
+    status: "201",
+    auth: "admin",
+  },
+  {
+    method: "post",
+    path: "/invites/accept",
+    summary: "Accept an invite: creates the user and signs them in (cookie)",
+    request: Api.AcceptLinkRequest,
+    response: Api.Me,
+    status: "200",
+    auth: "none",
+  },
+  {
+    method: "post",
+    path: "/setup",
+    summary: "The first start's setup link: creates the first admin and signs them in (cookie)",
+    request: Api.AcceptLinkRequest,
+    response: Api.Me,
+    status: "200",
+    auth: "none",
+  },
+  {
+    method: "get",
+    path: "/links/{token}",
+    summary: "Whether a setup or invite link is still usable",
+    response: Api.LinkStatus,
+    status: "200",
+    auth: "none",
+  },
+  {
+    method: "post",
+    path: "/pairing-keys",
+    summary: "A pairing key for `overlord login <url> --key`, shown once",
+    request: Api.CreatePairingKeyRequest,
+    response: Api.CreatedPairingKey,
+    status: "201",
+    auth: "admin",
+  },
+  {
+    method: "post",
+    path: "/pairing-keys/redeem",
+    summary: "Exchange a pairing key for a machine token (the CLI)",
+    request: Api.RedeemPairingKeyRequest,
+    response: Api.MachineCredential,
+    status: "200",
+    auth: "none",
+  },
+  {
+    method: "post",
+    path: "/device/code",
+    summary: "Start the device-code flow (the CLI)",
+    request: Api.PairingMachine,
+    response: Api.DeviceCode,
+    status: "200",
+    auth: "none",
+  },
+  {
+    method: "post",
+    path: "/device/token",
+    summary: "Poll: 428 pending, 429 slow_down, 200 approved (once), 403 denied, 410 expired",
+    request: Api.DeviceTokenRequest,
+    response: Api.DeviceTokenResponse,
+    status: "200",
+    auth: "none",
+  },
+  {
+    method: "get",
+    path: "/device/{userCode}",
+    summary: "A pairing request, to approve or deny",
+    response: Api.DeviceRequest,
+    status: "200",
+    auth: "signed in",
+  },
+  {
+    method: "post",
+    path: "/device/{userCode}/approve",
+    summary: "Approve a pairing request",
+    response: Api.DeviceRequest,
+    status: "200",
+    auth: "signed in",
+  },
+  {
+    method: "post",
+    path: "/device/{userCode}/deny",
+    summary: "Deny a pairing request",
+    response: Api.DeviceRequest,
+    status: "200",
+    auth: "signed in",
+  },
+  {
+    method: "get",
+    path: "/sessions/{sessionId}/shares",
+    summary: "Who a session of yours is shared with",
+    response: Api.SessionShareList,
+    status: "200",
+    auth: "signed in",
+  },
+  {
+    method: "post",
+    path: "/sessions/{sessionId}/shares",
+    summary: "Share a session of yours read-only with another user of this server",
+    request: Api.ShareRequest,
+    response: Api.SessionShare,
+    status: "201",
+    auth: "signed in",
+  },
+  {
+    method: "delete",
+    path: "/sessions/{sessionId}/shares/{userId}",
+    summary: "Withdraw a share",
+    status: "204",
+    auth: "signed in",
+  },
+  {
+    method: "get",
+    path: "/shared-sessions",
+    summary: "Sessions other users shared with you",
+    response: Api.SharedSessionList,
+    status: "200",
+    auth: "signed in",
+  },
+]
+
+const jsonContent = (schema: Schema.Top) => {
+  const doc = Schema.toJsonSchemaDocument(schema)
+  return { "application/json": { schema: { ...doc.schema, $defs: doc.definitions } } }
+}
+
+function addAccountRoutes(paths: Record<string, unknown>): void {
+  for (const route of ACCOUNT_ROUTES) {
+    const key = `/api/v1${route.path}`
+    const entry = (paths[key] ?? {}) as Record<string, unknown>
+    entry[route.method] = {
+      summary: `${route.summary} (${route.auth})`,
+      ...(route.auth === "none" ? { security: [] } : {}),
+      parameters: [...route.path.matchAll(/\{(\w+)\}/g)].map((m) => ({
+        name: m[1],
+        in: "path",
+        required: true,
+        schema: { type: "string" },
+      })),
+      ...(route.request ? { requestBody: { required: true, content: jsonContent(route.request) } } : {}),
+      responses: {
+        [route.status]: { description: "OK", ...(route.response ? { content: jsonContent(route.response) } : {}) },
+        "400": { description: "The body or a parameter is invalid" },
+        ...(route.auth === "none"
+          ? { "429": { description: "Too many requests from this address" } }
+          : { "401": { description: "No valid session cookie or bearer token" } }),
+      },
+    }
+    paths[key] = entry
+  }
 }

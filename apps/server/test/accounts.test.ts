@@ -245,6 +245,17 @@ describe.each(["sqlite", "mariadb"] as EngineName[])("accounts over HTTP (%s)", 
     }
   })
 
+  it("the OpenAPI document lists the account routes with their bodies", async () => {
+    const doc = (await world.call("/api/v1/openapi.json", { cookie: (await adminOf(world)).cookie })).body as {
+      paths: Record<string, Record<string, { requestBody?: unknown; security?: unknown[] }>>
+    }
+    expect(Object.keys(doc.paths["/api/v1/device/token"]!)).toEqual(["post"])
+    expect(doc.paths["/api/v1/device/token"]!.post!.security).toEqual([])
+    expect(doc.paths["/api/v1/sessions/{sessionId}/shares"]!.post!.requestBody).toBeDefined()
+    expect(Object.keys(doc.paths["/api/v1/tokens"]!).sort()).toEqual(["get", "post"])
+    expect(doc.paths["/api/v1/me"]!.get).toBeDefined()
+  })
+
   it("rate-limits the unauthenticated routes", async () => {
     let limited = 0
     for (let i = 0; i < 100; i++) {
