@@ -6,8 +6,9 @@
 import { connectPlanetscale, type MysqlClient, MysqlEngine } from "@overlord/store/mysql"
 import { type PlanetScaleBridge, startPlanetScaleBridge } from "@overlord/testkit/planetscale-bridge"
 import { afterEach } from "vitest"
-import { mariaDbForTests } from "./mysql-test-server.ts"
+import { runAccountStoreContract } from "./account-store-contract.ts"
 import { runAiStoreContract } from "./ai-store-contract.ts"
+import { mariaDbForTests } from "./mysql-test-server.ts"
 import { runStoreContract } from "./store-contract.ts"
 
 // Registered before the contract's own `afterEach`, so it runs after the engines are closed. Each bridge
@@ -42,4 +43,10 @@ runStoreContract({
 runAiStoreContract({
   name: "planetscale (the HTTP driver through the bridge)",
   makeEngine: async () => MysqlEngine.open(connectPlanetscale({ url: (await newBridge()).url })),
+})
+
+runAccountStoreContract({
+  name: "planetscale (the HTTP driver through the bridge)",
+  makeEngine: async () => MysqlEngine.open(connectPlanetscale({ url: (await newBridge()).url })),
+  tableText: async (engine, table) => JSON.stringify((await clientOf(engine).query(`SELECT * FROM ${table}`)).rows),
 })
