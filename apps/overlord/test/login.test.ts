@@ -199,6 +199,9 @@ describe("a laptop paired by device code", () => {
     const out = join(root, "exported.jsonl")
     expect((await cli(home, ["export", SID, "-o", out])).code).toBe(0)
     expect(await readFile(out)).toEqual(await readFile(sessionFile))
+    // `overlord open` prints a one-time sign-in link to the paired server's dashboard.
+    const open = await cli(home, ["open"])
+    expect(open.out).toContain(`Dashboard: ${url}/auth?token=ovl_`)
   }, 120_000)
 
   it("a machine revoked in the API is refused at once, and `overlord status` says to log in again", async () => {

@@ -33,6 +33,8 @@
  * - `POST /api/v1/sessions/:sessionId/shares` `Api.ShareRequest` (owner) → 201 `Api.SessionShare`; 404 no such
  *   user on this server or no such session of yours.
  * - `DELETE /api/v1/sessions/:sessionId/shares/:userId` (owner) → 204.
+ * - `POST /api/v1/login-links` with a paired machine's own token (`overlord open`) → `{ url }`: a one-time
+ *   sign-in link for the machine's user, valid 10 minutes (with an API token: as before, `app.ts`).
  * - `GET  /api/v1/shared-sessions` (signed in) → `Api.SharedSessionList`. A grantee reads a shared session
  *   through the ordinary `GET /api/v1/sessions/:id`, `/entries` and `/export` routes; never writable or
  *   commandable.
@@ -58,6 +60,8 @@ export const DEVICE_POLL_INTERVAL_S = 2
 export const DEVICE_CODE_TTL_MS = 10 * 60 * 1000
 export const INVITE_TTL_MS = 7 * 24 * 3600 * 1000
 export const SETUP_LINK_TTL_MS = 24 * 3600 * 1000
+/** A sign-in link printed by `overlord open` on a paired laptop is used at once, or not at all. */
+export const MACHINE_LOGIN_LINK_TTL_MS = 10 * 60 * 1000
 /** Bodies of these routes are a few hundred bytes. */
 const MAX_BODY_BYTES = 16 * 1024
 /** What a refused or revoked machine is told (the daemon shows it in `overlord status`). */
@@ -394,6 +398,16 @@ export function makeAccountRoutes(options: AccountRoutesOptions): AccountRoutes 
           return apiError(404, "not_found", "no such machine of yours")
         options.closeMachine(userId, machineUid)
         return new Response(null, { status: 204 })
+      }
+      // `overlord open` on a paired laptop: a one-time sign-in link for the machine's user, so a user
+      // whose browser session ended gets back in without an admin (API tokens use app.ts's route).
+      if (path === "/login-links" && req.method === "POST" && !actor) {
+        const machine = await machineBearer(req)
+        if (!machine) return undefined
+        const link = await run(
+          store.issueToken({ userId: machine.userId, kind: "login-link", ttlMs: MACHINE_LOGIN_LINK_TTL_MS }),
+        )
+        return json({ url: `${originOf(req, url)}/auth?token=${link}` })
       }
       if (!actor) return undefined
       return await signedInRoutes(req, url, path, actor)

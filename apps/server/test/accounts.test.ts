@@ -213,6 +213,22 @@ describe.each(["sqlite", "mariadb"] as EngineName[])("accounts over HTTP (%s)", 
     expect((await world.call("/api/v1/sessions", { bearer: token })).status).toBe(401)
   })
 
+  it("a paired machine's token gets a one-time sign-in link for its user (overlord open); a revoked one does not", async () => {
+    const admin = await adminOf(world)
+    const member = await world.invite(admin, "open@example.com", "Opener")
+    const token = await world.pair(member, "open-1")
+    const made = await world.call("/api/v1/login-links", { method: "POST", bearer: token })
+    expect(made.status).toBe(200)
+    const link = new URL((made.body as { url: string }).url)
+    const signedIn = await world.call(`${link.pathname}${link.search}`)
+    expect(signedIn.status).toBe(302)
+    const cookie = signedIn.res.headers.get("set-cookie")!.split(";")[0]!
+    expect(((await world.call("/api/v1/me", { cookie })).body as Api.Me).user.email).toBe("open@example.com")
+    expect((await world.call(`${link.pathname}${link.search}`)).status).toBe(401)
+    await world.call("/api/v1/machines/open-1/revoke", { method: "POST", cookie: member.cookie })
+    expect((await world.call("/api/v1/login-links", { method: "POST", bearer: token })).status).toBe(401)
+  })
+
   it("only hashes of tokens, keys, links and codes are in the database", async () => {
     const admin = await adminOf(world)
     const member = await world.invite(admin, "hash@example.com", "Hash")
