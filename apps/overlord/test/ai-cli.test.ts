@@ -8,6 +8,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { Api } from "@overlord/protocol"
+import { SqliteEngine } from "@overlord/store/sqlite"
 import { type FakeOllama, startFakeOllama } from "@overlord/testkit/fake-ollama"
 import { OVERLORD_BIN } from "@overlord/testkit/overlord-process"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -151,6 +152,48 @@ describe("overlord CLI with local AI", () => {
         proc.kill()
         await proc.exited
       }
+    }
+  })
+
+  it("serve --ollama-url: the standalone server runs the indexer against that Ollama", async () => {
+    const database = join(root, "serve.db")
+    const proc = Bun.spawn(
+      [
+        "bun",
+        OVERLORD_BIN,
+        "--home",
+        join(root, "home-serve"),
+        "serve",
+        "--port",
+        "0",
+        "--database",
+        database,
+        "--ollama-url",
+        fake.url,
+      ],
+      { stdout: "pipe", stderr: "pipe" },
+    )
+    try {
+      const reader = proc.stdout.getReader()
+      let out = ""
+      const deadline = Date.now() + 30_000
+      while (!/Overlord server on (\S+)/.test(out) && Date.now() < deadline) {
+        const { value, done } = await reader.read()
+        if (done) break
+        out += new TextDecoder().decode(value)
+      }
+      const url = /Overlord server on (\S+?),?\s/.exec(out)?.[1]
+      expect(url, out).toBeDefined()
+      // A token of our own, through a second engine on the server's database file.
+      const engine = new SqliteEngine({ path: database })
+      const userId = engine.ensureUser("ai-cli-test")
+      const token = engine.issueToken({ userId, kind: "api" })
+      engine.close()
+      const res = await fetch(`${url}/api/v1/ai/status`, { headers: { authorization: `Bearer ${token}` } })
+      expect(await res.json()).toMatchObject({ enabled: true, ollamaUrl: fake.url, embedDimensions: 256 })
+    } finally {
+      proc.kill()
+      await proc.exited
     }
   })
 })
