@@ -72,12 +72,23 @@ const ROUTES: readonly Route[] = [
   },
   {
     path: "/search",
-    summary: "Full-text search across transcripts",
-    response: Api.SearchResult,
+    summary:
+      "Search across transcripts: without mode, full text (SearchResult); with mode, one hit per session by words and/or meaning, fused (HybridSearchResult)",
+    response: Schema.Union([Api.SearchResult, Api.HybridSearchResult]),
     params: [
       ["q", "query", "words or a quoted phrase"],
-      ["limit", "query", "at most 200"],
+      ["limit", "query", "at most 200 (with mode: 100)"],
+      ["mode", "query", "hybrid | text | semantic (local AI, issue #13)"],
+      ["project", "query", "with mode: encoded project directory"],
+      ["machine", "query", "with mode: machine id"],
+      ["from", "query", "with mode: ISO date, active at or after"],
+      ["to", "query", "with mode: ISO date, started at or before"],
     ],
+  },
+  {
+    path: "/ai/status",
+    summary: "Local AI: Ollama, the background indexer, the in-process vector index",
+    response: Api.AiStatus,
   },
   {
     path: "/usage",
