@@ -81,7 +81,7 @@ const DeviceRequestView = ({ code }: { code: string }) => {
     return (
       <p className="error" data-testid="device-error">
         {res.status === 401
-          ? "Sign in to this dashboard first, then open the link from your terminal again."
+          ? "Sign in to this dashboard first (`overlord open` on a machine already paired with it opens a signed-in page), then open the link from your terminal again."
           : `No sign-in request with code ${code} (${res.error}). Check the code your terminal shows.`}
       </p>
     )
