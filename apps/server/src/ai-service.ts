@@ -35,6 +35,11 @@ const LIST_DEPTH = 200
 /** New lines arrived: wake the indexer at most this often (a live session is embedded as it grows). */
 const WAKE_EVERY_MS = 5_000
 const LOAD_PAGE = 4_096
+/**
+ * A search waits at most this long for its query's embedding, then answers by words and says why:
+ * the indexer's own calls may take minutes (a 3B model on a laptop CPU), a person's search may not.
+ */
+export const QUERY_EMBED_TIMEOUT_MS = 2_000
 
 export interface AiServiceOptions {
   readonly store: StoreApi
@@ -176,7 +181,7 @@ export function startAiService(options: AiServiceOptions): AiService {
     ...options.ollama,
     embedDimensions: options.ollama.embedDimensions ?? DEFAULT_EMBED_DIMENSIONS,
   }
-  const client = makeOllamaClient(ollama)
+  const client = makeOllamaClient({ ...ollama, timeoutMs: Math.min(ollama.timeoutMs, QUERY_EMBED_TIMEOUT_MS) })
   const vectors = new ProcessVectors(store, options.maxVectors ?? DEFAULT_MAX_VECTORS)
   let workerStatus: IndexerStatus | null = null
 

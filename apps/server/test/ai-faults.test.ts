@@ -10,6 +10,7 @@ import type { Api } from "@overlord/protocol"
 import { SqliteEngine } from "@overlord/store/sqlite"
 import { type FakeOllama, startFakeOllama } from "@overlord/testkit/fake-ollama"
 import { afterAll, afterEach, describe, expect, it } from "vitest"
+import { QUERY_EMBED_TIMEOUT_MS } from "../src/ai-service.ts"
 import { sessionFile, TOPICS } from "./support/ai-corpus.ts"
 import { type AiTestServer, startAiServer, until } from "./support/ai-server.ts"
 
@@ -137,5 +138,21 @@ describe("local AI when Ollama misbehaves", () => {
       (s) => s.titled === sessions.length,
       60_000,
     )
+  }, 90_000)
+
+  it("a search waits for its query's embedding at most QUERY_EMBED_TIMEOUT_MS, whatever the indexer's timeout", async () => {
+    const fake = startFakeOllama()
+    const server = await start(fake, 120_000)
+    for (const s of sessions.slice(0, 2)) await server.append(s.fileKey, s.text)
+    const target = sessions[0]!
+    await textFinds(server, target.topic.keywordQuery, target.sessionId)
+    fake.setDelay(QUERY_EMBED_TIMEOUT_MS + 3_000)
+    const result = await hybrid(server, target.topic.keywordQuery)
+    expect(result.semantic).toEqual({
+      available: false,
+      reason: `Ollama at ${fake.url} did not answer within ${QUERY_EMBED_TIMEOUT_MS} ms.`,
+    })
+    expect(result.hits[0]).toMatchObject({ sessionId: target.sessionId, matched: ["text"] })
+    fake.setDelay(0)
   }, 90_000)
 })
