@@ -177,6 +177,17 @@ try {
     console.log(
       `\n${sessions} sessions with ${chunksPer} vectors each (${sessions * chunksPer} vectors, ${dims} dimensions) written in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
     )
+    // The indexer's one query per pass, on the storing thread: every session lacks a title here (the worst case).
+    const pendingTimes: number[] = []
+    for (let i = 0; i < 20; i++) {
+      const s0 = performance.now()
+      ai.pendingSessions(48)
+      pendingTimes.push(performance.now() - s0)
+    }
+    pendingTimes.sort((a, b) => a - b)
+    console.log(
+      `  pendingSessions(48) with ${sessions} sessions all pending: p50 ${pct(pendingTimes, 50).toFixed(1)} ms`,
+    )
     const service = startAiService({ store: fromEngine(engine), ollama, runIndexer: false })
     const actor = { userId }
     const words = [
