@@ -18,8 +18,10 @@ import {
   originAllowed,
   sessionCookie,
 } from "./auth.ts"
+import { CommandRelay } from "./command-relay.ts"
 import { makeAccountRoutes } from "./http-accounts.ts"
 import { apiError, decodedPath, handleApi, internalError, logRequestFailure } from "./http-api.ts"
+import { handleCommands } from "./http-commands.ts"
 import { LiveHub } from "./live-hub.ts"
 import { MAX_FRAME_BYTES, openSyncConnection, type SyncConnection, SyncPresence } from "./sync-socket.ts"
 
@@ -74,6 +76,7 @@ export function makeApp(options: AppOptions) {
   const { store, policy } = options
   const hub = new LiveHub(store)
   const presence = new SyncPresence()
+  const commands = new CommandRelay(store, hub)
   const accountRoutes = makeAccountRoutes({
     store,
     policy,
@@ -197,6 +200,8 @@ export function makeApp(options: AppOptions) {
         return apiError(401, "unauthorized", "sign in with the link `overlord start` printed, or send a bearer token")
       if (req.method !== "GET" && !originAllowed(policy, req))
         return apiError(403, "bad_origin", "cross-origin request")
+      if (url.pathname === "/api/v1/commands" || url.pathname.startsWith("/api/v1/commands/"))
+        return handleCommands(store, commands, actor, req, url)
       return handleApi(store, actor, req, url, options.ai)
     }
 
@@ -223,7 +228,7 @@ export function makeApp(options: AppOptions) {
     open(ws: ServerWebSocket<SocketData>) {
       const data = ws.data
       if (data.kind === "sync") {
-        data.conn = openSyncConnection(ws, store, hub, presence)
+        data.conn = openSyncConnection(ws, store, hub, presence, commands)
       } else {
         data.watcher = hub.add(ws, data.actor)
       }
@@ -245,14 +250,18 @@ export function makeApp(options: AppOptions) {
         ws.send(JSON.stringify({ type: "error", message: "invalid message" }))
         return
       }
-      hub.subscribe(data.watcher, exit.value)
+      if (exit.value.type === "watch-command") commands.watch(ws, data.actor, exit.value)
+      else hub.subscribe(data.watcher, exit.value)
     },
     close(ws: ServerWebSocket<SocketData>) {
       const data = ws.data
       if (data.kind === "sync") data.conn?.onClose()
-      else if (data.watcher) hub.remove(data.watcher)
+      else if (data.watcher) {
+        hub.remove(data.watcher)
+        commands.unwatchAll(ws)
+      }
     },
   }
 
-  return { fetch, websocket, hub }
+  return { fetch, websocket, hub, commands }
 }

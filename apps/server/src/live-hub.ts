@@ -92,6 +92,11 @@ export class LiveHub {
     this.flushTimer ??= setTimeout(() => void this.flushSessions(), SESSION_THROTTLE_MS)
   }
 
+  /** A message for every dashboard of the user (remote commands' `command`, `command-relay.ts`). */
+  broadcast(userId: number, message: Live.LiveMessage): void {
+    for (const w of this.watchers) if (w.actor.userId === userId) send(w, message)
+  }
+
   machinesChanged(userId: number): void {
     for (const w of this.watchers) if (w.actor.userId === userId) void this.sendHealth(w)
   }

@@ -17,6 +17,7 @@ import {
 } from "@overlord/store"
 import { countPieces, FACTS_VERSION, type LineFacts } from "@overlord/transcript"
 import { Effect, Schema } from "effect"
+import type { CommandRelay } from "./command-relay.ts"
 import { REPAIR_HINT } from "./http-accounts.ts"
 import type { LiveHub } from "./live-hub.ts"
 
@@ -102,8 +103,12 @@ export function openSyncConnection(
   store: StoreApi,
   hub: LiveHub,
   presence: SyncPresence,
+  /** Remote commands (`command-relay.ts`); without it, command messages are refused. */
+  commands?: CommandRelay,
 ): SyncConnection {
   let actor: MachineActor | null = null
+  /** Stops this connection speaking for its machine's remote commands. */
+  let detachCommands: (() => void) | null = null
   /** This connection's entry in `presence`, from a verified hello until the close. */
   let presenceKey: string | null = null
   /** Removes this connection from the machine's revocation watchers (set with `presenceKey`). */
@@ -196,7 +201,13 @@ export function openSyncConnection(
         factsVersion: FACTS_VERSION,
         goneNotices: true,
       })
+      // Remote commands: what this daemon accepts, then what waits for it (after the welcome).
+      if (msg.remote) await run(store.setMachineRemote(actor, msg.remote))
       hub.machinesChanged(grant.userId)
+      if (commands && !closed)
+        detachCommands = await commands.attach(actor, msg.machineId, (m) => {
+          if (!closed) socket.send(JSON.stringify(m))
+        })
       return
     }
     if (!actor) return refuse("bad_message", "expected a hello first")
@@ -207,7 +218,12 @@ export function openSyncConnection(
       hub.machinesChanged(actor.userId)
       return
     }
+    if (msg.type === "command-ack" || msg.type === "command-event" || msg.type === "command-exit") {
+      if (!commands) return send({ type: "error", message: "this server does not take remote commands" })
+      return commands.fromDaemon(actor, msg)
+    }
     if (msg.type === "status") {
+      if (msg.remote) await run(store.setMachineRemote(actor, msg.remote))
       await run(
         store.setMachineState(actor, {
           online: true,
@@ -334,6 +350,7 @@ export function openSyncConnection(
     },
     onClose: () => {
       closed = true
+      detachCommands?.()
       stopRevokeWatch?.()
       if (quietTimer) clearTimeout(quietTimer)
       clearTimeout(helloTimer)

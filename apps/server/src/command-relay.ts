@@ -1,0 +1,161 @@
+/**
+ * Remote commands between the API, the store and the daemons' sync sockets, in this server process:
+ * which daemon connection speaks for which machine, (re)delivery of queued commands when a daemon says
+ * hello, the expiry sweep, and the live fan-out of commands and their events to the dashboards.
+ *
+ * Delivery is at least once (a queued command is sent at every hello until the daemon acknowledges
+ * it) and the daemon's journal makes running exactly once. Several server instances: a command asked
+ * of one instance reaches a daemon connected to another at its next hello (the multi-server change
+ * feed does not carry commands yet).
+ */
+import type { Api, Commands, Live } from "@overlord/protocol"
+import type { Actor, MachineActor, Interface as StoreApi } from "@overlord/store"
+import { Effect } from "effect"
+import type { LiveHub, LiveSocket } from "./live-hub.ts"
+
+/** How often queued commands are checked for expiry (also on every API read). */
+const SWEEP_MS = 5_000
+const EVENT_PAGE = 1_000
+
+interface CommandWatch {
+  readonly socket: LiveSocket
+  readonly actor: Actor
+  readonly commandId: string
+  lastEventSeq: number
+  pumping: boolean
+  dirty: boolean
+}
+
+const key = (userId: number, machineUid: string) => `${userId}\u0000${machineUid}`
+const run = <A>(e: Effect.Effect<A, unknown>) => Effect.runPromise(e)
+
+export class CommandRelay {
+  /** The newest sync connection of each machine: where its commands go. */
+  private readonly daemons = new Map<string, (m: Commands.CommandServerMessage) => void>()
+  private readonly watches = new Set<CommandWatch>()
+  private readonly sweeper: ReturnType<typeof setInterval>
+
+  constructor(
+    private readonly store: StoreApi,
+    private readonly hub: LiveHub,
+  ) {
+    this.sweeper = setInterval(() => void this.expire().catch(() => undefined), SWEEP_MS)
+    this.sweeper.unref?.()
+  }
+
+  close(): void {
+    clearInterval(this.sweeper)
+  }
+
+  /** A daemon said hello: it speaks for its machine until `detach`; its queued commands go out now. */
+  async attach(
+    actor: MachineActor,
+    machineUid: string,
+    send: (m: Commands.CommandServerMessage) => void,
+  ): Promise<() => void> {
+    const k = key(actor.userId, machineUid)
+    this.daemons.set(k, send)
+    await this.expire()
+    for (const command of await run(this.store.undeliveredCommands(actor, new Date().toISOString()))) send(command)
+    return () => {
+      if (this.daemons.get(k) === send) this.daemons.delete(k)
+    }
+  }
+
+  /** Sends to the machine's daemon if it is connected here; false otherwise. */
+  sendTo(userId: number, machineUid: string, message: Commands.CommandServerMessage): boolean {
+    const send = this.daemons.get(key(userId, machineUid))
+    if (!send) return false
+    send(message)
+    return true
+  }
+
+  /** Queued commands past their time become `expired` (and never run); the dashboards hear of it. */
+  async expire(): Promise<void> {
+    const expired = await run(this.store.expireCommands(new Date().toISOString()))
+    for (const { userId, command } of expired) this.commandChanged(userId, command)
+  }
+
+  /** A daemon's message about one of its commands: stored, then fanned out. */
+  async fromDaemon(actor: MachineActor, message: Commands.CommandDaemonMessage): Promise<void> {
+    const at = new Date().toISOString()
+    if (message.type === "command-ack") {
+      const changed = await run(this.store.recordCommandAck(actor, message.commandId, at))
+      if (changed) this.commandChanged(actor.userId, changed)
+      return
+    }
+    if (message.type === "command-event") {
+      const outcome = await run(
+        this.store.recordCommandEvents(
+          actor,
+          message.commandId,
+          [{ eventSeq: message.eventSeq, event: message.event }],
+          at,
+        ),
+      )
+      if (outcome.command) this.commandChanged(actor.userId, outcome.command)
+      if (outcome.stored > 0) this.eventsStored(actor.userId, message.commandId)
+      return
+    }
+    const changed = await run(this.store.recordCommandExit(actor, message, at))
+    if (changed) this.commandChanged(actor.userId, changed)
+  }
+
+  /** Every dashboard of the user hears of a new or changed command. */
+  commandChanged(userId: number, command: Api.CommandSummary): void {
+    this.hub.broadcast(userId, { type: "command", command })
+  }
+
+  // ---- live watchers --------------------------------------------------------------------------
+
+  watch(socket: LiveSocket, actor: Actor, msg: Live.WatchCommand): void {
+    let w = [...this.watches].find((x) => x.socket === socket && x.commandId === msg.commandId)
+    if (!w) {
+      w = { socket, actor, commandId: msg.commandId, lastEventSeq: msg.afterEventSeq, pumping: false, dirty: false }
+      this.watches.add(w)
+    } else w.lastEventSeq = msg.afterEventSeq
+    void this.pump(w)
+  }
+
+  unwatchAll(socket: LiveSocket): void {
+    for (const w of this.watches) if (w.socket === socket) this.watches.delete(w)
+  }
+
+  private eventsStored(userId: number, commandId: string): void {
+    for (const w of this.watches) if (w.actor.userId === userId && w.commandId === commandId) void this.pump(w)
+  }
+
+  /** Events after the watcher's last, page by page: replay and live are one path (no gap, no repeat). */
+  private async pump(w: CommandWatch): Promise<void> {
+    if (w.pumping) {
+      w.dirty = true
+      return
+    }
+    w.pumping = true
+    try {
+      do {
+        w.dirty = false
+        for (;;) {
+          const events = await run(this.store.listCommandEvents(w.actor, w.commandId, w.lastEventSeq, EVENT_PAGE))
+          if (!events || events.length === 0 || !this.watches.has(w)) break
+          sendLive(w.socket, { type: "command-events", commandId: w.commandId, events })
+          w.lastEventSeq = events[events.length - 1]!.eventSeq
+          if (events.length < EVENT_PAGE) break
+        }
+      } while (w.dirty)
+    } catch (error) {
+      // The client re-watches with its last eventSeq after a reconnect.
+      await run(Effect.logWarning(`command ${w.commandId}: live events`, error)).catch(() => undefined)
+    } finally {
+      w.pumping = false
+    }
+  }
+}
+
+function sendLive(socket: LiveSocket, m: Live.LiveMessage): void {
+  try {
+    socket.send(JSON.stringify(m))
+  } catch {
+    // Closed: removed on its close event.
+  }
+}
