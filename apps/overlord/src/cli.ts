@@ -10,8 +10,8 @@ import type { Api } from "@overlord/protocol"
 import { PublicUrlError, parsePublicUrl } from "@overlord/server/auth"
 import { Command, InvalidArgumentError } from "commander"
 import { Layer } from "effect"
-import { readCleanupPeriod } from "./claude-settings.ts"
 import { addAiCommands, generatedLabel } from "./ai-commands.ts"
+import { readCleanupPeriod } from "./claude-settings.ts"
 import * as Daemon from "./daemon.ts"
 import { type HomePaths, homePaths, isRunning, readJson, resolveClaudeDir, runningPid } from "./home.ts"
 import { addLoginCommands } from "./login-command.ts"
@@ -69,31 +69,48 @@ export function buildCli(): Command {
     .option("--port <port>", "embedded server port", parsePort, DEFAULT_PORT)
     .option("--host <host>", "embedded server address (loopback unless you mean it)", "127.0.0.1")
     .option("--server <url>", "sync to this standalone server instead of the embedded one")
-    .action(async (opts: { foreground?: boolean; claudeDir?: string; port: number; host: string; server?: string }) => {
-      const p = paths()
-      const pid = runningPid(p)
-      if (pid && pid !== process.pid) throw new CliError(`already running (pid ${pid}); \`overlord stop\` first`)
-      if (opts.foreground) {
-        runMain(
-          Layer.launch(
-            Daemon.layer({
-              paths: p,
-              claudeDir: resolveClaudeDir(opts.claudeDir),
-              host: opts.host,
-              port: opts.port,
-              console: true,
-              // Tuning for tests and benchmarks: small frames hit many more frame boundaries.
-              ...(process.env.OVERLORD_CHUNK_BYTES ? { chunkBytes: Number(process.env.OVERLORD_CHUNK_BYTES) } : {}),
-              ...(process.env.OVERLORD_WINDOW ? { window: Number(process.env.OVERLORD_WINDOW) } : {}),
-              ...(process.env.OVERLORD_WINDOW_BYTES ? { windowBytes: Number(process.env.OVERLORD_WINDOW_BYTES) } : {}),
-              ...(opts.server ? { serverUrl: opts.server.replace(/\/$/, "") } : {}),
-            }),
-          ),
-        )
-        return
-      }
-      await startDetached(p)
-    })
+    .option(
+      "--allow-remote",
+      "run Claude Code when the server asks (remote commands; off unless set here or in the config)",
+    )
+    .action(
+      async (opts: {
+        foreground?: boolean
+        claudeDir?: string
+        port: number
+        host: string
+        server?: string
+        allowRemote?: boolean
+      }) => {
+        const p = paths()
+        const pid = runningPid(p)
+        if (pid && pid !== process.pid) throw new CliError(`already running (pid ${pid}); \`overlord stop\` first`)
+        if (opts.foreground) {
+          runMain(
+            Layer.launch(
+              Daemon.layer({
+                paths: p,
+                claudeDir: resolveClaudeDir(opts.claudeDir),
+                host: opts.host,
+                port: opts.port,
+                console: true,
+                // Tuning for tests and benchmarks: small frames hit many more frame boundaries.
+                ...(process.env.OVERLORD_CHUNK_BYTES ? { chunkBytes: Number(process.env.OVERLORD_CHUNK_BYTES) } : {}),
+                ...(process.env.OVERLORD_WINDOW ? { window: Number(process.env.OVERLORD_WINDOW) } : {}),
+                ...(process.env.OVERLORD_WINDOW_BYTES
+                  ? { windowBytes: Number(process.env.OVERLORD_WINDOW_BYTES) }
+                  : {}),
+                ...(opts.server ? { serverUrl: opts.server.replace(/\/$/, "") } : {}),
+                ...(opts.allowRemote ? { allowRemote: true } : {}),
+                ...(process.env.OVERLORD_CLAUDE_PATH ? { claudePath: process.env.OVERLORD_CLAUDE_PATH } : {}),
+              }),
+            ),
+          )
+          return
+        }
+        await startDetached(p)
+      },
+    )
 
   program
     .command("stop")

@@ -4,10 +4,14 @@
  */
 import { rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
+import type { Commands } from "@overlord/protocol"
 import { Effect, Layer, Schedule } from "effect"
 import * as Embedded from "./embedded-server.ts"
 import { type HomePaths, loadMachine, writeJson, writeJsonAsync } from "./home.ts"
 import { fileLogger, type Logger } from "./logger.ts"
+import { CommandRunner } from "./remote/command-runner.ts"
+import { KnownProjects } from "./remote/known-projects.ts"
+import { loadRemoteConfig } from "./remote/remote-config.ts"
 import { loadCredentials, pairedServerUrl } from "./server-credentials.ts"
 import { watchSessions } from "./session-watcher.ts"
 import { type FileNotice, SyncEngine, type SyncStatus } from "./sync-engine.ts"
@@ -24,6 +28,10 @@ export interface DaemonConfig {
   readonly chunkBytes?: number
   readonly window?: number
   readonly windowBytes?: number
+  /** `overlord start --allow-remote`: run remote commands (else only if `<home>/remote/config.json` enables them). */
+  readonly allowRemote?: boolean
+  /** The `claude` executable remote commands run (default: `claude` on PATH). */
+  readonly claudePath?: string
 }
 
 /** What `overlord status` reads. */
@@ -75,9 +83,40 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger) =>
         if (warnings.length > MAX_WARNINGS) warnings.shift()
       }
       const machine = loadMachine(config.paths)
+      // Remote commands: the runner reports through the engine's socket (buffered while it is down).
+      const knownProjects = new KnownProjects(config.paths.home, log)
+      const remoteConfig = loadRemoteConfig(config.paths.home, { allowRemote: config.allowRemote === true }, log)
+      let sendToServer: (m: Commands.CommandDaemonMessage) => void = () => undefined
+      const runner = yield* Effect.acquireRelease(
+        Effect.sync(() =>
+          CommandRunner.open({
+            home: config.paths.home,
+            config: remoteConfig,
+            knownProjects: knownProjects.current,
+            send: (m) => sendToServer(m),
+            logger: log,
+            ...(config.claudePath ? { claudePath: config.claudePath } : {}),
+          }),
+        ),
+        (r) =>
+          Effect.promise(async () => {
+            await r.close()
+            knownProjects.flush()
+          }),
+      )
+      if (remoteConfig.enabled) log.info("remote commands are enabled on this machine")
       const engine = yield* Effect.acquireRelease(
         Effect.sync(() => {
           const e = new SyncEngine({
+            onCommand: (m) => void runner.accept(m),
+            onCwds: (cwds) => knownProjects.add(cwds),
+            remote: () => ({
+              enabled: runner.config.enabled,
+              maxConcurrent: runner.config.maxConcurrent,
+              maxPromptBytes: runner.config.maxPromptBytes,
+              // Sandboxes (Daytona) are not wired to the socket yet.
+              sandbox: false,
+            }),
             serverUrl: target.serverUrl,
             machineId: machine.machineId,
             machineName: machine.name,
@@ -88,6 +127,7 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger) =>
             ...(config.windowBytes ? { windowBytes: config.windowBytes } : {}),
             projectsDir: join(config.claudeDir, "projects"),
           })
+          sendToServer = (m) => e.sendCommandMessage(m)
           e.start()
           return e
         }),

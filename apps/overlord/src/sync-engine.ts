@@ -9,8 +9,14 @@
 import { isUtf8 } from "node:buffer"
 import { stat } from "node:fs/promises"
 import { join } from "node:path"
-import { encodeAppendFrame, Sync, writeAppendFactsInPlace, writeAppendHeaderInPlace } from "@overlord/protocol"
-import { FACTS_VERSION, factsOfLines } from "@overlord/transcript"
+import {
+  type Commands,
+  encodeAppendFrame,
+  Sync,
+  writeAppendFactsInPlace,
+  writeAppendHeaderInPlace,
+} from "@overlord/protocol"
+import { FACTS_VERSION, factsOfLines, type LineFacts } from "@overlord/transcript"
 import { Schema } from "effect"
 import WebSocket from "ws"
 import { type FileFacts, readBefore, readChunk, statFile } from "./file-reader.ts"
@@ -42,6 +48,12 @@ export interface SyncOptions {
    * are gone from it are reported (`gone`), deleted while the daemon was down included.
    */
   readonly projectsDir?: string
+  /** Remote commands from the server (`command`, `command-input`): handed to the command runner. */
+  readonly onCommand?: (message: Commands.CommandServerMessage) => void
+  /** What this daemon accepts of remote commands, told in `hello` and `status`. */
+  readonly remote?: () => Sync.RemoteCapabilities
+  /** The `cwd`s named by the lines shipped (their facts), for the command runner's known projects. */
+  readonly onCwds?: (cwds: ReadonlySet<string>) => void
 }
 
 interface Tracked {
@@ -416,6 +428,7 @@ export class SyncEngine {
       filesTracked: s.filesTracked,
       bytesPending: s.bytesPending,
       ...(lastError ? { lastError } : {}),
+      ...(this.options.remote ? { remote: this.options.remote() } : {}),
     }
     this.socket.send(JSON.stringify(msg))
   }
@@ -465,6 +478,43 @@ export class SyncEngine {
     return false
   }
 
+  // ---- remote commands ------------------------------------------------------------------------
+
+  /** Messages for the server while it is unreachable, sent in order at the next welcome. */
+  private readonly commandOutbox: Commands.CommandDaemonMessage[] = []
+
+  /**
+   * Sends a command runner's message, or keeps it until the next welcome while disconnected. A
+   * message on a socket that dies before the server reads it is lost; the command's exit is kept in
+   * the runner's journal and re-sent when the server redelivers a command it has no ack for.
+   */
+  sendCommandMessage(message: Commands.CommandDaemonMessage): void {
+    if (this.ready && this.socket && this.socket.readyState === WebSocket.OPEN && this.commandOutbox.length === 0) {
+      this.socket.send(JSON.stringify(message))
+      return
+    }
+    this.commandOutbox.push(message)
+    if (this.ready) this.flushCommandMessages()
+  }
+
+  private flushCommandMessages(): void {
+    while (this.commandOutbox.length > 0 && this.ready && this.socket && this.socket.readyState === WebSocket.OPEN)
+      this.socket.send(JSON.stringify(this.commandOutbox.shift()))
+  }
+
+  private readonly seenCwds = new Set<string>()
+  private collectCwds(facts: readonly (LineFacts | null)[]): void {
+    let added: Set<string> | null = null
+    for (const f of facts) {
+      const cwd = f?.cwd
+      if (cwd === undefined || this.seenCwds.has(cwd)) continue
+      this.seenCwds.add(cwd)
+      added ??= new Set()
+      added.add(cwd)
+    }
+    if (added) this.options.onCwds?.(added)
+  }
+
   private connect(): void {
     if (this.stopped) return
     const url = `${this.options.serverUrl.replace(/^http/, "ws")}/api/v1/sync`
@@ -479,6 +529,7 @@ export class SyncEngine {
         machineId: this.options.machineId,
         machineName: this.options.machineName,
         token: this.options.token,
+        ...(this.options.remote ? { remote: this.options.remote() } : {}),
       }
       socket.send(JSON.stringify(hello))
     })
@@ -538,6 +589,7 @@ export class SyncEngine {
         this.factsFrameLimit = msg.factsVersion === FACTS_VERSION ? msg.limits.maxFrameBytes : 0
         this.options.log.info(`connected to ${this.options.serverUrl}; the server holds ${msg.cursors.length} files`)
         this.ready = true
+        this.flushCommandMessages()
         const queued = new Set(this.backfill)
         for (const t of this.files.values()) {
           await this.verify(t)
@@ -549,6 +601,10 @@ export class SyncEngine {
         void this.reportGone(msg.cursors)
         return
       }
+      case "command":
+      case "command-input":
+        this.options.onCommand?.(msg)
+        return
       case "refused":
         this.fail(`the server refused this daemon: ${msg.message}`)
         return
@@ -828,7 +884,9 @@ export class SyncEngine {
     let facts: Uint8Array | null = null
     if (this.factsFrameLimit > 0) {
       // The server's storing thread is the backfill's bottleneck; this thread has time to parse.
-      const written = writeAppendFactsInPlace(frame, end, factsOfLines(payload, isUtf8))
+      const lineFacts = factsOfLines(payload, isUtf8)
+      if (this.options.onCwds) this.collectCwds(lineFacts)
+      const written = writeAppendFactsInPlace(frame, end, lineFacts)
       if (typeof written === "number") factsInPlace = written
       else facts = written
       // Frames of many short lines can carry more facts than bytes: then the server parses them.

@@ -1,0 +1,184 @@
+/**
+ * Remote commands end to end: the real daemon (bundle, `overlord start --allow-remote`) with its real
+ * embedded server, and the real Claude Code CLI against the scripted fake Anthropic API. A command
+ * POSTed to the API reaches the daemon over the sync socket, its events stream back over the live
+ * socket in order, a permission prompt is answered over the API, and the session it produced syncs
+ * and is linked to the command. A project the daemon does not know is refused by the daemon.
+ */
+import { mkdir, readFile, writeFile } from "node:fs/promises"
+import { join } from "node:path"
+import type { Api, Live } from "@overlord/protocol"
+import {
+  type ClaudeHome,
+  claudeBinary,
+  claudeEnv,
+  encodeProjectDir,
+  makeClaudeHome,
+} from "@overlord/testkit/claude-cli"
+import { type FakeAnthropic, startFakeAnthropic } from "@overlord/testkit/fake-anthropic"
+import { type OverlordCredentials, type OverlordProcess, startOverlord } from "@overlord/testkit/overlord-process"
+import { permissionWrite, REMOTE_FILE, REMOTE_FILE_CONTENT } from "@overlord/testkit/scenarios"
+import { waitFor } from "@overlord/testkit/wait"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+
+describe("remote commands through the real daemon and server", () => {
+  let claude: ClaudeHome
+  let fake: FakeAnthropic
+  let daemon: OverlordProcess
+  let creds: OverlordCredentials
+  let machineId: string
+  const savedEnv = { ...process.env }
+
+  const api = async <T>(path: string, body?: unknown): Promise<{ status: number; body: T }> => {
+    const res = await fetch(`${creds.serverUrl}/api/v1${path}`, {
+      method: body === undefined ? "GET" : "POST",
+      headers: {
+        authorization: `Bearer ${creds.apiToken}`,
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    })
+    return { status: res.status, body: (await res.json()) as T }
+  }
+
+  beforeAll(async () => {
+    claude = await makeClaudeHome("overlord-remote-e2e-")
+    const scenario = permissionWrite(claude.projectDir)
+    fake = startFakeAnthropic(scenario.script)
+    // A session of this project already synced: the daemon learns the project from its lines' cwd.
+    const sessions = join(claude.configDir, "projects", encodeProjectDir(claude.projectDir))
+    await mkdir(sessions, { recursive: true })
+    await writeFile(
+      join(sessions, "00000000-0000-4000-8000-000000000001.jsonl"),
+      `${JSON.stringify({
+        type: "user",
+        uuid: "u-1",
+        parentUuid: null,
+        sessionId: "00000000-0000-4000-8000-000000000001",
+        cwd: claude.projectDir,
+        timestamp: new Date().toISOString(),
+        message: { role: "user", content: "earlier work" },
+      })}\n`,
+    )
+    await mkdir(join(claude.configDir, "..", "tmp"), { recursive: true })
+    // The daemon's commands run with its environment: the CLI the test kit runs, against the fake API.
+    Object.assign(process.env, claudeEnv(claude.configDir, fake.url), { OVERLORD_CLAUDE_PATH: await claudeBinary() })
+    daemon = startOverlord(join(claude.configDir, "..", "overlord-home"), claude.configDir, ["--allow-remote"])
+    creds = await daemon.credentials()
+    const machine = await waitFor(
+      "the machine to accept commands",
+      async () =>
+        (await api<{ machines: Api.Machine[] }>("/machines")).body.machines.find((m) => m.acceptsCommands) ?? null,
+      30_000,
+    )
+    machineId = machine.machineId
+    await waitFor(
+      "the daemon to know the project",
+      async () => {
+        const text = await readFile(
+          join(claude.configDir, "..", "overlord-home", "remote", "projects.json"),
+          "utf8",
+        ).catch(() => "")
+        return text.includes(claude.projectDir) ? true : null
+      },
+      30_000,
+    )
+  }, 120_000)
+
+  afterAll(async () => {
+    daemon?.stop()
+    await fake?.stop()
+    process.env = savedEnv
+    await claude?.cleanup()
+  })
+
+  it("runs a command: events stream in order, the permission prompt is answered over the API, the session syncs linked", async () => {
+    const created = await api<Api.CommandCreated>("/commands", {
+      machineId,
+      projectDir: claude.projectDir,
+      prompt: "Write remote.txt.",
+      // The test kit's Claude settings skip prompts; `default` asks before the Write.
+      permissionMode: "default",
+    })
+    expect(created.status).toBe(201)
+    const { commandId } = created.body.command
+
+    // The dashboard's live socket, watching from the first event.
+    const live: Live.LiveMessage[] = []
+    const ws = new WebSocket(`${creds.serverUrl.replace(/^http/, "ws")}/api/v1/live`, {
+      headers: { authorization: `Bearer ${creds.apiToken}`, origin: creds.serverUrl },
+    } as unknown as string[])
+    ws.onmessage = (e) => live.push(JSON.parse(String(e.data)) as Live.LiveMessage)
+    await new Promise<void>((resolve, reject) => {
+      ws.onopen = () => resolve()
+      ws.onerror = () => reject(new Error("live socket failed"))
+    })
+    ws.send(JSON.stringify({ type: "watch-command", commandId, afterEventSeq: -1 } satisfies Live.WatchCommand))
+    const events = () => live.flatMap((m) => (m.type === "command-events" ? m.events : []))
+
+    const request = await waitFor(
+      "the permission request",
+      () => events().find((e) => e.event.kind === "permission-request") ?? null,
+      20_000,
+    ).catch(async (error: unknown) => {
+      const detail = (await api<Api.CommandDetail>(`/commands/${commandId}`)).body
+      throw new Error(`${String(error)}; live: ${JSON.stringify(live).slice(0, 1500)}; command: ${JSON.stringify(detail).slice(0, 3000)}; daemon: ${daemon.output().slice(-1500)}`)
+    })
+    if (request.event.kind !== "permission-request") throw new Error("unreachable")
+    expect(request.event.toolName).toBe("Write")
+    const answered = await api(`/commands/${commandId}/input`, {
+      type: "permission",
+      requestId: request.event.requestId,
+      decision: "allow",
+    })
+    expect(answered.status).toBe(202)
+
+    const done = await waitFor(
+      "the command's end",
+      async () => {
+        const c = (await api<Api.CommandDetail>(`/commands/${commandId}`)).body.command
+        return c.endedAt !== null ? c : null
+      },
+      60_000,
+    )
+    expect(done).toMatchObject({ status: "completed", exitCode: 0 })
+    expect(await readFile(join(claude.projectDir, REMOTE_FILE), "utf8")).toBe(REMOTE_FILE_CONTENT)
+    // Events arrived over the live socket in order, without gaps or repeats.
+    await waitFor("every event live", async () => {
+      const stored = (await api<Api.CommandDetail>(`/commands/${commandId}`)).body.events.length
+      return events().length === stored ? true : null
+    })
+    expect(events().map((e) => e.eventSeq)).toEqual(events().map((_, i) => i))
+    ws.close()
+
+    // The session it produced syncs like any other and is linked both ways.
+    const sessionId = done.sessionId
+    expect(sessionId).toBeTruthy()
+    await waitFor(
+      "the command's session to sync",
+      async () => {
+        const res = await fetch(`${creds.serverUrl}/api/v1/sessions/${sessionId}`, {
+          headers: { authorization: `Bearer ${creds.apiToken}` },
+        })
+        return res.ok ? true : null
+      },
+      30_000,
+    )
+    const linked = (await api<Api.CommandList>(`/commands?sessionId=${sessionId}`)).body.commands
+    expect(linked.map((c) => c.commandId)).toEqual([commandId])
+  }, 120_000)
+
+  it("ends a command in a project the daemon does not know as refused, with the daemon's reason", async () => {
+    const created = await api<Api.CommandCreated>("/commands", { machineId, projectDir: "/usr", prompt: "hi" })
+    expect(created.status).toBe(201)
+    const done = await waitFor(
+      "the refusal",
+      async () => {
+        const c = (await api<Api.CommandDetail>(`/commands/${created.body.command.commandId}`)).body.command
+        return c.status === "refused" ? c : null
+      },
+      30_000,
+    )
+    expect(done.error?.reason).toBe("unknown-project")
+  }, 60_000)
+})
