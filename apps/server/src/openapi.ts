@@ -135,6 +135,7 @@ export function openApiDocument(): unknown {
     }
   }
   addAccountRoutes(paths)
+  addCommandRoutes(paths)
   cached = {
     openapi: "3.1.0",
     info: { title: "Overlord API", version: "1" },
@@ -351,6 +352,93 @@ function addAccountRoutes(paths: Record<string, unknown>): void {
         ...(route.auth === "none"
           ? { "429": { description: "Too many requests from this address" } }
           : { "401": { description: "No valid session cookie or bearer token" } }),
+      },
+    }
+    paths[key] = entry
+  }
+}
+
+// ---- remote commands (`http-commands.ts`) -------------------------------------------------------------
+
+interface CommandRoute {
+  readonly method: "get" | "post"
+  readonly path: string
+  readonly summary: string
+  readonly request?: Schema.Top
+  readonly response: Schema.Top
+  readonly status: "200" | "201" | "202"
+  readonly query?: readonly [name: string, description: string][]
+}
+
+const COMMAND_ROUTES: readonly CommandRoute[] = [
+  {
+    method: "post",
+    path: "/commands",
+    summary:
+      "Ask one of your machines to run Claude Code in one of its projects; queued while it is offline, until expiresInMs (default 1 h)",
+    request: Api.CreateCommandRequest,
+    response: Api.CommandCreated,
+    status: "201",
+  },
+  {
+    method: "get",
+    path: "/commands",
+    summary: "Commands, newest first",
+    response: Api.CommandList,
+    status: "200",
+    query: [
+      ["machineId", "only this machine's"],
+      ["sessionId", "the commands that produced or continued this session"],
+      ["limit", "at most 500"],
+    ],
+  },
+  {
+    method: "get",
+    path: "/commands/{commandId}",
+    summary: "A command and its events so far (live: watch-command on /api/v1/live)",
+    response: Api.CommandDetail,
+    status: "200",
+  },
+  {
+    method: "post",
+    path: "/commands/{commandId}/input",
+    summary: "A follow-up message, a permission answer or a cancel for a running command",
+    request: Api.CommandInputRequest,
+    response: Api.CommandCreated,
+    status: "202",
+  },
+]
+
+function addCommandRoutes(paths: Record<string, unknown>): void {
+  for (const route of COMMAND_ROUTES) {
+    const key = `/api/v1${route.path}`
+    const entry = (paths[key] ?? {}) as Record<string, unknown>
+    entry[route.method] = {
+      summary: route.summary,
+      parameters: [
+        ...[...route.path.matchAll(/\{(\w+)\}/g)].map((m) => ({
+          name: m[1],
+          in: "path",
+          required: true,
+          schema: { type: "string" },
+        })),
+        ...(route.query ?? []).map(([name, description]) => ({
+          name,
+          in: "query",
+          required: false,
+          description,
+          schema: { type: "string" },
+        })),
+      ],
+      ...(route.request ? { requestBody: { required: true, content: jsonContent(route.request) } } : {}),
+      responses: {
+        [route.status]: { description: "OK", content: jsonContent(route.response) },
+        "4XX": {
+          description:
+            "Refused or not found, with a typed reason (remote-disabled, machine-not-found, path-escape, prompt-too-long, concurrency-limit, ...)",
+          content: jsonContent(Api.CommandErrorResponse),
+        },
+        "401": { description: "No valid session cookie or bearer token" },
       },
     }
     paths[key] = entry

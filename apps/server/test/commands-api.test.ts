@@ -228,3 +228,19 @@ describe("commands API", () => {
     expect((cancelled.body.command as Api.CommandSummary).status).toBe("cancelled")
   })
 })
+
+describe("commands in the OpenAPI document", () => {
+  it("lists the four command routes with their request and error schemas", async () => {
+    const { openApiDocument } = await import("../src/openapi.ts")
+    const paths = (
+      openApiDocument() as {
+        paths: Record<string, Record<string, { requestBody?: unknown; responses: Record<string, unknown> }>>
+      }
+    ).paths
+    expect(Object.keys(paths["/api/v1/commands"] ?? {}).sort()).toEqual(["get", "post"])
+    expect(paths["/api/v1/commands"]?.post?.requestBody).toBeDefined()
+    expect(paths["/api/v1/commands"]?.post?.responses["4XX"]).toBeDefined()
+    expect(Object.keys(paths["/api/v1/commands/{commandId}"] ?? {})).toEqual(["get"])
+    expect(paths["/api/v1/commands/{commandId}/input"]?.post?.requestBody).toBeDefined()
+  })
+})
