@@ -86,7 +86,9 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger) =>
       // Remote commands: the runner reports through the engine's socket (buffered while it is down).
       const knownProjects = new KnownProjects(config.paths.home, log)
       const remoteConfig = loadRemoteConfig(config.paths.home, { allowRemote: config.allowRemote === true }, log)
-      let sendToServer: (m: Commands.CommandDaemonMessage) => void = () => undefined
+      // Until the engine exists (the runner reports commands a crash cut short as soon as it opens).
+      const early: Commands.CommandDaemonMessage[] = []
+      let sendToServer: (m: Commands.CommandDaemonMessage) => void = (m) => early.push(m)
       const runner = yield* Effect.acquireRelease(
         Effect.sync(() =>
           CommandRunner.open({
@@ -128,6 +130,7 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger) =>
             projectsDir: join(config.claudeDir, "projects"),
           })
           sendToServer = (m) => e.sendCommandMessage(m)
+          for (const m of early.splice(0)) e.sendCommandMessage(m)
           e.start()
           return e
         }),
