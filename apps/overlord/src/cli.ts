@@ -16,6 +16,7 @@ import * as Daemon from "./daemon.ts"
 import { type HomePaths, homePaths, isRunning, readJson, resolveClaudeDir, runningPid } from "./home.ts"
 import { addLoginCommands } from "./login-command.ts"
 import { addDaytonaCommands } from "./remote/daytona-commands.ts"
+import { RunError, runRemote } from "./run-command.ts"
 import { runMain } from "./run-main.ts"
 // The paired server's (server.json) when there is one, else the embedded server's credentials.
 import { loadCredentials } from "./server-credentials.ts"
@@ -194,6 +195,40 @@ export function buildCli(): Command {
         for (const e of list) console.log(`  ${e.fileKey} at ${e.at}`)
       }
     })
+
+  // ---- remote commands: `overlord run` (run-command.ts) ----
+  program
+    .command("run <prompt>")
+    .description("run Claude Code on a machine through the server, streaming its output; exits with its code")
+    .requiredOption("--project <dir>", "the project directory (one of the machine's session projects)")
+    .option("--machine <id>", "the machine's id (default: this machine)")
+    .option("--sandbox", "in a Daytona sandbox of that machine's daemon")
+    .option("--resume <sessionId>", "continue this session")
+    .option("--permission-mode <mode>", "Claude Code's permission mode for the run (default, acceptEdits, plan)")
+    .option(
+      "--allow-tools <list>",
+      "answer permission prompts for these tools allow (comma-separated, e.g. Write,Bash)",
+    )
+    .action(
+      async (
+        prompt: string,
+        opts: {
+          project: string
+          machine?: string
+          sandbox?: boolean
+          resume?: string
+          allowTools?: string
+          permissionMode?: string
+        },
+      ) => {
+        try {
+          process.exitCode = await runRemote(paths(), prompt, opts)
+        } catch (error) {
+          if (error instanceof RunError) throw new CliError(error.message)
+          throw error
+        }
+      },
+    )
 
   program
     .command("sessions")

@@ -5,6 +5,7 @@
  * socket in order, a permission prompt is answered over the API, and the session it produced syncs
  * and is linked to the command. A project the daemon does not know is refused by the daemon.
  */
+import { spawn } from "node:child_process"
 import { mkdir, readFile, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import type { Api, Live } from "@overlord/protocol"
@@ -16,7 +17,12 @@ import {
   makeClaudeHome,
 } from "@overlord/testkit/claude-cli"
 import { type FakeAnthropic, startFakeAnthropic } from "@overlord/testkit/fake-anthropic"
-import { type OverlordCredentials, type OverlordProcess, startOverlord } from "@overlord/testkit/overlord-process"
+import {
+  OVERLORD_BIN,
+  type OverlordCredentials,
+  type OverlordProcess,
+  startOverlord,
+} from "@overlord/testkit/overlord-process"
 import { permissionWrite, REMOTE_FILE, REMOTE_FILE_CONTENT } from "@overlord/testkit/scenarios"
 import { waitFor } from "@overlord/testkit/wait"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -44,7 +50,8 @@ describe("remote commands through the real daemon and server", () => {
   beforeAll(async () => {
     claude = await makeClaudeHome("overlord-remote-e2e-")
     const scenario = permissionWrite(claude.projectDir)
-    fake = startFakeAnthropic(scenario.script)
+    // Twice: once for the API's command, once for `overlord run`'s.
+    fake = startFakeAnthropic({ ...scenario.script, main: [...scenario.script.main, ...scenario.script.main] })
     // A session of this project already synced: the daemon learns the project from its lines' cwd.
     const sessions = join(claude.configDir, "projects", encodeProjectDir(claude.projectDir))
     await mkdir(sessions, { recursive: true })
@@ -122,7 +129,9 @@ describe("remote commands through the real daemon and server", () => {
       20_000,
     ).catch(async (error: unknown) => {
       const detail = (await api<Api.CommandDetail>(`/commands/${commandId}`)).body
-      throw new Error(`${String(error)}; live: ${JSON.stringify(live).slice(0, 1500)}; command: ${JSON.stringify(detail).slice(0, 3000)}; daemon: ${daemon.output().slice(-1500)}`)
+      throw new Error(
+        `${String(error)}; live: ${JSON.stringify(live).slice(0, 1500)}; command: ${JSON.stringify(detail).slice(0, 3000)}; daemon: ${daemon.output().slice(-1500)}`,
+      )
     })
     if (request.event.kind !== "permission-request") throw new Error("unreachable")
     expect(request.event.toolName).toBe("Write")
@@ -181,4 +190,42 @@ describe("remote commands through the real daemon and server", () => {
     )
     expect(done.error?.reason).toBe("unknown-project")
   }, 60_000)
+
+  it("overlord run streams the output readably, answers the prompt with --allow-tools and exits with the command's code", async () => {
+    const child = spawn(
+      "bun",
+      [
+        OVERLORD_BIN,
+        "--home",
+        join(claude.configDir, "..", "overlord-home"),
+        "run",
+        "--project",
+        claude.projectDir,
+        "--allow-tools",
+        "Write",
+        "--permission-mode",
+        "default",
+        "Write remote.txt.",
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    )
+    let out = ""
+    let err = ""
+    child.stdout.on("data", (d) => {
+      out += String(d)
+    })
+    child.stderr.on("data", (d) => {
+      err += String(d)
+    })
+    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve))
+    expect(code, `${out}\n${err}`).toBe(0)
+    expect(out).toMatch(/^session [0-9a-f-]+$/m)
+    expect(out).toContain("Writing the file.")
+    expect(out).toContain("⏺ Write(")
+    expect(out).not.toContain('"type":"assistant"')
+    // The Write asked for permission and `--allow-tools` answered it.
+    expect(err).toContain("allowed Write")
+    const latest = (await api<Api.CommandList>("/commands?limit=1")).body.commands[0]
+    expect(latest).toMatchObject({ status: "completed", exitCode: 0, prompt: "Write remote.txt." })
+  }, 120_000)
 })

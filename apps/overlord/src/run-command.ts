@@ -1,0 +1,141 @@
+/**
+ * `overlord run`: asks a machine (this one by default) to run Claude Code through the server the CLI
+ * already talks to (`credentials.json`: the embedded server or the configured one), prints what it
+ * does as it streams (assistant text and tool calls, not raw JSON), answers its permission prompts
+ * (`--allow-tools`, else y/n on a terminal, else deny) and resolves with the command's exit code.
+ */
+import { resolve } from "node:path"
+import { createInterface } from "node:readline/promises"
+import type { Api, Commands, Live } from "@overlord/protocol"
+import { type HomePaths, loadCredentials, loadMachine } from "./home.ts"
+
+export interface RunOptions {
+  readonly project: string
+  readonly machine?: string
+  readonly sandbox?: boolean
+  readonly resume?: string
+  /** Tools whose permission prompts are answered allow (`Write,Bash`); others are asked or denied. */
+  readonly allowTools?: string
+  /** Claude Code's `--permission-mode` for the run (default: the machine's own settings). */
+  readonly permissionMode?: string
+}
+
+export class RunError extends Error {}
+
+/** One event as a person reads it; empty when there is nothing worth a line. */
+export function renderEvent(event: Commands.CommandEventBody): string {
+  if (event.kind === "stdout") return event.text
+  if (event.kind === "stderr") return ""
+  if (event.kind === "permission-request") return ""
+  if (event.kind === "permission-cancelled") return "(permission request withdrawn)\n"
+  if (event.kind !== "cli") return ""
+  const m = event.message as Record<string, unknown>
+  const content = (m.message as { content?: unknown } | undefined)?.content
+  if (m.type === "system" && m.subtype === "init") return `session ${String(m.session_id)}\n`
+  if (m.type === "assistant" && Array.isArray(content)) {
+    return content
+      .map((c: Record<string, unknown>) =>
+        c.type === "text"
+          ? `${String(c.text)}\n`
+          : c.type === "tool_use"
+            ? `⏺ ${String(c.name)}(${JSON.stringify(c.input).slice(0, 200)})\n`
+            : "",
+      )
+      .join("")
+  }
+  if (m.type === "user" && Array.isArray(content)) {
+    return content
+      .map((c: Record<string, unknown>) => {
+        if (c.type !== "tool_result") return ""
+        const text = typeof c.content === "string" ? c.content : JSON.stringify(c.content ?? "")
+        return `  ⎿ ${text.split("\n")[0]!.slice(0, 200)}\n`
+      })
+      .join("")
+  }
+  if (m.type === "result")
+    return `(${String(m.subtype ?? "done")}${typeof m.total_cost_usd === "number" ? `, $${m.total_cost_usd.toFixed(4)}` : ""})\n`
+  return ""
+}
+
+export async function runRemote(paths: HomePaths, prompt: string, options: RunOptions): Promise<number> {
+  const creds = loadCredentials(paths)
+  if (!creds) throw new RunError("Overlord has not been started on this machine yet: run `overlord start`")
+  const headers = { authorization: `Bearer ${creds.apiToken}` }
+  const post = async <T>(path: string, body: unknown): Promise<{ status: number; body: T }> => {
+    const res = await fetch(`${creds.serverUrl}/api/v1${path}`, {
+      method: "POST",
+      headers: { ...headers, "content-type": "application/json", origin: creds.serverUrl },
+      body: JSON.stringify(body),
+    })
+    return { status: res.status, body: (await res.json()) as T }
+  }
+  const allowed = new Set(
+    (options.allowTools ?? "")
+      .split(",")
+      .map((t) => t.trim())
+      .filter((t) => t !== ""),
+  )
+  const created = await post<Api.CommandCreated | Api.CommandErrorResponse>("/commands", {
+    machineId: options.machine ?? loadMachine(paths).machineId,
+    projectDir: resolve(options.project),
+    prompt,
+    ...(options.resume ? { resumeSessionId: options.resume } : {}),
+    ...(options.sandbox ? { where: "sandbox" } : {}),
+    ...(options.permissionMode ? { permissionMode: options.permissionMode } : {}),
+  })
+  if ("error" in created.body)
+    throw new RunError(`refused (${created.body.error.reason}): ${created.body.error.message}`)
+  const { commandId } = created.body.command
+  if (created.body.command.status === "queued") process.stderr.write(`command ${commandId} queued\n`)
+
+  const ws = new WebSocket(`${creds.serverUrl.replace(/^http/, "ws")}/api/v1/live`, {
+    headers: { ...headers, origin: creds.serverUrl },
+  } as unknown as string[])
+  let lastSeq = -1
+  const answer = async (request: Extract<Commands.CommandEventBody, { kind: "permission-request" }>) => {
+    let decision: "allow" | "deny" = allowed.has(request.toolName) ? "allow" : "deny"
+    if (decision === "deny" && process.stdin.isTTY) {
+      const rl = createInterface({ input: process.stdin, output: process.stderr })
+      const reply = await rl.question(
+        `Allow ${request.toolName}${request.description ? ` (${request.description})` : ""} ${JSON.stringify(request.input).slice(0, 200)}? [y/N] `,
+      )
+      rl.close()
+      if (/^y(es)?$/i.test(reply.trim())) decision = "allow"
+    }
+    process.stderr.write(`${decision === "allow" ? "allowed" : "denied"} ${request.toolName}\n`)
+    await post(`/commands/${commandId}/input`, {
+      type: "permission",
+      requestId: request.requestId,
+      decision,
+      ...(decision === "deny" ? { message: "not allowed from overlord run" } : {}),
+    })
+  }
+  const print = (events: readonly Api.CommandEventDto[]) => {
+    for (const e of events) {
+      if (e.eventSeq <= lastSeq) continue
+      lastSeq = e.eventSeq
+      if (e.event.kind === "stderr") process.stderr.write(e.event.text)
+      else process.stdout.write(renderEvent(e.event))
+      if (e.event.kind === "permission-request") void answer(e.event)
+    }
+  }
+  return await new Promise<number>((done, fail) => {
+    ws.onerror = () => fail(new RunError(`cannot reach the live feed at ${creds.serverUrl}`))
+    ws.onopen = () =>
+      ws.send(JSON.stringify({ type: "watch-command", commandId, afterEventSeq: -1 } satisfies Live.WatchCommand))
+    ws.onmessage = async (message) => {
+      const m = JSON.parse(String(message.data)) as Live.LiveMessage
+      if (m.type === "command-events" && m.commandId === commandId) print(m.events)
+      if (m.type === "command" && m.command.commandId === commandId && m.command.endedAt !== null) {
+        // Events stored before the exit may still be on their way: read the rest, then end.
+        const res = await fetch(`${creds.serverUrl}/api/v1/commands/${commandId}`, { headers })
+        const detail = (await res.json()) as Api.CommandDetail
+        print(detail.events)
+        ws.close()
+        const c = detail.command
+        if (c.error) process.stderr.write(`${c.status}: ${c.error.message}\n`)
+        done(c.exitCode ?? (c.status === "completed" ? 0 : 1))
+      }
+    }
+  })
+}
