@@ -6,7 +6,7 @@
  * and is linked to the command. A project the daemon does not know is refused by the daemon.
  */
 import { spawn } from "node:child_process"
-import { mkdir, readFile, writeFile } from "node:fs/promises"
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import type { Api, Live } from "@overlord/protocol"
 import {
@@ -50,8 +50,11 @@ describe("remote commands through the real daemon and server", () => {
   beforeAll(async () => {
     claude = await makeClaudeHome("overlord-remote-e2e-")
     const scenario = permissionWrite(claude.projectDir)
-    // Twice: once for the API's command, once for `overlord run`'s.
-    fake = startFakeAnthropic({ ...scenario.script, main: [...scenario.script.main, ...scenario.script.main] })
+    // Three times: the API's command, the denied one, `overlord run`'s.
+    fake = startFakeAnthropic({
+      ...scenario.script,
+      main: [...scenario.script.main, ...scenario.script.main, ...scenario.script.main],
+    })
     // A session of this project already synced: the daemon learns the project from its lines' cwd.
     const sessions = join(claude.configDir, "projects", encodeProjectDir(claude.projectDir))
     await mkdir(sessions, { recursive: true })
@@ -176,6 +179,35 @@ describe("remote commands through the real daemon and server", () => {
     const linked = (await api<Api.CommandList>(`/commands?sessionId=${sessionId}`)).body.commands
     expect(linked.map((c) => c.commandId)).toEqual([commandId])
   }, 120_000)
+
+  it("a permission denied over the API does not run the tool", async () => {
+    await rm(join(claude.projectDir, REMOTE_FILE), { force: true })
+    const created = await api<Api.CommandCreated>("/commands", {
+      machineId,
+      projectDir: claude.projectDir,
+      prompt: "Write remote.txt.",
+      permissionMode: "default",
+    })
+    const { commandId } = created.body.command
+    const request = await waitFor("the permission request", async () => {
+      const { events } = (await api<Api.CommandDetail>(`/commands/${commandId}`)).body
+      return events.find((e) => e.event.kind === "permission-request") ?? null
+    })
+    if (request.event.kind !== "permission-request") throw new Error("unreachable")
+    const denied = await api(`/commands/${commandId}/input`, {
+      type: "permission",
+      requestId: request.event.requestId,
+      decision: "deny",
+      message: "not now",
+    })
+    expect(denied.status).toBe(202)
+    const done = await waitFor("the end", async () => {
+      const c = (await api<Api.CommandDetail>(`/commands/${commandId}`)).body.command
+      return c.endedAt !== null ? c : null
+    })
+    expect(done.status).toBe("completed")
+    await expect(readFile(join(claude.projectDir, REMOTE_FILE), "utf8")).rejects.toThrow()
+  }, 60_000)
 
   it("ends a command in a project the daemon does not know as refused, with the daemon's reason", async () => {
     const created = await api<Api.CommandCreated>("/commands", { machineId, projectDir: "/usr", prompt: "hi" })
