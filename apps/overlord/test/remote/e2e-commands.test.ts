@@ -33,6 +33,7 @@ describe("remote commands through the real daemon and server", () => {
   let daemon: OverlordProcess
   let creds: OverlordCredentials
   let machineId: string
+  let firstSessionId: string | null = null
   const savedEnv = { ...process.env }
 
   const api = async <T>(path: string, body?: unknown): Promise<{ status: number; body: T }> => {
@@ -53,7 +54,7 @@ describe("remote commands through the real daemon and server", () => {
     // Three times: the API's command, the denied one, `overlord run`'s.
     fake = startFakeAnthropic({
       ...scenario.script,
-      main: [...scenario.script.main, ...scenario.script.main, ...scenario.script.main],
+      main: [...scenario.script.main, ...scenario.script.main, ...scenario.script.main, ...scenario.script.main],
     })
     // A session of this project already synced: the daemon learns the project from its lines' cwd.
     const sessions = join(claude.configDir, "projects", encodeProjectDir(claude.projectDir))
@@ -178,6 +179,31 @@ describe("remote commands through the real daemon and server", () => {
     )
     const linked = (await api<Api.CommandList>(`/commands?sessionId=${sessionId}`)).body.commands
     expect(linked.map((c) => c.commandId)).toEqual([commandId])
+    firstSessionId = sessionId
+  }, 120_000)
+
+  it("resumes the session: the same transcript continues, and both commands are linked to it", async () => {
+    const entriesOf = async () =>
+      (await api<Api.EntryPage>(`/sessions/${firstSessionId}/entries?limit=1000`)).body.entries.length
+    const before = await entriesOf()
+    const created = await api<Api.CommandCreated>("/commands", {
+      machineId,
+      projectDir: claude.projectDir,
+      prompt: "Write remote.txt.",
+      resumeSessionId: firstSessionId!,
+      permissionMode: "acceptEdits",
+    })
+    expect(created.status).toBe(201)
+    const { commandId } = created.body.command
+    const done = await waitFor("the end", async () => {
+      const c = (await api<Api.CommandDetail>(`/commands/${commandId}`)).body.command
+      return c.endedAt !== null ? c : null
+    })
+    expect(done).toMatchObject({ status: "completed", sessionId: firstSessionId })
+    await waitFor("the continued transcript to sync", async () => ((await entriesOf()) > before ? true : null), 30_000)
+    const linked = (await api<Api.CommandList>(`/commands?sessionId=${firstSessionId}`)).body.commands
+    expect(linked.map((c) => c.commandId)).toContain(commandId)
+    expect(linked).toHaveLength(2)
   }, 120_000)
 
   it("a permission denied over the API does not run the tool", async () => {
