@@ -9,7 +9,14 @@
 import { projectOf } from "../line-facts.ts"
 import type { Append, AppendOutcome, MachineActor } from "../store.ts"
 import { ackCursor, cursorOf, TAIL_LINES, tailOf } from "./cursors.ts"
-import { decideLines, type FactsMemo, type LinesDecision, type StoredLine, sketchGroup } from "./decide.ts"
+import {
+  decideLines,
+  type FactsMemo,
+  type LinesDecision,
+  openLineBytesNeeded,
+  type StoredLine,
+  sketchGroup,
+} from "./decide.ts"
 import type { EntryRow, FileRow, IngestTx, KeptUsageRow, NewFile, SessionKey, SessionRow } from "./dialect.ts"
 import { planSessions, recomputeSessions } from "./sessions.ts"
 import { type Ingest, step } from "./steps.ts"
@@ -120,7 +127,7 @@ export function* appendGroup(tx: IngestTx, actor: MachineActor, appends: readonl
   const stored = new Map<number, StoredLine>()
   if (sketch.openLines.size > 0) {
     const rows = yield* step(tx.loadEntries([...sketch.openLines.keys()]))
-    const wanted = rows.filter((r) => sketch.openLines.get(r.seq))
+    const wanted = rows.filter((r) => openLineBytesNeeded(sketch, r))
     const bytes = wanted.length > 0 ? yield* step(tx.readLines(wanted)) : []
     for (const row of rows) stored.set(row.seq, { row, bytes: null })
     for (let i = 0; i < wanted.length; i++) stored.set(wanted[i]!.seq, { row: wanted[i]!, bytes: bytes[i]! })

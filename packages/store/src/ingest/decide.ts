@@ -42,7 +42,7 @@ export interface GroupSketch {
    * sent those bytes from its own read, and a cursor without tail only moves its offset.)
    */
   readonly storedTails: Set<number>
-  /** Lines left open by earlier groups that the group continues: seq → whether their bytes are needed. */
+  /** Lines left open by earlier groups that the group continues: seq → whether the group ends them. */
   readonly openLines: Map<number, boolean>
   /** Per file re-read after a reset: the byte ranges whose stored lines the re-read is compared with. */
   readonly rereads: Map<number, { from: number; ranges: [number, number][] }>
@@ -57,7 +57,6 @@ export function sketchGroup(appends: readonly Append[], files: ReadonlyMap<strin
   const storedTails = new Set<number>()
   const openLines = new Map<number, boolean>()
   const rereads = new Map<number, { from: number; ranges: [number, number][] }>()
-  const openBytes = new Map<number, number>()
   let newLines = 0
   for (const { header, payload } of appends) {
     const file = files.get(header.fileKey)!
@@ -75,10 +74,11 @@ export function sketchGroup(appends: readonly Append[], files: ReadonlyMap<strin
     pieces.push(split)
     if (s.open && file.open_seq !== null && !s.accepted) openLines.set(file.open_seq, false)
     if (file.open_seq !== null && openLines.has(file.open_seq)) {
-      // The stored open line's bytes are read when the group ends it or it stays short (see `factsOf`).
-      const grown = (openBytes.get(file.open_seq) ?? 0) + payload.length
-      openBytes.set(file.open_seq, grown)
-      if (payload.includes(0x0a) || grown <= OPEN_LINE_PARSE_MAX) openLines.set(file.open_seq, true)
+      // The stored open line's bytes are read when the group ends it (here), or when it stays short,
+      // which only its stored length tells (`openLineBytesNeeded`). Counting the group's bytes alone
+      // read a long line's stored bytes again at each 1 MiB piece: a 50 MB line read 1.3 GB of log
+      // and took the daemon's heap (its embedded server's) to 317–396 MB (issue #14, finding 4).
+      if (payload.includes(0x0a)) openLines.set(file.open_seq, true)
     }
     if (header.fromOffset < s.liveEnd) {
       let r = rereads.get(file.id)
@@ -98,6 +98,13 @@ export function sketchGroup(appends: readonly Append[], files: ReadonlyMap<strin
   }
   return { pieces, storedTails, openLines, rereads, newLines }
 }
+
+/**
+ * Whether a stored open line's bytes must be loaded for the group: the group ends it, or it is short
+ * enough that its facts are computed while it stays open (`factsOf`); a long one still open is not read.
+ */
+export const openLineBytesNeeded = (sketch: GroupSketch, row: { seq: number; raw_len: number }): boolean =>
+  sketch.openLines.get(row.seq) === true || row.raw_len < OPEN_LINE_PARSE_MAX
 
 // ---- 2. the group's lines ----------------------------------------------------------------------------
 
