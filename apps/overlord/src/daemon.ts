@@ -10,6 +10,9 @@ import * as Embedded from "./embedded-server.ts"
 import { type HomePaths, loadMachine, writeJson, writeJsonAsync } from "./home.ts"
 import { fileLogger, type Logger } from "./logger.ts"
 import { CommandRunner } from "./remote/command-runner.ts"
+import { DaytonaSandboxError } from "./remote/daytona-errors.ts"
+import { DaytonaSandboxes } from "./remote/daytona-sandbox.ts"
+import { loadDaytonaSettings } from "./remote/daytona-settings.ts"
 import { KnownProjects } from "./remote/known-projects.ts"
 import { loadRemoteConfig } from "./remote/remote-config.ts"
 import { loadCredentials, pairedServerUrl } from "./server-credentials.ts"
@@ -86,6 +89,16 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger) =>
       // Remote commands: the runner reports through the engine's socket (buffered while it is down).
       const knownProjects = new KnownProjects(config.paths.home, log)
       const remoteConfig = loadRemoteConfig(config.paths.home, { allowRemote: config.allowRemote === true }, log)
+      // Sandboxes (Daytona) when this machine has its settings; the SDK loads on first use.
+      const sandboxes = (() => {
+        try {
+          return new DaytonaSandboxes(loadDaytonaSettings(config.paths.home))
+        } catch (error) {
+          if (!(error instanceof DaytonaSandboxError && error.reason === "not-configured"))
+            log.warn(`remote: Daytona settings unusable, sandboxes off: ${String(error)}`)
+          return undefined
+        }
+      })()
       // Until the engine exists (the runner reports commands a crash cut short as soon as it opens).
       const early: Commands.CommandDaemonMessage[] = []
       let sendToServer: (m: Commands.CommandDaemonMessage) => void = (m) => early.push(m)
@@ -98,6 +111,7 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger) =>
             send: (m) => sendToServer(m),
             logger: log,
             ...(config.claudePath ? { claudePath: config.claudePath } : {}),
+            ...(sandboxes !== undefined ? { sandboxes } : {}),
           }),
         ),
         (r) =>
@@ -116,8 +130,7 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger) =>
               enabled: runner.config.enabled,
               maxConcurrent: runner.config.maxConcurrent,
               maxPromptBytes: runner.config.maxPromptBytes,
-              // Sandboxes (Daytona) are not wired to the socket yet.
-              sandbox: false,
+              sandbox: sandboxes !== undefined,
             }),
             serverUrl: target.serverUrl,
             machineId: machine.machineId,

@@ -182,6 +182,8 @@ export const RefusalReason = Schema.Literals([
   "permission-mode-not-allowed",
   /** As many commands as the daemon allows are running already. */
   "concurrency-limit",
+  /** A `where: "sandbox"` command, and this machine's daemon has no Daytona settings. */
+  "sandbox-unavailable",
 ])
 export type RefusalReason = typeof RefusalReason.Type
 

@@ -23,6 +23,7 @@ import { AuditLog } from "./audit-log.ts"
 import { type ChildExit, within } from "./child-process.ts"
 import { ClaudeProcess } from "./claude-process.ts"
 import { CommandJournal } from "./command-journal.ts"
+import { runInSandbox, type SandboxBackend } from "./sandbox-command.ts"
 import { ShellProcess } from "./shell-process.ts"
 
 export interface RemoteConfig {
@@ -75,6 +76,10 @@ export interface CommandRunnerOptions {
   /** The environment commands run with (default: the daemon's own, so the laptop's login is used). */
   readonly env?: Readonly<Record<string, string | undefined>>
   readonly logger?: Logger
+  /** Daytona sandboxes for `where: "sandbox"` commands; without them such commands are refused. */
+  readonly sandboxes?: SandboxBackend
+  /** More environment for Claude Code in a sandbox (e.g. ANTHROPIC_BASE_URL). */
+  readonly sandboxEnv?: Readonly<Record<string, string>>
 }
 
 export interface Refusal {
@@ -246,7 +251,12 @@ export class CommandRunner {
       this.audit.write({ event: "started", commandId, cwd: checked.dir })
       let run: Running
       try {
-        run = command.kind === "claude" ? this.runClaude(command, checked.dir) : this.runShell(command, checked.dir)
+        run =
+          command.kind === "shell"
+            ? this.runShell(command, checked.dir)
+            : command.where === "sandbox"
+              ? this.runSandbox(command, checked.dir)
+              : this.runClaude(command, checked.dir)
       } catch (error) {
         // Runtimes differ on whether a failed spawn throws or emits `error`; both end as `failed`.
         this.finish({ type: "command-exit", commandId, status: "failed", message: `could not start: ${String(error)}` })
@@ -288,6 +298,12 @@ export class CommandRunner {
         return {
           reason: "permission-mode-not-allowed",
           message: "bypassPermissions is not allowed for remote commands on this machine",
+        }
+      if (command.where === "sandbox" && this.options.sandboxes === undefined)
+        return {
+          reason: "sandbox-unavailable",
+          message:
+            'this machine has no Daytona settings: put "apiKey" and "anthropicApiKey" in <overlord home>/daytona.json (or set DAYTONA_API_KEY and ANTHROPIC_API_KEY) and restart the daemon',
         }
     }
     return resolveProjectDir(command.projectDir, this.options.knownProjects())
@@ -431,6 +447,42 @@ export class CommandRunner {
     }
   }
 
+  /** Claude Code in the project's Daytona sandbox (`remote/sandbox-command.ts`). */
+  private runSandbox(command: Commands.ClaudeCommand, projectDir: string): Running {
+    const { commandId } = command
+    const sandboxes = this.options.sandboxes
+    if (sandboxes === undefined) throw new Error("no sandboxes configured")
+    const run = runInSandbox({
+      home: this.options.home,
+      sandboxes,
+      ...(this.options.sandboxEnv !== undefined ? { env: this.options.sandboxEnv } : {}),
+      command,
+      projectDir,
+      emit: this.emitter(commandId),
+      logger: this.logger,
+    })
+    const timeoutMs = this.timeoutOf(command)
+    const timer = setTimeout(() => run.stop("timed-out"), timeoutMs)
+    const done = run.done.then(
+      (outcome) => {
+        clearTimeout(timer)
+        const message =
+          outcome.status === "timed-out" ? `stopped after ${timeoutMs} ms, the command's time limit` : outcome.message
+        return this.finish({
+          type: "command-exit",
+          commandId,
+          ...outcome,
+          ...(message !== undefined ? { message } : {}),
+        })
+      },
+      (error: unknown) => {
+        clearTimeout(timer)
+        return this.finish({ type: "command-exit", commandId, status: "failed", message: String(error) })
+      },
+    )
+    return { pid: undefined, send: () => false, answerPermission: () => false, stop: run.stop, done }
+  }
+
   private runShell(command: Commands.ShellCommand, cwd: string): Running {
     const { commandId } = command
     const emit = this.emitter(commandId)
@@ -538,6 +590,7 @@ function describe(command: Commands.Command): Record<string, unknown> {
     ...(command.model !== undefined ? { model: command.model } : {}),
     ...(command.permissionMode !== undefined ? { permissionMode: command.permissionMode } : {}),
     ...(command.allowTools !== undefined ? { allowTools: command.allowTools } : {}),
+    ...(command.where !== undefined ? { where: command.where } : {}),
   }
 }
 
