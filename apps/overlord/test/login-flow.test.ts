@@ -22,10 +22,10 @@ afterEach(async () => {
 function scripted(polls: readonly [number, Api.DeviceTokenResponse][]) {
   const seen: { path: string; body: unknown }[] = []
   let next = 0
-  const server = Bun.serve({
+  const server: Bun.Server<undefined> = Bun.serve({
     port: 0,
     hostname: "127.0.0.1",
-    async fetch(req) {
+    async fetch(req): Promise<Response> {
       const path = new URL(req.url).pathname
       seen.push({ path, body: await req.json().catch(() => null) })
       if (path === "/api/v1/device/code") {

@@ -1,9 +1,9 @@
 /** The store contract on the MySQL engine through mysql2, against a real MariaDB server. */
 import { connectMysql2, type MysqlClient, MysqlEngine } from "@overlord/store/mysql"
-import { mariaDbForTests } from "./mysql-test-server.ts"
+import { runAccountStoreContract } from "./account-store-contract.ts"
 import { runAiStoreContract } from "./ai-store-contract.ts"
 import { runCommandStoreContract } from "./command-store-contract.ts"
-import { runAccountStoreContract } from "./account-store-contract.ts"
+import { mariaDbForTests } from "./mysql-test-server.ts"
 import { runStoreContract } from "./store-contract.ts"
 
 const clientOf = (engine: unknown) => (engine as { client: MysqlClient }).client
@@ -25,7 +25,7 @@ runStoreContract({
     ),
 })
 
-runAiStoreContract({
+runCommandStoreContract({
   name: "mysql (MariaDB through mysql2)",
   makeEngine: async () => {
     const db = await mariaDbForTests()
@@ -33,7 +33,7 @@ runAiStoreContract({
   },
 })
 
-runCommandStoreContract({
+runAiStoreContract({
   name: "mysql (MariaDB through mysql2)",
   makeEngine: async () => {
     const db = await mariaDbForTests()

@@ -4,9 +4,9 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { SqliteEngine } from "@overlord/store/sqlite"
 import { afterAll } from "vitest"
+import { runAccountStoreContract } from "./account-store-contract.ts"
 import { runAiStoreContract } from "./ai-store-contract.ts"
 import { runCommandStoreContract } from "./command-store-contract.ts"
-import { runAccountStoreContract } from "./account-store-contract.ts"
 import { runStoreContract } from "./store-contract.ts"
 
 const dirs: string[] = []
@@ -29,10 +29,6 @@ runStoreContract({
   },
 })
 
-runAiStoreContract({ name: "sqlite", makeEngine: () => new SqliteEngine({ path: ":memory:" }) })
-
-runCommandStoreContract({ name: "sqlite", makeEngine: () => new SqliteEngine({ path: ":memory:" }) })
-
 runAccountStoreContract({
   name: "sqlite",
   makeEngine: () => new SqliteEngine({ path: ":memory:" }),
@@ -41,3 +37,7 @@ runAccountStoreContract({
     return JSON.stringify(db.query(`SELECT * FROM ${table}`).all())
   },
 })
+
+runCommandStoreContract({ name: "sqlite", makeEngine: () => new SqliteEngine({ path: ":memory:" }) })
+
+runAiStoreContract({ name: "sqlite", makeEngine: () => new SqliteEngine({ path: ":memory:" }) })

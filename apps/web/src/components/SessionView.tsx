@@ -364,10 +364,10 @@ export const SessionView = ({ sessionId, seq }: { sessionId: string; seq: number
               <span>{s.models.join(", ")}</span>
               <span>{formatInt(s.entryCount)} entries</span>
               {s.subagentCount > 0 && <span>{s.subagentCount} subagents</span>}
+              {s.sourceGone && <KeptBadge />}
               {offThread.size > 0 && (
                 <span className="branch-note" title="Entries of earlier branches are dimmed and labelled">
                   branched: {offThread.size} entries on earlier branches
-              {s.sourceGone && <KeptBadge />}
                 </span>
               )}
               <span>{formatCost(s.usage.costUsd)}</span>

@@ -348,8 +348,7 @@ export class MysqlEngine implements Engine {
    * and then sorts every session of the user to find a page (10,000 sessions: 37 ms; sessions first,
    * by `sessions_by_activity` and no sort: 0.9 ms; `scripts/bench/engines.ts`).
    */
-  static readonly SESSION_SELECT =
-    `SELECT s.id, s.session_uid, s.project_dir, s.cwd, s.custom_title, s.ai_title,
+  static readonly SESSION_SELECT = `SELECT s.id, s.session_uid, s.project_dir, s.cwd, s.custom_title, s.ai_title,
       s.summary_title, s.first_prompt, s.first_at, s.last_at, s.entry_count, s.has_errors, s.models, s.usage_input,
       s.usage_output, s.usage_cache_write, s.usage_cache_read, s.usage_cost, m.machine_uid,
       (SELECT count(*) FROM files f WHERE f.session_id = s.id AND f.agent_id IS NOT NULL) AS subagent_count,

@@ -22,10 +22,10 @@ import type {
   Actor,
   Append,
   AppendOutcome,
-  CreateAccountLink,
-  DeviceCodeInput,
   CommandEventInput,
   CommandQuery,
+  CreateAccountLink,
+  DeviceCodeInput,
   Engine,
   EntryQuery,
   EntryWithSession,
@@ -41,13 +41,13 @@ import type {
   UsageQuery,
 } from "../store.ts"
 import { SqliteAccounts } from "./accounts.ts"
+import { SqliteAi } from "./ai.ts"
 import { SqliteChangeFeed } from "./change-feed.ts"
 import { SqliteCommands } from "./commands.ts"
-import { SqliteAi } from "./ai.ts"
 import { sqliteErrorOf } from "./errors.ts"
 import { SqliteIngest } from "./ingest-dialect.ts"
-import { recoverLineLog } from "./line-log-recovery.ts"
 import { compactLineLog, type LineLogCompactionOptions, settleLineLog } from "./line-log-compaction.ts"
+import { recoverLineLog } from "./line-log-recovery.ts"
 import { SqliteReads } from "./reads.ts"
 import { SQLITE_MIGRATIONS } from "./schema.ts"
 import { SqliteSearch } from "./search.ts"
@@ -92,10 +92,10 @@ export class SqliteEngine implements Engine {
   private readonly accounts: SqliteAccounts
   private readonly reads: SqliteReads
   private readonly searchIndex: SqliteSearch
-  /** Remote commands (`CommandStore`), delegated to in one block at the end. */
-  private readonly commands: SqliteCommands
   /** Generated titles and chunk vectors (issue #13). */
   readonly ai: SqliteAi
+  /** Remote commands (`CommandStore`), delegated to in one block at the end. */
+  private readonly commands: SqliteCommands
 
   constructor(options: SqliteOptions) {
     if (options.path !== ":memory:") {
@@ -360,6 +360,20 @@ export class SqliteEngine implements Engine {
     return this.searchIndex.search(actor, q, limit)
   }
 
+  // ---- change feed (ChangeFeed) --------------------------------------------------------------------
+
+  private changes: SqliteChangeFeed | null = null
+  private get feed(): SqliteChangeFeed {
+    this.changes ??= new SqliteChangeFeed(this.db)
+    return this.changes
+  }
+  feedPosition(): number {
+    return this.feed.position()
+  }
+  feedAfter(after: number, span: number): FeedPage {
+    return this.feed.after(after, span)
+  }
+
   // ---- remote commands (CommandStore) ------------------------------------------------------------
 
   setMachineRemote(actor: MachineActor, remote: Sync.RemoteCapabilities): void {
@@ -405,19 +419,5 @@ export class SqliteEngine implements Engine {
   }
   cancelQueuedCommand(actor: Actor, commandId: string, at: string): Api.CommandSummary | null {
     return this.commands.cancelQueuedCommand(actor, commandId, at)
-  }
-
-  // ---- change feed (ChangeFeed) --------------------------------------------------------------------
-
-  private changes: SqliteChangeFeed | null = null
-  private get feed(): SqliteChangeFeed {
-    this.changes ??= new SqliteChangeFeed(this.db)
-    return this.changes
-  }
-  feedPosition(): number {
-    return this.feed.position()
-  }
-  feedAfter(after: number, span: number): FeedPage {
-    return this.feed.after(after, span)
   }
 }
