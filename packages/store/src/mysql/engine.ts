@@ -7,12 +7,12 @@
  */
 import type { Api, Commands, Sync } from "@overlord/protocol"
 import { decodeLine } from "@overlord/transcript"
-import { decodeCursor, encodeCursor } from "../cursor.ts"
 import { appendGroup, checkAppends } from "../ingest/append.ts"
 import type { FileRow } from "../ingest/dialect.ts"
 import { resetFile } from "../ingest/reset.ts"
 import { pricingSource, searchTextOf } from "../line-facts.ts"
 import { buildSnippet, ftsQuery } from "../search-text.ts"
+import { type LikeDialect, sessionListPage, sessionListQuery } from "../session-list-query.ts"
 import type {
   AccountLinkKind,
   Actor,
@@ -85,10 +85,14 @@ interface EntryReadRow {
 
 const now = () => new Date().toISOString()
 const MAX_PAGE = 1000
+/** MySQL's columns compare byte for byte: a search lowers both sides; `\\` is LIKE's default escape. */
+const MYSQL_LIKE: LikeDialect = {
+  like: (column) => `${column} LIKE ?`,
+  likeIgnoringCase: (column) => `lower(${column}) LIKE lower(?)`,
+}
 /** Line bytes one search-index batch reads at most, besides its time budget (a batch holds a transaction). */
 const INDEX_BATCH_BYTES = 4 * 1024 * 1024
 const INDEX_BATCH_BUDGET_MS = 15
-const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`)
 
 export interface MysqlEngineOptions {
   /** Engine name reported by the store (`mysql` or `planetscale` by default, from the connector). */
@@ -357,59 +361,12 @@ export class MysqlEngine implements Engine {
     FROM sessions s STRAIGHT_JOIN machines m ON m.id = s.machine_id`
 
   async listSessions(actor: Actor, query: SessionQuery): Promise<Api.SessionList> {
-    const limit = Math.min(Math.max(query.limit ?? 100, 1), MAX_PAGE)
-    const where = ["s.user_id = ?"]
-    const params: SqlValue[] = [actor.userId]
-    if (query.project) {
-      where.push("s.project_dir = ?")
-      params.push(query.project)
-    }
-    if (query.machine) {
-      where.push("m.machine_uid = ?")
-      params.push(query.machine)
-    }
-    if (query.model) {
-      where.push("s.models LIKE ?")
-      params.push(`%"${likeEscape(query.model)}"%`)
-    }
-    if (query.from) {
-      where.push("s.last_at >= ?")
-      params.push(query.from)
-    }
-    if (query.to) {
-      where.push("s.first_at <= ?")
-      params.push(query.to)
-    }
-    if (query.hasErrors) where.push("s.has_errors = 1")
-    if (query.q) {
-      // Case-insensitive, as SQLite's LIKE is (the columns compare byte for byte otherwise).
-      const cols = ["s.session_uid", "s.custom_title", "s.ai_title", "s.summary_title", "s.first_prompt", "s.cwd"]
-      where.push(`(${cols.map((c) => `lower(${c}) LIKE lower(?)`).join(" OR ")})`)
-      const like = `%${likeEscape(query.q)}%`
-      for (const _ of cols) params.push(like)
-    }
-    if (query.cursor) {
-      // Keyset on (last_at DESC, id DESC); sessions without a timestamp sort last (NULL is smallest).
-      const c = decodeCursor(query.cursor)
-      if (c.at === "") {
-        where.push("(s.last_at IS NULL AND s.id < ?)")
-        params.push(c.id)
-      } else {
-        where.push("(s.last_at < ? OR (s.last_at = ? AND s.id < ?) OR s.last_at IS NULL)")
-        params.push(c.at, c.at, c.id)
-      }
-    }
-    params.push(limit + 1)
+    const { where, params, limit } = sessionListQuery(actor, query, MYSQL_LIKE)
     const { rows } = await this.client.query<SessionRow>(
-      `${MysqlEngine.SESSION_SELECT} WHERE ${where.join(" AND ")} ORDER BY s.last_at DESC, s.id DESC LIMIT ?`,
-      params,
+      `${MysqlEngine.SESSION_SELECT} WHERE ${where} ORDER BY s.last_at DESC, s.id DESC LIMIT ?`,
+      [...params, limit + 1],
     )
-    const page = rows.slice(0, limit)
-    const last = page[page.length - 1]
-    return {
-      sessions: page.map(toSummary),
-      nextCursor: rows.length > limit && last ? encodeCursor({ at: last.last_at ?? "", id: last.id }) : null,
-    }
+    return sessionListPage(rows, limit, toSummary)
   }
 
   /** The user's session row for a session id; the most recently active machine's when several have it. */

@@ -5,12 +5,17 @@
 import type { Database } from "bun:sqlite"
 import type { Api } from "@overlord/protocol"
 import { decodeLine } from "@overlord/transcript"
-import { decodeCursor, encodeCursor } from "../cursor.ts"
 import { pricingSource } from "../line-facts.ts"
 import { type LineLog, readLines, readRuns } from "../line-log.ts"
+import { type LikeDialect, sessionListPage, sessionListQuery } from "../session-list-query.ts"
 import type { Actor, EntryQuery, EntryWithSession, ReadStore, SessionQuery, UsageQuery } from "../store.ts"
 
 const MAX_PAGE = 1000
+/** SQLite's LIKE ignores ASCII case already, and has no escape character unless named. */
+const SQLITE_LIKE: LikeDialect = {
+  like: (column) => `${column} LIKE ? ESCAPE '\\'`,
+  likeIgnoringCase: (column) => `${column} LIKE ? ESCAPE '\\'`,
+}
 const EXPORT_PAGE_ROWS = 500
 
 interface EntryRow {
@@ -103,57 +108,11 @@ export class SqliteReads implements ReadStore {
     FROM sessions s JOIN machines m ON m.id = s.machine_id`
 
   listSessions(actor: Actor, query: SessionQuery): Api.SessionList {
-    const limit = Math.min(Math.max(query.limit ?? 100, 1), MAX_PAGE)
-    const where = ["s.user_id = ?"]
-    const params: (string | number)[] = [actor.userId]
-    if (query.project) {
-      where.push("s.project_dir = ?")
-      params.push(query.project)
-    }
-    if (query.machine) {
-      where.push("m.machine_uid = ?")
-      params.push(query.machine)
-    }
-    if (query.model) {
-      where.push("s.models LIKE ? ESCAPE '\\'")
-      params.push(`%"${likeEscape(query.model)}"%`)
-    }
-    if (query.from) {
-      where.push("s.last_at >= ?")
-      params.push(query.from)
-    }
-    if (query.to) {
-      where.push("s.first_at <= ?")
-      params.push(query.to)
-    }
-    if (query.hasErrors) where.push("s.has_errors = 1")
-    if (query.q) {
-      where.push(
-        "(s.session_uid LIKE ? ESCAPE '\\' OR s.custom_title LIKE ? ESCAPE '\\' OR s.ai_title LIKE ? ESCAPE '\\' OR s.summary_title LIKE ? ESCAPE '\\' OR s.first_prompt LIKE ? ESCAPE '\\' OR s.cwd LIKE ? ESCAPE '\\')",
-      )
-      const like = `%${likeEscape(query.q)}%`
-      params.push(like, like, like, like, like, like)
-    }
-    if (query.cursor) {
-      // Keyset on (last_at DESC, id DESC); sessions without a timestamp sort last (NULL is smallest).
-      const c = decodeCursor(query.cursor)
-      if (c.at === "") {
-        where.push("(s.last_at IS NULL AND s.id < ?)")
-        params.push(c.id)
-      } else {
-        where.push("(s.last_at < ? OR (s.last_at = ? AND s.id < ?) OR s.last_at IS NULL)")
-        params.push(c.at, c.at, c.id)
-      }
-    }
+    const { where, params, limit } = sessionListQuery(actor, query, SQLITE_LIKE)
     const rows = this.db
-      .query(`${SqliteReads.SESSION_SELECT} WHERE ${where.join(" AND ")} ORDER BY s.last_at DESC, s.id DESC LIMIT ?`)
+      .query(`${SqliteReads.SESSION_SELECT} WHERE ${where} ORDER BY s.last_at DESC, s.id DESC LIMIT ?`)
       .all(...params, limit + 1) as SessionRow[]
-    const page = rows.slice(0, limit)
-    const last = page[page.length - 1]
-    return {
-      sessions: page.map(toSummary),
-      nextCursor: rows.length > limit && last ? encodeCursor({ at: last.last_at ?? "", id: last.id }) : null,
-    }
+    return sessionListPage(rows, limit, toSummary)
   }
 
   /** The user's session row for a session id; the most recently active machine's when several have it. */
@@ -360,5 +319,3 @@ function toEntry(row: EntryRow & { file_key: string; agent_id: string | null }, 
     line: decodeLine(raw),
   }
 }
-
-const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`)
