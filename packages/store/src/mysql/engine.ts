@@ -85,7 +85,7 @@ interface EntryReadRow {
 
 const now = () => new Date().toISOString()
 const MAX_PAGE = 1000
-/** MySQL's columns compare byte for byte: a search lowers both sides; `\\` is LIKE's default escape. */
+/** MySQL's columns compare byte for byte: a search lowers both sides; `\` is LIKE's default escape. */
 const MYSQL_LIKE: LikeDialect = {
   like: (column) => `${column} LIKE ?`,
   likeIgnoringCase: (column) => `lower(${column}) LIKE lower(?)`,
