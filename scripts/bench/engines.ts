@@ -53,6 +53,8 @@ const ONLY = args.includes("--ingest-only")
 const BIG_POOL = args.includes("--big-pool")
 const READS = argValue(args, "--reads", 30)
 const LATENCY_MS = argValue(args, "--latency-ms", 20)
+/** Usage rows per report, as the dashboard asks for them (`apps/web` `USAGE_PAGE_ROWS`). */
+const USAGE_ROWS = argValue(args, "--usage-rows", 200)
 const CHUNK = 1024 * 1024
 const GROUP = 4 * 1024 * 1024
 
@@ -286,7 +288,8 @@ async function runEngine(
   const list = await time(() => engine.listSessions(readerActor, { limit: 100 }))
   const usage: EngineResult["usage"] = {}
   for (const groupBy of ["day", "model", "project", "session"] as const) {
-    const xs = await time(() => engine.usage(readerActor, { groupBy }))
+    // As the dashboard asks (`USAGE_PAGE_ROWS`): the first 200 rows, totals over all.
+    const xs = await time(() => engine.usage(readerActor, { groupBy, limit: USAGE_ROWS }))
     usage[groupBy] = { p50: pct(xs, 50), p99: pct(xs, 99) }
   }
   const head = await engine.feedPosition()

@@ -15,6 +15,7 @@ import { Effect } from "effect"
 import type { AiService } from "./ai-service.ts"
 import { detailWithGeneratedTitle, listWithGeneratedTitles, routeAi } from "./http-search.ts"
 import { openApiDocument } from "./openapi.ts"
+import { searchWithShared } from "./shared-search.ts"
 
 const json = (body: unknown, status = 200) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json; charset=utf-8" } })
@@ -82,7 +83,7 @@ export async function handleApi(
     if (path === "/machines") return json({ machines: await run(store.listMachines(actor)) })
     if (path === "/projects") return json({ projects: await run(store.listProjects(actor)) })
     if (path === "/openapi.json") return json(openApiDocument())
-    const aiResponse = await routeAi(ai, actor, path, url, (q, limit) => run(store.search(actor, q, limit)))
+    const aiResponse = await routeAi(ai, actor, path, url, (q, limit) => searchWithShared(store, actor, q, limit))
     if (aiResponse) return aiResponse
     if (path === "/sessions") {
       const query: { -readonly [K in keyof SessionQuery]: SessionQuery[K] } = {}
@@ -108,16 +109,22 @@ export async function handleApi(
     if (path === "/search") {
       const q = strParam(url, "q", 256)
       if (!q) throw new BadRequest("q is required")
-      return json(await run(store.search(actor, q, intParam(url, "limit") ?? 50)))
+      // The actor's sessions and those shared with it (marked `sharedBy`).
+      return json(await searchWithShared(store, actor, q, intParam(url, "limit") ?? 50))
     }
     if (path === "/usage") {
       const groupBy = url.searchParams.get("groupBy") ?? "day"
       if (groupBy !== "session" && groupBy !== "project" && groupBy !== "day" && groupBy !== "model") {
         throw new BadRequest("groupBy must be session, project, day or model")
       }
-      const query: { groupBy: Api.UsageGroup; from?: string; to?: string; project?: string; sessionId?: string } = {
-        groupBy,
-      }
+      const query: {
+        groupBy: Api.UsageGroup
+        from?: string
+        to?: string
+        project?: string
+        sessionId?: string
+        limit?: number
+      } = { groupBy }
       const from = isoParam(url, "from")
       const to = isoParam(url, "to")
       const project = strParam(url, "project", 1024)
@@ -126,6 +133,9 @@ export async function handleApi(
       if (to) query.to = to
       if (project) query.project = project
       if (session) query.sessionId = session
+      const limit = intParam(url, "limit")
+      if (limit === 0) throw new BadRequest("limit must be at least 1")
+      if (limit !== undefined) query.limit = limit
       const report = await run(store.usage(actor, query))
       if (url.searchParams.get("format") === "csv") {
         return new Response(usageCsv(report), {

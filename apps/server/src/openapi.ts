@@ -100,6 +100,7 @@ const ROUTES: readonly Route[] = [
       ["to", "query", "ISO date"],
       ["project", "query", "encoded project directory"],
       ["session", "query", "session id"],
+      ["limit", "query", "at most this many rows, the first in the report's order (totals and groupCount cover all)"],
       ["format", "query", "csv for a CSV download"],
     ],
   },

@@ -150,7 +150,11 @@ export type UsageRow = typeof UsageRow.Type
 
 export const UsageReport = Schema.Struct({
   groupBy: UsageGroup,
+  /** In the report's order (largest cost first; by day, newest first), at most the `limit` asked for. */
   rows: Schema.Array(UsageRow),
+  /** How many rows the report has in all: more than `rows` when a `limit` cut it. */
+  groupCount: Count,
+  /** Over every row, not only those returned. */
   totals: UsageRow,
   /** Where the prices come from, and their date. */
   pricingSource: Schema.String,

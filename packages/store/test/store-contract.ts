@@ -229,6 +229,37 @@ export function runStoreContract(options: StoreContractOptions): void {
         expect(report.rows).toEqual([expect.objectContaining({ key: "claude-sonnet-4-5-20250929", messages: 2 })])
       })
 
+      it("cuts the usage report to its first rows by `limit`, with totals and a count over every row", async () => {
+        const s = await setup(make())
+        const sids = ["aaaaaaaa-0000-0000-0000-000000000001", "bbbbbbbb-0000-0000-0000-000000000002"]
+        const third = "cccccccc-0000-0000-0000-000000000003"
+        // Output tokens set each session's cost: b (900) > c (500) > a (100).
+        for (const [sid, output] of [
+          [sids[0]!, 100],
+          [sids[1]!, 900],
+          [third, 500],
+        ] as const) {
+          const out = await s.append(
+            `${response({ sid, uuid: `u-${sid}`, msgId: `m-${sid}`, output })}\n`,
+            `-p/${sid}.jsonl`,
+          )
+          expect(out._tag).toBe("Ack")
+        }
+        const all = (await s.engine.usage(s.actor, { groupBy: "session" }))!
+        expect(all.rows.map((r) => r.key)).toEqual([sids[1], third, sids[0]])
+        expect(all.groupCount).toBe(3)
+        expect(all.totals.output).toBe(1500)
+        expect(all.totals.messages).toBe(3)
+        const top = (await s.engine.usage(s.actor, { groupBy: "session", limit: 2 }))!
+        expect(top.rows).toEqual(all.rows.slice(0, 2))
+        expect(top.groupCount).toBe(3)
+        expect(top.totals).toEqual({ ...all.totals, costUsd: expect.closeTo(all.totals.costUsd, 9) })
+        const none = (await s.engine.usage(s.actor, { groupBy: "day", from: "2030-01-01", limit: 5 }))!
+        expect(none.rows).toEqual([])
+        expect(none.groupCount).toBe(0)
+        expect(none.totals.messages).toBe(0)
+      })
+
       it("scopes every read to its user", async () => {
         const s = await setup(make())
         await s.append(`${user("u1", "secret plan")}\n`)

@@ -15,6 +15,11 @@ const CLASSES = [
 ] as const
 
 const CHART_ROWS = 30
+/**
+ * Rows the page asks for: with 10,000 sessions, all of them took PlanetScale 77–94 ms to send and the
+ * page a table of 10,000 rows; the totals still cover every row, and the CSV export has them all.
+ */
+export const USAGE_PAGE_ROWS = 200
 
 const tail = (text: string, max: number): string => (text.length > max ? `…${text.slice(-(max - 1))}` : text)
 const head = (text: string, max: number): string => (text.length > max ? `${text.slice(0, max - 1)}…` : text)
@@ -30,8 +35,8 @@ export const UsageChart = ({
   groupBy: Api.UsageGroup
   titles?: ReadonlyMap<string, string | null>
 }) => {
-  const shown =
-    groupBy === "day" ? rows.slice(-CHART_ROWS) : [...rows].sort((a, b) => b.costUsd - a.costUsd).slice(0, CHART_ROWS)
+  // Rows come newest day first, otherwise largest cost first: the chart shows the first 30.
+  const shown = rows.slice(0, CHART_ROWS)
   const maxCost = Math.max(...shown.map((r) => r.costUsd), 1e-9)
   const rowH = 18
   const labelW = 180
@@ -83,7 +88,7 @@ export const UsagePage = ({ params }: { params: URLSearchParams }) => {
     session: params.get("session"),
   }
   const key = JSON.stringify(query)
-  const report = useAsync((s) => api.usage(JSON.parse(key) as Query, s), [key])
+  const report = useAsync((s) => api.usage({ ...(JSON.parse(key) as Query), limit: USAGE_PAGE_ROWS }, s), [key])
   const sessionIds = groupBy === "session" && report.state === "ok" ? report.value.rows.map((r) => r.key) : []
   const titles = useSessionTitles(sessionIds)
   const set = (name: string, value: string | undefined) => {
@@ -169,6 +174,12 @@ export const UsagePage = ({ params }: { params: URLSearchParams }) => {
             ))}
             <span className="muted"> · bar length = cost · prices: {report.value.pricingSource}</span>
           </div>
+          {report.value.groupCount > report.value.rows.length && (
+            <div className="muted small" data-testid="usage-cut">
+              The first {formatInt(report.value.rows.length)} of {formatInt(report.value.groupCount)} rows; the totals
+              count them all, and the CSV export has every row.
+            </div>
+          )}
           {report.value.rows.length > 0 && <UsageChart rows={report.value.rows} groupBy={groupBy} titles={titles} />}
           <table className="grid" data-testid="usage-table">
             <thead>

@@ -10,7 +10,7 @@ import { decodeLine } from "@overlord/transcript"
 import { appendGroup, checkAppends } from "../ingest/append.ts"
 import type { FileRow } from "../ingest/dialect.ts"
 import { resetFile } from "../ingest/reset.ts"
-import { pricingSource, searchTextOf } from "../line-facts.ts"
+import { searchTextOf } from "../line-facts.ts"
 import { buildSnippet, ftsQuery } from "../search-text.ts"
 import { type LikeDialect, sessionListPage, sessionListQuery } from "../session-list-query.ts"
 import type {
@@ -37,6 +37,7 @@ import type {
   TokenKind,
   UsageQuery,
 } from "../store.ts"
+import { type UsageQueryRow, usageQuery, usageReport } from "../usage-query.ts"
 import { MysqlAccounts } from "./accounts.ts"
 import { MysqlAi } from "./ai.ts"
 import { feedAfter, feedPosition } from "./change-feed.ts"
@@ -588,55 +589,8 @@ export class MysqlEngine implements Engine {
   // ---- usage ------------------------------------------------------------------------------------
 
   async usage(actor: Actor, query: UsageQuery): Promise<Api.UsageReport> {
-    const keyExpr = {
-      session: "coalesce(s.session_uid, '(unattributed)')",
-      project: "coalesce(u.project_dir, '')",
-      day: "coalesce(u.day, '')",
-      model: "u.model",
-    }[query.groupBy]
-    const where = ["u.user_id = ?"]
-    const params: SqlValue[] = [actor.userId]
-    if (query.from) {
-      where.push("u.day >= ?")
-      params.push(query.from.slice(0, 10))
-    }
-    if (query.to) {
-      where.push("u.day <= ?")
-      params.push(query.to.slice(0, 10))
-    }
-    if (query.project) {
-      where.push("u.project_dir = ?")
-      params.push(query.project)
-    }
-    if (query.sessionId) {
-      where.push("s.session_uid = ?")
-      params.push(query.sessionId)
-    }
-    const { rows } = await this.client.query<Api.UsageRow>(
-      `SELECT ${keyExpr} AS \`key\`, sum(u.input) AS input, sum(u.output) AS output, sum(u.cache_write) AS cacheWrite,
-       sum(u.cache_read) AS cacheRead, sum(u.cost_usd) AS costUsd, count(*) AS messages
-       FROM usage_messages u LEFT JOIN sessions s ON s.id = u.session_id
-       WHERE ${where.join(" AND ")} GROUP BY \`key\` ORDER BY ${query.groupBy === "day" ? "`key` DESC" : "costUsd DESC, `key`"}`,
-      params,
-    )
-    const totals: { -readonly [K in keyof Api.UsageRow]: Api.UsageRow[K] } = {
-      key: "total",
-      input: 0,
-      output: 0,
-      cacheWrite: 0,
-      cacheRead: 0,
-      costUsd: 0,
-      messages: 0,
-    }
-    for (const r of rows) {
-      totals.input += r.input
-      totals.output += r.output
-      totals.cacheWrite += r.cacheWrite
-      totals.cacheRead += r.cacheRead
-      totals.costUsd += r.costUsd
-      totals.messages += r.messages
-    }
-    return { groupBy: query.groupBy, rows, totals, pricingSource: pricingSource() }
+    const { sql, params } = usageQuery(actor, query)
+    return usageReport(query, (await this.client.query<UsageQueryRow>(sql, params)).rows)
   }
 
   // ---- remote commands (CommandStore) ------------------------------------------------------------

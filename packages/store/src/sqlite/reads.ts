@@ -5,10 +5,10 @@
 import type { Database } from "bun:sqlite"
 import type { Api } from "@overlord/protocol"
 import { decodeLine } from "@overlord/transcript"
-import { pricingSource } from "../line-facts.ts"
 import { type LineLog, readLines, readRuns } from "../line-log.ts"
 import { type LikeDialect, sessionListPage, sessionListQuery } from "../session-list-query.ts"
 import type { Actor, EntryQuery, EntryWithSession, ReadStore, SessionQuery, UsageQuery } from "../store.ts"
+import { type UsageQueryRow, usageQuery, usageReport } from "../usage-query.ts"
 
 const MAX_PAGE = 1000
 /** SQLite's LIKE ignores ASCII case already, and has no escape character unless named. */
@@ -231,56 +231,8 @@ export class SqliteReads implements ReadStore {
   }
 
   usage(actor: Actor, query: UsageQuery): Api.UsageReport {
-    const keyExpr = {
-      session: "coalesce(s.session_uid, '(unattributed)')",
-      project: "coalesce(u.project_dir, '')",
-      day: "coalesce(u.day, '')",
-      model: "u.model",
-    }[query.groupBy]
-    const where = ["u.user_id = ?"]
-    const params: (string | number)[] = [actor.userId]
-    if (query.from) {
-      where.push("u.day >= ?")
-      params.push(query.from.slice(0, 10))
-    }
-    if (query.to) {
-      where.push("u.day <= ?")
-      params.push(query.to.slice(0, 10))
-    }
-    if (query.project) {
-      where.push("u.project_dir = ?")
-      params.push(query.project)
-    }
-    if (query.sessionId) {
-      where.push("s.session_uid = ?")
-      params.push(query.sessionId)
-    }
-    const rows = this.db
-      .query(
-        `SELECT ${keyExpr} AS key, sum(u.input) AS input, sum(u.output) AS output, sum(u.cache_write) AS cacheWrite,
-         sum(u.cache_read) AS cacheRead, sum(u.cost_usd) AS costUsd, count(*) AS messages
-         FROM usage_messages u LEFT JOIN sessions s ON s.id = u.session_id
-         WHERE ${where.join(" AND ")} GROUP BY key ORDER BY ${query.groupBy === "day" ? "key DESC" : "costUsd DESC, key"}`,
-      )
-      .all(...params) as Api.UsageRow[]
-    const totals: { -readonly [K in keyof Api.UsageRow]: Api.UsageRow[K] } = {
-      key: "total",
-      input: 0,
-      output: 0,
-      cacheWrite: 0,
-      cacheRead: 0,
-      costUsd: 0,
-      messages: 0,
-    }
-    for (const r of rows) {
-      totals.input += r.input
-      totals.output += r.output
-      totals.cacheWrite += r.cacheWrite
-      totals.cacheRead += r.cacheRead
-      totals.costUsd += r.costUsd
-      totals.messages += r.messages
-    }
-    return { groupBy: query.groupBy, rows, totals, pricingSource: pricingSource() }
+    const { sql, params } = usageQuery(actor, query)
+    return usageReport(query, this.db.query(sql).all(...params) as UsageQueryRow[])
   }
 }
 
