@@ -12,6 +12,7 @@ import { Command, InvalidArgumentError } from "commander"
 import { Layer } from "effect"
 import { addAiCommands, generatedLabel } from "./ai-commands.ts"
 import { readCleanupPeriod } from "./claude-settings.ts"
+import { DEFAULT_PORT, parsePort } from "./cli-options.ts"
 import * as Daemon from "./daemon.ts"
 import { type HomePaths, homePaths, isRunning, readJson, resolveClaudeDir, runningPid } from "./home.ts"
 import { addLoginCommands } from "./login-command.ts"
@@ -24,15 +25,8 @@ import { isCompiled } from "./service/self-command.ts"
 import { addServiceCommands } from "./service/service-command.ts"
 import { DAEMON_VERSION } from "./sync-engine.ts"
 
-const DEFAULT_PORT = 7420
 /** How many of each kind of problem `overlord status` names without `--verbose`. */
 const STATUS_LATEST = 5
-
-const parsePort = (v: string) => {
-  const n = Number(v)
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError("a port number, 0-65535")
-  return n
-}
 
 class CliError extends Error {}
 

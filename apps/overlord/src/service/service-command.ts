@@ -6,6 +6,7 @@ import { existsSync } from "node:fs"
 import { homedir } from "node:os"
 import { join, resolve } from "node:path"
 import type { Command } from "commander"
+import { DEFAULT_PORT, parsePort } from "../cli-options.ts"
 import { type HomePaths, runningPid } from "../home.ts"
 import { selfCommand } from "./self-command.ts"
 import {
@@ -25,6 +26,7 @@ interface InstallOptions {
   readonly dryRun?: boolean
   readonly claudeDir?: string
   readonly server?: string
+  readonly port?: number
 }
 
 /**
@@ -42,6 +44,7 @@ export function daemonCommand(
   const claudeDir = resolve(opts.claudeDir ?? process.env.CLAUDE_CONFIG_DIR ?? join(homedir(), ".claude"))
   if (claudeDir !== resolve(homedir(), ".claude")) args.push("--claude-dir", claudeDir)
   if (opts.server) args.push("--server", opts.server.replace(/\/$/, ""))
+  if (opts.port !== undefined && opts.port !== DEFAULT_PORT) args.push("--port", String(opts.port))
   return args
 }
 
@@ -85,6 +88,7 @@ export function addServiceCommands(program: Command, paths: () => HomePaths): vo
     .option("--dry-run", "print what would be written and run; write and run nothing")
     .option("--claude-dir <dir>", "Claude Code's folder, if not the default")
     .option("--server <url>", "sync to this standalone server instead of the embedded one")
+    .option("--port <port>", "the embedded server's port, if not the default", parsePort)
     .action(
       reported((opts: InstallOptions) => {
         const p = paths()
