@@ -1,7 +1,12 @@
 /**
  * Backfill throughput to "stored and queryable", with ccusage on the same corpus side by side.
  *
- *   bun scripts/bench/backfill.ts [corpusDir] [--timeout-s 900] [--cpu-prof] [--no-ccusage] [--keep]
+ *   bun scripts/bench/backfill.ts [corpusDir] [--shape history|large-files] [--timeout-s 900] [--cpu-prof]
+ *                                 [--no-ccusage] [--keep] [--trace]
+ *
+ * Without a corpus dir: `.artifacts/bench/corpus-history` (the default shape, a real history's file-size mix:
+ * ~2,450 files, ~120 KB on average, see corpus.ts) or, with `--shape large-files`, `.artifacts/bench/corpus`
+ * (532.6 MB in 260 files, the corpus of the first six sessions' figures), generated when missing.
  *
  * Overlord: `overlord start --foreground` (daemon + embedded server, one bun process) with a fresh home on
  * the corpus. "Stored" = the server's SQLite shows every corpus file at its full size (polled read-only every
@@ -15,7 +20,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } 
 import { join } from "node:path"
 import { analyzeWholeLine } from "../../packages/transcript/src/line-facts.ts"
 import { splitPieces } from "../../packages/transcript/src/lines.ts"
-import { generate, readManifest } from "./corpus.ts"
+import { generate, readManifest, shapeOptions } from "./corpus.ts"
 import {
   ARTIFACTS,
   api,
@@ -38,25 +43,23 @@ import {
 } from "./lib.ts"
 
 const args = process.argv.slice(2)
-const corpus = args[0] && !args[0].startsWith("--") ? args[0] : join(ARTIFACTS, "corpus")
+const shape = shapeOptions(args)
+const corpus =
+  args[0] && !args[0].startsWith("--")
+    ? args[0]
+    : join(ARTIFACTS, shape.shape === "large-files" ? "corpus" : `corpus-${shape.shape}`)
 const timeoutMs = Number(args[args.indexOf("--timeout-s") + 1] || 900) * 1000 || 900_000
 const cpuProf = args.includes("--cpu-prof")
+/** `--trace`: progress every 250 ms instead of 5 s (where a backfill waits shows as a flat stretch). */
+const trace = args.includes("--trace")
 
 let manifest = readManifest(corpus)
 if (!manifest) {
-  console.error(`no corpus at ${corpus}: generating the default one (~530 MB)`)
-  manifest = await generate(corpus, {
-    seed: 42,
-    big: 5,
-    medium: 110,
-    small: 100,
-    projects: 100,
-    images: 6,
-    tiny: false,
-  })
+  console.error(`no corpus at ${corpus}: generating one of shape ${shape.shape}`)
+  manifest = await generate(corpus, shape)
 }
 console.error(
-  `corpus ${corpus}: ${fmt(mb(manifest.bytes))} MB, ${manifest.files} files, ${manifest.lines} lines, ${manifest.sessions} sessions`,
+  `corpus ${corpus} (${manifest.shape ?? "large-files"}): ${fmt(mb(manifest.bytes))} MB, ${manifest.files} files, ${manifest.lines} lines, ${manifest.sessions} sessions`,
 )
 
 // Warm the page cache so neither tool pays for the first cold read.
@@ -112,10 +115,10 @@ try {
     () => {
       if (daemon.child.exitCode !== null) throw new Error(`daemon exited ${daemon.child.exitCode}:\n${daemon.output()}`)
       const r = filesQ.get() as { n: number; b: number }
-      if (now() - lastLog > 5000) {
+      if (now() - lastLog > (trace ? 250 : 5000)) {
         lastLog = now()
         console.error(
-          `  ${((now() - t0) / 1000).toFixed(0)} s: ${r.n}/${manifest!.files} files, ${fmt(mb(r.b))}/${fmt(mb(manifest!.bytes))} MB`,
+          `  ${((now() - t0) / 1000).toFixed(trace ? 2 : 0)} s: ${r.n}/${manifest!.files} files, ${fmt(mb(r.b))}/${fmt(mb(manifest!.bytes))} MB`,
         )
       }
       if (r.n === manifest!.files && r.b === manifest!.bytes) {

@@ -1,8 +1,12 @@
 /**
  * Benchmark corpus from REAL Claude Code session files (see seed.ts), replicated with fresh ids.
  *
- *   bun scripts/bench/corpus.ts <outDir> [--seed 42] [--big 5] [--medium 110] [--small 100] [--projects 100]
- *                                        [--images 6] [--tiny] [--max-files N]   # --tiny: lines > 4 KB dropped
+ *   bun scripts/bench/corpus.ts <outDir> [--shape history|large-files] [--seed 42] [--big N] [--medium N]
+ *                                        [--small N] [--projects N] [--images N] [--tiny] [--max-files N]
+ *
+ * `--shape history` (the default) follows a real history's file-size mix: ~2,450 files, ~120 KB on average,
+ * mostly small subagent and main files and a few very large ones (`Shape` below says why). `--shape
+ * large-files` is the 532.6 MB / 260-file corpus of the earlier figures. `--tiny`: lines > 4 KB dropped.
  *
  * `<outDir>` becomes a CLAUDE_CONFIG_DIR: files land in `<outDir>/projects/<project>/<sessionId>.jsonl` (and
  * `<sessionId>/subagents/agent-<id>.jsonl`). Every copy gets a new sessionId (file names and subagent paths
@@ -18,7 +22,6 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
-  statSync,
   utimesSync,
   writeFileSync,
   writeSync,
@@ -29,6 +32,8 @@ import { ensureSeed } from "./seed.ts"
 
 export interface Manifest {
   readonly seed: number
+  /** Absent in corpora written before shapes existed: those are `large-files`. */
+  readonly shape?: Shape
   readonly files: number
   readonly bytes: number
   readonly lines: number
@@ -148,24 +153,117 @@ function bigImageLine(template: string, r: Rand, bytes: number): string {
   return template.replace(/"data":"[A-Za-z0-9+/=]+"/, `"data":"${raw.toString("base64")}"`)
 }
 
-export async function generate(
-  outDir: string,
-  opts: {
-    seed: number
-    big: number
-    medium: number
-    small: number
-    projects: number
-    images: number
-    tiny: boolean
-    maxFiles?: number
-  },
-): Promise<Manifest> {
+/**
+ * Which file-size mix a corpus follows.
+ *
+ * - `history` (the default): a real Claude Code history. A corpus built from a developer's own
+ *   `~/.claude/projects` had 2,447 files averaging 123 KB (issue #14 §4), and the 66 real session files in
+ *   `shared/fixtures/claude-code/` (13 public repositories) show the same mix in miniature: most files are
+ *   small (median 17 KB; subagent files 2–132 KB, median ~20 KB), main sessions spread over three orders of
+ *   magnitude (1 KB to 2.8 MB), and the bytes sit in a short tail (the largest 3 of 66 files hold 67 % of
+ *   them; what makes a file tens of MB is base64 images in tool results). So: ~950 sessions whose main file
+ *   is log-normal around 40 KB (σ 1.3, 3 KB–3 MB), each with 0–12 subagent files log-normal around 20 KB
+ *   (σ 1.0, 2–400 KB; about half the sessions have none), 20 medium sessions of 1–5 MB and 5 very large
+ *   ones of 15–40 MB carrying 4–9 images of 0.3–1.5 MB each. About 2,450 files, ~300 MB, ~120 KB a file:
+ *   per-file costs (open, stat, one frame, one file and session row) weigh as they do on a real machine.
+ * - `large-files`: the corpus of the first six sessions' figures (BENCHMARKS.md, 532.6 MB in 260 files:
+ *   `--big 5 --medium 110 --small 100`), mostly 2–4 MB files; kept so earlier numbers can be reproduced.
+ */
+export type Shape = "history" | "large-files"
+
+export interface GenerateOptions {
+  readonly seed: number
+  readonly shape?: Shape
+  /** `large-files`: sessions of 20–50 MB, 2–4 MB, and as recorded; `history`: big = 15–40 MB, medium = 1–5 MB. */
+  readonly big: number
+  readonly medium: number
+  readonly small: number
+  readonly projects: number
+  /** `large-files`: 1 MB image lines spread over the big and medium sessions. */
+  readonly images: number
+  readonly tiny: boolean
+  readonly maxFiles?: number
+}
+
+/** The defaults of each shape, as the CLI and backfill.ts take them. */
+export const SHAPE_DEFAULTS: Record<Shape, Omit<GenerateOptions, "seed" | "tiny">> = {
+  history: { shape: "history", big: 5, medium: 20, small: 925, projects: 60, images: 0 },
+  "large-files": { shape: "large-files", big: 5, medium: 110, small: 100, projects: 100, images: 6 },
+}
+
+interface PlannedFile {
+  /** Bytes to reach: 0 = the seed file as recorded; below its size the file is cut at a line end. */
+  readonly target: number
+  /** Image lines of `imageBytes` each, spread through the file. */
+  readonly images: number
+  readonly imageBytes: number
+}
+interface PlannedSession {
+  readonly main: PlannedFile
+  /** `null`: copy the seed session's own subagent files as recorded (`large-files`). */
+  readonly subagents: readonly PlannedFile[] | null
+}
+
+/** A log-normal draw (Box–Muller over the seeded generator), clipped to [lo, hi]. */
+function logNormal(r: Rand, median: number, sigma: number, lo: number, hi: number): number {
+  const u = Math.max(r(), 1e-12)
+  const z = Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * r())
+  return Math.min(hi, Math.max(lo, median * Math.exp(sigma * z)))
+}
+
+function planSessions(opts: GenerateOptions, r: Rand): PlannedSession[] {
+  const plan: PlannedSession[] = []
+  if ((opts.shape ?? "history") === "large-files") {
+    // Sizes: big 20–50 MB, medium 2–4 MB, small = the seed session as recorded (or --tiny: trimmed).
+    const mains: { target: number; images: number }[] = []
+    for (let i = 0; i < opts.big; i++) mains.push({ target: (20 + r() * 30) * 1e6, images: 0 })
+    for (let i = 0; i < opts.medium; i++) mains.push({ target: (2 + r() * 2) * 1e6, images: 0 })
+    for (let i = 0; i < opts.small; i++) mains.push({ target: 0, images: 0 })
+    for (let i = 0; i < opts.images && mains.length > 0; i++)
+      mains[Math.floor(r() * Math.min(mains.length, opts.big + opts.medium || mains.length))]!.images += 1
+    for (const m of mains) plan.push({ main: { ...m, imageBytes: 1_000_000 }, subagents: null })
+    return plan
+  }
+  const subagents = () => {
+    // About half the sessions start no subagent; the rest 1–12, fewer more often.
+    const n = r() < 0.5 ? 0 : Math.min(12, 1 + Math.floor(-Math.log(Math.max(r(), 1e-12)) * 2.5))
+    return Array.from({ length: n }, () => ({
+      target: logNormal(r, 20_000, 1.0, 2_000, 400_000),
+      images: 0,
+      imageBytes: 0,
+    }))
+  }
+  for (let i = 0; i < opts.big; i++) {
+    plan.push({
+      main: { target: (12 + r() * 18) * 1e6, images: 4 + Math.floor(r() * 6), imageBytes: (0.3 + r() * 1.2) * 1e6 },
+      subagents: subagents(),
+    })
+  }
+  for (let i = 0; i < opts.medium; i++)
+    plan.push({ main: { target: (1 + r() * 2) * 1e6, images: 0, imageBytes: 0 }, subagents: subagents() })
+  for (let i = 0; i < opts.small; i++)
+    plan.push({
+      main: { target: logNormal(r, 30_000, 1.2, 3_000, 3_000_000), images: 0, imageBytes: 0 },
+      subagents: subagents(),
+    })
+  // Interleaved, so the newest-first order of a backfill meets large and small files alike.
+  for (let i = plan.length - 1; i > 0; i--) {
+    const j = Math.floor(r() * (i + 1))
+    ;[plan[i], plan[j]] = [plan[j]!, plan[i]!]
+  }
+  return plan
+}
+
+export async function generate(outDir: string, opts: GenerateOptions): Promise<Manifest> {
   const seedSessions = loadSeed(await ensureSeed())
-  opts = { ...opts, maxFiles: opts.maxFiles ?? Number.POSITIVE_INFINITY }
+  const shape = opts.shape ?? "history"
+  const maxFiles = opts.maxFiles ?? Number.POSITIVE_INFINITY
   const imageTemplate = seedSessions
     .flatMap((s) => s.files.flatMap((f) => f.lines))
     .find((l) => l.includes('"type":"image"'))
+  // The seed's subagent file (the `subagent` scenario's), copied under new agent ids for `history`.
+  const agentSeed = seedSessions.find((s) => s.agentIds.length > 0)
+  const agentTemplate = agentSeed?.files.find((f) => f.rel.includes("/"))
   const r = rng(opts.seed)
   rmSync(join(outDir, "projects"), { recursive: true, force: true })
   mkdirSync(join(outDir, "projects"), { recursive: true })
@@ -177,93 +275,131 @@ export async function generate(
   let largestFile = 0
   const baseTime = Date.UTC(2026, 0, 1) / 1000
 
-  // Sizes: big 20–50 MB, medium 2–4 MB, small = the seed session as recorded (or --tiny: trimmed).
-  const plan: { target: number; image: number }[] = []
-  for (let i = 0; i < opts.big; i++) plan.push({ target: (20 + r() * 30) * 1e6, image: 0 })
-  for (let i = 0; i < opts.medium; i++) plan.push({ target: (2 + r() * 2) * 1e6, image: 0 })
-  for (let i = 0; i < opts.small; i++) plan.push({ target: 0, image: 0 })
-  for (let i = 0; i < opts.images && plan.length > 0; i++)
-    plan[Math.floor(r() * Math.min(plan.length, opts.big + opts.medium || plan.length))]!.image += 1
+  /** Writes one file: the seed's lines rewritten, cut at `target` or padded up to it by repeating the body. */
+  const writeFile = (
+    path: string,
+    seedLines: readonly string[],
+    bodyFrom: number,
+    item: PlannedFile,
+    rw: Rewriter,
+    fixImage: (line: string) => string,
+    mtime: number,
+  ) => {
+    mkdirSync(dirname(path), { recursive: true })
+    const fd = openSync(path, "w")
+    let size = 0
+    let buf: string[] = []
+    let bufLen = 0
+    const emit = (l: string) => {
+      buf.push(l, "\n")
+      bufLen += Buffer.byteLength(l) + 1
+      lines += 1
+      if (bufLen > 4e6) flush()
+    }
+    const flush = () => {
+      if (buf.length === 0) return
+      size += writeSync(fd, buf.join(""))
+      buf = []
+      bufLen = 0
+    }
+    const srcLines = opts.tiny ? seedLines.filter((l) => l.length < 4096) : seedLines
+    rw.nextRepetition()
+    for (const [i, l] of srcLines.entries()) {
+      // A file smaller than its seed ends at a line end, as a session that stopped there would.
+      if (item.target > 0 && i >= 2 && size + bufLen >= item.target) break
+      emit(rw.line(l))
+    }
+    flush()
+    if (item.target > 0) {
+      const body = srcLines.slice(bodyFrom)
+      let images = item.images
+      while (size < item.target && body.length > 0) {
+        rw.nextRepetition()
+        for (const l of body) emit(rw.line(l))
+        // Spread through the file: the k-th image once the file is k/(images+1) of its target.
+        // (`large-files`: after the first third, as its earlier figures were measured.)
+        const at =
+          shape === "large-files" ? item.target / 3 : ((item.images - images + 1) * item.target) / (item.images + 1)
+        if (images > 0 && imageTemplate && size + bufLen > at) {
+          emit(fixImage(rw.line(bigImageLine(imageTemplate, r, item.imageBytes))))
+          images -= 1
+          imageLines += 1
+        }
+        flush()
+      }
+    }
+    flush()
+    closeSync(fd)
+    utimesSync(path, mtime, mtime)
+    files += 1
+    bytes += size
+    largestFile = Math.max(largestFile, size)
+  }
 
-  for (const [n, item] of plan.entries()) {
-    if (files >= opts.maxFiles!) break
+  for (const [n, item] of planSessions(opts, r).entries()) {
+    if (files >= maxFiles) break
     let src = seedSessions[Math.floor(r() * seedSessions.length)]!
+    const wanted = item.subagents ? 1 + item.subagents.length : src.files.length
     // Stop at exactly maxFiles: a session with subagents would overshoot, so take a single-file one.
-    if (files + src.files.length > opts.maxFiles!) src = seedSessions.find((s) => s.files.length === 1) ?? src
+    if (!item.subagents && files + wanted > maxFiles) src = seedSessions.find((s) => s.files.length === 1) ?? src
+    const subagentPlan = item.subagents?.slice(0, Math.max(0, maxFiles - files - 1)) ?? null
     const project = Math.floor(r() * opts.projects)
     const cwd = `/home/dev/work/proj-${String(project).padStart(3, "0")}`
     const folder = cwd.replace(/[^a-zA-Z0-9]/g, "-")
-    const fixed = new Map<string, string>([[src.sessionId, uuid(r)]])
-    for (const a of src.agentIds) fixed.set(a, pick(r, HEX, a.length))
-    fixed.set(src.cwd, cwd)
-    fixed.set(src.cwd.replace(/\/project$/, "/config"), "/home/dev/.claude")
-    fixed.set(src.projectFolder, folder)
-    const fixedRe = new RegExp(
-      [...fixed.keys()]
-        .sort((a, b) => b.length - a.length)
-        .map(escapeRe)
-        .join("|"),
-      "g",
-    )
-    const rw = new Rewriter(r, fixed, fixedRe)
+    const sessionId = uuid(r)
+    const fixedFor = (s: SeedSession, agentIds: Map<string, string>) => {
+      const fixed = new Map<string, string>([[s.sessionId, sessionId], ...agentIds])
+      fixed.set(s.cwd, cwd)
+      fixed.set(s.cwd.replace(/\/project$/, "/config"), "/home/dev/.claude")
+      fixed.set(s.projectFolder, folder)
+      const fixedRe = new RegExp(
+        [...fixed.keys()]
+          .sort((a, b) => b.length - a.length)
+          .map(escapeRe)
+          .join("|"),
+        "g",
+      )
+      return { fixed, fixedRe }
+    }
+    const fixImage = (line: string) =>
+      // The template comes from another seed session: give it this session's id and cwd.
+      line
+        .replace(/"sessionId":"[^"]*"/g, `"sessionId":"${sessionId}"`)
+        .replace(/"cwd":"[^"]*"/g, `"cwd":"${cwd}"`)
+        .replace(/\/tmp\/overlord-claude-[A-Za-z0-9]+\/project/g, cwd)
+    const mtime = baseTime + n * 600
     sessions += 1
+    const own = fixedFor(src, new Map(src.agentIds.map((a) => [a, pick(r, HEX, a.length)])))
+    const rw = new Rewriter(r, own.fixed, own.fixedRe)
     for (const f of src.files) {
       const isMain = !f.rel.includes("/")
-      const rel = f.rel.replace(fixedRe, (m) => fixed.get(m) ?? m)
-      const path = join(outDir, "projects", folder, rel)
-      mkdirSync(dirname(path), { recursive: true })
-      const fd = openSync(path, "w")
-      let size = 0
-      let buf: string[] = []
-      let bufLen = 0
-      const emit = (l: string) => {
-        buf.push(l, "\n")
-        bufLen += l.length + 1
-        lines += 1
-        if (bufLen > 4e6) flush()
+      // `history` writes its own subagent files below; the seed's are copied only by `large-files`.
+      if (!isMain && subagentPlan) continue
+      const path = join(
+        outDir,
+        "projects",
+        folder,
+        f.rel.replace(own.fixedRe, (m) => own.fixed.get(m) ?? m),
+      )
+      writeFile(path, f.lines, 2, isMain ? item.main : { target: 0, images: 0, imageBytes: 0 }, rw, fixImage, mtime)
+    }
+    if (subagentPlan && agentSeed && agentTemplate) {
+      for (const sub of subagentPlan) {
+        const agentId = agentSeed.agentIds[0]!
+        const m = fixedFor(agentSeed, new Map([[agentId, pick(r, HEX, agentId.length)]]))
+        const path = join(
+          outDir,
+          "projects",
+          folder,
+          agentTemplate.rel.replace(m.fixedRe, (x) => m.fixed.get(x) ?? x),
+        )
+        writeFile(path, agentTemplate.lines, 0, sub, new Rewriter(r, m.fixed, m.fixedRe), fixImage, mtime)
       }
-      const flush = () => {
-        if (buf.length === 0) return
-        size += writeSync(fd, buf.join(""))
-        buf = []
-        bufLen = 0
-      }
-      const src_lines = opts.tiny ? f.lines.filter((l) => l.length < 4096) : f.lines
-      rw.nextRepetition()
-      for (const l of src_lines) emit(rw.line(l))
-      flush()
-      if (isMain && item.target > 0) {
-        // Pad by repeating the conversation (everything after the first two queue lines) with fresh ids.
-        const body = src_lines.slice(2)
-        let images = item.image
-        while (size < item.target) {
-          rw.nextRepetition()
-          for (const l of body) emit(rw.line(l))
-          if (images > 0 && imageTemplate && size > item.target / 3) {
-            // The template comes from another seed session: give it this session's id and cwd.
-            const img = rw
-              .line(bigImageLine(imageTemplate, r, 1_000_000))
-              .replace(/"sessionId":"[^"]*"/g, `"sessionId":"${rw.fixedValue(src.sessionId)}"`)
-              .replace(/"cwd":"[^"]*"/g, `"cwd":"${cwd}"`)
-              .replace(/\/tmp\/overlord-claude-[A-Za-z0-9]+\/project/g, cwd)
-            emit(img)
-            images -= 1
-            imageLines += 1
-          }
-          flush()
-        }
-      }
-      flush()
-      closeSync(fd)
-      const t = baseTime + n * 600
-      utimesSync(path, t, t)
-      files += 1
-      bytes += size
-      largestFile = Math.max(largestFile, size)
     }
   }
   const manifest: Manifest = {
     seed: opts.seed,
+    shape,
     files,
     bytes,
     lines,
@@ -285,6 +421,25 @@ export function readManifest(outDir: string): Manifest | null {
   }
 }
 
+/** `--shape` (default `history`) and its defaults, each overridable by its own flag. */
+export function shapeOptions(args: string[]): GenerateOptions {
+  const i = args.indexOf("--shape")
+  const shape = (i >= 0 ? args[i + 1] : "history") as Shape
+  if (!(shape in SHAPE_DEFAULTS)) throw new Error(`--shape ${shape}: expected history or large-files`)
+  const d = SHAPE_DEFAULTS[shape]
+  return {
+    shape,
+    seed: argValue(args, "--seed", 42),
+    big: argValue(args, "--big", d.big),
+    medium: argValue(args, "--medium", d.medium),
+    small: argValue(args, "--small", d.small),
+    projects: argValue(args, "--projects", d.projects),
+    images: argValue(args, "--images", d.images),
+    tiny: args.includes("--tiny"),
+    maxFiles: argValue(args, "--max-files", Number.POSITIVE_INFINITY),
+  }
+}
+
 export const argValue = (args: string[], name: string, fallback: number): number => {
   const i = args.indexOf(name)
   return i >= 0 && args[i + 1] !== undefined ? Number(args[i + 1]) : fallback
@@ -295,24 +450,14 @@ if (import.meta.main) {
   const out = args[0]
   if (!out || out.startsWith("--")) {
     console.error(
-      "usage: bun scripts/bench/corpus.ts <outDir> [--seed N] [--big N] [--medium N] [--small N] [--projects N] [--images N] [--tiny] [--max-files N]",
+      "usage: bun scripts/bench/corpus.ts <outDir> [--shape history|large-files] [--seed N] [--big N] [--medium N] [--small N] [--projects N] [--images N] [--tiny] [--max-files N]",
     )
     process.exit(2)
   }
   const t0 = performance.now()
-  const m = await generate(out, {
-    seed: argValue(args, "--seed", 42),
-    big: argValue(args, "--big", 5),
-    medium: argValue(args, "--medium", 110),
-    small: argValue(args, "--small", 100),
-    projects: argValue(args, "--projects", 100),
-    images: argValue(args, "--images", 6),
-    tiny: args.includes("--tiny"),
-    maxFiles: argValue(args, "--max-files", Number.POSITIVE_INFINITY),
-  })
+  const m = await generate(out, shapeOptions(args))
   console.log(JSON.stringify(m))
   console.error(
-    `corpus: ${(m.bytes / 1e6).toFixed(1)} MB, ${m.files} files, ${m.lines} lines in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    `corpus (${m.shape}): ${(m.bytes / 1e6).toFixed(1)} MB, ${m.files} files (${(m.bytes / m.files / 1e3).toFixed(0)} KB each on average), ${m.lines} lines in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
   )
-  void statSync
 }
