@@ -115,6 +115,10 @@ export const ApiError = Schema.Struct({
 })
 export type ApiError = typeof ApiError.Type
 
+/** The user who shared a session with me (issue #11 §5). */
+export const ShareOwner = Schema.Struct({ userId: Count, email: Schema.NullOr(Schema.String), name: Schema.String })
+export type ShareOwner = typeof ShareOwner.Type
+
 export const SearchHit = Schema.Struct({
   sessionId: Schema.String,
   seq: Count,
@@ -124,6 +128,8 @@ export const SearchHit = Schema.Struct({
   score: Schema.Number,
   timestamp: Schema.NullOr(Iso),
   title: Schema.NullOr(Schema.String),
+  /** Set when the session is another user's, shared with me read-only: who shared it. */
+  sharedBy: Schema.optionalKey(ShareOwner),
 })
 export type SearchHit = typeof SearchHit.Type
 
@@ -468,7 +474,7 @@ export type SessionShareList = typeof SessionShareList.Type
 /** `GET /api/v1/shared-sessions`: sessions other users shared with me (read them with the session routes). */
 export const SharedSession = Schema.Struct({
   sessionId: Schema.String,
-  owner: Schema.Struct({ userId: Count, email: Schema.NullOr(Schema.String), name: Schema.String }),
+  owner: ShareOwner,
   title: Schema.NullOr(Schema.String),
   sharedAt: Iso,
 })
@@ -500,6 +506,8 @@ export const HybridSearchHit = Schema.Struct({
   timestamp: Schema.NullOr(Iso),
   title: Schema.NullOr(Schema.String),
   matched: Schema.Array(MatchedBy),
+  /** Set when the session is another user's, shared with me read-only: who shared it. */
+  sharedBy: Schema.optionalKey(ShareOwner),
 })
 export type HybridSearchHit = typeof HybridSearchHit.Type
 

@@ -305,7 +305,11 @@ export interface ReadStore {
 export interface SearchStore {
   /** Indexes up to `limit` stored entries (in `seq` order, after the last indexed); returns how many. */
   indexForSearch(limit: number): R<number>
-  search(actor: Actor, q: string, limit: number): R<Api.SearchResult>
+  /**
+   * The user's entries matching `q`, best first; with `sessionIds`, only in those sessions (of this
+   * user): how a grantee searches the sessions an owner shared with them, read as the owner.
+   */
+  search(actor: Actor, q: string, limit: number, sessionIds?: readonly string[]): R<Api.SearchResult>
 }
 
 // ---- change feed (several servers on one database; ARCHITECTURE.md "Scaling out") ------------------
@@ -541,7 +545,7 @@ export const fromEngine = (engine: Engine): Interface => ({
   headSeq: wrap(engine, "headSeq", (a: Actor) => engine.headSeq(a)),
   usage: wrap(engine, "usage", (a: Actor, q: UsageQuery) => engine.usage(a, q)),
   indexForSearch: wrap(engine, "indexForSearch", (l: number) => engine.indexForSearch(l)),
-  search: wrap(engine, "search", (a: Actor, q: string, l: number) => engine.search(a, q, l)),
+  search: wrap(engine, "search", (a: Actor, q: string, l: number, s?: readonly string[]) => engine.search(a, q, l, s)),
   ...changeFeedOf(engine),
   ...commandMethods(engine),
   ...sourceMethods(engine),

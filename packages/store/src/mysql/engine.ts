@@ -532,7 +532,7 @@ export class MysqlEngine implements Engine {
     })
   }
 
-  async search(actor: Actor, q: string, limit: number): Promise<Api.SearchResult> {
+  async search(actor: Actor, q: string, limit: number, sessionIds?: readonly string[]): Promise<Api.SearchResult> {
     const cursor = (
       await this.client.query<{ value: number }>("SELECT value FROM counters WHERE name = 'search_cursor'")
     ).rows[0]!.value
@@ -544,7 +544,8 @@ export class MysqlEngine implements Engine {
     ).rows[0]!.n
     const match = ftsQuery(q)
     const expression = booleanQuery(q)
-    if (!match || !expression) return { hits: [], indexLag: lag }
+    if (!match || !expression || sessionIds?.length === 0) return { hits: [], indexLag: lag }
+    const within = sessionIds ? `AND s.session_uid IN (${sessionIds.map(() => "?").join(", ")})` : ""
     const { rows } = await this.client.query<{
       seq: number
       kind: string
@@ -557,9 +558,9 @@ export class MysqlEngine implements Engine {
       `SELECT e.seq, e.kind, e.ts, e.raw_len, s.session_uid, coalesce(s.custom_title, s.ai_title, s.summary_title, s.first_prompt) AS title,
        MATCH (x.terms) AGAINST (? IN BOOLEAN MODE) AS score
        FROM entry_search x JOIN entries e ON e.seq = x.seq JOIN sessions s ON s.id = e.session_id
-       WHERE MATCH (x.terms) AGAINST (? IN BOOLEAN MODE) AND e.user_id = ? AND e.superseded = 0
+       WHERE MATCH (x.terms) AGAINST (? IN BOOLEAN MODE) AND e.user_id = ? AND e.superseded = 0 ${within}
        ORDER BY score DESC, e.seq LIMIT ?`,
-      [expression, expression, actor.userId, Math.min(Math.max(limit, 1), 200)],
+      [expression, expression, actor.userId, ...(sessionIds ?? []), Math.min(Math.max(limit, 1), 200)],
     )
     const raws = await readLines(this.client, rows, this.maxBytes)
     return {

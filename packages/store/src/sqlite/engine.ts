@@ -356,8 +356,8 @@ export class SqliteEngine implements Engine {
   indexForSearch(limit: number): number {
     return this.searchIndex.indexForSearch(limit)
   }
-  search(actor: Actor, q: string, limit: number): Api.SearchResult {
-    return this.searchIndex.search(actor, q, limit)
+  search(actor: Actor, q: string, limit: number, sessionIds?: readonly string[]): Api.SearchResult {
+    return this.searchIndex.search(actor, q, limit, sessionIds)
   }
 
   // ---- change feed (ChangeFeed) --------------------------------------------------------------------

@@ -54,7 +54,7 @@ export class SqliteSearch implements SearchStore {
     return indexed
   }
 
-  search(actor: Actor, q: string, limit: number): Api.SearchResult {
+  search(actor: Actor, q: string, limit: number, sessionIds?: readonly string[]): Api.SearchResult {
     const match = ftsQuery(q)
     const cursor = Number(
       (this.db.query("SELECT value FROM meta WHERE key = 'search_cursor'").get() as { value: string }).value,
@@ -64,15 +64,16 @@ export class SqliteSearch implements SearchStore {
         n: number
       }
     ).n
-    if (!match) return { hits: [], indexLag: lag }
+    if (!match || sessionIds?.length === 0) return { hits: [], indexLag: lag }
+    const within = sessionIds ? `AND s.session_uid IN (${sessionIds.map(() => "?").join(", ")})` : ""
     const rows = this.db
       .query(
         `SELECT e.seq, e.kind, e.ts, e.raw_at, e.raw_len, s.session_uid, coalesce(s.custom_title, s.ai_title, s.summary_title, s.first_prompt) AS title,
          bm25(entry_fts) AS score
          FROM entry_fts JOIN entries e ON e.seq = entry_fts.rowid JOIN sessions s ON s.id = e.session_id
-         WHERE entry_fts MATCH ? AND e.user_id = ? AND e.superseded = 0 ORDER BY score LIMIT ?`,
+         WHERE entry_fts MATCH ? AND e.user_id = ? AND e.superseded = 0 ${within} ORDER BY score LIMIT ?`,
       )
-      .all(match.expression, actor.userId, Math.min(Math.max(limit, 1), 200)) as {
+      .all(match.expression, actor.userId, ...(sessionIds ?? []), Math.min(Math.max(limit, 1), 200)) as {
       seq: number
       kind: string
       ts: string | null
