@@ -82,6 +82,7 @@ export function makeApp(options: AppOptions) {
     policy,
     secureCookies: options.secureCookies ?? false,
     closeMachine: (u, m) => presence.revoke(SyncPresence.key(u, m)),
+    shareWithdrawn: (owner, sessionId, grantee) => hub.shareWithdrawn(owner, sessionId, grantee),
   })
   const webDir = options.webDir ?? DEFAULT_WEB_DIR
 

@@ -73,6 +73,8 @@ export interface AccountRoutesOptions {
   readonly secureCookies: boolean
   /** Refuses and closes the open sync sockets of a revoked machine, at once. */
   readonly closeMachine: (userId: number, machineUid: string) => void
+  /** Ends the grantee's live subscriptions to the session at once (`LiveHub.shareWithdrawn`). */
+  readonly shareWithdrawn?: (ownerId: number, sessionId: string, granteeId: number) => void
 }
 
 export type AccountRoutes = (
@@ -348,7 +350,10 @@ export function makeAccountRoutes(options: AccountRoutesOptions): AccountRoutes 
       }
       if (shares[2] && method === "DELETE") {
         const ok = await run(store.unshareSession(actor, sessionId, Number(shares[2])))
-        return ok ? new Response(null, { status: 204 }) : apiError(404, "not_found", "no such share")
+        if (!ok) return apiError(404, "not_found", "no such share")
+        // Before the answer: once the owner sees 204, no further line reaches the grantee's sockets here.
+        options.shareWithdrawn?.(actor.userId, sessionId, Number(shares[2]))
+        return new Response(null, { status: 204 })
       }
       return apiError(405, "method_not_allowed", "GET, POST or DELETE")
     }

@@ -7,6 +7,13 @@
  * Each browser socket keeps the last seq it was sent and pulls from the store after it, so replay
  * after a reconnect, live streaming and the feed are the same code path: both ways of learning only
  * wake the pull, which sends each line once whichever woke it first.
+ *
+ * A socket may subscribe to a session another user shared with its user (issue #11 §5): it then reads
+ * as the owner, exactly as the REST routes do (`http-accounts.ts`: the user's own session of that id
+ * comes first), and is woken by the owner's lines. The share is checked again before every page sent,
+ * so a withdrawal ends the stream at once wherever it was made: through this server `shareWithdrawn`
+ * ends the subscription and tells the socket; through another server on the same database the next
+ * page is refused, and the periodic check (every 2 s, with the machines) tells the socket.
  */
 import type { Api, Live } from "@overlord/protocol"
 import type { Actor, FeedChange, FeedPage, Interface as StoreApi, StoredRef } from "@overlord/store"
@@ -20,6 +27,11 @@ interface Watcher {
   readonly socket: LiveSocket
   readonly actor: Actor
   sessionId: string | null
+  /**
+   * Whose session the subscription reads: the actor itself, or the owner who shared it; null while
+   * the subscription is being resolved (nothing is pulled then) or when there is none.
+   */
+  readAs: Actor | null
   lastSeq: number
   pumping: boolean
   dirty: boolean
@@ -54,7 +66,7 @@ export class LiveHub {
   ) {}
 
   add(socket: LiveSocket, actor: Actor): Watcher {
-    const w: Watcher = { socket, actor, sessionId: null, lastSeq: 0, pumping: false, dirty: false }
+    const w: Watcher = { socket, actor, sessionId: null, readAs: null, lastSeq: 0, pumping: false, dirty: false }
     this.watchers.add(w)
     void this.sendHealth(w)
     this.startFeed()
@@ -66,9 +78,52 @@ export class LiveHub {
   }
 
   subscribe(w: Watcher, msg: Live.Subscribe): void {
-    w.sessionId = msg.sessionId ?? null
+    const sessionId = msg.sessionId ?? null
+    w.sessionId = sessionId
+    w.readAs = null
     w.lastSeq = msg.afterSeq
-    if (w.sessionId) void this.pump(w)
+    if (sessionId) void this.resolve(w, sessionId)
+  }
+
+  /** Whose session `sessionId` the watcher reads (as `http-accounts.ts` decides for REST), then pulls. */
+  private async resolve(w: Watcher, sessionId: string): Promise<void> {
+    let readAs: Actor = w.actor
+    try {
+      const owner = await Effect.runPromise(this.store.sharedSessionOwner(w.actor, sessionId))
+      if (owner !== null && (await Effect.runPromise(this.store.getSession(w.actor, sessionId))) === null) {
+        readAs = { userId: owner }
+      }
+    } catch {
+      // The store failed: the user's own session (never another's); the client resubscribes on reconnect.
+    }
+    // Superseded by a later subscribe while the store answered.
+    if (w.sessionId !== sessionId || w.readAs !== null) return
+    w.readAs = readAs
+    void this.pump(w)
+  }
+
+  /**
+   * The owner withdrew a share (through this server): the grantee's sockets reading that session stop
+   * at once and are told, before the withdrawal is answered.
+   */
+  shareWithdrawn(ownerId: number, sessionId: string, granteeId: number): void {
+    for (const w of this.watchers) {
+      if (w.actor.userId === granteeId && w.sessionId === sessionId && isShared(w) && w.readAs?.userId === ownerId) {
+        this.endShared(w, sessionId)
+      }
+    }
+  }
+
+  private endShared(w: Watcher, sessionId: string): void {
+    w.sessionId = null
+    w.readAs = null
+    send(w, { type: "share-withdrawn", sessionId })
+  }
+
+  /** Whether the share a watcher reads through still stands (a store failure counts as no). */
+  private async stillShared(w: Watcher, sessionId: string, ownerId: number): Promise<boolean> {
+    const owner = await Effect.runPromise(this.store.sharedSessionOwner(w.actor, sessionId)).catch(() => null)
+    return owner === ownerId
   }
 
   /** When lines were last stored: background work (the search index) yields to ingest. */
@@ -84,7 +139,7 @@ export class LiveHub {
   /** Wakes the pulls of the sockets watching these sessions, and queues their summaries. */
   private changed(userId: number, sessions: ReadonlySet<string>): void {
     for (const w of this.watchers) {
-      if (w.actor.userId === userId && w.sessionId && sessions.has(w.sessionId)) void this.pump(w)
+      if (w.readAs?.userId === userId && w.sessionId && sessions.has(w.sessionId)) void this.pump(w)
     }
     const pending = this.pendingSessions.get(userId) ?? new Set<string>()
     this.pendingSessions.set(userId, pending)
@@ -152,7 +207,10 @@ export class LiveHub {
           from = page.position
         }
       }
-      if (++this.polls % MACHINES_EVERY_POLLS === 0) await this.pollMachines()
+      if (++this.polls % MACHINES_EVERY_POLLS === 0) {
+        await this.pollMachines()
+        await this.pollShares()
+      }
     } catch {
       // The database is unreachable: keep the position and read on from it at the next poll.
     }
@@ -168,6 +226,18 @@ export class LiveHub {
       const before = this.machinesSeen.get(userId)
       this.machinesSeen.set(userId, seen)
       if (before !== undefined && before !== seen) this.machinesChanged(userId)
+    }
+  }
+
+  /** Shares withdrawn through another server: their sockets are told (no page was sent since, `pump`). */
+  private async pollShares(): Promise<void> {
+    for (const w of this.watchers) {
+      const sessionId = w.sessionId
+      const owner = w.readAs
+      if (!sessionId || !owner || !isShared(w)) continue
+      if (!(await this.stillShared(w, sessionId, owner.userId)) && w.sessionId === sessionId && w.readAs === owner) {
+        this.endShared(w, sessionId)
+      }
     }
   }
 
@@ -188,8 +258,11 @@ export class LiveHub {
     const pending = [...this.pendingSessions]
     this.pendingSessions.clear()
     for (const [userId, sessionIds] of pending) {
-      // Nobody of this user is watching: nothing to compute.
-      if (![...this.watchers].some((w) => w.actor.userId === userId)) continue
+      // Nobody of this user, nor anyone it shared one of these sessions with, is watching: nothing to compute.
+      const sharedWatchers = [...this.watchers].filter(
+        (w) => isShared(w) && w.readAs?.userId === userId && w.sessionId !== null && sessionIds.has(w.sessionId),
+      )
+      if (sharedWatchers.length === 0 && ![...this.watchers].some((w) => w.actor.userId === userId)) continue
       const actor = { userId }
       const summaries: Api.SessionSummary[] = []
       for (const id of sessionIds) {
@@ -201,6 +274,10 @@ export class LiveHub {
         if (w.actor.userId !== userId) continue
         for (const session of summaries) send(w, { type: "session", session })
         void this.sendHealth(w, headSeq)
+      }
+      // A grantee gets the summary of the shared session it reads, and nothing else of the owner's.
+      for (const w of sharedWatchers) {
+        for (const session of summaries) if (session.sessionId === w.sessionId) send(w, { type: "session", session })
       }
     }
   }
@@ -221,12 +298,21 @@ export class LiveHub {
       do {
         w.dirty = false
         const sessionId = w.sessionId
-        if (!sessionId) break
+        const readAs = w.readAs
+        if (!sessionId || !readAs) break
+        const shared = readAs.userId !== w.actor.userId
         for (;;) {
           const page = await Effect.runPromise(
-            this.store.listEntries(w.actor, sessionId, { allFiles: true, after: w.lastSeq, limit: PAGE }),
+            this.store.listEntries(readAs, sessionId, { allFiles: true, after: w.lastSeq, limit: PAGE }),
           )
-          if (!page || page.entries.length === 0 || w.sessionId !== sessionId) break
+          if (!page || page.entries.length === 0 || w.sessionId !== sessionId || w.readAs !== readAs) break
+          // Checked after the read: what is sent was read while the share stood (a withdrawal through
+          // another server is seen here before anything more leaves).
+          if (shared && !(await this.stillShared(w, sessionId, readAs.userId))) {
+            if (w.sessionId === sessionId && w.readAs === readAs) this.endShared(w, sessionId)
+            break
+          }
+          if (w.sessionId !== sessionId || w.readAs !== readAs) break
           send(w, { type: "entries", sessionId, entries: page.entries })
           w.lastSeq = page.entries[page.entries.length - 1]!.seq
           if (page.nextCursor === null) break
@@ -239,6 +325,9 @@ export class LiveHub {
     }
   }
 }
+
+/** The watcher reads a session another user shared with its user. */
+const isShared = (w: Watcher): boolean => w.readAs !== null && w.readAs.userId !== w.actor.userId
 
 function send(w: Watcher, m: Live.LiveMessage): void {
   try {

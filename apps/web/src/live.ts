@@ -69,6 +69,7 @@ export class LiveClient {
   /** Watched commands: id -> the last `eventSeq` delivered (-1: none yet), resent on every reconnect. */
   private readonly commandWatches = new Map<string, number>()
   private readonly commandListeners = new Set<Listener<Api.CommandSummary>>()
+  private readonly shareWithdrawnListeners = new Set<Listener<string>>()
   private readonly commandEventListeners = new Set<
     Listener<{ commandId: string; events: readonly Api.CommandEventDto[] }>
   >()
@@ -164,6 +165,11 @@ export class LiveClient {
     this.sessionListeners.add(fn)
     return () => this.sessionListeners.delete(fn)
   }
+  /** The owner withdrew the share of the session this tab read (the server ended the subscription). */
+  onShareWithdrawn(fn: Listener<string>): () => void {
+    this.shareWithdrawnListeners.add(fn)
+    return () => this.shareWithdrawnListeners.delete(fn)
+  }
   onHealth(fn: Listener<HealthState>): () => void {
     this.healthListeners.add(fn)
     return () => this.healthListeners.delete(fn)
@@ -191,6 +197,11 @@ export class LiveClient {
     } else if (msg.type === "health") {
       this.health = { machines: msg.machines, headSeq: msg.headSeq, at: Date.now() }
       for (const fn of this.healthListeners) fn(this.health)
+    } else if (msg.type === "share-withdrawn") {
+      if (msg.sessionId !== this.sessionId) return
+      // Ended by the server: a reconnect must not ask again.
+      this.sessionId = undefined
+      for (const fn of this.shareWithdrawnListeners) fn(msg.sessionId)
     } else if (msg.type === "command") {
       for (const fn of this.commandListeners) fn(msg.command)
     } else if (msg.type === "command-events") {

@@ -55,5 +55,18 @@ export const CommandEvents = Schema.Struct({
   events: Schema.Array(CommandEventDto),
 })
 
-export const LiveMessage = Schema.Union([Entries, SessionChanged, Health, CommandChanged, CommandEvents])
+/**
+ * The session this socket reads was shared with its user, and the owner withdrew the share: the
+ * subscription has ended and no more of its entries will come (issue #11 §5).
+ */
+export const ShareWithdrawn = Schema.Struct({ type: Schema.Literal("share-withdrawn"), sessionId: Schema.String })
+
+export const LiveMessage = Schema.Union([
+  Entries,
+  SessionChanged,
+  Health,
+  CommandChanged,
+  CommandEvents,
+  ShareWithdrawn,
+])
 export type LiveMessage = typeof LiveMessage.Type

@@ -59,6 +59,8 @@ export const SessionView = ({ sessionId, seq }: { sessionId: string; seq: number
   const [stuck, setStuck] = useState(true)
   const [expanded, setExpanded] = useState<ReadonlySet<number>>(() => new Set())
   const [showBookkeeping, setShowBookkeeping] = useState(readShowBookkeeping)
+  /** Another user shared this session with me and has withdrawn it: nothing more will arrive. */
+  const [shareWithdrawn, setShareWithdrawn] = useState(false)
   const now = useNow()
   const machineNames = useMachineNames()
 
@@ -131,9 +133,13 @@ export const SessionView = ({ sessionId, seq }: { sessionId: string; seq: number
     const offSession = client.onSession((s) => {
       if (s.sessionId === sessionId) setDetail((d) => (d ? { ...d, session: s } : d))
     })
+    const offWithdrawn = client.onShareWithdrawn((sid) => {
+      if (sid === sessionId) setShareWithdrawn(true)
+    })
     return () => {
       offEntries()
       offSession()
+      offWithdrawn()
       client.subscribe(undefined, client.lastSeq)
     }
   }, [atEnd, sessionId])
@@ -394,6 +400,12 @@ export const SessionView = ({ sessionId, seq }: { sessionId: string; seq: number
             </div>
           )}
           {error && ready && <div className="error">{error}</div>}
+          {shareWithdrawn && (
+            <div className="notice" data-testid="share-withdrawn">
+              This session is no longer shared with you: what is shown stays until you leave, and nothing new will
+              arrive.
+            </div>
+          )}
           <details className="session-commands" data-testid="session-commands">
             <summary>Commands linked to this session</summary>
             <CommandHistory sessionId={sessionId} title="Commands" />
