@@ -26,6 +26,7 @@ import type { Api } from "@overlord/protocol"
 import type { Actor, AiSessionFilter, AiSessionInfo, Interface as StoreApi } from "@overlord/store"
 import { Effect } from "effect"
 import type { FromIndexer, PortCall, ToIndexer } from "./ai-indexer-worker.ts"
+import { searchWithShared, sharedScopes, withoutOwnIds } from "./shared-search.ts"
 
 /** Ollama is asked for 256 dimensions: a third of nomic-embed-text's 768 in memory (`@overlord/ai`'s measurement). */
 export const DEFAULT_EMBED_DIMENSIONS = 256
@@ -170,6 +171,8 @@ interface Found {
   readonly snippet: string
   readonly timestamp: string | null
   readonly title: string | null
+  /** The session is another user's, shared with the searcher. */
+  readonly sharedBy?: Api.ShareOwner
 }
 
 const hasFilter = (f: AiSessionFilter) =>
@@ -278,11 +281,86 @@ export function startAiService(options: AiServiceOptions): AiService {
   }
 
   // ---- hybrid search -----------------------------------------------------------------------------
+  /**
+   * One reader's best chunks by meaning, one per session: the actor's own (`sharedBy` absent), or an
+   * owner's sessions shared with the actor, read as that owner and limited to `allowedKeys`.
+   */
+  const meaningOf = async (
+    reader: Actor,
+    vector: Float32Array,
+    allowedKeys: ReadonlySet<number> | null,
+    limit: number,
+    sharedBy?: Api.ShareOwner,
+  ): Promise<(Found & { readonly score: number })[]> => {
+    const ai = store.ai
+    if (!ai) return []
+    const hits = vectors.topK(vector, reader.userId, allowedKeys, LIST_DEPTH)
+    // One item per session, at its best chunk.
+    const best = new Map<number, (typeof hits)[number]>()
+    for (const h of hits) if (!best.has(h.sessionKey)) best.set(h.sessionKey, h)
+    const picked = [...best.values()]
+    if (picked.length === 0) return []
+    const infos = new Map<string, AiSessionInfo>()
+    for (const info of await run(
+      ai.aiSessions(
+        reader,
+        {},
+        picked.map((h) => String(h.sessionKey)),
+      ),
+    )) {
+      infos.set(info.sessionKey, info)
+    }
+    const texts = new Map<number, { text: string; role: string }>()
+    for (const t of await run(
+      ai.chunkTexts(
+        reader,
+        picked.slice(0, Math.max(limit, 1) * 2).map((h) => h.chunkId),
+      ),
+    )) {
+      texts.set(t.chunkId, t)
+    }
+    return picked.flatMap((h) => {
+      const info = infos.get(String(h.sessionKey))
+      if (!info) return []
+      const chunk = texts.get(h.chunkId)
+      return [
+        {
+          sessionId: info.sessionId,
+          machineId: info.machineId,
+          projectDir: info.projectDir,
+          seq: h.seq,
+          kind: chunk?.role === "assistant" || chunk?.role === "tool" ? "assistant" : "user",
+          snippet: (chunk?.text ?? "").replace(/\s+/g, " ").slice(0, 240),
+          timestamp: info.lastAt,
+          title: info.title,
+          score: h.score,
+          ...(sharedBy ? { sharedBy } : {}),
+        },
+      ]
+    })
+  }
+
   const search = async (actor: Actor, query: AiSearchQuery): Promise<Api.HybridSearchResult> => {
     const ai = store.ai
-    const allowed = ai && hasFilter(query.filter) ? await run(ai.aiSessions(actor, query.filter)) : null
+    const filtered = hasFilter(query.filter)
+    const allowed = ai && filtered ? await run(ai.aiSessions(actor, query.filter)) : null
     const allowedUids = allowed ? new Set(allowed.map((s) => s.sessionId)) : null
     const allowedKeys = allowed ? new Set(allowed.map((s) => Number(s.sessionKey))) : null
+    // Sessions other users shared with the actor (issue #11 §5), each owner's read as that owner. By
+    // meaning, only the shared sessions' vectors are candidates: their keys come from the owner's
+    // sessions that pass the filter (one query per owner who shares with the actor).
+    const scopes = await sharedScopes(store, actor)
+    const sharedAllowed = new Map<number, { uids: Set<string>; keys: Set<number> }>()
+    if (ai) {
+      for (const scope of scopes) {
+        const ids = new Set(scope.sessionIds)
+        const rows = (await run(ai.aiSessions(scope.owner, query.filter))).filter((s) => ids.has(s.sessionId))
+        sharedAllowed.set(scope.owner.userId, {
+          uids: new Set(rows.map((s) => s.sessionId)),
+          keys: new Set(rows.map((s) => Number(s.sessionKey))),
+        })
+      }
+    }
 
     let semantic: Api.SemanticAvailability = { available: false, reason: indexerReason() }
     let meaning: Found[] = []
@@ -293,47 +371,15 @@ export function startAiService(options: AiServiceOptions): AiService {
       else {
         semantic = { available: true, reason: null }
         await vectors.refresh()
-        const hits = vectors.topK(embedded.vector, actor.userId, allowedKeys, LIST_DEPTH)
-        // One item per session, at its best chunk.
-        const best = new Map<number, (typeof hits)[number]>()
-        for (const h of hits) if (!best.has(h.sessionKey)) best.set(h.sessionKey, h)
-        const picked = [...best.values()]
-        const infos = new Map<string, AiSessionInfo>()
-        for (const info of await run(
-          ai.aiSessions(
-            actor,
-            {},
-            picked.map((h) => String(h.sessionKey)),
-          ),
-        )) {
-          infos.set(info.sessionKey, info)
+        const own = await meaningOf(actor, embedded.vector, allowedKeys, query.limit)
+        const shared: (Found & { readonly score: number })[] = []
+        for (const scope of scopes) {
+          const keys = sharedAllowed.get(scope.owner.userId)?.keys
+          if (!keys || keys.size === 0) continue
+          shared.push(...(await meaningOf(scope.owner, embedded.vector, keys, query.limit, scope.sharedBy)))
         }
-        const texts = new Map<number, { text: string; role: string }>()
-        for (const t of await run(
-          ai.chunkTexts(
-            actor,
-            picked.slice(0, Math.max(query.limit, 1) * 2).map((h) => h.chunkId),
-          ),
-        )) {
-          texts.set(t.chunkId, t)
-        }
-        meaning = picked.flatMap((h): Found[] => {
-          const info = infos.get(String(h.sessionKey))
-          if (!info) return []
-          const chunk = texts.get(h.chunkId)
-          return [
-            {
-              sessionId: info.sessionId,
-              machineId: info.machineId,
-              projectDir: info.projectDir,
-              seq: h.seq,
-              kind: chunk?.role === "assistant" || chunk?.role === "tool" ? "assistant" : "user",
-              snippet: (chunk?.text ?? "").replace(/\s+/g, " ").slice(0, 240),
-              timestamp: info.lastAt,
-              title: info.title,
-            },
-          ]
-        })
+        // Cosine similarities of one query vector: comparable across readers.
+        meaning = [...own, ...(await withoutOwnIds(store, actor, shared))].sort((a, b) => b.score - a.score)
       }
     } else if (query.mode === "text") {
       semantic = { available: indexerReason() === null && ai !== undefined, reason: indexerReason() }
@@ -343,11 +389,17 @@ export function startAiService(options: AiServiceOptions): AiService {
     let indexLag = 0
     const useText = query.mode !== "semantic" || !semantic.available
     if (useText) {
-      const result = await run(store.search(actor, query.q, LIST_DEPTH))
+      const result = await searchWithShared(store, actor, query.q, LIST_DEPTH)
       indexLag = result.indexLag
       const seen = new Set<string>()
       for (const h of result.hits) {
-        if (allowedUids && !allowedUids.has(h.sessionId)) continue
+        // The filter applies to shared sessions too, as their owner's sessions (none pass without the AI store).
+        const uids = !h.sharedBy
+          ? allowedUids
+          : filtered
+            ? (sharedAllowed.get(h.sharedBy.userId)?.uids ?? new Set())
+            : null
+        if (uids && !uids.has(h.sessionId)) continue
         if (seen.has(h.sessionId)) continue
         seen.add(h.sessionId)
         textList.push({
@@ -359,6 +411,7 @@ export function startAiService(options: AiServiceOptions): AiService {
           snippet: h.snippet,
           timestamp: h.timestamp,
           title: h.title,
+          ...(h.sharedBy ? { sharedBy: h.sharedBy } : {}),
         })
       }
     }

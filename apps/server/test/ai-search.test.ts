@@ -182,5 +182,43 @@ for (const [name, makeEngine] of [
       expect(late.hits).toEqual([])
       expect((await server.getResponse("/api/v1/search?mode=fuzzy&q=x")).status).toBe(400)
     })
+
+    it("finds a session shared with another user by meaning and by words, marked with its owner, only while shared", async () => {
+      // Bob, a second user of this server; the corpus is "local"'s. One session is shared with Bob.
+      const engine = server.engine
+      const owner = await engine.ensureUser("local")
+      const link = await engine.createAccountLink({ kind: "invite", createdBy: owner, role: "member", ttlMs: 60_000 })
+      const bob = await engine.acceptAccountLink(link.token, "invite", "bob@example.com", "Bob")
+      if (bob._tag !== "Accepted") throw new Error(`invite: ${bob._tag}`)
+      const bobToken = await engine.issueToken({ userId: bob.user.userId, kind: "api" })
+      const asBob = async (q: string, mode: Api.SearchMode) => {
+        const res = await fetch(`${server.url}/api/v1/search?mode=${mode}&q=${encodeURIComponent(q)}&limit=20`, {
+          headers: { authorization: `Bearer ${bobToken}` },
+        })
+        expect(res.status).toBe(200)
+        return (await res.json()) as Api.HybridSearchResult
+      }
+      const target = corpus.find((s) => s.topic.id === "payments-webhook")!
+      // Not shared: Bob finds nothing of local's, by either part.
+      expect((await asBob(target.topic.paraphraseQuery, "semantic")).hits).toEqual([])
+      expect((await asBob(target.topic.keywordQuery, "hybrid")).hits).toEqual([])
+
+      const shared = await engine.shareSession({ userId: owner }, target.sessionId, "bob@example.com")
+      expect(shared._tag).toBe("Shared")
+      const sharedBy = { userId: owner, email: null, name: "local" }
+      const byMeaning = await asBob(target.topic.paraphraseQuery, "semantic")
+      expect(byMeaning.semantic.available).toBe(true)
+      expect(byMeaning.hits).toMatchObject([{ sessionId: target.sessionId, matched: ["meaning"], sharedBy }])
+      const hybrid = await asBob(target.topic.keywordQuery, "hybrid")
+      expect(hybrid.hits).toMatchObject([{ sessionId: target.sessionId, matched: ["text", "meaning"], sharedBy }])
+      // The owner's own results are not marked.
+      const own = await search(server, target.topic.keywordQuery, "hybrid")
+      expect(own.hits.some((h) => h.sessionId === target.sessionId)).toBe(true)
+      expect(own.hits.every((h) => h.sharedBy === undefined)).toBe(true)
+
+      expect(await engine.unshareSession({ userId: owner }, target.sessionId, bob.user.userId)).toBe(true)
+      expect((await asBob(target.topic.paraphraseQuery, "semantic")).hits).toEqual([])
+      expect((await asBob(target.topic.keywordQuery, "hybrid")).hits).toEqual([])
+    })
   })
 }

@@ -85,6 +85,15 @@ export const SearchPage = ({ q }: { q: string }) => {
                   <div className="hit-head">
                     <span className="row-title">{h.title ?? h.sessionId}</span>
                     <span className="badge">{h.kind}</span>
+                    {h.sharedBy && (
+                      <span
+                        className="badge shared-badge"
+                        data-testid="shared-by"
+                        title={`Shared with you read-only by ${h.sharedBy.email ?? h.sharedBy.name}`}
+                      >
+                        shared by {h.sharedBy.name}
+                      </span>
+                    )}
                     {h.matched.map((m) => (
                       <span key={m} className="badge" data-testid="matched-by">
                         {MATCHED_LABEL[m]}
