@@ -58,24 +58,42 @@ export class World {
     readonly engine: Engine,
     readonly store: StoreApi,
     private readonly scope: Scope.Closeable,
+    /** The MariaDB database's URL (null on SQLite): a second server can share it (`peer`). */
+    private readonly databaseUrl: string | null = null,
   ) {}
 
   /** `wrap` may stand between the server and the store (to hold a call at a chosen moment). */
   static async start(name: EngineName, wrap: (store: StoreApi) => StoreApi = (s) => s): Promise<World> {
+    const db = name === "sqlite" ? null : testMariaDb()
+    const databaseUrl = db === null ? null : db.url(await db.createDatabase())
     const engine: Engine =
-      name === "sqlite"
+      databaseUrl === null
         ? new SqliteEngine({ path: ":memory:" })
-        : await (async () => {
-            const db = testMariaDb()
-            return MysqlEngine.open(connectMysql2({ url: db.url(await db.createDatabase()) }))
-          })()
+        : await MysqlEngine.open(connectMysql2({ url: databaseUrl }))
     const store = wrap(fromEngine(engine))
+    const { url, scope } = await World.serve(store)
+    return new World(name, url, engine, store, scope, databaseUrl)
+  }
+
+  private static async serve(store: StoreApi): Promise<{ url: string; scope: Scope.Closeable }> {
     const scope = await Effect.runPromise(Scope.make())
     const layer = httpServerLayer({ hostname: "127.0.0.1", port: 0, webDir: "/nonexistent-web-dir" }).pipe(
       Layer.provide(Layer.succeed(Store, store)),
     )
     const context = await Effect.runPromise(Layer.buildWithScope(layer, scope))
-    return new World(name, Context.get(context, HttpServer).url, engine, store, scope)
+    return { url: Context.get(context, HttpServer).url, scope }
+  }
+
+  /**
+   * A second server on the same MariaDB database, with its own engine and pool, as a second
+   * `overlord serve` would be (ARCHITECTURE.md "Several servers, one database"). Not on SQLite.
+   */
+  async peer(): Promise<World> {
+    if (this.databaseUrl === null) throw new Error("a peer server needs MariaDB")
+    const engine = await MysqlEngine.open(connectMysql2({ url: this.databaseUrl }))
+    const store = fromEngine(engine)
+    const { url, scope } = await World.serve(store)
+    return new World(this.name, url, engine, store, scope, this.databaseUrl)
   }
 
   async close(): Promise<void> {
@@ -139,7 +157,7 @@ export class World {
   }
 
   /** A sync socket that said hello; `refused` resolves with the server's refusal, if one comes. */
-  async syncSocket(token: string, machineId: string) {
+  async syncSocket(token: string, machineId: string, hello: { remote?: Sync.RemoteCapabilities } = {}) {
     const ws = new WebSocket(`${this.url.replace("http", "ws")}/api/v1/sync`)
     ws.binaryType = "arraybuffer"
     const messages: Sync.ServerMessage[] = []
@@ -157,6 +175,7 @@ export class World {
         machineId,
         machineName: "laptop",
         token,
+        ...hello,
       }),
     )
     const waitFor = async (pred: (m: Sync.ServerMessage) => boolean, what: string) => {
@@ -168,7 +187,8 @@ export class World {
         await Bun.sleep(5)
       }
     }
-    let offset = 0
+    // Each session's file grows from its own offset.
+    const offsets = new Map<string, number>()
     let seq = 0
     return {
       ws,
@@ -178,6 +198,7 @@ export class World {
       /** Appends whole lines to the session's main file and waits for the ack. */
       async append(sessionId: string, text: string) {
         const payload = enc.encode(text)
+        const offset = offsets.get(sessionId) ?? 0
         seq += 1
         const mine = seq
         ws.send(
@@ -194,7 +215,7 @@ export class World {
             payload,
           ) as Uint8Array<ArrayBuffer>,
         )
-        offset += payload.length
+        offsets.set(sessionId, offset + payload.length)
         await waitFor((m) => (m.type === "ack" || m.type === "rejected") && m.seq === mine, `ack ${mine}`)
       },
     }
@@ -212,17 +233,27 @@ export class World {
   }
 
   /** A dashboard's live socket with `member`'s cookie, subscribed to a session from seq 0. */
-  async liveSocket(member: Member, sessionId: string) {
+  async liveSocket(member: Member, sessionId: string | undefined) {
     const ws = new WebSocket(`${this.url.replace("http", "ws")}/api/v1/live`, {
       headers: { cookie: member.cookie },
     } as unknown as string[])
-    const messages: { type: string; entries?: { line: string }[] }[] = []
+    const messages: {
+      type: string
+      sessionId?: string
+      entries?: { line: string }[]
+      session?: { sessionId: string }
+    }[] = []
     ws.onmessage = (e) => messages.push(JSON.parse(String(e.data)))
     await new Promise<void>((resolve, reject) => {
       ws.onopen = () => resolve()
       ws.onerror = () => reject(new Error("live socket failed"))
     })
-    ws.send(JSON.stringify({ type: "subscribe", sessionId, afterSeq: 0 }))
-    return { ws, messages }
+    ws.send(
+      JSON.stringify(
+        sessionId === undefined ? { type: "subscribe", afterSeq: 0 } : { type: "subscribe", sessionId, afterSeq: 0 },
+      ),
+    )
+    const subscribe = (to: string) => ws.send(JSON.stringify({ type: "subscribe", sessionId: to, afterSeq: 0 }))
+    return { ws, messages, subscribe }
   }
 }
