@@ -63,7 +63,12 @@ export class World {
   ) {}
 
   /** `wrap` may stand between the server and the store (to hold a call at a chosen moment). */
-  static async start(name: EngineName, wrap: (store: StoreApi) => StoreApi = (s) => s): Promise<World> {
+  static async start(
+    name: EngineName,
+    wrap: (store: StoreApi) => StoreApi = (s) => s,
+    /** `dashboard`: serve the built dashboard (`apps/web/dist`), for browser tests. */
+    options: { readonly dashboard?: boolean } = {},
+  ): Promise<World> {
     const db = name === "sqlite" ? null : testMariaDb()
     const databaseUrl = db === null ? null : db.url(await db.createDatabase())
     const engine: Engine =
@@ -71,13 +76,14 @@ export class World {
         ? new SqliteEngine({ path: ":memory:" })
         : await MysqlEngine.open(connectMysql2({ url: databaseUrl }))
     const store = wrap(fromEngine(engine))
-    const { url, scope } = await World.serve(store)
+    const { url, scope } = await World.serve(store, options.dashboard ?? false)
     return new World(name, url, engine, store, scope, databaseUrl)
   }
 
-  private static async serve(store: StoreApi): Promise<{ url: string; scope: Scope.Closeable }> {
+  private static async serve(store: StoreApi, dashboard = false): Promise<{ url: string; scope: Scope.Closeable }> {
     const scope = await Effect.runPromise(Scope.make())
-    const layer = httpServerLayer({ hostname: "127.0.0.1", port: 0, webDir: "/nonexistent-web-dir" }).pipe(
+    const webDir = dashboard ? {} : { webDir: "/nonexistent-web-dir" }
+    const layer = httpServerLayer({ hostname: "127.0.0.1", port: 0, ...webDir }).pipe(
       Layer.provide(Layer.succeed(Store, store)),
     )
     const context = await Effect.runPromise(Layer.buildWithScope(layer, scope))

@@ -377,12 +377,15 @@ export const SessionView = ({ sessionId, seq }: { sessionId: string; seq: number
                 </span>
               )}
               <span>{formatCost(s.usage.costUsd)}</span>
-              <a
-                href={runHref({ machine: s.machineId, project: s.cwd, resume: sessionId })}
-                data-testid="session-continue"
-              >
-                Continue this session…
-              </a>
+              {/* Only on a machine of one's own: a session shared with me is read-only (issue #11 §5). */}
+              {machineNames.has(s.machineId) && (
+                <a
+                  href={runHref({ machine: s.machineId, project: s.cwd, resume: sessionId })}
+                  data-testid="session-continue"
+                >
+                  Continue this session…
+                </a>
+              )}
               <span>
                 {formatTime(s.firstAt)} – {formatTime(s.lastAt)}
               </span>
