@@ -21,8 +21,6 @@ import {
 } from "@overlord/testkit/browser"
 import { type ClaudeHome, encodeProjectDir, makeClaudeHome } from "@overlord/testkit/claude-cli"
 import { runScenario, type ScenarioRun, toolTour } from "@overlord/testkit/scenarios"
-import { waitFor } from "@overlord/testkit/wait"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
   type CliProcess,
   cli,
@@ -30,7 +28,9 @@ import {
   type StandaloneServer,
   startStandaloneServer,
   statusOf,
-} from "./standalone-server.ts"
+} from "@overlord/testkit/standalone-server"
+import { waitFor } from "@overlord/testkit/wait"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { ensureWebBuilt } from "./web-build.ts"
 
 const skip = chromiumMissing()

@@ -23,9 +23,14 @@ import {
 } from "@overlord/testkit/browser"
 import { type ClaudeHome, encodeProjectDir, makeClaudeHome } from "@overlord/testkit/claude-cli"
 import { runScenario, type ScenarioRun, subagent, toolTour } from "@overlord/testkit/scenarios"
+import {
+  type CliProcess,
+  runCli,
+  type StandaloneServer,
+  startStandaloneServer,
+} from "@overlord/testkit/standalone-server"
 import { waitFor } from "@overlord/testkit/wait"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type CliProcess, runCli, type StandaloneServer, startStandaloneServer } from "./standalone-server.ts"
 import { ensureWebBuilt } from "./web-build.ts"
 
 const skip = chromiumMissing()

@@ -1,15 +1,16 @@
 /**
  * What the account and pairing browser tests run, all of it the real bundled CLI as child processes:
  * `overlord serve` (on the suite's MariaDB when the CLI takes `--database-url`, else SQLite), the
- * setup link it prints, `overlord login`, `overlord start` against the paired server, `overlord status`.
+ * setup link it prints (`setUpAdmin`), `overlord login` (`pairWithKey` for a pairing key), `overlord start`
+ * against the paired server, `overlord status`.
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { testMariaDb } from "@overlord/testkit/mariadb"
-import { OVERLORD_BIN } from "@overlord/testkit/overlord-process"
-import { waitFor } from "@overlord/testkit/wait"
+import { testMariaDb } from "./mariadb.ts"
+import { OVERLORD_BIN } from "./overlord-process.ts"
+import { waitFor } from "./wait.ts"
 
 export interface CliProcess {
   readonly child: ChildProcess
@@ -119,4 +120,61 @@ export async function statusOf(home: string): Promise<{ json: Record<string, unk
   } catch {
     return { json: null, text: r.output }
   }
+}
+
+export interface ServerAdmin {
+  /** A bearer API token of the first admin, for scripts and tests. */
+  readonly apiToken: string
+  /** The signed-in browser cookie (`name=value`). */
+  readonly cookie: string
+  /** `fetch` on the server's `/api/v1<path>` as the admin (bearer); JSON bodies POSTed. */
+  api<T>(path: string, body?: unknown): Promise<{ status: number; json: T }>
+}
+
+/** Creates the first admin through the printed setup link, and an API token for it. */
+export async function setUpAdmin(server: StandaloneServer, email = "admin@example.com"): Promise<ServerAdmin> {
+  const token = new URL(server.setupUrl).pathname.split("/").pop()!
+  const setup = await fetch(`${server.url}/api/v1/setup`, {
+    method: "POST",
+    headers: { "content-type": "application/json", origin: server.url },
+    body: JSON.stringify({ token, email, name: "Admin" }),
+  })
+  if (setup.status !== 200) throw new Error(`setup answered ${setup.status}: ${await setup.text()}`)
+  const cookie = setup.headers.get("set-cookie")!.split(";")[0]!
+  const made = await fetch(`${server.url}/api/v1/tokens`, {
+    method: "POST",
+    headers: { cookie, origin: server.url, "content-type": "application/json" },
+    body: JSON.stringify({ label: "tests" }),
+  })
+  if (made.status !== 201) throw new Error(`POST /tokens answered ${made.status}: ${await made.text()}`)
+  const apiToken = ((await made.json()) as { token: string }).token
+  return {
+    apiToken,
+    cookie,
+    api: async <T>(path: string, body?: unknown) => {
+      const res = await fetch(`${server.url}/api/v1${path}`, {
+        method: body === undefined ? "GET" : "POST",
+        headers: {
+          authorization: `Bearer ${apiToken}`,
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      })
+      const text = await res.text()
+      return { status: res.status, json: (text === "" ? null : JSON.parse(text)) as T }
+    },
+  }
+}
+
+/** Pairs the laptop at `home` as a headless machine would: a pairing key, then `overlord login <url> --key`. */
+export async function pairWithKey(server: StandaloneServer, admin: ServerAdmin, home: string): Promise<void> {
+  const made = await fetch(`${server.url}/api/v1/pairing-keys`, {
+    method: "POST",
+    headers: { cookie: admin.cookie, origin: server.url, "content-type": "application/json" },
+    body: JSON.stringify({ singleUse: true, ttlMinutes: 10 }),
+  })
+  if (made.status !== 201) throw new Error(`POST /pairing-keys answered ${made.status}: ${await made.text()}`)
+  const { key } = (await made.json()) as { key: string }
+  const login = await cli(home, ["login", server.url, "--key", key])
+  if (login.code !== 0) throw new Error(`overlord login --key exited ${login.code}:\n${login.output}`)
 }
