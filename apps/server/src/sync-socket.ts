@@ -107,6 +107,8 @@ export function openSyncConnection(
   commands?: CommandRelay,
 ): SyncConnection {
   let actor: MachineActor | null = null
+  /** A child machine's connection (a sandbox synced by its parent's daemon): files only, no commands. */
+  let child = false
   /** Stops this connection speaking for its machine's remote commands. */
   let detachCommands: (() => void) | null = null
   /** This connection's entry in `presence`, from a verified hello until the close. */
@@ -172,8 +174,21 @@ export function openSyncConnection(
         )
       }
       const grant = await run(store.verifyToken(msg.token, ["machine"]))
-      if (!grant || grant.machineUid !== msg.machineId) {
+      // A child machine (a sandbox) speaks with its parent's token: the token must be the parent's.
+      const tokenMachine = msg.parent ? msg.parent.machineId : msg.machineId
+      if (!grant || grant.machineUid !== tokenMachine) {
         return refuse("unauthorized", `this machine's token is unknown or revoked: ${REPAIR_HINT}`)
+      }
+      if (
+        msg.parent &&
+        !(await run(
+          store.adoptChildMachine(grant, msg.parent.machineId, msg.machineId, msg.machineName, msg.parent.kind),
+        ))
+      ) {
+        return refuse(
+          "unauthorized",
+          `machine ${msg.machineId} is not a ${msg.parent.kind} of ${msg.parent.machineId}, or was revoked`,
+        )
       }
       // Closed while the token was checked: counting it now would keep the machine online for ever.
       if (closed) return
@@ -181,16 +196,19 @@ export function openSyncConnection(
       // handled meanwhile, sees this one and leaves the machine online.
       presenceKey = SyncPresence.key(grant.userId, msg.machineId)
       presence.add(presenceKey)
-      stopRevokeWatch = presence.onRevoke(presenceKey, () =>
-        refuse("unauthorized", `this machine was revoked on the server: ${REPAIR_HINT}`),
-      )
+      const revoked = () => refuse("unauthorized", `this machine was revoked on the server: ${REPAIR_HINT}`)
+      const stopWatches = [presence.onRevoke(presenceKey, revoked)]
+      // Revoking the parent revokes its children: their sockets close with its own.
+      if (msg.parent) stopWatches.push(presence.onRevoke(SyncPresence.key(grant.userId, msg.parent.machineId), revoked))
+      stopRevokeWatch = () => {
+        for (const stop of stopWatches) stop()
+      }
       // A revoke that committed after the check above found no socket to close: checked once more,
       // now that one would be closed.
-      if (!(await run(store.verifyToken(msg.token, ["machine"])))) {
-        return refuse("unauthorized", `this machine was revoked on the server: ${REPAIR_HINT}`)
-      }
+      if (!(await run(store.verifyToken(msg.token, ["machine"])))) return revoked()
       const opened = await run(store.openMachine({ userId: grant.userId }, msg.machineId, msg.machineName))
       actor = { userId: grant.userId, machineId: opened.machineId }
+      child = msg.parent !== undefined
       clearTimeout(helloTimer)
       send({
         type: "welcome",
@@ -201,10 +219,11 @@ export function openSyncConnection(
         factsVersion: FACTS_VERSION,
         goneNotices: true,
       })
-      // Remote commands: what this daemon accepts, then what waits for it (after the welcome).
-      if (msg.remote) await run(store.setMachineRemote(actor, msg.remote))
+      // Remote commands: what this daemon accepts, then what waits for it (after the welcome). A child
+      // machine takes none: its parent's daemon runs them.
+      if (msg.remote && !msg.parent) await run(store.setMachineRemote(actor, msg.remote))
       hub.machinesChanged(grant.userId)
-      if (commands && !closed)
+      if (commands && !closed && !msg.parent)
         detachCommands = await commands.attach(actor, msg.machineId, (m) => {
           if (!closed) socket.send(JSON.stringify(m))
         })
@@ -219,11 +238,11 @@ export function openSyncConnection(
       return
     }
     if (msg.type === "command-ack" || msg.type === "command-event" || msg.type === "command-exit") {
-      if (!commands) return send({ type: "error", message: "this server does not take remote commands" })
+      if (!commands || child) return send({ type: "error", message: "this connection does not take remote commands" })
       return commands.fromDaemon(actor, msg)
     }
     if (msg.type === "status") {
-      if (msg.remote) await run(store.setMachineRemote(actor, msg.remote))
+      if (msg.remote && !child) await run(store.setMachineRemote(actor, msg.remote))
       await run(
         store.setMachineState(actor, {
           online: true,

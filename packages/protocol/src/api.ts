@@ -29,6 +29,8 @@ export const Machine = Schema.Struct({
   lastError: Schema.NullOr(Schema.String),
   /** Whether its daemon runs remote commands (`overlord start --allow-remote` or its config), as it last said. */
   acceptsCommands: Schema.Boolean,
+  /** For a machine another one runs (a Daytona sandbox): that machine's id, and what kind of child it is. */
+  parent: Schema.optionalKey(Schema.Struct({ machineId: Schema.String, kind: Schema.Literal("sandbox") })),
 })
 export type Machine = typeof Machine.Type
 

@@ -61,6 +61,18 @@ export const RemoteCapabilities = Schema.Struct({
 })
 export type RemoteCapabilities = typeof RemoteCapabilities.Type
 
+/**
+ * A machine the token's machine runs on its owner's behalf (a Daytona sandbox): it has no token of
+ * its own, and its session files are synced by its parent's daemon under its own `machineId`. The
+ * server accepts it only for the token's own machine and user; revoking the parent revokes it.
+ */
+export const MachineParent = Schema.Struct({
+  /** The parent's `machineId`: the machine the token was issued to. */
+  machineId: Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(128)),
+  kind: Schema.Literal("sandbox"),
+})
+export type MachineParent = typeof MachineParent.Type
+
 export const Hello = Schema.Struct({
   type: Schema.Literal("hello"),
   protocolVersion: Schema.Int,
@@ -71,6 +83,8 @@ export const Hello = Schema.Struct({
   token: Schema.String.check(Schema.isMaxLength(512)),
   /** Absent from daemons that predate remote commands: they run none. */
   remote: Schema.optionalKey(RemoteCapabilities),
+  /** Present when this connection syncs a child machine (a sandbox) with its parent's token. */
+  parent: Schema.optionalKey(MachineParent),
 })
 export type Hello = typeof Hello.Type
 

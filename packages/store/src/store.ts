@@ -135,6 +135,19 @@ export interface SyncStore {
    */
   openMachine(actor: Actor, machineUid: string, name: string): R<{ machineId: number; cursors: Sync.FileCursor[] }>
   /**
+   * Registers `childUid` as a machine that `parentUid` runs for the same user (a Daytona sandbox, synced
+   * with the parent's token), before `openMachine` opens it. True when it may be: the parent is the
+   * user's unrevoked machine, and the child is new, or already this parent's child and not revoked.
+   * False when the uid is the user's own machine, another parent's child, or a revoked child.
+   */
+  adoptChildMachine(
+    actor: Actor,
+    parentUid: string,
+    childUid: string,
+    name: string,
+    kind: Sync.MachineParent["kind"],
+  ): R<boolean>
+  /**
    * Stores each append that starts at its file's stored offset and generation, in order, and commits
    * them together (group commit): one outcome per append, or a thrown error and nothing stored.
    * Engines implement it with the ingest core (`ingest/append.ts`).
@@ -527,6 +540,12 @@ export const fromEngine = (engine: Engine): Interface => ({
   engine: engine.name,
   ...aiOf(engine),
   openMachine: wrap(engine, "openMachine", (a: Actor, m: string, n: string) => engine.openMachine(a, m, n)),
+  adoptChildMachine: wrap(
+    engine,
+    "adoptChildMachine",
+    (a: Actor, parent: string, child: string, n: string, k: Sync.MachineParent["kind"]) =>
+      engine.adoptChildMachine(a, parent, child, n, k),
+  ),
   append: wrap(engine, "append", (a: MachineActor, g: readonly Append[]) => engine.append(a, g)),
   reset: wrap(engine, "reset", (a: MachineActor, r: Sync.Reset) => engine.reset(a, r)),
   setMachineState: wrap(engine, "setMachineState", (a: MachineActor, s: MachineState) => engine.setMachineState(a, s)),

@@ -231,6 +231,13 @@ export class MysqlAccounts implements AccountStore {
         actor.userId,
         machineUid,
       ])
+      // Its children (sandboxes) synced with its token go with it (a join: MySQL refuses a subquery
+      // on the table an UPDATE writes).
+      await tx.query(
+        `UPDATE machines c JOIN machine_parents p ON p.machine_id = c.id JOIN machines parent ON parent.id = p.parent_machine_id
+         SET c.revoked_at = coalesce(c.revoked_at, ?) WHERE parent.user_id = ? AND parent.machine_uid = ?`,
+        [at, actor.userId, machineUid],
+      )
       await tx.query(
         "UPDATE tokens SET revoked_at = coalesce(revoked_at, ?) WHERE user_id = ? AND kind = 'machine' AND machine_uid = ?",
         [at, actor.userId, machineUid],

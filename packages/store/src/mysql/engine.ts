@@ -47,6 +47,7 @@ import { storeErrorOf } from "./errors.ts"
 import { cursorsOf } from "./file-cursors.ts"
 import { FILE_COLUMNS, keyHash, MysqlIngest } from "./ingest-dialect.ts"
 import { exportLines, readLines } from "./line-chunks.ts"
+import { adoptChildMachine } from "./machine-parents.ts"
 import { migrateMysql } from "./schema.ts"
 import { booleanQuery, searchTermsOf } from "./search-terms.ts"
 
@@ -234,6 +235,10 @@ export class MysqlEngine implements Engine {
 
   // ---- sync -------------------------------------------------------------------------------------
 
+  adoptChildMachine(actor: Actor, parentUid: string, childUid: string, name: string, kind: Sync.MachineParent["kind"]) {
+    return adoptChildMachine(this.client, actor, parentUid, childUid, name, kind)
+  }
+
   async openMachine(
     actor: Actor,
     machineUid: string,
@@ -310,10 +315,14 @@ export class MysqlEngine implements Engine {
       bytes_pending: number
       last_error: string | null
       accepts_commands: number
+      parent_uid: string | null
+      parent_kind: string | null
     }>(
       `SELECT m.machine_uid, m.name, m.online, m.last_seen_at, m.files_tracked, m.bytes_pending, m.last_error,
-         coalesce(r.enabled, 0) AS accepts_commands
+         coalesce(r.enabled, 0) AS accepts_commands, parent.machine_uid AS parent_uid, p.kind AS parent_kind
        FROM machines m LEFT JOIN machine_remote r ON r.machine_id = m.id
+       LEFT JOIN machine_parents p ON p.machine_id = m.id
+       LEFT JOIN machines parent ON parent.id = p.parent_machine_id
        WHERE m.user_id = ? AND m.revoked_at IS NULL ORDER BY m.name`,
       [actor.userId],
     )
@@ -326,6 +335,9 @@ export class MysqlEngine implements Engine {
       bytesPending: m.bytes_pending,
       lastError: m.last_error,
       acceptsCommands: Number(m.accepts_commands) === 1,
+      ...(m.parent_uid !== null && m.parent_kind === "sandbox"
+        ? { parent: { machineId: m.parent_uid, kind: m.parent_kind } }
+        : {}),
     }))
   }
 

@@ -374,6 +374,20 @@ export const MYSQL_MIGRATIONS: readonly (readonly MysqlStatement[])[] = [
     ) ${TABLE}`,
     },
   ],
+  // Child machines (issue #12 §4): a Daytona sandbox synced by its laptop's daemon under a machine of
+  // its own; whose child it is (SQLite migration 12).
+  [
+    {
+      table: "machine_parents",
+      sql: `CREATE TABLE IF NOT EXISTS machine_parents (
+      machine_id BIGINT NOT NULL PRIMARY KEY,
+      user_id BIGINT NOT NULL,
+      parent_machine_id BIGINT NOT NULL,
+      kind VARCHAR(32) NOT NULL,
+      KEY machine_parents_by_parent (parent_machine_id)
+    ) ${TABLE}`,
+    },
+  ],
 ]
 
 const MIGRATE_LOCK = "overlord_migrate"

@@ -219,6 +219,14 @@ export class SqliteAccounts implements AccountStore {
         const machines = this.db
           .query("UPDATE machines SET revoked_at = coalesce(revoked_at, ?) WHERE user_id = ? AND machine_uid = ?")
           .run(at, actor.userId, machineUid).changes
+        // Its children (sandboxes) synced with its token: they go with it.
+        this.db
+          .query(
+            `UPDATE machines SET revoked_at = coalesce(revoked_at, ?) WHERE user_id = ? AND id IN (
+               SELECT p.machine_id FROM machine_parents p JOIN machines parent ON parent.id = p.parent_machine_id
+               WHERE parent.user_id = ? AND parent.machine_uid = ?)`,
+          )
+          .run(at, actor.userId, actor.userId, machineUid)
         const tokens = this.db
           .query(
             "UPDATE tokens SET revoked_at = coalesce(revoked_at, ?) WHERE user_id = ? AND kind = 'machine' AND machine_uid = ?",

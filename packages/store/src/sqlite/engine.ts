@@ -48,6 +48,7 @@ import { sqliteErrorOf } from "./errors.ts"
 import { SqliteIngest } from "./ingest-dialect.ts"
 import { compactLineLog, type LineLogCompactionOptions, settleLineLog } from "./line-log-compaction.ts"
 import { recoverLineLog } from "./line-log-recovery.ts"
+import { adoptChildMachine } from "./machine-parents.ts"
 import { SqliteReads } from "./reads.ts"
 import { SQLITE_MIGRATIONS } from "./schema.ts"
 import { SqliteSearch } from "./search.ts"
@@ -192,6 +193,10 @@ export class SqliteEngine implements Engine {
   }
 
   // ---- sync (SyncStore) ----------------------------------------------------------------------------
+
+  adoptChildMachine(actor: Actor, parentUid: string, childUid: string, name: string, kind: Sync.MachineParent["kind"]) {
+    return adoptChildMachine(this.db, actor, parentUid, childUid, name, kind)
+  }
 
   openMachine(actor: Actor, machineUid: string, name: string): { machineId: number; cursors: Sync.FileCursor[] } {
     const machine = this.db

@@ -66,8 +66,12 @@ export class SqliteReads implements ReadStore {
   listMachines(actor: Actor): Api.Machine[] {
     const rows = this.db
       .query(
-        `SELECT m.*, coalesce(r.enabled, 0) AS accepts_commands FROM machines m
-         LEFT JOIN machine_remote r ON r.machine_id = m.id WHERE m.user_id = ? AND m.revoked_at IS NULL ORDER BY m.name`,
+        `SELECT m.*, coalesce(r.enabled, 0) AS accepts_commands, parent.machine_uid AS parent_uid, p.kind AS parent_kind
+         FROM machines m
+         LEFT JOIN machine_remote r ON r.machine_id = m.id
+         LEFT JOIN machine_parents p ON p.machine_id = m.id
+         LEFT JOIN machines parent ON parent.id = p.parent_machine_id
+         WHERE m.user_id = ? AND m.revoked_at IS NULL ORDER BY m.name`,
       )
       .all(actor.userId) as {
       machine_uid: string
@@ -78,6 +82,8 @@ export class SqliteReads implements ReadStore {
       bytes_pending: number
       last_error: string | null
       accepts_commands: number
+      parent_uid: string | null
+      parent_kind: string | null
     }[]
     return rows.map((m) => ({
       machineId: m.machine_uid,
@@ -88,6 +94,9 @@ export class SqliteReads implements ReadStore {
       bytesPending: m.bytes_pending,
       lastError: m.last_error,
       acceptsCommands: m.accepts_commands === 1,
+      ...(m.parent_uid !== null && m.parent_kind === "sandbox"
+        ? { parent: { machineId: m.parent_uid, kind: m.parent_kind } }
+        : {}),
     }))
   }
 

@@ -343,4 +343,16 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   `
   ALTER TABLE files ADD COLUMN source_gone_at TEXT;
   `,
+  // Child machines (issue #12 §4): a Daytona sandbox's session files are synced by the laptop's daemon,
+  // with the laptop's token, under a machine of their own; this row says whose child it is, so the
+  // server accepts it only from that parent and revoking the parent revokes it. A new table, as above.
+  `
+  CREATE TABLE machine_parents (
+    machine_id INTEGER PRIMARY KEY REFERENCES machines(id),
+    user_id INTEGER NOT NULL,
+    parent_machine_id INTEGER NOT NULL REFERENCES machines(id),
+    kind TEXT NOT NULL
+  );
+  CREATE INDEX machine_parents_by_parent ON machine_parents (parent_machine_id);
+  `,
 ]
