@@ -11,14 +11,19 @@
  *   every 200 ms while a dashboard is connected.
  *
  *   bun scripts/bench/engines.ts [corpusDir] [--ps-mb 40] [--sessions 10000] [--reads 30] [--latency-ms 20]
- *                                [--ingest-only] [--profile-statements] [--big-pool]
+ *                                [--ingest-only] [--profile-statements] [--big-pool] [--usage-rows 200]
+ *                                [--engines sqlite,mariadb,planetscale] [--repeat 1] [--mysql2-blobs prepared,text]
+ *
+ * `--repeat N` runs the engines N times in turn, each on a new database; `--mysql2-blobs prepared,text`
+ * runs MariaDB both ways, interleaved on the same server (line bytes as prepared-statement bytes, or as
+ * hex inside the SQL text).
  *
  * `--profile-statements`: MariaDB's ingest time per kind of statement. Measured on the 110 MB corpus:
  * `INSERT INTO line_chunks` (the line bytes, hex inside the SQL text) took 979 of 1,450 ms, ~113 MB/s,
  * as fast as 1 MiB BLOBs go through mysql2's text protocol alone (119–143 MB/s); as prepared statements
- * (binary protocol) single 1 MiB BLOB rows go at 308–331 MB/s, but sending every BLOB insert prepared
- * made ingest slower (38 MB/s: one prepare per distinct multi-row statement). `--big-pool` (1 GB buffer
- * pool, 512 MB redo log) changed nothing: the test server's 64 MB pool is not the limit.
+ * (binary protocol) single 1 MiB BLOB rows go at 308–331 MB/s. They now go prepared, 64, 32, …, 1 rows a
+ * statement (`line-chunks.ts`): 378–401 of 750–830 ms. `--big-pool` (1 GB buffer pool, 512 MB redo log)
+ * changed nothing: the test server's 64 MB pool is not the limit.
  *
  * The MariaDB is a private one (`startMariaDb`: `innodb_flush_log_at_trx_commit=2`, 64 MB buffer pool),
  * so the numbers are this machine's, not a tuned server's. Results: stdout (JSON) and
@@ -51,6 +56,13 @@ const PS_MB = argValue(args, "--ps-mb", 40)
 const SESSIONS = argValue(args, "--sessions", 10_000)
 const ONLY = args.includes("--ingest-only")
 const BIG_POOL = args.includes("--big-pool")
+const listArg = (name: string, all: string): string[] => {
+  const i = args.indexOf(name)
+  return (i >= 0 ? (args[i + 1] ?? all) : all).split(",")
+}
+const ENGINES = listArg("--engines", "sqlite,mariadb,planetscale")
+const MYSQL2_BLOBS = listArg("--mysql2-blobs", "prepared")
+const REPEAT = argValue(args, "--repeat", 1)
 const READS = argValue(args, "--reads", 30)
 const LATENCY_MS = argValue(args, "--latency-ms", 20)
 /** Usage rows per report, as the dashboard asks for them (`apps/web` `USAGE_PAGE_ROWS`). */
@@ -327,24 +339,26 @@ async function runEngine(
 /** Time per kind of statement (its first words), with `--profile-statements`. */
 const statementTime = new Map<string, { n: number; ms: number }>()
 function timed(client: MysqlClient): MysqlClient {
+  const time = async <T>(sql: string, run: () => Promise<T>): Promise<T> => {
+    const kind = sql.trim().split(/\s+/).slice(0, 3).join(" ").replace(/\(.*$/, "")
+    const t = now()
+    try {
+      return await run()
+    } finally {
+      const e = statementTime.get(kind) ?? { n: 0, ms: 0 }
+      e.n += 1
+      e.ms += now() - t
+      statementTime.set(kind, e)
+    }
+  }
   const wrap = (q: MysqlQueryable): MysqlQueryable => ({
-    async query(sql, params) {
-      const kind = sql.trim().split(/\s+/).slice(0, 3).join(" ").replace(/\(.*$/, "")
-      const t = now()
-      try {
-        return await q.query(sql, params)
-      } finally {
-        const e = statementTime.get(kind) ?? { n: 0, ms: 0 }
-        e.n += 1
-        e.ms += now() - t
-        statementTime.set(kind, e)
-      }
-    },
+    query: (sql, params) => time(sql, () => q.query(sql, params)),
+    ...(q.execute ? { execute: (sql, params) => time(`${sql} (prepared)`, () => q.execute!(sql, params)) } : {}),
   })
   return {
     connector: client.connector,
     maxStatementBytes: client.maxStatementBytes,
-    query: wrap(client).query,
+    ...wrap(client),
     transaction: (fn) => client.transaction((tx) => fn(wrap(tx))),
     close: () => client.close(),
   }
@@ -369,38 +383,57 @@ if (BIG_POOL) {
   await admin.query("SET GLOBAL innodb_log_file_size = 536870912")
   await admin.close()
 }
+/** The client without prepared statements: every BLOB as hex inside the SQL text (`--mysql2-blobs text`). */
+const textOnly = (client: MysqlClient): MysqlClient => ({
+  connector: client.connector,
+  maxStatementBytes: client.maxStatementBytes,
+  query: client.query,
+  transaction: (fn) => client.transaction((tx) => fn({ query: tx.query })),
+  close: () => client.close(),
+})
 try {
-  results.push(
-    await runEngine("sqlite", new SqliteEngine({ path: join(runDir, "overlord.db") }), Number.POSITIVE_INFINITY),
-  )
-  const mysqlUrl = maria.url(await maria.createDatabase("bench_mysql"))
-  results.push(
-    await runEngine(
-      "mariadb (mysql2)",
-      await MysqlEngine.open(PROFILE ? timed(connectMysql2({ url: mysqlUrl })) : connectMysql2({ url: mysqlUrl })),
-      Number.POSITIVE_INFINITY,
-    ),
-  )
-  printStatementTime("mariadb (mysql2)")
-  const bridge = await startPlanetScaleBridge({
-    mariadb: maria,
-    database: await maria.createDatabase("bench_planetscale"),
-    latencyMs: LATENCY_MS,
-  })
-  try {
-    results.push(
-      await runEngine(
-        `planetscale (bridge, ${LATENCY_MS} ms)`,
-        await MysqlEngine.open(
-          PROFILE ? timed(connectPlanetscale({ url: bridge.url })) : connectPlanetscale({ url: bridge.url }),
+  for (let rep = 0; rep < REPEAT; rep++) {
+    if (ENGINES.includes("sqlite")) {
+      results.push(
+        await runEngine(
+          "sqlite",
+          new SqliteEngine({ path: join(runDir, `overlord-${rep}.db`) }),
+          Number.POSITIVE_INFINITY,
         ),
-        PS_MB * 1e6,
-        bridge.requestCount,
-      ),
-    )
-    printStatementTime(`planetscale (bridge, ${LATENCY_MS} ms)`)
-  } finally {
-    await bridge.stop()
+      )
+    }
+    // Interleaved, on the same server: how mysql2 sends BLOBs (prepared: as bytes; text: as hex in the SQL).
+    for (const blobs of ENGINES.includes("mariadb") ? MYSQL2_BLOBS : []) {
+      const mysqlUrl = maria.url(await maria.createDatabase(`bench_mysql_${rep}_${blobs}`))
+      const client = connectMysql2({ url: mysqlUrl })
+      const variant = blobs === "text" ? textOnly(client) : client
+      const name = `mariadb (mysql2${MYSQL2_BLOBS.length > 1 ? `, ${blobs} blobs` : ""})`
+      results.push(
+        await runEngine(name, await MysqlEngine.open(PROFILE ? timed(variant) : variant), Number.POSITIVE_INFINITY),
+      )
+      printStatementTime(name)
+    }
+    if (!ENGINES.includes("planetscale")) continue
+    const bridge = await startPlanetScaleBridge({
+      mariadb: maria,
+      database: await maria.createDatabase(`bench_planetscale_${rep}`),
+      latencyMs: LATENCY_MS,
+    })
+    try {
+      results.push(
+        await runEngine(
+          `planetscale (bridge, ${LATENCY_MS} ms)`,
+          await MysqlEngine.open(
+            PROFILE ? timed(connectPlanetscale({ url: bridge.url })) : connectPlanetscale({ url: bridge.url }),
+          ),
+          PS_MB * 1e6,
+          bridge.requestCount,
+        ),
+      )
+      printStatementTime(`planetscale (bridge, ${LATENCY_MS} ms)`)
+    } finally {
+      await bridge.stop()
+    }
   }
 } finally {
   await maria.destroy()

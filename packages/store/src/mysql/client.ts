@@ -27,13 +27,20 @@ export interface QueryResult<T = Row> {
 
 export interface MysqlQueryable {
   query<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<QueryResult<T>>
+  /**
+   * The same as a prepared statement (the binary protocol), where the driver has one (mysql2): BLOBs
+   * travel as bytes, not as hex inside the SQL text. The driver prepares each distinct statement once
+   * per connection and keeps it, so callers use few distinct statements.
+   */
+  readonly execute?: <T = Row>(sql: string, params: readonly SqlValue[]) => Promise<QueryResult<T>>
 }
 
 export interface MysqlClient extends MysqlQueryable {
   readonly connector: "mysql2" | "planetscale"
   /**
    * Parameter bytes one statement may carry. BLOBs travel hex-encoded inside the SQL text with
-   * both drivers (client-side interpolation), so a statement is about twice this size.
+   * both drivers (client-side interpolation), so a statement is about twice this size; only the line
+   * bytes through mysql2 go as prepared statements (`execute`), bytes as bytes.
    */
   readonly maxStatementBytes: number
   /** `fn`'s statements on one connection between BEGIN and COMMIT; ROLLBACK if it throws. */
@@ -72,7 +79,13 @@ const toMysql2Params = (params: readonly SqlValue[]): unknown[] =>
     v instanceof Uint8Array && !Buffer.isBuffer(v) ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : v,
   )
 
-type Mysql2Target = Pick<mysql.Pool, "query">
+type Mysql2Target = Pick<mysql.Pool, "query" | "execute">
+
+function mysql2Result<T>(result: unknown): QueryResult<T> {
+  if (Array.isArray(result)) return { rows: result as T[], affectedRows: 0, insertId: 0 }
+  const header = result as mysql.ResultSetHeader
+  return { rows: [], affectedRows: header.affectedRows, insertId: Number(header.insertId) }
+}
 
 function mysql2Queryable(target: Mysql2Target): MysqlQueryable {
   return {
@@ -84,9 +97,17 @@ function mysql2Queryable(target: Mysql2Target): MysqlQueryable {
       } catch (error) {
         throw explainDriverError(error, "mysql2")
       }
-      if (Array.isArray(result)) return { rows: result as T[], affectedRows: 0, insertId: 0 }
-      const header = result as mysql.ResultSetHeader
-      return { rows: [], affectedRows: header.affectedRows, insertId: Number(header.insertId) }
+      return mysql2Result<T>(result)
+    },
+    async execute<T>(sql: string, params: readonly SqlValue[]): Promise<QueryResult<T>> {
+      checkParams(sql, params)
+      let result: unknown
+      try {
+        ;[result] = await target.execute({ sql, values: toMysql2Params(params), typeCast: mysql2TypeCast })
+      } catch (error) {
+        throw explainDriverError(error, "mysql2")
+      }
+      return mysql2Result<T>(result)
     },
   }
 }
@@ -116,6 +137,7 @@ export function connectMysql2(options: Mysql2Options): MysqlClient {
     // MariaDB's default max_allowed_packet is 16 MiB; hex doubles the bytes.
     maxStatementBytes: 6 * 1024 * 1024,
     query: base.query,
+    execute: base.execute!,
     async transaction<A>(fn: (tx: MysqlQueryable) => Promise<A>): Promise<A> {
       let conn: mysql.PoolConnection
       try {
