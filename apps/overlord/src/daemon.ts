@@ -15,6 +15,7 @@ import { DaytonaSandboxes } from "./remote/daytona-sandbox.ts"
 import { loadDaytonaSettings } from "./remote/daytona-settings.ts"
 import { KnownProjects } from "./remote/known-projects.ts"
 import { loadRemoteConfig } from "./remote/remote-config.ts"
+import { SandboxSync, sandboxMachineFor } from "./remote/sandbox-sync.ts"
 import { loadCredentials, pairedServerUrl } from "./server-credentials.ts"
 import { watchSessions } from "./session-watcher.ts"
 import { type FileNotice, SyncEngine, type SyncStatus } from "./sync-engine.ts"
@@ -90,15 +91,37 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger) =>
       const knownProjects = new KnownProjects(config.paths.home, log)
       const remoteConfig = loadRemoteConfig(config.paths.home, { allowRemote: config.allowRemote === true }, log)
       // Sandboxes (Daytona) when this machine has its settings; the SDK loads on first use.
+      let sandboxEnv: Readonly<Record<string, string>> | undefined
       const sandboxes = (() => {
         try {
-          return new DaytonaSandboxes(loadDaytonaSettings(config.paths.home))
+          const settings = loadDaytonaSettings(config.paths.home)
+          sandboxEnv = settings.sandboxEnv
+          return new DaytonaSandboxes(settings)
         } catch (error) {
           if (!(error instanceof DaytonaSandboxError && error.reason === "not-configured"))
             log.warn(`remote: Daytona settings unusable, sandboxes off: ${String(error)}`)
           return undefined
         }
       })()
+      // Each sandbox's session files sync under a machine of its own, a child of this one.
+      const sandboxSync =
+        sandboxes === undefined
+          ? undefined
+          : yield* Effect.acquireRelease(
+              Effect.sync(() => {
+                const s = new SandboxSync({
+                  home: config.paths.home,
+                  serverUrl: target.serverUrl,
+                  token: target.machineToken,
+                  parent: machine,
+                  log,
+                  warn,
+                })
+                s.resume()
+                return s
+              }),
+              (s) => Effect.promise(() => s.close()),
+            )
       // Until the engine exists (the runner reports commands a crash cut short as soon as it opens).
       const early: Commands.CommandDaemonMessage[] = []
       let sendToServer: (m: Commands.CommandDaemonMessage) => void = (m) => early.push(m)
@@ -112,6 +135,16 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger) =>
             logger: log,
             ...(config.claudePath ? { claudePath: config.claudePath } : {}),
             ...(sandboxes !== undefined ? { sandboxes } : {}),
+            ...(sandboxEnv !== undefined ? { sandboxEnv } : {}),
+            ...(sandboxSync !== undefined
+              ? {
+                  onSandboxSessionFiles: async (kept) => {
+                    const child = sandboxMachineFor(machine, { ...kept.sandbox, folder: kept.folder }, kept.projectName)
+                    if (!(await sandboxSync.sync(child, kept.written)))
+                      log.warn(`remote: sandbox ${kept.sandbox.name}'s session files are still syncing`)
+                  },
+                }
+              : {}),
           }),
         ),
         (r) =>

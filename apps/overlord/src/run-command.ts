@@ -115,6 +115,10 @@ export async function runRemote(paths: HomePaths, prompt: string, options: RunOp
       if (e.eventSeq <= lastSeq) continue
       lastSeq = e.eventSeq
       if (e.event.kind === "stderr") process.stderr.write(e.event.text)
+      else if (e.event.kind === "patch")
+        process.stderr.write(
+          `the sandbox changed ${e.event.files.length} file(s); apply them here with: overlord sandboxes patch ${commandId} | git apply\n`,
+        )
       else process.stdout.write(renderEvent(e.event))
       if (e.event.kind === "permission-request") void answer(e.event)
     }

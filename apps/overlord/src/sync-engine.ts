@@ -33,6 +33,8 @@ export interface SyncOptions {
   readonly machineId: string
   readonly machineName: string
   readonly token: string
+  /** Set when this engine syncs a child machine (a sandbox's files) with its parent's `token`. */
+  readonly parent?: Sync.MachineParent
   readonly log: Logger
   /** Largest payload per append frame. */
   readonly chunkBytes?: number
@@ -530,6 +532,7 @@ export class SyncEngine {
         machineName: this.options.machineName,
         token: this.options.token,
         ...(this.options.remote ? { remote: this.options.remote() } : {}),
+        ...(this.options.parent ? { parent: this.options.parent } : {}),
       }
       socket.send(JSON.stringify(hello))
     })

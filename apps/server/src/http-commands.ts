@@ -70,12 +70,16 @@ export async function handleCommands(
       )
       return json({ commands } satisfies Api.CommandList)
     }
-    const match = /^\/([^/]+)(\/input)?$/.exec(path)
+    const match = /^\/([^/]+)(\/input|\/patch)?$/.exec(path)
     const commandId = match ? decodeURIComponent(match[1]!) : ""
     if (!match || !COMMAND_ID.test(commandId)) return refusal(404, "not_found", "command-not-found", "no such command")
     if (match[2] === "/input") {
       if (req.method !== "POST") return apiError(405, "method_not_allowed", "POST the input")
       return await input(store, relay, actor, commandId, await body(req))
+    }
+    if (match[2] === "/patch") {
+      if (req.method !== "GET") return apiError(405, "method_not_allowed", "GET the patch")
+      return await patch(store, actor, commandId)
     }
     if (req.method !== "GET") return apiError(405, "method_not_allowed", "GET a command")
     await relay.expire()
@@ -91,6 +95,32 @@ export async function handleCommands(
       return apiError(503, "unavailable", "the store is unavailable; retry later")
     return apiError(500, "internal", "internal server error; the server's log has the details")
   }
+}
+
+/**
+ * `GET /commands/{id}/patch`: what a sandbox command changed in the project, as the binary git patch
+ * its `patch` event carries (`git apply` it in the project). 404 when it has none: not a sandbox
+ * command, still running, nothing changed, or too large to travel (then it is only on the laptop, at
+ * the event's `savedAs`).
+ */
+async function patch(store: StoreApi, actor: Actor, commandId: string): Promise<Response> {
+  const command = await run(store.getCommand(actor, commandId))
+  if (!command) return refusal(404, "not_found", "command-not-found", "no such command")
+  const events = (await run(store.listCommandEvents(actor, commandId, -1, 10_000))) ?? []
+  const last = events.findLast((e) => e.event.kind === "patch")?.event
+  if (last?.kind !== "patch") return apiError(404, "not_found", "this command has no patch (no sandbox changes)")
+  if (last.base64 === undefined)
+    return apiError(
+      404,
+      "not_found",
+      `the patch has ${last.bytes} bytes, too large to send; it is on the machine at ${last.savedAs ?? "its overlord home"}`,
+    )
+  return new Response(Buffer.from(last.base64, "base64"), {
+    headers: {
+      "content-type": "text/x-diff; charset=utf-8",
+      "content-disposition": `attachment; filename="${commandId}.patch"`,
+    },
+  })
 }
 
 async function create(store: StoreApi, relay: CommandRelay, actor: Actor, raw: unknown): Promise<Response> {

@@ -65,6 +65,14 @@ const ROUTES: readonly Route[] = [
     ],
   },
   {
+    path: "/commands/{commandId}/patch",
+    summary:
+      "What a sandbox command changed in the project, as a binary git patch to `git apply` (404 when it has none)",
+    response: Schema.String,
+    contentType: "text/x-diff",
+    params: [["commandId", "path", "command id"]],
+  },
+  {
     path: "/entries/{seq}",
     summary: "One entry, for deep links",
     response: EntryWithSession,

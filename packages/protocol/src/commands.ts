@@ -150,11 +150,33 @@ export const OutputTextEvent = Schema.Struct({
   text: Schema.String,
 })
 
+/** Largest patch a `patch` event carries (base64 of up to this many bytes); a larger one stays on the laptop. */
+export const MAX_PATCH_EVENT_BYTES = 4 * 1024 * 1024
+
+/**
+ * What a sandbox run changed in the project: a binary git patch (`git diff --binary` against the tree
+ * the laptop sent), to `git apply` in the project on the laptop. Sent after the run, before the exit;
+ * none when nothing changed. The daemon also keeps it at `savedAs` (`overlord sandboxes patch`).
+ */
+export const PatchEvent = Schema.Struct({
+  kind: Schema.Literal("patch"),
+  /** Size of the patch in bytes. */
+  bytes: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+  /** Base64 of the patch; absent when it is over `MAX_PATCH_EVENT_BYTES`. */
+  base64: Schema.optionalKey(Schema.String),
+  /** The paths it changes (project-relative), at most 1,000. */
+  files: Schema.Array(Schema.String.check(Schema.isMaxLength(4096))).check(Schema.isMaxLength(1000)),
+  /** Where the daemon saved it on the laptop. */
+  savedAs: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(4096))),
+})
+export type PatchEvent = typeof PatchEvent.Type
+
 export const CommandEventBody = Schema.Union([
   CliMessageEvent,
   PermissionRequestEvent,
   PermissionCancelledEvent,
   OutputTextEvent,
+  PatchEvent,
 ])
 export type CommandEventBody = typeof CommandEventBody.Type
 

@@ -23,7 +23,7 @@ import { AuditLog } from "./audit-log.ts"
 import { type ChildExit, within } from "./child-process.ts"
 import { ClaudeProcess } from "./claude-process.ts"
 import { CommandJournal } from "./command-journal.ts"
-import { runInSandbox, type SandboxBackend } from "./sandbox-command.ts"
+import { type KeptSessionFiles, runInSandbox, type SandboxBackend } from "./sandbox-command.ts"
 import { ShellProcess } from "./shell-process.ts"
 
 export interface RemoteConfig {
@@ -80,6 +80,8 @@ export interface CommandRunnerOptions {
   readonly sandboxes?: SandboxBackend
   /** More environment for Claude Code in a sandbox (e.g. ANTHROPIC_BASE_URL). */
   readonly sandboxEnv?: Readonly<Record<string, string>>
+  /** Syncs a sandbox's session files under its own machine once a run kept them (`sandbox-sync.ts`). */
+  readonly onSandboxSessionFiles?: (kept: KeptSessionFiles) => Promise<void>
 }
 
 export interface Refusal {
@@ -460,6 +462,9 @@ export class CommandRunner {
       projectDir,
       emit: this.emitter(commandId),
       logger: this.logger,
+      ...(this.options.onSandboxSessionFiles !== undefined
+        ? { onSessionFiles: this.options.onSandboxSessionFiles }
+        : {}),
     })
     const timeoutMs = this.timeoutOf(command)
     const timer = setTimeout(() => run.stop("timed-out"), timeoutMs)

@@ -2,11 +2,14 @@
  * `overlord daytona snapshot` and `overlord sandboxes list|stop|rm`: the commands over the Daytona
  * module, added to the CLI by `addDaytonaCommands`. The SDK loads only when one of them runs.
  */
+import { existsSync, readdirSync, readFileSync } from "node:fs"
+import { join } from "node:path"
 import type { Command } from "commander"
 import { DaytonaSandboxError } from "./daytona-errors.ts"
 import { DaytonaSandboxes } from "./daytona-sandbox.ts"
 import { loadDaytonaSettings } from "./daytona-settings.ts"
 import { buildSandboxSnapshot } from "./daytona-snapshot.ts"
+import { sandboxPatchPath } from "./sandbox-command.ts"
 
 /** Runs a command, printing a DaytonaSandboxError as one line (it is written for the user). */
 const run =
@@ -20,6 +23,18 @@ const run =
       process.exitCode = 1
     }
   }
+
+/** The patch a sandbox command left under `<home>/sandboxes/<folder>/patches/` (`sandbox-command.ts`). */
+export function findSandboxPatch(home: string, commandId: string): string | undefined {
+  if (!/^[A-Za-z0-9._:-]{1,128}$/.test(commandId)) return undefined
+  const root = join(home, "sandboxes")
+  if (!existsSync(root)) return undefined
+  for (const folder of readdirSync(root)) {
+    const path = sandboxPatchPath(home, folder, commandId)
+    if (existsSync(path)) return path
+  }
+  return undefined
+}
 
 export function addDaytonaCommands(program: Command, overlordHome: () => string): void {
   program
@@ -56,6 +71,22 @@ export function addDaytonaCommands(program: Command, overlordHome: () => string)
           console.log(
             `${s.name}  ${s.state}  project ${s.projectName || "?"}  auto-stop ${s.autoStopMinutes ?? "?"} min  ${s.id}`,
           )
+      }),
+    )
+  sandboxes
+    .command("patch <commandId>")
+    .description("print what a sandbox command changed, as a git patch (pipe it to `git apply`)")
+    .action(
+      run(async (commandId: string) => {
+        const path = findSandboxPatch(overlordHome(), commandId)
+        if (path === undefined) {
+          console.error(
+            `overlord: no patch for command ${commandId} on this machine (it changed nothing, or ran elsewhere: GET /api/v1/commands/${commandId}/patch)`,
+          )
+          process.exitCode = 1
+          return
+        }
+        process.stdout.write(readFileSync(path))
       }),
     )
   sandboxes

@@ -27,6 +27,8 @@ export interface DaytonaSettings extends DaytonaConnection {
   readonly startTimeoutSeconds?: number
   /** Most bytes `syncCode` sends (working tree, or diff + untracked files). Default 100 MiB. */
   readonly uploadLimitBytes?: number
+  /** More environment for Claude Code in the sandbox (`daytona.json`'s `sandboxEnv`), e.g. ANTHROPIC_BASE_URL. */
+  readonly sandboxEnv?: Readonly<Record<string, string>>
 }
 
 /** A project's sandbox, as `ensureSandbox` found or made it. */

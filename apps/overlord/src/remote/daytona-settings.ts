@@ -20,7 +20,16 @@ interface DaytonaFile {
   readonly snapshot?: string
   readonly autoStopMinutes?: number
   readonly target?: string
+  /** Wait for sandbox states by polling rather than Socket.IO (the SDK's deprecated option). */
+  readonly statePolling?: boolean
+  /** More environment for Claude Code in the sandbox (e.g. ANTHROPIC_BASE_URL for a gateway). */
+  readonly sandboxEnv?: Readonly<Record<string, string>>
 }
+
+const stringsOnly = (v: unknown): Record<string, string> =>
+  typeof v === "object" && v !== null
+    ? Object.fromEntries(Object.entries(v).filter((e): e is [string, string] => typeof e[1] === "string"))
+    : {}
 
 export const daytonaSettingsPath = (overlordHome: string): string => join(overlordHome, "daytona.json")
 
@@ -46,5 +55,7 @@ export function loadDaytonaSettings(
     snapshot: file.snapshot ?? DEFAULT_SNAPSHOT,
     autoStopMinutes: file.autoStopMinutes ?? DEFAULT_AUTO_STOP_MINUTES,
     ...(target ? { target } : {}),
+    ...(file.statePolling === true ? { statePolling: true } : {}),
+    ...(file.sandboxEnv !== undefined ? { sandboxEnv: stringsOnly(file.sandboxEnv) } : {}),
   }
 }

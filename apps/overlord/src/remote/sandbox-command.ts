@@ -3,21 +3,41 @@
  * sandbox instead of on this machine. The runner has already checked and journalled the command;
  * this finds (or makes) the sandbox, brings the laptop's code to it, runs Claude Code there and
  * turns its stream-json stdout into the same `cli` events a local run emits (stderr into `stderr`
- * events). When the run is over, the sandbox's session files are copied to
- * `<home>/sandboxes/<machineName>/projects/`, to be synced under the sandbox's machine name.
+ * events). When the run is over, its changes to the project are pulled back as a git patch (a
+ * `patch` event, and a file under `<home>/sandboxes/<folder>/patches/`), and the sandbox's session
+ * files are copied to `<home>/sandboxes/<folder>/projects/` and handed to `onSessionFiles`, which
+ * syncs them under the sandbox's own machine (`sandbox-sync.ts`) before the exit is reported.
  *
  * Sandbox runs take no follow-ups and no permission answers: Claude Code runs there with `-p`.
  */
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises"
-import { dirname, join, normalize } from "node:path"
-import type { Commands } from "@overlord/protocol"
+import { basename, dirname, join, normalize } from "node:path"
+import { Commands } from "@overlord/protocol"
 import type { Schema } from "effect"
 import type { Logger } from "../logger.ts"
 import { DaytonaSandboxError } from "./daytona-errors.ts"
-import type { DaytonaSandboxes } from "./daytona-sandbox.ts"
+import { type DaytonaSandboxes, machineNameFor } from "./daytona-sandbox.ts"
+
+const errorText = (error: unknown): string =>
+  error instanceof DaytonaSandboxError ? error.message : error instanceof Error ? error.message : String(error)
 
 /** What the runner needs of `DaytonaSandboxes` (tests may pass the real one). */
-export type SandboxBackend = Pick<DaytonaSandboxes, "ensureSandbox" | "syncCode" | "runClaude" | "downloadSessionFiles">
+export type SandboxBackend = Pick<
+  DaytonaSandboxes,
+  "ensureSandbox" | "syncCode" | "runClaude" | "downloadSessionFiles"
+> &
+  Partial<Pick<DaytonaSandboxes, "pullPatch">>
+
+/** A sandbox whose session files were just kept on this machine: what `onSessionFiles` is told. */
+export interface KeptSessionFiles {
+  readonly sandbox: { readonly id: string; readonly name: string }
+  /** The folder under `<home>/sandboxes` the files are in. */
+  readonly folder: string
+  /** The project folder's name on this machine (for the sandbox machine's name). */
+  readonly projectName: string
+  /** Paths written (changed) by this download. */
+  readonly written: readonly string[]
+}
 
 export type SandboxStop = "cancelled" | "timed-out" | "interrupted"
 
@@ -31,6 +51,8 @@ export interface SandboxRunOptions {
   readonly projectDir: string
   readonly emit: (event: Commands.CommandEventBody) => void
   readonly logger: Logger
+  /** Syncs the kept session files under the sandbox's machine; the exit waits for it. */
+  readonly onSessionFiles?: (kept: KeptSessionFiles) => Promise<void>
 }
 
 export interface SandboxRun {
@@ -53,6 +75,22 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 /** Where a sandbox's session files are kept on this machine. */
 export const sandboxProjectsDir = (home: string, machineName: string): string =>
   join(home, "sandboxes", machineName, "projects")
+
+/** Where the patch a sandbox command produced is kept on this machine. */
+export const sandboxPatchPath = (home: string, folder: string, commandId: string): string =>
+  join(home, "sandboxes", folder, "patches", `${commandId}.patch`)
+
+/** The paths a git patch changes (`diff --git a/X b/Y` → Y), at most 1,000. */
+export const patchFiles = (patch: Uint8Array): string[] => {
+  const files: string[] = []
+  for (const m of Buffer.from(patch)
+    .toString("latin1")
+    .matchAll(/^diff --git a\/.*? b\/(.*)$/gm)) {
+    if (files.length >= 1000) break
+    files.push(Buffer.from(m[1]!, "latin1").toString("utf8"))
+  }
+  return files
+}
 
 export function runInSandbox(options: SandboxRunOptions): SandboxRun {
   const { command, sandboxes, emit } = options
@@ -93,13 +131,40 @@ export function runInSandbox(options: SandboxRunOptions): SandboxRun {
     emit({ kind: "cli", message: message as Schema.JsonObject })
   }
 
+  /**
+   * The run's changes to the project as a patch against the tree `syncCode` sent: kept on this machine
+   * and sent as a `patch` event (base64) when small enough. None when nothing changed.
+   */
+  const pullPatch = async (ref: Awaited<ReturnType<SandboxBackend["ensureSandbox"]>>) => {
+    if (sandboxes.pullPatch === undefined) return
+    try {
+      const patch = await sandboxes.pullPatch(ref)
+      if (patch.length === 0) return
+      const savedAs = sandboxPatchPath(options.home, machineNameFor(ref.name), command.commandId)
+      await mkdir(dirname(savedAs), { recursive: true })
+      await writeFile(savedAs, patch, { mode: 0o600 })
+      emit({
+        kind: "patch",
+        bytes: patch.length,
+        ...(patch.length <= Commands.MAX_PATCH_EVENT_BYTES ? { base64: Buffer.from(patch).toString("base64") } : {}),
+        files: patchFiles(patch),
+        savedAs,
+      })
+    } catch (error) {
+      options.logger.warn(`remote: pulling the changes of sandbox ${ref.name}: ${String(error)}`)
+      emit({ kind: "stderr", text: `overlord: could not pull the sandbox's changes back: ${errorText(error)}\n` })
+    }
+  }
+
   const done = (async (): Promise<SandboxOutcome> => {
     let ref: Awaited<ReturnType<SandboxBackend["ensureSandbox"]>> | undefined
+    let codeSynced = false
     let outcome: SandboxOutcome
     try {
       ref = await sandboxes.ensureSandbox(options.projectDir)
       if (stopped) return stoppedOutcome(stopped)
       const synced = await sandboxes.syncCode(ref, options.projectDir)
+      codeSynced = true
       if (stopped) return stoppedOutcome(stopped)
       const handle = await sandboxes.runClaude(ref, {
         prompt: command.prompt,
@@ -152,9 +217,17 @@ export function runInSandbox(options: SandboxRunOptions): SandboxRun {
             : `the sandbox run failed: ${error instanceof Error ? error.message : String(error)}`,
       }
     }
+    if (ref !== undefined && codeSynced) await pullPatch(ref)
     if (ref !== undefined) {
       try {
-        await keepSessionFiles(options.home, await sandboxes.downloadSessionFiles(ref))
+        const downloaded = await sandboxes.downloadSessionFiles(ref)
+        const written = await keepSessionFiles(options.home, downloaded)
+        await options.onSessionFiles?.({
+          sandbox: { id: ref.id, name: ref.name },
+          folder: downloaded.machineName,
+          projectName: basename(options.projectDir),
+          written,
+        })
       } catch (error) {
         options.logger.warn(`remote: copying the session files of sandbox ${ref.name}: ${String(error)}`)
       }

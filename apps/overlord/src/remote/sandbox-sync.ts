@@ -1,0 +1,136 @@
+/**
+ * Syncs the session files of this machine's Daytona sandboxes, each under a machine of its own: a
+ * child of this machine (`Sync.MachineParent`, kind `sandbox`), named `<laptop>/sandbox-<project>`,
+ * owned by the same user. Each sandbox gets the same exactly-once path as the laptop's own files —
+ * a `SyncEngine` and a session watcher over `<home>/sandboxes/<folder>/projects` (where
+ * `sandbox-command.ts` keeps what it downloaded) — speaking with this machine's token and the
+ * child's identity in its hello. The server accepts a child only from its parent's token, and
+ * revoking the parent revokes it.
+ *
+ * Which sandboxes this machine has synced is kept in `<home>/sandboxes/<folder>/machine.json`, so a
+ * restarted daemon resumes them (the server's cursors make that exact, as for the laptop's files).
+ */
+import { createHash } from "node:crypto"
+import { existsSync, readdirSync } from "node:fs"
+import { join, relative } from "node:path"
+import { type MachineIdentity, readJson, writeJson } from "../home.ts"
+import type { Logger } from "../logger.ts"
+import { type SessionWatcher, watchSessions } from "../session-watcher.ts"
+import { SyncEngine } from "../sync-engine.ts"
+import { sandboxProjectsDir } from "./sandbox-command.ts"
+
+/** A sandbox as a machine of the server's: what its hello says, and where its files are kept. */
+export interface SandboxMachine {
+  /** Its folder under `<home>/sandboxes` (`keepSessionFiles` writes there). */
+  readonly folder: string
+  /** Stable for the sandbox: derived from this machine's id and the sandbox's. */
+  readonly machineId: string
+  /** `<laptop>/sandbox-<project>`, as the dashboard lists it. */
+  readonly machineName: string
+  readonly sandboxId: string
+  readonly sandboxName: string
+}
+
+/** The machine a sandbox's session files are synced under, as a child of `parent`. */
+export function sandboxMachineFor(
+  parent: MachineIdentity,
+  sandbox: { readonly id: string; readonly name: string; readonly folder: string },
+  projectName: string,
+): SandboxMachine {
+  const hash = createHash("sha256").update(`${parent.machineId}\0${sandbox.id}`).digest("hex").slice(0, 32)
+  return {
+    folder: sandbox.folder,
+    machineId: `sandbox-${hash}`,
+    machineName: `${parent.name}/sandbox-${projectName}`.slice(0, 256),
+    sandboxId: sandbox.id,
+    sandboxName: sandbox.name,
+  }
+}
+
+const machineFile = (home: string, folder: string) => join(home, "sandboxes", folder, "machine.json")
+
+export interface SandboxSyncOptions {
+  readonly home: string
+  readonly serverUrl: string
+  /** This machine's token: the server accepts the children of the machine it was issued to. */
+  readonly token: string
+  readonly parent: MachineIdentity
+  readonly log: Logger
+  readonly warn: (message: string) => void
+}
+
+interface Syncing {
+  readonly machine: SandboxMachine
+  readonly engine: SyncEngine
+  readonly watcher: Promise<SessionWatcher>
+}
+
+/** Most a sandbox run's exit waits for its session files to be stored (it is sent either way). */
+export const SANDBOX_SYNC_WAIT_MS = 15_000
+
+export class SandboxSync {
+  private readonly syncing = new Map<string, Syncing>()
+  private closed = false
+
+  constructor(private readonly options: SandboxSyncOptions) {}
+
+  /** Resumes every sandbox machine this home has synced before. */
+  resume(): void {
+    const root = join(this.options.home, "sandboxes")
+    if (!existsSync(root)) return
+    for (const folder of readdirSync(root)) {
+      const machine = readJson<SandboxMachine>(machineFile(this.options.home, folder))
+      if (machine?.machineId && machine.folder === folder) this.open(machine)
+    }
+  }
+
+  /**
+   * Syncs `files` (paths under the sandbox's folder that were just written) under the sandbox's
+   * machine, starting its engine if needed; resolves once the server stored every byte of the folder,
+   * or false after `timeoutMs` (they keep syncing).
+   */
+  async sync(machine: SandboxMachine, files: readonly string[], timeoutMs = SANDBOX_SYNC_WAIT_MS): Promise<boolean> {
+    if (this.closed) return false
+    const s = this.syncing.get(machine.machineId) ?? this.open(machine)
+    const projects = sandboxProjectsDir(this.options.home, machine.folder)
+    await s.watcher
+    // Told at once rather than left to the watch, so `idle` below covers them.
+    for (const path of files) await s.engine.changed(relative(projects, path), path)
+    return s.engine.idle(timeoutMs)
+  }
+
+  private open(machine: SandboxMachine): Syncing {
+    writeJson(machineFile(this.options.home, machine.folder), machine)
+    const { log, warn } = this.options
+    const projectsDir = sandboxProjectsDir(this.options.home, machine.folder)
+    const engine = new SyncEngine({
+      serverUrl: this.options.serverUrl,
+      machineId: machine.machineId,
+      machineName: machine.machineName,
+      token: this.options.token,
+      parent: { machineId: this.options.parent.machineId, kind: "sandbox" },
+      log,
+      projectsDir,
+    })
+    engine.start()
+    const watcher = watchSessions({ projectsDir, engine, log, warn })
+    const s: Syncing = { machine, engine, watcher }
+    this.syncing.set(machine.machineId, s)
+    log.info(`syncing sandbox ${machine.sandboxName} as machine ${machine.machineName}`)
+    return s
+  }
+
+  /** The machines being synced (for `overlord status` and tests). */
+  machines(): SandboxMachine[] {
+    return [...this.syncing.values()].map((s) => s.machine)
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    for (const s of this.syncing.values()) {
+      await (await s.watcher).close()
+      s.engine.stop()
+    }
+    this.syncing.clear()
+  }
+}
