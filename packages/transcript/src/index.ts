@@ -6,6 +6,7 @@
 export * from "./content.ts"
 export * from "./conversation.ts"
 export * from "./index-fields.ts"
+export * from "./line-elision-stream.ts"
 export * from "./line-facts.ts"
 export * from "./lines.ts"
 export * from "./paths.ts"

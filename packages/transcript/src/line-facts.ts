@@ -10,6 +10,7 @@
  */
 import { indexFields } from "./index-fields.ts"
 import { elideLongStrings } from "./line-elision.ts"
+import { LineElisionStream } from "./line-elision-stream.ts"
 import { splitPieces } from "./lines.ts"
 import { parseLine, type TranscriptRecord } from "./records.ts"
 import { usageOf } from "./usage.ts"
@@ -80,6 +81,33 @@ export function analyzeLine(bytes: Uint8Array, isUtf8: Utf8Check = isUtf8Strict)
     }
   }
   return analyzeWholeLine(bytes, isUtf8)
+}
+
+/**
+ * `analyzeLine` for a line read in chunks, never held whole: a store ends a long line that came in
+ * pieces by reading it back from where it keeps it, 1 MiB at a time, and only the elided text is kept
+ * (`line-elision-stream.ts`). `finish` gives the facts `analyzeLine` would, or null when the line must
+ * be read whole after all (one `elideLongStrings` gives up on, a malformed or short one).
+ */
+export class LineFactsStream {
+  private readonly elision: LineElisionStream
+
+  constructor(private readonly isUtf8: Utf8Check = isUtf8Strict) {
+    this.elision = new LineElisionStream("facts", isUtf8)
+  }
+
+  /** The line's next bytes, without its newline. */
+  feed(chunk: Uint8Array): void {
+    this.elision.feed(chunk)
+  }
+
+  finish(): LineFacts | null {
+    if (this.elision.bytes < ELIDE_FROM_BYTES) return null
+    const text = this.elision.finish()
+    if (text === null) return null
+    const record = parseLine(text)
+    return record.kind === "malformed" ? null : factsOfRecord(record, unknownTypeNotice(record))
+  }
 }
 
 /** `analyzeLine` without the elision: parses every byte. The reference its fast path is tested against. */

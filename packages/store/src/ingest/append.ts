@@ -6,14 +6,18 @@
  * agent file joining its session, a rejected append's tail.
  */
 
+import { isUtf8 } from "node:buffer"
+import { LineFactsStream } from "@overlord/transcript"
 import { projectOf } from "../line-facts.ts"
 import type { Append, AppendOutcome, MachineActor } from "../store.ts"
 import { ackCursor, cursorOf, TAIL_LINES, tailOf } from "./cursors.ts"
 import {
   decideLines,
   type FactsMemo,
+  LINE_READ_BYTES,
   type LinesDecision,
   openLineBytesNeeded,
+  openLineStreamed,
   type StoredLine,
   sketchGroup,
 } from "./decide.ts"
@@ -131,6 +135,15 @@ export function* appendGroup(tx: IngestTx, actor: MachineActor, appends: readonl
     const bytes = wanted.length > 0 ? yield* step(tx.readLines(wanted)) : []
     for (const row of rows) stored.set(row.seq, { row, bytes: null })
     for (let i = 0; i < wanted.length; i++) stored.set(wanted[i]!.seq, { row: wanted[i]!, bytes: bytes[i]! })
+    // A long line the group ends: its stored bytes are scanned a chunk at a time, never held whole.
+    for (const row of rows) {
+      if (!openLineStreamed(sketch, row)) continue
+      const facts = new LineFactsStream(isUtf8)
+      for (let at = 0; at < row.raw_len; at += LINE_READ_BYTES) {
+        facts.feed(yield* step(tx.readLinePart(row, at, Math.min(LINE_READ_BYTES, row.raw_len - at))))
+      }
+      stored.set(row.seq, { row, bytes: null, facts })
+    }
   }
   // Re-reads after a reset (rare): the stored lines the re-read covers, to compare.
   const storedAt = new Map<number, Map<number, StoredLine>>()

@@ -12,7 +12,7 @@
  *   names it, and that session's facts are rebuilt.
  */
 import { isUtf8 } from "node:buffer"
-import { analyzeLine, type LineFacts, type LinePiece, splitPieces } from "@overlord/transcript"
+import { analyzeLine, type LineFacts, type LineFactsStream, type LinePiece, splitPieces } from "@overlord/transcript"
 import { emptyDelta, mergeDelta, partialLineFacts, projectOf, type SessionDelta } from "../line-facts.ts"
 import { bytesEqual, concatBytes } from "../lines.ts"
 import type { Append, MachineActor, StoredRef } from "../store.ts"
@@ -104,7 +104,18 @@ export function sketchGroup(appends: readonly Append[], files: ReadonlyMap<strin
  * enough that its facts are computed while it stays open (`factsOf`); a long one still open is not read.
  */
 export const openLineBytesNeeded = (sketch: GroupSketch, row: { seq: number; raw_len: number }): boolean =>
-  sketch.openLines.get(row.seq) === true || row.raw_len < OPEN_LINE_PARSE_MAX
+  row.raw_len < OPEN_LINE_PARSE_MAX
+
+/**
+ * Whether a stored open line the group ends is long enough to be scanned a chunk at a time rather than
+ * read whole (`LineFactsStream`): a 50 MB line read back, joined with its last piece and parsed took
+ * the embedded server ~3 times the line at its end (issue #14, finding 4).
+ */
+export const openLineStreamed = (sketch: GroupSketch, row: { seq: number; raw_len: number }): boolean =>
+  sketch.openLines.get(row.seq) === true && row.raw_len >= OPEN_LINE_PARSE_MAX
+
+/** A long stored line is read back in pieces of this size. */
+export const LINE_READ_BYTES = 1024 * 1024
 
 // ---- 2. the group's lines ----------------------------------------------------------------------------
 
@@ -113,6 +124,8 @@ export interface StoredLine {
   readonly row: EntryRow
   /** Its bytes without newline, when loaded. */
   readonly bytes: Uint8Array | null
+  /** A long open line the group ends: its stored bytes, fed to the facts scan instead of loaded. */
+  readonly facts?: LineFactsStream
 }
 
 export interface LinesInput {
@@ -179,7 +192,12 @@ export interface LinesNeed {
 /** A line of the group that a later piece may continue: new in this group, or stored before it. */
 type OpenLine =
   | { readonly kind: "new"; readonly entry: NewEntry }
-  | { readonly kind: "continued"; readonly line: ContinuedLine; readonly old: Uint8Array | null }
+  | {
+      readonly kind: "continued"
+      readonly line: ContinuedLine
+      readonly old: Uint8Array | null
+      readonly stream: LineFactsStream | undefined
+    }
 
 export function decideLines(input: LinesInput): LinesDecision | LinesNeed {
   const { actor, appends, sketch } = input
@@ -269,7 +287,7 @@ export function decideLines(input: LinesInput): LinesDecision | LinesNeed {
         const seq = file.open_seq
         let open = lines.get(seq)
         if (!open) {
-          const { row, bytes } = storedLine(seq)
+          const { row, bytes, facts: stream } = storedLine(seq)
           const line: ContinuedLine = {
             entry: row,
             added: [],
@@ -282,7 +300,7 @@ export function decideLines(input: LinesInput): LinesDecision | LinesNeed {
             parent_uuid: null,
             ts: null,
           }
-          open = { kind: "continued", line, old: bytes }
+          open = { kind: "continued", line, old: bytes, stream }
           lines.set(seq, open)
           continued.set(seq, line)
           searchDrops.push(seq)
@@ -291,7 +309,23 @@ export function decideLines(input: LinesInput): LinesDecision | LinesNeed {
         const rawLen = target.raw_len + piece.bytes.length
         const byteOffset = open.kind === "new" ? open.entry.byte_offset : open.line.entry.byte_offset
         let facts: LineFacts = partialLineFacts
-        if (needsFacts(rawLen, piece.terminated)) {
+        if (open.kind === "continued" && open.old === null && open.stream && piece.terminated) {
+          // A long line ended here: the scan of its stored bytes gets this group's pieces and the last.
+          const { stream, line } = open
+          const streamed = memo(input.factsMemo, a, i, () => {
+            for (const part of line.added) stream.feed(part)
+            stream.feed(piece.bytes)
+            return stream.finish() ?? NOT_STREAMED
+          })
+          if (streamed === NOT_STREAMED) {
+            // A line the scan is unsure of is parsed whole, as `analyzeLine` would, in the next round.
+            input.factsMemo[a]![i] = undefined
+            needBytes.push(seq)
+            continue
+          }
+          facts = streamed
+          line.whole = null
+        } else if (needsFacts(rawLen, piece.terminated)) {
           const before = open.kind === "new" ? joinParts(open.entry.parts, open.entry.raw_len) : wholeOf(open)
           if (before === null) {
             needBytes.push(seq)
@@ -405,6 +439,9 @@ export function decideLines(input: LinesInput): LinesDecision | LinesNeed {
     attachedFiles,
   }
 }
+
+/** Memoised when a streamed scan gave up: the line is loaded whole and the group decided again. */
+const NOT_STREAMED: LineFacts = { kind: "" }
 
 /** Facts by append and piece: arrays, not string keys, since every line of a backfill passes here. */
 export type FactsMemo = (LineFacts | undefined)[][]

@@ -260,6 +260,11 @@ export interface IngestTx {
   firstLiveLineEndingAfter(fileId: number, size: number): Step<number | null>
   /** The lines' bytes, without newlines, in the order given (committed lines and this transaction's). */
   readLines(entries: readonly EntryRow[]): Step<Uint8Array[]>
+  /**
+   * `length` bytes of a line from `from` (a long line read a chunk at a time, never whole; at most
+   * 1 MiB). The view may be of a buffer the next call reuses: the caller keeps none of it.
+   */
+  readLinePart(entry: EntryRow, from: number, length: number): Step<Uint8Array>
   /** The user's kept usage rows with these dedup keys. */
   loadKeptUsage(userId: number, dedupKeys: readonly string[]): Step<KeptUsageRow[]>
   /** The user's kept usage rows of no session whose `entry_seq` is a line of the file. */

@@ -300,6 +300,20 @@ export class MysqlIngestTx implements IngestTx {
     return entries.map((e) => bytes.get(e.seq) ?? this.linesRead.get(e.seq)!)
   }
 
+  async readLinePart(entry: EntryRow, from: number, length: number): Promise<Uint8Array> {
+    const chunks = await this.rows<{ at: number; bytes: Uint8Array }>(
+      "SELECT at, bytes FROM line_chunks WHERE entry_seq = ? AND at < ? AND at + LENGTH(bytes) > ? ORDER BY at",
+      [entry.seq, from + length, from],
+    )
+    const out = new Uint8Array(length)
+    for (const c of chunks) {
+      const start = Math.max(from, c.at)
+      const end = Math.min(from + length, c.at + c.bytes.length)
+      out.set(c.bytes.subarray(start - c.at, end - c.at), start - from)
+    }
+    return out
+  }
+
   async loadKeptUsage(userId: number, dedupKeys: readonly string[]): Promise<KeptUsageRow[]> {
     const out: KeptUsageRow[] = []
     // A key is ~60 characters: a group's keys fit one statement (20,000 tiny lines: ~1.5 MB).

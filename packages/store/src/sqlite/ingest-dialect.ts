@@ -23,10 +23,11 @@ import type {
 } from "../ingest/dialect.ts"
 import { type Ingest, runSync } from "../ingest/steps.ts"
 import { type LineLog, readLines } from "../line-log.ts"
-import { concatBytes } from "../lines.ts"
 import type { MachineActor } from "../store.ts"
 
 const NEWLINE = new Uint8Array([0x0a])
+/** A stored line copied to the log's end is copied in pieces of this size. */
+const LINE_COPY_BYTES = 1024 * 1024
 const ENTRY_COLUMNS = "seq, file_id, session_id, line_no, byte_offset, terminated, raw_at, raw_len, kind"
 const SESSION_COLUMNS =
   "id, session_uid, cwd, custom_title, ai_title, summary_title, first_prompt, first_at, last_at, entry_count, has_errors, models"
@@ -36,6 +37,8 @@ const KEPT_COLUMNS = `dedup_key, session_id, entry_seq, input, output, cache_wri
 export class SqliteIngest implements IngestDialect, IngestTx {
   private readonly stmt: Record<string, Statement>
   private readonly inTransaction: (body: () => unknown) => unknown
+  /** Reused by `readLinePart`. */
+  private partBuffer = new Uint8Array(0)
 
   constructor(
     db: Database,
@@ -209,6 +212,11 @@ export class SqliteIngest implements IngestDialect, IngestTx {
     return readLines(this.lines, entries)
   }
 
+  readLinePart(entry: EntryRow, from: number, length: number): Uint8Array {
+    if (this.partBuffer.length < length) this.partBuffer = new Uint8Array(length)
+    return this.lines.read(entry.raw_at + from, length, this.partBuffer)
+  }
+
   loadKeptUsage(userId: number, dedupKeys: readonly string[]): KeptUsageRow[] {
     const rows: KeptUsageRow[] = []
     for (const key of dedupKeys) {
@@ -250,14 +258,19 @@ export class SqliteIngest implements IngestDialect, IngestTx {
       if (e.raw_at + e.raw_len === this.lines.end()) {
         for (const part of c.added) this.lines.append(part)
       } else {
-        let whole = c.whole
-        if (!whole) {
-          // Not read by the core: the line stays open, so no added part holds a newline.
-          whole = this.lines.read(e.raw_at, e.raw_len)
-          for (const part of c.added) whole = concatBytes(whole, part)
+        if (c.whole) {
+          rawAt = this.lines.append(c.whole)
+          if (c.terminated) this.lines.append(NEWLINE)
+        } else {
+          // Not read whole by the core (a long line, or one that stays open): its stored bytes are
+          // copied a chunk at a time, then the parts this group adds (the last holds the newline when
+          // it ends the line). Each read writes out what was queued, so at most a chunk is held.
+          rawAt = this.lines.end()
+          for (let at = 0; at < e.raw_len; at += LINE_COPY_BYTES) {
+            this.lines.append(this.lines.read(e.raw_at + at, Math.min(LINE_COPY_BYTES, e.raw_len - at)))
+          }
+          for (const part of c.added) this.lines.append(part)
         }
-        rawAt = this.lines.append(whole)
-        if (c.terminated) this.lines.append(NEWLINE)
       }
       s.updateEntry!.run(rawAt, c.raw_len, c.terminated, c.kind, c.subtype, c.uuid, c.parent_uuid, c.ts, e.seq)
     }

@@ -5,7 +5,7 @@
  */
 import type { Database } from "bun:sqlite"
 import type { Api } from "@overlord/protocol"
-import { searchTextOf } from "../line-facts.ts"
+import { searchTextOfStored } from "../line-facts.ts"
 import type { LineLog } from "../line-log.ts"
 import { buildSnippet, ftsQuery } from "../search-text.ts"
 import type { Actor, SearchStore } from "../store.ts"
@@ -20,6 +20,15 @@ export class SqliteSearch implements SearchStore {
     /** Told how many bytes of index text a batch wrote (the checkpointer counts WAL growth). */
     private readonly wrote: (bytes: number) => void,
   ) {}
+
+  private part = new Uint8Array(0)
+
+  /** A buffer for a long line's chunks (`searchTextOfStored` keeps none of them); none for a whole long line. */
+  private partBuffer(length: number): Uint8Array | undefined {
+    if (length > 1024 * 1024) return undefined
+    if (this.part.length < length) this.part = new Uint8Array(length)
+    return this.part
+  }
 
   indexForSearch(limit: number): number {
     let textBytes = 0
@@ -38,7 +47,9 @@ export class SqliteSearch implements SearchStore {
         let last = -1
         let n = 0
         for (const row of rows) {
-          const text = searchTextOf(this.lines.read(row.raw_at, row.raw_len))
+          const text = searchTextOfStored(row.raw_len, (from, length) =>
+            this.lines.read(row.raw_at + from, length, this.partBuffer(length)),
+          )
           if (text) insert.run(row.seq, text)
           textBytes += text.length
           last = row.seq
@@ -88,7 +99,12 @@ export class SqliteSearch implements SearchStore {
         sessionId: r.session_uid,
         seq: r.seq,
         kind: r.kind,
-        snippet: buildSnippet(searchTextOf(this.lines.read(r.raw_at, r.raw_len)), match.terms),
+        snippet: buildSnippet(
+          searchTextOfStored(r.raw_len, (from, length) =>
+            this.lines.read(r.raw_at + from, length, this.partBuffer(length)),
+          ),
+          match.terms,
+        ),
         score: -r.score,
         timestamp: r.ts,
         title: r.title,
