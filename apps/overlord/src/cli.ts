@@ -8,6 +8,7 @@ import { writeFile } from "node:fs/promises"
 import { join, resolve } from "node:path"
 import type { Api } from "@overlord/protocol"
 import { PublicUrlError, parsePublicUrl } from "@overlord/server/auth"
+import { LOOPBACK_PROXIES, TrustedProxies, TrustProxyError } from "@overlord/server/client-address"
 import { Command, InvalidArgumentError } from "commander"
 import { Layer } from "effect"
 import { addAiCommands, generatedLabel } from "./ai-commands.ts"
@@ -320,8 +321,24 @@ export function buildCli(): Command {
         return url.origin
       },
     )
+    .option(
+      "--trust-proxy [addresses]",
+      `behind a reverse proxy: take each client's address (for per-client rate limits) from X-Forwarded-For's right-most hop that is not one of these proxies (addresses or CIDR ranges, comma-separated; default ${LOOPBACK_PROXIES}, a proxy on this host)`,
+      (v: string) => {
+        const trusted = TrustedProxies.parse(v)
+        if (trusted instanceof TrustProxyError) throw new InvalidArgumentError(trusted.message)
+        return v
+      },
+    )
     .action(
-      async (opts: { port: number; host: string; database?: string; databaseUrl?: string; publicUrl?: string }) => {
+      async (opts: {
+        port: number
+        host: string
+        database?: string
+        databaseUrl?: string
+        publicUrl?: string
+        trustProxy?: string | true
+      }) => {
         const p = paths()
         // The engine: --database-url, else --database (a SQLite file), else $DATABASE_URL, else the default file.
         const { parseDatabaseUrl, DatabaseUrlError } = await import("./store-from-url.ts")
@@ -340,6 +357,7 @@ export function buildCli(): Command {
             port: opts.port,
             database,
             ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}),
+            ...(opts.trustProxy ? { trustProxy: opts.trustProxy === true ? LOOPBACK_PROXIES : opts.trustProxy } : {}),
           }),
         )
       },

@@ -17,6 +17,8 @@ export interface ServeOptions {
   readonly database: DatabaseChoice
   /** Where users reach the server through a reverse proxy (`--public-url`), checked by the CLI. */
   readonly publicUrl?: string
+  /** Proxies whose X-Forwarded-For names the client (`--trust-proxy`), checked by the CLI. */
+  readonly trustProxy?: string
 }
 
 /** The store's failure in words, with what it was caused by (a driver's explanation, e.g. refused credentials). */
@@ -50,6 +52,7 @@ export const serveProgram = (opts: ServeOptions) =>
         hostname: opts.host,
         port: opts.port,
         ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}),
+        ...(opts.trustProxy ? { trustProxy: opts.trustProxy } : {}),
         ...serverAiConfig(),
       }).pipe(
         Layer.provideMerge(

@@ -4,6 +4,7 @@
  */
 import type { Actor, Interface as StoreApi, TokenKind } from "@overlord/store"
 import { Data, Effect } from "effect"
+import type { TrustedProxies } from "./client-address.ts"
 
 export const SESSION_COOKIE = "overlord_session"
 export const BROWSER_SESSION_TTL_MS = 30 * 24 * 3600 * 1000
@@ -15,6 +16,8 @@ export interface AccessPolicy {
   readonly allowedOrigins: ReadonlySet<string>
   /** Where users reach the server through a proxy (`overlord serve --public-url`), if anywhere. */
   readonly publicUrl: URL | null
+  /** Proxies whose `X-Forwarded-For` names the client (`overlord serve --trust-proxy`); null: none. */
+  readonly trustedProxies: TrustedProxies | null
 }
 
 /** A `--public-url` that cannot be served behind, and why. */
@@ -51,6 +54,7 @@ export function accessPolicy(
   port: number,
   extraHosts: readonly string[] = [],
   publicUrl: URL | null = null,
+  trustedProxies: TrustedProxies | null = null,
 ): AccessPolicy {
   const hosts = new Set<string>(extraHosts.map((h) => h.toLowerCase()))
   const names = hostname === "0.0.0.0" || hostname === "::" ? ["127.0.0.1", "localhost", "[::1]"] : [hostname]
@@ -62,7 +66,7 @@ export function accessPolicy(
     hosts.add(publicUrl.host.toLowerCase())
     origins.add(publicUrl.origin.toLowerCase())
   }
-  return { allowedHosts: hosts, allowedOrigins: origins, publicUrl }
+  return { allowedHosts: hosts, allowedOrigins: origins, publicUrl, trustedProxies }
 }
 
 export const hostAllowed = (policy: AccessPolicy, req: Request): boolean => {

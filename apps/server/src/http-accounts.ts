@@ -53,6 +53,7 @@ import {
 import type { Server } from "bun"
 import { Effect, Schema } from "effect"
 import { type AccessPolicy, BROWSER_SESSION_TTL_MS, originAllowed, sessionCookie } from "./auth.ts"
+import { clientAddress } from "./client-address.ts"
 import { apiError, decodedPath, handleApi, internalError, logRequestFailure } from "./http-api.ts"
 
 /** RFC 8628's default is 5 s; 2 s keeps pairing quick and costs one indexed row read per poll. */
@@ -154,7 +155,13 @@ export function makeAccountRoutes(options: AccountRoutesOptions): AccountRoutes 
     const publicUrl = policy.publicUrl
     return publicUrl && publicUrl.host === req.headers.get("host")?.toLowerCase() ? publicUrl.origin : url.origin
   }
-  const clientKey = (req: Request, server?: Server<unknown>) => server?.requestIP(req)?.address ?? "direct"
+  // Behind a trusted proxy, the client X-Forwarded-For names (`client-address.ts`), else the peer.
+  const clientKey = (req: Request, server?: Server<unknown>) =>
+    clientAddress(
+      server?.requestIP(req)?.address ?? "direct",
+      req.headers.get("x-forwarded-for"),
+      policy.trustedProxies,
+    )
 
   const signedIn = async (user: Api.AccountUser) => {
     const browser = await run(store.issueToken({ userId: user.userId, kind: "browser", ttlMs: BROWSER_SESSION_TTL_MS }))

@@ -7,6 +7,7 @@ import { Context, Duration, Effect, Layer, Schedule } from "effect"
 import { type AiService, type AiServiceOptions, startAiService } from "./ai-service.ts"
 import { makeApp, type SocketData } from "./app.ts"
 import { accessPolicy, PublicUrlError, parsePublicUrl } from "./auth.ts"
+import { TrustedProxies, TrustProxyError } from "./client-address.ts"
 import { internalError } from "./http-api.ts"
 
 export interface ServerConfig {
@@ -20,6 +21,12 @@ export interface ServerConfig {
    * accepted besides loopback's, and an https one makes cookies `Secure`.
    */
   readonly publicUrl?: string
+  /**
+   * Behind a reverse proxy, the proxies (addresses and CIDR ranges, comma-separated) whose
+   * `X-Forwarded-For` names the client for per-client limits (`--trust-proxy`, `client-address.ts`);
+   * absent: the socket's peer is the client.
+   */
+  readonly trustProxy?: string
   /**
    * Local AI (issue #13): Ollama's settings (`@overlord/ai`'s `ollamaConfig`); absent: no indexer, and
    * search and the dashboard say semantic features are off.
@@ -55,6 +62,8 @@ export const layer = (config: ServerConfig) =>
       const store = yield* Store
       const publicUrl = config.publicUrl === undefined ? null : parsePublicUrl(config.publicUrl)
       if (publicUrl instanceof PublicUrlError) return yield* publicUrl
+      const trustedProxies = config.trustProxy === undefined ? null : TrustedProxies.parse(config.trustProxy)
+      if (trustedProxies instanceof TrustProxyError) return yield* trustedProxies
       // Local AI: the indexer's worker and the vector index, stopped after the HTTP server (scope order).
       let latestApp: ReturnType<typeof makeApp> | undefined
       const ollama = config.ollama
@@ -97,7 +106,13 @@ export const layer = (config: ServerConfig) =>
           })
           app = makeApp({
             store,
-            policy: accessPolicy(config.hostname, s.port ?? config.port, config.extraHosts ?? [], publicUrl),
+            policy: accessPolicy(
+              config.hostname,
+              s.port ?? config.port,
+              config.extraHosts ?? [],
+              publicUrl,
+              trustedProxies,
+            ),
             secureCookies: publicUrl?.protocol === "https:",
             ...(ai ? { ai } : {}),
             ...(config.webDir ? { webDir: config.webDir } : {}),
