@@ -107,6 +107,30 @@ describe("LiveClient", () => {
     expect(got).toEqual([1, 2, 3])
   })
 
+  it("a withdrawn share ends the subscription: listeners are told, later entries dropped, a reconnect does not ask again", () => {
+    const { client, sockets, timers } = setup()
+    const got: number[] = []
+    const withdrawn: string[] = []
+    client.onEntries(({ entries }) => got.push(...entries.map((e) => e.seq)))
+    client.onShareWithdrawn((sessionId) => withdrawn.push(sessionId))
+    client.subscribe("shared", 0)
+    client.start()
+    sockets[0]?.onopen?.()
+    client.handleMessage(JSON.stringify({ type: "entries", sessionId: "shared", entries: [entry(1)] }))
+    // Another session's notice is not this one's.
+    client.handleMessage(JSON.stringify({ type: "share-withdrawn", sessionId: "other" }))
+    expect(withdrawn).toEqual([])
+    client.handleMessage(JSON.stringify({ type: "share-withdrawn", sessionId: "shared" }))
+    expect(withdrawn).toEqual(["shared"])
+    expect(client.subscribedSession).toBeUndefined()
+    client.handleMessage(JSON.stringify({ type: "entries", sessionId: "shared", entries: [entry(2)] }))
+    expect(got).toEqual([1])
+    sockets[0]?.close()
+    timers[0]?.fn()
+    sockets[1]?.onopen?.()
+    expect(JSON.parse(sockets[1]?.sent[0] ?? "")).toEqual({ type: "subscribe", afterSeq: 1 })
+  })
+
   it("counts REST-loaded entries as seen for the next resubscribe", () => {
     const { client, sockets } = setup()
     client.subscribe("s1", 10)
