@@ -273,6 +273,26 @@ export function runStoreContract(options: StoreContractOptions): void {
         expect((await s.engine.search(s.actor, "secret", 10))!.hits).toHaveLength(1)
       })
 
+      it("searches only the given sessions of the user when told which (a grantee reading an owner's shares)", async () => {
+        const s = await setup(make())
+        const OTHER = "aaaaaaaa-0000-0000-0000-00000000000f"
+        await s.append(`${user("u1", "shared marmot notes")}\n`)
+        await s.append(
+          `${user("u2", "private marmot plans").replaceAll(SID, OTHER)}\n`,
+          `-home-dev-proj/${OTHER}.jsonl`,
+        )
+        while ((await s.engine.indexForSearch(100)) > 0) {}
+        const all = (await s.engine.search(s.actor, "marmot", 10))!.hits
+        expect(all.map((h) => h.sessionId).sort()).toEqual([SID, OTHER].sort())
+        const within = (await s.engine.search(s.actor, "marmot", 10, [SID]))!.hits
+        expect(within.map((h) => h.sessionId)).toEqual([SID])
+        expect(within[0]!.snippet).toContain("shared")
+        expect((await s.engine.search(s.actor, "marmot", 10, []))!.hits).toEqual([])
+        // Another user's ids never widen a search beyond its own user.
+        const bob = { userId: await s.engine.ensureUser("bob") }
+        expect((await s.engine.search(bob, "marmot", 10, [SID, OTHER]))!.hits).toEqual([])
+      })
+
       it("indexes for search in short batches that together cover every line", async () => {
         const s = await setup(make())
         // Large lines make a batch stop at its time budget, well before its count.
