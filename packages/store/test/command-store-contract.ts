@@ -201,6 +201,20 @@ export function runCommandStoreContract(options: CommandStoreContractOptions): v
       expect(await engine.countActiveCommands(alice, "laptop")).toBe(0)
     })
 
+    it("stores a report of many events whole, counting only the new ones, however its engine batches the rows", async () => {
+      const { engine, alice, machine } = await setup()
+      await engine.createCommand(alice, "laptop", newCommand("many"))
+      const event = (eventSeq: number) => ({ eventSeq, event: { kind: "stdout" as const, text: `line ${eventSeq}\n` } })
+      // 10 stored before; then 150 in one report (MySQL writes 64 rows per INSERT: three statements).
+      const seqs = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i)
+      expect((await engine.recordCommandEvents(machine, "many", seqs(0, 10).map(event), T0)).stored).toBe(10)
+      const report = await engine.recordCommandEvents(machine, "many", seqs(0, 150).map(event), T0)
+      expect(report.stored).toBe(140)
+      const events = await engine.listCommandEvents(alice, "many", -1, 1000)
+      expect(events?.map((e) => e.eventSeq)).toEqual(seqs(0, 150))
+      expect(events?.[149]?.event).toEqual({ kind: "stdout", text: "line 149\n" })
+    })
+
     it("keeps a refusal's reason and message, and a failure's message", async () => {
       const { engine, alice, machine } = await setup()
       await engine.createCommand(alice, "laptop", newCommand("r"))

@@ -8,6 +8,7 @@ import { type PlanetScaleBridge, startPlanetScaleBridge } from "@overlord/testki
 import { afterEach } from "vitest"
 import { runAccountStoreContract } from "./account-store-contract.ts"
 import { runAiStoreContract } from "./ai-store-contract.ts"
+import { runCommandStoreContract } from "./command-store-contract.ts"
 import { mariaDbForTests } from "./mysql-test-server.ts"
 import { runStoreContract } from "./store-contract.ts"
 
@@ -41,6 +42,13 @@ runStoreContract({
 })
 
 runAiStoreContract({
+  name: "planetscale (the HTTP driver through the bridge)",
+  makeEngine: async () => MysqlEngine.open(connectPlanetscale({ url: (await newBridge()).url })),
+})
+
+// Remote commands: DOUBLE costs and BIGINT ids arrive as strings over HTTP, and the locking reads and
+// multi-row INSERTs of `command-queries.ts` go through the driver's own transactions.
+runCommandStoreContract({
   name: "planetscale (the HTTP driver through the bridge)",
   makeEngine: async () => MysqlEngine.open(connectPlanetscale({ url: (await newBridge()).url })),
 })
