@@ -75,4 +75,74 @@ describe("a long line arriving in pieces", () => {
     ])
     engine.close()
   })
+  it("ends a long line from a streamed scan, also when other lines came between its pieces", async () => {
+    dir = mkdtempSync(join(tmpdir(), "overlord-open-line-"))
+    const engine = new SqliteEngine({ path: join(dir, "overlord.db"), lineLogCompaction: false })
+    const userId = engine.ensureUser("alice")
+    const actor: MachineActor = { userId, machineId: engine.openMachine({ userId }, "m-1", "laptop").machineId }
+    const other = "99999999-2222-3333-4444-555555555555"
+    const otherKey = `-home-dev-proj/${other}.jsonl`
+    const record = (sid: string, n: number, content: unknown, extra = "") =>
+      `{"type":"user"${extra},"uuid":"${sid}-${n}","sessionId":"${sid}","timestamp":"2026-11-01T10:00:0${n}.000Z","message":{"role":"user","content":${JSON.stringify(content)}}}`
+    const image = [{ type: "image", source: { type: "base64", data: Buffer.alloc(6 * MB, 7).toString("base64") } }]
+    // An escaped key: the scan gives up and the line is parsed whole, as analyzeLine would.
+    const escaped = record(SID, 2, "x".repeat(3 * MB), ',"\\u0063wd":"/home/dev/esc"')
+    const file = new TextEncoder().encode(`${record(SID, 0, "before")}\n${record(SID, 1, image)}\n${escaped}\n`)
+    const otherFile = new TextEncoder().encode(`${record(other, 0, "between")}\n`.repeat(40))
+    let seq = 0
+    let otherAt = 0
+    for (let at = 0; at < file.length; at += MB) {
+      const payload = file.subarray(at, Math.min(file.length, at + MB))
+      const appends = [
+        {
+          header: {
+            type: "append" as const,
+            seq: seq++,
+            fileKey: KEY,
+            generation: 0,
+            identity: "1:1",
+            fromOffset: at,
+            toOffset: at + payload.length,
+          },
+          payload,
+        },
+      ]
+      // Another file's line after every piece: the long line cannot grow in place, so it is copied to
+      // the log's end, a chunk at a time.
+      const line = otherFile.subarray(otherAt, otherFile.indexOf(0x0a, otherAt) + 1)
+      appends.push({
+        header: {
+          type: "append" as const,
+          seq: seq++,
+          fileKey: otherKey,
+          generation: 0,
+          identity: "2:2",
+          fromOffset: otherAt,
+          toOffset: otherAt + line.length,
+        },
+        payload: line,
+      })
+      otherAt += line.length
+      for (const out of engine.append(actor, appends)) expect(out._tag).toBe("Ack")
+    }
+    expect(Buffer.compare(await collectBytes(engine.exportFile(actor, SID, KEY)!), file)).toBe(0)
+    expect(
+      Buffer.compare(await collectBytes(engine.exportFile(actor, other, otherKey)!), otherFile.subarray(0, otherAt)),
+    ).toBe(0)
+    const page = engine.listEntries(actor, SID, {})!
+    expect(page.entries.map((e) => [e.kind, e.line.length])).toEqual([
+      ["user", record(SID, 0, "before").length],
+      ["user", record(SID, 1, image).length],
+      ["user", escaped.length],
+    ])
+    // The facts of both long lines reached the session: its last time is the escaped line's.
+    const session = engine.getSession(actor, SID)!
+    expect(session.session.lastAt).toBe("2026-11-01T10:00:02.000Z")
+    expect(session.session.entryCount).toBe(3)
+    expect(session.session.cwd).toBe("/home/dev/esc")
+    // Search reads the long lines a chunk at a time, and finds what they say.
+    while (engine.indexForSearch(100) > 0) {}
+    expect(engine.search(actor, "before", 10).hits.map((h) => h.seq)).toEqual([page.entries[0]!.seq])
+    engine.close()
+  })
 })
