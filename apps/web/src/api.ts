@@ -103,3 +103,6 @@ export const api = {
 
 export const exportUrl = (sessionId: string, fileKey: string): string =>
   apiUrl(`/sessions/${encodeURIComponent(sessionId)}/export`, { file: fileKey })
+
+/** What a sandbox command changed, as a git patch (`GET /commands/{id}/patch`). */
+export const patchUrl = (commandId: string): string => apiUrl(`/commands/${encodeURIComponent(commandId)}/patch`, {})

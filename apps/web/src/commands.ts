@@ -47,6 +47,32 @@ const sendJson = async <T>(method: "POST", path: string, body: unknown): Promise
   return (await res.json()) as T
 }
 
+/** What the Run panel's form holds. */
+export interface RunForm {
+  readonly machineId: string
+  readonly projectDir: string
+  readonly prompt: string
+  readonly where: Api.CommandWhere
+  readonly permissionMode: Commands.PermissionMode
+  readonly model: string
+  readonly resumeSessionId?: string
+}
+
+/**
+ * The request the Run panel sends. A sandbox run has nobody to answer a permission prompt (Claude Code
+ * runs there with `-p`): in `default` mode every edit would be denied, so the sandbox's own default
+ * is used (every tool allowed; the sandbox is isolated, and its changes come back as a patch).
+ */
+export const runRequest = (form: RunForm): Api.CreateCommandRequest => ({
+  machineId: form.machineId,
+  projectDir: form.projectDir.trim(),
+  prompt: form.prompt,
+  where: form.where,
+  ...(form.where === "sandbox" ? {} : { permissionMode: form.permissionMode }),
+  ...(form.model ? { model: form.model } : {}),
+  ...(form.resumeSessionId ? { resumeSessionId: form.resumeSessionId } : {}),
+})
+
 export const commandsApi = {
   create: (request: Api.CreateCommandRequest) => sendJson<Api.CommandCreated>("POST", "/commands", request),
   list: (filter: { machineId?: string; sessionId?: string; limit?: number }, signal?: AbortSignal) =>
@@ -130,6 +156,14 @@ export type OutputItem =
       readonly request: PermissionRequest
       readonly state: PermissionState
     }
+  /** A sandbox run's changes to the project, pulled back as a git patch (`available`: the server has its bytes). */
+  | {
+      readonly type: "patch"
+      readonly key: string
+      readonly bytes: number
+      readonly files: readonly string[]
+      readonly available: boolean
+    }
   /** A stream-json message of another type, shown raw so nothing is hidden. */
   | { readonly type: "other"; readonly key: string; readonly label: string; readonly message: JsonObject }
 
@@ -192,6 +226,15 @@ export const outputItems = (
         break
       }
       case "permission-cancelled":
+        break
+      case "patch":
+        items.push({
+          type: "patch",
+          key,
+          bytes: event.bytes,
+          files: event.files,
+          available: event.base64 !== undefined,
+        })
         break
       case "permission-request": {
         const answer = answers.get(event.requestId)

@@ -102,6 +102,15 @@ const MachinesTab = () => {
                   <span className={`status-badge status-${state}`} data-testid="machine-state">
                     {state}
                   </span>
+                  {m.parent && (
+                    <span
+                      className="badge"
+                      title="Synced by its parent machine's daemon; revoking the parent revokes it"
+                    >
+                      Daytona sandbox of{" "}
+                      {machines.find((p) => p.machineId === m.parent?.machineId)?.name ?? m.parent.machineId}
+                    </span>
+                  )}
                   {m.acceptsCommands && !m.revoked && (
                     <span className="badge" title="Its daemon runs commands sent from the dashboard">
                       accepts remote commands

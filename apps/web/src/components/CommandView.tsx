@@ -7,6 +7,7 @@
 import type { Api } from "@overlord/protocol"
 import { contentBlocks } from "@overlord/transcript"
 import { type FormEvent, useEffect, useMemo, useState } from "react"
+import { patchUrl } from "../api.ts"
 import {
   CommandRequestError,
   commandDuration,
@@ -19,7 +20,7 @@ import {
   REASON_TITLES,
   sessionIdOf,
 } from "../commands.ts"
-import { formatCost, formatDuration, projectLabel, shortId } from "../format.ts"
+import { formatBytes, formatCost, formatDuration, projectLabel, shortId } from "../format.ts"
 import { useNow } from "../hooks.ts"
 import { getLiveClient } from "../live.ts"
 import { useMachineNames } from "../machines.ts"
@@ -109,6 +110,17 @@ export const OutputRow = ({ item }: { item: OutputItem }) => {
         </div>
       ) : (
         <PermissionPrompt request={item.request} state={item.state} onAnswer={async () => {}} />
+      )
+    case "patch":
+      return (
+        <div className="run-note small" data-testid="run-event" data-kind="patch">
+          The sandbox changed {item.files.length} file{item.files.length === 1 ? "" : "s"} ({formatBytes(item.bytes)}{" "}
+          patch): <span className="mono">{item.files.slice(0, 20).join(", ")}</span>
+          {item.files.length > 20 ? ", …" : ""}
+          {item.available
+            ? " — download it above and `git apply` it in the project."
+            : " — too large to send; on the machine: overlord sandboxes patch <command id>."}
+        </div>
       )
     case "other":
       return (
@@ -266,6 +278,11 @@ export const CommandView = ({ commandId, initial }: { commandId: string; initial
         {sessionId && (
           <a className="command-session" href={sessionHref(sessionId)} data-testid="command-session-link">
             session {shortId(sessionId)} →
+          </a>
+        )}
+        {items.some((i) => i.type === "patch" && i.available) && (
+          <a className="command-session" href={patchUrl(commandId)} download data-testid="command-patch-link">
+            download patch
           </a>
         )}
       </header>

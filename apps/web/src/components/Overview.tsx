@@ -43,6 +43,15 @@ export const Overview = () => {
                 <tr key={m.machineId} data-testid="machine-row" data-online={m.online ? "true" : "false"}>
                   <td>
                     <a href={hrefWith("/sessions", { machine: m.machineId })}>{m.name}</a>
+                    {m.parent && (
+                      <span
+                        className="badge"
+                        data-testid="machine-sandbox"
+                        title={`Daytona sandbox run by ${names.get(m.parent.machineId) ?? m.parent.machineId}; its sessions sync through that machine`}
+                      >
+                        sandbox
+                      </span>
+                    )}
                   </td>
                   <td>
                     <span className={`live-dot ${m.online ? "live-on" : "live-off"}`}>
@@ -54,18 +63,24 @@ export const Overview = () => {
                   <td className="num">{m.bytesPending > 0 ? formatBytes(m.bytesPending) : "in sync"}</td>
                   <td className="error small">{m.lastError ?? ""}</td>
                   <td>
-                    <a
-                      href={runHref({ machine: m.machineId })}
-                      data-testid="machine-run"
-                      data-accepts={m.acceptsCommands ? "true" : "false"}
-                      title={
-                        m.acceptsCommands
-                          ? "Run Claude Code here"
-                          : "Not accepting commands: overlord start --allow-remote"
-                      }
-                    >
-                      {m.acceptsCommands ? "Run…" : "history"}
-                    </a>
+                    {m.parent ? (
+                      <a href={runHref({ machine: m.parent.machineId })} data-testid="machine-run-parent">
+                        via {names.get(m.parent.machineId) ?? m.parent.machineId}
+                      </a>
+                    ) : (
+                      <a
+                        href={runHref({ machine: m.machineId })}
+                        data-testid="machine-run"
+                        data-accepts={m.acceptsCommands ? "true" : "false"}
+                        title={
+                          m.acceptsCommands
+                            ? "Run Claude Code here"
+                            : "Not accepting commands: overlord start --allow-remote"
+                        }
+                      >
+                        {m.acceptsCommands ? "Run…" : "history"}
+                      </a>
+                    )}
                   </td>
                 </tr>
               ))}

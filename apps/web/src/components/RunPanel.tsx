@@ -7,7 +7,7 @@
 import type { Api, Commands } from "@overlord/protocol"
 import { type FormEvent, useEffect, useMemo, useState } from "react"
 import { api } from "../api.ts"
-import { ALLOW_REMOTE_HINT, CommandRequestError, commandsApi } from "../commands.ts"
+import { ALLOW_REMOTE_HINT, CommandRequestError, commandsApi, runRequest } from "../commands.ts"
 import { useAsync } from "../hooks.ts"
 import { useMachines } from "../machines.ts"
 import { CommandView, RefusalNotice } from "./CommandView.tsx"
@@ -65,15 +65,15 @@ export const RunPanel = ({ machineId, projectDir, resumeSessionId, onMachineChan
     if (!canRun) return
     setSubmitting(true)
     setRefusal(null)
-    const request: Api.CreateCommandRequest = {
+    const request = runRequest({
       machineId: machine,
-      projectDir: project.trim(),
+      projectDir: project,
       prompt,
       where,
       permissionMode,
-      ...(model ? { model } : {}),
+      model,
       ...(resume && resumeSessionId ? { resumeSessionId } : {}),
-    }
+    })
     commandsApi.create(request).then(
       (res) => {
         setStarted(res.command)
@@ -167,6 +167,12 @@ export const RunPanel = ({ machineId, projectDir, resumeSessionId, onMachineChan
             <span>Permissions</span>
             <select
               data-testid="run-permission-mode"
+              disabled={where === "sandbox"}
+              title={
+                where === "sandbox"
+                  ? "In the sandbox every tool runs without asking: it is isolated, and its changes come back as a patch"
+                  : undefined
+              }
               value={permissionMode}
               onChange={(e) => setPermissionMode(e.target.value as Commands.PermissionMode)}
             >
