@@ -10,7 +10,7 @@
  *
  * Sandbox runs take no follow-ups and no permission answers: Claude Code runs there with `-p`.
  */
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises"
+import { appendFile, mkdir, readFile, rename, writeFile } from "node:fs/promises"
 import { basename, dirname, join, normalize } from "node:path"
 import { Commands } from "@overlord/protocol"
 import type { Schema } from "effect"
@@ -239,8 +239,11 @@ export function runInSandbox(options: SandboxRunOptions): SandboxRun {
 
 /**
  * Writes the sandbox's session files under `<home>/sandboxes/<machineName>/projects/`, each only if
- * its bytes changed (through a temporary file, so a reader never sees half of one). Returns the
- * paths written.
+ * its bytes changed. A file that only grew (Claude Code appends; a resumed session grows its file) gets
+ * the new bytes appended in place, so the sync engine sees an append on the same inode; any other
+ * change replaces it through a temporary file, so a reader never sees half of one. (Replacing every
+ * grown file gave it a new inode each time: the engine re-read it from byte 0 as "replaced" and the
+ * server re-verified every line it already had.) Returns the paths written.
  */
 export async function keepSessionFiles(
   home: string,
@@ -255,7 +258,17 @@ export async function keepSessionFiles(
     if (rel.startsWith("/") || rel.split("/").includes("..")) continue
     const path = join(root, rel)
     const existing = await readFile(path).catch(() => undefined)
-    if (existing !== undefined && Buffer.from(file.bytes).equals(existing)) continue
+    const bytes = Buffer.from(file.bytes)
+    if (existing !== undefined && bytes.equals(existing)) continue
+    if (
+      existing !== undefined &&
+      bytes.length > existing.length &&
+      bytes.subarray(0, existing.length).equals(existing)
+    ) {
+      await appendFile(path, bytes.subarray(existing.length))
+      written.push(path)
+      continue
+    }
     await mkdir(dirname(path), { recursive: true })
     const tmp = `${path}.${process.pid}.tmp`
     await writeFile(tmp, file.bytes)
