@@ -178,11 +178,13 @@ describe("requests per group through the PlanetScale driver", () => {
       expect(outs.map((o) => o._tag)).toEqual(["Ack", "Ack", "Ack", "Ack"])
       return opened.bridge!.requestCount() - before
     }
-    await requestsFor(4, "user") // the file and its session are created here
+    const created = await requestsFor(4, "user") // the file and its session are created here
     const few = await requestsFor(4, "user")
     // BEGIN, files (with their sessions), open lines (with their bytes), seqs; entries, line bytes (one
     // statement of up to 6 MiB), sessions, files; COMMIT.
     expect(few).toBeLessThanOrEqual(10)
+    // A new file and its session: one insert each, then one read of both (`createFiles`; it was four).
+    expect(created).toBe(few + 3)
     expect(await requestsFor(2000, "user")).toBe(few)
     // API responses add two: their kept copies are read, and written, in one statement each.
     const usage = await requestsFor(2000, "assistant")

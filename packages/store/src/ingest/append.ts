@@ -68,6 +68,27 @@ export function* openFiles(
     const where = projectOf(key)
     if (where.sessionUid) wanted.set(where.sessionUid, { session_uid: where.sessionUid, project_dir: where.projectDir })
   }
+  if (tx.createFiles) {
+    const created = yield* step(
+      tx.createFiles(
+        actor,
+        [...wanted.values()],
+        missing.map((key) => {
+          const where = projectOf(key)
+          return {
+            file_key: key,
+            session_uid: where.sessionUid,
+            agent_id: where.agentId,
+            layout: where.layout,
+            identity: keys.get(key) ?? null,
+          }
+        }),
+      ),
+    )
+    sessions.add(created.sessions)
+    for (const f of created.files) files.set(f.file_key, f)
+    return files
+  }
   if (wanted.size > 0) sessions.add(yield* step(tx.ensureSessions(actor, [...wanted.values()])))
   const fresh: NewFile[] = missing.map((key) => {
     const where = projectOf(key)

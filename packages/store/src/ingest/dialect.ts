@@ -4,7 +4,7 @@
  *
  * The core does, for each group of appends (or a reset), in ONE transaction:
  *   1. LOAD what the group needs, in batches: the files (`loadFiles`, then `ensureSessions` and
- *      `insertFiles` for new ones), the lines left open by earlier groups (`loadEntries`, `readLines`),
+ *      `insertFiles` for new ones, or `createFiles` for both), the lines left open by earlier groups (`loadEntries`, `readLines`),
  *      after a reset the stored lines the re-read covers (`loadLiveEntries`, `countLiveFrom`), the kept
  *      usage rows of the group's messages (`loadKeptUsage`, `loadOrphanUsage`), the sessions touched
  *      (`loadSessions`);
@@ -114,6 +114,11 @@ export interface NewFile {
   agent_id: string | null
   layout: string
   identity: string | null
+}
+
+/** A new file naming its session by its session id (`session_uid`), not by the row's id (`createFiles`). */
+export interface NewFileOfSession extends Omit<NewFile, "session_id"> {
+  session_uid: string | null
 }
 
 /** A session named by a file key or a record. */
@@ -247,6 +252,17 @@ export interface IngestTx {
   insertFiles(actor: MachineActor, files: readonly NewFile[]): Step<FileRow[]>
   /** The (user, machine) sessions with these ids, created (with `project_dir`) if missing. */
   ensureSessions(actor: MachineActor, keys: readonly SessionKey[]): Step<SessionRow[]>
+  /**
+   * Optional: `ensureSessions(sessions)` then `insertFiles(files)` in one call, the new files naming
+   * their sessions by session id. A dialect whose every statement is a round trip implements it to
+   * read the files and their sessions back together: PlanetScale, one request (~20 ms) fewer per group
+   * that starts a file.
+   */
+  createFiles?(
+    actor: MachineActor,
+    sessions: readonly SessionKey[],
+    files: readonly NewFileOfSession[],
+  ): Step<{ sessions: SessionRow[]; files: FileRow[] }>
   loadSessions(ids: readonly number[]): Step<SessionRow[]>
   /** Entries by seq (lines left open by earlier groups). */
   loadEntries(seqs: readonly number[]): Step<EntryRow[]>

@@ -19,6 +19,7 @@ import type {
   IngestTx,
   KeptUsageRow,
   NewFile,
+  NewFileOfSession,
   SessionKey,
   SessionLine,
   SessionRow,
@@ -216,15 +217,65 @@ export class MysqlIngestTx implements IngestTx {
 
   async ensureSessions(actor: MachineActor, keys: readonly SessionKey[]): Promise<SessionRow[]> {
     if (keys.length === 0) return []
+    await this.insertSessions(actor, keys)
+    return this.selectSessions(actor, keys)
+  }
+
+  private async insertSessions(actor: MachineActor, keys: readonly SessionKey[]): Promise<void> {
     await this.q.query(
       `INSERT INTO sessions (user_id, machine_id, session_uid, project_dir, models) VALUES ${marks(keys.length, "(?, ?, ?, ?, '[]')")}
        ON DUPLICATE KEY UPDATE id = id`,
       keys.flatMap((k) => [actor.userId, actor.machineId, text(k.session_uid, "session id"), k.project_dir]),
     )
+  }
+
+  private selectSessions(actor: MachineActor, keys: readonly SessionKey[]): Promise<SessionRow[]> {
     return this.rows<SessionRow>(
       `SELECT ${SESSION_COLUMNS} FROM sessions WHERE user_id = ? AND machine_id = ? AND session_uid IN (${marks(keys.length)}) FOR UPDATE`,
       [actor.userId, actor.machineId, ...keys.map((k) => k.session_uid)],
     )
+  }
+
+  /**
+   * The sessions, then the files, each inserted in one statement, each file's `session_id` looked up
+   * by its session id inside its row; then one read of the files joined with their sessions (locked
+   * alike, `loadFiles`) answers both: one request fewer than `ensureSessions` + `insertFiles`.
+   */
+  async createFiles(
+    actor: MachineActor,
+    keys: readonly SessionKey[],
+    files: readonly NewFileOfSession[],
+  ): Promise<{ sessions: SessionRow[]; files: FileRow[] }> {
+    if (keys.length > 0) await this.insertSessions(actor, keys)
+    if (files.length === 0)
+      return { sessions: keys.length > 0 ? await this.selectSessions(actor, keys) : [], files: [] }
+    // A file another server inserted meanwhile is kept as it is.
+    await this.q.query(
+      `INSERT INTO files (user_id, machine_id, file_key, key_hash, session_id, agent_id, layout, identity)
+       VALUES ${marks(files.length, "(?, ?, ?, ?, (SELECT id FROM sessions WHERE user_id = ? AND machine_id = ? AND session_uid = ?), ?, ?, ?)")}
+       ON DUPLICATE KEY UPDATE id = id`,
+      files.flatMap((f) => [
+        actor.userId,
+        actor.machineId,
+        f.file_key,
+        keyHash(f.file_key),
+        actor.userId,
+        actor.machineId,
+        f.session_uid === null ? null : text(f.session_uid, "session id"),
+        f.agent_id,
+        f.layout,
+        f.identity,
+      ]),
+    )
+    const rows = await this.loadFiles(
+      actor,
+      files.map((f) => f.file_key),
+    )
+    const byUid = new Map([...this.sessionsRead.values()].map((s) => [s.session_uid, s]))
+    const sessions = keys.map((k) => byUid.get(k.session_uid))
+    // Every session asked for is a new file's, so each came back with one; if not, read them.
+    if (sessions.every((s): s is SessionRow => s !== undefined)) return { sessions, files: rows }
+    return { sessions: await this.selectSessions(actor, keys), files: rows }
   }
 
   async loadSessions(ids: readonly number[]): Promise<SessionRow[]> {
