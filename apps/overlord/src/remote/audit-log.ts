@@ -15,6 +15,8 @@ export type AuditEvent =
   | "started"
   | "exit"
   | "interrupted"
+  /** A restarted daemon ends the process an interrupted command still ran as (`CommandRunner.open`). */
+  | "ending-leftover"
   | "cancel"
   | "follow-up"
   | "permission-request"

@@ -3,7 +3,8 @@
  * own (so ending a command ends everything it started), its output cut into lines or text, and an
  * event queue a single reader drains with `for await`.
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process"
+import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process"
+import { readFileSync } from "node:fs"
 import { promisify } from "node:util"
 
 const execFileAsync = promisify(execFile)
@@ -53,6 +54,27 @@ export function killGroup(pgid: number, signal: NodeJS.Signals | 0 = "SIGTERM"):
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ESRCH") return false
     throw error
+  }
+}
+
+/**
+ * When process `pid` started, as an opaque string that a later process given the same pid does not
+ * share; undefined when there is no such process. Linux: the start time in clock ticks since boot
+ * (field 22 of /proc/<pid>/stat, a read of ~0.05 ms); elsewhere `ps -o lstart=` (to the second).
+ */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+    // Fields after `(comm)`, which may itself hold spaces: state is the first, starttime the 20th.
+    return `linux:${stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]}`
+  } catch (error) {
+    if (process.platform === "linux" || (error as NodeJS.ErrnoException).code !== "ENOENT") return undefined
+  }
+  try {
+    const out = execFileSync("ps", ["-o", "lstart=", "-p", String(pid)], { encoding: "utf8" }).trim()
+    return out === "" ? undefined : `ps:${out}`
+  } catch {
+    return undefined
   }
 }
 

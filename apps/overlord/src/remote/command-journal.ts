@@ -6,18 +6,36 @@
  * runs (and before its ack), `exit` once its outcome is known. A command that is `started` with no
  * `exit` when the daemon opens the journal was cut short by a crash or a kill: it is recorded as
  * `interrupted` and never run again.
+ *
+ * `process` names the process a command runs as (its pid, which leads its process group, and when it
+ * started, so a reused pid is not mistaken for it), so a restarted daemon can end what a killed one
+ * left running. It is not fsync'd: it only matters while that process lives, and a power loss that
+ * could lose the line ends the process too.
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs"
 import { dirname } from "node:path"
 import type { Commands } from "@overlord/protocol"
 import type { Logger } from "../logger.ts"
 
+/** A process a command runs as: `since` tells it from a later process given the same pid. */
+export interface CommandProcess {
+  readonly pid: number
+  readonly since: string
+}
+
 export type JournalLine =
   | { readonly commandId: string; readonly state: "started"; readonly at: string }
+  | {
+      readonly commandId: string
+      readonly state: "process"
+      readonly at: string
+      readonly pid: number
+      readonly since: string
+    }
   | { readonly commandId: string; readonly state: "exit"; readonly at: string; readonly exit: Commands.CommandExit }
 
 export type JournalEntry =
-  | { readonly state: "started" }
+  | { readonly state: "started"; readonly process?: CommandProcess }
   | { readonly state: "exit"; readonly exit: Commands.CommandExit }
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
@@ -31,6 +49,8 @@ const parseLine = (line: string): JournalLine | undefined => {
   }
   if (!isRecord(v) || typeof v.commandId !== "string" || typeof v.at !== "string") return undefined
   if (v.state === "started") return { commandId: v.commandId, state: "started", at: v.at }
+  if (v.state === "process" && typeof v.pid === "number" && Number.isSafeInteger(v.pid) && typeof v.since === "string")
+    return { commandId: v.commandId, state: "process", at: v.at, pid: v.pid, since: v.since }
   if (v.state === "exit" && isRecord(v.exit) && v.exit.type === "command-exit")
     return { commandId: v.commandId, state: "exit", at: v.at, exit: v.exit as Commands.CommandExit }
   return undefined
@@ -60,6 +80,12 @@ export class CommandJournal {
         logger.warn(`remote: ${path} line ${i + 1} is not a journal record; skipped`)
         continue
       }
+      if (parsed.state === "process") {
+        // Only while the command is still open: a process line after its exit changes nothing.
+        if (this.entries.get(parsed.commandId)?.state === "started")
+          this.entries.set(parsed.commandId, { state: "started", process: { pid: parsed.pid, since: parsed.since } })
+        continue
+      }
       this.entries.set(
         parsed.commandId,
         parsed.state === "exit" ? { state: "exit", exit: parsed.exit } : { state: "started" },
@@ -85,6 +111,13 @@ export class CommandJournal {
     this.entries.set(commandId, { state: "started" })
   }
 
+  /** Records the process a started command runs as (not fsync'd: see the file's comment). */
+  process(commandId: string, process: CommandProcess): void {
+    if (this.entries.get(commandId)?.state !== "started") return
+    this.append({ commandId, state: "process", at: new Date().toISOString(), ...process }, false)
+    this.entries.set(commandId, { state: "started", process })
+  }
+
   exited(exit: Commands.CommandExit): void {
     this.append({ commandId: exit.commandId, state: "exit", at: new Date().toISOString(), exit })
     this.entries.set(exit.commandId, { state: "exit", exit })
@@ -95,9 +128,9 @@ export class CommandJournal {
     this.fd = undefined
   }
 
-  private append(line: JournalLine): void {
+  private append(line: JournalLine, sync = true): void {
     if (this.fd === undefined) throw new Error(`remote: ${this.path} is closed`)
     writeSync(this.fd, `${JSON.stringify(line)}\n`)
-    fsyncSync(this.fd)
+    if (sync) fsyncSync(this.fd)
   }
 }

@@ -20,7 +20,7 @@ import { isAbsolute, join, normalize } from "node:path"
 import type { Commands } from "@overlord/protocol"
 import { type Logger, silentLogger } from "../logger.ts"
 import { AuditLog } from "./audit-log.ts"
-import { type ChildExit, within } from "./child-process.ts"
+import { type ChildExit, endProcessTree, processStartTime, within } from "./child-process.ts"
 import { ClaudeProcess } from "./claude-process.ts"
 import { CommandJournal } from "./command-journal.ts"
 import { type KeptSessionFiles, runInSandbox, type SandboxBackend } from "./sandbox-command.ts"
@@ -143,6 +143,8 @@ export class CommandRunner {
   private readonly running = new Map<string, Running>()
   /** Ids between receipt and start, so a redelivery during the checks is not run twice. */
   private readonly admitting = new Set<string>()
+  /** Ending what a killed daemon's commands left running (see `open`). */
+  private readonly reaping: Promise<void>[] = []
   private closed = false
 
   private constructor(private readonly options: CommandRunnerOptions) {
@@ -155,11 +157,25 @@ export class CommandRunner {
 
   /**
    * Opens the journal; commands it shows started but never finished are reported `interrupted`
-   * (through `send`, which may buffer until the server is connected) and never run.
+   * (through `send`, which may buffer until the server is connected) and never run. The process such
+   * a command ran as, if it is still there (the same pid started at the same time), is ended with the
+   * groups it started: a SIGKILLed daemon leaves its CLI running, still streaming its answer and able
+   * to run tools, until it next writes to the dead daemon's pipe, maybe minutes later.
    */
   static open(options: CommandRunnerOptions): CommandRunner {
     const runner = new CommandRunner(options)
     for (const commandId of runner.journal.unfinished()) {
+      const entry = runner.journal.get(commandId)
+      const left = entry?.state === "started" ? entry.process : undefined
+      if (left !== undefined && processStartTime(left.pid) === left.since) {
+        runner.audit.write({ event: "ending-leftover", commandId, pid: left.pid })
+        runner.logger.warn(`remote: command ${commandId}: ending process ${left.pid}, left running by a stopped daemon`)
+        runner.reaping.push(
+          endProcessTree(left.pid).catch((error: unknown) =>
+            runner.logger.error(`remote: ending process ${left.pid} of ${commandId}: ${String(error)}`),
+          ),
+        )
+      }
       const exit: Commands.CommandExit = {
         type: "command-exit",
         commandId,
@@ -214,7 +230,7 @@ export class CommandRunner {
       r.stop("interrupted")
       return r.done
     })
-    await Promise.all(done)
+    await Promise.all([...done, ...this.reaping])
     this.journal.close()
   }
 
@@ -265,6 +281,7 @@ export class CommandRunner {
         return
       }
       this.running.set(commandId, run)
+      this.recordProcess(commandId, run.pid)
     } finally {
       this.admitting.delete(commandId)
     }
@@ -363,6 +380,18 @@ export class CommandRunner {
         this.audit.write({ event: "follow-up", commandId, bytes: size, text: excerpt(input.text), accepted })
         return
       }
+    }
+  }
+
+  /** So a restarted daemon can end it if this one is killed (`open`); best effort. */
+  private recordProcess(commandId: string, pid: number | undefined): void {
+    if (pid === undefined) return
+    const since = processStartTime(pid)
+    if (since === undefined) return
+    try {
+      this.journal.process(commandId, { pid, since })
+    } catch (error) {
+      this.logger.error(`remote: recording the process of ${commandId}: ${String(error)}`)
     }
   }
 

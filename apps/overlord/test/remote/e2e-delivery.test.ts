@@ -3,7 +3,7 @@
  * serve` (the suite's MariaDB when the CLI takes `--database-url`, else SQLite), a laptop paired with a
  * pairing key (`overlord login <url> --key`), `overlord start --allow-remote` against it, and the real
  * Claude Code CLI against the scripted fake Anthropic API. One server and one laptop for the file; the
- * tests run in order, and each main-conversation request the fake answers is one CLI run's turn.
+ * tests run in order; the fake's conversation requests count the CLI runs (one each here).
  *
  * - with the daemon stopped, a command is `queued` and runs exactly once when the daemon returns (and
  *   not again after a further restart);
@@ -38,6 +38,7 @@ async function processesIn(dir: string): Promise<number[]> {
   return pids
 }
 
+const LONG_STORY = "[long-story-d7]"
 const QUEUED_ANSWER = "Ran once, after the daemon came back."
 const SEED_SESSION = "00000000-0000-4000-8000-0000000000d1"
 
@@ -72,7 +73,8 @@ describe("remote command delivery through overlord serve and a paired daemon", (
   const detail = async (commandId: string) => (await admin.api<Api.CommandDetail>(`/commands/${commandId}`)).json
   const post = (extra: Record<string, unknown> = {}) =>
     admin.api<Api.CommandCreated>("/commands", { machineId, projectDir: claude.projectDir, ...extra })
-  const mainRequests = () => fake.requests.filter((r) => r.kind === "main").length
+  /** Conversation requests (each new CLI run asks at least one), side requests such as titles left out. */
+  const mainRequests = () => fake.requests.filter((r) => r.kind === "main" || r.kind === "agent").length
   const audit = async (commandId: string) =>
     (await readFile(join(home, "remote", "audit.jsonl"), "utf8").catch(() => ""))
       .split("\n")
@@ -96,17 +98,25 @@ describe("remote command delivery through overlord serve and a paired daemon", (
     admin = await setUpAdmin(server)
     claude = await makeClaudeHome("overlord-delivery-claude-")
     fake = startFakeAnthropic({
+      // Every new session starts at the first turn: the queued command's answer.
       main: [
-        // The queued command's one turn.
         {
           blocks: [{ type: "text", text: QUEUED_ANSWER }],
           usage: { input: 10, output: 5, cacheWrite: 0, cacheRead: 0 },
         },
-        // The command the daemon is killed in: a long answer still streaming (about 30 s).
+      ],
+      // A prompt carrying the marker gets its own stream: the command the daemon is killed in, a long
+      // answer still arriving (about 30 s).
+      agents: [
         {
-          blocks: [{ type: "text", text: "Once upon a time, again.".repeat(300) }],
-          usage: { input: 10, output: 500, cacheWrite: 0, cacheRead: 0 },
-          eventDelayMs: 100,
+          marker: LONG_STORY,
+          turns: [
+            {
+              blocks: [{ type: "text", text: "Once upon a time, again.".repeat(300) }],
+              usage: { input: 10, output: 500, cacheWrite: 0, cacheRead: 0 },
+              eventDelayMs: 100,
+            },
+          ],
         },
       ],
     })
@@ -202,12 +212,13 @@ describe("remote command delivery through overlord serve and a paired daemon", (
   }, 120_000)
 
   it("shows a command interrupted after its daemon was SIGKILLed mid-run, and never runs it again", async () => {
-    const created = await post({ prompt: "Tell a long story." })
+    const created = await post({ prompt: `${LONG_STORY} Tell a long story.` })
     expect(created.status).toBe(201)
     const { commandId } = created.json.command
-    await waitFor("the command to stream", async () => {
+    // Mid-run: the CLI has asked for the long answer, which is still streaming.
+    await waitFor("the command to run and ask the API", async () => {
       const d = await detail(commandId)
-      return d.command.status === "running" && d.events.length > 2 ? true : null
+      return d.command.status === "running" && fake.requests.some((r) => r.kind === "agent") ? true : null
     })
     const requestsAtKill = mainRequests()
     await stopDaemon("SIGKILL")
