@@ -15,6 +15,7 @@ import { Effect } from "effect"
 import type { AiService } from "./ai-service.ts"
 import { detailWithGeneratedTitle, listWithGeneratedTitles, routeAi } from "./http-search.ts"
 import { openApiDocument } from "./openapi.ts"
+import { searchWithShared } from "./shared-search.ts"
 
 const json = (body: unknown, status = 200) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json; charset=utf-8" } })
@@ -82,7 +83,7 @@ export async function handleApi(
     if (path === "/machines") return json({ machines: await run(store.listMachines(actor)) })
     if (path === "/projects") return json({ projects: await run(store.listProjects(actor)) })
     if (path === "/openapi.json") return json(openApiDocument())
-    const aiResponse = await routeAi(ai, actor, path, url, (q, limit) => run(store.search(actor, q, limit)))
+    const aiResponse = await routeAi(ai, actor, path, url, (q, limit) => searchWithShared(store, actor, q, limit))
     if (aiResponse) return aiResponse
     if (path === "/sessions") {
       const query: { -readonly [K in keyof SessionQuery]: SessionQuery[K] } = {}
@@ -108,7 +109,8 @@ export async function handleApi(
     if (path === "/search") {
       const q = strParam(url, "q", 256)
       if (!q) throw new BadRequest("q is required")
-      return json(await run(store.search(actor, q, intParam(url, "limit") ?? 50)))
+      // The actor's sessions and those shared with it (marked `sharedBy`).
+      return json(await searchWithShared(store, actor, q, intParam(url, "limit") ?? 50))
     }
     if (path === "/usage") {
       const groupBy = url.searchParams.get("groupBy") ?? "day"
