@@ -39,8 +39,19 @@ export const sessionHref = (sessionId: string, seq?: number | null): string =>
 export const commandHref = (commandId: string): string => `#/commands/${encodeURIComponent(commandId)}`
 
 /** The Run panel, preset to a machine, a project (its directory) and a session to continue. */
-export const runHref = (preset: { machine?: string; project?: string | null; resume?: string }): string =>
-  hrefWith("/run", { machine: preset.machine, project: preset.project ?? undefined, resume: preset.resume })
+export const runHref = (preset: {
+  machine?: string
+  project?: string | null
+  resume?: string
+  /** Preselects "Daytona sandbox". */
+  where?: "sandbox"
+}): string =>
+  hrefWith("/run", {
+    machine: preset.machine,
+    project: preset.project ?? undefined,
+    resume: preset.resume,
+    where: preset.where,
+  })
 
 export const hrefWith = (path: string, params: Record<string, string | undefined>): string => {
   const q = new URLSearchParams()

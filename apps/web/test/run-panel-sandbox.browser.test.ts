@@ -24,6 +24,7 @@ import { ensureWebBuilt } from "./web-build.ts"
 const skip = chromiumMissing()
 const SANDBOX_FILE = "from-the-panel.txt"
 const ANSWER = "Wrote the file in the sandbox, from the panel."
+const CONTINUED = "Continued in the same sandbox session."
 const usage = { input: 30, output: 5, cacheWrite: 0, cacheRead: 0 }
 
 describe.skipIf(skip)("Run panel: Daytona sandbox, in Chromium", () => {
@@ -105,6 +106,8 @@ describe.skipIf(skip)("Run panel: Daytona sandbox, in Chromium", () => {
           usage,
         },
         { blocks: [{ type: "text", text: ANSWER }], usage },
+        // A resume of the session, from its page.
+        { blocks: [{ type: "text", text: CONTINUED }], usage },
       ],
     })
     await writeFile(
@@ -192,6 +195,30 @@ describe.skipIf(skip)("Run panel: Daytona sandbox, in Chromium", () => {
     await page.locator("[data-testid=entry]", { hasText: ANSWER }).first().waitFor({ timeout: 20_000 })
     await page.locator(`[data-testid=session-commands] [data-command-id="${commandId}"]`).waitFor({ state: "attached" })
     expect(await page.locator(`[title="${child?.machineId}"]`).first().textContent()).toBe(child?.name)
+
+    // Continuing it goes through the laptop, into the sandbox again, in the laptop's project folder.
+    const cont = page.locator("[data-testid=session-continue]")
+    await expect.poll(() => cont.getAttribute("href")).toContain(`project=${encodeURIComponent(projectDir)}`)
+    expect(await cont.getAttribute("data-where")).toBe("sandbox")
+    await cont.click()
+    await page.locator("[data-testid=run-panel]").waitFor()
+    expect(await page.locator("[data-testid=run-where-sandbox]").isChecked()).toBe(true)
+    expect(await page.locator("[data-testid=run-resume]").isChecked()).toBe(true)
+    await page.locator("[data-testid=run-prompt]").fill("Carry on in the sandbox.")
+    await page.locator("[data-testid=run-submit]").click()
+    await page
+      .locator("[data-testid=run-output] [data-testid=run-event][data-kind=assistant]", { hasText: CONTINUED })
+      .waitFor({ timeout: 90_000 })
+    const resumed = await waitFor("the resumed command to end", async () => {
+      const { commands } = await api<Api.CommandList>(`/commands?sessionId=${sessionId}`)
+      return commands.length === 2 && commands.every((c) => c.endedAt !== null) ? commands : null
+    })
+    expect(resumed.map((c) => [c.where, c.status, c.machineId])).toEqual([
+      ["sandbox", "completed", laptop.machineId],
+      ["sandbox", "completed", laptop.machineId],
+    ])
+    const entries = await api<Api.EntryPage>(`/sessions/${sessionId}/entries?limit=1000`)
+    expect(entries.entries.some((e) => e.line.includes(CONTINUED))).toBe(true)
 
     // The overview lists it as a sandbox, run through the laptop.
     await page.goto(`${serverUrl}/#/`)

@@ -9,15 +9,17 @@ export const RunPage = ({ params }: { params: URLSearchParams }) => {
   const machine = params.get("machine") ?? undefined
   const project = params.get("project") ?? undefined
   const resume = params.get("resume") ?? undefined
+  const where = params.get("where") === "sandbox" ? "sandbox" : undefined
   const [shown, setShown] = useState<string | undefined>(machine)
   return (
     <div className="page run-page">
       <h1>{resume ? "Continue a session" : "Run Claude Code"}</h1>
       <RunPanel
-        key={`${machine ?? ""}|${project ?? ""}|${resume ?? ""}`}
+        key={`${machine ?? ""}|${project ?? ""}|${resume ?? ""}|${where ?? ""}`}
         machineId={machine}
         projectDir={project}
         resumeSessionId={resume}
+        where={where}
         onMachineChange={setShown}
       />
       <CommandHistory machineId={shown} title={shown ? "This machine's commands" : "Recent commands"} />

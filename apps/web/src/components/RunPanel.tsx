@@ -28,18 +28,26 @@ export type RunPanelProps = {
   readonly projectDir?: string | undefined
   /** On a session: continue it. */
   readonly resumeSessionId?: string | undefined
+  /** Where it runs at first ("this machine" unless given). */
+  readonly where?: Api.CommandWhere | undefined
   /** Told which machine the panel is on (the first one, when none was named), e.g. to show its history. */
   readonly onMachineChange?: ((machineId: string) => void) | undefined
 }
 
-export const RunPanel = ({ machineId, projectDir, resumeSessionId, onMachineChange }: RunPanelProps) => {
+export const RunPanel = ({
+  machineId,
+  projectDir,
+  resumeSessionId,
+  where: initialWhere,
+  onMachineChange,
+}: RunPanelProps) => {
   const machines = useMachines()
   const projects = useAsync((s) => api.projects(s), [])
   const [machine, setMachine] = useState(machineId ?? "")
   const [project, setProject] = useState(projectDir ?? "")
   const [resume, setResume] = useState(resumeSessionId !== undefined)
   const [prompt, setPrompt] = useState("")
-  const [where, setWhere] = useState<Api.CommandWhere>("local")
+  const [where, setWhere] = useState<Api.CommandWhere>(initialWhere ?? "local")
   const [model, setModel] = useState("")
   const [permissionMode, setPermissionMode] = useState<Commands.PermissionMode>("default")
   const [submitting, setSubmitting] = useState(false)

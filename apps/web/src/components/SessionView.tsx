@@ -15,7 +15,7 @@ import { getLiveClient } from "../live.ts"
 import { useMachineNames } from "../machines.ts"
 import { pairTools, usageLineSeqs } from "../pairing.ts"
 import { sessionTitle } from "../records.ts"
-import { hrefWith, runHref } from "../router.ts"
+import { hrefWith } from "../router.ts"
 import {
   emptyWindow,
   initialTail,
@@ -26,6 +26,7 @@ import {
   withLiveEntries,
 } from "../transcript-window.ts"
 import { CommandHistory } from "./CommandHistory.tsx"
+import { ContinueLink } from "./ContinueLink.tsx"
 import { EntryView } from "./EntryView.tsx"
 import { GeneratedSummary } from "./GeneratedTitle.tsx"
 import { RecordGroup } from "./RecordGroup.tsx"
@@ -377,15 +378,7 @@ export const SessionView = ({ sessionId, seq }: { sessionId: string; seq: number
                 </span>
               )}
               <span>{formatCost(s.usage.costUsd)}</span>
-              {/* Only on a machine of one's own: a session shared with me is read-only (issue #11 §5). */}
-              {machineNames.has(s.machineId) && (
-                <a
-                  href={runHref({ machine: s.machineId, project: s.cwd, resume: sessionId })}
-                  data-testid="session-continue"
-                >
-                  Continue this session…
-                </a>
-              )}
+              <ContinueLink sessionId={sessionId} machineId={s.machineId} cwd={s.cwd} />
               <span>
                 {formatTime(s.firstAt)} – {formatTime(s.lastAt)}
               </span>
