@@ -7,7 +7,8 @@
  * a patch (over the API and `overlord sandboxes patch`), and the session file it wrote in the sandbox
  * is synced byte for byte under a machine of the sandbox's own — a child of the laptop, listed with
  * it — and linked to the command. The sandbox has auto-stop set and is reused by the next command;
- * Daytona refusing a new sandbox (quota) reaches the API as a clear message.
+ * Daytona refusing a new sandbox (quota) or the key (401) reaches the API as a clear message, and after a
+ * restart the daemon resumes syncing the sandbox's machine.
  */
 import { spawnSync } from "node:child_process"
 import { mkdir, mkdtemp, readdir, readFile, realpath, rm, writeFile } from "node:fs/promises"
@@ -337,6 +338,42 @@ describe("sandbox commands through the real daemon, server, Daytona SDK and Clau
     } finally {
       fake.faults.quotaExceeded = false
     }
+  }, 120_000)
+
+  it("after a restart the sandbox's machine syncs again; a wrong Daytona key (401) fails with a clear message", async () => {
+    if (!first) throw new Error("the first test did not finish")
+    const exited = new Promise((resolve) => daemon.child.once("exit", resolve))
+    daemon.stop()
+    await exited
+    const settings = JSON.parse(await readFile(join(home, "daytona.json"), "utf8")) as Record<string, unknown>
+    await writeFile(join(home, "daytona.json"), JSON.stringify({ ...settings, apiKey: "dtn_wrong_key_5521" }), {
+      mode: 0o600,
+    })
+    const restartedAt = new Date().toISOString()
+    daemon = startOverlord(home, claudeDir, ["--allow-remote"])
+    creds = await daemon.credentials()
+    // The sandbox's machine, resumed from <home>/sandboxes at start-up, said hello again.
+    await waitFor(
+      "the sandbox's machine online again",
+      async () => {
+        const machines = (await api<{ machines: Api.Machine[] }>("/machines")).body.machines
+        const child = machines.find((m) => m.machineId === first?.sandboxMachine)
+        const parent = machines.find((m) => m.machineId === laptop.machineId)
+        return child?.online && (child.lastSeenAt ?? "") >= restartedAt && parent?.acceptsCommands ? true : null
+      },
+      30_000,
+    )
+    const created = await api<Api.CommandCreated>("/commands", {
+      machineId: laptop.machineId,
+      projectDir,
+      prompt: "Never runs.",
+      where: "sandbox",
+    })
+    expect(created.status, created.text).toBe(201)
+    const done = await ended(created.body.command.commandId)
+    expect(done.status).toBe("failed")
+    expect(done.error?.message).toContain("Daytona refused the API key (401)")
+    expect(done.error?.message).not.toContain("dtn_wrong_key_5521")
   }, 120_000)
 })
 
