@@ -144,6 +144,8 @@ export function buildCli(): Command {
         // Files re-read from the start (truncated, replaced, rewritten), with reasons.
         resets: (pid ? state?.resets : undefined) ?? { count: { shrunk: 0, replaced: 0, rewritten: 0 }, latest: [] },
         editedInPlace: (pid ? state?.editedInPlace : undefined) ?? { count: 0, latest: [] },
+        // Daytona sandboxes whose session files sync under machines of their own.
+        sandboxes: (pid ? state?.sandboxes : undefined) ?? [],
         updatedAt: state?.updatedAt ?? null,
       }
       if (opts.json) return console.log(JSON.stringify(status, null, 2))
@@ -153,6 +155,10 @@ export function buildCli(): Command {
       )
       console.log(`files tracked: ${status.filesTracked}; not yet synced: ${fmtBytes(status.bytesPending)}`)
       if (status.lastError) console.log(`last error: ${status.lastError}`)
+      for (const sb of status.sandboxes)
+        console.log(
+          `sandbox ${sb.machineName}: ${sb.connected ? "connected" : "NOT connected"}, ${sb.filesTracked} files; not yet synced: ${fmtBytes(sb.bytesPending)}${sb.lastError ? `; last error: ${sb.lastError}` : ""}`,
+        )
       // One summary line per kind, then the latest few (all with --verbose): a real history has
       // hundreds of files with a notice, and a line each buried everything else.
       const latest = <T>(all: readonly T[]) => (opts.verbose ? all : all.slice(0, STATUS_LATEST))

@@ -15,7 +15,7 @@ import { DaytonaSandboxes } from "./remote/daytona-sandbox.ts"
 import { loadDaytonaSettings } from "./remote/daytona-settings.ts"
 import { KnownProjects } from "./remote/known-projects.ts"
 import { loadRemoteConfig } from "./remote/remote-config.ts"
-import { SandboxSync, sandboxMachineFor } from "./remote/sandbox-sync.ts"
+import { SandboxSync, type SandboxSyncStatus, sandboxMachineFor } from "./remote/sandbox-sync.ts"
 import { loadCredentials, pairedServerUrl } from "./server-credentials.ts"
 import { watchSessions } from "./session-watcher.ts"
 import { type FileNotice, SyncEngine, type SyncStatus } from "./sync-engine.ts"
@@ -54,6 +54,8 @@ export interface DaemonState {
   readonly notices: readonly FileNotice[]
   readonly resets: SyncStatus["resets"]
   readonly editedInPlace: SyncStatus["editedInPlace"]
+  /** The Daytona sandboxes whose session files this daemon syncs, each under its own machine. */
+  readonly sandboxes?: readonly SandboxSyncStatus[]
 }
 
 const MAX_WARNINGS = 20
@@ -196,7 +198,8 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger) =>
       let lastWrite = 0
       const writeState = Effect.promise(async () => {
         const s = engine.status()
-        const fingerprint = JSON.stringify([s, warnings.length, warnings[warnings.length - 1]])
+        const sandboxStatus = sandboxSync?.status() ?? []
+        const fingerprint = JSON.stringify([s, sandboxStatus, warnings.length, warnings[warnings.length - 1]])
         if (fingerprint === lastFingerprint && Date.now() - lastWrite < HEARTBEAT_MS) return
         lastFingerprint = fingerprint
         lastWrite = Date.now()
@@ -215,6 +218,7 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger) =>
           notices: s.notices,
           resets: s.resets,
           editedInPlace: s.editedInPlace,
+          ...(sandboxStatus.length > 0 ? { sandboxes: sandboxStatus } : {}),
         }
         await writeJsonAsync(config.paths.state, state).catch((e: unknown) =>
           log.warn(`writing ${config.paths.state}: ${e instanceof Error ? e.message : String(e)}`),

@@ -65,6 +65,17 @@ interface Syncing {
   readonly watcher: Promise<SessionWatcher>
 }
 
+/** One sandbox machine's sync, as `overlord status` shows it. */
+export interface SandboxSyncStatus {
+  readonly machineId: string
+  readonly machineName: string
+  readonly sandboxName: string
+  readonly connected: boolean
+  readonly filesTracked: number
+  readonly bytesPending: number
+  readonly lastError: string | null
+}
+
 /** Most a sandbox run's exit waits for its session files to be stored (it is sent either way). */
 export const SANDBOX_SYNC_WAIT_MS = 15_000
 
@@ -120,9 +131,20 @@ export class SandboxSync {
     return s
   }
 
-  /** The machines being synced (for `overlord status` and tests). */
-  machines(): SandboxMachine[] {
-    return [...this.syncing.values()].map((s) => s.machine)
+  /** Each sandbox machine's sync health, for `overlord status`. */
+  status(): SandboxSyncStatus[] {
+    return [...this.syncing.values()].map(({ machine, engine }) => {
+      const s = engine.status()
+      return {
+        machineId: machine.machineId,
+        machineName: machine.machineName,
+        sandboxName: machine.sandboxName,
+        connected: s.connected,
+        filesTracked: s.filesTracked,
+        bytesPending: s.bytesPending,
+        lastError: s.lastError,
+      }
+    })
   }
 
   async close(): Promise<void> {

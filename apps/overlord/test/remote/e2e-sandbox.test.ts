@@ -265,6 +265,18 @@ describe("sandbox commands through the real daemon, server, Daytona SDK and Clau
     const linked = (await api<Api.CommandList>(`/commands?sessionId=${sessionId}`)).body.commands
     expect(linked.map((c) => c.commandId)).toEqual([commandId])
     first = { commandId, sessionId: sessionId!, sandboxMachine: child!.machineId }
+
+    // `overlord status` names the sandbox's machine and its sync.
+    const status = await waitFor("the sandbox in overlord status", async () => {
+      const out = spawnSync("bun", [OVERLORD_BIN, "--home", home, "status", "--json"], { encoding: "utf8" })
+      const parsed = JSON.parse(out.stdout) as { sandboxes: { machineName: string; connected: boolean }[] }
+      return parsed.sandboxes.length > 0 ? parsed.sandboxes : null
+    })
+    expect(status).toMatchObject([
+      { machineId: child!.machineId, machineName: child!.name, connected: true, filesTracked: 1, bytesPending: 0 },
+    ])
+    const text = spawnSync("bun", [OVERLORD_BIN, "--home", home, "status"], { encoding: "utf8" }).stdout
+    expect(text).toContain(`sandbox ${child!.name}: connected, 1 files; not yet synced: 0 B`)
   }, 200_000)
 
   it("reuses the project's sandbox for the next command (a resume), and the session grows under the same machine", async () => {
