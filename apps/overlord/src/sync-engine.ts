@@ -161,6 +161,12 @@ const collectAndShrink = () => {
   Bun.shrink()
 }
 const decodeServer = Schema.decodeUnknownExit(Sync.ServerMessageFromJson)
+
+/** The `message` of a `refused` that does not decode (a newer server's refusal code), else null. */
+function refusalMessageOf(text: string): string | null {
+  const message = (JSON.parse(text) as { message?: unknown }).message
+  return typeof message === "string" ? message : null
+}
 const NO_BYTES = new Uint8Array(0)
 const sameBytes = (a: Uint8Array, b: Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b)
 
@@ -180,6 +186,8 @@ export class SyncEngine {
   private ready = false
   /** Set at welcome: the server takes our line facts beside appends, in frames up to this size. */
   private factsFrameLimit = 0
+  /** Message types from the server this daemon does not know, each warned about once. */
+  private readonly unknownTypes = new Set<string>()
   private stopped = false
   private seq = 1
   private attempt = 0
@@ -527,6 +535,7 @@ export class SyncEngine {
       const hello: Sync.Hello = {
         type: "hello",
         protocolVersion: Sync.PROTOCOL_VERSION,
+        protocolMinor: Sync.PROTOCOL_MINOR,
         daemonVersion: DAEMON_VERSION,
         machineId: this.options.machineId,
         machineName: this.options.machineName,
@@ -579,12 +588,39 @@ export class SyncEngine {
   private async onServerMessage(text: string): Promise<void> {
     const exit = decodeServer(text)
     if (exit._tag === "Failure") {
-      this.fail(`unreadable message from the server: ${text.slice(0, 200)}`)
+      const type = Sync.messageTypeOf(text)
+      if (type !== null && !Sync.SERVER_MESSAGE_TYPES.has(type)) {
+        // From a newer server (one minor ahead, `Sync.protocolSkew`): ignored, said once per type.
+        if (!this.unknownTypes.has(type)) {
+          this.unknownTypes.add(type)
+          this.options.log.warn(
+            `ignored a "${type}" message from the server: this daemon does not know it (a newer server)`,
+          )
+        }
+        return
+      }
+      // A refusal this daemon cannot decode in full (a newer server's code) still says why.
+      const refusal = type === "refused" ? refusalMessageOf(text) : null
+      this.fail(
+        refusal !== null
+          ? `the server refused this daemon: ${refusal}`
+          : `unreadable message from the server: ${text.slice(0, 200)}`,
+      )
       return
     }
     const msg = exit.value
     switch (msg.type) {
       case "welcome": {
+        const skew = Sync.protocolSkew(
+          { major: Sync.PROTOCOL_VERSION, minor: Sync.PROTOCOL_MINOR, app: DAEMON_VERSION },
+          { ...Sync.protocolLevelOf(msg), app: msg.serverVersion },
+        )
+        if (skew) {
+          // A server that does not check (released before `protocolMinor`) is refused from this side.
+          this.fail(`this daemon refuses the server: ${skew.message}`)
+          this.socket?.close(4000, "incompatible_protocol")
+          return
+        }
         this.goneNotices = msg.goneNotices === true
         this.attempt = 0
         this.lastError = null

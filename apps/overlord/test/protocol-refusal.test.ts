@@ -79,6 +79,7 @@ function helloAndWait(hello: Record<string, unknown>, options: { stayOpenMs?: nu
 const hello = (overrides: Record<string, unknown> = {}) => ({
   type: "hello",
   protocolVersion: Sync.PROTOCOL_VERSION,
+  protocolMinor: Sync.PROTOCOL_MINOR,
   daemonVersion: "0.1.0",
   machineId,
   machineName: "refusal-test",
@@ -110,6 +111,61 @@ describe("the sync socket refuses clearly", () => {
     const out = await helloAndWait(hello({ protocolVersion: 0 }))
     expect(out.messages[0]).toMatchObject({ type: "refused", code: "incompatible_protocol" })
     expect(out.messages[0]!.message).toMatch(/upgrade the daemon/)
+  })
+
+  it("accepts a daemon one minor newer, one older, and one that predates protocolMinor (minor 0)", async () => {
+    for (const minor of [Sync.PROTOCOL_MINOR + 1, Sync.PROTOCOL_MINOR - 1, undefined]) {
+      const { protocolMinor: _, ...base } = hello()
+      const out = await helloAndWait(minor === undefined ? base : { ...base, protocolMinor: minor }, {
+        stayOpenMs: 300,
+      })
+      expect(out.messages[0], `minor ${minor}`).toMatchObject({
+        type: "welcome",
+        protocolVersion: Sync.PROTOCOL_VERSION,
+        protocolMinor: Sync.PROTOCOL_MINOR,
+      })
+      expect(out.closeCode).toBeNull()
+    }
+  })
+
+  it("refuses a daemon two minors newer, naming both versions and the server as the side to upgrade", async () => {
+    const out = await helloAndWait(hello({ protocolMinor: Sync.PROTOCOL_MINOR + 2, daemonVersion: "0.3.0" }))
+    expect(out.messages).toHaveLength(1)
+    expect(out.messages[0]).toMatchObject({ type: "refused", code: "incompatible_protocol" })
+    const message = String(out.messages[0]!.message)
+    expect(message).toContain(`1.${Sync.PROTOCOL_MINOR + 2}`)
+    expect(message).toContain(`1.${Sync.PROTOCOL_MINOR}`)
+    expect(message).toMatch(/upgrade the server to overlord 0\.3\.0 or later/)
+    expect(out.closeCode).not.toBeNull()
+  })
+
+  it("refuses a hello of another major that does not decode as this one's, still saying which side", async () => {
+    const out = await helloAndWait({ type: "hello", protocolVersion: 2, protocolMinor: 0, daemonVersion: "1.0.0" })
+    expect(out.messages[0]).toMatchObject({ type: "refused", code: "incompatible_protocol" })
+    expect(out.messages[0]!.message).toMatch(/upgrade the server to overlord 1\.0\.0 or later/)
+  })
+
+  it("ignores a message of a type it does not know (a newer daemon's) without an error", async () => {
+    const out = await new Promise<Record<string, unknown>[]>((resolve) => {
+      const ws = new WebSocket(url)
+      const messages: Record<string, unknown>[] = []
+      ws.onopen = () => ws.send(JSON.stringify(hello()))
+      ws.onmessage = (e) => {
+        const m = JSON.parse(String(e.data)) as Record<string, unknown>
+        messages.push(m)
+        if (m.type === "welcome") {
+          ws.send(JSON.stringify({ type: "machine-renamed", name: "from the future" }))
+          // A broken message of a known type is still answered as an error: the end marker.
+          ws.send(JSON.stringify({ type: "status", filesTracked: -1 }))
+        }
+        if (m.type === "error") {
+          ws.close()
+          resolve(messages)
+        }
+      }
+    })
+    expect(out.map((m) => m.type)).toEqual(["welcome", "error"])
+    expect(String(out[1]!.message)).not.toContain("machine-renamed")
   })
 
   it("refuses an unknown token with unauthorized, then closes", async () => {

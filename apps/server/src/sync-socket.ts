@@ -161,17 +161,36 @@ export function openSyncConnection(
   const handleText = async (text: string) => {
     const exit = decodeDaemon(text)
     if (exit._tag === "Failure") {
-      if (!actor) return refuse("bad_message", `expected a hello: ${String(exit.cause)}`)
+      if (!actor) {
+        // A hello of another major may not decode as ours: still told which side to upgrade.
+        const other = helloVersionOf(text)
+        const skew =
+          other &&
+          Sync.protocolSkew(other, { major: Sync.PROTOCOL_VERSION, minor: Sync.PROTOCOL_MINOR, app: SERVER_VERSION })
+        if (skew) {
+          await run(Effect.logWarning(`sync: refused a daemon: ${skew.message}`))
+          return refuse("incompatible_protocol", skew.message)
+        }
+        return refuse("bad_message", `expected a hello: ${String(exit.cause)}`)
+      }
+      // A type this server does not know comes from a newer daemon (one minor ahead, `Sync.protocolSkew`):
+      // ignored, with a warning, rather than answered as an error it would show as its own.
+      const type = Sync.messageTypeOf(text)
+      if (type !== null && !Sync.DAEMON_MESSAGE_TYPES.has(type)) {
+        return run(Effect.logWarning(`sync: ignored a "${type}" message this server does not know (a newer daemon)`))
+      }
       return send({ type: "error", message: `invalid message: ${String(exit.cause)}` })
     }
     const msg = exit.value
     if (msg.type === "hello") {
       if (actor) return send({ type: "error", message: "hello sent twice" })
-      if (msg.protocolVersion !== Sync.PROTOCOL_VERSION) {
-        return refuse(
-          "incompatible_protocol",
-          `this server speaks sync protocol ${Sync.PROTOCOL_VERSION}, the daemon speaks ${msg.protocolVersion}: upgrade the ${msg.protocolVersion < Sync.PROTOCOL_VERSION ? "daemon" : "server"}`,
-        )
+      const skew = Sync.protocolSkew(
+        { ...Sync.protocolLevelOf(msg), app: msg.daemonVersion },
+        { major: Sync.PROTOCOL_VERSION, minor: Sync.PROTOCOL_MINOR, app: SERVER_VERSION },
+      )
+      if (skew) {
+        await run(Effect.logWarning(`sync: refused machine ${msg.machineId} (${msg.machineName}): ${skew.message}`))
+        return refuse("incompatible_protocol", skew.message)
       }
       const grant = await run(store.verifyToken(msg.token, ["machine"]))
       // A child machine (a sandbox) speaks with its parent's token: the token must be the parent's.
@@ -213,6 +232,7 @@ export function openSyncConnection(
       send({
         type: "welcome",
         protocolVersion: Sync.PROTOCOL_VERSION,
+        protocolMinor: Sync.PROTOCOL_MINOR,
         serverVersion: SERVER_VERSION,
         cursors: opened.cursors,
         limits: { maxFrameBytes: MAX_FRAME_BYTES },
@@ -390,5 +410,17 @@ export function openSyncConnection(
           )
       }
     },
+  }
+}
+
+/** The versions a hello that does not decode still names (a daemon of another major), else null. */
+function helloVersionOf(text: string): (Sync.ProtocolLevel & { app: string }) | null {
+  if (Sync.messageTypeOf(text) !== "hello") return null
+  const m = JSON.parse(text) as { protocolVersion?: unknown; protocolMinor?: unknown; daemonVersion?: unknown }
+  if (typeof m.protocolVersion !== "number") return null
+  return {
+    major: m.protocolVersion,
+    minor: typeof m.protocolMinor === "number" ? m.protocolMinor : 0,
+    app: typeof m.daemonVersion === "string" ? m.daemonVersion : "unknown",
   }
 }

@@ -12,8 +12,59 @@
 import { Schema } from "effect"
 import { CommandDaemonMessage, CommandServerMessage } from "./commands.ts"
 
-/** Bumped on any incompatible change; the server refuses other versions with a clear message. */
+/**
+ * The protocol's major version, `protocolVersion` in hello and welcome: bumped on any incompatible
+ * change. A daemon and a server of different majors never sync.
+ */
 export const PROTOCOL_VERSION = 1
+
+/**
+ * The protocol's minor version, `protocolMinor` in hello and welcome (absent: 0, the releases before
+ * it was sent): bumped with each release that adds to the protocol compatibly (a message, a field, a
+ * value). Each side sends what is new only when the other told it understands it (as `welcome`'s
+ * `factsVersion` and `goneNotices` do), and ignores, with a warning, a message type it does not know.
+ * A daemon and a server one minor apart sync; further apart, both refuse (`protocolSkew`), since no
+ * release is tested against more than its neighbours.
+ *
+ * 1.0: everything before `protocolMinor` was sent (those servers accept only protocol 1 exactly).
+ * 1.1: `protocolMinor` in hello and welcome; messages of unknown types ignored with a warning.
+ */
+export const PROTOCOL_MINOR = 1
+
+/** A side's protocol version: `protocolVersion`.`protocolMinor`. */
+export interface ProtocolLevel {
+  readonly major: number
+  readonly minor: number
+}
+
+export const protocolLevelOf = (m: { readonly protocolVersion: number; readonly protocolMinor?: number }) => ({
+  major: m.protocolVersion,
+  minor: m.protocolMinor ?? 0,
+})
+
+/**
+ * The compatibility policy: a daemon and a server sync when they speak the same major and their
+ * minors are at most one apart. Otherwise the older side must be upgraded: returned, with the message
+ * both sides show (the server sends it in `refused` and logs it; the daemon shows it in
+ * `overlord status` and its log).
+ */
+export function protocolSkew(
+  daemon: ProtocolLevel & { readonly app: string },
+  server: ProtocolLevel & { readonly app: string },
+): { readonly upgrade: "daemon" | "server"; readonly message: string } | null {
+  const sameMajor = daemon.major === server.major
+  if (sameMajor && Math.abs(daemon.minor - server.minor) <= 1) return null
+  const daemonOlder = sameMajor ? daemon.minor < server.minor : daemon.major < server.major
+  const upgrade = daemonOlder ? "daemon" : "server"
+  const newer = daemonOlder ? server : daemon
+  return {
+    upgrade,
+    message:
+      `the daemon (overlord ${daemon.app}) speaks sync protocol ${daemon.major}.${daemon.minor} and the server ` +
+      `(overlord ${server.app}) ${server.major}.${server.minor}; they sync only within one minor version of the ` +
+      `same major: upgrade the ${upgrade} to overlord ${newer.app} or later`,
+  }
+}
 
 /** Path of a session file relative to the Claude `projects/` directory, POSIX separators. */
 export const FileKey = Schema.String.check(
@@ -76,6 +127,8 @@ export type MachineParent = typeof MachineParent.Type
 export const Hello = Schema.Struct({
   type: Schema.Literal("hello"),
   protocolVersion: Schema.Int,
+  /** `PROTOCOL_MINOR`; absent from daemons released before it was sent (0). */
+  protocolMinor: Schema.optionalKey(Count),
   daemonVersion: Schema.String,
   machineId: Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(128)),
   machineName: Schema.String.check(Schema.isMaxLength(256)),
@@ -203,6 +256,8 @@ export type DaemonMessage = typeof DaemonMessage.Type
 export const Welcome = Schema.Struct({
   type: Schema.Literal("welcome"),
   protocolVersion: Schema.Int,
+  /** `PROTOCOL_MINOR`; absent from servers released before it was sent (0). */
+  protocolMinor: Schema.optionalKey(Count),
   serverVersion: Schema.String,
   /** Every file the server holds for this machine. Files not listed start at offset 0. */
   cursors: Schema.Array(FileCursor),
@@ -263,6 +318,30 @@ export const ServerMessage = Schema.Union([
   ...CommandServerMessage.members,
 ])
 export type ServerMessage = typeof ServerMessage.Type
+
+const typesOf = (union: {
+  readonly members: readonly { readonly fields: { readonly type: { readonly literal: string } } }[]
+}) => new Set(union.members.map((m) => m.fields.type.literal))
+
+/**
+ * The message types each side knows. A message that does not decode but names a type not in these
+ * comes from a newer peer: it is ignored with a warning, never an error (a broken message of a known
+ * type is still one).
+ */
+export const DAEMON_MESSAGE_TYPES: ReadonlySet<string> = typesOf(DaemonMessage)
+export const SERVER_MESSAGE_TYPES: ReadonlySet<string> = typesOf(ServerMessage)
+
+/** The `type` of a JSON message that names one, else null. */
+export function messageTypeOf(text: string): string | null {
+  try {
+    const value: unknown = JSON.parse(text)
+    if (typeof value !== "object" || value === null) return null
+    const type = (value as { type?: unknown }).type
+    return typeof type === "string" ? type : null
+  } catch {
+    return null
+  }
+}
 
 export const DaemonMessageFromJson = Schema.fromJsonString(DaemonMessage)
 export const ServerMessageFromJson = Schema.fromJsonString(ServerMessage)

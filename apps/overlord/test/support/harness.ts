@@ -342,7 +342,7 @@ interface SessionDetail {
   files: { fileKey: string; agentId: string | null; bytes: number; entryCount: number }[]
 }
 
-async function apiGet(p: Provisioned, path: string): Promise<Response> {
+export async function apiGet(p: Provisioned, path: string): Promise<Response> {
   return fetch(`${p.serverUrl}/api/v1${path}`, {
     headers: { authorization: `Bearer ${p.apiToken}` },
     signal: AbortSignal.timeout(15_000),
