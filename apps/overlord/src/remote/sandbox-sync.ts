@@ -11,7 +11,7 @@
  * restarted daemon resumes them (the server's cursors make that exact, as for the laptop's files).
  */
 import { createHash } from "node:crypto"
-import { existsSync, readdirSync } from "node:fs"
+import { existsSync, mkdirSync, readdirSync } from "node:fs"
 import { join, relative } from "node:path"
 import { type MachineIdentity, readJson, writeJson } from "../home.ts"
 import type { Logger } from "../logger.ts"
@@ -102,6 +102,8 @@ export class SandboxSync {
    */
   async sync(machine: SandboxMachine, files: readonly string[], timeoutMs = SANDBOX_SYNC_WAIT_MS): Promise<boolean> {
     if (this.closed) return false
+    // A run that left no session file (it failed before Claude Code wrote one) makes no machine.
+    if (files.length === 0 && !this.syncing.has(machine.machineId)) return true
     const s = this.syncing.get(machine.machineId) ?? this.open(machine)
     const projects = sandboxProjectsDir(this.options.home, machine.folder)
     await s.watcher
@@ -111,6 +113,7 @@ export class SandboxSync {
   }
 
   private open(machine: SandboxMachine): Syncing {
+    mkdirSync(join(this.options.home, "sandboxes", machine.folder), { recursive: true, mode: 0o700 })
     writeJson(machineFile(this.options.home, machine.folder), machine)
     const { log, warn } = this.options
     const projectsDir = sandboxProjectsDir(this.options.home, machine.folder)
