@@ -120,10 +120,16 @@ export class LiveHub {
     send(w, { type: "share-withdrawn", sessionId })
   }
 
-  /** Whether the share a watcher reads through still stands (a store failure counts as no). */
-  private async stillShared(w: Watcher, sessionId: string, ownerId: number): Promise<boolean> {
-    const owner = await Effect.runPromise(this.store.sharedSessionOwner(w.actor, sessionId)).catch(() => null)
-    return owner === ownerId
+  /**
+   * Whether the share a watcher reads through still stands; null when the store cannot say now (nothing
+   * is sent then, and the socket is not told the share ended: it may not have).
+   */
+  private async stillShared(w: Watcher, sessionId: string, ownerId: number): Promise<boolean | null> {
+    try {
+      return (await Effect.runPromise(this.store.sharedSessionOwner(w.actor, sessionId))) === ownerId
+    } catch {
+      return null
+    }
   }
 
   /** When lines were last stored: background work (the search index) yields to ingest. */
@@ -235,9 +241,8 @@ export class LiveHub {
       const sessionId = w.sessionId
       const owner = w.readAs
       if (!sessionId || !owner || !isShared(w)) continue
-      if (!(await this.stillShared(w, sessionId, owner.userId)) && w.sessionId === sessionId && w.readAs === owner) {
-        this.endShared(w, sessionId)
-      }
+      const stands = await this.stillShared(w, sessionId, owner.userId)
+      if (stands === false && w.sessionId === sessionId && w.readAs === owner) this.endShared(w, sessionId)
     }
   }
 
@@ -308,8 +313,9 @@ export class LiveHub {
           if (!page || page.entries.length === 0 || w.sessionId !== sessionId || w.readAs !== readAs) break
           // Checked after the read: what is sent was read while the share stood (a withdrawal through
           // another server is seen here before anything more leaves).
-          if (shared && !(await this.stillShared(w, sessionId, readAs.userId))) {
-            if (w.sessionId === sessionId && w.readAs === readAs) this.endShared(w, sessionId)
+          const stands = shared ? await this.stillShared(w, sessionId, readAs.userId) : true
+          if (stands !== true) {
+            if (stands === false && w.sessionId === sessionId && w.readAs === readAs) this.endShared(w, sessionId)
             break
           }
           if (w.sessionId !== sessionId || w.readAs !== readAs) break
