@@ -81,7 +81,7 @@ const ROUTES: readonly Route[] = [
   {
     path: "/search",
     summary:
-      "Search across transcripts: without mode, full text (SearchResult); with mode, one hit per session by words and/or meaning, fused (HybridSearchResult)",
+      "Search across transcripts: without mode, full text (SearchResult); with mode, one hit per session by words and/or meaning, fused (HybridSearchResult). Sessions other users shared with you are searched too, their hits marked sharedBy (the owner)",
     response: Schema.Union([Api.SearchResult, Api.HybridSearchResult]),
     params: [
       ["q", "query", "words or a quoted phrase"],
