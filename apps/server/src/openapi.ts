@@ -108,7 +108,11 @@ const ROUTES: readonly Route[] = [
       ["to", "query", "ISO date"],
       ["project", "query", "encoded project directory"],
       ["session", "query", "session id"],
-      ["limit", "query", "at most this many rows, the first in the report's order (totals and groupCount cover all)"],
+      [
+        "limit",
+        "query",
+        "at most this many rows, the first in the report's order (`truncated` says whether there were more; totals cover every row)",
+      ],
       ["format", "query", "csv for a CSV download"],
     ],
   },

@@ -160,8 +160,8 @@ export const UsageReport = Schema.Struct({
   groupBy: UsageGroup,
   /** In the report's order (largest cost first; by day, newest first), at most the `limit` asked for. */
   rows: Schema.Array(UsageRow),
-  /** How many rows the report has in all: more than `rows` when a `limit` cut it. */
-  groupCount: Count,
+  /** A `limit` cut the rows: there are more (the CSV export, which asks for no limit, has them all). */
+  truncated: Schema.Boolean,
   /** Over every row, not only those returned. */
   totals: UsageRow,
   /** Where the prices come from, and their date. */

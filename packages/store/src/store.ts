@@ -112,8 +112,9 @@ export interface UsageQuery {
   readonly project?: string
   readonly sessionId?: string
   /**
-   * At most this many rows, the first in the report's order; `totals` and `groupCount` still cover
-   * them all. Through PlanetScale, the 10,000 rows of 10,000 sessions took 77–94 ms to send and decode.
+   * At most this many rows, the first in the report's order (`truncated` says whether there were
+   * more); `totals` still cover them all. Through PlanetScale, the 10,000 rows of 10,000 sessions
+   * took 77–94 ms to send and decode.
    */
   readonly limit?: number
 }

@@ -229,7 +229,7 @@ export function runStoreContract(options: StoreContractOptions): void {
         expect(report.rows).toEqual([expect.objectContaining({ key: "claude-sonnet-4-5-20250929", messages: 2 })])
       })
 
-      it("cuts the usage report to its first rows by `limit`, with totals and a count over every row", async () => {
+      it("cuts the usage report to its first rows by `limit`, says so, and totals every row", async () => {
         const s = await setup(make())
         const sids = ["aaaaaaaa-0000-0000-0000-000000000001", "bbbbbbbb-0000-0000-0000-000000000002"]
         const third = "cccccccc-0000-0000-0000-000000000003"
@@ -247,16 +247,26 @@ export function runStoreContract(options: StoreContractOptions): void {
         }
         const all = (await s.engine.usage(s.actor, { groupBy: "session" }))!
         expect(all.rows.map((r) => r.key)).toEqual([sids[1], third, sids[0]])
-        expect(all.groupCount).toBe(3)
+        expect(all.truncated).toBe(false)
         expect(all.totals.output).toBe(1500)
         expect(all.totals.messages).toBe(3)
         const top = (await s.engine.usage(s.actor, { groupBy: "session", limit: 2 }))!
         expect(top.rows).toEqual(all.rows.slice(0, 2))
-        expect(top.groupCount).toBe(3)
+        expect(top.truncated).toBe(true)
         expect(top.totals).toEqual({ ...all.totals, costUsd: expect.closeTo(all.totals.costUsd, 9) })
+        // A limit that cuts nothing: every row, and their sums.
+        const whole = (await s.engine.usage(s.actor, { groupBy: "session", limit: 3 }))!
+        expect(whole).toEqual({ ...all, totals: { ...all.totals, costUsd: expect.closeTo(all.totals.costUsd, 9) } })
+        // A filter on one session: its row and its totals only.
+        const one = (await s.engine.usage(s.actor, { groupBy: "model", sessionId: third, limit: 1 }))!
+        expect(one.truncated).toBe(false)
+        expect(one.totals.output).toBe(500)
+        const byDay = (await s.engine.usage(s.actor, { groupBy: "day", limit: 1 }))!
+        expect(byDay.rows).toHaveLength(1)
+        expect(byDay.totals.messages).toBe(3)
         const none = (await s.engine.usage(s.actor, { groupBy: "day", from: "2030-01-01", limit: 5 }))!
         expect(none.rows).toEqual([])
-        expect(none.groupCount).toBe(0)
+        expect(none.truncated).toBe(false)
         expect(none.totals.messages).toBe(0)
       })
 

@@ -219,6 +219,9 @@ export async function startMariaDb(options: StartMariaDbOptions = {}): Promise<M
         "--bind-address=127.0.0.1",
         `--socket=${join(dir, "sock")}`,
         `--pid-file=${join(dir, "pid")}`,
+        // Its own temporary tables: in the shared /tmp, one server's on-disk temp table was deleted
+        // under it mid-query ("Error on delete of '/tmp/#sql-temptable-…MAI'", engines benchmark).
+        `--tmpdir=${join(dir, "tmp")}`,
         `--log-error=${errorLog}`,
         "--skip-name-resolve",
         ...runAsRoot(),
@@ -256,6 +259,7 @@ export async function startMariaDb(options: StartMariaDbOptions = {}): Promise<M
   // kill it when this process exits, so servers never pile up across runs.
   const killOnExit = () => child?.kill("SIGKILL")
   const startServer = async (): Promise<void> => {
+    await mkdir(join(dir, "tmp"), { recursive: true })
     const server = launch()
     child = server
     process.once("exit", killOnExit)

@@ -174,10 +174,10 @@ export const UsagePage = ({ params }: { params: URLSearchParams }) => {
             ))}
             <span className="muted"> · bar length = cost · prices: {report.value.pricingSource}</span>
           </div>
-          {report.value.groupCount > report.value.rows.length && (
-            <div className="muted small" data-testid="usage-cut">
-              The first {formatInt(report.value.rows.length)} of {formatInt(report.value.groupCount)} rows; the totals
-              count them all, and the CSV export has every row.
+          {report.value.truncated && (
+            <div className="muted small" data-testid="usage-truncated">
+              The first {formatInt(report.value.rows.length)} rows; the totals count every row, and the CSV export has
+              them all.
             </div>
           )}
           {report.value.rows.length > 0 && <UsageChart rows={report.value.rows} groupBy={groupBy} titles={titles} />}

@@ -37,7 +37,7 @@ import type {
   TokenKind,
   UsageQuery,
 } from "../store.ts"
-import { type UsageQueryRow, usageQuery, usageReport } from "../usage-query.ts"
+import { type UsageTotalsRow, usageQueries, usageReport } from "../usage-query.ts"
 import { MysqlAccounts } from "./accounts.ts"
 import { MysqlAi } from "./ai.ts"
 import { feedAfter, feedPosition } from "./change-feed.ts"
@@ -602,8 +602,13 @@ export class MysqlEngine implements Engine {
   // ---- usage ------------------------------------------------------------------------------------
 
   async usage(actor: Actor, query: UsageQuery): Promise<Api.UsageReport> {
-    const { sql, params } = usageQuery(actor, query)
-    return usageReport(query, (await this.client.query<UsageQueryRow>(sql, params)).rows)
+    const q = usageQueries(actor, query)
+    // Both at once, on two connections (PlanetScale: two requests): one round trip of waiting.
+    const [rows, totals] = await Promise.all([
+      this.client.query<Api.UsageRow>(q.rows.sql, q.rows.params),
+      q.totals ? this.client.query<UsageTotalsRow>(q.totals.sql, q.totals.params) : null,
+    ])
+    return usageReport(query, rows.rows, q.limit, totals?.rows[0] ?? null)
   }
 
   // ---- remote commands (CommandStore) ------------------------------------------------------------

@@ -8,7 +8,7 @@ import { decodeLine } from "@overlord/transcript"
 import { type LineLog, readLines, readRuns } from "../line-log.ts"
 import { type LikeDialect, sessionListPage, sessionListQuery } from "../session-list-query.ts"
 import type { Actor, EntryQuery, EntryWithSession, ReadStore, SessionQuery, UsageQuery } from "../store.ts"
-import { type UsageQueryRow, usageQuery, usageReport } from "../usage-query.ts"
+import { type UsageTotalsRow, usageQueries, usageReport } from "../usage-query.ts"
 
 const MAX_PAGE = 1000
 /** SQLite's LIKE ignores ASCII case already, and has no escape character unless named. */
@@ -240,8 +240,14 @@ export class SqliteReads implements ReadStore {
   }
 
   usage(actor: Actor, query: UsageQuery): Api.UsageReport {
-    const { sql, params } = usageQuery(actor, query)
-    return usageReport(query, this.db.query(sql).all(...params) as UsageQueryRow[])
+    const q = usageQueries(actor, query)
+    const rows = this.db.query(q.rows.sql).all(...q.rows.params) as Api.UsageRow[]
+    // No more rows than the limit are every row: their sums are the totals.
+    const totals =
+      q.totals && q.limit !== null && rows.length > q.limit
+        ? (this.db.query(q.totals.sql).get(...q.totals.params) as UsageTotalsRow)
+        : null
+    return usageReport(query, rows, q.limit, totals)
   }
 }
 
