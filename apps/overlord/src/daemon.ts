@@ -224,6 +224,7 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger) =>
           log.warn(`writing ${config.paths.state}: ${e instanceof Error ? e.message : String(e)}`),
         )
         engine.reportStatus(warnings.length > 0 ? warnings[warnings.length - 1]! : null)
+        sandboxSync?.reportStatus()
       })
       yield* writeState.pipe(Effect.repeat(Schedule.spaced("500 millis")), Effect.forkScoped)
       yield* Effect.addFinalizer(() =>

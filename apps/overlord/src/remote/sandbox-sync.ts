@@ -134,6 +134,11 @@ export class SandboxSync {
     return s
   }
 
+  /** Tells the server each sandbox machine's health (files, bytes pending), for the dashboard. */
+  reportStatus(): void {
+    for (const { engine } of this.syncing.values()) engine.reportStatus(null)
+  }
+
   /** Each sandbox machine's sync health, for `overlord status`. */
   status(): SandboxSyncStatus[] {
     return [...this.syncing.values()].map(({ machine, engine }) => {

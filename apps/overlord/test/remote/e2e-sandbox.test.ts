@@ -277,6 +277,11 @@ describe("sandbox commands through the real daemon, server, Daytona SDK and Clau
     ])
     const text = spawnSync("bun", [OVERLORD_BIN, "--home", home, "status"], { encoding: "utf8" }).stdout
     expect(text).toContain(`sandbox ${child!.name}: connected, 1 files; not yet synced: 0 B`)
+    // And the dashboard's machine list has the sandbox machine's own health.
+    await waitFor("the sandbox machine's files in the machine list", async () => {
+      const list = (await api<{ machines: Api.Machine[] }>("/machines")).body.machines
+      return list.find((m) => m.machineId === child!.machineId)?.filesTracked === 1 ? true : null
+    })
   }, 200_000)
 
   it("reuses the project's sandbox for the next command (a resume), and the session grows under the same machine", async () => {
