@@ -19,26 +19,55 @@ import {
 export const searchTextOf = (raw: Uint8Array): string => searchText(parseLine(decodeLine(raw)))
 
 /** Stored lines from this long are read for search a chunk at a time, never whole. */
-const SEARCH_STREAM_FROM = 1024 * 1024
+export const SEARCH_STREAM_FROM = 1024 * 1024
 
 /**
- * `searchTextOf` for a stored line `length` bytes long, read through `read(from, length)`: a long one
- * (a 100 MB image) a chunk at a time, keeping only what the search text can read
- * (`LineElisionStream`, "search"); reading it whole took ~3 times the line (issue #14, finding 4).
- * A line the scan gives up on (invalid UTF-8, malformed) is read whole.
+ * The search text of a long stored line fed a chunk at a time (at most `SEARCH_STREAM_FROM` each),
+ * keeping only what the search text can read (`LineElisionStream`, "search"); reading a 100 MB image
+ * line whole took ~3 times the line (issue #14, finding 4). `finish` gives null when the line must be
+ * read whole after all (invalid UTF-8, malformed).
  */
+export class SearchTextStream {
+  private readonly elision = new LineElisionStream("search", isUtf8)
+
+  feed(chunk: Uint8Array): void {
+    this.elision.feed(chunk)
+  }
+
+  finish(): string | null {
+    const text = this.elision.finish()
+    if (text === null) return null
+    const record = parseLine(text)
+    return record.kind === "malformed" ? null : searchText(record)
+  }
+}
+
+/** `searchTextOf` for a stored line `length` bytes long, read through `read(from, length)`. */
 export function searchTextOfStored(length: number, read: (from: number, length: number) => Uint8Array): string {
   if (length >= SEARCH_STREAM_FROM) {
-    const stream = new LineElisionStream("search", isUtf8)
+    const stream = new SearchTextStream()
     for (let at = 0; at < length; at += SEARCH_STREAM_FROM)
       stream.feed(read(at, Math.min(SEARCH_STREAM_FROM, length - at)))
     const text = stream.finish()
-    if (text !== null) {
-      const record = parseLine(text)
-      if (record.kind !== "malformed") return searchText(record)
-    }
+    if (text !== null) return text
   }
   return searchTextOf(read(0, length))
+}
+
+/** `searchTextOfStored` for a store whose reads are asynchronous. */
+export async function searchTextOfStoredAsync(
+  length: number,
+  read: (from: number, length: number) => Promise<Uint8Array>,
+): Promise<string> {
+  if (length >= SEARCH_STREAM_FROM) {
+    const stream = new SearchTextStream()
+    for (let at = 0; at < length; at += SEARCH_STREAM_FROM) {
+      stream.feed(await read(at, Math.min(SEARCH_STREAM_FROM, length - at)))
+    }
+    const text = stream.finish()
+    if (text !== null) return text
+  }
+  return searchTextOf(await read(0, length))
 }
 
 export interface FilePlace {

@@ -51,7 +51,7 @@ const connectors: Record<string, () => Promise<Opened>> = {
 
 /** A user record carrying an image as Claude Code writes it: one JSON line with the base64 inline. */
 function imageLine(bytes: number): Uint8Array {
-  const head = `{"type":"user","uuid":"u1","parentUuid":null,"sessionId":"${SID}","timestamp":"2026-11-01T10:00:00.000Z","message":{"role":"user","content":[{"type":"image","source":{"type":"base64","media_type":"image/png","data":"`
+  const head = `{"type":"user","uuid":"u1","parentUuid":null,"sessionId":"${SID}","timestamp":"2026-11-01T10:00:00.000Z","message":{"role":"user","content":[{"type":"text","text":"look at this screenshot"},{"type":"image","source":{"type":"base64","media_type":"image/png","data":"`
   const tail = `"}}]}}`
   const data = randomBytes(Math.ceil(((bytes - head.length - tail.length) * 3) / 4))
     .toString("base64")
@@ -145,6 +145,11 @@ for (const [name, connect] of Object.entries(connectors)) {
       await checkStored(opened, actor, file)
       const detail = (await opened.engine.getSession(actor, SID))!
       expect(detail.files[0]).toMatchObject({ bytes: file.length, entryCount: 1 })
+      // Its facts came from a streamed scan of the stored chunks, its search text too (never read whole).
+      expect(detail.session).toMatchObject({ lastAt: "2026-11-01T10:00:00.000Z", title: "look at this screenshot" })
+      while ((await opened.engine.indexForSearch(100)) > 0) {}
+      const found = await opened.engine.search(actor, "screenshot", 10)
+      expect(found.hits.map((h) => h.snippet)).toEqual([expect.stringContaining("«screenshot»")])
     }, 300_000)
   })
 }

@@ -10,7 +10,7 @@ import { decodeLine } from "@overlord/transcript"
 import { appendGroup, checkAppends } from "../ingest/append.ts"
 import type { FileRow } from "../ingest/dialect.ts"
 import { resetFile } from "../ingest/reset.ts"
-import { searchTextOf } from "../line-facts.ts"
+import { SEARCH_STREAM_FROM, searchTextOf, searchTextOfStoredAsync } from "../line-facts.ts"
 import { buildSnippet, ftsQuery } from "../search-text.ts"
 import { type LikeDialect, sessionListPage, sessionListQuery } from "../session-list-query.ts"
 import type {
@@ -46,7 +46,7 @@ import { MysqlCommands } from "./commands.ts"
 import { storeErrorOf } from "./errors.ts"
 import { cursorsOf } from "./file-cursors.ts"
 import { FILE_COLUMNS, keyHash, MysqlIngest } from "./ingest-dialect.ts"
-import { exportLines, readLines } from "./line-chunks.ts"
+import { exportLines, readLineRange, readLines } from "./line-chunks.ts"
 import { adoptChildMachine } from "./machine-parents.ts"
 import { migrateMysql } from "./schema.ts"
 import { booleanQuery, searchTermsOf } from "./search-terms.ts"
@@ -508,10 +508,23 @@ export class MysqlEngine implements Engine {
       let last = cursor
       let i = 0
       while (i < rows.length && bytes < INDEX_BATCH_BYTES && (i === 0 || performance.now() <= deadline)) {
+        const row = rows[i]!
+        if (row.raw_len >= SEARCH_STREAM_FROM) {
+          // A long line (a base64 image) alone, read a chunk at a time, never whole.
+          const text = searchTermsOf(
+            await searchTextOfStoredAsync(row.raw_len, (from, length) => readLineRange(q, row.seq, from, length)),
+          )
+          if (text) terms.push([row.seq, text])
+          last = row.seq
+          bytes += row.raw_len
+          i++
+          continue
+        }
         const run: typeof rows = []
         let runBytes = 0
         while (
           i < rows.length &&
+          rows[i]!.raw_len < SEARCH_STREAM_FROM &&
           (run.length === 0 ||
             (runBytes + rows[i]!.raw_len <= this.maxBytes && bytes + runBytes + rows[i]!.raw_len <= INDEX_BATCH_BYTES))
         ) {
@@ -574,13 +587,23 @@ export class MysqlEngine implements Engine {
        ORDER BY score DESC, e.seq LIMIT ?`,
       [expression, expression, actor.userId, ...(sessionIds ?? []), Math.min(Math.max(limit, 1), 200)],
     )
-    const raws = await readLines(this.client, rows, this.maxBytes)
+    // Long lines' text read a chunk at a time (never whole), the others in runs.
+    const short = rows.filter((r) => r.raw_len < SEARCH_STREAM_FROM)
+    const shortRaws = await readLines(this.client, short, this.maxBytes)
+    const texts = new Map(short.map((r, i) => [r.seq, searchTextOf(shortRaws[i]!)]))
+    for (const r of rows) {
+      if (r.raw_len < SEARCH_STREAM_FROM) continue
+      texts.set(
+        r.seq,
+        await searchTextOfStoredAsync(r.raw_len, (from, length) => readLineRange(this.client, r.seq, from, length)),
+      )
+    }
     return {
-      hits: rows.map((r, i) => ({
+      hits: rows.map((r) => ({
         sessionId: r.session_uid,
         seq: r.seq,
         kind: r.kind,
-        snippet: buildSnippet(searchTextOf(raws[i]!), match.terms),
+        snippet: buildSnippet(texts.get(r.seq)!, match.terms),
         score: r.score,
         timestamp: r.ts,
         title: r.title,

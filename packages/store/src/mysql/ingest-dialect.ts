@@ -29,7 +29,7 @@ import type {
 import { type Ingest, runAsync } from "../ingest/steps.ts"
 import type { MachineActor } from "../store.ts"
 import type { MysqlClient, MysqlQueryable, SqlValue } from "./client.ts"
-import { type ChunkRow, chunksOf, insertChunks, readLines } from "./line-chunks.ts"
+import { type ChunkRow, chunksOf, insertChunks, readLineRange, readLines } from "./line-chunks.ts"
 
 export const keyHash = (fileKey: string): string => createHash("sha256").update(fileKey, "utf8").digest("hex")
 
@@ -351,18 +351,8 @@ export class MysqlIngestTx implements IngestTx {
     return entries.map((e) => bytes.get(e.seq) ?? this.linesRead.get(e.seq)!)
   }
 
-  async readLinePart(entry: EntryRow, from: number, length: number): Promise<Uint8Array> {
-    const chunks = await this.rows<{ at: number; bytes: Uint8Array }>(
-      "SELECT at, bytes FROM line_chunks WHERE entry_seq = ? AND at < ? AND at + LENGTH(bytes) > ? ORDER BY at",
-      [entry.seq, from + length, from],
-    )
-    const out = new Uint8Array(length)
-    for (const c of chunks) {
-      const start = Math.max(from, c.at)
-      const end = Math.min(from + length, c.at + c.bytes.length)
-      out.set(c.bytes.subarray(start - c.at, end - c.at), start - from)
-    }
-    return out
+  readLinePart(entry: EntryRow, from: number, length: number): Promise<Uint8Array> {
+    return readLineRange(this.q, entry.seq, from, length)
   }
 
   async loadKeptUsage(userId: number, dedupKeys: readonly string[]): Promise<KeptUsageRow[]> {

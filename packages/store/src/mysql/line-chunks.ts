@@ -201,3 +201,18 @@ export async function* exportLines(client: MysqlClient, fileId: number, maxBytes
     from = rows[rows.length - 1]!.byte_offset + 1
   }
 }
+
+/** `length` bytes of line `seq` from `from`: the chunks that overlap them, cut (a long line read in parts). */
+export async function readLineRange(q: MysqlQueryable, seq: number, from: number, length: number): Promise<Uint8Array> {
+  const { rows } = await q.query<{ at: number; bytes: Uint8Array }>(
+    "SELECT at, bytes FROM line_chunks WHERE entry_seq = ? AND at < ? AND at + LENGTH(bytes) > ? ORDER BY at",
+    [seq, from + length, from],
+  )
+  const out = new Uint8Array(length)
+  for (const c of rows) {
+    const start = Math.max(from, c.at)
+    const end = Math.min(from + length, c.at + c.bytes.length)
+    out.set(c.bytes.subarray(start - c.at, end - c.at), start - from)
+  }
+  return out
+}
