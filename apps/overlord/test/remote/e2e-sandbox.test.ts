@@ -171,6 +171,7 @@ describe("sandbox commands through the real daemon, server, Daytona SDK and Clau
   })
 
   it("runs in a new sandbox: output streams live, exit code, patch back, session synced under the sandbox's machine", async () => {
+    const postedAt = performance.now()
     const created = await api<Api.CommandCreated>("/commands", {
       machineId: laptop.machineId,
       projectDir,
@@ -193,8 +194,22 @@ describe("sandbox commands through the real daemon, server, Daytona SDK and Clau
     })
     ws.send(JSON.stringify({ type: "watch-command", commandId, afterEventSeq: -1 } satisfies Live.WatchCommand))
     const events = () => live.flatMap((m) => (m.type === "command-events" ? m.events : []))
+    let firstEventMs: number | undefined
+    const firstEvent = waitFor("the first live event", () => events().length > 0, 150_000).then(() => {
+      firstEventMs = performance.now() - postedAt
+    })
 
     const done = await ended(commandId)
+    await firstEvent
+    // Reported, not asserted: a new sandbox (create, upload, run, patch, download, sync) against the local fake.
+    console.log(
+      JSON.stringify({
+        what: "sandbox command, new sandbox: POST to first live event / to ended (session stored)",
+        firstEventMs: Math.round(firstEventMs ?? Number.NaN),
+        endedMs: Math.round(performance.now() - postedAt),
+        loadavg: (await readFile("/proc/loadavg", "utf8")).split(" ").slice(0, 3).join(" "),
+      }),
+    )
     expect(done, JSON.stringify(done)).toMatchObject({ status: "completed", exitCode: 0 })
     await waitFor("every event live", async () => {
       const stored = (await api<Api.CommandDetail>(`/commands/${commandId}`)).body.events.length
