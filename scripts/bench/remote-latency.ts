@@ -23,7 +23,10 @@
  * that prints its `init` line at once and ends its turn when given the prompt) the same way, and the
  * whole path through it less the stand-in alone is Overlord's own part, with little noise.
  *
- *   bun scripts/bench/remote-latency.ts [--runs 30]
+ *   bun scripts/bench/remote-latency.ts [--runs 30] [--serve]
+ *
+ * `--serve`: the server is `overlord serve` (SQLite) in a process of its own and each daemon is paired
+ * with it by a pairing key (`overlord login --key`), as a laptop is in production.
  *
  * Prints p50/p99 and appends a record to `.artifacts/bench/results.jsonl`; asserts nothing.
  */
@@ -33,6 +36,14 @@ import type { Api, Live } from "@overlord/protocol"
 import { claudeBinary, claudeEnv, encodeProjectDir, makeClaudeHome } from "@overlord/testkit/claude-cli"
 import { startFakeAnthropic } from "@overlord/testkit/fake-anthropic"
 import { startOverlord } from "@overlord/testkit/overlord-process"
+import {
+  pairWithKey,
+  runCli,
+  type ServerAdmin,
+  type StandaloneServer,
+  setUpAdmin,
+  startStandaloneServer,
+} from "@overlord/testkit/standalone-server"
 import { waitFor } from "@overlord/testkit/wait"
 import { ClaudeProcess } from "../../apps/overlord/src/remote/claude-process.ts"
 import { percentile, record } from "./lib.ts"
@@ -42,6 +53,8 @@ const arg = (name: string, fallback: number) => {
   return i >= 0 ? Number(process.argv[i + 1]) : fallback
 }
 const RUNS = arg("runs", 30)
+/** Through `overlord serve` (SQLite) and a daemon paired with it, instead of the daemon's embedded server. */
+const SERVE = process.argv.includes("--serve")
 const PROMPT = "Say done."
 const STAND_IN_SESSION = "00000000-0000-4000-8000-00000000005a"
 const loadavg = async () => (await readFile("/proc/loadavg", "utf8")).split(" ").slice(0, 3).join(" ")
@@ -98,13 +111,54 @@ const stats = (xs: number[]) => {
 }
 
 /** One daemon whose commands run `program`; `runs` interleaved pairs of the whole path and `program` alone. */
+/** The daemon with its embedded server, or (`--serve`) paired by pairing key with `overlord serve` on SQLite. */
+async function startTopology(): Promise<{
+  readonly creds: { readonly serverUrl: string; readonly apiToken: string }
+  readonly home: string
+  readonly stop: () => Promise<void>
+}> {
+  if (!SERVE) {
+    const daemon = startOverlord(home, claude.configDir, ["--allow-remote"])
+    return {
+      creds: await daemon.credentials(),
+      home,
+      stop: async () => {
+        daemon.stop()
+        await new Promise((r) => daemon.child.once("exit", r))
+      },
+    }
+  }
+  server ??= await startStandaloneServer("overlord-bench-remote-serve-", { database: "sqlite" })
+  const admin = await setUpAdminOnce(server)
+  const laptop = join(server.dir, `laptop-${laptops++}`)
+  await pairWithKey(server, admin, laptop)
+  const daemon = runCli(laptop, ["start", "--foreground", "--claude-dir", claude.configDir, "--allow-remote"])
+  return {
+    creds: { serverUrl: server.url, apiToken: admin.apiToken },
+    home: laptop,
+    stop: async () => {
+      daemon.stop()
+      await daemon.exited
+    },
+  }
+}
+let server: StandaloneServer | undefined
+let serverAdmin: ServerAdmin | undefined
+let laptops = 0
+const setUpAdminOnce = async (s: StandaloneServer) => {
+  serverAdmin ??= await setUpAdmin(s)
+  return serverAdmin
+}
+
 async function measure(program: string, runs: number) {
   // The daemon inherits this environment and hands it to the CLI as it is (`CommandRunner`'s default).
   Object.assign(process.env, claudeEnv(claude.configDir, fake.url), { OVERLORD_CLAUDE_PATH: program })
-  const daemon = startOverlord(home, claude.configDir, ["--allow-remote"])
+  const topology = await startTopology()
+  const { creds, home } = topology
+  // This daemon's own machine (with --serve, the earlier phase's machine is still listed, offline).
+  const { machineId } = JSON.parse(await readFile(join(home, "machine.json"), "utf8")) as { machineId: string }
   const loadBefore = await loadavg()
   try {
-    const creds = await daemon.credentials()
     const api = async <T>(path: string, body?: unknown) => {
       const res = await fetch(`${creds.serverUrl}/api/v1${path}`, {
         method: body === undefined ? "GET" : "POST",
@@ -119,8 +173,9 @@ async function measure(program: string, runs: number) {
     const machine = await waitFor(
       "the machine",
       async () =>
-        (await api<{ machines: Api.Machine[] }>("/machines")).machines.find((m) => m.acceptsCommands && m.online) ??
-        null,
+        (await api<{ machines: Api.Machine[] }>("/machines")).machines.find(
+          (m) => m.machineId === machineId && m.acceptsCommands && m.online,
+        ) ?? null,
     )
     await waitFor("the project", async () =>
       (await readFile(join(home, "remote", "projects.json"), "utf8").catch(() => "")).includes(claude.projectDir)
@@ -230,8 +285,7 @@ async function measure(program: string, runs: number) {
       samples: rows.map((r) => ({ whole: Math.round(r.whole), alone: Math.round(r.alone) })),
     }
   } finally {
-    daemon.stop()
-    await new Promise((r) => daemon.child.once("exit", r))
+    await topology.stop()
   }
 }
 
@@ -239,7 +293,12 @@ try {
   const f = (s: { p50: number; p99: number }) => `p50 ${s.p50} ms, p99 ${s.p99} ms`
   const real = await measure(claudePath, RUNS)
   const stand = await measure(standIn, RUNS)
-  record("remote-latency", { realCli: real, standIn: stand })
+  record("remote-latency", {
+    topology: SERVE ? "overlord serve (SQLite) + paired daemon" : "embedded",
+    realCli: real,
+    standIn: stand,
+  })
+  console.log(SERVE ? "overlord serve (SQLite), daemons paired by pairing key" : "the daemon's embedded server")
   console.log(
     `real Claude CLI: ${real.runs} pairs after one warm-up pair; load average ${real.loadavgBefore} -> ${real.loadavgAfter}`,
   )
@@ -259,6 +318,7 @@ try {
   console.log(`  POST -> delivered: ${f(stand.postToDeliveredMs)}; stored -> live socket: ${f(stand.storedToLiveMs)}`)
   if (fake.errors.length > 0) console.log(`fake API problems: ${fake.errors.join("; ")}`)
 } finally {
+  await server?.stop()
   await fake.stop()
   await claude.cleanup()
 }

@@ -69,10 +69,17 @@ export async function serveTakesDatabaseUrl(home: string): Promise<boolean> {
   return help.output.includes("--database-url")
 }
 
-export async function startStandaloneServer(prefix: string): Promise<StandaloneServer> {
+/**
+ * `database`: SQLite when asked (scripts outside the test suites have no suite MariaDB); otherwise the
+ * suite's MariaDB when this CLI's `serve` takes `--database-url`, else SQLite.
+ */
+export async function startStandaloneServer(
+  prefix: string,
+  options: { readonly database?: "sqlite" } = {},
+): Promise<StandaloneServer> {
   const dir = await mkdtemp(join(tmpdir(), prefix))
   const home = join(dir, "server-home")
-  const useMariaDb = await serveTakesDatabaseUrl(home)
+  const useMariaDb = options.database !== "sqlite" && (await serveTakesDatabaseUrl(home))
   const dbArgs = useMariaDb
     ? [
         "--database-url",
