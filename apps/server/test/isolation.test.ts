@@ -72,6 +72,14 @@ describe.each(["sqlite", "mariadb"] as EngineName[])("isolation between users (%
     expect((await world.call(`/api/v1/entries/${seq}`, { cookie: a.cookie })).status).toBe(200)
   })
 
+  it("the usage report takes a limit of at least 1 and says whether it cut the rows", async () => {
+    expect((await world.call("/api/v1/usage?groupBy=session&limit=0", { cookie: a.cookie })).status).toBe(400)
+    expect((await world.call("/api/v1/usage?groupBy=session&limit=-1", { cookie: a.cookie })).status).toBe(400)
+    const report = (await world.call("/api/v1/usage?groupBy=day&limit=1", { cookie: b.cookie })).body as Api.UsageReport
+    expect(report.rows.length).toBeLessThanOrEqual(1)
+    expect(report.truncated).toBe(false)
+  })
+
   it("B cannot see or revoke A's machines, nor read A's shares", async () => {
     const machines = (await asB("/api/v1/machines")).body as { machines: Api.Machine[] }
     expect(machines.machines.map((m) => m.machineId)).toEqual(["machine-b"])
