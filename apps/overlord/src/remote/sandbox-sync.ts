@@ -76,6 +76,11 @@ export interface SandboxSyncStatus {
   readonly lastError: string | null
 }
 
+/** How the sync engine words a refusal from the server (`SyncEngine`'s `lastError`). */
+const REFUSED = "the server refused this daemon"
+/** How often the wait for a sandbox's files looks for a refusal. */
+const IDLE_SLICE_MS = 200
+
 /** Most a sandbox run's exit waits for its session files to be stored (it is sent either way). */
 export const SANDBOX_SYNC_WAIT_MS = 15_000
 
@@ -109,7 +114,18 @@ export class SandboxSync {
     await s.watcher
     // Told at once rather than left to the watch, so `idle` below covers them.
     for (const path of files) await s.engine.changed(relative(projects, path), path)
-    return s.engine.idle(timeoutMs)
+    // Until stored; not past a refusal (a revoked laptop, a server without child machines), which no
+    // wait cures: the command's exit goes out at once, and the engine keeps retrying with backoff.
+    const deadline = Date.now() + timeoutMs
+    while (Date.now() < deadline) {
+      if (await s.engine.idle(Math.min(IDLE_SLICE_MS, Math.max(1, deadline - Date.now())))) return true
+      const error = s.engine.status().lastError
+      if (error?.startsWith(REFUSED)) {
+        this.options.warn(`sandbox ${machine.sandboxName} (machine ${machine.machineName}): ${error}`)
+        return false
+      }
+    }
+    return false
   }
 
   private open(machine: SandboxMachine): Syncing {

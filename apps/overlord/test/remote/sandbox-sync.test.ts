@@ -89,4 +89,27 @@ describe("SandboxSync", () => {
     expect(entries.entries.map((e) => e.lineNo)).toEqual([0, 1, 2])
     await second.close()
   })
+
+  it("does not hold a run's exit when the server refuses the sandbox's machine (its laptop revoked)", async () => {
+    const revoked = await fetch(`${creds.serverUrl}/api/v1/machines/${laptop.machineId}/revoke`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${creds.apiToken}`, origin: creds.serverUrl },
+    })
+    expect(revoked.status).toBe(204)
+    await appendFile(file(), line(4))
+    const warnings: string[] = []
+    const sync = new SandboxSync({
+      home,
+      serverUrl: creds.serverUrl,
+      token,
+      parent: laptop,
+      log: silentLogger,
+      warn: (m) => warnings.push(m),
+    })
+    sync.resume()
+    // A ten-minute limit: resolving at all (within the test's time) means the refusal ended the wait.
+    expect(await sync.sync(machine(), [file()], 600_000)).toBe(false)
+    expect(warnings.join("\n")).toContain("the server refused this daemon")
+    await sync.close()
+  })
 })
