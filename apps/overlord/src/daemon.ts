@@ -142,7 +142,9 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger) =>
               ? {
                   onSandboxSessionFiles: async (kept) => {
                     const child = sandboxMachineFor(machine, { ...kept.sandbox, folder: kept.folder }, kept.projectName)
-                    if (!(await sandboxSync.sync(child, kept.written)))
+                    // While the daemon stops, not waited for: the next start resumes the machine.
+                    const synced = await sandboxSync.sync(child, kept.written, kept.interrupted ? 0 : undefined)
+                    if (!synced && !kept.interrupted)
                       log.warn(`remote: sandbox ${kept.sandbox.name}'s session files are still syncing`)
                   },
                 }

@@ -37,6 +37,11 @@ export interface KeptSessionFiles {
   readonly projectName: string
   /** Paths written (changed) by this download. */
   readonly written: readonly string[]
+  /**
+   * The daemon is stopping (the run was interrupted): start the sync but do not wait for it; the
+   * files are on disk, and the next start resumes the sandbox's machine and ships them.
+   */
+  readonly interrupted: boolean
 }
 
 export type SandboxStop = "cancelled" | "timed-out" | "interrupted"
@@ -217,7 +222,8 @@ export function runInSandbox(options: SandboxRunOptions): SandboxRun {
             : `the sandbox run failed: ${error instanceof Error ? error.message : String(error)}`,
       }
     }
-    if (ref !== undefined && codeSynced) await pullPatch(ref)
+    // Not while the daemon stops: it runs a command in the sandbox, and the changes stay there.
+    if (ref !== undefined && codeSynced && stopped !== "interrupted") await pullPatch(ref)
     if (ref !== undefined) {
       try {
         const downloaded = await sandboxes.downloadSessionFiles(ref)
@@ -227,6 +233,7 @@ export function runInSandbox(options: SandboxRunOptions): SandboxRun {
           folder: downloaded.machineName,
           projectName: basename(options.projectDir),
           written,
+          interrupted: stopped === "interrupted",
         })
       } catch (error) {
         options.logger.warn(`remote: copying the session files of sandbox ${ref.name}: ${String(error)}`)

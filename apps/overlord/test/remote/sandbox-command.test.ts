@@ -13,7 +13,7 @@ import { waitFor } from "@overlord/testkit/wait"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { CommandRunner } from "../../src/remote/command-runner.ts"
 import { DaytonaSandboxes, type DaytonaSettings } from "../../src/remote/daytona-sandbox.ts"
-import { sandboxProjectsDir } from "../../src/remote/sandbox-command.ts"
+import { type KeptSessionFiles, sandboxProjectsDir } from "../../src/remote/sandbox-command.ts"
 
 const ANTHROPIC_KEY = "sk-ant-sandbox-command-test-51d2"
 
@@ -24,12 +24,17 @@ describe("sandbox commands through the runner", () => {
   let settings: DaytonaSettings
   let projectDir: string
 
-  const rig = async (sandboxes: DaytonaSandboxes | undefined, apiUrl = anthropic.url) => {
+  const rig = async (
+    sandboxes: DaytonaSandboxes | undefined,
+    apiUrl = anthropic.url,
+    onSandboxSessionFiles?: (kept: KeptSessionFiles) => Promise<void>,
+  ) => {
     const home = await realpath(await mkdtemp(join(root, "home-")))
     const sent: Commands.CommandDaemonMessage[] = []
     const runner = CommandRunner.open({
       home,
       config: { enabled: true },
+      ...(onSandboxSessionFiles ? { onSandboxSessionFiles } : {}),
       knownProjects: () => new Set([projectDir]),
       send: (m) => sent.push(m),
       ...(sandboxes !== undefined ? { sandboxes } : {}),
@@ -145,6 +150,39 @@ describe("sandbox commands through the runner", () => {
       )
       expect(r.eventsOf("sb-cancel").some((e) => e.event.kind === "cli")).toBe(true)
       await r.runner.close()
+    } finally {
+      await slow.stop()
+    }
+  }, 120_000)
+
+  it("a run the daemon's stop interrupts keeps the session files without waiting for their sync, and pulls no patch", async () => {
+    const slow = startFakeAnthropic({
+      main: [
+        {
+          blocks: [{ type: "text", text: "too late" }],
+          usage: { input: 1, output: 1, cacheWrite: 0, cacheRead: 0 },
+          delayMs: 60_000,
+        },
+      ],
+    })
+    try {
+      const kept: KeptSessionFiles[] = []
+      const r = await rig(new DaytonaSandboxes(settings), slow.url, async (k) => {
+        kept.push(k)
+      })
+      await r.runner.accept(command("sb-stop", "Take your time."))
+      await waitFor("Claude Code to ask the API", () => slow.requests.some((q) => q.kind === "main"), 60_000)
+      const executed = () => fake.requests.filter((q) => q.path === "/process/execute" && q.body.includes("pull.patch"))
+      const patchesBefore = executed().length
+      // The first test's completed run pulled one: the count below can tell.
+      expect(patchesBefore).toBeGreaterThan(0)
+      await r.runner.close()
+      expect((await r.exitOf("sb-stop")).status).toBe("interrupted")
+      // The session file Claude Code had begun is kept and handed on, marked interrupted (no wait).
+      expect(kept).toHaveLength(1)
+      expect(kept[0]).toMatchObject({ interrupted: true })
+      expect(kept[0]!.written.length).toBeGreaterThan(0)
+      expect(executed().length).toBe(patchesBefore)
     } finally {
       await slow.stop()
     }
