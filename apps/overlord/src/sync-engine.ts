@@ -20,7 +20,12 @@ import { FACTS_VERSION, factsOfLines, type LineFacts } from "@overlord/transcrip
 import { Schema } from "effect"
 import WebSocket from "ws"
 import { type FileFacts, readBefore, readChunk, statFile } from "./file-reader.ts"
+import { GcPacing } from "./gc-pacing.ts"
 import type { Logger } from "./logger.ts"
+import { SendScheduler } from "./send-scheduler.ts"
+import { SyncReport, type SyncStatus } from "./sync-status.ts"
+
+export type { FileNotice, FileReset, SyncStatus } from "./sync-status.ts"
 
 export const DAEMON_VERSION = "0.1.0"
 
@@ -99,47 +104,8 @@ interface Tracked {
   checkingInPlace: boolean
 }
 
-interface InFlight {
-  readonly fileKey: string
-  readonly epoch: number
-  /** The frame's length: header, lines and facts. */
-  readonly bytes: number
-}
-
-export interface FileNotice {
-  readonly fileKey: string
-  count: number
-  last: string
-}
-
-/** A file re-read from byte 0 (`reset`): what the log says, kept for `overlord status`. */
-export interface FileReset {
-  readonly fileKey: string
-  readonly reason: Sync.Reset["reason"]
-  readonly at: string
-}
-
-export interface SyncStatus {
-  readonly connected: boolean
-  readonly serverUrl: string
-  readonly filesTracked: number
-  readonly bytesPending: number
-  readonly lastError: string | null
-  readonly notices: readonly FileNotice[]
-  /** Files re-read from the start since the daemon started, by reason, and the latest of them. */
-  readonly resets: { readonly count: Record<Sync.Reset["reason"], number>; readonly latest: readonly FileReset[] }
-  /**
-   * Files whose time changed without growth while the bytes before the synced offset still matched:
-   * an in-place edit further back cannot be seen without re-reading the whole file, so they are
-   * counted (and the latest named) rather than silently trusted.
-   */
-  readonly editedInPlace: { readonly count: number; readonly latest: readonly { fileKey: string; at: string }[] }
-}
-
 /** Bytes before an offset compared to tell a rewrite from an append: what the server's `tail` holds. */
 const TAIL_BYTES = 32
-/** How many of the latest resets and in-place edits `status` names. */
-const LATEST_KEPT = 20
 /** Space in front of each chunk for its frame's length prefix and header. */
 const HEADER_ROOM = 1024
 /**
@@ -148,18 +114,6 @@ const HEADER_ROOM = 1024
  * more are assembled by copying.
  */
 const FACTS_ROOM = 64 * 1024
-/**
- * During a bulk backfill the heap would otherwise drift up to the allocator's high-water mark;
- * a collection every 64 MB shipped keeps memory at the scale of a chunk, not of the input.
- */
-const COLLECT_EVERY_BYTES = 64 * 1024 * 1024
-const collectGarbage = () => Bun.gc(true)
-const QUIET_COLLECT_MS = 2_000
-/** After a backfill drains: collect, then hand the heap's free pages back to the system. */
-const collectAndShrink = () => {
-  Bun.gc(true)
-  Bun.shrink()
-}
 const decodeServer = Schema.decodeUnknownExit(Sync.ServerMessageFromJson)
 
 /** The `message` of a `refused` that does not decode (a newer server's refusal code), else null. */
@@ -172,15 +126,6 @@ const sameBytes = (a: Uint8Array, b: Uint8Array) => Buffer.from(a.buffer, a.byte
 
 export class SyncEngine {
   private readonly files = new Map<string, Tracked>()
-  private readonly backfill: Tracked[] = []
-  private readonly liveQueue = new Set<Tracked>()
-  private readonly inflight = new Map<number, InFlight>()
-  private inflightBytes = 0
-  private readonly notices = new Map<string, FileNotice>()
-  private readonly resetCount: Record<Sync.Reset["reason"], number> = { shrunk: 0, replaced: 0, rewritten: 0 }
-  private readonly latestResets: FileReset[] = []
-  /** fileKey → when its last change without growth was seen (insertion order = oldest first). */
-  private readonly editedInPlace = new Map<string, string>()
   private serverCursors = new Map<string, Sync.FileCursor>()
   private socket: WebSocket | null = null
   private ready = false
@@ -189,20 +134,20 @@ export class SyncEngine {
   /** Message types from the server this daemon does not know, each warned about once. */
   private readonly unknownTypes = new Set<string>()
   private stopped = false
-  private seq = 1
   private attempt = 0
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null
-  private lastError: string | null = null
   private pumping = false
   private pumpAgain = false
   private readonly chunkBytes: number
-  private readonly window: number
-  private readonly windowBytes: number
+  private readonly scheduler: SendScheduler<Tracked>
+  private readonly gc: GcPacing
   private readonly partialGraceMs: number
-  private bytesSinceCollect = 0
   private statTickets = 0
 
+  private readonly report: SyncReport
+
   constructor(private readonly options: SyncOptions) {
+    this.report = new SyncReport(options.log, options.onChange)
     this.chunkBytes = options.chunkBytes ?? 1024 * 1024
     // Enough in flight that the server has its next groups (4 MB each) arriving while it stores one,
     // so its groups are full: 16 MiB backfills ~10 % faster than 8. Counted in frames too, since a
@@ -210,8 +155,12 @@ export class SyncEngine {
     // over (send and receive buffers, the server's received frames until a collection), so the window
     // counts whole frames, facts included: counting only lines, a file of long prompts (facts as large
     // as its lines) once held twice the window and passed 350 MB under load (`memory-bound.test.ts`).
-    this.window = Math.max(3, options.window ?? 64)
-    this.windowBytes = Math.max(3 * this.chunkBytes, options.windowBytes ?? 16 * 1024 * 1024)
+    const window = Math.max(3, options.window ?? 64)
+    const windowBytes = Math.max(3 * this.chunkBytes, options.windowBytes ?? 16 * 1024 * 1024)
+    this.scheduler = new SendScheduler<Tracked>({ chunkBytes: this.chunkBytes, window, windowBytes }, (t) =>
+      this.files.has(t.fileKey),
+    )
+    this.gc = new GcPacing(() => this.scheduler.framesInFlight > 0)
     this.partialGraceMs = options.partialGraceMs ?? 1000
   }
 
@@ -220,7 +169,7 @@ export class SyncEngine {
   /** A file found by the initial scan: queued for backfill (the caller adds them newest first). */
   async addBackfill(fileKey: string, path: string): Promise<void> {
     const t = await this.track(fileKey, path)
-    if (t && !t.live) this.backfill.push(t)
+    if (t && !t.live) this.scheduler.queueBackfill(t)
     this.pump()
   }
 
@@ -233,20 +182,8 @@ export class SyncEngine {
     const { facts, ticket } = await this.stat(path)
     if (!facts) return
     this.observe(t, facts, ticket)
-    this.liveQueue.add(t)
+    this.scheduler.queueLive(t)
     this.pump()
-  }
-
-  private quietCollect: ReturnType<typeof setTimeout> | null = null
-  private scheduleQuietCollect(): void {
-    if (this.quietCollect) clearTimeout(this.quietCollect)
-    this.quietCollect = setTimeout(() => {
-      this.quietCollect = null
-      if (this.inflight.size > 0) return
-      this.bytesSinceCollect = 0
-      collectAndShrink()
-    }, QUIET_COLLECT_MS)
-    this.quietCollect.unref?.()
   }
 
   /** A look for what the watcher may have missed: an unknown file backfills, a changed one syncs. */
@@ -269,7 +206,7 @@ export class SyncEngine {
     if (this.serverCursors.has(fileKey)) void this.goneAt([{ fileKey, path: t.path }])
     if (t.partialTimer) clearTimeout(t.partialTimer)
     this.files.delete(fileKey)
-    this.liveQueue.delete(t)
+    this.scheduler.unqueueLive(t)
     this.options.onChange?.()
   }
 
@@ -370,12 +307,7 @@ export class SyncEngine {
       if (!sameBytes(actual, check)) return await this.rewritten(t)
       const size = t.size
       if (!(await this.restat(t)) || t.size !== size || t.generation !== generation) return
-      this.editedInPlace.delete(t.fileKey)
-      this.editedInPlace.set(t.fileKey, new Date().toISOString())
-      this.options.log.info(
-        `${t.fileKey} changed without growing: the bytes before byte ${checkEnd} still match; an edit further back is not synced`,
-      )
-      this.options.onChange?.()
+      this.report.editedInPlaceAt(t.fileKey, checkEnd)
     } finally {
       t.checkingInPlace = false
     }
@@ -401,7 +333,7 @@ export class SyncEngine {
   stop(): void {
     this.stopped = true
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer)
-    if (this.quietCollect) clearTimeout(this.quietCollect)
+    this.gc.stop()
     for (const t of this.files.values()) if (t.partialTimer) clearTimeout(t.partialTimer)
     this.socket?.close(1000, "daemon stopping")
     this.socket = null
@@ -415,16 +347,7 @@ export class SyncEngine {
       serverUrl: this.options.serverUrl,
       filesTracked: this.files.size,
       bytesPending: pending,
-      lastError: this.lastError,
-      notices: [...this.notices.values()],
-      resets: { count: { ...this.resetCount }, latest: [...this.latestResets] },
-      editedInPlace: {
-        count: this.editedInPlace.size,
-        latest: [...this.editedInPlace]
-          .slice(-LATEST_KEPT)
-          .map(([fileKey, at]) => ({ fileKey, at }))
-          .reverse(),
-      },
+      ...this.report.history(),
     }
   }
 
@@ -482,7 +405,7 @@ export class SyncEngine {
     const deadline = Date.now() + timeoutMs
     while (Date.now() < deadline) {
       const s = this.status()
-      if (s.connected && s.bytesPending === 0 && this.inflight.size === 0) return true
+      if (s.connected && s.bytesPending === 0 && this.scheduler.framesInFlight === 0) return true
       await new Promise((r) => setTimeout(r, 25))
     }
     return false
@@ -556,8 +479,7 @@ export class SyncEngine {
       if (this.socket !== socket) return
       this.socket = null
       this.ready = false
-      this.inflight.clear()
-      this.inflightBytes = 0
+      this.scheduler.dropInFlight()
       for (const t of this.files.values()) {
         t.sent = t.acked
         t.verified = false
@@ -568,9 +490,7 @@ export class SyncEngine {
   }
 
   private fail(message: string): void {
-    if (this.lastError !== message) this.options.log.warn(message)
-    this.lastError = message
-    this.options.onChange?.()
+    this.report.fail(message)
   }
 
   private scheduleReconnect(): void {
@@ -623,17 +543,17 @@ export class SyncEngine {
         }
         this.goneNotices = msg.goneNotices === true
         this.attempt = 0
-        this.lastError = null
+        this.report.clearError()
         this.serverCursors = new Map(msg.cursors.map((c) => [c.fileKey, c]))
         this.factsFrameLimit = msg.factsVersion === FACTS_VERSION ? msg.limits.maxFrameBytes : 0
         this.options.log.info(`connected to ${this.options.serverUrl}; the server holds ${msg.cursors.length} files`)
         this.ready = true
         this.flushCommandMessages()
-        const queued = new Set(this.backfill)
+        const queued = this.scheduler.backfillQueued()
         for (const t of this.files.values()) {
           await this.verify(t)
           // Bytes in flight when the last connection dropped: their file already left the queues.
-          if (t.sent < t.size && !queued.has(t)) this.liveQueue.add(t)
+          if (t.sent < t.size && !queued.has(t)) this.scheduler.queueLive(t)
         }
         this.options.onChange?.()
         this.pump()
@@ -651,7 +571,7 @@ export class SyncEngine {
         this.fail(`server: ${msg.message}`)
         return
       case "ack": {
-        const flight = this.landed(msg.seq)
+        const flight = this.scheduler.landed(msg.seq)
         const t = this.files.get(msg.fileKey)
         if (t && (!flight || flight.epoch === t.epoch) && msg.generation === t.generation) {
           t.acked = Math.max(t.acked, msg.offset)
@@ -665,18 +585,16 @@ export class SyncEngine {
           offset: msg.offset,
           ...(t && sameGeneration && t.storedEnd > msg.offset ? { end: t.storedEnd } : {}),
         })
-        if (msg.notices) this.note(msg.fileKey, msg.notices)
-        // A drained backfill leaves garbage behind; collect it once things are quiet, so an idle
-        // daemon stays small. Not at once: a collection takes milliseconds, and live appends drain too.
-        if (this.inflight.size === 0 && this.bytesSinceCollect > 0 && this.status().bytesPending === 0) {
-          this.scheduleQuietCollect()
+        if (msg.notices) this.report.note(msg.fileKey, msg.notices)
+        if (this.scheduler.framesInFlight === 0 && this.gc.shippedSinceCollect && this.status().bytesPending === 0) {
+          this.gc.drained()
         }
         this.options.onChange?.()
         this.pump()
         return
       }
       case "rejected": {
-        const flight = this.landed(msg.seq)
+        const flight = this.scheduler.landed(msg.seq)
         const t = this.files.get(msg.cursor.fileKey)
         if (t && (!flight || flight.epoch === t.epoch)) {
           this.options.log.info(`resync ${t.fileKey}: ${msg.reason}`)
@@ -684,33 +602,12 @@ export class SyncEngine {
           t.verified = false
           await this.verify(t)
           // Rewound to the server's offset: the file may already have left the queues.
-          if (t.sent < t.size) this.liveQueue.add(t)
+          if (t.sent < t.size) this.scheduler.queueLive(t)
         }
         this.pump()
         return
       }
     }
-  }
-
-  /** An append answered: out of the window. */
-  private landed(seq: number): InFlight | undefined {
-    const flight = this.inflight.get(seq)
-    if (flight) {
-      this.inflight.delete(seq)
-      this.inflightBytes -= flight.bytes
-    }
-    return flight
-  }
-
-  private note(fileKey: string, notices: readonly Sync.LineNotice[]): void {
-    const n = this.notices.get(fileKey) ?? { fileKey, count: 0, last: "" }
-    n.count += notices.length
-    const last = notices[notices.length - 1]!
-    n.last = `byte ${last.byteOffset}: ${last.message}`
-    // Re-inserted, so the map runs from the file noted longest ago to the latest (status shows those).
-    this.notices.delete(fileKey)
-    this.notices.set(fileKey, n)
-    this.options.log.warn(`${fileKey}: ${notices.length} line(s) kept but unreadable; ${n.last}`)
   }
 
   /**
@@ -764,10 +661,7 @@ export class SyncEngine {
     t.check = NO_BYTES
     t.checkEnd = 0
     t.identity = identity
-    this.resetCount[reason] += 1
-    this.latestResets.unshift({ fileKey: t.fileKey, reason, at: new Date().toISOString() })
-    if (this.latestResets.length > LATEST_KEPT) this.latestResets.pop()
-    this.options.log.info(`re-reading ${t.fileKey} from the start: the file was ${reason}`)
+    this.report.reset(t.fileKey, reason)
     const reset: Sync.Reset = {
       type: "reset",
       fileKey: t.fileKey,
@@ -777,7 +671,7 @@ export class SyncEngine {
       reason,
     }
     this.socket.send(JSON.stringify(reset))
-    this.liveQueue.add(t)
+    this.scheduler.queueLive(t)
   }
 
   // ---- sending ------------------------------------------------------------------------------
@@ -799,7 +693,7 @@ export class SyncEngine {
 
   private async pumpLoop(): Promise<void> {
     while (this.ready && this.socket) {
-      const next = this.pick()
+      const next = this.scheduler.pick()
       if (!next) return
       const t = next
       t.reading = true
@@ -872,39 +766,12 @@ export class SyncEngine {
     t.checkEnd = end
   }
 
-  /** The next file with bytes to send: live files first; backfill keeps two window slots free. */
-  private pick(): Tracked | null {
-    if (this.inflight.size >= this.window || this.inflightBytes >= this.windowBytes) return null
-    for (const t of this.liveQueue) {
-      if (!this.files.has(t.fileKey)) {
-        this.liveQueue.delete(t)
-        continue
-      }
-      if (!t.verified || t.reading || t.partialTimer) continue
-      if (t.sent < t.size) return t
-      this.liveQueue.delete(t)
-    }
-    if (this.inflight.size >= this.window - 2 || this.inflightBytes >= this.windowBytes - 2 * this.chunkBytes)
-      return null
-    while (this.backfill.length > 0) {
-      const t = this.backfill[0]!
-      // A file waiting out a trailing fragment leaves the backfill; its timer queues it again.
-      if (!this.files.has(t.fileKey) || t.live || t.partialTimer || (t.verified && t.sent >= t.size && !t.reading)) {
-        this.backfill.shift()
-        continue
-      }
-      if (!t.verified || t.reading) return null
-      return t
-    }
-    return null
-  }
-
   private waitForPartial(t: Tracked): void {
     if (t.partialTimer) return
-    this.liveQueue.delete(t)
+    this.scheduler.unqueueLive(t)
     t.partialTimer = setTimeout(() => {
       t.partialTimer = null
-      this.liveQueue.add(t)
+      this.scheduler.queueLive(t)
       this.pump()
     }, this.partialGraceMs)
   }
@@ -914,7 +781,7 @@ export class SyncEngine {
    * its facts, when the server takes them, just behind it.
    */
   private sendAppend(t: Tracked, from: number, frame: Buffer, length: number): void {
-    const seq = this.seq++
+    const seq = this.scheduler.nextSeq()
     const end = HEADER_ROOM + length
     const payload = frame.subarray(HEADER_ROOM, end)
     // Facts written in place behind the payload (`factsInPlace` bytes), or built apart when they
@@ -955,16 +822,9 @@ export class SyncEngine {
       // A header longer than the room (a very long path): copy once.
       message = encodeAppendFrame(header, payload, facts ?? frame.subarray(end, end + factsInPlace))
     }
-    // The whole frame counts: facts can be as large as the lines (every line a long prompt), and
-    // the window bounds the memory frames hold on both sides until they are stored.
-    this.inflight.set(seq, { fileKey: t.fileKey, epoch: t.epoch, bytes: message.length })
-    this.inflightBytes += message.length
+    this.scheduler.launched(seq, { fileKey: t.fileKey, epoch: t.epoch, bytes: message.length })
     t.sent = from + length
     this.socket!.send(message)
-    this.bytesSinceCollect += message.length
-    if (this.bytesSinceCollect >= COLLECT_EVERY_BYTES) {
-      this.bytesSinceCollect = 0
-      collectGarbage()
-    }
+    this.gc.shipped(message.length)
   }
 }
