@@ -117,6 +117,10 @@ describe.skipIf(skip)("a queued command in the dashboard", () => {
     const status = page.locator("[data-testid=command-view] [data-testid=command-status]").first()
     await status.waitFor({ timeout: 20_000 })
     expect(await status.getAttribute("data-status")).toBe("queued")
+    // Nothing to send a follow-up to yet (the server would refuse it); cancelling is offered.
+    expect(await page.locator("[data-testid=follow-up-input]").count()).toBe(0)
+    expect(await page.locator("[data-testid=follow-up-send]").count()).toBe(0)
+    expect(await page.locator("[data-testid=command-cancel]").count()).toBe(1)
     await screenshot(page, "delivery-queued")
 
     await startDaemon()

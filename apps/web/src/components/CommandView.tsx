@@ -319,26 +319,31 @@ export const CommandView = ({ commandId, initial }: { commandId: string; initial
       )}
       {command && !final && (
         <form className="follow-up" onSubmit={onFollowUp}>
-          <textarea
-            aria-label="Follow-up message"
-            data-testid="follow-up-input"
-            placeholder="Send a follow-up while it runs…"
-            rows={2}
-            value={followUp}
-            onChange={(e) => setFollowUp(e.target.value)}
-            onKeyDown={(e) => {
-              if (e.key === "Enter" && (e.metaKey || e.ctrlKey)) onFollowUp(e)
-            }}
-          />
+          {/* A queued command has no CLI to read a follow-up (the server refuses it); it can be cancelled. */}
+          {command.status !== "queued" && (
+            <textarea
+              aria-label="Follow-up message"
+              data-testid="follow-up-input"
+              placeholder="Send a follow-up while it runs…"
+              rows={2}
+              value={followUp}
+              onChange={(e) => setFollowUp(e.target.value)}
+              onKeyDown={(e) => {
+                if (e.key === "Enter" && (e.metaKey || e.ctrlKey)) onFollowUp(e)
+              }}
+            />
+          )}
           <div className="follow-up-actions">
-            <button
-              type="submit"
-              className="button"
-              data-testid="follow-up-send"
-              disabled={sending !== null || followUp.trim() === ""}
-            >
-              {sending === "message" ? "Sending…" : "Send"}
-            </button>
+            {command.status !== "queued" && (
+              <button
+                type="submit"
+                className="button"
+                data-testid="follow-up-send"
+                disabled={sending !== null || followUp.trim() === ""}
+              >
+                {sending === "message" ? "Sending…" : "Send"}
+              </button>
+            )}
             <button
               type="button"
               className="button button-deny"
