@@ -207,12 +207,14 @@ describe("remote claude commands", () => {
 
   it("stops a run at its time limit: timed-out, its process group gone", async () => {
     const r = await use(slowStream(60))
-    await r.runner.accept(r.claudeCommand("late-1", { timeoutMs: 1500, model: "claude-sonnet-4-5" }))
+    // 5 s: long enough for the CLI to reach the API first even on a loaded machine (at load 7.5 it
+    // took up to 1.3 s to start, and a 1.5 s limit sometimes ended it before its first request).
+    await r.runner.accept(r.claudeCommand("late-1", { timeoutMs: 5000, model: "claude-sonnet-4-5" }))
     const pgid = r.runner.processGroup("late-1")!
     const exit = await r.exitOf("late-1")
     expect(exit, JSON.stringify(exit)).toMatchObject({
       status: "timed-out",
-      message: expect.stringContaining("1500 ms"),
+      message: expect.stringContaining("5000 ms"),
     })
     await groupGone(pgid)
     // The command's model reached the API.
