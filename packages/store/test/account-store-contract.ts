@@ -262,5 +262,105 @@ export function runAccountStoreContract(options: AccountStoreContractOptions): v
       expect(await engine.sharedSessionOwner(bob, SID)).toBeNull()
       expect(await engine.listSharedWithMe(bob)).toEqual([])
     })
+
+    /** Four calls of `use` at once. */
+    const atOnce = <A>(use: (i: number) => A | Promise<A>) => Promise.all(Array.from({ length: 4 }, (_, i) => use(i)))
+
+    it("a pairing key used at the same moment: a single-use one gives one machine token, a multi-use one each", async () => {
+      const engine = await make()
+      const admin = await setupAdmin(engine)
+      // Several rounds: a lost race shows in one of them (MySQL refused some as deadlocks before, 3 of 3 runs).
+      for (let round = 0; round < 5; round++) {
+        const once = await engine.issueToken({ userId: admin.userId, kind: "pairing-key", ttlMs: MINUTE })
+        const redeemed = await atOnce((i) => engine.redeemPairingKey(once, `m-${round}-${i}`))
+        expect(redeemed.filter((r) => r !== null)).toHaveLength(1)
+        const many = await engine.issueToken({
+          userId: admin.userId,
+          kind: "pairing-key",
+          ttlMs: MINUTE,
+          singleUse: false,
+        })
+        const fleet = await atOnce((i) => engine.redeemPairingKey(many, `f-${round}-${i}`))
+        const tokens = fleet.map((r) => r?.token)
+        expect(new Set(tokens).size).toBe(4)
+        for (const [i, token] of tokens.entries()) {
+          expect(await engine.verifyToken(token!, ["machine"])).toMatchObject({ machineUid: `f-${round}-${i}` })
+        }
+      }
+    })
+
+    it("a login link used at the same moment lets one browser in", async () => {
+      const engine = await make()
+      const admin = await setupAdmin(engine)
+      const login = await engine.issueToken({ userId: admin.userId, kind: "login-link", ttlMs: MINUTE })
+      const consumed = await atOnce(() => engine.consumeToken(login, "login-link"))
+      expect(consumed.filter((g) => g !== null)).toEqual([
+        { userId: admin.userId, kind: "login-link", machineUid: null },
+      ])
+    })
+
+    it("an invite link used at the same moment makes one user", async () => {
+      const engine = await make()
+      const admin = await setupAdmin(engine)
+      const link = await engine.createAccountLink({
+        kind: "invite",
+        createdBy: admin.userId,
+        role: "member",
+        ttlMs: MINUTE,
+      })
+      const accepted = await atOnce((i) => engine.acceptAccountLink(link.token, "invite", `u${i}@example.com`, `U${i}`))
+      expect(accepted.map((a) => a._tag).sort()).toEqual(["Accepted", "Invalid", "Invalid", "Invalid"])
+    })
+
+    it("an approved device code polled at the same moment delivers one machine token", async () => {
+      const engine = await make()
+      const admin = await setupAdmin(engine)
+      const code = await engine.createDeviceCode({ machineUid: "m-dev", machineName: "box", ttlMs: MINUTE })
+      await engine.decideDeviceRequest(admin, code.userCode, true)
+      const polls = await atOnce(() => engine.pollDeviceCode(code.deviceCode, 0))
+      expect(polls.map((p) => p.status).sort()).toEqual(["approved", "expired", "expired", "expired"])
+    })
+
+    it("a child machine belongs to its parent only, and goes with it when it is revoked", async () => {
+      const engine = await make()
+      const admin = await setupAdmin(engine)
+      const bob = await invite(engine, admin, "bob@example.com", "Bob")
+      await engine.openMachine(admin, "laptop", "laptop")
+      await engine.openMachine(admin, "desk", "desk")
+      await engine.openMachine(bob, "bob-laptop", "laptop")
+      expect(await engine.adoptChildMachine(admin, "laptop", "sbx-1", "sandbox 1", "sandbox")).toBe(true)
+      // Again (the sandbox's next hello): still its child.
+      expect(await engine.adoptChildMachine(admin, "laptop", "sbx-1", "sandbox 1", "sandbox")).toBe(true)
+      // Not another parent's, not the user's own machine, not the parent itself, not another user's.
+      expect(await engine.adoptChildMachine(admin, "desk", "sbx-1", "sandbox 1", "sandbox")).toBe(false)
+      expect(await engine.adoptChildMachine(admin, "laptop", "desk", "desk", "sandbox")).toBe(false)
+      expect(await engine.adoptChildMachine(admin, "laptop", "laptop", "laptop", "sandbox")).toBe(false)
+      expect(await engine.adoptChildMachine(bob, "laptop", "sbx-2", "sandbox 2", "sandbox")).toBe(false)
+      expect(await engine.adoptChildMachine(bob, "bob-laptop", "sbx-1", "sandbox 1", "sandbox")).toBe(true)
+      // Hellos of one new child at once: one machine, one parent.
+      const racing = await Promise.all(
+        [1, 2, 3].map(() => engine.adoptChildMachine(admin, "laptop", "sbx-3", "sandbox 3", "sandbox")),
+      )
+      expect(racing).toEqual([true, true, true])
+
+      expect(await engine.revokeMachine(bob, "laptop")).toBe(false)
+      expect(await engine.revokeMachine(admin, "laptop")).toBe(true)
+      // Revoked before: still the user's machine (MySQL counts a row that did not change as none).
+      expect(await engine.revokeMachine(admin, "laptop")).toBe(true)
+      expect((await engine.revokedMachines(admin)).map((m) => m.machineId)).toEqual(["laptop", "sbx-1", "sbx-3"])
+      expect((await engine.listMachines(admin)).map((m) => m.machineId)).toEqual(["desk"])
+      // Bob's own sbx-1 is not admin's.
+      expect(await engine.revokedMachines(bob)).toEqual([])
+      // A revoked parent adopts nothing, and a revoked child is not taken back.
+      expect(await engine.adoptChildMachine(admin, "laptop", "sbx-4", "sandbox 4", "sandbox")).toBe(false)
+      expect(await engine.adoptChildMachine(admin, "desk", "sbx-3", "sandbox 3", "sandbox")).toBe(false)
+      // Revoking a token twice says true twice; another user's is not found.
+      const api = await engine.issueToken({ userId: admin.userId, kind: "api" })
+      const [listed] = await engine.listTokens(admin)
+      expect(await engine.revokeToken(admin, listed!.tokenId)).toBe(true)
+      expect(await engine.revokeToken(admin, listed!.tokenId)).toBe(true)
+      expect(await engine.revokeToken(bob, listed!.tokenId)).toBe(false)
+      expect(await engine.verifyToken(api, ["api"])).toBeNull()
+    })
   })
 }
