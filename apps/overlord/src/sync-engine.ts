@@ -12,22 +12,20 @@ import { join } from "node:path"
 import {
   type Commands,
   encodeAppendFrame,
-  Sync,
+  type Sync,
   writeAppendFactsInPlace,
   writeAppendHeaderInPlace,
 } from "@overlord/protocol"
 import { FACTS_VERSION, factsOfLines, type LineFacts } from "@overlord/transcript"
-import { Schema } from "effect"
-import WebSocket from "ws"
 import { type FileFacts, readBefore, readChunk, statFile } from "./file-reader.ts"
 import { GcPacing } from "./gc-pacing.ts"
 import type { Logger } from "./logger.ts"
 import { SendScheduler } from "./send-scheduler.ts"
+import { type ServerEvent, SyncConnection } from "./sync-connection.ts"
 import { SyncReport, type SyncStatus } from "./sync-status.ts"
 
+export { DAEMON_VERSION } from "./sync-connection.ts"
 export type { FileNotice, FileReset, SyncStatus } from "./sync-status.ts"
-
-export const DAEMON_VERSION = "0.1.0"
 
 /** File keys per `gone` notice (the protocol's bound). */
 const GONE_BATCH = 1000
@@ -114,28 +112,15 @@ const HEADER_ROOM = 1024
  * more are assembled by copying.
  */
 const FACTS_ROOM = 64 * 1024
-const decodeServer = Schema.decodeUnknownExit(Sync.ServerMessageFromJson)
-
-/** The `message` of a `refused` that does not decode (a newer server's refusal code), else null. */
-function refusalMessageOf(text: string): string | null {
-  const message = (JSON.parse(text) as { message?: unknown }).message
-  return typeof message === "string" ? message : null
-}
 const NO_BYTES = new Uint8Array(0)
 const sameBytes = (a: Uint8Array, b: Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b)
 
 export class SyncEngine {
   private readonly files = new Map<string, Tracked>()
   private serverCursors = new Map<string, Sync.FileCursor>()
-  private socket: WebSocket | null = null
-  private ready = false
+  private readonly connection: SyncConnection
   /** Set at welcome: the server takes our line facts beside appends, in frames up to this size. */
   private factsFrameLimit = 0
-  /** Message types from the server this daemon does not know, each warned about once. */
-  private readonly unknownTypes = new Set<string>()
-  private stopped = false
-  private attempt = 0
-  private reconnectTimer: ReturnType<typeof setTimeout> | null = null
   private pumping = false
   private pumpAgain = false
   private readonly chunkBytes: number
@@ -148,6 +133,12 @@ export class SyncEngine {
 
   constructor(private readonly options: SyncOptions) {
     this.report = new SyncReport(options.log, options.onChange)
+    this.connection = new SyncConnection(options, {
+      welcome: (msg) => this.welcome(msg),
+      message: (msg) => this.onServerMessage(msg),
+      closed: () => this.disconnected(),
+      failed: (message) => this.fail(message),
+    })
     this.chunkBytes = options.chunkBytes ?? 1024 * 1024
     // Enough in flight that the server has its next groups (4 MB each) arriving while it stores one,
     // so its groups are full: 16 MiB backfills ~10 % faster than 8. Counted in frames too, since a
@@ -237,7 +228,7 @@ export class SyncEngine {
       checkingInPlace: false,
     }
     this.files.set(fileKey, t)
-    if (this.ready) await this.verify(t)
+    if (this.connection.ready) await this.verify(t)
     this.options.onChange?.()
     return t
   }
@@ -278,11 +269,11 @@ export class SyncEngine {
     const touchedInPlace = !replaced && !shrunk && facts.size === t.size && facts.mtimeMs !== t.mtimeMs
     t.size = facts.size
     t.mtimeMs = facts.mtimeMs
-    if ((replaced || shrunk) && this.ready) {
+    if ((replaced || shrunk) && this.connection.ready) {
       this.sendReset(t, replaced ? "replaced" : "shrunk", facts.identity)
     } else if (replaced || shrunk) {
       t.identity = facts.identity
-    } else if (touchedInPlace && this.ready) {
+    } else if (touchedInPlace && this.connection.ready) {
       void this.checkInPlace(t)
     }
   }
@@ -326,24 +317,20 @@ export class SyncEngine {
   // ---- connection ---------------------------------------------------------------------------
 
   start(): void {
-    this.stopped = false
-    this.connect()
+    this.connection.start()
   }
 
   stop(): void {
-    this.stopped = true
-    if (this.reconnectTimer) clearTimeout(this.reconnectTimer)
     this.gc.stop()
     for (const t of this.files.values()) if (t.partialTimer) clearTimeout(t.partialTimer)
-    this.socket?.close(1000, "daemon stopping")
-    this.socket = null
+    this.connection.stop()
   }
 
   status(): SyncStatus {
     let pending = 0
     for (const t of this.files.values()) pending += Math.max(0, t.size - t.acked)
     return {
-      connected: this.ready,
+      connected: this.connection.ready,
       serverUrl: this.options.serverUrl,
       filesTracked: this.files.size,
       bytesPending: pending,
@@ -353,7 +340,7 @@ export class SyncEngine {
 
   /** Tells the server this daemon's health, for the dashboard. */
   reportStatus(extraError: string | null): void {
-    if (!this.ready || !this.socket) return
+    if (!this.connection.open) return
     const s = this.status()
     const lastError = s.lastError ?? extraError
     const msg: Sync.DaemonStatus = {
@@ -363,16 +350,16 @@ export class SyncEngine {
       ...(lastError ? { lastError } : {}),
       ...(this.options.remote ? { remote: this.options.remote() } : {}),
     }
-    this.socket.send(JSON.stringify(msg))
+    this.connection.send(JSON.stringify(msg))
   }
 
   private goneNotices = false
 
   private sendGone(fileKeys: readonly string[]): void {
-    if (!this.goneNotices || !this.socket || !this.ready || fileKeys.length === 0) return
+    if (!this.goneNotices || !this.connection.open || fileKeys.length === 0) return
     for (let i = 0; i < fileKeys.length; i += GONE_BATCH) {
       const msg: Sync.Gone = { type: "gone", fileKeys: fileKeys.slice(i, i + GONE_BATCH) }
-      this.socket.send(JSON.stringify(msg))
+      this.connection.send(JSON.stringify(msg))
     }
   }
 
@@ -413,26 +400,12 @@ export class SyncEngine {
 
   // ---- remote commands ------------------------------------------------------------------------
 
-  /** Messages for the server while it is unreachable, sent in order at the next welcome. */
-  private readonly commandOutbox: Commands.CommandDaemonMessage[] = []
-
   /**
-   * Sends a command runner's message, or keeps it until the next welcome while disconnected. A
-   * message on a socket that dies before the server reads it is lost; the command's exit is kept in
-   * the runner's journal and re-sent when the server redelivers a command it has no ack for.
+   * Sends a command runner's message, or keeps it until the next welcome while disconnected
+   * (`SyncConnection.sendCommandMessage`).
    */
   sendCommandMessage(message: Commands.CommandDaemonMessage): void {
-    if (this.ready && this.socket && this.socket.readyState === WebSocket.OPEN && this.commandOutbox.length === 0) {
-      this.socket.send(JSON.stringify(message))
-      return
-    }
-    this.commandOutbox.push(message)
-    if (this.ready) this.flushCommandMessages()
-  }
-
-  private flushCommandMessages(): void {
-    while (this.commandOutbox.length > 0 && this.ready && this.socket && this.socket.readyState === WebSocket.OPEN)
-      this.socket.send(JSON.stringify(this.commandOutbox.shift()))
+    this.connection.sendCommandMessage(message)
   }
 
   private readonly seenCwds = new Set<string>()
@@ -448,127 +421,43 @@ export class SyncEngine {
     if (added) this.options.onCwds?.(added)
   }
 
-  private connect(): void {
-    if (this.stopped) return
-    const url = `${this.options.serverUrl.replace(/^http/, "ws")}/api/v1/sync`
-    const socket = new WebSocket(url, { perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 })
-    this.socket = socket
-    socket.binaryType = "nodebuffer"
-    socket.on("open", () => {
-      const hello: Sync.Hello = {
-        type: "hello",
-        protocolVersion: Sync.PROTOCOL_VERSION,
-        protocolMinor: Sync.PROTOCOL_MINOR,
-        daemonVersion: DAEMON_VERSION,
-        machineId: this.options.machineId,
-        machineName: this.options.machineName,
-        token: this.options.token,
-        ...(this.options.remote ? { remote: this.options.remote() } : {}),
-        ...(this.options.parent ? { parent: this.options.parent } : {}),
-      }
-      socket.send(JSON.stringify(hello))
-    })
-    socket.on("message", (data, isBinary) => {
-      if (isBinary) return
-      void this.onServerMessage(String(data))
-    })
-    socket.on("error", (error) => {
-      this.fail(`connection to ${this.options.serverUrl}: ${error.message}`)
-    })
-    socket.on("close", () => {
-      if (this.socket !== socket) return
-      this.socket = null
-      this.ready = false
-      this.scheduler.dropInFlight()
-      for (const t of this.files.values()) {
-        t.sent = t.acked
-        t.verified = false
-      }
-      this.options.onChange?.()
-      this.scheduleReconnect()
-    })
+  /** The socket closed: what was in flight is unanswered, and every file is verified again at the next welcome. */
+  private disconnected(): void {
+    this.scheduler.dropInFlight()
+    for (const t of this.files.values()) {
+      t.sent = t.acked
+      t.verified = false
+    }
+    this.options.onChange?.()
   }
 
   private fail(message: string): void {
     this.report.fail(message)
   }
 
-  private scheduleReconnect(): void {
-    if (this.stopped || this.reconnectTimer) return
-    // Exponential backoff with full jitter, so many daemons don't return in lockstep.
-    const cap = Math.min(30_000, 250 * 2 ** Math.min(this.attempt, 10))
-    const delay = 100 + Math.random() * cap
-    this.attempt += 1
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = null
-      this.connect()
-    }, delay)
+  /** A server this daemon can sync with: adopt its cursors, verify every file, and send. */
+  private async welcome(msg: Sync.Welcome): Promise<void> {
+    this.goneNotices = msg.goneNotices === true
+    this.report.clearError()
+    this.serverCursors = new Map(msg.cursors.map((c) => [c.fileKey, c]))
+    this.factsFrameLimit = msg.factsVersion === FACTS_VERSION ? msg.limits.maxFrameBytes : 0
+    this.options.log.info(`connected to ${this.options.serverUrl}; the server holds ${msg.cursors.length} files`)
+    const queued = this.scheduler.backfillQueued()
+    for (const t of this.files.values()) {
+      await this.verify(t)
+      // Bytes in flight when the last connection dropped: their file already left the queues.
+      if (t.sent < t.size && !queued.has(t)) this.scheduler.queueLive(t)
+    }
+    this.options.onChange?.()
+    this.pump()
+    void this.reportGone(msg.cursors)
   }
 
-  private async onServerMessage(text: string): Promise<void> {
-    const exit = decodeServer(text)
-    if (exit._tag === "Failure") {
-      const type = Sync.messageTypeOf(text)
-      if (type !== null && !Sync.SERVER_MESSAGE_TYPES.has(type)) {
-        // From a newer server (one minor ahead, `Sync.protocolSkew`): ignored, said once per type.
-        if (!this.unknownTypes.has(type)) {
-          this.unknownTypes.add(type)
-          this.options.log.warn(
-            `ignored a "${type}" message from the server: this daemon does not know it (a newer server)`,
-          )
-        }
-        return
-      }
-      // A refusal this daemon cannot decode in full (a newer server's code) still says why.
-      const refusal = type === "refused" ? refusalMessageOf(text) : null
-      this.fail(
-        refusal !== null
-          ? `the server refused this daemon: ${refusal}`
-          : `unreadable message from the server: ${text.slice(0, 200)}`,
-      )
-      return
-    }
-    const msg = exit.value
+  private async onServerMessage(msg: ServerEvent): Promise<void> {
     switch (msg.type) {
-      case "welcome": {
-        const skew = Sync.protocolSkew(
-          { major: Sync.PROTOCOL_VERSION, minor: Sync.PROTOCOL_MINOR, app: DAEMON_VERSION },
-          { ...Sync.protocolLevelOf(msg), app: msg.serverVersion },
-        )
-        if (skew) {
-          // A server that does not check (released before `protocolMinor`) is refused from this side.
-          this.fail(`this daemon refuses the server: ${skew.message}`)
-          this.socket?.close(4000, "incompatible_protocol")
-          return
-        }
-        this.goneNotices = msg.goneNotices === true
-        this.attempt = 0
-        this.report.clearError()
-        this.serverCursors = new Map(msg.cursors.map((c) => [c.fileKey, c]))
-        this.factsFrameLimit = msg.factsVersion === FACTS_VERSION ? msg.limits.maxFrameBytes : 0
-        this.options.log.info(`connected to ${this.options.serverUrl}; the server holds ${msg.cursors.length} files`)
-        this.ready = true
-        this.flushCommandMessages()
-        const queued = this.scheduler.backfillQueued()
-        for (const t of this.files.values()) {
-          await this.verify(t)
-          // Bytes in flight when the last connection dropped: their file already left the queues.
-          if (t.sent < t.size && !queued.has(t)) this.scheduler.queueLive(t)
-        }
-        this.options.onChange?.()
-        this.pump()
-        void this.reportGone(msg.cursors)
-        return
-      }
       case "command":
       case "command-input":
         this.options.onCommand?.(msg)
-        return
-      case "refused":
-        this.fail(`the server refused this daemon: ${msg.message}`)
-        return
-      case "error":
-        this.fail(`server: ${msg.message}`)
         return
       case "ack": {
         const flight = this.scheduler.landed(msg.seq)
@@ -652,7 +541,7 @@ export class SyncEngine {
   }
 
   private sendReset(t: Tracked, reason: Sync.Reset["reason"], identity: string): void {
-    if (!this.socket || !this.ready) return
+    if (!this.connection.open) return
     t.generation += 1
     t.epoch += 1
     // The server keeps only the lines that fit in `size`: its stored end is now at most that.
@@ -670,7 +559,7 @@ export class SyncEngine {
       size: t.size,
       reason,
     }
-    this.socket.send(JSON.stringify(reset))
+    this.connection.send(JSON.stringify(reset))
     this.scheduler.queueLive(t)
   }
 
@@ -692,7 +581,7 @@ export class SyncEngine {
   }
 
   private async pumpLoop(): Promise<void> {
-    while (this.ready && this.socket) {
+    while (this.connection.open) {
       const next = this.scheduler.pick()
       if (!next) return
       const t = next
@@ -740,7 +629,7 @@ export class SyncEngine {
           await this.rewritten(t)
           continue
         }
-        if (!this.ready || !this.socket) return
+        if (!this.connection.open) return
         // Kept before the frame is handed over: its bytes are the socket's from then on.
         this.shipped(t, expected, chunk.bytes, chunk.from + chunk.bytes.length)
         this.sendAppend(t, chunk.from, frame, chunk.bytes.length)
@@ -824,7 +713,7 @@ export class SyncEngine {
     }
     this.scheduler.launched(seq, { fileKey: t.fileKey, epoch: t.epoch, bytes: message.length })
     t.sent = from + length
-    this.socket!.send(message)
+    this.connection.send(message)
     this.gc.shipped(message.length)
   }
 }

@@ -1,0 +1,208 @@
+/**
+ * The daemon's sync socket: connect, `hello`, the server's `welcome` (version skew checked), decoding
+ * what the server says, reconnecting with backoff, and remote command messages kept while it is down.
+ * It knows nothing of files: it hands the decoded messages to its owner (`SyncEngine`).
+ */
+import { type Commands, Sync } from "@overlord/protocol"
+import { Schema } from "effect"
+import WebSocket from "ws"
+import type { Logger } from "./logger.ts"
+
+export const DAEMON_VERSION = "0.1.0"
+
+export interface ConnectionOptions {
+  /** The server's base URL, `http://host:port`. */
+  readonly serverUrl: string
+  readonly machineId: string
+  readonly machineName: string
+  readonly token: string
+  /** Set when this engine syncs a child machine (a sandbox's files) with its parent's `token`. */
+  readonly parent?: Sync.MachineParent
+  readonly log: Logger
+  /** What this daemon accepts of remote commands, told in `hello` and `status`. */
+  readonly remote?: () => Sync.RemoteCapabilities
+}
+
+/** What the server says that its owner acts on (a refusal or an error only fails the connection). */
+export type ServerEvent = Exclude<Sync.ServerMessage, Sync.Welcome | Sync.Refused | Sync.ProtocolError>
+
+export interface ConnectionEvents {
+  /** A server this daemon can sync with welcomed it: `ready` is true and kept command messages are sent. */
+  readonly welcome: (msg: Sync.Welcome) => Promise<void> | void
+  readonly message: (msg: ServerEvent) => Promise<void> | void
+  /** The socket closed; a reconnect is scheduled. */
+  readonly closed: () => void
+  /** Something to show in `status` and the log. */
+  readonly failed: (message: string) => void
+}
+
+const decodeServer = Schema.decodeUnknownExit(Sync.ServerMessageFromJson)
+
+/** The `message` of a `refused` that does not decode (a newer server's refusal code), else null. */
+function refusalMessageOf(text: string): string | null {
+  const message = (JSON.parse(text) as { message?: unknown }).message
+  return typeof message === "string" ? message : null
+}
+
+export class SyncConnection {
+  private socket: WebSocket | null = null
+  private welcomed = false
+  /** Message types from the server this daemon does not know, each warned about once. */
+  private readonly unknownTypes = new Set<string>()
+  private stopped = false
+  private attempt = 0
+  private reconnectTimer: ReturnType<typeof setTimeout> | null = null
+  /** Messages for the server while it is unreachable, sent in order at the next welcome. */
+  private readonly commandOutbox: Commands.CommandDaemonMessage[] = []
+
+  constructor(
+    private readonly options: ConnectionOptions,
+    private readonly events: ConnectionEvents,
+  ) {}
+
+  /** Welcomed on the current socket (stays true after `stop`, as nothing is synced any more). */
+  get ready(): boolean {
+    return this.welcomed
+  }
+
+  /** Welcomed, and the socket still there: frames and notices can be sent. */
+  get open(): boolean {
+    return this.welcomed && this.socket !== null
+  }
+
+  start(): void {
+    this.stopped = false
+    this.connect()
+  }
+
+  stop(): void {
+    this.stopped = true
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer)
+    this.socket?.close(1000, "daemon stopping")
+    this.socket = null
+  }
+
+  /** Sends on the socket; the caller checked `open`. */
+  send(message: string | Uint8Array): void {
+    this.socket!.send(message)
+  }
+
+  /**
+   * Sends a command runner's message, or keeps it until the next welcome while disconnected. A
+   * message on a socket that dies before the server reads it is lost; the command's exit is kept in
+   * the runner's journal and re-sent when the server redelivers a command it has no ack for.
+   */
+  sendCommandMessage(message: Commands.CommandDaemonMessage): void {
+    if (this.welcomed && this.socket && this.socket.readyState === WebSocket.OPEN && this.commandOutbox.length === 0) {
+      this.socket.send(JSON.stringify(message))
+      return
+    }
+    this.commandOutbox.push(message)
+    if (this.welcomed) this.flushCommandMessages()
+  }
+
+  private flushCommandMessages(): void {
+    while (this.commandOutbox.length > 0 && this.welcomed && this.socket && this.socket.readyState === WebSocket.OPEN)
+      this.socket.send(JSON.stringify(this.commandOutbox.shift()))
+  }
+
+  private connect(): void {
+    if (this.stopped) return
+    const url = `${this.options.serverUrl.replace(/^http/, "ws")}/api/v1/sync`
+    const socket = new WebSocket(url, { perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 })
+    this.socket = socket
+    socket.binaryType = "nodebuffer"
+    socket.on("open", () => {
+      const hello: Sync.Hello = {
+        type: "hello",
+        protocolVersion: Sync.PROTOCOL_VERSION,
+        protocolMinor: Sync.PROTOCOL_MINOR,
+        daemonVersion: DAEMON_VERSION,
+        machineId: this.options.machineId,
+        machineName: this.options.machineName,
+        token: this.options.token,
+        ...(this.options.remote ? { remote: this.options.remote() } : {}),
+        ...(this.options.parent ? { parent: this.options.parent } : {}),
+      }
+      socket.send(JSON.stringify(hello))
+    })
+    socket.on("message", (data, isBinary) => {
+      if (isBinary) return
+      void this.onServerMessage(String(data))
+    })
+    socket.on("error", (error) => {
+      this.events.failed(`connection to ${this.options.serverUrl}: ${error.message}`)
+    })
+    socket.on("close", () => {
+      if (this.socket !== socket) return
+      this.socket = null
+      this.welcomed = false
+      this.events.closed()
+      this.scheduleReconnect()
+    })
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped || this.reconnectTimer) return
+    // Exponential backoff with full jitter, so many daemons don't return in lockstep.
+    const cap = Math.min(30_000, 250 * 2 ** Math.min(this.attempt, 10))
+    const delay = 100 + Math.random() * cap
+    this.attempt += 1
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null
+      this.connect()
+    }, delay)
+  }
+
+  private async onServerMessage(text: string): Promise<void> {
+    const exit = decodeServer(text)
+    if (exit._tag === "Failure") {
+      const type = Sync.messageTypeOf(text)
+      if (type !== null && !Sync.SERVER_MESSAGE_TYPES.has(type)) {
+        // From a newer server (one minor ahead, `Sync.protocolSkew`): ignored, said once per type.
+        if (!this.unknownTypes.has(type)) {
+          this.unknownTypes.add(type)
+          this.options.log.warn(
+            `ignored a "${type}" message from the server: this daemon does not know it (a newer server)`,
+          )
+        }
+        return
+      }
+      // A refusal this daemon cannot decode in full (a newer server's code) still says why.
+      const refusal = type === "refused" ? refusalMessageOf(text) : null
+      this.events.failed(
+        refusal !== null
+          ? `the server refused this daemon: ${refusal}`
+          : `unreadable message from the server: ${text.slice(0, 200)}`,
+      )
+      return
+    }
+    const msg = exit.value
+    switch (msg.type) {
+      case "welcome": {
+        const skew = Sync.protocolSkew(
+          { major: Sync.PROTOCOL_VERSION, minor: Sync.PROTOCOL_MINOR, app: DAEMON_VERSION },
+          { ...Sync.protocolLevelOf(msg), app: msg.serverVersion },
+        )
+        if (skew) {
+          // A server that does not check (released before `protocolMinor`) is refused from this side.
+          this.events.failed(`this daemon refuses the server: ${skew.message}`)
+          this.socket?.close(4000, "incompatible_protocol")
+          return
+        }
+        this.attempt = 0
+        this.welcomed = true
+        this.flushCommandMessages()
+        return this.events.welcome(msg)
+      }
+      case "refused":
+        this.events.failed(`the server refused this daemon: ${msg.message}`)
+        return
+      case "error":
+        this.events.failed(`server: ${msg.message}`)
+        return
+      default:
+        return this.events.message(msg)
+    }
+  }
+}
