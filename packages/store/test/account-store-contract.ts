@@ -62,13 +62,11 @@ export function runAccountStoreContract(options: AccountStoreContractOptions): v
     if (out._tag !== "Accepted") throw new Error(`setup refused: ${out._tag}`)
     return out.user
   }
+  /** An invite link `admin` makes, for `ttlMs`. */
+  const inviteLink = (engine: Engine, admin: Actor, ttlMs = MINUTE) =>
+    engine.createAccountLink({ kind: "invite", createdBy: admin.userId, role: "member", ttlMs })
   const invite = async (engine: Engine, admin: Actor, email: string, name: string) => {
-    const link = await engine.createAccountLink({
-      kind: "invite",
-      createdBy: admin.userId,
-      role: "member",
-      ttlMs: MINUTE,
-    })
+    const link = await inviteLink(engine, admin)
     const out = await engine.acceptAccountLink(link.token, "invite", email, name)
     if (out._tag !== "Accepted") throw new Error(`invite refused: ${out._tag}`)
     return out.user
@@ -96,24 +94,14 @@ export function runAccountStoreContract(options: AccountStoreContractOptions): v
     it("an invite link works once, expires, and never takes an e-mail already in use", async () => {
       const engine = await make()
       const admin = await setupAdmin(engine)
-      const link = await engine.createAccountLink({
-        kind: "invite",
-        createdBy: admin.userId,
-        role: "member",
-        ttlMs: MINUTE,
-      })
+      const link = await inviteLink(engine, admin)
       expect((await engine.acceptAccountLink(link.token, "setup", "bob@example.com", "Bob"))._tag).toBe("Invalid")
       const taken = await engine.acceptAccountLink(link.token, "invite", "ADA@example.com", "Ada again")
       expect(taken._tag).toBe("EmailTaken")
       const bob = await engine.acceptAccountLink(link.token, "invite", "bob@example.com", "Bob")
       expect(bob).toMatchObject({ _tag: "Accepted", user: { role: "member", name: "Bob" } })
       expect((await engine.acceptAccountLink(link.token, "invite", "carl@example.com", "Carl"))._tag).toBe("Invalid")
-      const expired = await engine.createAccountLink({
-        kind: "invite",
-        createdBy: admin.userId,
-        role: "member",
-        ttlMs: -1,
-      })
+      const expired = await inviteLink(engine, admin, -1)
       expect((await engine.acceptAccountLink(expired.token, "invite", "carl@example.com", "Carl"))._tag).toBe("Invalid")
       expect(await engine.findUserByEmail("BOB@example.com")).toMatchObject({ name: "Bob" })
       expect(await engine.getUser(admin.userId)).toEqual(admin)
@@ -168,12 +156,7 @@ export function runAccountStoreContract(options: AccountStoreContractOptions): v
       const api = await engine.issueToken({ userId: admin.userId, kind: "api" })
       expect(await engine.redeemPairingKey(api, "m-5")).toBeNull()
       const device = await engine.createDeviceCode({ machineUid: "m-6", machineName: "box", ttlMs: MINUTE })
-      const link = await engine.createAccountLink({
-        kind: "invite",
-        createdBy: admin.userId,
-        role: "member",
-        ttlMs: MINUTE,
-      })
+      const link = await inviteLink(engine, admin)
       const text = (await Promise.all(SECRET_TABLES.map((t) => options.tableText(engine, t)))).join("\n")
       for (const secret of [once, many, first!.token, api, device.deviceCode, device.userCode, link.token]) {
         expect(text).not.toContain(secret)
@@ -302,12 +285,7 @@ export function runAccountStoreContract(options: AccountStoreContractOptions): v
     it("an invite link used at the same moment makes one user", async () => {
       const engine = await make()
       const admin = await setupAdmin(engine)
-      const link = await engine.createAccountLink({
-        kind: "invite",
-        createdBy: admin.userId,
-        role: "member",
-        ttlMs: MINUTE,
-      })
+      const link = await inviteLink(engine, admin)
       const accepted = await atOnce((i) => engine.acceptAccountLink(link.token, "invite", `u${i}@example.com`, `U${i}`))
       expect(accepted.map((a) => a._tag).sort()).toEqual(["Accepted", "Invalid", "Invalid", "Invalid"])
     })
