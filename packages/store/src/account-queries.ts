@@ -9,10 +9,10 @@
  * Security rules held here for every engine:
  * - every secret (token, pairing key, link, device code, user code) is stored as its SHA-256 only
  *   (`tokens.ts`); a row found by a hash is compared with it again in constant time (`tokensEqual`);
- * - a one-time secret works once: a token is spent by one conditional UPDATE (`used_at IS NULL`: of two
- *   concurrent uses one changes the row); a link, a pairing key and a device code are read and spent in
- *   one transaction whose read locks the row (`forUpdate` on MySQL; SQLite's IMMEDIATE transaction holds
- *   the database's one write lock), so a second use waits, then finds it used;
+ * - a one-time secret works once: a token or a single-use pairing key is spent by one conditional UPDATE
+ *   (`used_at IS NULL`: of two concurrent uses one changes the row); a link and a device code are read
+ *   and spent in one transaction whose read locks the row (`forUpdate` on MySQL; SQLite's IMMEDIATE
+ *   transaction holds the database's one write lock), so a second use waits, then finds it used;
  * - whatever a user owns is read and written through `actor.userId`.
  *
  * No statement needs the id of the row it inserts (MySQL gives `insertId`, SQLite `RETURNING`): each row
@@ -213,18 +213,9 @@ function* issueToken(db: QueryDialect, input: IssueToken): Query<string> {
 }
 
 /** The token `plaintext` is, if it is one of `kinds`, unrevoked and unexpired (used or not). */
-function* findToken(
-  db: QueryDialect,
-  plaintext: string,
-  kinds: readonly TokenKind[],
-  lock: boolean,
-): Query<TokenRow | null> {
+function* findToken(db: QueryDialect, plaintext: string, kinds: readonly TokenKind[]): Query<TokenRow | null> {
   const hash = hashToken(plaintext)
-  const [row] = yield* all<TokenRow>(
-    db,
-    `SELECT ${TOKEN_COLUMNS} FROM tokens WHERE token_hash = ?${lockIf(db, lock)}`,
-    [hash],
-  )
+  const [row] = yield* all<TokenRow>(db, `SELECT ${TOKEN_COLUMNS} FROM tokens WHERE token_hash = ?`, [hash])
   if (!row || !tokensEqual(row.token_hash, hash)) return null
   if (!kinds.includes(row.kind) || row.revoked_at) return null
   if (row.expires_at && row.expires_at < now()) return null
@@ -232,12 +223,12 @@ function* findToken(
 }
 
 function* verifyToken(db: QueryDialect, plaintext: string, kinds: readonly TokenKind[]): Query<TokenGrant | null> {
-  const row = yield* findToken(db, plaintext, kinds, false)
+  const row = yield* findToken(db, plaintext, kinds)
   return !row || row.used_at ? null : grantOf(row)
 }
 
 function* consumeToken(db: QueryDialect, plaintext: string, kind: TokenKind): Query<TokenGrant | null> {
-  const row = yield* findToken(db, plaintext, [kind], false)
+  const row = yield* findToken(db, plaintext, [kind])
   if (!row || row.used_at) return null
   // One statement decides which of two concurrent uses wins.
   const used = yield* run(db, "UPDATE tokens SET used_at = ? WHERE id = ? AND used_at IS NULL", [now(), row.id])
@@ -426,7 +417,7 @@ function redeemPairingKey(
     // single-use key is spent by one conditional UPDATE instead, as `consumeToken`: of two redemptions
     // one changes the row; the other finds it spent (an UPDATE reads the latest committed row).
     db.transaction(function* (tx) {
-      const row = yield* findToken(tx, key, ["pairing-key"], false)
+      const row = yield* findToken(tx, key, ["pairing-key"])
       if (!row || row.used_at) return null
       const [label] = yield* all<{ single_use: number }>(tx, "SELECT single_use FROM token_labels WHERE token_id = ?", [
         row.id,
