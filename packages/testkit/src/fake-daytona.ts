@@ -33,6 +33,18 @@ export interface FakeDaytonaFaults {
   neverStart: boolean
   /** `POST /git/clone` fails as the daemon reports a repository it cannot find (404). */
   gitCloneFails: boolean
+  /**
+   * The API key was revoked on Daytona's side: every request is answered 401 as a wrong key is, so a
+   * test need not restart the client with another key.
+   */
+  keyRevoked: boolean
+  /**
+   * Only snapshots made here (`POST /snapshots`) exist: `POST /sandbox` naming any other is refused as
+   * Daytona refuses it, a 400 "Snapshot X not found. Did you add it through the Daytona Dashboard?"
+   * (its sandbox service throws a BadRequestError, not a 404), and `GET /snapshots/X` is the 404 it
+   * always is. Off by default, so tests need not build the snapshot first.
+   */
+  unknownSnapshots: boolean
 }
 
 export type FakeDaytonaPlane = "api" | "toolbox"
@@ -140,7 +152,13 @@ export async function startFakeDaytona(options: FakeDaytonaOptions = {}): Promis
   const root = await mkdtemp(join(tmpdir(), "overlord-fake-daytona-"))
   const requests: FakeDaytonaRequest[] = []
   const errors: string[] = []
-  const faults: FakeDaytonaFaults = { quotaExceeded: false, neverStart: false, gitCloneFails: false }
+  const faults: FakeDaytonaFaults = {
+    quotaExceeded: false,
+    neverStart: false,
+    gitCloneFails: false,
+    keyRevoked: false,
+    unknownSnapshots: false,
+  }
   const sandboxes = new Map<string, FakeSandbox>()
   const snapshots = new Map<string, FakeSnapshot>()
   const sessions = new Map<string, Map<string, Map<string, SessionCommand>>>()
@@ -284,6 +302,13 @@ export async function startFakeDaytona(options: FakeDaytonaOptions = {}): Promis
         )
       }
       const b = json()
+      if (faults.unknownSnapshots && typeof b.snapshot === "string" && !snapshots.has(b.snapshot))
+        return apiError(
+          400,
+          "Bad Request",
+          `Snapshot ${b.snapshot} not found. Did you add it through the Daytona Dashboard?`,
+          "/api/sandbox",
+        )
       if (typeof b.name === "string" && findSandbox(b.name))
         return apiError(409, "Conflict", `Sandbox with name ${b.name} already exists`, "/api/sandbox")
       return Response.json(dto(await createSandbox(b)))
@@ -612,7 +637,7 @@ export async function startFakeDaytona(options: FakeDaytonaOptions = {}): Promis
         })
       }
       const respond = async (): Promise<Response | undefined> => {
-        if (req.headers.get("authorization") !== `Bearer ${apiKey}`) {
+        if (faults.keyRevoked || req.headers.get("authorization") !== `Bearer ${apiKey}`) {
           return tb
             ? daemonError(401, "UNAUTHORIZED", "Unauthorized", path, req.method)
             : apiError(401, "Unauthorized", "Invalid credentials", url.pathname)

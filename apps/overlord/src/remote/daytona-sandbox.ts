@@ -242,6 +242,14 @@ export class DaytonaSandboxes {
         .catch(async (e: unknown) => {
           const winner = e instanceof sdk.DaytonaConflictError ? await find() : undefined
           if (winner) return winner
+          // Daytona answers a missing snapshot with a 400 whose text sends the user to its dashboard;
+          // asking for the snapshot tells that case apart (a 404), and Overlord builds it itself.
+          if (e instanceof sdk.DaytonaBadRequestError && (await this.snapshotMissing(daytona, sdk)))
+            throw new DaytonaSandboxError(
+              "not-found",
+              `Daytona has no snapshot "${this.settings.snapshot}" (404) to create ${what} from: build it with \`overlord daytona snapshot\`, or name an existing one as "snapshot" in daytona.json.`,
+              { cause: e },
+            )
           throw toDaytonaError(sdk, "create", e, {
             apiUrl: this.settings.apiUrl,
             startTimeoutSeconds: this.startTimeoutSeconds,
@@ -270,6 +278,14 @@ export class DaytonaSandboxes {
       home,
       projectPath: `${home}/${projectName}`,
     }
+  }
+
+  /** Whether Daytona answers 404 for the configured snapshot (any other answer: not known to be missing). */
+  private async snapshotMissing(daytona: Sdk.Daytona, sdk: typeof Sdk): Promise<boolean> {
+    return daytona.snapshot.get(this.settings.snapshot).then(
+      () => false,
+      (e: unknown) => e instanceof sdk.DaytonaNotFoundError,
+    )
   }
 
   /** Runs a shell command in the sandbox; a non-zero exit is an error naming `purpose`. */

@@ -24,6 +24,8 @@ interface DaytonaFile {
   readonly statePolling?: boolean
   /** More environment for Claude Code in the sandbox (e.g. ANTHROPIC_BASE_URL for a gateway). */
   readonly sandboxEnv?: Readonly<Record<string, string>>
+  /** Seconds a sandbox may take to reach `started` (default 120): more for a slow region or large snapshot. */
+  readonly startTimeoutSeconds?: number
 }
 
 const stringsOnly = (v: unknown): Record<string, string> =>
@@ -57,5 +59,8 @@ export function loadDaytonaSettings(
     ...(target ? { target } : {}),
     ...(file.statePolling === true ? { statePolling: true } : {}),
     ...(file.sandboxEnv !== undefined ? { sandboxEnv: stringsOnly(file.sandboxEnv) } : {}),
+    ...(typeof file.startTimeoutSeconds === "number" && file.startTimeoutSeconds > 0
+      ? { startTimeoutSeconds: file.startTimeoutSeconds }
+      : {}),
   }
 }
