@@ -1,6 +1,7 @@
 /**
  * Summarises a `.cpuprofile` (from `bun --cpu-prof`): self time by function and by source file, and
- * inclusive time for a few functions of interest. `bun scripts/bench/prof-summary.ts <file.cpuprofile> [top]`
+ * inclusive time for a few functions of interest.
+ * `bun scripts/bench/prof-summary.ts <file.cpuprofile> [top] [--until-s S]`
  */
 import { readFileSync } from "node:fs"
 
@@ -11,7 +12,7 @@ interface Node {
 }
 const file = process.argv[2]
 if (!file) throw new Error("usage: prof-summary.ts <file.cpuprofile> [top]")
-const top = Number(process.argv[3] ?? 25)
+const top = Number(process.argv[3]?.startsWith("--") ? 25 : (process.argv[3] ?? 25))
 const p = JSON.parse(readFileSync(file, "utf8")) as {
   nodes: Node[]
   samples: number[]
@@ -22,9 +23,17 @@ const p = JSON.parse(readFileSync(file, "utf8")) as {
 const byId = new Map(p.nodes.map((n) => [n.id, n]))
 const parent = new Map<number, number>()
 for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
+// `--until-s S`: only the first S seconds of the profile (a backfill's, before it waits for the search
+// index and stops: the shutdown and the quiet collection after a backfill otherwise fill the profile).
+const untilArg = process.argv.indexOf("--until-s")
+const untilUs = untilArg > 0 ? Number(process.argv[untilArg + 1]) * 1e6 : Number.POSITIVE_INFINITY
 const self = new Map<number, number>()
-for (let i = 0; i < p.samples.length; i++)
+let elapsed = 0
+for (let i = 0; i < p.samples.length; i++) {
+  elapsed += p.timeDeltas[i] ?? 0
+  if (elapsed > untilUs) break
   self.set(p.samples[i]!, (self.get(p.samples[i]!) ?? 0) + (p.timeDeltas[i] ?? 0))
+}
 const total = [...self.values()].reduce((a, b) => a + b, 0)
 const short = (u: string) =>
   u.replace(/^.*\/work\/main\//, "").replace(/^.*node_modules\/\.pnpm\/([^/]+)\/.*/, "$1") || "(native)"

@@ -230,19 +230,28 @@ export async function watchSessions(options: WatchOptions): Promise<SessionWatch
       cannotRead(dir, error)
       return
     }
+    // Sub-folders are read side by side, not one after another: a history has a folder per session
+    // with subagents (~1,500 readdirs in the benchmark's 2,480-file corpus), and each await is a round
+    // trip through the thread pool. The order found does not matter: the first scan sorts by time.
+    const below: Promise<void>[] = []
     for (const entry of entries) {
       const path = join(dir, entry.name)
       if (entry.isSymbolicLink()) {
-        const target = await stat(path).catch(() => null)
-        if (target?.isDirectory()) log.info(`not following symlinked folder ${path}`)
+        below.push(
+          stat(path).then(
+            (target) => void (target.isDirectory() && log.info(`not following symlinked folder ${path}`)),
+            () => undefined,
+          ),
+        )
         continue
       }
-      if (entry.isDirectory()) await scan(path, into)
+      if (entry.isDirectory()) below.push(scan(path, into))
       else if (entry.isFile() && entry.name.endsWith(".jsonl")) {
         const key = toKey(root, path)
         if (isSessionFileKey(key)) into.push({ key, path })
       }
     }
+    await Promise.all(below)
   }
 
   /** Whatever a rescan finds: new files backfill, files that changed unseen sync now. */

@@ -35,7 +35,7 @@ describe("reading files", () => {
     const path = join(dir, "s.jsonl")
     await writeFile(path, "line one\nline two\nline thr")
     const buffer = new Uint8Array(64)
-    const chunk = await readChunk(path, 9, buffer, 64, false)
+    const chunk = readChunk(path, 9, buffer, 64, false)
     expect(chunk).toMatchObject({ from: 9 })
     expect(text(chunk!.bytes)).toBe("line two\n")
     expect(text(await readBefore(path, 9, 4))).toBe("one\n")
@@ -46,9 +46,9 @@ describe("reading files", () => {
     const path = join(dir, "s.jsonl")
     await writeFile(path, "no newline yet")
     // Sized to the file, smaller than a chunk: a fragment, which waits for its newline.
-    expect(await readChunk(path, 0, new Uint8Array(14), 64, false)).toBeNull()
+    expect(readChunk(path, 0, new Uint8Array(14), 64, false)).toBeNull()
     // A whole chunk without a newline: a long line, shipped in pieces.
-    expect(text((await readChunk(path, 0, new Uint8Array(14), 14, false))!.bytes)).toBe("no newline yet")
+    expect(text(readChunk(path, 0, new Uint8Array(14), 14, false)!.bytes)).toBe("no newline yet")
   })
 
   it("rotates the log file by size and keeps a bounded number of old logs", async () => {
