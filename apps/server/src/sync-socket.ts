@@ -337,7 +337,8 @@ export function openSyncConnection(
   /** Lets frames already on their way join the group (see `GROUP_SETTLE_MS`). */
   const settle = async () => {
     const start = performance.now()
-    while (inboxBytes < GROUP_MAX_BYTES && !closed) {
+    // Up to a group's frames too: a backfill of small files fills 256 frames long before 4 MiB.
+    while (inboxBytes < GROUP_MAX_BYTES && inbox.length < GROUP_MAX_FRAMES && !closed) {
       const seen = arrivals
       await new Promise<void>((resolve) => setImmediate(resolve))
       if (arrivals === seen && performance.now() - start >= GROUP_SETTLE_MS) return
