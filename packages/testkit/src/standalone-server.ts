@@ -56,6 +56,8 @@ export interface StandaloneServer {
   readonly url: string
   /** `mariadb` or `sqlite`: what the server stores in, for the report. */
   readonly database: "mariadb" | "sqlite"
+  /** `mysql://…/<database>` on MariaDB, else the SQLite file's path: for `storedText`. */
+  readonly databaseLocation: string
   readonly proc: CliProcess
   /** The one-time link `overlord serve` printed to create the first admin. */
   readonly setupUrl: string
@@ -80,15 +82,13 @@ export async function startStandaloneServer(
   const dir = await mkdtemp(join(tmpdir(), prefix))
   const home = join(dir, "server-home")
   const useMariaDb = options.database !== "sqlite" && (await serveTakesDatabaseUrl(home))
-  const dbArgs = useMariaDb
-    ? [
-        "--database-url",
-        await (async () => {
-          const db = testMariaDb()
-          return db.url(await db.createDatabase())
-        })(),
-      ]
-    : ["--database", join(dir, "server.db")]
+  const databaseLocation = useMariaDb
+    ? await (async () => {
+        const db = testMariaDb()
+        return db.url(await db.createDatabase())
+      })()
+    : join(dir, "server.db")
+  const dbArgs = useMariaDb ? ["--database-url", databaseLocation] : ["--database", databaseLocation]
   const proc = runCli(home, ["serve", "--port", "0", ...dbArgs])
   const describe = () => `server output:\n${proc.output()}`
   const url = await waitFor(
@@ -108,6 +108,7 @@ export async function startStandaloneServer(
   return {
     url,
     database: useMariaDb ? "mariadb" : "sqlite",
+    databaseLocation,
     proc,
     setupUrl,
     dir,
@@ -117,6 +118,41 @@ export async function startStandaloneServer(
       await rm(dir, { recursive: true, force: true })
     },
   }
+}
+
+/**
+ * Every row of every table the server stored, as text (binary columns as UTF-8): for tests that
+ * assert a secret never reached the server. Reads while the server runs (MariaDB) or from its file.
+ */
+export async function storedText(server: StandaloneServer): Promise<string> {
+  const cell = (v: unknown): unknown => (v instanceof Uint8Array ? Buffer.from(v).toString("utf8") : v)
+  const out: string[] = []
+  if (server.database === "mariadb") {
+    const { default: mysql } = await import("mysql2/promise")
+    const conn = await mysql.createConnection({ uri: server.databaseLocation, supportBigNumbers: true })
+    try {
+      const [tables] = await conn.query<mysql.RowDataPacket[]>("SHOW TABLES")
+      for (const t of tables) {
+        const name = String(Object.values(t)[0])
+        const [rows] = await conn.query<mysql.RowDataPacket[]>(`SELECT * FROM \`${name}\``)
+        for (const row of rows) out.push(`${name}\t${JSON.stringify(Object.values(row).map(cell))}`)
+      }
+    } finally {
+      await conn.end()
+    }
+  } else {
+    const { Database } = await import("bun:sqlite")
+    const db = new Database(server.databaseLocation, { readonly: true })
+    try {
+      const tables = db.query<{ name: string }, []>("SELECT name FROM sqlite_master WHERE type = 'table'").all()
+      for (const { name } of tables)
+        for (const row of db.query<Record<string, unknown>, []>(`SELECT * FROM "${name}"`).all())
+          out.push(`${name}\t${JSON.stringify(Object.values(row).map(cell))}`)
+    } finally {
+      db.close()
+    }
+  }
+  return out.join("\n")
 }
 
 /** `overlord status --json`, parsed; the raw text too, for failure messages. */

@@ -11,11 +11,11 @@
  * restart the daemon resumes syncing the sandbox's machine.
  */
 import { spawnSync } from "node:child_process"
-import { mkdir, mkdtemp, readdir, readFile, realpath, rm, writeFile } from "node:fs/promises"
+import { mkdir, mkdtemp, readFile, realpath, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { Api, Live } from "@overlord/protocol"
-import { claudeBinary, encodeProjectDir } from "@overlord/testkit/claude-cli"
+import { claudeBinary } from "@overlord/testkit/claude-cli"
 import { type FakeAnthropic, startFakeAnthropic } from "@overlord/testkit/fake-anthropic"
 import { type FakeDaytona, startFakeDaytona } from "@overlord/testkit/fake-daytona"
 import {
@@ -26,6 +26,7 @@ import {
 } from "@overlord/testkit/overlord-process"
 import { waitFor } from "@overlord/testkit/wait"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { findSessionFile, seedProjectSession } from "./support.ts"
 
 const ANTHROPIC_KEY = "sk-ant-e2e-sandbox-7c41"
 const SANDBOX_FILE = "made-in-sandbox.txt"
@@ -78,22 +79,7 @@ describe("sandbox commands through the real daemon, server, Daytona SDK and Clau
     })
 
   /** A session of `dir` already synced from the laptop: the daemon learns the project from its cwd. */
-  const knownProject = async (dir: string, sessionId: string) => {
-    const sessions = join(claudeDir, "projects", encodeProjectDir(dir))
-    await mkdir(sessions, { recursive: true })
-    await writeFile(
-      join(sessions, `${sessionId}.jsonl`),
-      `${JSON.stringify({
-        type: "user",
-        uuid: `u-${sessionId.slice(-4)}`,
-        parentUuid: null,
-        sessionId,
-        cwd: dir,
-        timestamp: new Date().toISOString(),
-        message: { role: "user", content: "earlier work" },
-      })}\n`,
-    )
-  }
+  const knownProject = (dir: string, sessionId: string) => seedProjectSession(claudeDir, dir, sessionId)
 
   beforeAll(async () => {
     root = await realpath(await mkdtemp(join(tmpdir(), "overlord-e2e-sandbox-")))
@@ -408,18 +394,3 @@ describe("sandbox commands through the real daemon, server, Daytona SDK and Clau
     expect(done.error?.message).not.toContain("dtn_wrong_key_5521")
   }, 120_000)
 })
-
-/** The session file `<sessionId>.jsonl` somewhere under `projects`. */
-async function findSessionFile(projects: string, sessionId: string): Promise<string> {
-  for (const dir of await readdir(projects)) {
-    const path = join(projects, dir, `${sessionId}.jsonl`)
-    if (
-      await readFile(path).then(
-        () => true,
-        () => false,
-      )
-    )
-      return path
-  }
-  throw new Error(`no ${sessionId}.jsonl under ${projects}`)
-}
