@@ -8,6 +8,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import type { RowDataPacket } from "mysql2/promise"
 import { testMariaDb } from "./mariadb.ts"
 import { OVERLORD_BIN } from "./overlord-process.ts"
 import { waitFor } from "./wait.ts"
@@ -131,10 +132,10 @@ export async function storedText(server: StandaloneServer): Promise<string> {
     const { default: mysql } = await import("mysql2/promise")
     const conn = await mysql.createConnection({ uri: server.databaseLocation, supportBigNumbers: true })
     try {
-      const [tables] = await conn.query<mysql.RowDataPacket[]>("SHOW TABLES")
+      const [tables] = await conn.query<RowDataPacket[]>("SHOW TABLES")
       for (const t of tables) {
         const name = String(Object.values(t)[0])
-        const [rows] = await conn.query<mysql.RowDataPacket[]>(`SELECT * FROM \`${name}\``)
+        const [rows] = await conn.query<RowDataPacket[]>(`SELECT * FROM \`${name}\``)
         for (const row of rows) out.push(`${name}\t${JSON.stringify(Object.values(row).map(cell))}`)
       }
     } finally {
