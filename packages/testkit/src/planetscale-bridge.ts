@@ -377,9 +377,51 @@ export async function startPlanetScaleBridge(options: PlanetScaleBridgeOptions):
 
   const openConnections = () => [...sessions.values()].filter((s) => s.connection !== undefined)
 
+  /**
+   * Connections no session holds, as vtgate keeps tablet connections: a request that arrives without a
+   * session and leaves none open (an autocommit statement, no transaction, no session variable, no lock)
+   * gives its connection back here, and the next such request takes it instead of opening one (which
+   * PlanetScale never does per request). With 20 ms of latency at load 7, p50: SELECT 1 25.3 -> 24.0 ms,
+   * two at once (the usage report's rows and totals) 27.5 -> 23.5 ms.
+   */
+  const pool: mysql.Connection[] = []
+  const dead = (c: mysql.Connection) =>
+    (c as unknown as { _fatalError?: unknown })._fatalError != null ||
+    (c as unknown as { _closing?: boolean })._closing === true
+  const fromPool = (): mysql.Connection | undefined => {
+    for (let c = pool.pop(); c !== undefined; c = pool.pop()) {
+      if (!dead(c)) return c
+      c.destroy()
+    }
+    return undefined
+  }
+  /** Which session holds a connection (its error handler is attached once, when it is opened). */
+  const holder = new WeakMap<mysql.Connection, { session: Session; connection: Promise<mysql.Connection> }>()
+  /** Gives a session's connection back to the pool (or closes it when the pool is full). */
+  const release = (session: Session): void => {
+    const held = session.connection
+    session.connection = undefined
+    held
+      ?.then((c) => {
+        holder.delete(c)
+        if (!stopped && !dead(c) && pool.length < maxSessions) pool.push(c)
+        else c.destroy()
+      })
+      .catch(() => undefined)
+  }
+  /** A statement whose connection keeps no state for the session: nothing to lose by sharing it. */
+  const sharable = (query: string) =>
+    /^\s*(SELECT|INSERT|UPDATE|DELETE|REPLACE|WITH)\b/i.test(query) && !/GET_LOCK|@/i.test(query)
+
   /** Frees one connection when `maxSessions` hold one: the least recently used idle one outside a transaction. */
   const evictIfFull = (): void => {
     const open = openConnections()
+    if (open.length + pool.length < maxSessions) return
+    const spare = pool.shift()
+    if (spare !== undefined) {
+      spare.destroy()
+      return
+    }
     if (open.length < maxSessions) return
     const victim = open
       .filter((s) => s.pending === 0 && s.wire.vitessSession.inTransaction !== true)
@@ -437,13 +479,25 @@ export async function startPlanetScaleBridge(options: PlanetScaleBridgeOptions):
       })
     }
     if (session.connection === undefined) {
-      evictIfFull()
-      const opening = connect().then((conn) => {
-        // A connection that dies while idle (MariaDB killed or restarted) is dropped, not thrown:
-        // the session's next request opens a new one.
-        conn.on("error", () => {
-          if (session.connection === opening) session.connection = undefined
-        })
+      const pooled = fromPool()
+      if (pooled === undefined) evictIfFull()
+      const opening: Promise<mysql.Connection> = (
+        pooled
+          ? Promise.resolve(pooled)
+          : connect().then((conn) => {
+              // A connection that dies while idle (MariaDB killed or restarted) is dropped, not thrown:
+              // the session's next request opens a new one.
+              conn.on("error", () => {
+                const held = holder.get(conn)
+                if (held !== undefined && held.session.connection === held.connection)
+                  held.session.connection = undefined
+                const i = pool.indexOf(conn)
+                if (i >= 0) pool.splice(i, 1)
+              })
+              return conn
+            })
+      ).then((conn) => {
+        holder.set(conn, { session, connection: opening })
         return conn
       })
       opening.catch(() => {
@@ -516,10 +570,13 @@ export async function startPlanetScaleBridge(options: PlanetScaleBridgeOptions):
     const current = session
     current.pending++
     if (current.idleTimer !== undefined) clearTimeout(current.idleTimer)
+    // A request without a session whose statement leaves nothing on its connection gives it back.
+    const shares = uuid === undefined && sharable(query)
     const run = current.queue.then(async () => {
       const started = performance.now()
       try {
         const result = await runQuery(current, query)
+        if (shares && current.wire.vitessSession.inTransaction !== true) release(current)
         return json({ session: current.wire, result, timing: (performance.now() - started) / 1000 })
       } catch (e) {
         if (e instanceof RpcFailure) return json({ session: current.wire, error: e.rpc })
@@ -604,6 +661,7 @@ export async function startPlanetScaleBridge(options: PlanetScaleBridgeOptions):
       await server.stop(true)
       for (const session of sessions.values()) closeConnection(session)
       sessions.clear()
+      for (const c of pool.splice(0)) c.destroy()
     },
   }
 }

@@ -201,6 +201,20 @@ describe("PlanetScale bridge: sessions and transactions", () => {
     expect((await client.execute("SELECT @x AS x")).rows).toEqual([{ x: null }])
   })
 
+  it("runs requests without a session on pooled connections, never one a session variable or lock marked", async () => {
+    const client = new Client({ url: bridge.url })
+    const idOf = async (sql: string) => Number((await client.execute(sql)).rows[0]!.id)
+    const first = await idOf("SELECT CONNECTION_ID() AS id")
+    // As vtgate's pool: the next session-less statement runs on the same MariaDB connection.
+    expect(await idOf("SELECT CONNECTION_ID() AS id")).toBe(first)
+    // A statement that sets a variable keeps its connection to its session, out of the pool.
+    const marked = await idOf("SELECT CONNECTION_ID() AS id, @mark := 1 AS m")
+    expect(marked).toBe(first)
+    const next = await idOf("SELECT CONNECTION_ID() AS id")
+    expect(next).not.toBe(marked)
+    expect((await client.execute("SELECT @mark AS m")).rows).toEqual([{ m: null }])
+  })
+
   it("commits a transaction, and rolls it back when the function throws", async () => {
     await conn.execute("CREATE TABLE tx (id INT PRIMARY KEY)")
     await conn.transaction(async (tx) => {
