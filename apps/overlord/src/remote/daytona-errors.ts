@@ -50,6 +50,14 @@ const detail = (e: unknown): string => {
 }
 
 /**
+ * `scheme://user:secret@host` → `scheme://***@host`, wherever in `text`: a git remote may carry a token
+ * in its URL (`https://x-access-token:<token>@github.com/…`), and a message is the command's error,
+ * stored on the server and shown on the dashboard. The sandbox itself still gets the URL as it is.
+ */
+export const withoutUrlCredentials = (text: string): string =>
+  text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@'"]+@/gi, "$1***@")
+
+/**
  * Maps an error thrown by the SDK during `step` to a `DaytonaSandboxError`. `sdk` is the lazily
  * imported SDK module, for its error classes; `what` names the sandbox or remote in the message.
  */
@@ -67,7 +75,9 @@ export function toDaytonaError(
   if (step === "clone" && error instanceof sdk.DaytonaError && !(error instanceof sdk.DaytonaConnectionError)) {
     return new DaytonaSandboxError(
       "clone-failed",
-      `The sandbox could not clone ${what}: ${detail(error)}. Is the commit pushed, and can the sandbox reach the remote?`,
+      withoutUrlCredentials(
+        `The sandbox could not clone ${what}: ${detail(error)}. Is the commit pushed, and can the sandbox reach the remote?`,
+      ),
       { cause: error },
     )
   }
