@@ -14,7 +14,8 @@
  *   `GET /commands/{id}` and in the live socket's `command` message): a missing snapshot (404), a
  *   sandbox that never starts, a remote the sandbox cannot clone, the organization's quota, a
  *   refused key (401);
- * - neither the Daytona key nor the Anthropic key is anywhere in the server's database or its log.
+ * - neither the Daytona key, the Anthropic key, nor a token in the project's git remote URL is anywhere
+ *   in the server's database or its log (nor in the daemon's output).
  */
 import { spawnSync } from "node:child_process"
 import { mkdir, readFile, realpath, writeFile } from "node:fs/promises"
@@ -38,6 +39,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { findSessionFile, seedProjectSession } from "./support.ts"
 
 const ANTHROPIC_KEY = "sk-ant-serve-sandbox-93e1b7"
+const GIT_TOKEN = "ghp_serveSandboxGitT0ken77"
 const STDERR_LINE = "snapshot notice: this claude writes to stderr first"
 const SANDBOX_FILE = "from-the-sandbox.txt"
 const SANDBOX_FILE_CONTENT = "made in the sandbox, through overlord serve\n"
@@ -140,7 +142,8 @@ describe("sandbox commands through overlord serve and a daemon paired by key", (
     await writeFile(join(unclonable, "README.md"), "# unclonable\n")
     gitIn(unclonable, "add", ".")
     gitIn(unclonable, "commit", "-q", "-m", "first")
-    gitIn(unclonable, "remote", "add", "origin", `file://${root}/no-such-remote.git`)
+    // With a token in its URL, as CI checkouts leave it: the sandbox needs it, the server must never see it.
+    gitIn(unclonable, "remote", "add", "origin", `https://x-access-token:${GIT_TOKEN}@127.0.0.1:9/acme/shop.git`)
     let n = 0
     for (const d of [storefront, unclonable, fresh, slowStart])
       await seedProjectSession(claudeDir, d, `00000000-0000-4000-8000-00000000050${++n}`)
@@ -327,10 +330,11 @@ describe("sandbox commands through overlord serve and a daemon paired by key", (
   it("a remote the sandbox cannot clone fails naming the remote and the commit", async () => {
     const commit = gitIn(unclonable, "rev-parse", "HEAD")
     const text = await failsWith(unclonable, /^The sandbox could not clone /)
-    expect(text).toContain(`file://${root}/no-such-remote.git at ${commit.slice(0, 12)}`)
+    expect(text).toContain(`https://***@127.0.0.1:9/acme/shop.git at ${commit.slice(0, 12)}`)
     expect(text).toContain("Is the commit pushed")
+    expect(text).not.toContain(GIT_TOKEN)
     // The real git in the sandbox tried, and said why.
-    expect(text).toMatch(/does not appear to be a git repository|not found|No such file/)
+    expect(text).toMatch(/unable to access|Failed to connect|Could not connect/i)
     expect(fake.requests.some((r) => r.plane === "toolbox" && r.path === "/git/clone" && r.status === 400)).toBe(true)
   }, 120_000)
 
@@ -346,15 +350,17 @@ describe("sandbox commands through overlord serve and a daemon paired by key", (
     expect(stuck?.state).toBe("creating")
   }, 120_000)
 
-  it("neither key reaches the server: not in its database, its command events, nor its log", async () => {
+  it("no key or token reaches the server: not in its database, its command events, nor its log", async () => {
     expect(commandIds.length).toBe(6)
     const database = await storedText(server)
     // Non-vacuous: the rows read are the ones this file made.
     for (const id of commandIds) expect(database).toContain(id)
     expect(database).toContain(STDERR_LINE)
-    for (const secret of [fake.apiKey, ANTHROPIC_KEY]) {
+    for (const secret of [fake.apiKey, ANTHROPIC_KEY, GIT_TOKEN]) {
       expect(database.includes(secret), `${secret} in the server's database`).toBe(false)
       expect(server.proc.output().includes(secret), `${secret} in the server's log`).toBe(false)
+      // Nor in what the laptop's daemon printed (its log).
+      expect(daemon?.output().includes(secret), `${secret} in the daemon's output`).toBe(false)
       for (const id of commandIds)
         expect(JSON.stringify(await detail(id)).includes(secret), `${secret} in command ${id}`).toBe(false)
     }
