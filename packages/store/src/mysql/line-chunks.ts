@@ -34,12 +34,13 @@ const PREPARED_ROWS = 64
 /**
  * Multi-row INSERTs of at most `maxBytes` of line bytes each (at least one row each). Where the driver
  * has prepared statements (mysql2), each run goes as statements of 64, 32, …, 1 rows, bytes as bytes:
- * as hex inside the SQL text, MariaDB spent 979 of 1,450 ms of the engines benchmark's ingest parsing
- * them. Interleaved on one server (`engines.ts --mysql2-blobs prepared,text`, load 5.5–5.9) ingest went
- * 69–100 MB/s prepared, 42–52 MB/s as hex. Every distinct row count is one more statement to prepare
- * per connection, which is why the counts are powers of two (sending each group's one multi-row insert
- * prepared had made ingest slower: 38 MB/s). Most line bytes are in lines of 16–64 KB, so sending only
- * large chunks prepared would not have helped (6 of the corpus's 110 MB are in lines over 256 KB).
+ * as hex inside the SQL text (twice the bytes, decoded by the server), this INSERT took 979 of 1,450 ms
+ * of the engines benchmark's MariaDB ingest. Interleaved on one server (`engines.ts --mysql2-blobs
+ * prepared,text`) ingest went 69–100 MB/s prepared, 42–52 MB/s as hex (load 5.5–5.9), and 31.8–36.8
+ * against 19.5–21.4 MB/s (load 4–5). Every distinct row count is one more statement to prepare per
+ * connection, which is why the counts are powers of two (sending each group's one multi-row insert
+ * prepared had made ingest slower: 38 MB/s). 94 % of the corpus's line bytes are in lines of 1–64 KB, so
+ * sending only large chunks prepared would not have helped (6 of its 110 MB are in lines over 256 KB).
  */
 export async function insertChunks(q: MysqlQueryable, rows: readonly ChunkRow[], maxBytes: number): Promise<void> {
   let i = 0
