@@ -4,10 +4,14 @@
  * The server's stored offsets (sent at `welcome`, then in every ack) are the truth; this engine's
  * offsets are a cache rebuilt on every connection. Appends are pipelined within a bounded window;
  * live files are served before backfill, and backfill goes newest file first.
+ *
+ * This class composes the parts and runs the per-chunk path (read, build the frame in place, send):
+ * `file-source.ts` (tracked files, stat facts, cursors adopted, rewrite checks), `sync-connection.ts`
+ * (the socket, hello/welcome, reconnects), `send-scheduler.ts` (queues and window), `sync-status.ts`
+ * (what `status` tells), `gc-pacing.ts`. Frames are encoded with `@overlord/protocol`'s append codec.
  */
 
 import { isUtf8 } from "node:buffer"
-import { stat } from "node:fs/promises"
 import { join } from "node:path"
 import {
   type Commands,
@@ -17,7 +21,8 @@ import {
   writeAppendHeaderInPlace,
 } from "@overlord/protocol"
 import { FACTS_VERSION, factsOfLines, type LineFacts } from "@overlord/transcript"
-import { type FileFacts, readBefore, readChunk, statFile } from "./file-reader.ts"
+import { type FileFacts, readChunk } from "./file-reader.ts"
+import { FileSource, goneFrom, sameBytes, type Tracked } from "./file-source.ts"
 import { GcPacing } from "./gc-pacing.ts"
 import type { Logger } from "./logger.ts"
 import { SendScheduler } from "./send-scheduler.ts"
@@ -61,49 +66,6 @@ export interface SyncOptions {
   readonly onCwds?: (cwds: ReadonlySet<string>) => void
 }
 
-interface Tracked {
-  readonly fileKey: string
-  readonly path: string
-  generation: number
-  /** The server's offset as last acknowledged. */
-  acked: number
-  /** Where the next append starts (acked + in flight). */
-  sent: number
-  /**
-   * Upper bound of where the server's stored lines end. Past `acked` after a reset (the server keeps
-   * the lines that still fit while the file is re-read), so a shrink below it needs another reset.
-   */
-  storedEnd: number
-  identity: string | null
-  size: number
-  mtimeMs: number
-  /**
-   * Ticket of the stat behind `size`. Stats resolve out of order (they run on a thread pool), so an
-   * answer asked for before the one already applied is stale and must not shrink `size` back.
-   */
-  statTicket: number
-  lastGrowthAt: number
-  live: boolean
-  /** Bumped on every resync, so late answers to abandoned appends are ignored. */
-  epoch: number
-  reading: boolean
-  verified: boolean
-  partialTimer: ReturnType<typeof setTimeout> | null
-  /**
-   * The last bytes (at most `TAIL_BYTES`) before `checkEnd`, as the server holds them: what this
-   * daemon shipped there, or the server's `tail` at welcome. When `checkEnd === sent`, the next read
-   * takes the bytes in front of `sent` with it and compares: a file rewritten in place (same inode,
-   * O_TRUNC, then a longer write) only ever looks like growth, and its new bytes past the old length
-   * must not be appended to the old ones.
-   */
-  check: Uint8Array
-  checkEnd: number
-  /** A look at the bytes before `checkEnd` after a change without growth is under way. */
-  checkingInPlace: boolean
-}
-
-/** Bytes before an offset compared to tell a rewrite from an append: what the server's `tail` holds. */
-const TAIL_BYTES = 32
 /** Space in front of each chunk for its frame's length prefix and header. */
 const HEADER_ROOM = 1024
 /**
@@ -112,11 +74,9 @@ const HEADER_ROOM = 1024
  * more are assembled by copying.
  */
 const FACTS_ROOM = 64 * 1024
-const NO_BYTES = new Uint8Array(0)
-const sameBytes = (a: Uint8Array, b: Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b)
 
 export class SyncEngine {
-  private readonly files = new Map<string, Tracked>()
+  private readonly files = new FileSource()
   private serverCursors = new Map<string, Sync.FileCursor>()
   private readonly connection: SyncConnection
   /** Set at welcome: the server takes our line facts beside appends, in frames up to this size. */
@@ -127,7 +87,6 @@ export class SyncEngine {
   private readonly scheduler: SendScheduler<Tracked>
   private readonly gc: GcPacing
   private readonly partialGraceMs: number
-  private statTickets = 0
 
   private readonly report: SyncReport
 
@@ -170,7 +129,7 @@ export class SyncEngine {
     const t = existing ?? (await this.track(fileKey, path))
     if (!t) return
     t.live = true
-    const { facts, ticket } = await this.stat(path)
+    const { facts, ticket } = await this.files.stat(path)
     if (!facts) return
     this.observe(t, facts, ticket)
     this.scheduler.queueLive(t)
@@ -181,10 +140,7 @@ export class SyncEngine {
   async recheck(fileKey: string, path: string): Promise<void> {
     const t = this.files.get(fileKey)
     if (!t) return this.addBackfill(fileKey, path)
-    const facts = await statFile(path)
-    // The time too: an in-place edit that kept the size changes nothing else.
-    if (facts && (facts.size !== t.size || facts.identity !== t.identity || facts.mtimeMs !== t.mtimeMs))
-      await this.changed(fileKey, path)
+    if (await this.files.differs(t, path)) await this.changed(fileKey, path)
   }
 
   /**
@@ -202,47 +158,17 @@ export class SyncEngine {
   }
 
   private async track(fileKey: string, path: string): Promise<Tracked | null> {
-    const { facts, ticket } = await this.stat(path)
-    if (!facts) return null
-    const existing = this.files.get(fileKey)
-    if (existing) return existing
-    const t: Tracked = {
-      fileKey,
-      path,
-      generation: 0,
-      acked: 0,
-      sent: 0,
-      storedEnd: 0,
-      identity: facts.identity,
-      size: facts.size,
-      mtimeMs: facts.mtimeMs,
-      statTicket: ticket,
-      lastGrowthAt: Date.now(),
-      live: false,
-      epoch: 0,
-      reading: false,
-      verified: false,
-      partialTimer: null,
-      check: NO_BYTES,
-      checkEnd: 0,
-      checkingInPlace: false,
-    }
-    this.files.set(fileKey, t)
+    const tracked = await this.files.track(fileKey, path)
+    if (!tracked?.created) return tracked?.t ?? null
+    const { t } = tracked
     if (this.connection.ready) await this.verify(t)
     this.options.onChange?.()
     return t
   }
 
-  /** Takes the stat with this ticket as `t`'s newest, unless a later-asked one was applied already. */
-  private fresh(t: Tracked, ticket: number): boolean {
-    if (ticket < t.statTicket) return false
-    t.statTicket = ticket
-    return true
-  }
-
   /** Looks at `t`'s file again: false (and the file is dropped) when it is gone. */
   private async restat(t: Tracked): Promise<boolean> {
-    const { facts, ticket } = await this.stat(t.path)
+    const { facts, ticket } = await this.files.stat(t.path)
     if (!facts) {
       this.removed(t.fileKey)
       return false
@@ -251,29 +177,14 @@ export class SyncEngine {
     return true
   }
 
-  /** Stats `path`, with a ticket saying in which order it was asked for. */
-  private async stat(path: string): Promise<{ facts: FileFacts | null; ticket: number }> {
-    const ticket = ++this.statTickets
-    return { facts: await statFile(path), ticket }
-  }
-
-  /**
-   * Notes new stat facts; a shrink or a new inode means the file must be re-read from byte 0.
-   * Facts from a stat asked for before the last one applied are older than what we know: ignored.
-   */
+  /** New stat facts: a shrink or a new inode re-reads the file from byte 0 (`FileSource.observe`). */
   private observe(t: Tracked, facts: FileFacts, ticket: number): void {
-    if (!this.fresh(t, ticket)) return
-    if (facts.size !== t.size || facts.mtimeMs !== t.mtimeMs) t.lastGrowthAt = Date.now()
-    const replaced = t.identity !== null && facts.identity !== t.identity
-    const shrunk = facts.size < Math.max(t.sent, t.storedEnd)
-    const touchedInPlace = !replaced && !shrunk && facts.size === t.size && facts.mtimeMs !== t.mtimeMs
-    t.size = facts.size
-    t.mtimeMs = facts.mtimeMs
-    if ((replaced || shrunk) && this.connection.ready) {
-      this.sendReset(t, replaced ? "replaced" : "shrunk", facts.identity)
-    } else if (replaced || shrunk) {
+    const change = this.files.observe(t, facts, ticket)
+    if ((change === "replaced" || change === "shrunk") && this.connection.ready) {
+      this.sendReset(t, change, facts.identity)
+    } else if (change === "replaced" || change === "shrunk") {
       t.identity = facts.identity
-    } else if (touchedInPlace && this.connection.ready) {
+    } else if (change === "touched" && this.connection.ready) {
       void this.checkInPlace(t)
     }
   }
@@ -289,13 +200,10 @@ export class SyncEngine {
     if (t.checkingInPlace) return
     t.checkingInPlace = true
     try {
-      const { check, checkEnd, generation, epoch } = t
-      const actual =
-        check.length > 0 && checkEnd > 0
-          ? await readBefore(t.path, checkEnd, check.length).catch(() => NO_BYTES)
-          : check
-      if (t.generation !== generation || t.epoch !== epoch || t.checkEnd !== checkEnd) return
-      if (!sameBytes(actual, check)) return await this.rewritten(t)
+      const { checkEnd, generation } = t
+      const compared = await this.files.compareCheck(t)
+      if (compared === "stale") return
+      if (compared === "differs") return await this.rewritten(t)
       const size = t.size
       if (!(await this.restat(t)) || t.size !== size || t.generation !== generation) return
       this.report.editedInPlaceAt(t.fileKey, checkEnd)
@@ -327,13 +235,11 @@ export class SyncEngine {
   }
 
   status(): SyncStatus {
-    let pending = 0
-    for (const t of this.files.values()) pending += Math.max(0, t.size - t.acked)
     return {
       connected: this.connection.ready,
       serverUrl: this.options.serverUrl,
       filesTracked: this.files.size,
-      bytesPending: pending,
+      bytesPending: this.files.bytesPending(),
       ...this.report.history(),
     }
   }
@@ -375,16 +281,7 @@ export class SyncEngine {
   }
 
   private async goneAt(files: readonly { fileKey: string; path: string }[]): Promise<void> {
-    const gone: string[] = []
-    for (const f of files) {
-      try {
-        await stat(f.path)
-      } catch (error) {
-        // Only a file that is not there: one we may not read is not gone.
-        if ((error as NodeJS.ErrnoException).code === "ENOENT") gone.push(f.fileKey)
-      }
-    }
-    this.sendGone(gone)
+    this.sendGone(await goneFrom(files))
   }
 
   /** Resolves when every tracked byte is acknowledged (tests and `overlord status --wait`). */
@@ -504,52 +401,13 @@ export class SyncEngine {
    * server stored (shrunk, replaced, or rewritten before the cursor): then it is re-read from 0.
    */
   private async verify(t: Tracked): Promise<void> {
-    const cursor = this.serverCursors.get(t.fileKey)
-    const { facts, ticket } = await this.stat(t.path)
-    if (!facts) return
-    if (this.fresh(t, ticket)) t.size = facts.size
-    t.epoch += 1
-    t.generation = cursor?.generation ?? 0
-    t.acked = t.sent = cursor?.offset ?? 0
-    t.storedEnd = Math.max(cursor?.offset ?? 0, cursor?.end ?? 0)
-    t.verified = true
-    // What the server holds before its offset is what the next read must find there.
-    t.check = cursor?.tail ? new Uint8Array(Buffer.from(cursor.tail, "base64")) : NO_BYTES
-    t.checkEnd = t.sent
-    if (!cursor || t.storedEnd === 0) {
-      // Nothing stored yet: whatever file is at this path now is read from the start.
-      t.identity = facts.identity
-      return
-    }
-    let reason: Sync.Reset["reason"] | null = null
-    // Below `end`, not just `offset`: lines kept past the offset after a reset must not outlive the file.
-    if (facts.size < t.storedEnd) reason = "shrunk"
-    else if (cursor.identity && cursor.identity !== facts.identity) reason = "replaced"
-    else if (cursor.tail) {
-      const expected = Buffer.from(cursor.tail, "base64")
-      const actual = await readBefore(t.path, cursor.offset, TAIL_BYTES).catch(() => new Uint8Array())
-      if (
-        !Buffer.from(actual)
-          .subarray(Math.max(0, actual.length - expected.length))
-          .equals(expected)
-      ) {
-        reason = "rewritten"
-      }
-    }
-    t.identity = facts.identity
-    if (reason) this.sendReset(t, reason, facts.identity)
+    const adopted = await this.files.adopt(t, this.serverCursors.get(t.fileKey))
+    if (adopted?.reset) this.sendReset(t, adopted.reset, adopted.identity)
   }
 
   private sendReset(t: Tracked, reason: Sync.Reset["reason"], identity: string): void {
     if (!this.connection.open) return
-    t.generation += 1
-    t.epoch += 1
-    // The server keeps only the lines that fit in `size`: its stored end is now at most that.
-    t.storedEnd = Math.min(Math.max(t.storedEnd, t.sent, t.acked), t.size)
-    t.acked = t.sent = 0
-    t.check = NO_BYTES
-    t.checkEnd = 0
-    t.identity = identity
+    this.files.reset(t, identity)
     this.report.reset(t.fileKey, reason)
     const reset: Sync.Reset = {
       type: "reset",
@@ -606,7 +464,7 @@ export class SyncEngine {
         // wrong copy issue #14 found in 9 of 10 tries. Read after the chunk (`readChunk` reads them
         // in its pread and once more after it, as one pread is not atomic against the rewrite), they
         // come from the new file whenever any byte of the chunk did, and differ from the old ones.
-        const expected = t.checkEnd === t.sent ? t.check : NO_BYTES
+        const expected = this.files.expectedBefore(t)
         const { epoch, sent } = t
         const chunk = await readChunk(
           t.path,
@@ -631,7 +489,7 @@ export class SyncEngine {
         }
         if (!this.connection.open) return
         // Kept before the frame is handed over: its bytes are the socket's from then on.
-        this.shipped(t, expected, chunk.bytes, chunk.from + chunk.bytes.length)
+        this.files.shipped(t, expected, chunk.bytes, chunk.from + chunk.bytes.length)
         this.sendAppend(t, chunk.from, frame, chunk.bytes.length)
       } catch (error) {
         this.fail(`reading ${t.fileKey}: ${error instanceof Error ? error.message : String(error)}`)
@@ -639,20 +497,6 @@ export class SyncEngine {
         t.reading = false
       }
     }
-  }
-
-  /** Keeps the last bytes shipped, the check for the next read, which starts where they end. */
-  private shipped(t: Tracked, before: Uint8Array, bytes: Uint8Array, end: number): void {
-    if (bytes.length >= TAIL_BYTES) {
-      t.check = bytes.slice(bytes.length - TAIL_BYTES)
-    } else {
-      const keep = Math.min(before.length, TAIL_BYTES - bytes.length)
-      const check = new Uint8Array(keep + bytes.length)
-      check.set(before.subarray(before.length - keep))
-      check.set(bytes, keep)
-      t.check = check
-    }
-    t.checkEnd = end
   }
 
   private waitForPartial(t: Tracked): void {
