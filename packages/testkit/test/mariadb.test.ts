@@ -43,6 +43,23 @@ describe("startMariaDb", () => {
     }
   })
 
+  it("keeps its temporary tables in its own directory, not the machine's shared /tmp", async () => {
+    // In the shared /tmp, a benchmark's on-disk temp table was deleted under its server mid-query
+    // ("Error on delete of '/tmp/#sql-temptable-…MAI'").
+    const db = await startMariaDb()
+    try {
+      const conn = await mysql.createConnection(db.url("mysql"))
+      try {
+        const [rows] = (await conn.query("SELECT @@tmpdir AS tmpdir")) as unknown as [{ tmpdir: string }[]]
+        expect(rows[0]!.tmpdir.startsWith(db.dir)).toBe(true)
+      } finally {
+        await conn.end()
+      }
+    } finally {
+      await db.destroy()
+    }
+  })
+
   it("fails with the server's log when mariadbd cannot start", async () => {
     const taken = createServer()
     await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve))
