@@ -44,6 +44,8 @@ const statusOf = (e: unknown): number | undefined => {
   return typeof s === "number" ? s : undefined
 }
 
+const capitalized = (text: string): string => text.charAt(0).toUpperCase() + text.slice(1)
+
 const detail = (e: unknown): string => {
   const text = e instanceof Error ? e.message : String(e)
   return text.trim().split("\n")[0] ?? ""
@@ -99,14 +101,17 @@ export function toDaytonaError(
     const seconds = context.startTimeoutSeconds
     return new DaytonaSandboxError(
       "start-timeout",
-      `${what} did not start${seconds === undefined ? "" : ` within ${seconds} s`}; try again, or check it in the Daytona dashboard.`,
+      `${capitalized(what)} did not start${seconds === undefined ? "" : ` within ${seconds} s`}; try again, or check it in the Daytona dashboard.`,
       { cause: error },
     )
   }
   if (error instanceof sdk.DaytonaNotFoundError) {
     return new DaytonaSandboxError(
       "not-found",
-      `Daytona has no ${what} (404): it may have been removed. ${detail(error)}`.trim(),
+      // Without a name, the failure came from inside a run (the toolbox): the project's sandbox went away.
+      context.what === undefined
+        ? `The sandbox is gone from Daytona (404): it may have been removed. ${detail(error)}`.trim()
+        : `Daytona has no ${what} (404): it may have been removed. ${detail(error)}`.trim(),
       { cause: error },
     )
   }

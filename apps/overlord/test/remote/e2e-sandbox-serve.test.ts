@@ -341,7 +341,7 @@ describe("sandbox commands through overlord serve and a daemon paired by key", (
   it("a sandbox that never starts fails after the start timeout", async () => {
     fake.faults.neverStart = true
     try {
-      const text = await failsWith(slowStart, /the sandbox for slowstart did not start within 4 s/)
+      const text = await failsWith(slowStart, /^The sandbox for slowstart did not start within 4 s/)
       expect(text).toContain("Daytona dashboard")
     } finally {
       fake.faults.neverStart = false
