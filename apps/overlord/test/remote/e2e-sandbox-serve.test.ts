@@ -9,7 +9,8 @@
  * - a command POSTed to `/api/v1/commands` with `where: "sandbox"` streams Claude Code's stdout and
  *   stderr as separate events (the snapshot's `claude` here writes a line to stderr first), ends with
  *   its exit code, its patch downloads, and its session syncs byte for byte under the child machine
- *   `<laptop>/sandbox-<project>` (listed with its parent, linked to the command);
+ *   `<laptop>/sandbox-<project>` (listed with its parent, linked to the command); a project without
+ *   a git remote is uploaded, one with a remote cloned at the laptop's commit, auto-stop set on both;
  * - each Daytona failure ends its command `failed` with a sentence the dashboard shows as it is (in
  *   `GET /commands/{id}` and in the live socket's `command` message): a missing snapshot (404), a
  *   sandbox that never starts, a remote the sandbox cannot clone, the organization's quota, a
@@ -64,6 +65,8 @@ describe("sandbox commands through overlord serve and a daemon paired by key", (
   let claudeDir: string
   /** Uploaded (no git remote): the run that succeeds. */
   let storefront: string
+  /** A git project with a remote the sandbox clones, and an uncommitted change. */
+  let clonedshop: string
   /** A git project whose remote the sandbox cannot clone. */
   let unclonable: string
   /** A project with no sandbox yet: Daytona's refusals on create. */
@@ -133,7 +136,9 @@ describe("sandbox commands through overlord serve and a daemon paired by key", (
     unclonable = join(root, "unclonable")
     fresh = join(root, "fresh")
     slowStart = join(root, "slowstart")
-    for (const d of [home, claudeDir, storefront, unclonable, fresh, slowStart]) await mkdir(d, { recursive: true })
+    clonedshop = join(root, "clonedshop")
+    for (const d of [home, claudeDir, storefront, unclonable, fresh, slowStart, clonedshop])
+      await mkdir(d, { recursive: true })
     await writeFile(join(storefront, "README.md"), "# storefront\n")
     await writeFile(join(fresh, "README.md"), "# fresh\n")
     await writeFile(join(slowStart, "README.md"), "# slow\n")
@@ -144,8 +149,17 @@ describe("sandbox commands through overlord serve and a daemon paired by key", (
     gitIn(unclonable, "commit", "-q", "-m", "first")
     // With a token in its URL, as CI checkouts leave it: the sandbox needs it, the server must never see it.
     gitIn(unclonable, "remote", "add", "origin", `https://x-access-token:${GIT_TOKEN}@127.0.0.1:9/acme/shop.git`)
+    // A repository pushed to a remote the sandbox can reach, then changed without a commit.
+    gitIn(root, "init", "-q", "--bare", join(root, "origin.git"))
+    gitIn(clonedshop, "init", "-q")
+    await writeFile(join(clonedshop, "README.md"), "# clonedshop\n")
+    gitIn(clonedshop, "add", ".")
+    gitIn(clonedshop, "commit", "-q", "-m", "first")
+    gitIn(clonedshop, "remote", "add", "origin", `file://${root}/origin.git`)
+    gitIn(clonedshop, "push", "-q", "origin", "HEAD:refs/heads/main")
+    await writeFile(join(clonedshop, "README.md"), "# clonedshop\n\nnot committed yet\n")
     let n = 0
-    for (const d of [storefront, unclonable, fresh, slowStart])
+    for (const d of [storefront, unclonable, fresh, slowStart, clonedshop])
       await seedProjectSession(claudeDir, d, `00000000-0000-4000-8000-00000000050${++n}`)
 
     // The snapshot's `claude`: the real CLI, after a line on stderr.
@@ -204,7 +218,7 @@ describe("sandbox commands through overlord serve and a daemon paired by key", (
     })
     await waitFor("the daemon to know the projects", async () => {
       const text = await readFile(join(home, "remote", "projects.json"), "utf8").catch(() => "")
-      return [storefront, unclonable, fresh, slowStart].every((d) => text.includes(d)) ? true : null
+      return [storefront, unclonable, fresh, slowStart, clonedshop].every((d) => text.includes(d)) ? true : null
     })
     // The dashboard's live socket, open for the whole file.
     const socket = new WebSocket(`${server.url.replace(/^http/, "ws")}/api/v1/live`, {
@@ -292,6 +306,31 @@ describe("sandbox commands through overlord serve and a daemon paired by key", (
     expect(fake.errors).toEqual([])
   }, 180_000)
 
+  it("clones a project with a git remote at the laptop's commit, with its uncommitted change; auto-stop set", async () => {
+    const commit = gitIn(clonedshop, "rev-parse", "HEAD")
+    const commandId = await post(clonedshop, "Write a file in the cloned project.")
+    const done = await ended(commandId)
+    expect(done, JSON.stringify(done)).toMatchObject({ status: "completed", exitCode: 0 })
+    const clone = fake.requests.find((r) => r.plane === "toolbox" && r.path === "/git/clone")
+    expect(clone?.status).toBe(200)
+    expect(JSON.parse(clone?.body ?? "{}")).toMatchObject({ url: `file://${root}/origin.git`, commit_id: commit })
+    const sandbox = [...fake.sandboxes.values()].find((s) => s.name.startsWith("overlord-clonedshop-"))
+    if (!sandbox) throw new Error("no sandbox for clonedshop")
+    expect(await readFile(join(sandbox.home, "clonedshop", "README.md"), "utf8")).toContain("not committed yet")
+    // The patch is the run's change only: the uncommitted change was the base it is taken against.
+    const events = (await detail(commandId)).events
+    const patch = events.find((e) => e.event.kind === "patch")?.event
+    expect(patch?.kind === "patch" ? patch.files : undefined).toEqual([SANDBOX_FILE])
+    // Each project's sandbox has the laptop's auto-stop.
+    for (const s of fake.sandboxes.values()) expect(s.autoStopInterval).toBe(20)
+    const child = (await admin.api<{ machines: Api.Machine[] }>("/machines")).json.machines.find(
+      (m) => m.name === `${laptop.name}/sandbox-clonedshop`,
+    )
+    expect(child?.parent).toEqual({ machineId: laptop.machineId, kind: "sandbox" })
+    const session = (await admin.api<Api.SessionDetail>(`/sessions/${done.sessionId}`)).json
+    expect(session.session.machineId).toBe(child?.machineId)
+  }, 180_000)
+
   it("a missing snapshot (404) fails with how to build it", async () => {
     fake.faults.unknownSnapshots = true
     try {
@@ -351,7 +390,7 @@ describe("sandbox commands through overlord serve and a daemon paired by key", (
   }, 120_000)
 
   it("no key or token reaches the server: not in its database, its command events, nor its log", async () => {
-    expect(commandIds.length).toBe(6)
+    expect(commandIds.length).toBe(7)
     const database = await storedText(server)
     // Non-vacuous: the rows read are the ones this file made.
     for (const id of commandIds) expect(database).toContain(id)
