@@ -75,7 +75,7 @@ const EMPTY = new Uint8Array(0)
  * tens of microseconds (a few hundred for a whole chunk). Through `fs/promises` the open, read and
  * close were three round trips through the thread pool, 110–200 µs a file on this VM against 22–29 µs
  * here (2,451 small files of the benchmark corpus), and a backfill of a history reads one file after
- * another.
+ * another. (The engine still `await`s it: tests hold reads at a gate to drive interleavings.)
  */
 export function readChunk(
   path: string,
