@@ -8,19 +8,14 @@
  * This class composes the parts and runs the per-chunk path (read, build the frame in place, send):
  * `file-source.ts` (tracked files, stat facts, cursors adopted, rewrite checks), `sync-connection.ts`
  * (the socket, hello/welcome, reconnects), `send-scheduler.ts` (queues and window), `sync-status.ts`
- * (what `status` tells), `gc-pacing.ts`. Frames are encoded with `@overlord/protocol`'s append codec.
+ * (what `status` tells), `gc-pacing.ts`, and `append-frame-builder.ts` (the frame around a chunk, with
+ * `@overlord/protocol`'s append codec).
  */
 
-import { isUtf8 } from "node:buffer"
 import { join } from "node:path"
-import {
-  type Commands,
-  encodeAppendFrame,
-  type Sync,
-  writeAppendFactsInPlace,
-  writeAppendHeaderInPlace,
-} from "@overlord/protocol"
-import { FACTS_VERSION, factsOfLines, type LineFacts } from "@overlord/transcript"
+import type { Commands, Sync } from "@overlord/protocol"
+import { FACTS_VERSION, type LineFacts } from "@overlord/transcript"
+import { allocFrame, chunkRoom, finishFrame } from "./append-frame-builder.ts"
 import { type FileFacts, readChunk } from "./file-reader.ts"
 import { FileSource, goneFrom, sameBytes, type Tracked } from "./file-source.ts"
 import { GcPacing } from "./gc-pacing.ts"
@@ -65,15 +60,6 @@ export interface SyncOptions {
   /** The `cwd`s named by the lines shipped (their facts), for the command runner's known projects. */
   readonly onCwds?: (cwds: ReadonlySet<string>) => void
 }
-
-/** Space in front of each chunk for its frame's length prefix and header. */
-const HEADER_ROOM = 1024
-/**
- * Space behind a chunk for its lines' facts, which are written in place rather than concatenated
- * (a copy of every byte shipped). Facts run at ~4 % of the bytes; frames of short lines that need
- * more are assembled by copying.
- */
-const FACTS_ROOM = 64 * 1024
 
 export class SyncEngine {
   private readonly files = new FileSource()
@@ -306,7 +292,7 @@ export class SyncEngine {
   }
 
   private readonly seenCwds = new Set<string>()
-  private collectCwds(facts: readonly (LineFacts | null)[]): void {
+  private readonly collectCwds = (facts: readonly (LineFacts | null)[]): void => {
     let added: Set<string> | null = null
     for (const f of facts) {
       const cwd = f?.cwd
@@ -455,7 +441,7 @@ export class SyncEngine {
         const believed = { size: t.size, sent: t.sent }
         // The chunk is read straight into the frame that will carry it, behind room for its header.
         const want = Math.min(this.chunkBytes, t.size - t.sent)
-        const frame = Buffer.allocUnsafe(HEADER_ROOM + want + FACTS_ROOM)
+        const frame = allocFrame(want)
         // The bytes the server holds just before `sent` (when we know them) are read with the chunk,
         // into the room in front of it where the header goes later, and compared before anything is
         // sent. With or after the chunk, never before it: a check read first leaves the gap between
@@ -469,7 +455,7 @@ export class SyncEngine {
         const chunk = await readChunk(
           t.path,
           t.sent,
-          frame.subarray(HEADER_ROOM - expected.length, HEADER_ROOM + want),
+          chunkRoom(frame, want, expected.length),
           this.chunkBytes,
           idle,
           expected.length,
@@ -509,52 +495,17 @@ export class SyncEngine {
     }, this.partialGraceMs)
   }
 
-  /**
-   * Sends `frame[HEADER_ROOM, HEADER_ROOM + length)` with its header written just in front of it and
-   * its facts, when the server takes them, just behind it.
-   */
+  /** Sends the chunk read into `frame` (`length` bytes from `from`) in its append frame. */
   private sendAppend(t: Tracked, from: number, frame: Buffer, length: number): void {
     const seq = this.scheduler.nextSeq()
-    const end = HEADER_ROOM + length
-    const payload = frame.subarray(HEADER_ROOM, end)
-    // Facts written in place behind the payload (`factsInPlace` bytes), or built apart when they
-    // did not fit there.
-    let factsInPlace = 0
-    let facts: Uint8Array | null = null
-    if (this.factsFrameLimit > 0) {
-      // The server's storing thread is the backfill's bottleneck; this thread has time to parse.
-      const lineFacts = factsOfLines(payload, isUtf8)
-      if (this.options.onCwds) this.collectCwds(lineFacts)
-      const written = writeAppendFactsInPlace(frame, end, lineFacts)
-      if (typeof written === "number") factsInPlace = written
-      else facts = written
-      // Frames of many short lines can carry more facts than bytes: then the server parses them.
-      if (end + factsInPlace + (facts?.length ?? 0) > this.factsFrameLimit) {
-        factsInPlace = 0
-        facts = null
-      }
-    }
-    const hasFacts = factsInPlace > 0 || facts !== null
-    const header: Sync.AppendHeader = {
-      type: "append",
-      seq,
-      fileKey: t.fileKey,
-      generation: t.generation,
-      identity: t.identity ?? "",
-      fromOffset: from,
-      toOffset: from + length,
-      ...(hasFacts ? { factsVersion: FACTS_VERSION } : {}),
-    }
-    // The header goes just in front of the chunk, in place: the chunk's bytes are never copied.
-    const start = writeAppendHeaderInPlace(frame, HEADER_ROOM, header)
-    let message: Uint8Array
-    if (start !== null) {
-      message = frame.subarray(start, end + factsInPlace)
-      if (facts) message = Buffer.concat([message, facts])
-    } else {
-      // A header longer than the room (a very long path): copy once.
-      message = encodeAppendFrame(header, payload, facts ?? frame.subarray(end, end + factsInPlace))
-    }
+    const append = { seq, fileKey: t.fileKey, generation: t.generation, identity: t.identity ?? "", fromOffset: from }
+    const message = finishFrame(
+      frame,
+      length,
+      append,
+      this.factsFrameLimit,
+      this.options.onCwds ? this.collectCwds : undefined,
+    )
     this.scheduler.launched(seq, { fileKey: t.fileKey, epoch: t.epoch, bytes: message.length })
     t.sent = from + length
     this.connection.send(message)
