@@ -96,8 +96,13 @@ export class FileSource {
   }
 
   /** Starts tracking the file at `path` (`created`), or gives the one tracked already; null when it is not there. */
-  async track(fileKey: string, path: string): Promise<{ t: Tracked; created: boolean } | null> {
-    const { facts, ticket } = await this.stat(path)
+  async track(
+    fileKey: string,
+    path: string,
+    /** A stat taken already (the start-up scan's): the file is not stat'ed again. */
+    known?: FileFacts,
+  ): Promise<{ t: Tracked; created: boolean } | null> {
+    const { facts, ticket } = known ? { facts: known, ticket: ++this.statTickets } : await this.stat(path)
     if (!facts) return null
     const existing = this.files.get(fileKey)
     if (existing) return { t: existing, created: false }
@@ -172,8 +177,10 @@ export class FileSource {
   async adopt(
     t: Tracked,
     cursor: Sync.FileCursor | undefined,
+    /** The stat `t` was just tracked from: looking again would learn nothing new. */
+    known?: FileFacts,
   ): Promise<{ readonly reset: Sync.Reset["reason"] | null; readonly identity: string } | null> {
-    const { facts, ticket } = await this.stat(t.path)
+    const { facts, ticket } = known ? { facts: known, ticket: t.statTicket } : await this.stat(t.path)
     if (!facts) return null
     if (this.fresh(t, ticket)) t.size = facts.size
     t.epoch += 1

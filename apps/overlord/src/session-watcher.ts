@@ -19,6 +19,7 @@ import { lstat, readdir, stat } from "node:fs/promises"
 import { constants } from "node:os"
 import { join, relative, sep } from "node:path"
 import { isSessionFileKey } from "@overlord/transcript"
+import { statFile } from "./file-reader.ts"
 import type { Logger } from "./logger.ts"
 import type { SyncEngine } from "./sync-engine.ts"
 
@@ -370,12 +371,15 @@ export async function watchSessions(options: WatchOptions): Promise<SessionWatch
   startWatching()
   const found: Found[] = []
   await scan(root, found)
-  // Newest first. Only this first scan needs the times; a rescan leaves the stat to the engine.
-  const newest = await Promise.all(
-    found.map(async (f) => ({ ...f, mtimeMs: (await lstat(f.path).catch(() => null))?.mtimeMs ?? 0 })),
-  )
-  newest.sort((a, b) => b.mtimeMs - a.mtimeMs)
-  for (const f of newest) await engine.addBackfill(f.key, f.path)
+  // Newest first. Only this first scan needs the times; a rescan leaves the stat to the engine. The
+  // stats run side by side and the engine takes each as its first look at the file: it used to stat
+  // every file again, one after another (2,480 files were all queued only 2.1 s after connecting).
+  // Each `addBackfill` tracks its file before its first await, so the queue keeps this order (a file
+  // the server holds, checked against its cursor at once, may join a little later).
+  const stated = await Promise.all(found.map(async (f) => ({ ...f, facts: await statFile(f.path) })))
+  const newest = stated.flatMap((f) => (f.facts ? [{ ...f, facts: f.facts }] : []))
+  newest.sort((a, b) => b.facts.mtimeMs - a.facts.mtimeMs)
+  await Promise.all(newest.map((f) => engine.addBackfill(f.key, f.path, f.facts)))
   log.info(`found ${found.length} session files under ${root}`)
 
   const rescanTimer = setInterval(

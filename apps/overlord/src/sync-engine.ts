@@ -29,6 +29,8 @@ export type { FileNotice, FileReset, SyncStatus } from "./sync-status.ts"
 
 /** File keys per `gone` notice (the protocol's bound). */
 const GONE_BATCH = 1000
+/** Files checked against the server's cursors at once at welcome (each a stat and a 32-byte read). */
+const VERIFY_BATCH = 256
 
 export interface SyncOptions {
   /** The server's base URL, `http://host:port`. */
@@ -103,8 +105,8 @@ export class SyncEngine {
   // ---- files --------------------------------------------------------------------------------
 
   /** A file found by the initial scan: queued for backfill (the caller adds them newest first). */
-  async addBackfill(fileKey: string, path: string): Promise<void> {
-    const t = await this.track(fileKey, path)
+  async addBackfill(fileKey: string, path: string, known?: FileFacts): Promise<void> {
+    const t = await this.track(fileKey, path, known)
     if (t && !t.live) this.scheduler.queueBackfill(t)
     this.pump()
   }
@@ -143,11 +145,11 @@ export class SyncEngine {
     this.options.onChange?.()
   }
 
-  private async track(fileKey: string, path: string): Promise<Tracked | null> {
-    const tracked = await this.files.track(fileKey, path)
+  private async track(fileKey: string, path: string, known?: FileFacts): Promise<Tracked | null> {
+    const tracked = await this.files.track(fileKey, path, known)
     if (!tracked?.created) return tracked?.t ?? null
     const { t } = tracked
-    if (this.connection.ready) await this.verify(t)
+    if (this.connection.ready) await this.verify(t, known)
     this.options.onChange?.()
     return t
   }
@@ -326,10 +328,17 @@ export class SyncEngine {
     this.factsFrameLimit = msg.factsVersion === FACTS_VERSION ? msg.limits.maxFrameBytes : 0
     this.options.log.info(`connected to ${this.options.serverUrl}; the server holds ${msg.cursors.length} files`)
     const queued = this.scheduler.backfillQueued()
-    for (const t of this.files.values()) {
-      await this.verify(t)
-      // Bytes in flight when the last connection dropped: their file already left the queues.
-      if (t.sent < t.size && !queued.has(t)) this.scheduler.queueLive(t)
+    // Side by side, a few hundred at a time: each is a stat and a read of the bytes before the server's
+    // offset, and one after another they held up every restart for a history's thousands of files.
+    const all = [...this.files.values()]
+    for (let i = 0; i < all.length; i += VERIFY_BATCH) {
+      await Promise.all(
+        all.slice(i, i + VERIFY_BATCH).map(async (t) => {
+          await this.verify(t)
+          // Bytes in flight when the last connection dropped: their file already left the queues.
+          if (t.sent < t.size && !queued.has(t)) this.scheduler.queueLive(t)
+        }),
+      )
     }
     this.options.onChange?.()
     this.pump()
@@ -386,8 +395,8 @@ export class SyncEngine {
    * Adopts the server's cursor for a file, unless the file on disk no longer matches what the
    * server stored (shrunk, replaced, or rewritten before the cursor): then it is re-read from 0.
    */
-  private async verify(t: Tracked): Promise<void> {
-    const adopted = await this.files.adopt(t, this.serverCursors.get(t.fileKey))
+  private async verify(t: Tracked, known?: FileFacts): Promise<void> {
+    const adopted = await this.files.adopt(t, this.serverCursors.get(t.fileKey), known)
     if (adopted?.reset) this.sendReset(t, adopted.reset, adopted.identity)
   }
 
