@@ -6,13 +6,11 @@
  * (`ingest-dialect.ts`), one transaction and about a dozen statements per group.
  */
 import type { Api, Commands, Sync } from "@overlord/protocol"
-import { decodeLine } from "@overlord/transcript"
 import { appendGroup, checkAppends } from "../ingest/append.ts"
 import type { FileRow } from "../ingest/dialect.ts"
 import { resetFile } from "../ingest/reset.ts"
 import { SEARCH_STREAM_FROM, searchTextOf, searchTextOfStoredAsync } from "../line-facts.ts"
 import { buildSnippet, ftsQuery } from "../search-text.ts"
-import { type LikeDialect, sessionListPage, sessionListQuery } from "../session-list-query.ts"
 import type {
   AccountLinkKind,
   Actor,
@@ -37,61 +35,21 @@ import type {
   TokenKind,
   UsageQuery,
 } from "../store.ts"
-import { type UsageTotalsRow, usageQueries, usageReport } from "../usage-query.ts"
 import { MysqlAccounts } from "./accounts.ts"
 import { MysqlAi } from "./ai.ts"
 import { feedAfter, feedPosition } from "./change-feed.ts"
-import type { MysqlClient, SqlValue } from "./client.ts"
+import type { MysqlClient } from "./client.ts"
 import { MysqlCommands } from "./commands.ts"
 import { storeErrorOf } from "./errors.ts"
 import { cursorsOf } from "./file-cursors.ts"
 import { FILE_COLUMNS, keyHash, MysqlIngest } from "./ingest-dialect.ts"
-import { exportLines, readLineRange, readLines } from "./line-chunks.ts"
+import { readLineRange, readLines } from "./line-chunks.ts"
 import { adoptChildMachine } from "./machine-parents.ts"
+import { MYSQL_SESSION_SELECT, MysqlReads } from "./reads.ts"
 import { migrateMysql } from "./schema.ts"
 import { booleanQuery, searchTermsOf } from "./search-terms.ts"
 
-interface SessionRow {
-  id: number
-  machine_uid: string
-  session_uid: string
-  project_dir: string
-  cwd: string | null
-  custom_title: string | null
-  ai_title: string | null
-  summary_title: string | null
-  first_prompt: string | null
-  first_at: string | null
-  last_at: string | null
-  entry_count: number
-  has_errors: number
-  models: string
-  subagent_count: number
-  /** 1 when the session's main file is gone from its machine (`files_gone`). */
-  source_gone: number
-  usage_input: number
-  usage_output: number
-  usage_cache_write: number
-  usage_cache_read: number
-  usage_cost: number
-}
-
-/** What a page of entries reads of each (its bytes come from `line_chunks`). */
-interface EntryReadRow {
-  seq: number
-  line_no: number
-  byte_offset: number
-  raw_len: number
-  kind: string
-}
-
 const now = () => new Date().toISOString()
-const MAX_PAGE = 1000
-/** MySQL's columns compare byte for byte: a search lowers both sides; `\` is LIKE's default escape. */
-const MYSQL_LIKE: LikeDialect = {
-  like: (column) => `${column} LIKE ?`,
-  likeIgnoringCase: (column) => `lower(${column}) LIKE lower(?)`,
-}
 /** Line bytes one search-index batch reads at most, besides its time budget (a batch holds a transaction). */
 const INDEX_BATCH_BYTES = 4 * 1024 * 1024
 const INDEX_BATCH_BUDGET_MS = 15
@@ -116,6 +74,7 @@ export class MysqlEngine implements Engine {
   readonly ai: MysqlAi
   /** Remote commands (`CommandStore`), delegated to in one block at the end. */
   private readonly commands: MysqlCommands
+  private readonly reads: MysqlReads
 
   private constructor(
     private readonly client: MysqlClient,
@@ -126,6 +85,7 @@ export class MysqlEngine implements Engine {
     this.accounts = new MysqlAccounts(client)
     this.ai = new MysqlAi(client)
     this.commands = new MysqlCommands(client)
+    this.reads = new MysqlReads(client)
   }
 
   /** Migrates the database (under its lock) and returns the engine. */
@@ -303,187 +263,37 @@ export class MysqlEngine implements Engine {
     )
   }
 
-  // ---- reads ------------------------------------------------------------------------------------
+  // ---- reads (ReadStore, `reads.ts`) ----------------------------------------------------------------
 
-  async listMachines(actor: Actor): Promise<Api.Machine[]> {
-    const { rows } = await this.client.query<{
-      machine_uid: string
-      name: string
-      online: number
-      last_seen_at: string | null
-      files_tracked: number
-      bytes_pending: number
-      last_error: string | null
-      accepts_commands: number
-      parent_uid: string | null
-      parent_kind: string | null
-    }>(
-      `SELECT m.machine_uid, m.name, m.online, m.last_seen_at, m.files_tracked, m.bytes_pending, m.last_error,
-         coalesce(r.enabled, 0) AS accepts_commands, parent.machine_uid AS parent_uid, p.kind AS parent_kind
-       FROM machines m LEFT JOIN machine_remote r ON r.machine_id = m.id
-       LEFT JOIN machine_parents p ON p.machine_id = m.id
-       LEFT JOIN machines parent ON parent.id = p.parent_machine_id
-       WHERE m.user_id = ? AND m.revoked_at IS NULL ORDER BY m.name`,
-      [actor.userId],
-    )
-    return rows.map((m) => ({
-      machineId: m.machine_uid,
-      name: m.name,
-      online: m.online === 1,
-      lastSeenAt: m.last_seen_at,
-      filesTracked: m.files_tracked,
-      bytesPending: m.bytes_pending,
-      lastError: m.last_error,
-      acceptsCommands: Number(m.accepts_commands) === 1,
-      ...(m.parent_uid !== null && m.parent_kind === "sandbox"
-        ? { parent: { machineId: m.parent_uid, kind: m.parent_kind } }
-        : {}),
-    }))
+  /** The session list's select, for the plan test (`test/mysql-session-list-plan.test.ts`). */
+  static readonly SESSION_SELECT = MYSQL_SESSION_SELECT
+
+  listMachines(actor: Actor): Promise<Api.Machine[]> {
+    return this.reads.listMachines(actor)
   }
-
-  async listProjects(actor: Actor): Promise<Api.Project[]> {
-    const { rows } = await this.client.query<{
-      project_dir: string
-      cwd: string | null
-      n: number
-      last_activity: string | null
-    }>(
-      `SELECT project_dir, max(cwd) AS cwd, count(*) AS n, max(last_at) AS last_activity FROM sessions
-       WHERE user_id = ? GROUP BY project_dir ORDER BY last_activity DESC`,
-      [actor.userId],
-    )
-    return rows.map((r) => ({
-      projectDir: r.project_dir,
-      cwd: r.cwd,
-      sessionCount: r.n,
-      lastActivityAt: r.last_activity,
-    }))
+  listProjects(actor: Actor): Promise<Api.Project[]> {
+    return this.reads.listProjects(actor)
   }
-
-  /**
-   * Sessions drive the join (STRAIGHT_JOIN): with a plain JOIN MariaDB reads the one machine row first
-   * and then sorts every session of the user to find a page (10,000 sessions: 37 ms; sessions first,
-   * by `sessions_by_activity` and no sort: 0.9 ms; `scripts/bench/engines.ts`).
-   */
-  static readonly SESSION_SELECT = `SELECT s.id, s.session_uid, s.project_dir, s.cwd, s.custom_title, s.ai_title,
-      s.summary_title, s.first_prompt, s.first_at, s.last_at, s.entry_count, s.has_errors, s.models, s.usage_input,
-      s.usage_output, s.usage_cache_write, s.usage_cache_read, s.usage_cost, m.machine_uid,
-      (SELECT count(*) FROM files f WHERE f.session_id = s.id AND f.agent_id IS NOT NULL) AS subagent_count,
-      EXISTS (SELECT 1 FROM files f JOIN files_gone g ON g.file_id = f.id WHERE f.session_id = s.id AND f.agent_id IS NULL)
-        AS source_gone
-    FROM sessions s STRAIGHT_JOIN machines m ON m.id = s.machine_id`
-
-  async listSessions(actor: Actor, query: SessionQuery): Promise<Api.SessionList> {
-    const { where, params, limit } = sessionListQuery(actor, query, MYSQL_LIKE)
-    const { rows } = await this.client.query<SessionRow>(
-      `${MysqlEngine.SESSION_SELECT} WHERE ${where} ORDER BY s.last_at DESC, s.id DESC LIMIT ?`,
-      [...params, limit + 1],
-    )
-    return sessionListPage(rows, limit, toSummary)
+  listSessions(actor: Actor, query: SessionQuery): Promise<Api.SessionList> {
+    return this.reads.listSessions(actor, query)
   }
-
-  /** The user's session row for a session id; the most recently active machine's when several have it. */
-  private async findSession(actor: Actor, sessionUid: string): Promise<SessionRow | null> {
-    const { rows } = await this.client.query<SessionRow>(
-      `${MysqlEngine.SESSION_SELECT} WHERE s.user_id = ? AND s.session_uid = ? ORDER BY coalesce(s.last_at, '') DESC LIMIT 1`,
-      [actor.userId, sessionUid],
-    )
-    return rows[0] ?? null
+  getSession(actor: Actor, sessionId: string): Promise<Api.SessionDetail | null> {
+    return this.reads.getSession(actor, sessionId)
   }
-
-  async getSession(actor: Actor, sessionId: string): Promise<Api.SessionDetail | null> {
-    const row = await this.findSession(actor, sessionId)
-    if (!row) return null
-    const { rows: files } = await this.client.query<{
-      file_key: string
-      agent_id: string | null
-      file_offset: number
-      line_count: number
-    }>(
-      `SELECT f.file_key, f.agent_id, f.file_offset, f.line_count FROM files f WHERE f.session_id = ? AND f.user_id = ?
-       ORDER BY f.agent_id IS NOT NULL, f.file_key`,
-      [row.id, actor.userId],
-    )
-    return {
-      session: toSummary(row),
-      files: files.map((f) => ({
-        fileKey: f.file_key,
-        agentId: f.agent_id,
-        bytes: f.file_offset,
-        entryCount: f.line_count,
-      })),
-    }
+  listEntries(actor: Actor, sessionId: string, query: EntryQuery): Promise<Api.EntryPage | null> {
+    return this.reads.listEntries(actor, sessionId, query)
   }
-
-  async listEntries(actor: Actor, sessionId: string, query: EntryQuery): Promise<Api.EntryPage | null> {
-    const session = await this.findSession(actor, sessionId)
-    if (!session) return null
-    const limit = Math.min(Math.max(query.limit ?? 200, 1), MAX_PAGE)
-    const fileFilter = query.allFiles ? "1 = 1" : query.agentId === undefined ? "f.agent_id IS NULL" : "f.agent_id = ?"
-    const params: SqlValue[] = [session.id, session.id, actor.userId]
-    if (!query.allFiles && query.agentId !== undefined) params.push(query.agentId)
-    let order = "ASC"
-    let bound = ""
-    if (query.before !== undefined) {
-      bound = "AND e.seq < ?"
-      params.push(query.before)
-      order = "DESC"
-    } else if (query.after !== undefined) {
-      bound = "AND e.seq > ?"
-      params.push(query.after)
-    }
-    params.push(limit + 1)
-    const { rows } = await this.client.query<EntryReadRow & { file_key: string; agent_id: string | null }>(
-      `SELECT e.seq, e.line_no, e.byte_offset, e.raw_len, e.kind, f.file_key, f.agent_id FROM entries e JOIN files f ON f.id = e.file_id
-       WHERE f.session_id = ? AND e.session_id = ? AND e.user_id = ? AND ${fileFilter} AND e.superseded = 0 ${bound}
-       ORDER BY e.seq ${order} LIMIT ?`,
-      params,
-    )
-    const more = rows.length > limit
-    const page = rows.slice(0, limit)
-    if (order === "DESC") page.reverse()
-    const raws = await readLines(this.client, page, this.maxBytes)
-    const entries = page.map((row, i) => toEntry(row, raws[i]!))
-    let nextCursor: string | null = null
-    if (more) {
-      const edge = order === "DESC" ? entries[0] : entries[entries.length - 1]
-      nextCursor = edge ? String(edge.seq) : null
-    }
-    return { entries, nextCursor }
+  getEntry(actor: Actor, seq: number): Promise<EntryWithSession | null> {
+    return this.reads.getEntry(actor, seq)
   }
-
-  async getEntry(actor: Actor, seq: number): Promise<EntryWithSession | null> {
-    const { rows } = await this.client.query<
-      EntryReadRow & { file_key: string; agent_id: string | null; session_uid: string }
-    >(
-      `SELECT e.seq, e.line_no, e.byte_offset, e.raw_len, e.kind, f.file_key, f.agent_id, s.session_uid FROM entries e
-       JOIN files f ON f.id = e.file_id JOIN sessions s ON s.id = e.session_id WHERE e.seq = ? AND e.user_id = ?`,
-      [seq, actor.userId],
-    )
-    const row = rows[0]
-    if (!row) return null
-    const [raw] = await readLines(this.client, [row], this.maxBytes)
-    return { sessionId: row.session_uid, entry: toEntry(row, raw!) }
+  exportFile(actor: Actor, sessionId: string, fileKey: string): Promise<AsyncIterable<Uint8Array> | null> {
+    return this.reads.exportFile(actor, sessionId, fileKey)
   }
-
-  async exportFile(actor: Actor, sessionId: string, fileKey: string): Promise<AsyncIterable<Uint8Array> | null> {
-    const session = await this.findSession(actor, sessionId)
-    if (!session) return null
-    const { rows } = await this.client.query<{ id: number; file_key: string }>(
-      "SELECT id, file_key FROM files WHERE session_id = ? AND user_id = ?",
-      [session.id, actor.userId],
-    )
-    const file = rows.find((r) => r.file_key === fileKey)
-    if (!file) return null
-    return exportLines(this.client, file.id, this.maxBytes)
+  headSeq(actor: Actor): Promise<number> {
+    return this.reads.headSeq(actor)
   }
-
-  async headSeq(actor: Actor): Promise<number> {
-    const { rows } = await this.client.query<{ s: number | null }>(
-      "SELECT max(last_seq) AS s FROM sessions WHERE user_id = ?",
-      [actor.userId],
-    )
-    return rows[0]?.s ?? 0
+  usage(actor: Actor, query: UsageQuery): Promise<Api.UsageReport> {
+    return this.reads.usage(actor, query)
   }
 
   // ---- search -----------------------------------------------------------------------------------
@@ -622,18 +432,6 @@ export class MysqlEngine implements Engine {
     return feedAfter(this.client, after, span)
   }
 
-  // ---- usage ------------------------------------------------------------------------------------
-
-  async usage(actor: Actor, query: UsageQuery): Promise<Api.UsageReport> {
-    const q = usageQueries(actor, query)
-    // Both at once, on two connections (PlanetScale: two requests): one round trip of waiting.
-    const [rows, totals] = await Promise.all([
-      this.client.query<Api.UsageRow>(q.rows.sql, q.rows.params),
-      q.totals ? this.client.query<UsageTotalsRow>(q.totals.sql, q.totals.params) : null,
-    ])
-    return usageReport(query, rows.rows, q.limit, totals?.rows[0] ?? null)
-  }
-
   // ---- remote commands (CommandStore) ------------------------------------------------------------
 
   setMachineRemote(actor: MachineActor, remote: Sync.RemoteCapabilities): Promise<void> {
@@ -684,44 +482,5 @@ export class MysqlEngine implements Engine {
   }
   cancelQueuedCommand(actor: Actor, commandId: string, at: string): Promise<Api.CommandSummary | null> {
     return this.commands.cancelQueuedCommand(actor, commandId, at)
-  }
-}
-
-function toSummary(r: SessionRow): Api.SessionSummary {
-  return {
-    sessionId: r.session_uid,
-    machineId: r.machine_uid,
-    projectDir: r.project_dir,
-    cwd: r.cwd,
-    title: r.custom_title ?? r.ai_title ?? r.summary_title ?? r.first_prompt,
-    firstAt: r.first_at,
-    lastAt: r.last_at,
-    entryCount: r.entry_count,
-    subagentCount: r.subagent_count,
-    models: JSON.parse(r.models) as string[],
-    hasErrors: r.has_errors === 1,
-    usage: {
-      input: r.usage_input,
-      output: r.usage_output,
-      cacheWrite: r.usage_cache_write,
-      cacheRead: r.usage_cache_read,
-      costUsd: r.usage_cost,
-    },
-    ...(Number(r.source_gone) === 1 ? { sourceGone: true } : {}),
-  }
-}
-
-function toEntry(
-  row: Omit<EntryReadRow, "raw_len"> & { file_key: string; agent_id: string | null },
-  raw: Uint8Array,
-): Api.Entry {
-  return {
-    seq: row.seq,
-    fileKey: row.file_key,
-    agentId: row.agent_id,
-    lineNo: row.line_no,
-    byteOffset: row.byte_offset,
-    kind: row.kind,
-    line: decodeLine(raw),
   }
 }
