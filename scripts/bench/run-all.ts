@@ -3,7 +3,7 @@
  *
  *   bun scripts/bench/run-all.ts [--skip-corpus] [--idle-s 60] [--n 300] [--no-dashboard] [--engines]
  *
- * Generates the corpora if missing (the 530 MB backfill corpus, the live corpus, the 5,000-file idle corpus),
+ * Generates the corpora if missing (the ~300 MB / 2,480-file history backfill corpus, the live corpus, the 5,000-file idle corpus),
  * then backfill.ts, live-latency.ts, idle.ts, and (unless --no-dashboard) dashboard-live.ts and
  * dashboard-first-screen.ts (Chromium). Raw results: `.artifacts/bench/results.jsonl` (appended) and
  * `.artifacts/bench/last-run.md` (the table printed here).
@@ -34,7 +34,8 @@ const bench = (script: string, extra: string[] = [], timeoutS = 1800): unknown =
   return JSON.parse(r.stdout)
 }
 
-const corpus = join(ARTIFACTS, "corpus")
+// backfill.ts's default: a real history's file-size mix (corpus.ts --shape history); engines.ts reads it too.
+const corpus = join(ARTIFACTS, "corpus-history")
 if (!existsSync(join(corpus, "manifest.json"))) bench("corpus.ts", [corpus], 600)
 // biome-ignore lint/suspicious/noExplicitAny: raw JSON results
 const b = bench("backfill.ts", [corpus], 1800) as any
