@@ -121,7 +121,10 @@ describe("memory is bounded by chunks, not by line or file size", () => {
     // Seen: +9 MB alone on a quiet machine, up to +90 MB under the full suite.
     const peaks = `peaks: ${baseline.peakMb.toFixed(0)} MB vs ${big.peakMb.toFixed(0)} MB`
     expect(big.peakMb - baseline.peakMb, peaks).toBeLessThan(150)
-    expect(big.peakMb, peaks).toBeLessThan(340)
+    // Below the input's 385 MB however busy the machine (a fixed 340 MB was crossed at 344-353 MB, by
+    // the code before and after a change alike, with the load average at 5-8): what does not follow
+    // the input is the difference above.
+    expect(big.peakMb, peaks).toBeLessThan(385)
 
     const get = (path: string) =>
       fetch(`${big.creds.serverUrl}/api/v1${path}`, { headers: { authorization: `Bearer ${big.creds.apiToken}` } })
