@@ -37,7 +37,7 @@ import type {
 } from "../store.ts"
 import { MysqlAccounts } from "./accounts.ts"
 import { MysqlAi } from "./ai.ts"
-import { feedAfter, feedPosition } from "./change-feed.ts"
+import { MysqlChangeFeed } from "./change-feed.ts"
 import type { MysqlClient } from "./client.ts"
 import { MysqlCommands } from "./commands.ts"
 import { storeErrorOf } from "./errors.ts"
@@ -75,6 +75,7 @@ export class MysqlEngine implements Engine {
   /** Remote commands (`CommandStore`), delegated to in one block at the end. */
   private readonly commands: MysqlCommands
   private readonly reads: MysqlReads
+  private readonly feed: MysqlChangeFeed
 
   private constructor(
     private readonly client: MysqlClient,
@@ -86,6 +87,7 @@ export class MysqlEngine implements Engine {
     this.ai = new MysqlAi(client)
     this.commands = new MysqlCommands(client)
     this.reads = new MysqlReads(client)
+    this.feed = new MysqlChangeFeed(client)
   }
 
   /** Migrates the database (under its lock) and returns the engine. */
@@ -425,11 +427,11 @@ export class MysqlEngine implements Engine {
   // ---- change feed ------------------------------------------------------------------------------
 
   feedPosition(): Promise<number> {
-    return feedPosition(this.client)
+    return this.feed.position()
   }
 
   feedAfter(after: number, span: number): Promise<FeedPage> {
-    return feedAfter(this.client, after, span)
+    return this.feed.after(after, span)
   }
 
   // ---- remote commands (CommandStore) ------------------------------------------------------------
