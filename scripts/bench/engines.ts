@@ -13,6 +13,9 @@
  *   bun scripts/bench/engines.ts [corpusDir] [--ps-mb 40] [--sessions 10000] [--reads 30] [--latency-ms 20]
  *                                [--ingest-only] [--profile-statements] [--big-pool] [--usage-rows 200]
  *                                [--engines sqlite,mariadb,planetscale] [--repeat 1] [--mysql2-blobs prepared,text]
+ *                                [--reads-only]
+ *
+ * `--reads-only` skips the corpus (not even read) and its ingest: only the 10,000 sessions and the reads.
  *
  * `--repeat N` runs the engines N times in turn, each on a new database; `--mysql2-blobs prepared,text`
  * runs MariaDB both ways, interleaved on the same server (line bytes as prepared-statement bytes, or as
@@ -55,6 +58,7 @@ if (!manifest) throw new Error(`no corpus at ${corpus} (bun scripts/bench/corpus
 const PS_MB = argValue(args, "--ps-mb", 40)
 const SESSIONS = argValue(args, "--sessions", 10_000)
 const ONLY = args.includes("--ingest-only")
+const READS_ONLY = args.includes("--reads-only")
 const BIG_POOL = args.includes("--big-pool")
 const listArg = (name: string, all: string): string[] => {
   const i = args.indexOf(name)
@@ -84,7 +88,7 @@ const walk = (dir: string): string[] =>
   )
 const projects = join(corpus, "projects")
 // Largest files last, so a capped slice takes whole small and medium files first.
-const files = walk(projects)
+const files = (READS_ONLY ? [] : walk(projects))
   .map((path) => ({ path, bytes: readFileSync(path) }))
   .sort((a, b) => a.bytes.length - b.bytes.length)
 
@@ -242,7 +246,7 @@ async function runEngine(
   const userId = await engine.ensureUser("bench")
   const { machineId } = await engine.openMachine({ userId }, "bench-machine", "bench")
   const actor: MachineActor = { userId, machineId }
-  const { groups, bytes, lines } = groupsOf(maxBytes)
+  const { groups, bytes, lines } = groupsOf(READS_ONLY ? 0 : maxBytes)
   const r0 = requests?.() ?? 0
   const cpu0 = process.cpuUsage()
   const i0 = now()

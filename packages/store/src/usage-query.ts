@@ -72,12 +72,22 @@ export function usageQueries(
   const totalsJoin = query.sessionId ? join : ""
   const filter = `WHERE ${where.join(" AND ")}`
   const limit = query.limit === undefined ? null : Math.max(1, Math.floor(query.limit))
+  const sums = `sum(u.input) AS input, sum(u.output) AS output, sum(u.cache_write) AS cacheWrite,
+       sum(u.cache_read) AS cacheRead, sum(u.cost_usd) AS costUsd, count(*) AS messages`
+  const order = `ORDER BY ${query.groupBy === "day" ? "`key` DESC" : "costUsd DESC, `key`"} ${limit === null ? "" : "LIMIT ?"}`
+  // By project: grouped by the bare column first, which MySQL's `usage_by_project` index gives in
+  // order (no temporary table keyed by a 600-character path: 14.7–15.4 → 3.3 ms on MariaDB, 10,000
+  // messages in 200 projects), then by the report's key, which only merges a NULL project with ''.
+  const grouped =
+    query.groupBy === "project"
+      ? `SELECT coalesce(g.project_dir, '') AS \`key\`, sum(g.input) AS input, sum(g.output) AS output,
+       sum(g.cacheWrite) AS cacheWrite, sum(g.cacheRead) AS cacheRead, sum(g.costUsd) AS costUsd,
+       sum(g.messages) AS messages
+       FROM (SELECT u.project_dir, ${sums} FROM usage_messages u ${rowsJoin} ${filter} GROUP BY u.project_dir) g
+       GROUP BY \`key\``
+      : `SELECT ${keyExpr} AS \`key\`, ${sums} FROM usage_messages u ${rowsJoin} ${filter} GROUP BY \`key\``
   const rows = {
-    sql: `SELECT ${keyExpr} AS \`key\`, sum(u.input) AS input, sum(u.output) AS output, sum(u.cache_write) AS cacheWrite,
-       sum(u.cache_read) AS cacheRead, sum(u.cost_usd) AS costUsd, count(*) AS messages
-       FROM usage_messages u ${rowsJoin} ${filter}
-       GROUP BY \`key\` ORDER BY ${query.groupBy === "day" ? "`key` DESC" : "costUsd DESC, `key`"}
-       ${limit === null ? "" : "LIMIT ?"}`,
+    sql: `${grouped} ${order}`,
     params: limit === null ? params : [...params, limit + 1],
   }
   if (limit === null) return { rows, limit, totals: null }

@@ -33,7 +33,11 @@ const TABLE = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
  * having deployed the schema through a deploy request), or a data statement, run each time its
  * migration is.
  */
-export type MysqlStatement = { readonly table: string; readonly sql: string } | string
+export type MysqlStatement =
+  | { readonly table: string; readonly sql: string }
+  /** An index's creation on an existing table, skipped when the table has an index of that name. */
+  | { readonly table: string; readonly index: string; readonly sql: string }
+  | string
 
 export const MYSQL_MIGRATIONS: readonly (readonly MysqlStatement[])[] = [
   [
@@ -388,6 +392,19 @@ export const MYSQL_MIGRATIONS: readonly (readonly MysqlStatement[])[] = [
     ) ${TABLE}`,
     },
   ],
+  // Usage by project (issue #11): a covering index in the grouping's order, so MariaDB sums each
+  // project's rows as it reads them instead of keeping a temporary table keyed by the 600-character
+  // path (10,000 one-message sessions in 200 projects: 14.7–15.4 ms → 3.3 ms, `usage-query.ts`). It
+  // holds every column the report reads or filters on; the primary key (user_id, dedup_key) comes
+  // with it. An index, not a table: skipped when present, so it re-runs and deploys like a table.
+  [
+    {
+      table: "usage_messages",
+      index: "usage_by_project",
+      sql: `CREATE INDEX usage_by_project ON usage_messages
+      (user_id, project_dir, day, session_id, input, output, cache_write, cache_read, cost_usd)`,
+    },
+  ],
 ]
 
 const MIGRATE_LOCK = "overlord_migrate"
@@ -415,7 +432,16 @@ export async function migrateMysql(client: MysqlClient): Promise<number[]> {
           )
         ).rows.map((r) => r.name),
       )
-      const create = async (statement: { readonly table: string; readonly sql: string }) => {
+      const create = async (statement: Exclude<MysqlStatement, string>) => {
+        if ("index" in statement) {
+          const found = await conn.query<{ n: number }>(
+            `SELECT count(*) AS n FROM information_schema.statistics
+             WHERE table_schema = database() AND table_name = ? AND index_name = ?`,
+            [statement.table, statement.index],
+          )
+          if (Number(found.rows[0]?.n ?? 0) === 0) await conn.query(statement.sql)
+          return
+        }
         if (tables.has(statement.table)) return
         await conn.query(statement.sql)
         tables.add(statement.table)
