@@ -270,6 +270,86 @@ export function runStoreContract(options: StoreContractOptions): void {
         expect(none.totals.messages).toBe(0)
       })
 
+      it("groups usage by session and project the same with shared session ids, ties, filters and days", async () => {
+        const engine = await make()
+        const a = await setupWith(engine, facts, "m-1")
+        const b = await setupWith(engine, facts, "m-2")
+        const at = (o: Parameters<typeof response>[0], ts: string) =>
+          response(o).replace("2026-11-01T10:00:01.000Z", ts)
+        const shared = "dddddddd-0000-0000-0000-000000000004"
+        const [p, q, r] = [
+          "eeeeeeee-0000-0000-0000-000000000005",
+          "ffffffff-0000-0000-0000-000000000006",
+          "(unattributed)",
+        ]
+        const day1 = "2026-11-01T10:00:01.000Z"
+        const day2 = "2026-11-02T10:00:01.000Z"
+        // One session on two machines (one row on each), its usage over two days and two projects.
+        for (const [m, key, msg, output, ts] of [
+          [a, `-p1/${shared}.jsonl`, "s1", 300, day1],
+          [b, `-p2/${shared}.jsonl`, "s2", 200, day2],
+        ] as const) {
+          expect((await m.append(`${at({ sid: shared, uuid: `u-${msg}`, msgId: msg, output }, ts)}\n`, key))._tag).toBe(
+            "Ack",
+          )
+        }
+        // Two sessions that cost the same (the tie goes to the smaller key), one spanning two days.
+        await a.append(
+          `${at({ sid: p, uuid: "u-p1", msgId: "p1", output: 100 }, day1)}\n${at({ sid: p, uuid: "u-p2", msgId: "p2", output: 100 }, day2)}\n`,
+          `-p1/${p}.jsonl`,
+        )
+        await b.append(`${at({ sid: q, uuid: "u-q1", msgId: "q1", output: 200 }, day1)}\n`, `-p2/${q}.jsonl`)
+        // A session whose id reads "(unattributed)", and a message with no session at all: one row, as before.
+        await a.append(`${at({ sid: r, uuid: "u-r1", msgId: "r1", output: 50 }, day1)}\n`, `-p3/${r}.jsonl`)
+        await a.append(`${at({ sid: null, uuid: "u-n1", msgId: "n1", output: 20 }, day2)}\n`, "-p3/agent-a0b1c2d.jsonl")
+        const keys = (rows: readonly { key: string; output: number; messages: number }[]) =>
+          rows.map((row) => [row.key, row.output, row.messages])
+
+        const bySession = (await engine.usage(a.actor, { groupBy: "session" }))!
+        expect(keys(bySession.rows)).toEqual([
+          [shared, 500, 2],
+          [p, 200, 2],
+          [q, 200, 1],
+          [r, 70, 2],
+        ])
+        expect(bySession.totals.messages).toBe(7)
+        const top = (await engine.usage(a.actor, { groupBy: "session", limit: 2 }))!
+        expect(keys(top.rows)).toEqual(keys(bySession.rows).slice(0, 2))
+        expect(top.truncated).toBe(true)
+        expect(top.totals.output).toBe(bySession.totals.output)
+        // Filters: a day, a project, a session; the shared session counts only what falls inside.
+        const day2Only = (await engine.usage(a.actor, { groupBy: "session", from: "2026-11-02", to: "2026-11-02" }))!
+        expect(keys(day2Only.rows)).toEqual([
+          [shared, 200, 1],
+          [p, 100, 1],
+          ["(unattributed)", 20, 1],
+        ])
+        const p2Only = (await engine.usage(a.actor, { groupBy: "session", project: "-p2" }))!
+        expect(keys(p2Only.rows)).toEqual([
+          [shared, 200, 1],
+          [q, 200, 1],
+        ])
+        const oneSession = (await engine.usage(a.actor, { groupBy: "session", sessionId: shared, limit: 1 }))!
+        expect(keys(oneSession.rows)).toEqual([[shared, 500, 2]])
+        expect(oneSession.truncated).toBe(false)
+
+        const byProject = (await engine.usage(a.actor, { groupBy: "project" }))!
+        expect(keys(byProject.rows)).toEqual([
+          ["-p1", 500, 3],
+          ["-p2", 400, 2],
+          ["-p3", 70, 2],
+        ])
+        const projectTop = (await engine.usage(a.actor, { groupBy: "project", limit: 1, to: "2026-11-01" }))!
+        expect(keys(projectTop.rows)).toEqual([["-p1", 400, 2]])
+        expect(projectTop.truncated).toBe(true)
+        expect(projectTop.totals.messages).toBe(4)
+        const projectOfSession = (await engine.usage(a.actor, { groupBy: "project", sessionId: shared }))!
+        expect(keys(projectOfSession.rows)).toEqual([
+          ["-p1", 300, 1],
+          ["-p2", 200, 1],
+        ])
+      })
+
       it("scopes every read to its user", async () => {
         const s = await setup(make())
         await s.append(`${user("u1", "secret plan")}\n`)
