@@ -3,18 +3,18 @@
  * CLI running a Bash tool that sleeps (a duration no other test uses, to find its own process).
  */
 import { execFileSync } from "node:child_process"
-import { mkdir, readFile, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import type { Api } from "@overlord/protocol"
-import {
-  type ClaudeHome,
-  claudeBinary,
-  claudeEnv,
-  encodeProjectDir,
-  makeClaudeHome,
-} from "@overlord/testkit/claude-cli"
+import { type ClaudeHome, makeClaudeHome } from "@overlord/testkit/claude-cli"
 import { type FakeAnthropic, startFakeAnthropic } from "@overlord/testkit/fake-anthropic"
 import { type OverlordProcess, startOverlord } from "@overlord/testkit/overlord-process"
+import {
+  bearerApi,
+  commandEnded,
+  daemonKnowsProjects,
+  machineAccepting,
+  remoteClaudeEnv,
+} from "@overlord/testkit/remote-commands"
 import { longBash } from "@overlord/testkit/scenarios"
 import { waitFor } from "@overlord/testkit/wait"
 import { afterAll, describe, expect, it } from "vitest"
@@ -43,38 +43,13 @@ describe("cancel over the API", () => {
   it("ends the CLI and its tool's process group; the command shows cancelled", async () => {
     claude = await makeClaudeHome("overlord-remote-cancel-")
     fake = startFakeAnthropic(longBash(SLEEP_SECONDS)(claude.projectDir).script)
-    const sessions = join(claude.configDir, "projects", encodeProjectDir(claude.projectDir))
-    await mkdir(sessions, { recursive: true })
-    await writeFile(
-      join(sessions, "00000000-0000-4000-8000-000000000004.jsonl"),
-      `${JSON.stringify({ type: "user", uuid: "u", sessionId: "00000000-0000-4000-8000-000000000004", cwd: claude.projectDir, timestamp: new Date().toISOString(), message: { role: "user", content: "x" } })}\n`,
-    )
-    await mkdir(join(claude.configDir, "..", "tmp"), { recursive: true })
-    Object.assign(process.env, claudeEnv(claude.configDir, fake.url), { OVERLORD_CLAUDE_PATH: await claudeBinary() })
+    Object.assign(process.env, await remoteClaudeEnv(claude, fake.url, "00000000-0000-4000-8000-000000000004"))
     const home = join(claude.configDir, "..", "overlord-home")
     daemon = startOverlord(home, claude.configDir, ["--allow-remote"])
     const creds = await daemon.credentials()
-    const api = async <T>(path: string, body?: unknown) => {
-      const res = await fetch(`${creds.serverUrl}/api/v1${path}`, {
-        method: body === undefined ? "GET" : "POST",
-        headers: {
-          authorization: `Bearer ${creds.apiToken}`,
-          ...(body === undefined ? {} : { "content-type": "application/json" }),
-        },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      })
-      return { status: res.status, body: (await res.json()) as T }
-    }
-    const machine = await waitFor(
-      "the machine",
-      async () =>
-        (await api<{ machines: Api.Machine[] }>("/machines")).body.machines.find((m) => m.acceptsCommands) ?? null,
-    )
-    await waitFor("the project", async () =>
-      (await readFile(join(home, "remote", "projects.json"), "utf8").catch(() => "")).includes(claude.projectDir)
-        ? true
-        : null,
-    )
+    const api = bearerApi(creds.serverUrl, creds.apiToken)
+    const machine = await machineAccepting<Api.Machine>(api)
+    await daemonKnowsProjects(home, [claude.projectDir])
     const { command } = (
       await api<Api.CommandCreated>("/commands", {
         machineId: machine.machineId,
@@ -85,10 +60,7 @@ describe("cancel over the API", () => {
     await waitFor("the tool's sleep", () => sleeping() || null, 60_000)
     const cancelled = await api(`/commands/${command.commandId}/input`, { type: "cancel" })
     expect(cancelled.status).toBe(202)
-    const done = await waitFor("the end", async () => {
-      const c = (await api<Api.CommandDetail>(`/commands/${command.commandId}`)).body.command
-      return c.endedAt !== null ? c : null
-    })
+    const done = await commandEnded<Api.CommandSummary>(api, command.commandId)
     expect(done.status).toBe("cancelled")
     await waitFor("the sleep to be gone", () => !sleeping() || null, 10_000)
   }, 120_000)

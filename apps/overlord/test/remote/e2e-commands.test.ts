@@ -6,16 +6,10 @@
  * and is linked to the command. A project the daemon does not know is refused by the daemon.
  */
 import { spawn } from "node:child_process"
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises"
+import { readFile, rm } from "node:fs/promises"
 import { join } from "node:path"
 import type { Api, Live } from "@overlord/protocol"
-import {
-  type ClaudeHome,
-  claudeBinary,
-  claudeEnv,
-  encodeProjectDir,
-  makeClaudeHome,
-} from "@overlord/testkit/claude-cli"
+import { type ClaudeHome, makeClaudeHome } from "@overlord/testkit/claude-cli"
 import { type FakeAnthropic, startFakeAnthropic } from "@overlord/testkit/fake-anthropic"
 import {
   OVERLORD_BIN,
@@ -23,6 +17,14 @@ import {
   type OverlordProcess,
   startOverlord,
 } from "@overlord/testkit/overlord-process"
+import {
+  type BearerApi,
+  bearerApi,
+  daemonKnowsProjects,
+  machineAccepting,
+  openLiveSocket,
+  remoteClaudeEnv,
+} from "@overlord/testkit/remote-commands"
 import { permissionWrite, REMOTE_FILE, REMOTE_FILE_CONTENT } from "@overlord/testkit/scenarios"
 import { waitFor } from "@overlord/testkit/wait"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -36,17 +38,7 @@ describe("remote commands through the real daemon and server", () => {
   let firstSessionId: string | null = null
   const savedEnv = { ...process.env }
 
-  const api = async <T>(path: string, body?: unknown): Promise<{ status: number; body: T }> => {
-    const res = await fetch(`${creds.serverUrl}/api/v1${path}`, {
-      method: body === undefined ? "GET" : "POST",
-      headers: {
-        authorization: `Bearer ${creds.apiToken}`,
-        ...(body === undefined ? {} : { "content-type": "application/json" }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    })
-    return { status: res.status, body: (await res.json()) as T }
-  }
+  let api: BearerApi
 
   beforeAll(async () => {
     claude = await makeClaudeHome("overlord-remote-e2e-")
@@ -56,44 +48,15 @@ describe("remote commands through the real daemon and server", () => {
       ...scenario.script,
       main: [...scenario.script.main, ...scenario.script.main, ...scenario.script.main, ...scenario.script.main],
     })
-    // A session of this project already synced: the daemon learns the project from its lines' cwd.
-    const sessions = join(claude.configDir, "projects", encodeProjectDir(claude.projectDir))
-    await mkdir(sessions, { recursive: true })
-    await writeFile(
-      join(sessions, "00000000-0000-4000-8000-000000000001.jsonl"),
-      `${JSON.stringify({
-        type: "user",
-        uuid: "u-1",
-        parentUuid: null,
-        sessionId: "00000000-0000-4000-8000-000000000001",
-        cwd: claude.projectDir,
-        timestamp: new Date().toISOString(),
-        message: { role: "user", content: "earlier work" },
-      })}\n`,
-    )
-    await mkdir(join(claude.configDir, "..", "tmp"), { recursive: true })
-    // The daemon's commands run with its environment: the CLI the test kit runs, against the fake API.
-    Object.assign(process.env, claudeEnv(claude.configDir, fake.url), { OVERLORD_CLAUDE_PATH: await claudeBinary() })
-    daemon = startOverlord(join(claude.configDir, "..", "overlord-home"), claude.configDir, ["--allow-remote"])
+    // A session of this project already synced (the daemon learns the project from its lines' cwd);
+    // the daemon's commands run with its environment: the CLI the test kit runs, against the fake API.
+    Object.assign(process.env, await remoteClaudeEnv(claude, fake.url, "00000000-0000-4000-8000-000000000001"))
+    const home = join(claude.configDir, "..", "overlord-home")
+    daemon = startOverlord(home, claude.configDir, ["--allow-remote"])
     creds = await daemon.credentials()
-    const machine = await waitFor(
-      "the machine to accept commands",
-      async () =>
-        (await api<{ machines: Api.Machine[] }>("/machines")).body.machines.find((m) => m.acceptsCommands) ?? null,
-      30_000,
-    )
-    machineId = machine.machineId
-    await waitFor(
-      "the daemon to know the project",
-      async () => {
-        const text = await readFile(
-          join(claude.configDir, "..", "overlord-home", "remote", "projects.json"),
-          "utf8",
-        ).catch(() => "")
-        return text.includes(claude.projectDir) ? true : null
-      },
-      30_000,
-    )
+    api = bearerApi(creds.serverUrl, creds.apiToken)
+    machineId = (await machineAccepting<Api.Machine>(api)).machineId
+    await daemonKnowsProjects(home, [claude.projectDir])
   }, 120_000)
 
   afterAll(async () => {
@@ -116,14 +79,7 @@ describe("remote commands through the real daemon and server", () => {
 
     // The dashboard's live socket, watching from the first event.
     const live: Live.LiveMessage[] = []
-    const ws = new WebSocket(`${creds.serverUrl.replace(/^http/, "ws")}/api/v1/live`, {
-      headers: { authorization: `Bearer ${creds.apiToken}`, origin: creds.serverUrl },
-    } as unknown as string[])
-    ws.onmessage = (e) => live.push(JSON.parse(String(e.data)) as Live.LiveMessage)
-    await new Promise<void>((resolve, reject) => {
-      ws.onopen = () => resolve()
-      ws.onerror = () => reject(new Error("live socket failed"))
-    })
+    const ws = await openLiveSocket(creds.serverUrl, creds.apiToken, live)
     ws.send(JSON.stringify({ type: "watch-command", commandId, afterEventSeq: -1 } satisfies Live.WatchCommand))
     const events = () => live.flatMap((m) => (m.type === "command-events" ? m.events : []))
 

@@ -1,0 +1,184 @@
+/**
+ * What the remote-command end-to-end tests (apps/overlord/test/remote, apps/web delivery and Run panel)
+ * and `scripts/bench/remote-latency.ts` set up alike: a project the daemon knows, the environment the
+ * daemon hands the real Claude CLI, the API as a bearer token, the dashboard's live socket, and a daemon
+ * (`overlord start --allow-remote`) paired with a standalone server.
+ */
+import { mkdir, readFile, writeFile } from "node:fs/promises"
+import { join } from "node:path"
+import { type ClaudeHome, claudeBinary, claudeEnv, encodeProjectDir } from "./claude-cli.ts"
+import { type CliProcess, runCli } from "./standalone-server.ts"
+import { waitFor } from "./wait.ts"
+
+/**
+ * A session of `projectDir` in the Claude config dir `claudeDir`, as an earlier run left it: the
+ * daemon runs remote commands only in projects it learned from session files' cwd.
+ */
+export async function seedProjectSession(claudeDir: string, projectDir: string, sessionId: string): Promise<void> {
+  const sessions = join(claudeDir, "projects", encodeProjectDir(projectDir))
+  await mkdir(sessions, { recursive: true })
+  await writeFile(
+    join(sessions, `${sessionId}.jsonl`),
+    `${JSON.stringify({
+      type: "user",
+      uuid: `u-${sessionId.slice(-4)}`,
+      parentUuid: null,
+      sessionId,
+      cwd: projectDir,
+      timestamp: new Date().toISOString(),
+      message: { role: "user", content: "earlier work" },
+    })}\n`,
+  )
+}
+
+/**
+ * Readies `claude` for remote commands against the fake API at `fakeUrl`: its project known (one
+ * seeded session `sessionId`), the CLI's tmp dir made, and the environment the daemon runs the real CLI
+ * with (the fake's URL, `OVERLORD_CLAUDE_PATH`) returned.
+ */
+export async function remoteClaudeEnv(
+  claude: ClaudeHome,
+  fakeUrl: string,
+  sessionId: string,
+): Promise<Record<string, string>> {
+  await seedProjectSession(claude.configDir, claude.projectDir, sessionId)
+  await mkdir(join(claude.configDir, "..", "tmp"), { recursive: true })
+  return { ...claudeEnv(claude.configDir, fakeUrl), OVERLORD_CLAUDE_PATH: await claudeBinary() }
+}
+
+/** `fetch` on `/api/v1<path>` with the bearer token; JSON bodies POSTed; `body` null when not JSON. */
+export type BearerApi = <T>(path: string, body?: unknown) => Promise<{ status: number; body: T; text: string }>
+
+/** The server's API at `serverUrl` as the holder of `apiToken`. */
+export function bearerApi(serverUrl: string, apiToken: string): BearerApi {
+  return async <T>(path: string, body?: unknown) => {
+    const res = await fetch(`${serverUrl}/api/v1${path}`, {
+      method: body === undefined ? "GET" : "POST",
+      headers: {
+        authorization: `Bearer ${apiToken}`,
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    })
+    const text = await res.text()
+    let parsed: unknown = null
+    try {
+      parsed = JSON.parse(text)
+    } catch {}
+    return { status: res.status, body: parsed as T, text }
+  }
+}
+
+/** The dashboard's live socket on `serverUrl`, open; every message it receives (`Live.LiveMessage`) is pushed onto `into`. */
+export async function openLiveSocket<Message>(
+  serverUrl: string,
+  apiToken: string,
+  into: Message[],
+): Promise<WebSocket> {
+  const ws = new WebSocket(`${serverUrl.replace(/^http/, "ws")}/api/v1/live`, {
+    headers: { authorization: `Bearer ${apiToken}`, origin: serverUrl },
+  } as unknown as string[])
+  ws.onmessage = (e) => into.push(JSON.parse(String(e.data)) as Message)
+  await new Promise<void>((resolve, reject) => {
+    ws.onopen = () => resolve()
+    ws.onerror = () => reject(new Error("live socket failed"))
+  })
+  return ws
+}
+
+/** The machine id `overlord login` stored in the laptop's `home`. */
+export async function pairedMachineId(home: string): Promise<string> {
+  return (JSON.parse(await readFile(join(home, "server.json"), "utf8")) as { machineId: string }).machineId
+}
+
+/**
+ * `overlord start --foreground --allow-remote` on the paired laptop `home`, once `ready` says so (the
+ * server lists the machine online, say); a failed wait carries the daemon's output.
+ */
+export async function startPairedDaemon(
+  home: string,
+  claudeDir: string,
+  env: Record<string, string>,
+  ready: () => Promise<boolean>,
+): Promise<CliProcess> {
+  const daemon = runCli(home, ["start", "--foreground", "--claude-dir", claudeDir, "--allow-remote"], env)
+  await waitFor("the daemon to be connected", async () => (await ready()) || null, 60_000).catch((e: unknown) => {
+    throw new Error(`${String(e)}\ndaemon output:\n${daemon.output()}`)
+  })
+  return daemon
+}
+
+/** Waits until the daemon at `home` has learned every one of `projectDirs` (its `remote/projects.json`). */
+export function daemonKnowsProjects(home: string, projectDirs: readonly string[]): Promise<true> {
+  return waitFor(`the daemon to know ${projectDirs.join(", ")}`, async () => {
+    const text = await readFile(join(home, "remote", "projects.json"), "utf8").catch(() => "")
+    return projectDirs.every((d) => text.includes(d)) ? true : null
+  })
+}
+
+/** Waits for a machine the server lists as accepting commands (and passing `also`); returns it. */
+export function machineAccepting<Machine extends { readonly acceptsCommands: boolean }>(
+  api: BearerApi,
+  also: (m: Machine) => boolean = () => true,
+  timeoutMs = 60_000,
+): Promise<Machine> {
+  return waitFor(
+    "a machine to accept commands",
+    async () =>
+      (await api<{ machines: Machine[] }>("/machines")).body.machines.find((m) => m.acceptsCommands && also(m)),
+    timeoutMs,
+  )
+}
+
+/** Waits until `GET /commands/{id}` shows the command ended; returns its `command` (`Api.CommandSummary`). */
+export function commandEnded<Command extends { readonly endedAt: unknown }>(
+  api: BearerApi,
+  commandId: string,
+  timeoutMs = 60_000,
+): Promise<Command> {
+  return waitFor(
+    `the end of ${commandId}`,
+    async () => {
+      const c = (await api<{ command: Command }>(`/commands/${commandId}`)).body.command
+      return c.endedAt !== null ? c : null
+    },
+    timeoutMs,
+  )
+}
+
+/**
+ * The laptop's Daytona settings, `<home>/daytona.json` (mode 0600), as a user writes them: the (fake)
+ * Daytona's URL and key, the Anthropic key the sandbox gets, and the sandbox's CLI pointed at the fake
+ * Anthropic API at `anthropicUrl` with its telemetry off. The keys stay on the laptop.
+ */
+export async function writeDaytonaSettings(
+  home: string,
+  daytona: { readonly apiUrl: string; readonly apiKey: string },
+  settings: {
+    readonly anthropicApiKey: string
+    readonly anthropicUrl: string
+    readonly snapshot: string
+    readonly autoStopMinutes: number
+    readonly startTimeoutSeconds?: number
+  },
+): Promise<void> {
+  await writeFile(
+    join(home, "daytona.json"),
+    JSON.stringify({
+      apiUrl: daytona.apiUrl,
+      apiKey: daytona.apiKey,
+      anthropicApiKey: settings.anthropicApiKey,
+      snapshot: settings.snapshot,
+      autoStopMinutes: settings.autoStopMinutes,
+      statePolling: true,
+      ...(settings.startTimeoutSeconds === undefined ? {} : { startTimeoutSeconds: settings.startTimeoutSeconds }),
+      sandboxEnv: {
+        ANTHROPIC_BASE_URL: settings.anthropicUrl,
+        DISABLE_TELEMETRY: "1",
+        DISABLE_ERROR_REPORTING: "1",
+        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
+      },
+    }),
+    { mode: 0o600 },
+  )
+}
