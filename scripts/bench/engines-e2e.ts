@@ -9,7 +9,7 @@
  *
  *   bun scripts/bench/engines-e2e.ts [corpusDir] [--slice-mb 100] [--engines sqlite,mariadb,planetscale]
  *                                    [--repeat 1] [--latency-ms 20] [--timeout-s 900] [--verify-sessions 6]
- *                                    [--window 64,256]
+ *                                    [--window 64,256] [--trace-groups]
  *
  * The corpus: a slice of the realistic-history corpus (`corpus.ts --shape history`, generated when missing):
  * whole sessions (main file and its subagent files) in path order while they fit in `--slice-mb`, hard-linked
@@ -67,6 +67,7 @@ const VERIFY_SESSIONS = argValue(args, "--verify-sessions", 6)
 const windowArg = args.indexOf("--window")
 /** Daemon windows to try (frames in flight); 0 = the daemon's default (64). */
 const WINDOWS = windowArg >= 0 ? (args[windowArg + 1] ?? "0").split(",").map(Number) : [0]
+const TRACE_GROUPS = args.includes("--trace-groups")
 const engineArg = args.indexOf("--engines")
 const ENGINES = (engineArg >= 0 ? (args[engineArg + 1] ?? "") : "sqlite,mariadb,planetscale").split(",") as EngineName[]
 for (const e of ENGINES)
@@ -167,6 +168,11 @@ interface EngineResult {
   readonly bridgeRequests: number | null
   /** Transactions committed on MariaDB during the run: the server's groups (network engines). */
   readonly commits: number | null
+  /**
+   * What the 50 ms polls saw change between two polls (files, MB, ms since the last change), `--trace-groups`:
+   * where a group takes longer than a poll (the network engines), one change is one group.
+   */
+  readonly steps?: { files: number; mb: number; ms: number }[]
   readonly apiSessions: number
   readonly apiEntries: number
   readonly usageTokens: number
@@ -289,11 +295,17 @@ async function runEngine(
     const serverSampler = procSampler(server.proc.child.pid!, 100)
     try {
       let lastLog = now()
+      const steps: { files: number; mb: number; ms: number }[] = []
+      let last = { n: 0, b: 0, t: now() }
       let at: { t: number; daemonCpu: number; serverCpu: number; load: number; bench: NodeJS.CpuUsage } | null = null
       while (!at) {
         if (daemon.child.exitCode !== null) throw new Error(`daemon exited:\n${daemon.output()}`)
         if (server.proc.child.exitCode !== null) throw new Error(`server exited:\n${server.proc.output()}`)
         const r = await stored()
+        if (TRACE_GROUPS && r.b !== last.b) {
+          steps.push({ files: r.n - last.n, mb: Number(mb(r.b - last.b).toFixed(3)), ms: Math.round(now() - last.t) })
+          last = { ...r, t: now() }
+        }
         if (r.n === slice.files && r.b === slice.bytes) {
           at = {
             t: now(),
@@ -351,6 +363,7 @@ async function runEngine(
         loadAtStored: at.load,
         bridgeRequests,
         commits,
+        ...(TRACE_GROUPS ? { steps } : {}),
         apiSessions: totals.sessions,
         apiEntries: totals.entries,
         usageTokens,
