@@ -182,3 +182,10 @@ export async function writeDaytonaSettings(
     { mode: 0o600 },
   )
 }
+
+/** `GET /api/v1<path>` on `serverUrl` with the bearer token: its JSON; throws unless the answer is 2xx. */
+export async function getJson<T>(serverUrl: string, apiToken: string, path: string): Promise<T> {
+  const res = await fetch(`${serverUrl}/api/v1${path}`, { headers: { authorization: `Bearer ${apiToken}` } })
+  if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`)
+  return (await res.json()) as T
+}

@@ -10,15 +10,20 @@
  * - a command whose expiry passes while the daemon is away is `expired` and never runs;
  * - a daemon SIGKILLed mid-command shows it `interrupted` after the restart, and it is not run again.
  */
-import { mkdir, readdir, readFile, readlink, writeFile } from "node:fs/promises"
+import { readdir, readFile, readlink } from "node:fs/promises"
 import { join } from "node:path"
 import type { Api } from "@overlord/protocol"
-import { type ClaudeHome, claudeBinary, claudeEnv, makeClaudeHome } from "@overlord/testkit/claude-cli"
+import { type ClaudeHome, makeClaudeHome } from "@overlord/testkit/claude-cli"
 import { type FakeAnthropic, startFakeAnthropic } from "@overlord/testkit/fake-anthropic"
+import {
+  daemonKnowsProjects,
+  pairedMachineId,
+  remoteClaudeEnv,
+  startPairedDaemon,
+} from "@overlord/testkit/remote-commands"
 import {
   type CliProcess,
   pairWithKey,
-  runCli,
   type ServerAdmin,
   type StandaloneServer,
   setUpAdmin,
@@ -53,13 +58,7 @@ describe("remote command delivery through overlord serve and a paired daemon", (
   let daemon: CliProcess | null = null
 
   const startDaemon = async () => {
-    daemon = runCli(home, ["start", "--foreground", "--claude-dir", claude.configDir, "--allow-remote"], env)
-    const d = daemon
-    await waitFor("the daemon to be connected", async () => (await machine())?.online === true || null, 60_000).catch(
-      (e) => {
-        throw new Error(`${String(e)}\ndaemon output:\n${d.output()}`)
-      },
-    )
+    daemon = await startPairedDaemon(home, claude.configDir, env, async () => (await machine())?.online === true)
   }
   const stopDaemon = async (signal: NodeJS.Signals = "SIGTERM") => {
     const d = daemon
@@ -120,24 +119,14 @@ describe("remote command delivery through overlord serve and a paired daemon", (
         },
       ],
     })
-    await mkdir(join(claude.configDir, "..", "tmp"), { recursive: true })
     // The daemon runs commands only in projects it learned from session files: one, synced first.
-    await mkdir(claude.sessionsDir, { recursive: true })
-    await writeFile(
-      join(claude.sessionsDir, `${SEED_SESSION}.jsonl`),
-      `${JSON.stringify({ type: "user", uuid: "u-1", sessionId: SEED_SESSION, cwd: claude.projectDir, timestamp: new Date().toISOString(), message: { role: "user", content: "earlier" } })}\n`,
-    )
-    env = { ...claudeEnv(claude.configDir, fake.url), OVERLORD_CLAUDE_PATH: await claudeBinary() }
+    env = await remoteClaudeEnv(claude, fake.url, SEED_SESSION)
     home = join(server.dir, "laptop-home")
     await pairWithKey(server, admin, home)
-    machineId = (JSON.parse(await readFile(join(home, "server.json"), "utf8")) as { machineId: string }).machineId
+    machineId = await pairedMachineId(home)
     await startDaemon()
     await waitFor("the machine to accept commands", async () => (await machine())?.acceptsCommands === true || null)
-    await waitFor("the daemon to know the project", async () =>
-      (await readFile(join(home, "remote", "projects.json"), "utf8").catch(() => "")).includes(claude.projectDir)
-        ? true
-        : null,
-    )
+    await daemonKnowsProjects(home, [claude.projectDir])
   }, 180_000)
 
   afterAll(async () => {

@@ -24,6 +24,15 @@ import {
   type OverlordProcess,
   startOverlord,
 } from "@overlord/testkit/overlord-process"
+import {
+  type BearerApi,
+  bearerApi,
+  commandEnded,
+  daemonKnowsProjects,
+  machineAccepting,
+  openLiveSocket,
+  writeDaytonaSettings,
+} from "@overlord/testkit/remote-commands"
 import { waitFor } from "@overlord/testkit/wait"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { findSessionFile, seedProjectSession } from "./support.ts"
@@ -46,32 +55,11 @@ describe("sandbox commands through the real daemon, server, Daytona SDK and Clau
   let laptop: Api.Machine
   let first: { commandId: string; sessionId: string; sandboxMachine: string } | undefined
 
-  const api = async <T>(path: string, body?: unknown): Promise<{ status: number; body: T; text: string }> => {
-    const res = await fetch(`${creds.serverUrl}/api/v1${path}`, {
-      method: body === undefined ? "GET" : "POST",
-      headers: {
-        authorization: `Bearer ${creds.apiToken}`,
-        ...(body === undefined ? {} : { "content-type": "application/json" }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    })
-    const text = await res.text()
-    let parsed: unknown = null
-    try {
-      parsed = JSON.parse(text)
-    } catch {}
-    return { status: res.status, body: parsed as T, text }
-  }
+  /** The API as the daemon's token; `creds` changes with each restart. */
+  const api: BearerApi = (path, body) => bearerApi(creds.serverUrl, creds.apiToken)(path, body)
 
   const ended = (commandId: string) =>
-    waitFor(
-      `the end of ${commandId}`,
-      async () => {
-        const c = (await api<Api.CommandDetail>(`/commands/${commandId}`)).body.command
-        return c.endedAt !== null ? c : null
-      },
-      150_000,
-    ).catch(async (error: unknown) => {
+    commandEnded<Api.CommandSummary>(api, commandId, 150_000).catch(async (error: unknown) => {
       const detail = (await api<Api.CommandDetail>(`/commands/${commandId}`)).body
       throw new Error(
         `${String(error)}; command: ${JSON.stringify(detail).slice(0, 3000)}; daemon: ${daemon.output().slice(-2000)}`,
@@ -113,40 +101,16 @@ describe("sandbox commands through the real daemon, server, Daytona SDK and Clau
       ],
     })
     // The laptop's Daytona settings; the keys stay on this machine (and the Anthropic one in the sandbox).
-    await writeFile(
-      join(home, "daytona.json"),
-      JSON.stringify({
-        apiUrl: fake.apiUrl,
-        apiKey: fake.apiKey,
-        anthropicApiKey: ANTHROPIC_KEY,
-        snapshot: "overlord-claude-code-e2e",
-        autoStopMinutes: 25,
-        statePolling: true,
-        sandboxEnv: {
-          ANTHROPIC_BASE_URL: anthropic.url,
-          DISABLE_TELEMETRY: "1",
-          DISABLE_ERROR_REPORTING: "1",
-          CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
-        },
-      }),
-      { mode: 0o600 },
-    )
+    await writeDaytonaSettings(home, fake, {
+      anthropicApiKey: ANTHROPIC_KEY,
+      anthropicUrl: anthropic.url,
+      snapshot: "overlord-claude-code-e2e",
+      autoStopMinutes: 25,
+    })
     daemon = startOverlord(home, claudeDir, ["--allow-remote"])
     creds = await daemon.credentials()
-    laptop = await waitFor(
-      "the machine to accept commands",
-      async () =>
-        (await api<{ machines: Api.Machine[] }>("/machines")).body.machines.find((m) => m.acceptsCommands) ?? null,
-      30_000,
-    )
-    await waitFor(
-      "the daemon to know both projects",
-      async () => {
-        const text = await readFile(join(home, "remote", "projects.json"), "utf8").catch(() => "")
-        return text.includes(projectDir) && text.includes(otherProjectDir) ? true : null
-      },
-      30_000,
-    )
+    laptop = await machineAccepting<Api.Machine>(api)
+    await daemonKnowsProjects(home, [projectDir, otherProjectDir])
   }, 120_000)
 
   afterAll(async () => {
@@ -170,14 +134,7 @@ describe("sandbox commands through the real daemon, server, Daytona SDK and Clau
 
     // The dashboard's live socket, watching from the first event.
     const live: Live.LiveMessage[] = []
-    const ws = new WebSocket(`${creds.serverUrl.replace(/^http/, "ws")}/api/v1/live`, {
-      headers: { authorization: `Bearer ${creds.apiToken}`, origin: creds.serverUrl },
-    } as unknown as string[])
-    ws.onmessage = (e) => live.push(JSON.parse(String(e.data)) as Live.LiveMessage)
-    await new Promise<void>((resolve, reject) => {
-      ws.onopen = () => resolve()
-      ws.onerror = () => reject(new Error("live socket failed"))
-    })
+    const ws = await openLiveSocket(creds.serverUrl, creds.apiToken, live)
     ws.send(JSON.stringify({ type: "watch-command", commandId, afterEventSeq: -1 } satisfies Live.WatchCommand))
     const events = () => live.flatMap((m) => (m.type === "command-events" ? m.events : []))
     let firstEventMs: number | undefined
