@@ -6,16 +6,21 @@
  * returns, without a reload. The API side of delivery is `apps/overlord/test/remote/e2e-delivery.test.ts`.
  * Screenshots: `.artifacts/screenshots/delivery-*.png`.
  */
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises"
+import { rm } from "node:fs/promises"
 import { join } from "node:path"
 import type { Api } from "@overlord/protocol"
 import { type Browser, chromiumMissing, launchChromium, type Page, screenshot } from "@overlord/testkit/browser"
-import { type ClaudeHome, claudeBinary, claudeEnv, makeClaudeHome } from "@overlord/testkit/claude-cli"
+import { type ClaudeHome, makeClaudeHome } from "@overlord/testkit/claude-cli"
 import { type FakeAnthropic, startFakeAnthropic } from "@overlord/testkit/fake-anthropic"
+import {
+  daemonKnowsProjects,
+  pairedMachineId,
+  remoteClaudeEnv,
+  startPairedDaemon,
+} from "@overlord/testkit/remote-commands"
 import {
   type CliProcess,
   pairWithKey,
-  runCli,
   type ServerAdmin,
   type StandaloneServer,
   setUpAdmin,
@@ -45,11 +50,7 @@ describe.skipIf(skip)("a queued command in the dashboard", () => {
   const machine = async () =>
     (await admin.api<{ machines: Api.Machine[] }>("/machines")).json.machines.find((m) => m.machineId === machineId)
   const startDaemon = async () => {
-    const d = runCli(home, ["start", "--foreground", "--claude-dir", claude.configDir, "--allow-remote"], env)
-    daemon = d
-    await waitFor("the daemon to be connected", async () => (await machine())?.online === true || null).catch((e) => {
-      throw new Error(`${String(e)}\ndaemon output:\n${d.output()}`)
-    })
+    daemon = await startPairedDaemon(home, claude.configDir, env, async () => (await machine())?.online === true)
   }
   const stopDaemon = async () => {
     const d = daemon
@@ -69,24 +70,14 @@ describe.skipIf(skip)("a queued command in the dashboard", () => {
         { blocks: [{ type: "text", text: ANSWER }], usage: { input: 10, output: 5, cacheWrite: 0, cacheRead: 0 } },
       ],
     })
-    await mkdir(join(claude.configDir, "..", "tmp"), { recursive: true })
     // The daemon runs commands only in projects it learned from session files.
-    await mkdir(claude.sessionsDir, { recursive: true })
-    await writeFile(
-      join(claude.sessionsDir, `${SEED_SESSION}.jsonl`),
-      `${JSON.stringify({ type: "user", uuid: "u-1", sessionId: SEED_SESSION, cwd: claude.projectDir, timestamp: new Date().toISOString(), message: { role: "user", content: "earlier" } })}\n`,
-    )
-    env = { ...claudeEnv(claude.configDir, fake.url), OVERLORD_CLAUDE_PATH: await claudeBinary() }
+    env = await remoteClaudeEnv(claude, fake.url, SEED_SESSION)
     home = join(server.dir, "laptop-home")
     await pairWithKey(server, admin, home)
-    machineId = (JSON.parse(await readFile(join(home, "server.json"), "utf8")) as { machineId: string }).machineId
+    machineId = await pairedMachineId(home)
     await startDaemon()
     await waitFor("the machine to accept commands", async () => (await machine())?.acceptsCommands === true || null)
-    await waitFor("the daemon to know the project", async () =>
-      (await readFile(join(home, "remote", "projects.json"), "utf8").catch(() => "")).includes(claude.projectDir)
-        ? true
-        : null,
-    )
+    await daemonKnowsProjects(home, [claude.projectDir])
     browser = await launchChromium()
     const context = await browser.newContext({ viewport: { width: 1280, height: 860 } })
     const [name, ...value] = admin.cookie.split("=")

@@ -8,15 +8,23 @@
  * Daytona refusing a new sandbox (quota) shows Daytona's message in the panel.
  * Screenshots: `.artifacts/screenshots/run-panel-sandbox-*.png`.
  */
-import { mkdir, mkdtemp, readFile, realpath, rm, writeFile } from "node:fs/promises"
+import { mkdir, mkdtemp, realpath, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { Api } from "@overlord/protocol"
 import { type Browser, chromiumMissing, launchChromium, type Page, screenshot } from "@overlord/testkit/browser"
-import { claudeBinary, encodeProjectDir } from "@overlord/testkit/claude-cli"
+import { claudeBinary } from "@overlord/testkit/claude-cli"
 import { type FakeAnthropic, startFakeAnthropic } from "@overlord/testkit/fake-anthropic"
 import { type FakeDaytona, startFakeDaytona } from "@overlord/testkit/fake-daytona"
 import { type OverlordProcess, startOverlord } from "@overlord/testkit/overlord-process"
+import {
+  bearerApi,
+  daemonKnowsProjects,
+  getJson,
+  machineAccepting,
+  seedProjectSession,
+  writeDaytonaSettings,
+} from "@overlord/testkit/remote-commands"
 import { waitFor } from "@overlord/testkit/wait"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { ensureWebBuilt } from "./web-build.ts"
@@ -42,26 +50,7 @@ describe.skipIf(skip)("Run panel: Daytona sandbox, in Chromium", () => {
   let page: Page
   const pageErrors: string[] = []
 
-  const api = async <T>(path: string): Promise<T> => {
-    const res = await fetch(`${serverUrl}/api/v1${path}`, { headers: { authorization: `Bearer ${apiToken}` } })
-    if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`)
-    return (await res.json()) as T
-  }
-
-  const knownProject = async (claudeDir: string, dir: string, sessionId: string) => {
-    const sessions = join(claudeDir, "projects", encodeProjectDir(dir))
-    await mkdir(sessions, { recursive: true })
-    const line = {
-      type: "user",
-      uuid: `u-${sessionId.slice(-4)}`,
-      parentUuid: null,
-      sessionId,
-      cwd: dir,
-      timestamp: new Date().toISOString(),
-      message: { role: "user", content: "earlier work" },
-    }
-    await writeFile(join(sessions, `${sessionId}.jsonl`), `${JSON.stringify(line)}\n`)
-  }
+  const api = <T>(path: string): Promise<T> => getJson<T>(serverUrl, apiToken, path)
 
   /** Opens the Run panel for `project`, picks the sandbox, types the prompt, clicks Run; the command's id. */
   const runInSandbox = async (project: string, prompt: string): Promise<string> => {
@@ -89,8 +78,8 @@ describe.skipIf(skip)("Run panel: Daytona sandbox, in Chromium", () => {
     otherProjectDir = join(root, "over-quota")
     for (const d of [home, claudeDir, projectDir, otherProjectDir]) await mkdir(d, { recursive: true })
     await writeFile(join(projectDir, "README.md"), "# storefront\n")
-    await knownProject(claudeDir, projectDir, "00000000-0000-4000-8000-0000000000b1")
-    await knownProject(claudeDir, otherProjectDir, "00000000-0000-4000-8000-0000000000b2")
+    await seedProjectSession(claudeDir, projectDir, "00000000-0000-4000-8000-0000000000b1")
+    await seedProjectSession(claudeDir, otherProjectDir, "00000000-0000-4000-8000-0000000000b2")
     fake = await startFakeDaytona({ tools: { claude: await claudeBinary() } })
     anthropic = startFakeAnthropic({
       main: [
@@ -110,24 +99,12 @@ describe.skipIf(skip)("Run panel: Daytona sandbox, in Chromium", () => {
         { blocks: [{ type: "text", text: CONTINUED }], usage },
       ],
     })
-    await writeFile(
-      join(home, "daytona.json"),
-      JSON.stringify({
-        apiUrl: fake.apiUrl,
-        apiKey: fake.apiKey,
-        anthropicApiKey: "sk-ant-browser-sandbox-19d0",
-        snapshot: "overlord-claude-code-browser",
-        autoStopMinutes: 15,
-        statePolling: true,
-        sandboxEnv: {
-          ANTHROPIC_BASE_URL: anthropic.url,
-          DISABLE_TELEMETRY: "1",
-          DISABLE_ERROR_REPORTING: "1",
-          CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
-        },
-      }),
-      { mode: 0o600 },
-    )
+    await writeDaytonaSettings(home, fake, {
+      anthropicApiKey: "sk-ant-browser-sandbox-19d0",
+      anthropicUrl: anthropic.url,
+      snapshot: "overlord-claude-code-browser",
+      autoStopMinutes: 15,
+    })
     daemon = startOverlord(home, claudeDir, ["--allow-remote"])
     const creds = await daemon.credentials()
     serverUrl = creds.serverUrl
@@ -136,13 +113,8 @@ describe.skipIf(skip)("Run panel: Daytona sandbox, in Chromium", () => {
       "the printed dashboard link",
       async () => /Dashboard: (\S+)/.exec(daemon.output())?.[1],
     )
-    laptop = await waitFor("the machine accepting commands", async () =>
-      (await api<{ machines: Api.Machine[] }>("/machines")).machines.find((m) => m.acceptsCommands),
-    )
-    await waitFor("the daemon to know both projects", async () => {
-      const text = await readFile(join(home, "remote", "projects.json"), "utf8").catch(() => "")
-      return text.includes(projectDir) && text.includes(otherProjectDir) ? true : null
-    })
+    laptop = await machineAccepting<Api.Machine>(bearerApi(serverUrl, apiToken))
+    await daemonKnowsProjects(home, [projectDir, otherProjectDir])
     browser = await launchChromium()
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
     page = await context.newPage()

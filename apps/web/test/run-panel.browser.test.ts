@@ -25,6 +25,7 @@ import {
 import { type ClaudeHome, claudeBinary, claudeEnv, makeClaudeHome } from "@overlord/testkit/claude-cli"
 import { type FakeAnthropic, type Script, startFakeAnthropic } from "@overlord/testkit/fake-anthropic"
 import { OVERLORD_BIN, type OverlordProcess, startOverlord } from "@overlord/testkit/overlord-process"
+import { getJson } from "@overlord/testkit/remote-commands"
 import { runScenario, type ScenarioRun, toolTour } from "@overlord/testkit/scenarios"
 import { waitFor } from "@overlord/testkit/wait"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -235,11 +236,7 @@ describe.skipIf(skip)("Run panel in Chromium", () => {
   let page: Page
   const pageErrors: string[] = []
 
-  const api = async <T>(path: string): Promise<T> => {
-    const res = await fetch(`${serverUrl}/api/v1${path}`, { headers: { authorization: `Bearer ${apiToken}` } })
-    if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`)
-    return (await res.json()) as T
-  }
+  const api = <T>(path: string): Promise<T> => getJson<T>(serverUrl, apiToken, path)
 
   const openRun = async (p: Page, preset: Record<string, string> = {}) => {
     const q = new URLSearchParams({ machine: machineId, project: claude.projectDir, ...preset })

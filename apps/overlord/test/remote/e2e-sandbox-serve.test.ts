@@ -26,6 +26,13 @@ import { claudeBinary } from "@overlord/testkit/claude-cli"
 import { type FakeAnthropic, startFakeAnthropic } from "@overlord/testkit/fake-anthropic"
 import { type FakeDaytona, startFakeDaytona } from "@overlord/testkit/fake-daytona"
 import {
+  daemonKnowsProjects,
+  openLiveSocket,
+  pairedMachineId,
+  seedProjectSession,
+  writeDaytonaSettings,
+} from "@overlord/testkit/remote-commands"
+import {
   type CliProcess,
   pairWithKey,
   runCli,
@@ -37,7 +44,7 @@ import {
 } from "@overlord/testkit/standalone-server"
 import { waitFor } from "@overlord/testkit/wait"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { findSessionFile, seedProjectSession } from "./support.ts"
+import { findSessionFile } from "./support.ts"
 
 const ANTHROPIC_KEY = "sk-ant-serve-sandbox-93e1b7"
 const GIT_TOKEN = "ghp_serveSandboxGitT0ken77"
@@ -184,27 +191,15 @@ describe("sandbox commands through overlord serve and a daemon paired by key", (
       ],
     })
     // Daytona is configured on the laptop only; the server never has these keys.
-    await writeFile(
-      join(home, "daytona.json"),
-      JSON.stringify({
-        apiUrl: fake.apiUrl,
-        apiKey: fake.apiKey,
-        anthropicApiKey: ANTHROPIC_KEY,
-        snapshot: "overlord-claude-code-serve",
-        autoStopMinutes: 20,
-        statePolling: true,
-        startTimeoutSeconds: START_TIMEOUT_S,
-        sandboxEnv: {
-          ANTHROPIC_BASE_URL: anthropic.url,
-          DISABLE_TELEMETRY: "1",
-          DISABLE_ERROR_REPORTING: "1",
-          CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
-        },
-      }),
-      { mode: 0o600 },
-    )
+    await writeDaytonaSettings(home, fake, {
+      anthropicApiKey: ANTHROPIC_KEY,
+      anthropicUrl: anthropic.url,
+      snapshot: "overlord-claude-code-serve",
+      autoStopMinutes: 20,
+      startTimeoutSeconds: START_TIMEOUT_S,
+    })
     await pairWithKey(server, admin, home)
-    const machineId = (JSON.parse(await readFile(join(home, "server.json"), "utf8")) as { machineId: string }).machineId
+    const machineId = await pairedMachineId(home)
     daemon = runCli(home, ["start", "--foreground", "--claude-dir", claudeDir, "--allow-remote"])
     laptop = await waitFor(
       "the laptop to accept commands",
@@ -216,20 +211,9 @@ describe("sandbox commands through overlord serve and a daemon paired by key", (
     ).catch((e: unknown) => {
       throw new Error(`${String(e)}\ndaemon output:\n${daemon?.output()}`)
     })
-    await waitFor("the daemon to know the projects", async () => {
-      const text = await readFile(join(home, "remote", "projects.json"), "utf8").catch(() => "")
-      return [storefront, unclonable, fresh, slowStart, clonedshop].every((d) => text.includes(d)) ? true : null
-    })
+    await daemonKnowsProjects(home, [storefront, unclonable, fresh, slowStart, clonedshop])
     // The dashboard's live socket, open for the whole file.
-    const socket = new WebSocket(`${server.url.replace(/^http/, "ws")}/api/v1/live`, {
-      headers: { authorization: `Bearer ${admin.apiToken}`, origin: server.url },
-    } as unknown as string[])
-    socket.onmessage = (e) => live.push(JSON.parse(String(e.data)) as Live.LiveMessage)
-    await new Promise<void>((resolve, reject) => {
-      socket.onopen = () => resolve()
-      socket.onerror = () => reject(new Error("live socket failed"))
-    })
-    ws = socket
+    ws = await openLiveSocket(server.url, admin.apiToken, live)
   }, 180_000)
 
   afterAll(async () => {

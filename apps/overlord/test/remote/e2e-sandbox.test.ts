@@ -31,11 +31,12 @@ import {
   daemonKnowsProjects,
   machineAccepting,
   openLiveSocket,
+  seedProjectSession,
   writeDaytonaSettings,
 } from "@overlord/testkit/remote-commands"
 import { waitFor } from "@overlord/testkit/wait"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { findSessionFile, seedProjectSession } from "./support.ts"
+import { findSessionFile } from "./support.ts"
 
 const ANTHROPIC_KEY = "sk-ant-e2e-sandbox-7c41"
 const SANDBOX_FILE = "made-in-sandbox.txt"

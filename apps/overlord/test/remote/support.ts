@@ -1,15 +1,9 @@
 /** A command runner over a fresh daemon home, running the real CLI against a scripted fake API. */
-import { mkdir, mkdtemp, readdir, readFile, realpath, rm, writeFile } from "node:fs/promises"
+import { mkdir, mkdtemp, readdir, readFile, realpath, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { Commands } from "@overlord/protocol"
-import {
-  type ClaudeHome,
-  claudeBinary,
-  claudeEnv,
-  encodeProjectDir,
-  makeClaudeHome,
-} from "@overlord/testkit/claude-cli"
+import { type ClaudeHome, claudeBinary, claudeEnv, makeClaudeHome } from "@overlord/testkit/claude-cli"
 import { type FakeAnthropic, startFakeAnthropic } from "@overlord/testkit/fake-anthropic"
 import type { ScenarioFactory } from "@overlord/testkit/scenarios"
 import { waitFor } from "@overlord/testkit/wait"
@@ -139,27 +133,6 @@ export const groupGone = (pgid: number) =>
     10_000,
     50,
   )
-
-/**
- * A session of `projectDir` in the Claude config dir `claudeDir`, as an earlier run left it: the
- * daemon runs remote commands only in projects it learned from session files' cwd.
- */
-export async function seedProjectSession(claudeDir: string, projectDir: string, sessionId: string): Promise<void> {
-  const sessions = join(claudeDir, "projects", encodeProjectDir(projectDir))
-  await mkdir(sessions, { recursive: true })
-  await writeFile(
-    join(sessions, `${sessionId}.jsonl`),
-    `${JSON.stringify({
-      type: "user",
-      uuid: `u-${sessionId.slice(-4)}`,
-      parentUuid: null,
-      sessionId,
-      cwd: projectDir,
-      timestamp: new Date().toISOString(),
-      message: { role: "user", content: "earlier work" },
-    })}\n`,
-  )
-}
 
 /** The session file `<sessionId>.jsonl` somewhere under `projects` (a sandbox's `~/.claude/projects`). */
 export async function findSessionFile(projects: string, sessionId: string): Promise<string> {
