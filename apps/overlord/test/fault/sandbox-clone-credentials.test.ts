@@ -12,8 +12,8 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { type FakeDaytona, startFakeDaytona } from "@overlord/testkit/fake-daytona"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { DaytonaSandboxError } from "../../src/remote/daytona-errors.ts"
 import { DaytonaSandboxes } from "../../src/remote/daytona-sandbox.ts"
+import { daytonaFailure, fakeDaytonaSettings } from "../support/daytona.ts"
 
 const TOKEN = "ghp_0verl0rdS3cretT0ken4242"
 
@@ -47,22 +47,9 @@ describe("fault: a clone failure shows the remote's credentials", () => {
     git(dir, "add", ".")
     git(dir, "commit", "-q", "-m", "first")
     git(dir, "remote", "add", "origin", remote)
-    const sandboxes = new DaytonaSandboxes({
-      apiUrl: fake.apiUrl,
-      apiKey: fake.apiKey,
-      anthropicApiKey: "sk-ant-unused",
-      snapshot: "snap",
-      autoStopMinutes: 15,
-      statePolling: true,
-    })
+    const sandboxes = new DaytonaSandboxes(fakeDaytonaSettings(fake))
     const sandbox = await sandboxes.ensureSandbox(dir)
-    const error = await sandboxes.syncCode(sandbox, dir).then(
-      () => undefined,
-      (e: unknown) => e,
-    )
-    expect(error).toBeInstanceOf(DaytonaSandboxError)
-    const e = error as DaytonaSandboxError
-    expect(e.reason, e.message).toBe("clone-failed")
+    const e = await daytonaFailure(sandboxes.syncCode(sandbox, dir), "clone-failed")
     expect(e.message).not.toContain(TOKEN)
     expect(e.message).not.toContain("x-access-token")
     expect(e.message).toContain("https://***@127.0.0.1:9/acme/shop.git at ")

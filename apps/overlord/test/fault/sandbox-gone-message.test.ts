@@ -11,8 +11,9 @@ import { join } from "node:path"
 import * as Sdk from "@daytonaio/sdk"
 import { type FakeDaytona, startFakeDaytona } from "@overlord/testkit/fake-daytona"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { DaytonaSandboxError } from "../../src/remote/daytona-errors.ts"
+import type { DaytonaSandboxError } from "../../src/remote/daytona-errors.ts"
 import { DaytonaSandboxes, type DaytonaSettings } from "../../src/remote/daytona-sandbox.ts"
+import { daytonaFailure, fakeDaytonaSettings } from "../support/daytona.ts"
 
 describe("fault: the message for a sandbox gone mid-run", () => {
   let fake: FakeDaytona
@@ -22,15 +23,7 @@ describe("fault: the message for a sandbox gone mid-run", () => {
   beforeAll(async () => {
     fake = await startFakeDaytona()
     root = await realpath(await mkdtemp(join(tmpdir(), "overlord-sandbox-gone-")))
-    settings = {
-      apiUrl: fake.apiUrl,
-      apiKey: fake.apiKey,
-      anthropicApiKey: "sk-ant-unused",
-      snapshot: "snap",
-      autoStopMinutes: 15,
-      statePolling: true,
-      startTimeoutSeconds: 1,
-    }
+    settings = fakeDaytonaSettings(fake, { startTimeoutSeconds: 1 })
   })
 
   afterAll(async () => {
@@ -47,13 +40,7 @@ describe("fault: the message for a sandbox gone mid-run", () => {
     // Removed behind the daemon's back, between finding the sandbox and sending the code.
     const daytona = new Sdk.Daytona({ apiKey: fake.apiKey, apiUrl: fake.apiUrl, useDeprecatedPolling: true })
     await (await daytona.get(sandbox.id)).delete()
-    const error = await sandboxes.syncCode(sandbox, dir).then(
-      () => undefined,
-      (e: unknown) => e,
-    )
-    expect(error).toBeInstanceOf(DaytonaSandboxError)
-    const e = error as DaytonaSandboxError
-    expect(e.reason, e.message).toBe("not-found")
+    const e = await daytonaFailure(sandboxes.syncCode(sandbox, dir), "not-found")
     expect(e.message).not.toContain("has no the")
     expect(e.message).toMatch(/^The sandbox is gone from Daytona \(404\): it may have been removed\. sandbox sbx-/)
   })

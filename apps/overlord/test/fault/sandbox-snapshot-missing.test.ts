@@ -13,8 +13,8 @@ import { join } from "node:path"
 import * as Sdk from "@daytonaio/sdk"
 import { type FakeDaytona, startFakeDaytona } from "@overlord/testkit/fake-daytona"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { DaytonaSandboxError } from "../../src/remote/daytona-errors.ts"
 import { DaytonaSandboxes } from "../../src/remote/daytona-sandbox.ts"
+import { daytonaFailure, fakeDaytonaSettings } from "../support/daytona.ts"
 
 describe("fault: a missing snapshot", () => {
   let fake: FakeDaytona
@@ -34,21 +34,8 @@ describe("fault: a missing snapshot", () => {
   it("says the snapshot is missing and how to build it, not Daytona's dashboard hint alone", async () => {
     const dir = join(root, "shop")
     await mkdir(dir)
-    const sandboxes = new DaytonaSandboxes({
-      apiUrl: fake.apiUrl,
-      apiKey: fake.apiKey,
-      anthropicApiKey: "sk-ant-unused",
-      snapshot: "overlord-never-built",
-      autoStopMinutes: 15,
-      statePolling: true,
-    })
-    const error = await sandboxes.ensureSandbox(dir).then(
-      () => undefined,
-      (e: unknown) => e,
-    )
-    expect(error).toBeInstanceOf(DaytonaSandboxError)
-    const e = error as DaytonaSandboxError
-    expect(e.reason, e.message).toBe("not-found")
+    const sandboxes = new DaytonaSandboxes(fakeDaytonaSettings(fake, { snapshot: "overlord-never-built" }))
+    const e = await daytonaFailure(sandboxes.ensureSandbox(dir), "not-found")
     expect(e.message).toContain('no snapshot "overlord-never-built" (404)')
     expect(e.message).toContain("overlord daytona snapshot")
     expect(e.cause).toBeInstanceOf(Sdk.DaytonaValidationError)
@@ -64,14 +51,7 @@ describe("fault: a missing snapshot", () => {
     await daytona.snapshot.create({ name: "overlord-built", image: "node:22" }, { timeout: 10 })
     const dir = join(root, "built")
     await mkdir(dir)
-    const sandboxes = new DaytonaSandboxes({
-      apiUrl: fake.apiUrl,
-      apiKey: fake.apiKey,
-      anthropicApiKey: "sk-ant-unused",
-      snapshot: "overlord-built",
-      autoStopMinutes: 15,
-      statePolling: true,
-    })
+    const sandboxes = new DaytonaSandboxes(fakeDaytonaSettings(fake, { snapshot: "overlord-built" }))
     const made = await sandboxes.ensureSandbox(dir)
     expect(fake.sandboxes.get(made.id)?.snapshot).toBe("overlord-built")
     expect(fake.errors).toEqual([])

@@ -8,8 +8,8 @@ import { join } from "node:path"
 import * as Sdk from "@daytonaio/sdk"
 import { type FakeDaytona, startFakeDaytona } from "@overlord/testkit/fake-daytona"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
-import { type DaytonaFailureReason, DaytonaSandboxError } from "../../src/remote/daytona-errors.ts"
 import { DaytonaSandboxes, type DaytonaSettings } from "../../src/remote/daytona-sandbox.ts"
+import { daytonaFailure, fakeDaytonaSettings } from "../support/daytona.ts"
 
 const gitEnv = {
   PATH: process.env.PATH ?? "/usr/bin:/bin",
@@ -24,17 +24,6 @@ function git(cwd: string, ...args: string[]): string {
   const r = Bun.spawnSync(["git", ...args], { cwd, env: gitEnv, stdout: "pipe", stderr: "pipe" })
   if (r.exitCode !== 0) throw new Error(`git ${args.join(" ")}: ${r.stderr.toString()}`)
   return r.stdout.toString().trim()
-}
-
-async function failure(p: Promise<unknown>, reason: DaytonaFailureReason): Promise<DaytonaSandboxError> {
-  const e = await p.then(
-    () => undefined,
-    (x: unknown) => x,
-  )
-  expect(e).toBeInstanceOf(DaytonaSandboxError)
-  const err = e as DaytonaSandboxError
-  expect(err.reason, err.message).toBe(reason)
-  return err
 }
 
 describe("Daytona errors", () => {
@@ -54,15 +43,7 @@ describe("Daytona errors", () => {
   beforeAll(async () => {
     fake = await startFakeDaytona()
     root = await realpath(await mkdtemp(join(tmpdir(), "overlord-daytona-errors-")))
-    settings = {
-      apiUrl: fake.apiUrl,
-      apiKey: fake.apiKey,
-      anthropicApiKey: "sk-ant-unused",
-      snapshot: "snap",
-      autoStopMinutes: 15,
-      statePolling: true,
-      startTimeoutSeconds: 1,
-    }
+    settings = fakeDaytonaSettings(fake, { startTimeoutSeconds: 1 })
     sandboxes = new DaytonaSandboxes(settings)
   })
 
@@ -79,7 +60,7 @@ describe("Daytona errors", () => {
 
   it("a wrong API key (401)", async () => {
     const wrong = new DaytonaSandboxes({ ...settings, apiKey: "dtn_wrong_key_1234" })
-    const err = await failure(wrong.ensureSandbox(await projectDir()), "auth")
+    const err = await daytonaFailure(wrong.ensureSandbox(await projectDir()), "auth")
     expect(err.message).toContain("refused the API key")
     expect(err.message).not.toContain("dtn_wrong_key_1234")
     expect(err.cause).toBeInstanceOf(Sdk.DaytonaAuthenticationError)
@@ -87,7 +68,7 @@ describe("Daytona errors", () => {
   })
 
   it("an unknown sandbox (404)", async () => {
-    const err = await failure(sandboxes.stop("no-such-sandbox"), "not-found")
+    const err = await daytonaFailure(sandboxes.stop("no-such-sandbox"), "not-found")
     expect(err.message).toContain("no-such-sandbox")
     expect(err.cause).toBeInstanceOf(Sdk.DaytonaNotFoundError)
   })
@@ -95,13 +76,13 @@ describe("Daytona errors", () => {
   it("a sandbox Overlord did not make is not ours to remove", async () => {
     const daytona = new Sdk.Daytona({ apiKey: fake.apiKey, apiUrl: fake.apiUrl, useDeprecatedPolling: true })
     const foreign = await daytona.create({ name: "someone-elses" }, { timeout: 5 })
-    await failure(sandboxes.remove(foreign.name), "not-found")
+    await daytonaFailure(sandboxes.remove(foreign.name), "not-found")
     expect(fake.sandboxes.get(foreign.id)?.state).toBe("started")
   })
 
   it("the organization's quota (403 on create)", async () => {
     fake.faults.quotaExceeded = true
-    const err = await failure(sandboxes.ensureSandbox(await projectDir()), "quota")
+    const err = await daytonaFailure(sandboxes.ensureSandbox(await projectDir()), "quota")
     expect(err.message).toContain("Total CPU limit exceeded")
     expect(err.message).toContain("overlord sandboxes list")
     expect((err.cause as Sdk.DaytonaError).statusCode).toBe(403)
@@ -109,7 +90,7 @@ describe("Daytona errors", () => {
 
   it("a sandbox that never starts, on create and on restart", async () => {
     fake.faults.neverStart = true
-    const err = await failure(sandboxes.ensureSandbox(await projectDir()), "start-timeout")
+    const err = await daytonaFailure(sandboxes.ensureSandbox(await projectDir()), "start-timeout")
     expect(err.message).toContain("did not start within 1 s")
     expect(err.cause).toBeInstanceOf(Sdk.DaytonaTimeoutError)
 
@@ -118,7 +99,7 @@ describe("Daytona errors", () => {
     const sb = await sandboxes.ensureSandbox(dir)
     await sandboxes.stop(sb.id)
     fake.faults.neverStart = true
-    await failure(sandboxes.ensureSandbox(dir), "start-timeout")
+    await daytonaFailure(sandboxes.ensureSandbox(dir), "start-timeout")
   })
 
   it("a failing git clone: the daemon cannot find the remote, or the commit was never pushed", async () => {
@@ -134,7 +115,7 @@ describe("Daytona errors", () => {
     const sb = await sandboxes.ensureSandbox(dir)
 
     fake.faults.gitCloneFails = true
-    const injected = await failure(sandboxes.syncCode(sb, dir), "clone-failed")
+    const injected = await daytonaFailure(sandboxes.syncCode(sb, dir), "clone-failed")
     expect(injected.message).toContain(`file://${remote}`)
     expect(injected.message).toContain("Is the commit pushed")
     expect(injected.cause).toBeInstanceOf(Sdk.DaytonaError)
@@ -143,7 +124,7 @@ describe("Daytona errors", () => {
     await writeFile(join(dir, "b.txt"), "b\n")
     git(dir, "add", ".")
     git(dir, "commit", "-q", "-m", "not pushed")
-    const unpushed = await failure(sandboxes.syncCode(sb, dir), "clone-failed")
+    const unpushed = await daytonaFailure(sandboxes.syncCode(sb, dir), "clone-failed")
     expect(unpushed.message).toContain(git(dir, "rev-parse", "HEAD").slice(0, 12))
   })
 
@@ -152,7 +133,7 @@ describe("Daytona errors", () => {
     const url = `http://127.0.0.1:${closed.port}/api`
     await closed.stop(true)
     const gone = new DaytonaSandboxes({ ...settings, apiUrl: url })
-    const err = await failure(gone.ensureSandbox(await projectDir()), "unreachable")
+    const err = await daytonaFailure(gone.ensureSandbox(await projectDir()), "unreachable")
     expect(err.message).toContain(url)
   })
 })
