@@ -31,8 +31,9 @@ export interface UsageTotalsRow {
   readonly messages: number
 }
 
-/** The key of the groupings that are one GROUP BY over the messages (session and project: below). */
+/** The key of the groupings that are one GROUP BY over the messages (project: below). */
 const KEY_EXPR = {
+  session: "coalesce(s.session_uid, '(unattributed)')",
   day: "coalesce(u.day, '')",
   model: "u.model",
 } as const
@@ -64,9 +65,9 @@ export function usageQueries(
     where.push("s.session_uid = ?")
     params.push(query.sessionId)
   }
-  // Only a session filter needs the session's row (the session key looks it up per group, below).
+  // Only a session key or filter needs the session's row.
   const join = "LEFT JOIN sessions s ON s.id = u.session_id"
-  const rowsJoin = query.sessionId ? join : ""
+  const rowsJoin = query.groupBy === "session" || query.sessionId ? join : ""
   const totalsJoin = query.sessionId ? join : ""
   const filter = `WHERE ${where.join(" AND ")}`
   const limit = query.limit === undefined ? null : Math.max(1, Math.floor(query.limit))
@@ -76,37 +77,17 @@ export function usageQueries(
   // By project: grouped by the bare column first, which MySQL's `usage_by_project` index gives in
   // order (no temporary table keyed by a 600-character path: 14.7–15.4 → 3.3 ms on MariaDB, 10,000
   // messages in 200 projects), then by the report's key, which only merges a NULL project with ''.
-  // By session: grouped by an integer, each message's session row or, when the session id is also
-  // another session row's (one session on two machines), the first of those rows; the session id string
-  // is looked up once per group. Grouping by the string itself kept a temporary table keyed by a
-  // 255-character column and joined every message to its session: MariaDB 18.6–19.3 → 5.6–5.8 ms, 10,000
-  // one-message sessions. `dup` holds only the rows whose session id is shared, and one named
-  // '(unattributed)', into which messages without a session fold, as grouping by the string did.
-  const bySession = `SELECT coalesce(k.session_uid, '(unattributed)') AS \`key\`, g.input, g.output, g.cacheWrite,
-       g.cacheRead, g.costUsd, g.messages
-       FROM (SELECT coalesce(dup.first_id, u.session_id,
-           (SELECT min(x.id) FROM sessions x WHERE x.user_id = ? AND x.session_uid = '(unattributed)')) AS group_id, ${sums}
-         FROM usage_messages u ${rowsJoin}
-         LEFT JOIN (SELECT DISTINCT s2.id, shared.first_id
-           FROM (SELECT session_uid, min(id) AS first_id FROM sessions WHERE user_id = ? GROUP BY session_uid
-             HAVING count(*) > 1 OR session_uid = '(unattributed)') shared
-           JOIN sessions s2 ON s2.user_id = ? AND s2.session_uid = shared.session_uid) dup ON dup.id = u.session_id
-         ${filter} GROUP BY group_id) g
-       LEFT JOIN sessions k ON k.id = g.group_id`
   const grouped =
-    query.groupBy === "session"
-      ? bySession
-      : query.groupBy === "project"
-        ? `SELECT coalesce(g.project_dir, '') AS \`key\`, sum(g.input) AS input, sum(g.output) AS output,
+    query.groupBy === "project"
+      ? `SELECT coalesce(g.project_dir, '') AS \`key\`, sum(g.input) AS input, sum(g.output) AS output,
        sum(g.cacheWrite) AS cacheWrite, sum(g.cacheRead) AS cacheRead, sum(g.costUsd) AS costUsd,
        sum(g.messages) AS messages
        FROM (SELECT u.project_dir, ${sums} FROM usage_messages u ${rowsJoin} ${filter} GROUP BY u.project_dir) g
        GROUP BY \`key\``
-        : `SELECT ${KEY_EXPR[query.groupBy]} AS \`key\`, ${sums} FROM usage_messages u ${rowsJoin} ${filter} GROUP BY \`key\``
-  const rowsParams = query.groupBy === "session" ? [actor.userId, actor.userId, actor.userId, ...params] : params
+      : `SELECT ${KEY_EXPR[query.groupBy]} AS \`key\`, ${sums} FROM usage_messages u ${rowsJoin} ${filter} GROUP BY \`key\``
   const rows = {
     sql: `${grouped} ${order}`,
-    params: limit === null ? rowsParams : [...rowsParams, limit + 1],
+    params: limit === null ? params : [...params, limit + 1],
   }
   if (limit === null) return { rows, limit, totals: null }
   return {
