@@ -118,6 +118,29 @@ for (const [name, connector] of Object.entries(connectors)) {
       expect((await tables(client)).sort()).toEqual(DECLARED_TABLES)
     })
 
+    it("creates an index a migration declares on an existing table when it is missing, and skips it when present", async () => {
+      const client = (await connector())()
+      await migrateMysql(client)
+      const version = MYSQL_MIGRATIONS.findIndex((m) => m.some((s) => typeof s !== "string" && "index" in s)) + 1
+      const indexes = async () =>
+        (
+          await client.query<{ name: string }>(
+            `SELECT DISTINCT index_name AS name FROM information_schema.statistics
+             WHERE table_schema = database() AND table_name = 'usage_messages' ORDER BY index_name`,
+          )
+        ).rows.map((r) => r.name)
+      expect(await indexes()).toContain("usage_by_project")
+      // A server that died after the index but before its record: the index is there, the record is not.
+      await client.query("DELETE FROM schema_migrations WHERE version = ?", [version])
+      expect(await migrateMysql(client)).toEqual([version])
+      // A database whose index went missing (the record gone with it) gets it back.
+      await client.query("DROP INDEX usage_by_project ON usage_messages")
+      await client.query("DELETE FROM schema_migrations WHERE version = ?", [version])
+      expect(await migrateMysql(client)).toEqual([version])
+      expect(await indexes()).toContain("usage_by_project")
+      expect(await versions(client)).toEqual(ALL)
+    })
+
     it("applies each migration once when two servers start at the same time", async () => {
       const make = await connector()
       const [one, two] = [make(), make()]
