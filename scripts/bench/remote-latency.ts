@@ -30,12 +30,13 @@
  *
  * Prints p50/p99 and appends a record to `.artifacts/bench/results.jsonl`; asserts nothing.
  */
-import { mkdir, readFile, writeFile } from "node:fs/promises"
+import { readFile, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import type { Api, Live } from "@overlord/protocol"
-import { claudeBinary, claudeEnv, encodeProjectDir, makeClaudeHome } from "@overlord/testkit/claude-cli"
+import { claudeBinary, claudeEnv, makeClaudeHome } from "@overlord/testkit/claude-cli"
 import { startFakeAnthropic } from "@overlord/testkit/fake-anthropic"
 import { startOverlord } from "@overlord/testkit/overlord-process"
+import { bearerApi, daemonKnowsProjects, machineAccepting, remoteClaudeEnv } from "@overlord/testkit/remote-commands"
 import {
   pairWithKey,
   runCli,
@@ -67,14 +68,9 @@ const fake = startFakeAnthropic({
     usage: { input: 10, output: 2, cacheWrite: 0, cacheRead: 0 },
   })),
 })
-const sessions = join(claude.configDir, "projects", encodeProjectDir(claude.projectDir))
-await mkdir(sessions, { recursive: true })
-// A session file in the project, so the daemon knows the project (commands run only in known ones).
-await writeFile(
-  join(sessions, "00000000-0000-4000-8000-000000000003.jsonl"),
-  `${JSON.stringify({ type: "user", uuid: "u", sessionId: "00000000-0000-4000-8000-000000000003", cwd: claude.projectDir, timestamp: new Date().toISOString(), message: { role: "user", content: "x" } })}\n`,
-)
-await mkdir(join(claude.configDir, "..", "tmp"), { recursive: true })
+// A session file in the project, so the daemon knows the project (commands run only in known ones); the
+// CLI's tmp dir. The environment is set per phase below, with the phase's program.
+await remoteClaudeEnv(claude, fake.url, "00000000-0000-4000-8000-000000000003")
 const claudePath = await claudeBinary()
 const home = join(claude.configDir, "..", "overlord-home")
 
@@ -159,29 +155,10 @@ async function measure(program: string, runs: number) {
   const { machineId } = JSON.parse(await readFile(join(home, "machine.json"), "utf8")) as { machineId: string }
   const loadBefore = await loadavg()
   try {
-    const api = async <T>(path: string, body?: unknown) => {
-      const res = await fetch(`${creds.serverUrl}/api/v1${path}`, {
-        method: body === undefined ? "GET" : "POST",
-        headers: {
-          authorization: `Bearer ${creds.apiToken}`,
-          ...(body === undefined ? {} : { "content-type": "application/json" }),
-        },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      })
-      return (await res.json()) as T
-    }
-    const machine = await waitFor(
-      "the machine",
-      async () =>
-        (await api<{ machines: Api.Machine[] }>("/machines")).machines.find(
-          (m) => m.machineId === machineId && m.acceptsCommands && m.online,
-        ) ?? null,
-    )
-    await waitFor("the project", async () =>
-      (await readFile(join(home, "remote", "projects.json"), "utf8").catch(() => "")).includes(claude.projectDir)
-        ? true
-        : null,
-    )
+    const bearer = bearerApi(creds.serverUrl, creds.apiToken)
+    const api = async <T>(path: string, body?: unknown) => (await bearer<T>(path, body)).body
+    const machine = await machineAccepting<Api.Machine>(bearer, (m) => m.machineId === machineId && m.online)
+    await daemonKnowsProjects(home, [claude.projectDir])
     const ws = new WebSocket(`${creds.serverUrl.replace(/^http/, "ws")}/api/v1/live`, {
       headers: { authorization: `Bearer ${creds.apiToken}`, origin: creds.serverUrl },
     } as unknown as string[])
