@@ -11,93 +11,17 @@
  * search. Seen on a loaded machine (load 7): 178 MB vs 287 MB (ratio 0.62); before the fix 567 MB vs
  * 269 MB (2.11). A ratio, never a time.
  */
-import { type ChildProcess, spawn } from "node:child_process"
 import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { OVERLORD_BIN } from "@overlord/testkit/overlord-process"
 import { afterAll, describe, expect, it, onTestFinished } from "vitest"
-
-const MB = 1024 * 1024
-
-function record(sid: string, i: number, content: unknown): string {
-  return JSON.stringify({
-    type: "user",
-    uuid: `${sid}-${i}`,
-    parentUuid: i ? `${sid}-${i - 1}` : null,
-    sessionId: sid,
-    cwd: "/home/dev/big",
-    timestamp: new Date(Date.UTC(2026, 10, 1) + i * 1000).toISOString(),
-    message: { role: "user", content },
-  })
-}
+import { MB, syncAndMeasure, userLine, writeShortLines } from "../support/memory-peak.ts"
 
 /** A session whose middle line is a pasted screenshot of `bytes` (base64). */
 async function writeImageSession(path: string, sid: string, bytes: number): Promise<void> {
   const data = Buffer.alloc(Math.floor(bytes * 0.75), 7).toString("base64")
   const image = [{ type: "image", source: { type: "base64", media_type: "image/png", data } }]
-  await Bun.write(path, `${record(sid, 0, "before")}\n${record(sid, 1, image)}\n${record(sid, 2, "after")}\n`)
-}
-
-/** `bytes` of ~2 KB lines, written without holding the file in memory. */
-async function writeShortLines(path: string, sid: string, bytes: number): Promise<void> {
-  const writer = Bun.file(path).writer()
-  const filler = "lorem ipsum dolor sit amet ".repeat(70)
-  let written = 0
-  for (let i = 0; written < bytes; i++) {
-    const l = `${record(sid, i, filler)}\n`
-    writer.write(l)
-    written += l.length
-    if (i % 5000 === 0) await writer.flush()
-  }
-  await writer.end()
-}
-
-async function syncAndMeasure(home: string, claudeDir: string) {
-  const daemon: ChildProcess = spawn(
-    "bun",
-    [OVERLORD_BIN, "--home", home, "start", "--foreground", "--claude-dir", claudeDir, "--port", "0"],
-    { stdio: "ignore" },
-  )
-  const stop = () => daemon.kill("SIGTERM")
-  const peak = async (kb: number) => {
-    const status = await readFile(`/proc/${daemon.pid}/status`, "utf8").catch(() => "")
-    return Math.max(kb, Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0))
-  }
-  try {
-    const deadline = Date.now() + 240_000
-    let peakKb = 0
-    for (;;) {
-      if (Date.now() > deadline) throw new Error(`${home}: not synced in time`)
-      peakKb = await peak(peakKb)
-      const state = JSON.parse(await readFile(join(home, "daemon-state.json"), "utf8").catch(() => "{}")) as {
-        connected?: boolean
-        bytesPending?: number
-        filesTracked?: number
-      }
-      if (state.connected && state.bytesPending === 0 && (state.filesTracked ?? 0) > 0) break
-      await Bun.sleep(100)
-    }
-    const creds = JSON.parse(await readFile(join(home, "credentials.json"), "utf8")) as {
-      serverUrl: string
-      apiToken: string
-    }
-    const get = (path: string) =>
-      fetch(`${creds.serverUrl}/api/v1${path}`, { headers: { authorization: `Bearer ${creds.apiToken}` } })
-    // The search indexer reads every line after it is stored: wait until it has caught up.
-    for (;;) {
-      if (Date.now() > deadline) throw new Error(`${home}: search not indexed in time`)
-      peakKb = await peak(peakKb)
-      const found = (await (await get("/search?q=before")).json()) as { indexLag?: number }
-      if (found.indexLag === 0) break
-      await Bun.sleep(100)
-    }
-    peakKb = await peak(peakKb)
-    return { peakMb: peakKb / 1024, get, stop }
-  } catch (error) {
-    stop()
-    throw error
-  }
+  await Bun.write(path, `${userLine(sid, 0, "before")}\n${userLine(sid, 1, image)}\n${userLine(sid, 2, "after")}\n`)
 }
 
 describe("a long line's memory", () => {
@@ -120,9 +44,9 @@ describe("a long line's memory", () => {
     await writeImageSession(join(longDir, `${s50}.jsonl`), s50, 50 * MB)
     await writeImageSession(join(longDir, `${s100}.jsonl`), s100, 100 * MB)
 
-    const baseline = await syncAndMeasure(join(root, "home-short"), join(root, "short"))
+    const baseline = await syncAndMeasure(join(root, "home-short"), join(root, "short"), { indexed: true })
     baseline.stop()
-    const long = await syncAndMeasure(join(root, "home-long"), join(root, "long"))
+    const long = await syncAndMeasure(join(root, "home-long"), join(root, "long"), { indexed: true })
     onTestFinished(() => {
       long.stop()
     })
