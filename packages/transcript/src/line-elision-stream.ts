@@ -15,6 +15,20 @@
  *
  * Memory: the kept text plus three bytes of an unfinished UTF-8 sequence. Chunks are never retained.
  */
+import {
+  ELIDE_MIN_BYTES,
+  HEX,
+  KEY_CONTENT,
+  KEY_MESSAGE,
+  KEY_OTHER,
+  KEY_TEXT,
+  KEY_TYPE,
+  MAX_DEPTH,
+  SIMPLE_ESCAPES,
+  TYPE_OTHER,
+  TYPE_UNSEEN,
+  TYPE_USER,
+} from "./line-elision-tables.ts"
 import { SEARCH_TEXT_MAX } from "./search-text.ts"
 
 export type ElisionPolicy = "facts" | "search"
@@ -24,24 +38,8 @@ export const SEARCH_STRING_BYTES = 6 * (SEARCH_TEXT_MAX + 4)
 /** In "search": kept text past which every further string is emptied. */
 export const SEARCH_KEPT_BYTES = 16 * 1024 * 1024
 
-const ELIDE_MIN_BYTES = 64
-const MAX_DEPTH = 256
 const QUOTE = 0x22
 const BACKSLASH = 0x5c
-
-const SIMPLE_ESCAPES = new Uint8Array(256)
-for (const c of '"\\/bfnrt') SIMPLE_ESCAPES[c.charCodeAt(0)] = 1
-const HEX = new Uint8Array(256)
-for (const c of "0123456789abcdefABCDEF") HEX[c.charCodeAt(0)] = 1
-
-const KEY_OTHER = 0
-const KEY_MESSAGE = 1
-const KEY_CONTENT = 2
-const KEY_TEXT = 3
-const KEY_TYPE = 4
-const TYPE_UNSEEN = 0
-const TYPE_USER = 1
-const TYPE_OTHER = 2
 
 // What happens to the bytes of the string being scanned.
 const STR_COPY = 0 // kept whole (keys, strings facts read)

@@ -21,31 +21,23 @@
  * the facts of both paths are equal, line for line and on thousands of damaged lines.
  */
 
-/** Strings longer than this (in bytes, escapes included) are emptied unless facts read them. */
-const ELIDE_MIN_BYTES = 64
-const MAX_DEPTH = 256
+import {
+  ELIDE_MIN_BYTES,
+  HEX,
+  KEY_CONTENT,
+  KEY_MESSAGE,
+  KEY_OTHER,
+  KEY_TEXT,
+  KEY_TYPE,
+  MAX_DEPTH,
+  SIMPLE_ESCAPES,
+  TYPE_OTHER,
+  TYPE_UNSEEN,
+  TYPE_USER,
+} from "./line-elision-tables.ts"
 
 const QUOTE = 0x22
 const BACKSLASH = 0x5c
-
-/** The characters a JSON escape may name after the backslash (`u` handled apart). */
-const SIMPLE_ESCAPES = new Uint8Array(256)
-for (const c of '"\\/bfnrt') SIMPLE_ESCAPES[c.charCodeAt(0)] = 1
-
-const HEX = new Uint8Array(256)
-for (const c of "0123456789abcdefABCDEF") HEX[c.charCodeAt(0)] = 1
-
-// The keys that say a long string is read by facts: message.content[i].text, attachment.type, ...
-const KEY_OTHER = 0
-const KEY_MESSAGE = 1
-const KEY_CONTENT = 2
-const KEY_TEXT = 3
-const KEY_TYPE = 4
-
-// What the root's `type` says, as far as the kept path cares: only a user's text blocks are a prompt.
-const TYPE_UNSEEN = 0
-const TYPE_USER = 1
-const TYPE_OTHER = 2
 
 const decoder = new TextDecoder("utf-8")
 
