@@ -19,9 +19,8 @@ import { allocFrame, chunkRoom, finishFrame } from "./append-frame-builder.ts"
 import { type FileFacts, readChunk } from "./file-reader.ts"
 import { FileSource, goneFrom, sameBytes, type Tracked } from "./file-source.ts"
 import { GcPacing } from "./gc-pacing.ts"
-import type { Logger } from "./logger.ts"
 import { SendScheduler } from "./send-scheduler.ts"
-import { type ServerEvent, SyncConnection } from "./sync-connection.ts"
+import { type ConnectionOptions, type ServerEvent, SyncConnection } from "./sync-connection.ts"
 import { SyncReport, type SyncStatus } from "./sync-status.ts"
 
 export { DAEMON_VERSION } from "./sync-connection.ts"
@@ -32,15 +31,8 @@ const GONE_BATCH = 1000
 /** Files checked against the server's cursors at once at welcome (each a stat and a 32-byte read). */
 const VERIFY_BATCH = 256
 
-export interface SyncOptions {
-  /** The server's base URL, `http://host:port`. */
-  readonly serverUrl: string
-  readonly machineId: string
-  readonly machineName: string
-  readonly token: string
-  /** Set when this engine syncs a child machine (a sandbox's files) with its parent's `token`. */
-  readonly parent?: Sync.MachineParent
-  readonly log: Logger
+/** The connection's options (server, machine, token, parent, log, `remote`), handed to it as they are; then the engine's. */
+export interface SyncOptions extends ConnectionOptions {
   /** Largest payload per append frame. */
   readonly chunkBytes?: number
   /** Append frames awaiting acks at once. */
@@ -57,8 +49,6 @@ export interface SyncOptions {
   readonly projectsDir?: string
   /** Remote commands from the server (`command`, `command-input`): handed to the command runner. */
   readonly onCommand?: (message: Commands.CommandServerMessage) => void
-  /** What this daemon accepts of remote commands, told in `hello` and `status`. */
-  readonly remote?: () => Sync.RemoteCapabilities
   /** The `cwd`s named by the lines shipped (their facts), for the command runner's known projects. */
   readonly onCwds?: (cwds: ReadonlySet<string>) => void
 }
