@@ -429,10 +429,9 @@ async function exportCheck(apiHome: string): Promise<{ files: number; bytes: num
 }
 
 // ---- the rounds ------------------------------------------------------------------------------------
+const mariaDir = join(ARTIFACTS, "runs", `engines-e2e-mariadb-${process.pid}`)
 const maria =
-  ENGINES.includes("mariadb") || ENGINES.includes("planetscale")
-    ? await startMariaDb({ dir: join(ARTIFACTS, "runs", `engines-e2e-mariadb-${process.pid}`) })
-    : null
+  ENGINES.includes("mariadb") || ENGINES.includes("planetscale") ? await startMariaDb({ dir: mariaDir }) : null
 if (maria) onAbort(() => void maria.destroy())
 const results: EngineResult[] = []
 try {
@@ -450,6 +449,8 @@ try {
   }
 } finally {
   await maria?.destroy()
+  // A data dir given to startMariaDb is the caller's to delete.
+  rmSync(mariaDir, { recursive: true, force: true })
 }
 
 // The same slice everywhere: every engine's usage tokens must be the same.
