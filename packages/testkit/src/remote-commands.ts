@@ -7,8 +7,10 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { type ClaudeHome, claudeBinary, claudeEnv, encodeProjectDir } from "./claude-cli.ts"
-import { type CliProcess, runCli } from "./standalone-server.ts"
+import { type BearerApi, bearerApi, type CliProcess, runCli } from "./standalone-server.ts"
 import { waitFor } from "./wait.ts"
+
+export { type BearerApi, bearerApi } from "./standalone-server.ts"
 
 /**
  * A session of `projectDir` in the Claude config dir `claudeDir`, as an earlier run left it: the
@@ -44,29 +46,6 @@ export async function remoteClaudeEnv(
   await seedProjectSession(claude.configDir, claude.projectDir, sessionId)
   await mkdir(join(claude.configDir, "..", "tmp"), { recursive: true })
   return { ...claudeEnv(claude.configDir, fakeUrl), OVERLORD_CLAUDE_PATH: await claudeBinary() }
-}
-
-/** `fetch` on `/api/v1<path>` with the bearer token; JSON bodies POSTed; `body` null when not JSON. */
-export type BearerApi = <T>(path: string, body?: unknown) => Promise<{ status: number; body: T; text: string }>
-
-/** The server's API at `serverUrl` as the holder of `apiToken`. */
-export function bearerApi(serverUrl: string, apiToken: string): BearerApi {
-  return async <T>(path: string, body?: unknown) => {
-    const res = await fetch(`${serverUrl}/api/v1${path}`, {
-      method: body === undefined ? "GET" : "POST",
-      headers: {
-        authorization: `Bearer ${apiToken}`,
-        ...(body === undefined ? {} : { "content-type": "application/json" }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    })
-    const text = await res.text()
-    let parsed: unknown = null
-    try {
-      parsed = JSON.parse(text)
-    } catch {}
-    return { status: res.status, body: parsed as T, text }
-  }
 }
 
 /** The dashboard's live socket on `serverUrl`, open; every message it receives (`Live.LiveMessage`) is pushed onto `into`. */
@@ -188,4 +167,25 @@ export async function getJson<T>(serverUrl: string, apiToken: string, path: stri
   const res = await fetch(`${serverUrl}/api/v1${path}`, { headers: { authorization: `Bearer ${apiToken}` } })
   if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`)
   return (await res.json()) as T
+}
+
+/**
+ * A daemon just started with `--allow-remote` (its embedded server) once it accepts commands in every
+ * one of `projectDirs`: its credentials, its API as its token, and its machine (`Api.Machine`).
+ */
+export async function remoteDaemonReady<Machine extends { readonly acceptsCommands: boolean }>(
+  daemon: { credentials(): Promise<{ readonly serverUrl: string; readonly apiToken: string }> },
+  home: string,
+  projectDirs: readonly string[],
+): Promise<{
+  readonly serverUrl: string
+  readonly apiToken: string
+  readonly api: BearerApi
+  readonly machine: Machine
+}> {
+  const { serverUrl, apiToken } = await daemon.credentials()
+  const api = bearerApi(serverUrl, apiToken)
+  const machine = await machineAccepting<Machine>(api)
+  await daemonKnowsProjects(home, projectDirs)
+  return { serverUrl, apiToken, api, machine }
 }

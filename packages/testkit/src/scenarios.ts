@@ -362,3 +362,32 @@ export async function runScenario(factory: ScenarioFactory, options: RunScenario
     },
   }
 }
+
+/** One answer held back `delayMs` (a minute): a run still waiting on the API when a test cancels or stops it. */
+export const unansweredScript = (delayMs = 60_000): Script => ({
+  main: [
+    {
+      blocks: [{ type: "text", text: "too late" }],
+      usage: { input: 1, output: 1, cacheWrite: 0, cacheRead: 0 },
+      delayMs,
+    },
+  ],
+})
+
+/**
+ * The sandbox runs' two turns: a Bash call that writes `content` (one line) to `file` in the project,
+ * then `answer`, each counting `usage`.
+ */
+export const bashWriteTurns = (file: string, content: string, answer: string, usage: TokenUsage): ScriptTurn[] => [
+  {
+    blocks: [
+      {
+        type: "tool_use",
+        name: "Bash",
+        input: { command: `printf '${content.trim()}\\n' > ${file}`, description: "Write" },
+      },
+    ],
+    usage,
+  },
+  { blocks: [{ type: "text", text: answer }], usage },
+]

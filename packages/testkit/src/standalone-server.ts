@@ -171,7 +171,7 @@ export interface ServerAdmin {
   readonly apiToken: string
   /** The signed-in browser cookie (`name=value`). */
   readonly cookie: string
-  /** `fetch` on the server's `/api/v1<path>` as the admin (bearer); JSON bodies POSTed. */
+  /** `bearerApi` as the admin: `fetch` on the server's `/api/v1<path>`; JSON bodies POSTed; `json` null when not JSON. */
   api<T>(path: string, body?: unknown): Promise<{ status: number; json: T }>
 }
 
@@ -196,17 +196,32 @@ export async function setUpAdmin(server: StandaloneServer, email = "admin@exampl
     apiToken,
     cookie,
     api: async <T>(path: string, body?: unknown) => {
-      const res = await fetch(`${server.url}/api/v1${path}`, {
-        method: body === undefined ? "GET" : "POST",
-        headers: {
-          authorization: `Bearer ${apiToken}`,
-          ...(body === undefined ? {} : { "content-type": "application/json" }),
-        },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      })
-      const text = await res.text()
-      return { status: res.status, json: (text === "" ? null : JSON.parse(text)) as T }
+      const { status, body: json } = await bearerApi(server.url, apiToken)<T>(path, body)
+      return { status, json }
     },
+  }
+}
+
+/** `fetch` on `/api/v1<path>` with the bearer token; JSON bodies POSTed; `body` null when not JSON. */
+export type BearerApi = <T>(path: string, body?: unknown) => Promise<{ status: number; body: T; text: string }>
+
+/** The server's API at `serverUrl` as the holder of `apiToken`. */
+export function bearerApi(serverUrl: string, apiToken: string): BearerApi {
+  return async <T>(path: string, body?: unknown) => {
+    const res = await fetch(`${serverUrl}/api/v1${path}`, {
+      method: body === undefined ? "GET" : "POST",
+      headers: {
+        authorization: `Bearer ${apiToken}`,
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    })
+    const text = await res.text()
+    let parsed: unknown = null
+    try {
+      parsed = JSON.parse(text)
+    } catch {}
+    return { status: res.status, body: parsed as T, text }
   }
 }
 

@@ -8,6 +8,7 @@ import { join } from "node:path"
 import { claudeBinary } from "@overlord/testkit/claude-cli"
 import { type FakeAnthropic, startFakeAnthropic } from "@overlord/testkit/fake-anthropic"
 import { type FakeDaytona, startFakeDaytona } from "@overlord/testkit/fake-daytona"
+import { unansweredScript } from "@overlord/testkit/scenarios"
 import { waitFor } from "@overlord/testkit/wait"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { DaytonaSandboxError } from "../../src/remote/daytona-errors.ts"
@@ -278,15 +279,7 @@ describe("Daytona sandboxes", () => {
     })
 
     it("cancels a run: its session is deleted and the streams end", async () => {
-      const slow = startFakeAnthropic({
-        main: [
-          {
-            blocks: [{ type: "text", text: "too late" }],
-            usage: { input: 1, output: 1, cacheWrite: 0, cacheRead: 0 },
-            delayMs: 60_000,
-          },
-        ],
-      })
+      const slow = startFakeAnthropic(unansweredScript())
       try {
         const run = await sandboxes.runClaude(sb, { prompt: "Take your time.", env: { ANTHROPIC_BASE_URL: slow.url } })
         const out = collect(run.stdout)

@@ -8,13 +8,7 @@ import type { Api } from "@overlord/protocol"
 import { type ClaudeHome, makeClaudeHome } from "@overlord/testkit/claude-cli"
 import { type FakeAnthropic, startFakeAnthropic } from "@overlord/testkit/fake-anthropic"
 import { type OverlordProcess, startOverlord } from "@overlord/testkit/overlord-process"
-import {
-  bearerApi,
-  commandEnded,
-  daemonKnowsProjects,
-  machineAccepting,
-  remoteClaudeEnv,
-} from "@overlord/testkit/remote-commands"
+import { commandEnded, remoteClaudeEnv, remoteDaemonReady } from "@overlord/testkit/remote-commands"
 import { longBash } from "@overlord/testkit/scenarios"
 import { waitFor } from "@overlord/testkit/wait"
 import { afterAll, describe, expect, it } from "vitest"
@@ -46,10 +40,7 @@ describe("cancel over the API", () => {
     Object.assign(process.env, await remoteClaudeEnv(claude, fake.url, "00000000-0000-4000-8000-000000000004"))
     const home = join(claude.configDir, "..", "overlord-home")
     daemon = startOverlord(home, claude.configDir, ["--allow-remote"])
-    const creds = await daemon.credentials()
-    const api = bearerApi(creds.serverUrl, creds.apiToken)
-    const machine = await machineAccepting<Api.Machine>(api)
-    await daemonKnowsProjects(home, [claude.projectDir])
+    const { api, machine } = await remoteDaemonReady<Api.Machine>(daemon, home, [claude.projectDir])
     const { command } = (
       await api<Api.CommandCreated>("/commands", {
         machineId: machine.machineId,

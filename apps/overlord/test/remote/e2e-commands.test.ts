@@ -17,14 +17,7 @@ import {
   type OverlordProcess,
   startOverlord,
 } from "@overlord/testkit/overlord-process"
-import {
-  type BearerApi,
-  bearerApi,
-  daemonKnowsProjects,
-  machineAccepting,
-  openLiveSocket,
-  remoteClaudeEnv,
-} from "@overlord/testkit/remote-commands"
+import { type BearerApi, openLiveSocket, remoteClaudeEnv, remoteDaemonReady } from "@overlord/testkit/remote-commands"
 import { permissionWrite, REMOTE_FILE, REMOTE_FILE_CONTENT } from "@overlord/testkit/scenarios"
 import { waitFor } from "@overlord/testkit/wait"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -53,10 +46,10 @@ describe("remote commands through the real daemon and server", () => {
     Object.assign(process.env, await remoteClaudeEnv(claude, fake.url, "00000000-0000-4000-8000-000000000001"))
     const home = join(claude.configDir, "..", "overlord-home")
     daemon = startOverlord(home, claude.configDir, ["--allow-remote"])
-    creds = await daemon.credentials()
-    api = bearerApi(creds.serverUrl, creds.apiToken)
-    machineId = (await machineAccepting<Api.Machine>(api)).machineId
-    await daemonKnowsProjects(home, [claude.projectDir])
+    const ready = await remoteDaemonReady<Api.Machine>(daemon, home, [claude.projectDir])
+    creds = ready
+    api = ready.api
+    machineId = ready.machine.machineId
   }, 120_000)
 
   afterAll(async () => {

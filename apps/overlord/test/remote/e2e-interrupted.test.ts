@@ -9,13 +9,7 @@ import type { Api } from "@overlord/protocol"
 import { type ClaudeHome, makeClaudeHome } from "@overlord/testkit/claude-cli"
 import { type FakeAnthropic, startFakeAnthropic } from "@overlord/testkit/fake-anthropic"
 import { type OverlordProcess, startOverlord } from "@overlord/testkit/overlord-process"
-import {
-  bearerApi,
-  commandEnded,
-  daemonKnowsProjects,
-  machineAccepting,
-  remoteClaudeEnv,
-} from "@overlord/testkit/remote-commands"
+import { bearerApi, commandEnded, remoteClaudeEnv, remoteDaemonReady } from "@overlord/testkit/remote-commands"
 import { slowStream } from "@overlord/testkit/scenarios"
 import { waitFor } from "@overlord/testkit/wait"
 import { afterAll, describe, expect, it } from "vitest"
@@ -45,10 +39,7 @@ describe("a daemon killed mid-command", () => {
     }
 
     const first = start()
-    const creds = await first.credentials()
-    const api = bearerApi(creds.serverUrl, creds.apiToken)
-    const machine = await machineAccepting<Api.Machine>(api)
-    await daemonKnowsProjects(home, [claude.projectDir])
+    const { api, machine } = await remoteDaemonReady<Api.Machine>(first, home, [claude.projectDir])
     const { command } = (
       await api<Api.CommandCreated>("/commands", {
         machineId: machine.machineId,

@@ -32,6 +32,7 @@ import {
   seedProjectSession,
   writeDaytonaSettings,
 } from "@overlord/testkit/remote-commands"
+import { bashWriteTurns } from "@overlord/testkit/scenarios"
 import {
   type CliProcess,
   pairWithKey,
@@ -176,19 +177,7 @@ describe("sandbox commands through overlord serve and a daemon paired by key", (
     })
     fake = await startFakeDaytona({ tools: { claude } })
     anthropic = startFakeAnthropic({
-      main: [
-        {
-          blocks: [
-            {
-              type: "tool_use",
-              name: "Bash",
-              input: { command: `printf '${SANDBOX_FILE_CONTENT.trim()}\\n' > ${SANDBOX_FILE}`, description: "Write" },
-            },
-          ],
-          usage,
-        },
-        { blocks: [{ type: "text", text: "Wrote it in the sandbox." }], usage },
-      ],
+      main: bashWriteTurns(SANDBOX_FILE, SANDBOX_FILE_CONTENT, "Wrote it in the sandbox.", usage),
     })
     // Daytona is configured on the laptop only; the server never has these keys.
     await writeDaytonaSettings(home, fake, {

@@ -34,6 +34,7 @@ import {
   seedProjectSession,
   writeDaytonaSettings,
 } from "@overlord/testkit/remote-commands"
+import { bashWriteTurns } from "@overlord/testkit/scenarios"
 import { waitFor } from "@overlord/testkit/wait"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { findSessionFile } from "./support.ts"
@@ -86,17 +87,7 @@ describe("sandbox commands through the real daemon, server, Daytona SDK and Clau
     anthropic = startFakeAnthropic({
       main: [
         // The first command: a Bash call that writes a file in the sandbox's project, then an answer.
-        {
-          blocks: [
-            {
-              type: "tool_use",
-              name: "Bash",
-              input: { command: `printf '${SANDBOX_FILE_CONTENT.trim()}\\n' > ${SANDBOX_FILE}`, description: "Write" },
-            },
-          ],
-          usage,
-        },
-        { blocks: [{ type: "text", text: "Wrote the file in the sandbox." }], usage },
+        ...bashWriteTurns(SANDBOX_FILE, SANDBOX_FILE_CONTENT, "Wrote the file in the sandbox.", usage),
         // The second command: an answer only.
         { blocks: [{ type: "text", text: "Second run, same sandbox." }], usage },
       ],

@@ -9,6 +9,7 @@ import type { Commands } from "@overlord/protocol"
 import { claudeBinary } from "@overlord/testkit/claude-cli"
 import { type FakeAnthropic, startFakeAnthropic } from "@overlord/testkit/fake-anthropic"
 import { type FakeDaytona, startFakeDaytona } from "@overlord/testkit/fake-daytona"
+import { unansweredScript } from "@overlord/testkit/scenarios"
 import { waitFor } from "@overlord/testkit/wait"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { CommandRunner } from "../../src/remote/command-runner.ts"
@@ -129,15 +130,7 @@ describe("sandbox commands through the runner", () => {
   }, 180_000)
 
   it("cancels a sandbox run: the run's Daytona session is deleted and the command ends cancelled", async () => {
-    const slow = startFakeAnthropic({
-      main: [
-        {
-          blocks: [{ type: "text", text: "too late" }],
-          usage: { input: 1, output: 1, cacheWrite: 0, cacheRead: 0 },
-          delayMs: 60_000,
-        },
-      ],
-    })
+    const slow = startFakeAnthropic(unansweredScript())
     try {
       const r = await rig(new DaytonaSandboxes(settings), slow.url)
       await r.runner.accept(command("sb-cancel", "Take your time."))
@@ -156,15 +149,7 @@ describe("sandbox commands through the runner", () => {
   }, 120_000)
 
   it("a run the daemon's stop interrupts keeps the session files without waiting for their sync, and pulls no patch", async () => {
-    const slow = startFakeAnthropic({
-      main: [
-        {
-          blocks: [{ type: "text", text: "too late" }],
-          usage: { input: 1, output: 1, cacheWrite: 0, cacheRead: 0 },
-          delayMs: 60_000,
-        },
-      ],
-    })
+    const slow = startFakeAnthropic(unansweredScript())
     try {
       const kept: KeptSessionFiles[] = []
       const r = await rig(new DaytonaSandboxes(settings), slow.url, async (k) => {
