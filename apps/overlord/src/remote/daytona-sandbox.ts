@@ -227,36 +227,24 @@ export class DaytonaSandboxes {
     let sandbox = await find()
     if (!sandbox) {
       const sdk = await loadDaytonaSdk()
-      // The name is deterministic, so two runs racing to create the project's sandbox get one
-      // sandbox: the loser's create is a 409, and it takes the winner's.
-      const created = await daytona
-        .create(
-          {
-            name: `overlord-${projectName}-${hash.slice(0, 8)}`,
-            snapshot: this.settings.snapshot,
-            labels: { ...labels, [PROJECT_NAME_LABEL]: projectName },
-            autoStopInterval: this.settings.autoStopMinutes,
-          },
-          { timeout: this.startTimeoutSeconds },
+      const create = (name: string) => this.create(daytona, sdk, { name, labels, projectName, what, find })
+      // Daytona keeps sandbox names unique per organization (a taken one is a 409). The name is
+      // deterministic, so two runs racing to create the project's sandbox get one sandbox: the
+      // loser's create is a 409, and it takes the winner's. A 409 with no sandbox of ours listed means
+      // something else holds the name: a sandbox that lost our labels, or the project's removed sandbox
+      // if Daytona keeps a destroyed sandbox's name (its table has a unique (organizationId, name); not
+      // verified against the service). One retry under `<name>-2`, labelled the same, so the next run
+      // finds it by its labels, and racing retries still meet on one name.
+      const name = `overlord-${projectName}-${hash.slice(0, 8)}`
+      const first = await create(name)
+      const made = "taken" in first ? await create(`${name}-2`) : first
+      if ("taken" in made)
+        throw new DaytonaSandboxError(
+          "daytona",
+          `Daytona refused to create ${what} (409): the names ${name} and ${name}-2 are taken, yet no sandbox labelled for this project is listed. Delete or rename the sandboxes with those names in the Daytona dashboard, then run the command again; if none is left, Daytona still holds removed sandboxes' names, and the project in another folder gets new ones.`,
+          { cause: made.taken },
         )
-        .catch(async (e: unknown) => {
-          const winner = e instanceof sdk.DaytonaConflictError ? await find() : undefined
-          if (winner) return winner
-          // Daytona answers a missing snapshot with a 400 whose text sends the user to its dashboard;
-          // asking for the snapshot tells that case apart (a 404), and Overlord builds it itself.
-          if (e instanceof sdk.DaytonaBadRequestError && (await this.snapshotMissing(daytona, sdk)))
-            throw new DaytonaSandboxError(
-              "not-found",
-              `Daytona has no snapshot "${this.settings.snapshot}" (404) to create ${what} from: build it with \`overlord daytona snapshot\`, or name an existing one as "snapshot" in daytona.json.`,
-              { cause: e },
-            )
-          throw toDaytonaError(sdk, "create", e, {
-            apiUrl: this.settings.apiUrl,
-            startTimeoutSeconds: this.startTimeoutSeconds,
-            what,
-          })
-        })
-      sandbox = created
+      sandbox = made.sandbox
     }
     if (sandbox.state !== "started") {
       const s = sandbox
@@ -277,6 +265,53 @@ export class DaytonaSandboxes {
       machineName: machineNameFor(s.name),
       home,
       projectPath: `${home}/${projectName}`,
+    }
+  }
+
+  /**
+   * Creates the project's sandbox under `name`. On a 409 (name taken) it takes the project's sandbox
+   * if one is now listed (a concurrent run made it), else answers `taken` with the conflict.
+   */
+  private async create(
+    daytona: Sdk.Daytona,
+    sdk: typeof Sdk,
+    o: {
+      readonly name: string
+      readonly labels: Readonly<Record<string, string>>
+      readonly projectName: string
+      readonly what: string
+      readonly find: () => Promise<Sdk.Sandbox | undefined>
+    },
+  ): Promise<{ readonly sandbox: Sdk.Sandbox } | { readonly taken: unknown }> {
+    try {
+      const sandbox = await daytona.create(
+        {
+          name: o.name,
+          snapshot: this.settings.snapshot,
+          labels: { ...o.labels, [PROJECT_NAME_LABEL]: o.projectName },
+          autoStopInterval: this.settings.autoStopMinutes,
+        },
+        { timeout: this.startTimeoutSeconds },
+      )
+      return { sandbox }
+    } catch (e) {
+      if (e instanceof sdk.DaytonaConflictError) {
+        const winner = await o.find()
+        return winner ? { sandbox: winner } : { taken: e }
+      }
+      // Daytona answers a missing snapshot with a 400 whose text sends the user to its dashboard;
+      // asking for the snapshot tells that case apart (a 404), and Overlord builds it itself.
+      if (e instanceof sdk.DaytonaBadRequestError && (await this.snapshotMissing(daytona, sdk)))
+        throw new DaytonaSandboxError(
+          "not-found",
+          `Daytona has no snapshot "${this.settings.snapshot}" (404) to create ${o.what} from: build it with \`overlord daytona snapshot\`, or name an existing one as "snapshot" in daytona.json.`,
+          { cause: e },
+        )
+      throw toDaytonaError(sdk, "create", e, {
+        apiUrl: this.settings.apiUrl,
+        startTimeoutSeconds: this.startTimeoutSeconds,
+        what: o.what,
+      })
     }
   }
 
