@@ -94,4 +94,16 @@ describe("fault: a project whose sandbox was removed gets a new one", () => {
     const live = (await new DaytonaSandboxes(settings).list()).filter((s) => s.projectName === "race")
     expect(live.map((s) => s.id)).toEqual([a.id])
   })
+
+  it("a sandbox still `destroying` (listed, name held) is not taken for the project's", async () => {
+    const dir = await project("teardown")
+    const first = await new DaytonaSandboxes(settings).ensureSandbox(dir)
+    // Daytona lists a sandbox while it is being destroyed (the state is in its DTO's enum).
+    const held = fake.sandboxes.get(first.id)
+    if (!held) throw new Error("the fake has no such sandbox")
+    held.state = "destroying"
+    const second = await new DaytonaSandboxes(settings).ensureSandbox(dir)
+    expect(second.id).not.toBe(first.id)
+    expect(second.name).toBe(`${first.name}-2`)
+  })
 })
