@@ -100,6 +100,9 @@ export interface SandboxSessionFiles {
   readonly files: readonly SessionFile[]
 }
 
+/** Names tried for a project's sandbox when Daytona holds the earlier ones (see `ensureSandbox`). */
+export const NAME_TRIES = 9
+
 const DEFAULT_START_TIMEOUT_SECONDS = 120
 const DEFAULT_UPLOAD_LIMIT = 100 * 1024 * 1024
 /** Files per bulk upload: bounds one multipart request (the SDK streams each file from disk). */
@@ -233,15 +236,16 @@ export class DaytonaSandboxes {
       // loser's create is a 409, and it takes the winner's. A 409 with no sandbox of ours listed means
       // something else holds the name: a sandbox that lost our labels, or the project's removed sandbox
       // if Daytona keeps a destroyed sandbox's name (its table has a unique (organizationId, name); not
-      // verified against the service). One retry under `<name>-2`, labelled the same, so the next run
-      // finds it by its labels, and racing retries still meet on one name.
+      // verified against the service). Then `<name>-2`, `-3`, … up to `-${NAME_TRIES}`, labelled the
+      // same, so the next run finds it by its labels, a project removed again and again still gets a
+      // sandbox, and racing retries still meet on one name (they walk the same series).
       const name = `overlord-${projectName}-${hash.slice(0, 8)}`
-      const first = await create(name)
-      const made = "taken" in first ? await create(`${name}-2`) : first
+      let made = await create(name)
+      for (let n = 2; "taken" in made && n <= NAME_TRIES; n++) made = await create(`${name}-${n}`)
       if ("taken" in made)
         throw new DaytonaSandboxError(
           "daytona",
-          `Daytona refused to create ${what} (409): the names ${name} and ${name}-2 are taken, yet no sandbox labelled for this project is listed. Delete or rename the sandboxes with those names in the Daytona dashboard, then run the command again; if none is left, Daytona still holds removed sandboxes' names, and the project in another folder gets new ones.`,
+          `Daytona refused to create ${what} (409): the names ${name} to ${name}-${NAME_TRIES} are taken, yet no sandbox labelled for this project is listed. Delete or rename the sandboxes with those names in the Daytona dashboard, then run the command again; if none is left, Daytona still holds removed sandboxes' names, and the project in another folder gets new ones.`,
           { cause: made.taken },
         )
       sandbox = made.sandbox

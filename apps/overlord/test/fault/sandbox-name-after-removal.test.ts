@@ -5,7 +5,7 @@
  * its sandbox was removed (`overlord sandboxes rm`, or deleted in Daytona's dashboard) every later run
  * failed with "Daytona failed (create, 409): Sandbox with name overlord-… already exists" and the
  * project never got a sandbox again. Now a 409 with no sandbox of the project's listed retries once
- * under `<name>-2`, labelled for the project; a 409 that persists says what to do. Real SDK, the fake
+ * under `<name>-2` (then `-3`, …), labelled for the project; a 409 that persists says what to do. Real SDK, the fake
  * Daytona, a command run in the new sandbox.
  */
 import { chmod, mkdir, mkdtemp, realpath, rm, writeFile } from "node:fs/promises"
@@ -14,7 +14,7 @@ import { join } from "node:path"
 import * as Sdk from "@daytonaio/sdk"
 import { type FakeDaytona, startFakeDaytona } from "@overlord/testkit/fake-daytona"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { DaytonaSandboxes, type DaytonaSettings } from "../../src/remote/daytona-sandbox.ts"
+import { DaytonaSandboxes, type DaytonaSettings, NAME_TRIES } from "../../src/remote/daytona-sandbox.ts"
 import { daytonaFailure, fakeDaytonaSettings } from "../support/daytona.ts"
 
 describe("fault: a project whose sandbox was removed gets a new one", () => {
@@ -68,15 +68,20 @@ describe("fault: a project whose sandbox was removed gets a new one", () => {
     const creates = () => fake.requests.filter((r) => r.method === "POST" && r.path === "/sandbox").length
     expect(creates()).toBe(3)
 
-    // Deleted in Daytona's dashboard too: both names are held now, and the 409 says what to do.
+    // Deleted in Daytona's dashboard too, again and again: each time the next name of the series.
     const daytona = new Sdk.Daytona({ apiKey: fake.apiKey, apiUrl: fake.apiUrl, useDeprecatedPolling: true })
     await (await daytona.get(second.id)).delete()
+    for (let n = 3; n <= NAME_TRIES; n++) {
+      const next = await new DaytonaSandboxes(settings).ensureSandbox(dir)
+      expect(next.name).toBe(`${first.name}-${n}`)
+      await (await daytona.get(next.id)).delete()
+    }
+    // Every name of the series is held now: the 409 says what to do.
     const e = await daytonaFailure(new DaytonaSandboxes(settings).ensureSandbox(dir), "daytona")
     expect(e.message).toBe(
-      `Daytona refused to create the sandbox for shop (409): the names ${first.name} and ${first.name}-2 are taken, yet no sandbox labelled for this project is listed. Delete or rename the sandboxes with those names in the Daytona dashboard, then run the command again; if none is left, Daytona still holds removed sandboxes' names, and the project in another folder gets new ones.`,
+      `Daytona refused to create the sandbox for shop (409): the names ${first.name} to ${first.name}-${NAME_TRIES} are taken, yet no sandbox labelled for this project is listed. Delete or rename the sandboxes with those names in the Daytona dashboard, then run the command again; if none is left, Daytona still holds removed sandboxes' names, and the project in another folder gets new ones.`,
     )
     expect(e.cause).toBeInstanceOf(Sdk.DaytonaConflictError)
-    expect(creates()).toBe(5)
     expect(fake.errors).toEqual([])
   })
 
