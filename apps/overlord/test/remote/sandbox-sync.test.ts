@@ -8,6 +8,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { Api } from "@overlord/protocol"
 import { type OverlordCredentials, type OverlordProcess, startOverlord } from "@overlord/testkit/overlord-process"
+import { waitFor } from "@overlord/testkit/wait"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type MachineIdentity, readJson } from "../../src/home.ts"
 import { silentLogger } from "../../src/logger.ts"
@@ -40,6 +41,10 @@ describe("SandboxSync", () => {
     creds = await daemon.credentials()
     laptop = readJson<MachineIdentity>(join(home, "machine.json"))!
     token = readJson<{ machineToken: string }>(join(home, "credentials.json"))!.machineToken
+    // The API answers before the daemon's sync socket has said hello and registered the laptop.
+    await waitFor("the laptop's machine", async () =>
+      (await api<{ machines: Api.Machine[] }>("/machines")).machines.some((m) => m.machineId === laptop.machineId),
+    )
   }, 60_000)
   afterAll(async () => {
     daemon?.stop()

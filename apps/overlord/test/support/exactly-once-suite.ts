@@ -337,8 +337,12 @@ export function describeExactlyOnce(engine: string, makeDatabase: MakeDatabase, 
       // lines), so re-reading it takes a while at 4 KiB per frame.
       const sid = crypto.randomUUID()
       const path = join(w.corpus.projectsDir, w.corpus.projects[0]!, `${sid}.jsonl`)
-      writeFileSync(path, Array.from({ length: 6000 }, (_, i) => `${sessionRecord(sid, i)}\n`).join(""))
-      const d = startDaemon({ home: w.home, claudeDir: w.claudeDir, serverUrl: w.server.url, chunkBytes: CHUNK })
+      // The cuts must land while the file is re-read: 4 KiB frames, 64 in flight, and 12,000 lines
+      // (3 MB). With the daemon's 256-frame window and 6,000 lines, a re-read once got past the
+      // middle before the SIGKILL landed (offset 1,040,178 of a cut at 761,614).
+      writeFileSync(path, Array.from({ length: 12_000 }, (_, i) => `${sessionRecord(sid, i)}\n`).join(""))
+      const slow = { chunkBytes: CHUNK, window: 64 }
+      const d = startDaemon({ home: w.home, claudeDir: w.claudeDir, serverUrl: w.server.url, ...slow })
       await waitSyncing(d)
       await verifyExactlyOnce(w, d, 5)
       const fileKey = `${w.corpus.projects[0]}/${sid}.jsonl`
@@ -380,7 +384,7 @@ export function describeExactlyOnce(engine: string, makeDatabase: MakeDatabase, 
         `[re-read, restart] cut to ${half}; the server was at offset ${at.offset}, stored lines to ${at.live_end}`,
       )
       expect(at.offset < half && at.live_end > half, "the daemon must die while the file is re-read").toBe(true)
-      const d2 = startDaemon({ home: w.home, claudeDir: w.claudeDir, serverUrl: w.server.url, chunkBytes: CHUNK })
+      const d2 = startDaemon({ home: w.home, claudeDir: w.claudeDir, serverUrl: w.server.url, ...slow })
       await waitSyncing(d2)
       await verifyExactlyOnce(w, d2, 5)
     }, 120_000)

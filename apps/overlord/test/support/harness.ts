@@ -246,6 +246,8 @@ export function startDaemon(options: {
   claudeDir: string
   serverUrl: string
   chunkBytes?: number
+  /** Frames in flight (the daemon's default is 256). */
+  window?: number
   uid?: number
   gid?: number
 }): Proc {
@@ -253,7 +255,10 @@ export function startDaemon(options: {
     "daemon",
     ["--home", options.home, "start", "--foreground", "--claude-dir", options.claudeDir, "--server", options.serverUrl],
     {
-      env: options.chunkBytes ? { OVERLORD_CHUNK_BYTES: String(options.chunkBytes) } : {},
+      env: {
+        ...(options.chunkBytes ? { OVERLORD_CHUNK_BYTES: String(options.chunkBytes) } : {}),
+        ...(options.window ? { OVERLORD_WINDOW: String(options.window) } : {}),
+      },
       ...(options.uid !== undefined ? { uid: options.uid } : {}),
       ...(options.gid !== undefined ? { gid: options.gid } : {}),
     },
