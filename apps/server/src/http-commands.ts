@@ -223,17 +223,7 @@ async function input(
   }
   if (command.status !== "delivered" && command.status !== "running")
     return refusal(409, "refused", "not-running", `the command is ${command.status}`)
-  const wire: Commands.CommandInput["input"] =
-    msg.type === "message"
-      ? { kind: "message", text: msg.text }
-      : msg.type === "permission"
-        ? {
-            kind: "permission",
-            requestId: msg.requestId,
-            decision: msg.decision,
-            ...(msg.message !== undefined ? { message: msg.message } : {}),
-          }
-        : { kind: "cancel" }
+  const wire = Api.commandInputToWire(msg)
   if (!relay.sendTo(actor.userId, command.machineId, { type: "command-input", commandId, input: wire }))
     return refusal(409, "refused", "not-running", "the machine running this command is not connected")
   return json({ command } satisfies Api.CommandCreated, 202)

@@ -174,19 +174,7 @@ export async function startCommandServer(options: CommandServerOptions): Promise
     if (!command) return refuse(404, "command-not-found", `no command ${commandId}`)
     if (command.status !== "delivered" && command.status !== "running")
       return refuse(409, "not-running", `the command is ${command.status}`)
-    const i = exit.value
-    const wire: Commands.CommandInput["input"] =
-      i.type === "message"
-        ? { kind: "message", text: i.text }
-        : i.type === "permission"
-          ? {
-              kind: "permission",
-              requestId: i.requestId,
-              decision: i.decision,
-              ...(i.message ? { message: i.message } : {}),
-            }
-          : { kind: "cancel" }
-    await runner.accept({ type: "command-input", commandId, input: wire })
+    await runner.accept({ type: "command-input", commandId, input: Api.commandInputToWire(exit.value) })
     return Response.json({ command } satisfies Api.CommandCreated, { status: 202 })
   }
 

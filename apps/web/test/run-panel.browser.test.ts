@@ -25,7 +25,7 @@ import {
 import { type ClaudeHome, claudeBinary, claudeEnv, makeClaudeHome } from "@overlord/testkit/claude-cli"
 import { type FakeAnthropic, type Script, startFakeAnthropic } from "@overlord/testkit/fake-anthropic"
 import { OVERLORD_BIN, type OverlordProcess, startOverlord } from "@overlord/testkit/overlord-process"
-import { getJson } from "@overlord/testkit/remote-commands"
+import { getJson, groupGone } from "@overlord/testkit/remote-commands"
 import { runScenario, type ScenarioRun, toolTour } from "@overlord/testkit/scenarios"
 import { waitFor } from "@overlord/testkit/wait"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -195,21 +195,6 @@ const ancestorMatching = (all: readonly Proc[], pid: number, re: RegExp): Proc |
   for (let p = byPid.get(byPid.get(pid)?.ppid ?? 0); p; p = byPid.get(p.ppid)) if (re.test(p.args)) return p
   return undefined
 }
-
-const groupGone = (pgid: number) =>
-  waitFor(
-    `process group ${pgid} to be gone`,
-    () => {
-      try {
-        process.kill(-pgid, 0)
-        return false
-      } catch (error) {
-        return (error as NodeJS.ErrnoException).code === "ESRCH"
-      }
-    },
-    15_000,
-    50,
-  )
 
 const percentile = (sorted: readonly number[], p: number): number =>
   sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN
@@ -499,8 +484,8 @@ describe.skipIf(skip)("Run panel in Chromium", () => {
     expect(sleeper?.pgid).not.toBe(cli?.pgid)
     await page.locator("[data-testid=command-cancel]").click()
     await waitStatus(page, "cancelled", 30_000)
-    await groupGone(sleeper?.pgid ?? 0)
-    if (cli) await groupGone(cli.pgid)
+    await groupGone(sleeper?.pgid ?? 0, 15_000)
+    if (cli) await groupGone(cli.pgid, 15_000)
     expect((await commandOf(commandId)).command.status).toBe("cancelled")
     const audit = (await readFile(auditPath, "utf8"))
       .split("\n")

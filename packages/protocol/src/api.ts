@@ -313,6 +313,19 @@ export const CommandInputRequest = Schema.Union([
 ])
 export type CommandInputRequest = typeof CommandInputRequest.Type
 
+/** What the server sends the daemon for an accepted `CommandInputRequest` (`command-input`'s `input`). */
+export const commandInputToWire = (i: CommandInputRequest): Commands.CommandInput["input"] =>
+  i.type === "message"
+    ? { kind: "message", text: i.text }
+    : i.type === "permission"
+      ? {
+          kind: "permission",
+          requestId: i.requestId,
+          decision: i.decision,
+          ...(i.message !== undefined ? { message: i.message } : {}),
+        }
+      : { kind: "cancel" }
+
 /**
  * A refused or failed command request. `code` is the HTTP-level class as in `ApiError`
  * (`not_found`, `bad_request`, `refused`, ...); `reason` the typed cause.

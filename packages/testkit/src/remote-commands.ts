@@ -189,3 +189,23 @@ export async function remoteDaemonReady<Machine extends { readonly acceptsComman
   await daemonKnowsProjects(home, projectDirs)
   return { serverUrl, apiToken, api, machine }
 }
+
+/**
+ * Waits until `process.kill(-pgid, 0)` throws: no process of the group is left. A waited-for deadline
+ * rather than at once, because a killed grandchild is reparented to init and stays a zombie (a group
+ * member) until init reaps it; this machine's init does that about every 2 s.
+ */
+export const groupGone = (pgid: number, timeoutMs = 10_000) =>
+  waitFor(
+    `process group ${pgid} to be gone`,
+    () => {
+      try {
+        process.kill(-pgid, 0)
+        return false
+      } catch (error) {
+        return (error as NodeJS.ErrnoException).code === "ESRCH"
+      }
+    },
+    timeoutMs,
+    50,
+  )

@@ -13,6 +13,7 @@ import { waitFor } from "@overlord/testkit/wait"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { DaytonaSandboxError } from "../../src/remote/daytona-errors.ts"
 import { DaytonaSandboxes, type DaytonaSettings, type ProjectSandbox } from "../../src/remote/daytona-sandbox.ts"
+import { fakeDaytonaSettings } from "../support/daytona.ts"
 
 const ANTHROPIC_KEY = "sk-ant-daytona-test-7d41c0ffee"
 
@@ -63,15 +64,12 @@ describe("Daytona sandboxes", () => {
   beforeAll(async () => {
     fake = await startFakeDaytona({ tools: { claude: await claudeBinary() } })
     root = await realpath(await mkdtemp(join(tmpdir(), "overlord-daytona-test-")))
-    settings = {
-      apiUrl: fake.apiUrl,
-      apiKey: fake.apiKey,
+    settings = fakeDaytonaSettings(fake, {
       anthropicApiKey: ANTHROPIC_KEY,
       snapshot: "overlord-claude-code-test",
       autoStopMinutes: 20,
-      statePolling: true,
       startTimeoutSeconds: 2,
-    }
+    })
     sandboxes = new DaytonaSandboxes(settings)
   })
 

@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { CommandRunner } from "../../src/remote/command-runner.ts"
 import { DaytonaSandboxes, type DaytonaSettings } from "../../src/remote/daytona-sandbox.ts"
 import { type KeptSessionFiles, sandboxProjectsDir } from "../../src/remote/sandbox-command.ts"
+import { fakeDaytonaSettings } from "../support/daytona.ts"
 
 const ANTHROPIC_KEY = "sk-ant-sandbox-command-test-51d2"
 
@@ -75,15 +76,12 @@ describe("sandbox commands through the runner", () => {
     await mkdir(projectDir, { recursive: true })
     projectDir = await realpath(projectDir)
     await writeFile(join(projectDir, "README.md"), "# sandbox project\n")
-    settings = {
-      apiUrl: fake.apiUrl,
-      apiKey: fake.apiKey,
+    settings = fakeDaytonaSettings(fake, {
       anthropicApiKey: ANTHROPIC_KEY,
       snapshot: "overlord-claude-code-test",
       autoStopMinutes: 20,
-      statePolling: true,
       startTimeoutSeconds: 2,
-    }
+    })
     anthropic = startFakeAnthropic({
       main: [
         {

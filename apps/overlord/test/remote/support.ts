@@ -114,25 +114,7 @@ export const assistantTexts = (events: readonly Commands.CommandEvent[]): string
         : []
     })
 
-/**
- * Waits until `process.kill(-pgid, 0)` throws: no process of the group is left. A waited-for deadline
- * rather than at once, because a killed grandchild is reparented to init and stays a zombie (a group
- * member) until init reaps it; this machine's init does that about every 2 s.
- */
-export const groupGone = (pgid: number) =>
-  waitFor(
-    `process group ${pgid} to be gone`,
-    () => {
-      try {
-        process.kill(-pgid, 0)
-        return false
-      } catch (error) {
-        return (error as NodeJS.ErrnoException).code === "ESRCH"
-      }
-    },
-    10_000,
-    50,
-  )
+export { groupGone } from "@overlord/testkit/remote-commands"
 
 /** The session file `<sessionId>.jsonl` somewhere under `projects` (a sandbox's `~/.claude/projects`). */
 export async function findSessionFile(projects: string, sessionId: string): Promise<string> {
