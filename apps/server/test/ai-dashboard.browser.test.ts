@@ -70,7 +70,8 @@ describe.skipIf(skip)("local AI in the dashboard", () => {
     await screenshot(page, "ai-session-list")
 
     await row.click()
-    const summary = page.locator("[data-testid=generated-summary]")
+    // The session's own heading: until the list unmounts, its rows carry a generated-summary too.
+    const summary = page.locator(".session-head [data-testid=generated-summary]")
     await summary.waitFor()
     expect(await summary.locator("[data-testid=generated-title]").innerText()).toBe(target.generatedTitle)
     expect(await summary.innerText()).toContain(target.summary!)
