@@ -30,6 +30,13 @@ export type { FileNotice, FileReset, SyncStatus } from "./sync-status.ts"
 const GONE_BATCH = 1000
 /** Files checked against the server's cursors at once at welcome (each a stat and a 32-byte read). */
 const VERIFY_BATCH = 256
+/**
+ * A status that differs from the last one sent only in `bytesPending` (a backfill's progress) goes to the
+ * server at most this often; any other change, and the end of a backfill (0 pending), at once. Each
+ * status is a write on the server's database (two requests on PlanetScale), and at the daemon's 0.5 s
+ * state tick a backfill's statuses took ~12 % of a group's time there (BENCHMARKS.md, issue #11).
+ */
+const STATUS_PROGRESS_MS = 5_000
 
 /** The connection's options (server, machine, token, parent, log, `remote`), handed to it as they are; then the engine's. */
 export interface SyncOptions extends ConnectionOptions {
@@ -227,6 +234,9 @@ export class SyncEngine {
     }
   }
 
+  /** The last status sent on this connection, but its `bytesPending`, and when (`STATUS_PROGRESS_MS`). */
+  private statusSent: { rest: string; at: number } | null = null
+
   /** Tells the server this daemon's health, for the dashboard. */
   reportStatus(extraError: string | null): void {
     if (!this.connection.open) return
@@ -239,6 +249,11 @@ export class SyncEngine {
       ...(lastError ? { lastError } : {}),
       ...(this.options.remote ? { remote: this.options.remote() } : {}),
     }
+    const rest = JSON.stringify({ ...msg, bytesPending: 0 })
+    const at = Date.now()
+    const progressOnly = this.statusSent?.rest === rest && msg.bytesPending > 0
+    if (progressOnly && at - this.statusSent!.at < STATUS_PROGRESS_MS) return
+    this.statusSent = { rest, at }
     this.connection.send(JSON.stringify(msg))
   }
 
@@ -318,6 +333,7 @@ export class SyncEngine {
   /** A server this daemon can sync with: adopt its cursors, verify every file, and send. */
   private async welcome(msg: Sync.Welcome): Promise<void> {
     this.goneNotices = msg.goneNotices === true
+    this.statusSent = null
     this.report.clearError()
     this.serverCursors = new Map(msg.cursors.map((c) => [c.fileKey, c]))
     this.factsFrameLimit = msg.factsVersion === FACTS_VERSION ? msg.limits.maxFrameBytes : 0

@@ -130,6 +130,15 @@ export function openSyncConnection(
   let inboxBytes = 0
   let arrivals = 0
   let draining = false
+  /**
+   * The daemon's latest `status` not yet written. A status is the machine's health for the dashboard,
+   * not ordered against appends, so it neither waits in line nor cuts a group: it is taken out of the
+   * inbox, a newer one replaces it, and it is written after the group being gathered is stored. In line
+   * it cut a third of a backfill's groups short (the daemon reported every 0.5 s), and on PlanetScale
+   * each cost two round trips between groups (20 ms added per request: 7.6-8.1 MB/s end to end).
+   */
+  let latestStatus: string | null = null
+  const isStatus = (text: string) => actor !== null && Sync.messageTypeOf(text) === "status"
   const send = (m: Sync.ServerMessage) => {
     if (!closed) socket.send(JSON.stringify(m))
   }
@@ -310,8 +319,16 @@ export function openSyncConnection(
     }
     let group: Append[] = []
     let bytes = 0
-    while (inbox.length > 0 && typeof inbox[0] !== "string" && group.length < GROUP_MAX_FRAMES) {
-      const frame = inbox[0] as Uint8Array
+    while (inbox.length > 0 && group.length < GROUP_MAX_FRAMES) {
+      const head = inbox[0]!
+      if (typeof head === "string") {
+        // Any other text (a reset, a file gone, a command's event) is handled in its place, between groups.
+        if (!isStatus(head)) break
+        inbox.shift()
+        latestStatus = head
+        continue
+      }
+      const frame = head
       if (group.length > 0 && bytes + frame.length > GROUP_MAX_BYTES) break
       inbox.shift()
       inboxBytes -= frame.length
@@ -356,11 +373,18 @@ export function openSyncConnection(
       const next = inbox[0]!
       if (typeof next === "string") {
         inbox.shift()
-        await handleText(next)
-        continue
+        if (isStatus(next)) latestStatus = next
+        else await handleText(next)
+      } else {
+        await settle()
+        await handleBinaryGroup()
       }
-      await settle()
-      await handleBinaryGroup()
+      // Written after the group it arrived during; one already followed by a newer status is skipped.
+      if (latestStatus !== null && !(typeof inbox[0] === "string" && isStatus(inbox[0]))) {
+        const status = latestStatus
+        latestStatus = null
+        if (!closed) await handleText(status)
+      }
     }
   }
 
@@ -377,6 +401,7 @@ export function openSyncConnection(
           // A store failure must not ack: the daemon will resend from the server's offset.
           inbox.length = 0
           inboxBytes = 0
+          latestStatus = null
           Effect.runFork(Effect.logError("sync connection failed", error))
           // What failed is the server's business: only a signed-in daemon is told (its owner runs the server).
           const detail = actor && error instanceof Error ? `: ${error.message}` : ""
