@@ -14,7 +14,11 @@ import {
   rememberHome,
   resolveOllama,
 } from "./ai-settings.ts"
-import { type HomePaths, loadCredentials } from "./home.ts"
+import type { HomePaths } from "./home.ts"
+// The paired server's (server.json) when there is one, else the embedded server's: the same server
+// `sessions` and `export` ask (this read only the embedded one's, so a paired laptop's `search` said
+// "not started" while its daemon ran).
+import { loadCredentials, NO_SERVER_MESSAGE, refusedMessage, unreachableMessage } from "./server-credentials.ts"
 
 class AiCliError extends Error {}
 
@@ -24,13 +28,14 @@ export const generatedLabel = (s: Api.SessionSummary): string | null =>
 
 async function get<T>(p: HomePaths, path: string): Promise<T> {
   const creds = loadCredentials(p)
-  if (!creds) throw new AiCliError("Overlord has not been started on this machine yet: run `overlord start`")
+  if (!creds) throw new AiCliError(NO_SERVER_MESSAGE)
   let res: Response
   try {
     res = await fetch(`${creds.serverUrl}/api/v1${path}`, { headers: { authorization: `Bearer ${creds.apiToken}` } })
   } catch {
-    throw new AiCliError(`cannot reach the server at ${creds.serverUrl}: is \`overlord start\` running?`)
+    throw new AiCliError(unreachableMessage(p, creds.serverUrl))
   }
+  if (res.status === 401) throw new AiCliError(refusedMessage(p, creds.serverUrl))
   if (!res.ok) {
     const body = (await res.json().catch(() => null)) as Api.ApiError | null
     throw new AiCliError(body?.error.message ?? `${res.status} ${res.statusText}`)

@@ -21,7 +21,7 @@ import { addDaytonaCommands } from "./remote/daytona-commands.ts"
 import { RunError, runRemote } from "./run-command.ts"
 import { runMain } from "./run-main.ts"
 // The paired server's (server.json) when there is one, else the embedded server's credentials.
-import { loadCredentials } from "./server-credentials.ts"
+import { loadCredentials, NO_SERVER_MESSAGE, refusedMessage, unreachableMessage } from "./server-credentials.ts"
 import { isCompiled } from "./service/self-command.ts"
 import { addServiceCommands } from "./service/service-command.ts"
 import { DAEMON_VERSION } from "./sync-engine.ts"
@@ -33,13 +33,14 @@ class CliError extends Error {}
 
 async function api<T>(paths: HomePaths, path: string): Promise<T> {
   const creds = loadCredentials(paths)
-  if (!creds) throw new CliError("Overlord has not been started on this machine yet: run `overlord start`")
+  if (!creds) throw new CliError(NO_SERVER_MESSAGE)
   let res: Response
   try {
     res = await fetch(`${creds.serverUrl}/api/v1${path}`, { headers: { authorization: `Bearer ${creds.apiToken}` } })
   } catch {
-    throw new CliError(`cannot reach the server at ${creds.serverUrl}: is \`overlord start\` running?`)
+    throw new CliError(unreachableMessage(paths, creds.serverUrl))
   }
+  if (res.status === 401) throw new CliError(refusedMessage(paths, creds.serverUrl))
   if (!res.ok) {
     const body = (await res.json().catch(() => null)) as Api.ApiError | null
     throw new CliError(body?.error.message ?? `${res.status} ${res.statusText}`)
@@ -263,7 +264,7 @@ export function buildCli(): Command {
     .action(async (sessionId: string, opts: { output?: string; agent?: string }) => {
       const p = paths()
       const creds = loadCredentials(p)
-      if (!creds) throw new CliError("Overlord has not been started on this machine yet: run `overlord start`")
+      if (!creds) throw new CliError(NO_SERVER_MESSAGE)
       let file = ""
       if (opts.agent) {
         const detail = await api<Api.SessionDetail>(p, `/sessions/${encodeURIComponent(sessionId)}`)
@@ -274,8 +275,9 @@ export function buildCli(): Command {
       const res = await fetch(`${creds.serverUrl}/api/v1/sessions/${encodeURIComponent(sessionId)}/export${file}`, {
         headers: { authorization: `Bearer ${creds.apiToken}` },
       }).catch(() => {
-        throw new CliError(`cannot reach the server at ${creds.serverUrl}`)
+        throw new CliError(unreachableMessage(p, creds.serverUrl))
       })
+      if (res.status === 401) throw new CliError(refusedMessage(p, creds.serverUrl))
       if (!res.ok)
         throw new CliError(res.status === 404 ? `no session ${sessionId}` : `${res.status} ${res.statusText}`)
       const bytes = new Uint8Array(await res.arrayBuffer())
@@ -287,14 +289,16 @@ export function buildCli(): Command {
     .command("open")
     .description("print a fresh one-time sign-in link for the dashboard")
     .action(async () => {
-      const creds = loadCredentials(paths())
-      if (!creds) throw new CliError("Overlord has not been started on this machine yet: run `overlord start`")
+      const p = paths()
+      const creds = loadCredentials(p)
+      if (!creds) throw new CliError(NO_SERVER_MESSAGE)
       const res = await fetch(`${creds.serverUrl}/api/v1/login-links`, {
         method: "POST",
         headers: { authorization: `Bearer ${creds.apiToken}` },
       }).catch(() => {
-        throw new CliError(`cannot reach the server at ${creds.serverUrl}: is \`overlord start\` running?`)
+        throw new CliError(unreachableMessage(p, creds.serverUrl))
       })
+      if (res.status === 401) throw new CliError(refusedMessage(p, creds.serverUrl))
       if (!res.ok) throw new CliError(`the server refused: ${res.status} ${await res.text()}`)
       console.log(`Dashboard: ${((await res.json()) as { url: string }).url}`)
     })

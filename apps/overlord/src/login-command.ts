@@ -30,16 +30,31 @@ const REQUEST_TIMEOUT_MS = 15_000
 /** RFC 8628 §3.5: after `slow_down`, poll this much more slowly. */
 const SLOW_DOWN_STEP_S = 5
 
-/** An http(s) origin, without a trailing slash. */
-export function serverOrigin(value: string): string {
+/** Hosts that never leave this machine: plain http:// to them sends nothing over a network. */
+const LOOPBACK_HOSTS = new Set(["localhost", "[::1]"])
+const isLoopbackHost = (hostname: string) => LOOPBACK_HOSTS.has(hostname) || /^127(\.\d{1,3}){3}$/.test(hostname)
+
+/**
+ * An http(s) origin, without a trailing slash. Plain http:// to another host would send the pairing key,
+ * the machine token and then every transcript unencrypted, so it needs `allowHttp` (a VPN such as
+ * WireGuard or Tailscale already encrypts; the flag says the user knows).
+ */
+export function serverOrigin(value: string, options: { readonly allowHttp?: boolean } = {}): string {
   let url: URL
   try {
     url = new URL(value)
   } catch {
     throw new LoginError(`${JSON.stringify(value)} is not a URL; expected something like https://overlord.example.com`)
   }
-  if (url.protocol !== "https:" && url.protocol !== "http:") throw new LoginError("the server URL must be http(s)://")
+  if (url.protocol !== "https:" && url.protocol !== "http:")
+    throw new LoginError(
+      `the server URL must start with https:// (or http:// for this machine), not ${url.protocol}//: e.g. https://overlord.example.com`,
+    )
   if (url.username || url.password) throw new LoginError("the server URL must not contain a user name or password")
+  if (url.protocol === "http:" && !isLoopbackHost(url.hostname) && !options.allowHttp)
+    throw new LoginError(
+      `${url.origin} is plain http://: the pairing key, this machine's token and every transcript would cross the network unencrypted. Use the server's https:// address (\`overlord serve --public-url https://…\` behind a TLS proxy), or add --allow-http if the network is already encrypted (a VPN such as WireGuard or Tailscale)`,
+    )
   return url.origin
 }
 
@@ -53,10 +68,16 @@ async function post(url: string, body: unknown, token?: string): Promise<Respons
     })
   } catch (error) {
     throw new LoginError(
-      `cannot reach ${new URL(url).origin}: ${error instanceof Error ? error.message : String(error)}`,
+      `cannot reach ${new URL(url).origin} (${error instanceof Error ? error.message : String(error)}): check the URL and port, and that \`overlord serve\` runs there`,
     )
   }
 }
+
+/** A 404 from a pairing route: the URL answers, but it is not an Overlord server (or not its root). */
+const notOverlord = (origin: string) =>
+  new LoginError(
+    `${origin} answered 404 Not Found: it does not look like an Overlord server. Give the address \`overlord serve\` printed ("Overlord server on …"), or the one its dashboard is on`,
+  )
 
 const decode = async <S extends Schema.Top>(res: Response, schema: S, what: string): Promise<S["Type"]> => {
   const value = await res.json().catch(() => null)
@@ -71,13 +92,15 @@ const errorMessage = async (res: Response) =>
 
 export interface LoginOptions {
   readonly key?: string
+  /** Pair over plain http:// with a host other than this one (`--allow-http`). */
+  readonly allowHttp?: boolean
   /** Where the code and progress go (the terminal). */
   readonly print: (line: string) => void
 }
 
 /** Pairs this machine with the server and writes `server.json`; returns what it wrote. */
 export async function login(paths: HomePaths, url: string, options: LoginOptions): Promise<ServerCredentials> {
-  const origin = serverOrigin(url)
+  const origin = serverOrigin(url, { allowHttp: options.allowHttp ?? false })
   const machine = loadMachine(paths)
   const credential = options.key
     ? await redeemKey(origin, options.key, machine)
@@ -101,8 +124,11 @@ async function redeemKey(
     machineName: machine.name,
   })
   if (res.status === 401) {
-    throw new LoginError("the server refused this pairing key: it is invalid, expired, revoked or already used")
+    throw new LoginError(
+      "the server refused this pairing key: it is invalid, expired, revoked or already used. Ask an admin for a new one (dashboard: Account → Pairing keys; or `overlord keys create` on the server's host), or run `overlord login <server-url>` without --key to approve this machine in the dashboard",
+    )
   }
+  if (res.status === 404) throw notOverlord(origin)
   if (!res.ok) throw new LoginError(`pairing failed: ${await errorMessage(res)}`)
   return decode(res, Api.MachineCredential, "the pairing key")
 }
@@ -113,6 +139,7 @@ async function deviceFlow(
   print: (line: string) => void,
 ): Promise<Api.MachineCredential> {
   const start = await post(`${origin}/api/v1/device/code`, { machineId: machine.machineId, machineName: machine.name })
+  if (start.status === 404) throw notOverlord(origin)
   if (!start.ok) throw new LoginError(`the server would not start pairing: ${await errorMessage(start)}`)
   const code = await decode(start, Api.DeviceCode, "the pairing request")
   print(`To pair this machine, open ${code.verificationUrl}`)
@@ -242,9 +269,17 @@ export function addLoginCommands(program: Command, paths: () => HomePaths): void
       "pair this machine with a standalone server (approve in its dashboard, or --key for headless machines)",
     )
     .option("--key <pairing-key>", "a pairing key an admin made (dashboard, or `overlord keys create` on the server)")
+    .option(
+      "--allow-http",
+      "pair over plain http:// with another host (only on an already encrypted network, e.g. a VPN: the token and transcripts travel unencrypted)",
+    )
     .action(
-      oneLine(async (url: string, opts: { key?: string }) => {
-        await login(paths(), url, { ...(opts.key ? { key: opts.key } : {}), print: (l) => console.log(l) })
+      oneLine(async (url: string, opts: { key?: string; allowHttp?: boolean }) => {
+        await login(paths(), url, {
+          ...(opts.key ? { key: opts.key } : {}),
+          allowHttp: opts.allowHttp ?? false,
+          print: (l) => console.log(l),
+        })
       }),
     )
 

@@ -7,7 +7,14 @@
 import { resolve } from "node:path"
 import { createInterface } from "node:readline/promises"
 import type { Api, Commands, Live } from "@overlord/protocol"
-import { type HomePaths, loadCredentials, loadMachine } from "./home.ts"
+import { type HomePaths, loadMachine } from "./home.ts"
+import {
+  loadCredentials,
+  loadServerCredentials,
+  NO_SERVER_MESSAGE,
+  refusedMessage,
+  unreachableMessage,
+} from "./server-credentials.ts"
 
 export interface RunOptions {
   readonly project: string
@@ -59,14 +66,23 @@ export function renderEvent(event: Commands.CommandEventBody): string {
 
 export async function runRemote(paths: HomePaths, prompt: string, options: RunOptions): Promise<number> {
   const creds = loadCredentials(paths)
-  if (!creds) throw new RunError("Overlord has not been started on this machine yet: run `overlord start`")
+  if (!creds) throw new RunError(NO_SERVER_MESSAGE)
+  const paired = loadServerCredentials(paths)
   const headers = { authorization: `Bearer ${creds.apiToken}` }
   const post = async <T>(path: string, body: unknown): Promise<{ status: number; body: T }> => {
     const res = await fetch(`${creds.serverUrl}/api/v1${path}`, {
       method: "POST",
       headers: { ...headers, "content-type": "application/json", origin: creds.serverUrl },
       body: JSON.stringify(body),
+    }).catch(() => {
+      throw new RunError(unreachableMessage(paths, creds.serverUrl))
     })
+    // A paired machine holds only its machine token, which reads and never starts a command (auth.ts).
+    if (res.status === 401 && paired)
+      throw new RunError(
+        `a paired machine's token can read but not start commands: start it from the dashboard's Run panel (${creds.serverUrl}/#/run)`,
+      )
+    if (res.status === 401) throw new RunError(refusedMessage(paths, creds.serverUrl))
     return { status: res.status, body: (await res.json()) as T }
   }
   const allowed = new Set(

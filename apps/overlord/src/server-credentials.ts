@@ -50,3 +50,31 @@ export function loadCredentials(paths: HomePaths): Credentials | null {
 
 /** The paired server's URL, which `overlord start` picks over the embedded server. */
 export const pairedServerUrl = (paths: HomePaths): string | null => loadServerCredentials(paths)?.url ?? null
+
+/**
+ * Said when there is no server to ask: neither paired (`server.json`) nor an embedded server that ran
+ * here (`credentials.json`). A daemon may be running all the same (after `overlord logout`), so this
+ * never claims Overlord was not started.
+ */
+export const NO_SERVER_MESSAGE =
+  "there is no server to ask: this machine is not paired with one (`overlord login <server-url>`) and the embedded server has not run here yet (`overlord start`)"
+
+/**
+ * Said when the server cannot be reached. A paired machine's server is someone else's `overlord serve`:
+ * telling that user to run `overlord start` (already running) sent them the wrong way.
+ */
+export function unreachableMessage(paths: HomePaths, serverUrl: string): string {
+  return loadServerCredentials(paths)
+    ? `cannot reach the server at ${serverUrl}, which this machine is paired with: check that \`overlord serve\` runs there and that this machine can reach it (\`overlord status\` shows the daemon's last error)`
+    : `cannot reach the embedded server at ${serverUrl}: is \`overlord start\` running? (\`overlord status\` says)`
+}
+
+/**
+ * Said when the server answers 401 to this machine's token: on a paired machine the token was revoked
+ * (in the dashboard, or by a logout elsewhere) and only a new `overlord login` helps.
+ */
+export function refusedMessage(paths: HomePaths, serverUrl: string): string {
+  return loadServerCredentials(paths)
+    ? `the server at ${serverUrl} refused this machine's token (the machine was revoked or unpaired): pair it again with \`overlord login ${serverUrl}\`, then \`overlord stop && overlord start\``
+    : `the embedded server at ${serverUrl} refused the token in credentials.json: restart it (\`overlord stop && overlord start\`) to write a new one`
+}

@@ -62,6 +62,21 @@ export function parseDatabaseUrl(value: string, cwd: string = process.cwd()): Da
   } catch {
     return new DatabaseUrlError(`the ${scheme}: database URL is not a valid URL`)
   }
+  // The drivers decode these with decodeURIComponent; a bare `%` (common in generated passwords) made
+  // mysql2 throw a URIError whose stack trace was all `overlord serve` printed.
+  for (const [part, value] of [
+    ["user name", url.username],
+    ["password", url.password],
+    ["database name", url.pathname],
+  ] as const) {
+    try {
+      decodeURIComponent(value)
+    } catch {
+      return new DatabaseUrlError(
+        `the ${part} in the ${scheme}: URL has a % that does not start a %-escape: write % as %25 (and @ as %40, : as %3A, / as %2F)`,
+      )
+    }
+  }
   switch (scheme) {
     case "mysql":
     case "mariadb": {
