@@ -4,6 +4,7 @@ import { formatAgo, formatBytes, formatInt, projectLabel } from "../format.ts"
 import { useAsync, useHealth, useNow } from "../hooks.ts"
 import { machineNamesOf } from "../machines.ts"
 import { hrefWith, runHref } from "../router.ts"
+import { PairLaptopHint } from "./PairLaptopHint.tsx"
 import { SessionRow } from "./SessionList.tsx"
 
 export const Overview = () => {
@@ -23,7 +24,9 @@ export const Overview = () => {
         <h2>Machines</h2>
         {machinesRes.state === "error" && !health && <div className="error">{machinesRes.error}</div>}
         {machines && machines.length === 0 && (
-          <div className="muted">No machine has synced yet. Run `overlord start` on a laptop.</div>
+          <div className="muted" data-testid="no-machine">
+            No machine has synced yet. <PairLaptopHint />
+          </div>
         )}
         {machines && machines.length > 0 && (
           <table className="grid" data-testid="machines">
@@ -96,14 +99,21 @@ export const Overview = () => {
             {recent.value.sessions.map((s) => (
               <SessionRow key={s.sessionId} s={s} now={now} machines={names} />
             ))}
-            <a href="#/sessions">All sessions →</a>
+            {recent.value.sessions.length === 0 ? (
+              <div className="muted">No sessions yet: they appear here as soon as a laptop syncs them.</div>
+            ) : (
+              <a href="#/sessions">All sessions →</a>
+            )}
           </div>
         )}
       </section>
       <section>
         <h2>Projects</h2>
         {projects.state === "error" && <div className="error">{projects.error}</div>}
-        {projects.state === "ok" && (
+        {projects.state === "ok" && projects.value.projects.length === 0 && (
+          <div className="muted">No projects yet: each folder Claude Code works in becomes one.</div>
+        )}
+        {projects.state === "ok" && projects.value.projects.length > 0 && (
           <table className="grid" data-testid="projects">
             <thead>
               <tr>

@@ -69,8 +69,10 @@ export const SearchPage = ({ q }: { q: string }) => {
       {result.state === "error" && <div className="error">{result.error}</div>}
       {result.state === "ok" && result.value && (
         <>
-          <div className="muted small">
-            {result.value.hits.length} sessions
+          <div className="muted small" data-testid="search-count">
+            {result.value.hits.length === 0
+              ? `No session matches “${q.trim()}”. Try fewer or other words.`
+              : `${result.value.hits.length} ${result.value.hits.length === 1 ? "session" : "sessions"}`}
             {result.value.indexLag > 0 ? ` · ${result.value.indexLag} entries not indexed yet` : ""}
           </div>
           <ol className="hits">

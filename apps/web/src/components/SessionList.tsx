@@ -9,6 +9,7 @@ import { getLiveClient } from "../live.ts"
 import { type MachineNames, machineLabel, useMachines } from "../machines.ts"
 import { hrefWith, navigate, sessionHref } from "../router.ts"
 import { GeneratedMark } from "./GeneratedTitle.tsx"
+import { PairLaptopHint } from "./PairLaptopHint.tsx"
 
 const LIST_PAGE = 100
 const ROW_HEIGHT = 58
@@ -230,7 +231,17 @@ export const SessionList = ({ params }: { params: URLSearchParams }) => {
       </form>
       {error && <div className="error pad">{error}</div>}
       <div className="list-scroll" ref={scrollRef} data-testid="session-list">
-        {!loading && sessions.length === 0 && !error && <div className="muted pad">No sessions match.</div>}
+        {!loading && sessions.length === 0 && !error && (
+          <div className="muted pad" data-testid="no-sessions">
+            {hasAnyFilter(filters) ? (
+              "No sessions match these filters."
+            ) : (
+              <>
+                No sessions yet. <PairLaptopHint />
+              </>
+            )}
+          </div>
+        )}
         <div style={{ height: virtualizer.getTotalSize(), position: "relative" }}>
           {items.map((item) => {
             const s = sessions[item.index]

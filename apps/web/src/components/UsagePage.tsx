@@ -7,6 +7,13 @@ import { hrefWith, navigate, sessionHref } from "../router.ts"
 import { useSessionTitles } from "../session-titles.ts"
 
 const GROUPS: readonly Api.UsageGroup[] = ["day", "project", "model", "session"]
+/** The table's first heading, capitalised like the others beside it (it showed the raw group name). */
+const GROUP_HEADING: Record<Api.UsageGroup, string> = {
+  day: "Day",
+  project: "Project",
+  model: "Model",
+  session: "Session",
+}
 const CLASSES = [
   { key: "input", label: "input" },
   { key: "output", label: "output" },
@@ -184,7 +191,7 @@ export const UsagePage = ({ params }: { params: URLSearchParams }) => {
           <table className="grid" data-testid="usage-table">
             <thead>
               <tr>
-                <th>{groupBy}</th>
+                <th>{GROUP_HEADING[groupBy]}</th>
                 <th className="num">Messages</th>
                 <th className="num">Input</th>
                 <th className="num">Output</th>
@@ -215,6 +222,13 @@ export const UsagePage = ({ params }: { params: URLSearchParams }) => {
               ))}
             </tbody>
           </table>
+          {report.value.rows.length === 0 && (
+            <div className="muted" data-testid="usage-empty">
+              {params.get("from") || params.get("to")
+                ? "No usage between these dates."
+                : "No usage yet: token counts and cost appear as sessions sync."}
+            </div>
+          )}
         </>
       )}
     </div>

@@ -1,0 +1,151 @@
+/**
+ * Found in the walkthrough (a new team's admin, `overlord serve` with nothing synced yet, then one
+ * laptop), in real Chromium against the bundled CLI's standalone server:
+ *
+ * - The overview said "No machine has synced yet. Run `overlord start` on a laptop." (backticks and all):
+ *   on a team server a laptop that only runs `overlord start` syncs to its own embedded server. The
+ *   sessions page said "No sessions match." with no filter set; recent sessions and projects were a
+ *   bare link and an empty table; usage an empty table headed "day".
+ * - Search's field was the browser's default 20 characters wide (its placeholder cut at "Search all
+ *   transcripts, l"; the session list's at "Search titles and prom"); no hit read "0 sessions", one
+ *   "1 sessions".
+ * - Every page logged a console error: the browser's /favicon.ico request got a 404.
+ */
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { sessionRecord } from "@overlord/testkit/bad-input"
+import {
+  type Browser,
+  type BrowserContext,
+  chromiumMissing,
+  launchChromium,
+  screenshot,
+} from "@overlord/testkit/browser"
+import {
+  type CliProcess,
+  pairWithKey,
+  runCli,
+  type ServerAdmin,
+  type StandaloneServer,
+  setUpAdmin,
+  startStandaloneServer,
+} from "@overlord/testkit/standalone-server"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { ensureWebBuilt } from "../web-build.ts"
+
+const SESSION = "e1e1e1e1-2222-4333-8444-555555555555"
+
+describe.skipIf(chromiumMissing())("a team server's empty and first pages", () => {
+  let server: StandaloneServer
+  let admin: ServerAdmin
+  let browser: Browser
+  let ctx: BrowserContext
+  let root: string
+  let daemon: CliProcess | null = null
+  /** Console errors and failed responses on every page the test opens. */
+  const problems: string[] = []
+
+  beforeAll(async () => {
+    ensureWebBuilt()
+    server = await startStandaloneServer("overlord-empty-states-")
+    admin = await setUpAdmin(server)
+    root = await mkdtemp(join(tmpdir(), "overlord-empty-states-"))
+    browser = await launchChromium()
+    ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } })
+    const [name, value] = admin.cookie.split("=") as [string, string]
+    await ctx.addCookies([{ name, value, url: server.url }])
+    ctx.on("console", (m) => {
+      if (m.type() === "error") problems.push(`console: ${m.text()}`)
+    })
+    ctx.on("response", (r) => {
+      if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`)
+    })
+  })
+
+  afterAll(async () => {
+    daemon?.stop()
+    await daemon?.exited
+    await browser?.close()
+    await server?.stop()
+    if (root) await rm(root, { recursive: true, force: true })
+  })
+
+  const open = async (hash: string) => {
+    const page = await ctx.newPage()
+    await page.goto(`${server.url}/${hash}`)
+    return page
+  }
+
+  it("tell the admin how to pair a laptop with this server, on every empty page", async () => {
+    const overview = await open("#/")
+    const hint = overview.locator("[data-testid=no-machine]")
+    await expect.poll(() => hint.textContent()).toContain(`overlord login ${server.url}`)
+    expect(await hint.textContent()).not.toContain("`")
+    await expect.poll(() => overview.getByText("No sessions yet").count()).toBe(1)
+    await expect.poll(() => overview.getByText("No projects yet").count()).toBe(1)
+    expect(await overview.locator("[data-testid=projects]").count()).toBe(0)
+    await screenshot(overview, "empty-states-overview")
+
+    const sessions = await open("#/sessions")
+    await expect
+      .poll(() => sessions.locator("[data-testid=no-sessions]").textContent())
+      .toContain(`overlord login ${server.url}`)
+
+    const usage = await open("#/usage")
+    await expect.poll(() => usage.locator("[data-testid=usage-empty]").textContent()).toContain("No usage yet")
+    expect(await usage.locator("[data-testid=usage-table] th").first().textContent()).toBe("Day")
+
+    const search = await open("#/search?q=zebra")
+    await expect.poll(() => search.locator("[data-testid=search-count]").textContent()).toContain("No session matches")
+    await screenshot(search, "empty-states-search")
+    expect(problems).toEqual([])
+  })
+
+  it("give search fields room for their placeholders, and count one hit as one session", async () => {
+    const home = join(root, "laptop-home")
+    const claudeDir = join(root, "claude")
+    const projectDir = join(claudeDir, "projects", "-home-dev-project")
+    await mkdir(projectDir, { recursive: true })
+    await writeFile(
+      join(projectDir, `${SESSION}.jsonl`),
+      `${[0, 1, 2].map((i) => sessionRecord(SESSION, i, i === 0 ? { message: { role: "user", content: "the walrus question" } } : {})).join("\n")}\n`,
+    )
+    await pairWithKey(server, admin, home)
+    daemon = runCli(home, ["start", "--foreground", "--claude-dir", claudeDir])
+
+    const search = await open("#/search?q=walrus")
+    const count = search.locator("[data-testid=search-count]")
+    // The page asks once: reload until the line is synced and indexed.
+    await expect
+      .poll(
+        async () => {
+          await search.reload()
+          return count.textContent()
+        },
+        { timeout: 30_000, interval: 500 },
+      )
+      .toMatch(/^1 session\b/)
+    const field = search.locator("input[name=q]")
+    await field.fill("")
+    const fits = (el: HTMLInputElement) => {
+      // The placeholder's width in the field's own font, against the room inside the field.
+      const canvas = document.createElement("canvas").getContext("2d")!
+      const style = getComputedStyle(el)
+      canvas.font = `${style.fontSize} ${style.fontFamily}`
+      const room = el.clientWidth - Number.parseFloat(style.paddingLeft) - Number.parseFloat(style.paddingRight)
+      return canvas.measureText(el.placeholder).width <= room
+    }
+    expect(await field.evaluate(fits)).toBe(true)
+    await screenshot(search, "empty-states-search-hit")
+
+    const sessions = await open("#/sessions")
+    await expect.poll(() => sessions.locator("[data-testid=session-row]").count(), { timeout: 30_000 }).toBe(1)
+    expect(await sessions.locator("input[aria-label='Search sessions']").evaluate(fits)).toBe(true)
+    const filtered = await open("#/sessions?q=nothing-like-this")
+    await expect
+      .poll(() => filtered.locator("[data-testid=no-sessions]").textContent())
+      .toBe("No sessions match these filters.")
+    expect(problems).toEqual([])
+  })
+})
