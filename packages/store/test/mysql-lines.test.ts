@@ -1,13 +1,25 @@
 /**
  * Line bytes in the database (`line_chunks`): a 64 MB line (a base64 image) round-trips byte for byte
  * whether it arrives whole or in the daemon's 1 MiB pieces, every stored row stays within 1 MiB, and
- * an export streams in pieces no larger than one statement's budget. Through both connectors; the
- * PlanetScale bridge enforces PlanetScale's request and result limits.
+ * an export streams in pieces no larger than one statement's budget. Chunks are stored zstd-compressed
+ * when that saves an eighth (the base64 image) and raw when not (random bytes); rows stored raw before
+ * the `codec` column existed read as before; a codec this server does not know fails the read. Through
+ * both connectors; the PlanetScale bridge enforces PlanetScale's request and result limits.
  */
 import { randomBytes } from "node:crypto"
 import type { Sync } from "@overlord/protocol"
 import { type Append, collectBytes, type MachineActor } from "@overlord/store"
-import { connectMysql2, connectPlanetscale, type MysqlClient, MysqlEngine } from "@overlord/store/mysql"
+import {
+  CODEC_RAW,
+  CODEC_ZSTD,
+  connectMysql2,
+  connectPlanetscale,
+  MYSQL_MIGRATIONS,
+  type MysqlClient,
+  MysqlEngine,
+  migrateMysql,
+  UnknownChunkCodec,
+} from "@overlord/store/mysql"
 import { type PlanetScaleBridge, startPlanetScaleBridge } from "@overlord/testkit/planetscale-bridge"
 import { afterEach, describe, expect, it } from "vitest"
 import { mariaDbForTests } from "./mysql-test-server.ts"
@@ -84,6 +96,32 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   )
 }
 
+/** Each codec's row count and stored bytes in `line_chunks`. */
+async function codecs(client: MysqlClient): Promise<Record<number, { rows: number; bytes: number }>> {
+  const { rows } = await client.query<{ codec: number; n: number; bytes: number }>(
+    "SELECT codec, count(*) AS n, sum(length(bytes)) AS bytes FROM line_chunks GROUP BY codec",
+  )
+  return Object.fromEntries(rows.map((r) => [r.codec, { rows: r.n, bytes: r.bytes }]))
+}
+
+/** `bytes` with every newline replaced: one line that does not compress. */
+function randomLine(bytes: number): Uint8Array {
+  const line = randomBytes(bytes)
+  for (let i = 0; i < line.length; i++) if (line[i] === 0x0a) line[i] = 0x0b
+  return line
+}
+
+const withNewline = (line: Uint8Array): Uint8Array => {
+  const file = new Uint8Array(line.length + 1)
+  file.set(line)
+  file[line.length] = 0x0a
+  return file
+}
+
+async function exportedBytes(opened: Opened, actor: MachineActor): Promise<Uint8Array> {
+  return collectBytes((await opened.engine.exportFile(actor, SID, KEY))!)
+}
+
 async function checkStored(opened: Opened, actor: MachineActor, file: Uint8Array): Promise<void> {
   const { engine, client } = opened
   const pieces: number[] = []
@@ -122,7 +160,80 @@ for (const [name, connect] of Object.entries(connectors)) {
       const [out] = await opened.engine.append(actor, [appendOf(0, file, 0)])
       expect(out!._tag).toBe("Ack")
       await checkStored(opened, actor, file)
+      // Base64 carries 6 bits a byte: every chunk compressed, by more than an eighth.
+      const stored = await codecs(opened.client)
+      expect(Object.keys(stored)).toEqual([String(CODEC_ZSTD)])
+      expect(stored[CODEC_ZSTD]!.bytes).toBeLessThan(line.length * 0.875)
     }, 300_000)
+
+    it("stores a 64 MB line that does not compress raw, and exports it byte for byte", async () => {
+      const opened = await connect()
+      const actor = await machine(opened.engine)
+      const file = withNewline(randomLine(64 * 1000 * 1000))
+      const [out] = await opened.engine.append(actor, [appendOf(0, file, 0)])
+      expect(out!._tag).toBe("Ack")
+      const exported = await exportedBytes(opened, actor)
+      expect(sameBytes(exported, file)).toBe(true)
+      expect(await codecs(opened.client)).toEqual({
+        [CODEC_RAW]: { rows: Math.ceil((file.length - 1) / MiB), bytes: file.length - 1 },
+      })
+      const detail = (await opened.engine.getSession(actor, SID))!
+      expect(detail.files[0]).toMatchObject({ bytes: file.length, entryCount: 1 })
+      // The search indexer reads a long line in parts across raw chunks' boundaries (`readLineRange`).
+      let indexed = 0
+      for (let n = await opened.engine.indexForSearch(100); n > 0; n = await opened.engine.indexForSearch(100))
+        indexed += n
+      expect(indexed).toBe(1)
+    }, 300_000)
+
+    it("reads rows stored raw before the codec column existed, after the migration that adds it", async () => {
+      const opened = await connect()
+      const actor = await machine(opened.engine)
+      const text = enc.encode(
+        `{"type":"user","uuid":"u1","sessionId":"${SID}","message":{"role":"user","content":"${"again and again ".repeat(200_000)}"}}`,
+      )
+      const file = withNewline(text)
+      for (let at = 0, seq = 0; at < file.length; at += 1_500_000, seq++) {
+        const [out] = await opened.engine.append(actor, [
+          appendOf(at, file.subarray(at, Math.min(file.length, at + 1_500_000)), seq),
+        ])
+        expect(out!._tag).toBe("Ack")
+      }
+      expect(Object.keys(await codecs(opened.client))).toEqual([String(CODEC_ZSTD)])
+      // The database as a server before the codec column left it: every row raw, no column, no record.
+      const version = MYSQL_MIGRATIONS.findIndex((m) => m.some((s) => typeof s !== "string" && "column" in s)) + 1
+      const { rows } = await opened.client.query<{ entry_seq: number; at: number }>(
+        "SELECT entry_seq, at FROM line_chunks ORDER BY at",
+      )
+      // A line that arrived in pieces has chunks where the pieces began: each ends where the next starts.
+      expect(rows.length).toBeGreaterThan(Math.ceil(text.length / MiB))
+      for (const [k, r] of rows.entries()) {
+        const end = rows[k + 1]?.at ?? text.length
+        await opened.client.query("UPDATE line_chunks SET bytes = ?, codec = 0 WHERE entry_seq = ? AND at = ?", [
+          text.subarray(r.at, end),
+          r.entry_seq,
+          r.at,
+        ])
+      }
+      await opened.client.query("ALTER TABLE line_chunks DROP COLUMN codec")
+      await opened.client.query("DELETE FROM schema_migrations WHERE version = ?", [version])
+      expect(await migrateMysql(opened.client)).toEqual([version])
+      expect(await codecs(opened.client)).toEqual({ [CODEC_RAW]: { rows: rows.length, bytes: text.length } })
+      expect(sameBytes(await exportedBytes(opened, actor), file)).toBe(true)
+      const page = (await opened.engine.listEntries(actor, SID, {}))!
+      expect(page.entries[0]!.line.length).toBe(text.length)
+    }, 120_000)
+
+    it("fails a read of a chunk whose codec this server does not know, instead of returning its bytes", async () => {
+      const opened = await connect()
+      const actor = await machine(opened.engine)
+      const [out] = await opened.engine.append(actor, [
+        appendOf(0, enc.encode(`{"type":"user","sessionId":"${SID}","message":{"content":"hi"}}\n`), 0),
+      ])
+      expect(out!._tag).toBe("Ack")
+      await opened.client.query("UPDATE line_chunks SET codec = 7")
+      await expect(exportedBytes(opened, actor)).rejects.toBeInstanceOf(UnknownChunkCodec)
+    })
 
     it("stores a 64 MB line sent in the daemon's 1 MiB pieces, four to a group, byte for byte", async () => {
       const opened = await connect()

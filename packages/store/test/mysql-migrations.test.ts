@@ -141,6 +141,29 @@ for (const [name, connector] of Object.entries(connectors)) {
       expect(await versions(client)).toEqual(ALL)
     })
 
+    it("adds a column a migration declares when it is missing, and skips it when present", async () => {
+      const client = (await connector())()
+      await migrateMysql(client)
+      const version = MYSQL_MIGRATIONS.findIndex((m) => m.some((s) => typeof s !== "string" && "column" in s)) + 1
+      const columns = async () =>
+        (
+          await client.query<{ name: string }>(
+            `SELECT column_name AS name FROM information_schema.columns
+             WHERE table_schema = database() AND table_name = 'line_chunks' ORDER BY ordinal_position`,
+          )
+        ).rows.map((r) => r.name)
+      expect(await columns()).toEqual(["entry_seq", "at", "bytes", "codec"])
+      // A server that died after the column but before its record: the column is there, the record is not.
+      await client.query("DELETE FROM schema_migrations WHERE version = ?", [version])
+      expect(await migrateMysql(client)).toEqual([version])
+      // A database from before the column (the record gone with it) gets it.
+      await client.query("ALTER TABLE line_chunks DROP COLUMN codec")
+      await client.query("DELETE FROM schema_migrations WHERE version = ?", [version])
+      expect(await migrateMysql(client)).toEqual([version])
+      expect(await columns()).toEqual(["entry_seq", "at", "bytes", "codec"])
+      expect(await versions(client)).toEqual(ALL)
+    })
+
     it("applies each migration once when two servers start at the same time", async () => {
       const make = await connector()
       const [one, two] = [make(), make()]

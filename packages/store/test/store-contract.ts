@@ -2,6 +2,7 @@
  * The store contract: every engine must pass it. Not a test file: each engine's own test file calls
  * `runStoreContract` (`sqlite-engine.test.ts`; `mysql-engine.test.ts`, `planetscale-engine.test.ts`).
  */
+import { randomBytes } from "node:crypto"
 import type { Sync } from "@overlord/protocol"
 import { type Append, collectBytes, type Engine, type MachineActor } from "@overlord/store"
 import { factsOfLines, type LineFacts, parseLine, UsageLedger, usageOf } from "@overlord/transcript"
@@ -196,6 +197,37 @@ export function runStoreContract(options: StoreContractOptions): void {
         const bytes = new Uint8Array([...enc.encode('{"type":"user","x":"'), 0xff, 0xfe, ...enc.encode('"}\n{"a":1}')])
         await s.append(bytes)
         expect(await s.exported()).toEqual(bytes)
+      })
+
+      it("stores compressible and incompressible lines over 1 MiB, whole and in pieces, byte for byte", async () => {
+        // MySQL engines store a line's 1 MiB chunks zstd-compressed when that pays and raw when not
+        // (`mysql/line-chunks.ts`): a repetitive line that arrives in pieces (its new bytes stored at its
+        // old length, across chunk boundaries), then bytes that do not compress, then a short line.
+        const s = await setup(make())
+        const compressible = enc.encode(user("u1", "the sync engine's tests pass again. ".repeat(90_000)))
+        const incompressible = randomBytes(3 * 1024 * 1024 + 77)
+        for (let i = 0; i < incompressible.length; i++) if (incompressible[i] === 0x0a) incompressible[i] = 0x0b
+        const short = enc.encode(`${assistant("a1", "msg_1", 5)}\n`)
+        const file = new Uint8Array(compressible.length + 1 + incompressible.length + 1 + short.length)
+        file.set(compressible)
+        file[compressible.length] = 0x0a
+        file.set(incompressible, compressible.length + 1)
+        file[compressible.length + 1 + incompressible.length] = 0x0a
+        file.set(short, file.length - short.length)
+        // Pieces of 700,000 bytes up to the end of the first line, then the rest whole.
+        for (let at = 0; at <= compressible.length; at += 700_000) {
+          const end = Math.min(compressible.length + 1, at + 700_000)
+          expect((await s.append(file.subarray(at, end)))._tag).toBe("Ack")
+        }
+        expect((await s.append(file.subarray(compressible.length + 1)))._tag).toBe("Ack")
+        const exported = (await s.exported())!
+        // Compared natively: vitest's deep equality walks 6 MB one element at a time (seconds).
+        expect(exported.length).toBe(file.length)
+        expect(Buffer.compare(Buffer.from(exported), Buffer.from(file))).toBe(0)
+        const page = (await s.engine.listEntries(s.actor, SID, {}))!
+        expect(page.entries).toHaveLength(3)
+        expect(page.entries[0]!.line === new TextDecoder().decode(compressible)).toBe(true)
+        expect(page.entries[2]!.kind).toBe("assistant")
       })
 
       it("after a reset, re-reading identical lines stores nothing twice and drops what the file lost", async () => {

@@ -8,7 +8,7 @@ import { cursorOf, TAIL_BYTES, TAIL_LINES, tailOf } from "../ingest/cursors.ts"
 import type { FileRow } from "../ingest/dialect.ts"
 import { concatBytes } from "../lines.ts"
 import type { MysqlQueryable } from "./client.ts"
-import { CHUNK_BYTES } from "./line-chunks.ts"
+import { CHUNK_BYTES, decodeChunk } from "./line-chunks.ts"
 
 const FILES_PER_READ = 200
 
@@ -41,14 +41,18 @@ async function tailsOf(q: MysqlQueryable, files: readonly FileRow[]): Promise<Ma
       batch.flatMap((f) => [f.id, TAIL_LINES]),
     )
     if (rows.length === 0) continue
-    // A chunk is at most 1 MiB long, so only those starting after this can reach a line's last 32 bytes.
-    const { rows: chunks } = await q.query<{ entry_seq: number; bytes: Uint8Array }>(
-      `SELECT entry_seq, bytes FROM line_chunks WHERE ${rows.map(() => "(entry_seq = ? AND at > ?)").join(" OR ")}
+    // A chunk holds at most 1 MiB of its line (stored compressed or not), so only those starting after
+    // this can reach a line's last 32 bytes.
+    const { rows: chunks } = await q.query<{ entry_seq: number; codec: number; bytes: Uint8Array }>(
+      `SELECT entry_seq, codec, bytes FROM line_chunks WHERE ${rows.map(() => "(entry_seq = ? AND at > ?)").join(" OR ")}
        ORDER BY entry_seq, at`,
       rows.flatMap((r) => [r.seq, r.raw_len - TAIL_BYTES - CHUNK_BYTES]),
     )
     const suffix = new Map<number, Uint8Array>()
-    for (const c of chunks) suffix.set(c.entry_seq, concatBytes(suffix.get(c.entry_seq) ?? new Uint8Array(), c.bytes))
+    for (const c of chunks) {
+      const bytes = decodeChunk(c.codec, c.bytes, c.entry_seq)
+      suffix.set(c.entry_seq, concatBytes(suffix.get(c.entry_seq) ?? new Uint8Array(), bytes))
+    }
     const byFile = new Map<number, typeof rows>()
     for (const r of rows) byFile.set(r.file_id, [...(byFile.get(r.file_id) ?? []), r])
     for (const file of batch) {

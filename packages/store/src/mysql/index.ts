@@ -15,6 +15,7 @@ export {
 } from "./client.ts"
 export { MysqlEngine, type MysqlEngineOptions } from "./engine.ts"
 export { classifyDriverError, DatabaseAccessError, storeErrorOf } from "./errors.ts"
+export { CODEC_RAW, CODEC_ZSTD, UnknownChunkCodec } from "./line-chunks.ts"
 export { MYSQL_MIGRATIONS, migrateMysql } from "./schema.ts"
 
 /** The store on a MySQL-compatible database: `mysql://…` (mysql2) or `https://…` / `planetscale://…` (HTTP). */

@@ -29,7 +29,7 @@ import type {
 import { type Ingest, runAsync } from "../ingest/steps.ts"
 import type { MachineActor } from "../store.ts"
 import type { MysqlClient, MysqlQueryable, SqlValue } from "./client.ts"
-import { type ChunkRow, chunksOf, insertChunks, readLineRange, readLines } from "./line-chunks.ts"
+import { type ChunkRow, chunksOf, decodeChunk, insertChunks, readLineRange, readLines } from "./line-chunks.ts"
 
 export const keyHash = (fileKey: string): string => createHash("sha256").update(fileKey, "utf8").digest("hex")
 
@@ -293,20 +293,20 @@ export class MysqlIngestTx implements IngestTx {
 
   async loadEntries(seqs: readonly number[]): Promise<EntryRow[]> {
     if (seqs.length === 0) return []
-    const rows = await this.rows<EntryRow & { chunk: Uint8Array | null }>(
-      `SELECT ${ENTRY_COLUMNS_E}, c.bytes AS chunk FROM entries e
+    const rows = await this.rows<EntryRow & { chunk: Uint8Array | null; chunk_codec: number | null }>(
+      `SELECT ${ENTRY_COLUMNS_E}, c.codec AS chunk_codec, c.bytes AS chunk FROM entries e
        LEFT JOIN line_chunks c ON c.entry_seq = e.seq AND e.raw_len <= ${PREFETCH_LINE_BYTES}
        WHERE e.seq IN (${marks(seqs.length)}) ORDER BY e.seq, c.at FOR UPDATE`,
       seqs,
     )
     const entries: EntryRow[] = []
     const chunks = new Map<number, Uint8Array[]>()
-    for (const { chunk, ...entry } of rows) {
+    for (const { chunk, chunk_codec, ...entry } of rows) {
       if (entries[entries.length - 1]?.seq !== entry.seq) {
         entries.push(entry)
         if (entry.raw_len <= PREFETCH_LINE_BYTES) chunks.set(entry.seq, [])
       }
-      if (chunk) chunks.get(entry.seq)?.push(chunk)
+      if (chunk) chunks.get(entry.seq)?.push(decodeChunk(chunk_codec ?? 0, chunk, entry.seq))
     }
     for (const [seq, parts] of chunks) this.linesRead.set(seq, concatChunks(parts))
     return entries

@@ -1,19 +1,51 @@
 /**
- * Line bytes in the database: `line_chunks(entry_seq, at, bytes)`, each line (without its newline)
- * in chunks of at most 1 MiB, `at` being where the chunk starts in its line. One request and one row
- * are bounded (PlanetScale's request size, MariaDB's 16 MiB default `max_allowed_packet`), and a line
- * can be a 64 MB base64 image. A line that arrives in pieces gets its new bytes as new chunks at its
- * old length: nothing stored is rewritten, and no count of chunks needs keeping.
+ * Line bytes in the database: `line_chunks(entry_seq, at, codec, bytes)`, each line (without its
+ * newline) in chunks of at most 1 MiB of the line, `at` being where the chunk starts in its line. One
+ * request and one row are bounded (PlanetScale's request size, MariaDB's 16 MiB default
+ * `max_allowed_packet`), and a line can be a 64 MB base64 image. A line that arrives in pieces gets its
+ * new bytes as new chunks at its old length: nothing stored is rewritten, and no count of chunks needs
+ * keeping.
+ *
+ * A chunk is stored compressed (`codec` 1: one zstd frame, level 1) when that saves at least an eighth
+ * of it, else as it is (`codec` 0, which rows written before migration 8 have too). `at` and every
+ * length the readers compute are the line's, never the stored row's. Why: a database's cost is per
+ * byte stored and sent. On the engines benchmark's 110 MB corpus the line bytes take 2.4× less room
+ * (45.6 MB: what a PlanetScale database, billed per GB, holds), and the same rows inserted already
+ * compressed took 232–310 ms instead of 456–701 ms with mariadbd's CPU 0.15–0.20 s instead of
+ * 0.29–0.43 s; a database across a 1 Gbit/s link (125 MB/s) is sent 2.4× less. On this 2-core test
+ * machine over loopback, ingest is no faster: compressing costs the server about what it saves
+ * MariaDB (~0.25 s per 110 MB at ~450 MB/s; each statement's rows are compressed while the one before
+ * it runs, `insertChunks`). Chunks under 128 bytes stay raw (≤ 256 B compresses by 4 %).
  */
 import type { MysqlClient, MysqlQueryable, SqlValue } from "./client.ts"
 
 export const CHUNK_BYTES = 1024 * 1024
 
+/** How a `line_chunks` row's bytes are stored. */
+export const CODEC_RAW = 0
+export const CODEC_ZSTD = 1
+/** Chunks shorter than this stay raw: zstd's frame header eats what it saves (≤ 256 B: 4 % on the corpus). */
+const COMPRESS_MIN_BYTES = 128
+/** Level 1: 2.42× on the corpus at ~490 MB/s; level 3 gives 2.49× at ~360 MB/s. */
+const ZSTD_LEVEL = 1
+
 export interface ChunkRow {
   readonly seq: number
   /** Where the chunk starts in its line. */
   readonly at: number
+  /** The chunk's bytes as they are in the line (never compressed here). */
   readonly bytes: Uint8Array
+}
+
+/** A stored chunk that names a codec this server does not know (a newer server wrote it). */
+export class UnknownChunkCodec extends Error {
+  constructor(
+    readonly seq: number | undefined,
+    readonly codec: number,
+  ) {
+    super(`line_chunks row of entry ${seq ?? "?"} has codec ${codec}, which this server cannot read (upgrade it)`)
+    this.name = "UnknownChunkCodec"
+  }
 }
 
 /** `bytes`, which start at `lineAt` in line `seq`, as chunks (views, not copies). Empty bytes make none. */
@@ -25,24 +57,55 @@ export function chunksOf(seq: number, bytes: Uint8Array, lineAt: number): ChunkR
   return rows
 }
 
+/** A chunk as it is stored: its codec and stored bytes. */
+export interface StoredChunk {
+  readonly codec: number
+  readonly bytes: Uint8Array
+}
+
+/** A chunk as it is stored: compressed when that saves at least an eighth of it, else as it is. */
+export function encodeChunk(bytes: Uint8Array): StoredChunk {
+  if (bytes.length < COMPRESS_MIN_BYTES) return { codec: CODEC_RAW, bytes }
+  const packed = Bun.zstdCompressSync(bytes, { level: ZSTD_LEVEL })
+  if (packed.length > bytes.length - (bytes.length >> 3)) return { codec: CODEC_RAW, bytes }
+  return { codec: CODEC_ZSTD, bytes: new Uint8Array(packed.buffer, packed.byteOffset, packed.byteLength) }
+}
+
+/** A stored chunk's line bytes. */
+export function decodeChunk(codec: number, bytes: Uint8Array, seq?: number): Uint8Array {
+  if (codec === CODEC_RAW) return bytes
+  if (codec === CODEC_ZSTD) {
+    const raw = Bun.zstdDecompressSync(bytes)
+    return new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength)
+  }
+  throw new UnknownChunkCodec(seq, codec)
+}
+
 const insertSql = (n: number) =>
-  `INSERT INTO line_chunks (entry_seq, at, bytes) VALUES ${"(?, ?, ?), ".repeat(n).slice(0, -2)}`
+  `INSERT INTO line_chunks (entry_seq, at, codec, bytes) VALUES ${"(?, ?, ?, ?), ".repeat(n).slice(0, -2)}`
 
 /** Rows per prepared statement: powers of two up to this, so a connection prepares at most 7 statements. */
 const PREPARED_ROWS = 64
 
 /**
- * Multi-row INSERTs of at most `maxBytes` of line bytes each (at least one row each). Where the driver
- * has prepared statements (mysql2), each run goes as statements of 64, 32, …, 1 rows, bytes as bytes:
- * as hex inside the SQL text (twice the bytes, decoded by the server), this INSERT took 979 of 1,450 ms
- * of the engines benchmark's MariaDB ingest. Interleaved on one server (`engines.ts --mysql2-blobs
+ * Multi-row INSERTs of at most `maxBytes` of line bytes each (at least one row each; a compressed row
+ * is never longer than its line bytes, so the bound holds stored). Where the driver has prepared
+ * statements (mysql2), each run goes as statements of 64, 32, …, 1 rows, bytes as bytes: as hex inside
+ * the SQL text (twice the bytes, decoded by the server), this INSERT took 979 of 1,450 ms of the
+ * engines benchmark's MariaDB ingest. Interleaved on one server (`engines.ts --mysql2-blobs
  * prepared,text`) ingest went 69–100 MB/s prepared, 42–52 MB/s as hex (load 5.5–5.9), and 31.8–36.8
  * against 19.5–21.4 MB/s (load 4–5). Every distinct row count is one more statement to prepare per
  * connection, which is why the counts are powers of two (sending each group's one multi-row insert
  * prepared had made ingest slower: 38 MB/s). 94 % of the corpus's line bytes are in lines of 1–64 KB, so
  * sending only large chunks prepared would not have helped (6 of its 110 MB are in lines over 256 KB).
+ *
+ * Each statement's rows are compressed while the statement before it runs on the server (compressing
+ * on Bun's thread pool instead, `Bun.zstdCompress`, cost the server process 0.3–0.4 s more CPU per
+ * 100 MB in thread hand-offs, and the end-to-end benchmark got no faster). One statement is in flight
+ * at a time, so a failure is still the statement's own and the transaction rolls back whole.
  */
 export async function insertChunks(q: MysqlQueryable, rows: readonly ChunkRow[], maxBytes: number): Promise<void> {
+  const statements: [from: number, to: number][] = []
   let i = 0
   while (i < rows.length) {
     const from = i
@@ -50,21 +113,37 @@ export async function insertChunks(q: MysqlQueryable, rows: readonly ChunkRow[],
     while (i < rows.length && (i === from || bytes + rows[i]!.bytes.length <= maxBytes))
       bytes += rows[i++]!.bytes.length
     if (!q.execute) {
-      await q.query(insertSql(i - from), paramsOf(rows, from, i))
+      statements.push([from, i])
       continue
     }
     for (let at = from; at < i; ) {
       let n = PREPARED_ROWS
       while (n > i - at) n >>= 1
-      await q.execute(insertSql(n), paramsOf(rows, at, at + n))
+      statements.push([at, at + n])
       at += n
     }
+  }
+  let running: Promise<unknown> | undefined
+  try {
+    for (const [from, to] of statements) {
+      const params = paramsOf(rows, from, to)
+      await running
+      running = q.execute ? q.execute(insertSql(to - from), params) : q.query(insertSql(to - from), params)
+    }
+    await running
+  } catch (error) {
+    // The statement in flight (if the failure was not its own) settles before the caller rolls back.
+    await running?.catch(() => {})
+    throw error
   }
 }
 
 function paramsOf(rows: readonly ChunkRow[], from: number, to: number): SqlValue[] {
   const params: SqlValue[] = []
-  for (let k = from; k < to; k++) params.push(rows[k]!.seq, rows[k]!.at, rows[k]!.bytes)
+  for (let k = from; k < to; k++) {
+    const stored = encodeChunk(rows[k]!.bytes)
+    params.push(rows[k]!.seq, rows[k]!.at, stored.codec, stored.bytes)
+  }
   return params
 }
 
@@ -118,7 +197,10 @@ export async function readLines(
       bytes += lines[i]!.raw_len
       i++
     }
-    if (seqs.length > 0) for (const row of await storedChunks(q, seqs)) add(row.entry_seq, row.bytes)
+    if (seqs.length > 0) {
+      for (const row of await storedChunks(q, seqs))
+        add(row.entry_seq, decodeChunk(row.codec, row.bytes, row.entry_seq))
+    }
   }
   return lines.map((l) => concatParts(bySeq.get(l.seq) ?? [], l.raw_len))
 }
@@ -127,11 +209,11 @@ export async function readLines(
 export async function* longLineChunks(q: MysqlQueryable, seq: number, maxBytes: number): AsyncGenerator<Uint8Array> {
   const perRead = Math.max(1, Math.floor(maxBytes / CHUNK_BYTES))
   for (let from = 0; ; ) {
-    const { rows } = await q.query<{ at: number; bytes: Uint8Array }>(
-      "SELECT at, bytes FROM line_chunks WHERE entry_seq = ? AND at >= ? ORDER BY at LIMIT ?",
+    const { rows } = await q.query<{ at: number; codec: number; bytes: Uint8Array }>(
+      "SELECT at, codec, bytes FROM line_chunks WHERE entry_seq = ? AND at >= ? ORDER BY at LIMIT ?",
       [seq, from, perRead],
     )
-    for (const r of rows) yield r.bytes
+    for (const r of rows) yield decodeChunk(r.codec, r.bytes, seq)
     if (rows.length < perRead) return
     from = rows[rows.length - 1]!.at + 1
   }
@@ -140,10 +222,10 @@ export async function* longLineChunks(q: MysqlQueryable, seq: number, maxBytes: 
 async function storedChunks(
   q: MysqlQueryable,
   seqs: readonly number[],
-): Promise<{ entry_seq: number; bytes: Uint8Array }[]> {
+): Promise<{ entry_seq: number; codec: number; bytes: Uint8Array }[]> {
   return (
-    await q.query<{ entry_seq: number; bytes: Uint8Array }>(
-      `SELECT entry_seq, bytes FROM line_chunks WHERE entry_seq IN (${seqs.map(() => "?").join(", ")}) ORDER BY entry_seq, at`,
+    await q.query<{ entry_seq: number; codec: number; bytes: Uint8Array }>(
+      `SELECT entry_seq, codec, bytes FROM line_chunks WHERE entry_seq IN (${seqs.map(() => "?").join(", ")}) ORDER BY entry_seq, at`,
       seqs,
     )
   ).rows
@@ -203,17 +285,23 @@ export async function* exportLines(client: MysqlClient, fileId: number, maxBytes
   }
 }
 
-/** `length` bytes of line `seq` from `from`: the chunks that overlap them, cut (a long line read in parts). */
+/**
+ * `length` bytes of line `seq` from `from`: the chunks that overlap them, cut (a long line read in
+ * parts). A stored row's length is not its chunk's (it may be compressed), but a chunk holds at most
+ * `CHUNK_BYTES` of the line, so only chunks starting after `from - CHUNK_BYTES` can reach `from`: at
+ * most one chunk more is read than overlaps.
+ */
 export async function readLineRange(q: MysqlQueryable, seq: number, from: number, length: number): Promise<Uint8Array> {
-  const { rows } = await q.query<{ at: number; bytes: Uint8Array }>(
-    "SELECT at, bytes FROM line_chunks WHERE entry_seq = ? AND at < ? AND at + LENGTH(bytes) > ? ORDER BY at",
-    [seq, from + length, from],
+  const { rows } = await q.query<{ at: number; codec: number; bytes: Uint8Array }>(
+    "SELECT at, codec, bytes FROM line_chunks WHERE entry_seq = ? AND at < ? AND at > ? ORDER BY at",
+    [seq, from + length, from - CHUNK_BYTES],
   )
   const out = new Uint8Array(length)
   for (const c of rows) {
+    const bytes = decodeChunk(c.codec, c.bytes, seq)
     const start = Math.max(from, c.at)
-    const end = Math.min(from + length, c.at + c.bytes.length)
-    out.set(c.bytes.subarray(start - c.at, end - c.at), start - from)
+    const end = Math.min(from + length, c.at + bytes.length)
+    if (end > start) out.set(bytes.subarray(start - c.at, end - c.at), start - from)
   }
   return out
 }

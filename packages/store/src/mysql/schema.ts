@@ -7,7 +7,8 @@
  * Dialect differences from SQLite:
  * - `offset` and `terminated` are reserved words here: the columns are `file_offset` and `is_terminated`.
  * - Line bytes live in `line_chunks` (a PlanetScale server has no disk of its own for a line log),
- *   one row per chunk of at most 1 MiB, because one request or row is bounded (max_allowed_packet).
+ *   one row per chunk of at most 1 MiB of the line, because one request or row is bounded
+ *   (max_allowed_packet), stored zstd-compressed when that pays (`codec`, `line-chunks.ts`).
  * - `entries.seq` is allocated from the `counters` row `seq` inside the storing transaction.
  * - `entry_search` holds each line's search text encoded as ASCII tokens (`search-terms.ts`) under
  *   an InnoDB FULLTEXT index.
@@ -37,6 +38,8 @@ export type MysqlStatement =
   | { readonly table: string; readonly sql: string }
   /** An index's creation on an existing table, skipped when the table has an index of that name. */
   | { readonly table: string; readonly index: string; readonly sql: string }
+  /** A column's addition to an existing table, skipped when the table has a column of that name. */
+  | { readonly table: string; readonly column: string; readonly sql: string }
   | string
 
 export const MYSQL_MIGRATIONS: readonly (readonly MysqlStatement[])[] = [
@@ -405,6 +408,18 @@ export const MYSQL_MIGRATIONS: readonly (readonly MysqlStatement[])[] = [
       (user_id, project_dir, day, session_id, input, output, cache_write, cache_read, cost_usd)`,
     },
   ],
+  // Compressed line bytes: how each `line_chunks` row is stored (0 raw, 1 zstd; `line-chunks.ts`),
+  // rows from before it raw. A column, not a table: every reader selects it, old rows and new alike.
+  // Added with a constant default, which MariaDB ≥ 10.3 and MySQL ≥ 8.0.12 do in place without
+  // rewriting the table (ALGORITHM=INSTANT), so a server with gigabytes of lines starts at once; skipped
+  // when present, so it re-runs, and deploys through a PlanetScale deploy request, like an index.
+  [
+    {
+      table: "line_chunks",
+      column: "codec",
+      sql: "ALTER TABLE line_chunks ADD COLUMN codec TINYINT NOT NULL DEFAULT 0",
+    },
+  ],
 ]
 
 const MIGRATE_LOCK = "overlord_migrate"
@@ -433,6 +448,15 @@ export async function migrateMysql(client: MysqlClient): Promise<number[]> {
         ).rows.map((r) => r.name),
       )
       const create = async (statement: Exclude<MysqlStatement, string>) => {
+        if ("column" in statement) {
+          const found = await conn.query<{ n: number }>(
+            `SELECT count(*) AS n FROM information_schema.columns
+             WHERE table_schema = database() AND table_name = ? AND column_name = ?`,
+            [statement.table, statement.column],
+          )
+          if (Number(found.rows[0]?.n ?? 0) === 0) await conn.query(statement.sql)
+          return
+        }
         if ("index" in statement) {
           const found = await conn.query<{ n: number }>(
             `SELECT count(*) AS n FROM information_schema.statistics
