@@ -21,7 +21,14 @@ import { addDaytonaCommands } from "./remote/daytona-commands.ts"
 import { RunError, runRemote } from "./run-command.ts"
 import { runMain } from "./run-main.ts"
 // The paired server's (server.json) when there is one, else the embedded server's credentials.
-import { loadCredentials, NO_SERVER_MESSAGE, refusedMessage, unreachableMessage } from "./server-credentials.ts"
+import {
+  loadCredentials,
+  NO_SERVER_MESSAGE,
+  pairedServerUrl,
+  refusedMessage,
+  serverJsonPath,
+  unreachableMessage,
+} from "./server-credentials.ts"
 import { isCompiled } from "./service/self-command.ts"
 import { addServiceCommands } from "./service/service-command.ts"
 import { DAEMON_VERSION } from "./sync-engine.ts"
@@ -155,7 +162,25 @@ export function buildCli(): Command {
         `running (pid ${status.pid}), ${status.connected ? "connected to" : "NOT connected to"} ${status.serverUrl}`,
       )
       console.log(`files tracked: ${status.filesTracked}; not yet synced: ${fmtBytes(status.bytesPending)}`)
-      if (status.lastError) console.log(`last error: ${status.lastError}`)
+      // The server's refusal cannot know the URL it is reached at; the status can.
+      if (status.lastError)
+        console.log(
+          `last error: ${status.lastError.replaceAll("<this server's URL>", status.serverUrl ?? "<server-url>")}`,
+        )
+      // A login or logout while the daemon runs changes where the next start syncs, not this daemon:
+      // after a logout its status only said the (deliberately) revoked token was refused.
+      const next = loadCredentials(p)?.serverUrl ?? null
+      const paired = pairedServerUrl(p)
+      // Paired again (a new token) after this daemon started: the pid file is written at start.
+      const pairedSinceStart =
+        paired !== null && existsSync(p.pid) && statSync(serverJsonPath(p)).mtimeMs > statSync(p.pid).mtimeMs
+      if (state?.serverUrl && (next !== state.serverUrl || pairedSinceStart)) {
+        console.log(
+          paired
+            ? `this machine was paired with ${paired} after this daemon started: restart it to use the new pairing (\`overlord stop && overlord start\`)`
+            : `this machine is no longer paired, but this daemon still syncs to ${state.serverUrl}: restart it (\`overlord stop && overlord start\`) to sync to the embedded server`,
+        )
+      }
       for (const sb of status.sandboxes)
         console.log(
           `sandbox ${sb.machineName}: ${sb.connected ? "connected" : "NOT connected"}, ${sb.filesTracked} files; not yet synced: ${fmtBytes(sb.bytesPending)}${sb.lastError ? `; last error: ${sb.lastError}` : ""}`,

@@ -13,18 +13,25 @@
  *   without a word; a URL that answers 404 (not an Overlord server) said only "pairing failed: 404".
  * - A database URL whose password holds a bare `%` made `overlord serve` print mysql2's URIError
  *   stack trace and nothing else.
+ * - `overlord logout` or a new `overlord login` while the daemon ran changed nothing for that daemon,
+ *   and `overlord status` showed only the refusal, with "run `overlord login <this server's URL>`".
  */
-import { mkdtemp, rm } from "node:fs/promises"
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { sessionRecord } from "@overlord/testkit/bad-input"
 import {
+  type CliProcess,
   cli,
   pairWithKey,
+  runCli,
   type ServerAdmin,
   type StandaloneServer,
   setUpAdmin,
   startStandaloneServer,
+  statusOf,
 } from "@overlord/testkit/standalone-server"
+import { waitFor } from "@overlord/testkit/wait"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { LoginError, serverOrigin } from "../../src/login-command.ts"
 import { DatabaseUrlError, parseDatabaseUrl } from "../../src/store-from-url.ts"
@@ -42,7 +49,11 @@ beforeAll(async () => {
   await pairWithKey(server, admin, home)
 })
 
+let daemon: CliProcess | null = null
+
 afterAll(async () => {
+  daemon?.stop()
+  await daemon?.exited
   await server?.stop()
   if (root) await rm(root, { recursive: true, force: true })
 })
@@ -87,6 +98,38 @@ describe("a paired laptop", () => {
       expect(r.output, args.join(" ")).toContain(`overlord login ${server.url}`)
       expectOneSentence(r.output)
     }
+  })
+})
+
+describe("a running daemon", () => {
+  it("is told to restart after a logout, and after pairing again", async () => {
+    const daemonHome = join(root, "daemon-home")
+    const claudeDir = join(root, "daemon-claude")
+    const sid = "d0d0d0d0-1111-4222-8333-444444444444"
+    await mkdir(join(claudeDir, "projects", "-home-dev-p"), { recursive: true })
+    await writeFile(join(claudeDir, "projects", "-home-dev-p", `${sid}.jsonl`), `${sessionRecord(sid, 0)}\n`)
+    await pairWithKey(server, admin, daemonHome)
+    daemon = runCli(daemonHome, ["start", "--foreground", "--claude-dir", claudeDir])
+    await waitFor("the daemon connected", async () => (await statusOf(daemonHome)).json?.connected === true, 60_000)
+    expect((await cli(daemonHome, ["status"])).output).not.toContain("restart it")
+
+    // logout revokes the token this daemon holds: it is refused, and the status says why and what to do.
+    expect((await cli(daemonHome, ["logout"])).code).toBe(0)
+    const afterLogout = await waitFor(
+      "the refusal in the status",
+      async () => {
+        const r = await cli(daemonHome, ["status"])
+        return r.output.includes("last error") ? r.output : undefined
+      },
+      30_000,
+    )
+    expect(afterLogout).not.toContain("<this server's URL>")
+    expect(afterLogout).toContain("no longer paired")
+    expect(afterLogout).toContain("overlord stop && overlord start")
+
+    await pairWithKey(server, admin, daemonHome)
+    const afterLogin = (await cli(daemonHome, ["status"])).output
+    expect(afterLogin).toContain(`paired with ${server.url} after this daemon started`)
   })
 })
 
