@@ -13,7 +13,10 @@
  *   bun scripts/bench/engines.ts [corpusDir] [--ps-mb 40] [--sessions 10000] [--reads 30] [--latency-ms 20]
  *                                [--ingest-only] [--profile-statements] [--big-pool] [--usage-rows 200]
  *                                [--engines sqlite,mariadb,planetscale] [--repeat 1] [--mysql2-blobs prepared,text]
- *                                [--reads-only]
+ *                                [--reads-only] [--line-bytes]
+ *
+ * `--line-bytes`: after each MariaDB ingest, what `line_chunks` holds (rows and stored bytes per codec,
+ * raw = 0, zstd = 1, and InnoDB's data_length after ANALYZE TABLE) and mariadbd's CPU during the ingest.
  *
  * `--reads-only` skips the corpus (not even read) and its ingest: only the 10,000 sessions and the reads.
  *
@@ -60,6 +63,7 @@ const PS_MB = argValue(args, "--ps-mb", 40)
 const SESSIONS = argValue(args, "--sessions", 10_000)
 const ONLY = args.includes("--ingest-only")
 const READS_ONLY = args.includes("--reads-only")
+const LINE_BYTES = args.includes("--line-bytes")
 const BIG_POOL = args.includes("--big-pool")
 const listArg = (name: string, all: string): string[] => {
   const i = args.indexOf(name)
@@ -407,6 +411,42 @@ if (BIG_POOL) {
   await admin.query("SET GLOBAL innodb_log_file_size = 536870912")
   await admin.close()
 }
+/** mariadbd's CPU so far (utime + stime), from /proc. */
+const mariadbCpuS = (): number => {
+  const pid = Number(readFileSync(join(maria.dir, "pid"), "utf8").trim())
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+/** What `line_chunks` holds after an ingest (`--line-bytes`). */
+async function printLineBytes(name: string, url: string, mariadbCpu: number): Promise<void> {
+  const client = connectMysql2({ url, connectionLimit: 1 })
+  try {
+    await client.query("ANALYZE TABLE line_chunks")
+    // Code from before the codec column (a worktree at an older commit) stores every row raw.
+    const hasCodec = (
+      await client.query<{ n: number }>(
+        `SELECT count(*) AS n FROM information_schema.columns
+         WHERE table_schema = database() AND table_name = 'line_chunks' AND column_name = 'codec'`,
+      )
+    ).rows[0]?.n
+    const { rows } = await client.query<{ codec: number; n: number; bytes: number }>(
+      `SELECT ${hasCodec ? "codec" : "0"} AS codec, count(*) AS n, sum(length(bytes)) AS bytes FROM line_chunks
+       GROUP BY 1 ORDER BY 1`,
+    )
+    const [size] = (
+      await client.query<{ data: number; index: number }>(
+        `SELECT data_length AS data, index_length AS \`index\` FROM information_schema.tables
+         WHERE table_schema = database() AND table_name = 'line_chunks'`,
+      )
+    ).rows
+    const perCodec = rows.map((r) => `codec ${r.codec}: ${r.n} rows, ${fmt(r.bytes / 1e6)} MB`).join("; ")
+    console.error(
+      `${name}: line_chunks ${perCodec}; data_length ${fmt((size?.data ?? 0) / 1e6)} MB; mariadbd CPU ${fmt(mariadbCpu, 2)} s`,
+    )
+  } finally {
+    await client.close()
+  }
+}
 /** The client without prepared statements: every BLOB as hex inside the SQL text (`--mysql2-blobs text`). */
 const textOnly = (client: MysqlClient): MysqlClient => ({
   connector: client.connector,
@@ -432,9 +472,11 @@ try {
       const client = connectMysql2({ url: mysqlUrl })
       const variant = blobs === "text" ? textOnly(client) : client
       const name = `mariadb (mysql2${MYSQL2_BLOBS.length > 1 ? `, ${blobs} blobs` : ""})`
+      const mariadbCpu0 = LINE_BYTES ? mariadbCpuS() : 0
       results.push(
         await runEngine(name, await MysqlEngine.open(PROFILE ? timed(variant) : variant), Number.POSITIVE_INFINITY),
       )
+      if (LINE_BYTES) await printLineBytes(name, mysqlUrl, mariadbCpuS() - mariadbCpu0)
       printStatementTime(name)
     }
     if (!ENGINES.includes("planetscale")) continue
