@@ -2,6 +2,7 @@
 import type { Api } from "@overlord/protocol"
 import { useMemo } from "react"
 import { api } from "./api.ts"
+import { shortId } from "./format.ts"
 import { useAsync, useHealth } from "./hooks.ts"
 
 export type MachineNames = ReadonlyMap<string, string>
@@ -13,7 +14,12 @@ export const machineNamesOf = (...lists: (readonly Api.Machine[] | null | undefi
   return names
 }
 
-export const machineLabel = (names: MachineNames, machineId: string): string => names.get(machineId) ?? machineId
+/**
+ * A machine's name, else its short id: a session shared by another user comes from a machine whose name
+ * this reader cannot see, and its 36-character id crowded the session header (full id in a title).
+ */
+export const machineLabel = (names: MachineNames, machineId: string): string =>
+  names.get(machineId) ?? shortId(machineId)
 
 /** The machines list (REST, once per mount) merged with the live health feed, which wins. */
 export const useMachines = (): { list: readonly Api.Machine[] | null; error: string | null; names: MachineNames } => {

@@ -12,7 +12,7 @@ import { formatBytes, formatCost, formatInt, formatTime, isActive, projectLabel 
 import { expandForSeq, groupRows, indexOfSeq, isGroupOpen, type TranscriptItem, toggleGroup } from "../grouping.ts"
 import { useNow } from "../hooks.ts"
 import { getLiveClient } from "../live.ts"
-import { useMachineNames } from "../machines.ts"
+import { machineLabel, useMachineNames } from "../machines.ts"
 import { pairTools, usageLineSeqs } from "../pairing.ts"
 import { sessionTitle } from "../records.ts"
 import { hrefWith } from "../router.ts"
@@ -367,10 +367,16 @@ export const SessionView = ({ sessionId, seq }: { sessionId: string; seq: number
           {s && (
             <div className="session-meta">
               <a href={hrefWith("/sessions", { project: s.projectDir })}>{projectLabel(s.cwd, s.projectDir)}</a>
-              <span title={s.machineId}>{machineNames.get(s.machineId) ?? s.machineId}</span>
+              <span title={s.machineId} data-testid="session-machine">
+                {machineLabel(machineNames, s.machineId)}
+              </span>
               <span>{s.models.join(", ")}</span>
               <span>{formatInt(s.entryCount)} entries</span>
-              {s.subagentCount > 0 && <span>{s.subagentCount} subagents</span>}
+              {s.subagentCount > 0 && (
+                <span>
+                  {s.subagentCount} {s.subagentCount === 1 ? "subagent" : "subagents"}
+                </span>
+              )}
               {s.sourceGone && <KeptBadge />}
               {offThread.size > 0 && (
                 <span className="branch-note" title="Entries of earlier branches are dimmed and labelled">

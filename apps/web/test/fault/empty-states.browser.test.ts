@@ -10,6 +10,8 @@
  *   transcripts, l"; the session list's at "Search titles and prom"); no hit read "0 sessions", one
  *   "1 sessions".
  * - Every page logged a console error: the browser's /favicon.ico request got a 404.
+ * - A session shared with a member named its machine by the whole 36-character id (the member cannot
+ *   see the owner's machine names), and a session with one subagent said "1 subagents".
  */
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
@@ -107,6 +109,11 @@ describe.skipIf(chromiumMissing())("a team server's empty and first pages", () =
     const claudeDir = join(root, "claude")
     const projectDir = join(claudeDir, "projects", "-home-dev-project")
     await mkdir(projectDir, { recursive: true })
+    await mkdir(join(projectDir, SESSION, "subagents"), { recursive: true })
+    await writeFile(
+      join(projectDir, SESSION, "subagents", "agent-a1.jsonl"),
+      `${sessionRecord(SESSION, 0, { isSidechain: true, agentId: "a1" })}\n`,
+    )
     await writeFile(
       join(projectDir, `${SESSION}.jsonl`),
       `${[0, 1, 2].map((i) => sessionRecord(SESSION, i, i === 0 ? { message: { role: "user", content: "the walrus question" } } : {})).join("\n")}\n`,
@@ -147,5 +154,42 @@ describe.skipIf(chromiumMissing())("a team server's empty and first pages", () =
       .poll(() => filtered.locator("[data-testid=no-sessions]").textContent())
       .toBe("No sessions match these filters.")
     expect(problems).toEqual([])
+  })
+
+  it("show a member a shared session's machine by its short id, and its one subagent as one", async () => {
+    const post = (path: string, body: unknown, cookie: string) =>
+      fetch(`${server.url}/api/v1${path}`, {
+        method: "POST",
+        headers: { cookie, origin: server.url, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      })
+    const invite = (await (await post("/invites", {}, admin.cookie)).json()) as { url: string }
+    const accepted = await post(
+      "/invites/accept",
+      { token: invite.url.split("/").pop(), email: "bob@example.com", name: "Bob" },
+      "",
+    )
+    expect(accepted.status).toBe(200)
+    const [name, value] = accepted.headers.get("set-cookie")!.split(";")[0]!.split("=") as [string, string]
+    expect((await post(`/sessions/${SESSION}/shares`, { email: "bob@example.com" }, admin.cookie)).status).toBe(201)
+
+    const member = await browser.newContext({ viewport: { width: 1280, height: 800 } })
+    try {
+      await member.addCookies([{ name, value, url: server.url }])
+      const page = await member.newPage()
+      await page.goto(`${server.url}/#/sessions/${SESSION}`)
+      const machine = page.locator("[data-testid=session-machine]")
+      const machineId = await machine.getAttribute("title", { timeout: 30_000 })
+      expect(machineId).toMatch(/^[0-9a-f-]{36}$/)
+      expect(await machine.textContent()).toBe(machineId!.slice(0, 8))
+      await expect.poll(() => page.getByText("1 subagent", { exact: true }).count()).toBe(1)
+      await screenshot(page, "empty-states-shared-session")
+      // Members cannot make pairing keys: the hint names only what they can do.
+      await page.goto(`${server.url}/#/`)
+      await expect.poll(() => page.locator("[data-testid=no-machine]").textContent()).toContain("overlord login")
+      expect(await page.locator("[data-testid=no-machine]").textContent()).not.toContain("Pairing keys")
+    } finally {
+      await member.close()
+    }
   })
 })
