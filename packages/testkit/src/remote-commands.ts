@@ -6,7 +6,10 @@
  */
 import { mkdir, readFile, writeFile } from "node:fs/promises"
 import { join } from "node:path"
-import { type ClaudeHome, claudeBinary, claudeEnv, encodeProjectDir } from "./claude-cli.ts"
+import { type ClaudeHome, claudeBinary, claudeEnv, encodeProjectDir, makeClaudeHome } from "./claude-cli.ts"
+import { type FakeAnthropic, startFakeAnthropic } from "./fake-anthropic.ts"
+import { type OverlordProcess, startOverlord } from "./overlord-process.ts"
+import type { Scenario, ScenarioFactory } from "./scenarios.ts"
 import { type BearerApi, bearerApi, type CliProcess, runCli } from "./standalone-server.ts"
 import { waitFor } from "./wait.ts"
 
@@ -209,3 +212,61 @@ export const groupGone = (pgid: number, timeoutMs = 10_000) =>
     timeoutMs,
     50,
   )
+
+/**
+ * What the one-command end-to-end tests (cancel, follow-up, a daemon killed mid-command) set up alike:
+ * a Claude home, the fake API playing `scenario`, the environment the daemon hands the real CLI (set on
+ * `process.env`, which the daemon inherits, and restored by `cleanup`) and the laptop's Overlord home.
+ */
+export interface RemoteCommandRig {
+  readonly claude: ClaudeHome
+  readonly fake: FakeAnthropic
+  readonly scenario: Scenario
+  /** The laptop's Overlord home, beside the Claude config dir. */
+  readonly home: string
+  /** `overlord start --allow-remote` with its embedded server; `cleanup` stops every one started. */
+  startDaemon(): OverlordProcess
+  /** Asks `machineId` to run the scenario's first prompt in the project; the new command's id. */
+  startCommand(api: BearerApi, machineId: string): Promise<string>
+  cleanup(): Promise<void>
+}
+
+export async function startRemoteCommandRig(
+  prefix: string,
+  factory: ScenarioFactory,
+  seedSessionId: string,
+): Promise<RemoteCommandRig> {
+  const savedEnv = { ...process.env }
+  const daemons: OverlordProcess[] = []
+  const claude = await makeClaudeHome(prefix)
+  const scenario = factory(claude.projectDir)
+  const fake = startFakeAnthropic(scenario.script)
+  Object.assign(process.env, await remoteClaudeEnv(claude, fake.url, seedSessionId))
+  const home = join(claude.configDir, "..", "overlord-home")
+  return {
+    claude,
+    fake,
+    scenario,
+    home,
+    startDaemon: () => {
+      const daemon = startOverlord(home, claude.configDir, ["--allow-remote"])
+      daemons.push(daemon)
+      return daemon
+    },
+    startCommand: async (api, machineId) => {
+      const created = await api<{ command: { commandId: string } }>("/commands", {
+        machineId,
+        projectDir: claude.projectDir,
+        prompt: scenario.prompts[0],
+      })
+      if (created.status !== 201) throw new Error(`POST /commands answered ${created.status}: ${created.text}`)
+      return created.body.command.commandId
+    },
+    cleanup: async () => {
+      for (const daemon of daemons) daemon.stop()
+      await fake.stop()
+      process.env = savedEnv
+      await claude.cleanup()
+    },
+  }
+}

@@ -6,59 +6,38 @@
 import { readFile } from "node:fs/promises"
 import { join } from "node:path"
 import type { Api } from "@overlord/protocol"
-import { type ClaudeHome, makeClaudeHome } from "@overlord/testkit/claude-cli"
-import { type FakeAnthropic, startFakeAnthropic } from "@overlord/testkit/fake-anthropic"
-import { type OverlordProcess, startOverlord } from "@overlord/testkit/overlord-process"
-import { bearerApi, commandEnded, remoteClaudeEnv, remoteDaemonReady } from "@overlord/testkit/remote-commands"
+import {
+  bearerApi,
+  commandEnded,
+  type RemoteCommandRig,
+  remoteDaemonReady,
+  startRemoteCommandRig,
+} from "@overlord/testkit/remote-commands"
 import { slowStream } from "@overlord/testkit/scenarios"
 import { waitFor } from "@overlord/testkit/wait"
 import { afterAll, describe, expect, it } from "vitest"
 
 describe("a daemon killed mid-command", () => {
-  let claude: ClaudeHome
-  let fake: FakeAnthropic
-  const daemons: OverlordProcess[] = []
-  const savedEnv = { ...process.env }
-
-  afterAll(async () => {
-    for (const d of daemons) d.stop()
-    await fake?.stop()
-    process.env = savedEnv
-    await claude?.cleanup()
-  })
+  let rig: RemoteCommandRig | undefined
+  afterAll(() => rig?.cleanup())
 
   it("shows the command interrupted after the restart, and never runs it again", async () => {
-    claude = await makeClaudeHome("overlord-remote-kill-")
-    fake = startFakeAnthropic(slowStream(30)(claude.projectDir).script)
-    Object.assign(process.env, await remoteClaudeEnv(claude, fake.url, "00000000-0000-4000-8000-000000000002"))
-    const home = join(claude.configDir, "..", "overlord-home")
-    const start = () => {
-      const d = startOverlord(home, claude.configDir, ["--allow-remote"])
-      daemons.push(d)
-      return d
-    }
-
-    const first = start()
-    const { api, machine } = await remoteDaemonReady<Api.Machine>(first, home, [claude.projectDir])
-    const { command } = (
-      await api<Api.CommandCreated>("/commands", {
-        machineId: machine.machineId,
-        projectDir: claude.projectDir,
-        prompt: "Tell a long story.",
-      })
-    ).body
+    rig = await startRemoteCommandRig("overlord-remote-kill-", slowStream(30), "00000000-0000-4000-8000-000000000002")
+    const { home } = rig
+    const first = rig.startDaemon()
+    const { api, machine } = await remoteDaemonReady<Api.Machine>(first, home, [rig.claude.projectDir])
+    const commandId = await rig.startCommand(api, machine.machineId)
     await waitFor("the command to run", async () => {
-      const detail = (await api<Api.CommandDetail>(`/commands/${command.commandId}`)).body
+      const detail = (await api<Api.CommandDetail>(`/commands/${commandId}`)).body
       return detail.command.status === "running" && detail.events.length > 2 ? true : null
     })
     first.child.kill("SIGKILL")
     await new Promise((resolve) => first.child.once("exit", resolve))
 
-    start()
-    const restarted = await daemons[1]!.credentials()
+    const restarted = await rig.startDaemon().credentials()
     const after = await commandEnded<Api.CommandSummary>(
       bearerApi(restarted.serverUrl, restarted.apiToken),
-      command.commandId,
+      commandId,
       30_000,
     )
     expect(after.status).toBe("interrupted")
@@ -69,7 +48,7 @@ describe("a daemon killed mid-command", () => {
       .split("\n")
       .filter((l) => l !== "")
       .map((l) => JSON.parse(l) as { event: string; commandId?: string })
-      .filter((e) => e.commandId === command.commandId)
+      .filter((e) => e.commandId === commandId)
     expect(audit.filter((e) => e.event === "started")).toHaveLength(1)
     expect(audit.some((e) => e.event === "interrupted")).toBe(true)
   }, 120_000)
