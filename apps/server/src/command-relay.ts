@@ -12,18 +12,17 @@ import type { Api, Commands, Live } from "@overlord/protocol"
 import type { Actor, MachineActor, Interface as StoreApi } from "@overlord/store"
 import { Effect } from "effect"
 import type { LiveHub, LiveSocket } from "./live-hub.ts"
+import { type PumpState, runPump } from "./pump.ts"
 
 /** How often queued commands are checked for expiry (also on every API read). */
 const SWEEP_MS = 5_000
 const EVENT_PAGE = 1_000
 
-interface CommandWatch {
+interface CommandWatch extends PumpState {
   readonly socket: LiveSocket
   readonly actor: Actor
   readonly commandId: string
   lastEventSeq: number
-  pumping: boolean
-  dirty: boolean
 }
 
 const key = (userId: number, machineUid: string) => `${userId}\u0000${machineUid}`
@@ -127,27 +126,19 @@ export class CommandRelay {
 
   /** Events after the watcher's last, page by page: replay and live are one path (no gap, no repeat). */
   private async pump(w: CommandWatch): Promise<void> {
-    if (w.pumping) {
-      w.dirty = true
-      return
-    }
-    w.pumping = true
     try {
-      do {
-        w.dirty = false
+      await runPump(w, async () => {
         for (;;) {
           const events = await run(this.store.listCommandEvents(w.actor, w.commandId, w.lastEventSeq, EVENT_PAGE))
-          if (!events || events.length === 0 || !this.watches.has(w)) break
+          if (!events || events.length === 0 || !this.watches.has(w)) return
           sendLive(w.socket, { type: "command-events", commandId: w.commandId, events })
           w.lastEventSeq = events[events.length - 1]!.eventSeq
-          if (events.length < EVENT_PAGE) break
+          if (events.length < EVENT_PAGE) return
         }
-      } while (w.dirty)
+      })
     } catch (error) {
       // The client re-watches with its last eventSeq after a reconnect.
       await run(Effect.logWarning(`command ${w.commandId}: live events`, error)).catch(() => undefined)
-    } finally {
-      w.pumping = false
     }
   }
 }

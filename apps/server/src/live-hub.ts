@@ -18,12 +18,13 @@
 import type { Api, Live } from "@overlord/protocol"
 import type { Actor, FeedChange, FeedPage, Interface as StoreApi, StoredRef } from "@overlord/store"
 import { Effect } from "effect"
+import { type PumpState, runPump } from "./pump.ts"
 
 export interface LiveSocket {
   send(data: string): unknown
 }
 
-interface Watcher {
+interface Watcher extends PumpState {
   readonly socket: LiveSocket
   readonly actor: Actor
   sessionId: string | null
@@ -33,8 +34,6 @@ interface Watcher {
    */
   readAs: Actor | null
   lastSeq: number
-  pumping: boolean
-  dirty: boolean
 }
 
 const PAGE = 500
@@ -294,40 +293,32 @@ export class LiveHub {
   }
 
   private async pump(w: Watcher): Promise<void> {
-    if (w.pumping) {
-      w.dirty = true
-      return
-    }
-    w.pumping = true
     try {
-      do {
-        w.dirty = false
+      await runPump(w, async () => {
         const sessionId = w.sessionId
         const readAs = w.readAs
-        if (!sessionId || !readAs) break
+        if (!sessionId || !readAs) return
         const shared = readAs.userId !== w.actor.userId
         for (;;) {
           const page = await Effect.runPromise(
             this.store.listEntries(readAs, sessionId, { allFiles: true, after: w.lastSeq, limit: PAGE }),
           )
-          if (!page || page.entries.length === 0 || w.sessionId !== sessionId || w.readAs !== readAs) break
+          if (!page || page.entries.length === 0 || w.sessionId !== sessionId || w.readAs !== readAs) return
           // Checked after the read: what is sent was read while the share stood (a withdrawal through
           // another server is seen here before anything more leaves).
           const stands = shared ? await this.stillShared(w, sessionId, readAs.userId) : true
           if (stands !== true) {
             if (stands === false && w.sessionId === sessionId && w.readAs === readAs) this.endShared(w, sessionId)
-            break
+            return
           }
-          if (w.sessionId !== sessionId || w.readAs !== readAs) break
+          if (w.sessionId !== sessionId || w.readAs !== readAs) return
           send(w, { type: "entries", sessionId, entries: page.entries })
           w.lastSeq = page.entries[page.entries.length - 1]!.seq
-          if (page.nextCursor === null) break
+          if (page.nextCursor === null) return
         }
-      } while (w.dirty)
+      })
     } catch {
       // The socket closed or the store failed; the client resubscribes with its last seq.
-    } finally {
-      w.pumping = false
     }
   }
 }
