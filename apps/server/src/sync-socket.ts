@@ -2,8 +2,8 @@
  * The daemon's WebSocket (`/api/v1/sync`): hello, then appends and resets, each answered once the
  * store has committed it. Messages of one connection are handled strictly in arrival order.
  *
- * Group commit: the append frames waiting on a connection are stored in one transaction, up to
- * `GROUP_MAX_BYTES`. A backfill keeps several frames in flight, so while one group is stored the
+ * Group commit: the append frames waiting on a connection are stored in one transaction, up to the
+ * engine's chunks per group (`groupMaxBytes`). A backfill keeps several frames in flight, so while one group is stored the
  * next one arrives; a live append, alone, waits about `GROUP_SETTLE_MS` for company.
  */
 import { AppendFrameError, type AppendFrameReader, decodeAppendFrame, Sync } from "@overlord/protocol"
@@ -29,18 +29,22 @@ const MAX_NOTICES = 20
 const COLLECT_EVERY_BYTES = 64 * 1024 * 1024
 const QUIET_COLLECT_MS = 2_000
 /**
- * Committing 4 MB at once writes ~25 % fewer WAL bytes than a commit per 1 MB frame; more gains little.
- * Four 1 MiB chunks, each with its frame's header and facts (up to 65 KiB more): a cap of 4 MiB
- * flat held only three of them (4 × 1.049 MB > 4.194 MB), and on PlanetScale, where a group costs
- * ~360 ms of round trips whatever it holds, that was a quarter of the throughput (a 64 KiB larger cap,
- * quiet machine: 8.0, 8.1 against 7.4, 7.8 MB/s end to end).
+ * A group is counted in 1 MiB chunk frames: the chunk with its frame's header and facts (up to 65 KiB
+ * more). A cap of 4 MiB flat held only three of them (4 × 1.049 MB > 4.194 MB), and on PlanetScale,
+ * where a group costs ~360 ms of round trips whatever it holds, that was a quarter of the throughput
+ * (a 64 KiB larger cap, quiet machine: 8.0, 8.1 against 7.4, 7.8 MB/s end to end).
  */
-const GROUP_MAX_BYTES = 4 * (1024 + 65) * 1024
+const CHUNK_FRAME_BYTES = (1024 + 65) * 1024
+/**
+ * Chunks per group unless the engine asks for more (`Engine.groupChunks`): committing 4 MB at once
+ * writes ~25 % fewer WAL bytes than a commit per 1 MB frame on SQLite; more gains little there.
+ */
+const GROUP_CHUNKS = 4
 const GROUP_MAX_FRAMES = 256
 /**
  * The socket is read ~512 KB per event-loop turn, so frames queued in the kernel while the last group
  * was stored trickle in over several turns: a group keeps turning the loop while they do (until it
- * holds `GROUP_MAX_BYTES`), and for this long when they do not. Turning rather than sleeping: three
+ * holds `groupMaxBytes`), and for this long when they do not. Turning rather than sleeping: three
  * interleaved backfill pairs were no faster with a 1 ms sleep (BENCHMARKS.md).
  */
 const GROUP_SETTLE_MS = 1
@@ -130,6 +134,11 @@ export function openSyncConnection(
   let inboxBytes = 0
   let arrivals = 0
   let draining = false
+  /**
+   * A group's frame bytes at most. The server's memory for a connection is bounded by what the daemon
+   * keeps in flight (its window: 16 MiB of frames), not by this: a group is taken from those frames.
+   */
+  const groupMaxBytes = (store.groupChunks ?? GROUP_CHUNKS) * CHUNK_FRAME_BYTES
   /**
    * The daemon's latest `status` not yet written. A status is the machine's health for the dashboard,
    * not ordered against appends, so it neither waits in line nor cuts a group: it is taken out of the
@@ -329,7 +338,7 @@ export function openSyncConnection(
         continue
       }
       const frame = head
-      if (group.length > 0 && bytes + frame.length > GROUP_MAX_BYTES) break
+      if (group.length > 0 && bytes + frame.length > groupMaxBytes) break
       inbox.shift()
       inboxBytes -= frame.length
       const parsed = decodeAppendFrame(frame, appendFrameReader)
@@ -361,7 +370,7 @@ export function openSyncConnection(
   const settle = async () => {
     const start = performance.now()
     // Up to a group's frames too: a backfill of small files fills 256 frames long before 4 MiB.
-    while (inboxBytes < GROUP_MAX_BYTES && inbox.length < GROUP_MAX_FRAMES && !closed) {
+    while (inboxBytes < groupMaxBytes && inbox.length < GROUP_MAX_FRAMES && !closed) {
       const seen = arrivals
       await new Promise<void>((resolve) => setImmediate(resolve))
       if (arrivals === seen && performance.now() - start >= GROUP_SETTLE_MS) return

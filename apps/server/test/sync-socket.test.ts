@@ -23,11 +23,12 @@ function frame(seq: number, fromOffset: number, text: string, fileKey = KEY): Ui
   )
 }
 
-async function connect() {
+async function connect(options: { groupChunks?: number } = {}) {
   const engine = new SqliteEngine({ path: ":memory:" })
   const userId = engine.ensureUser("alice")
   const token = engine.issueToken({ userId, kind: "machine", machineUid: "m-1" })
-  const base = fromEngine(engine)
+  // An engine that asks for more chunks per group (PlanetScale's `MysqlEngine` asks 8).
+  const base = fromEngine(options.groupChunks ? Object.assign(engine, { groupChunks: options.groupChunks }) : engine)
   const groups: number[][] = []
   const store: StoreApi = {
     ...base,
@@ -90,6 +91,27 @@ describe("sync connection", () => {
     ])
     const detail = c.engine.getSession({ userId: c.userId }, SID)
     expect(detail?.session.entryCount).toBe(4)
+  })
+
+  it.each([
+    [undefined, [4, 4]],
+    [8, [8]],
+  ])("holds the engine's chunks per group (%s), four by default", async (groupChunks, sizes) => {
+    const c = await connect(groupChunks ? { groupChunks } : {})
+    // Eight whole 1 MiB chunks of one file, as a backfill of a large file sends them.
+    const chunk = (i: number) => {
+      const head = line(`big-${i}`)
+      return `${head.slice(0, -4)}${"x".repeat(1024 * 1024 - head.length)}"}}\n`
+    }
+    let offset = 0
+    for (let i = 0; i < 8; i++) {
+      const text = chunk(i)
+      expect(enc.encode(text).length).toBe(1024 * 1024)
+      c.conn.onMessage(frame(i + 1, offset, text))
+      offset += enc.encode(text).length
+    }
+    await c.until(() => c.sent.filter((m) => m.type === "ack").length === 8)
+    expect(c.groups.map((g) => g.length)).toEqual(sizes)
   })
 
   it("keeps text messages in their place between groups, and answers an invalid frame in turn", async () => {

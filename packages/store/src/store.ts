@@ -474,6 +474,12 @@ export interface Engine extends SyncStore, AccountStore, ReadStore, SearchStore 
   /** `sqlite`, `mysql`, `planetscale`. */
   readonly name: string
   /**
+   * How many 1 MiB chunks one group of appends (one `append` call, one transaction) should hold, when
+   * more than the sync socket's 4: an engine far away, whose group costs its round trips whatever it
+   * holds, takes fewer, larger groups.
+   */
+  readonly groupChunks?: number
+  /**
    * The `StoreError` a failure thrown by one of this engine's methods is, chosen by the driver's error
    * code (never its message), with the failure as `cause`.
    */
@@ -497,6 +503,8 @@ export interface Interface
     Effectful<SearchStore> {
   /** The engine's name. */
   readonly engine: string
+  /** `Engine.groupChunks`. */
+  readonly groupChunks?: number
   /** Generated titles and chunk vectors (issue #13), when the engine keeps them. */
   readonly ai?: Effectful<AiStore>
 }
@@ -539,6 +547,7 @@ const wrap = <Args extends ReadonlyArray<unknown>, A>(
 /** The `Store` service over an engine: each method an `Effect.fn` span named `Store.<method>`. */
 export const fromEngine = (engine: Engine): Interface => ({
   engine: engine.name,
+  ...(engine.groupChunks !== undefined ? { groupChunks: engine.groupChunks } : {}),
   ...aiOf(engine),
   openMachine: wrap(engine, "openMachine", (a: Actor, m: string, n: string) => engine.openMachine(a, m, n)),
   adoptChildMachine: wrap(
