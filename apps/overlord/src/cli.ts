@@ -3,18 +3,19 @@
  * launched with `runMain`; the others are short requests to the daemon's files or the server API.
  */
 import { spawn } from "node:child_process"
-import { accessSync, constants, existsSync, mkdirSync, openSync, readdirSync, statSync } from "node:fs"
+import { accessSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync } from "node:fs"
 import { writeFile } from "node:fs/promises"
 import { join, resolve } from "node:path"
 import type { Api } from "@overlord/protocol"
 import { PublicUrlError, parsePublicUrl } from "@overlord/server/auth"
 import { LOOPBACK_PROXIES, TrustedProxies, TrustProxyError } from "@overlord/server/client-address"
 import { Command, InvalidArgumentError } from "commander"
-import { Layer } from "effect"
+import { Effect, Layer } from "effect"
 import { addAiCommands, generatedLabel } from "./ai-commands.ts"
 import { readCleanupPeriod } from "./claude-settings.ts"
 import { DEFAULT_PORT, parsePort } from "./cli-options.ts"
 import * as Daemon from "./daemon.ts"
+import { EmbeddedServerStartError } from "./embedded-server.ts"
 import { type HomePaths, homePaths, isRunning, readJson, resolveClaudeDir, runningPid } from "./home.ts"
 import { addLoginCommands } from "./login-command.ts"
 import { addDaytonaCommands } from "./remote/daytona-commands.ts"
@@ -108,6 +109,16 @@ export function buildCli(): Command {
                 ...(opts.allowRemote ? { allowRemote: true } : {}),
                 ...(process.env.OVERLORD_CLAUDE_PATH ? { claudePath: process.env.OVERLORD_CLAUDE_PATH } : {}),
               }),
+            ).pipe(
+              // One line, no stack: `startDetached` shows this line as the reason the daemon did not start.
+              Effect.catch((error) =>
+                error instanceof EmbeddedServerStartError
+                  ? Effect.sync(() => {
+                      console.error(`overlord: ${error.message}`)
+                      process.exit(1)
+                    })
+                  : Effect.fail(error),
+              ),
             ),
           )
           return
@@ -420,7 +431,9 @@ async function startDetached(p: HomePaths): Promise<void> {
   const at = argv.indexOf("start")
   const args = [...argv.slice(0, at + 1), "--foreground", ...argv.slice(at + 1)]
   mkdirSync(p.home, { recursive: true, mode: 0o700 })
-  const logFd = openSync(join(p.home, "daemon.out"), "a", 0o600)
+  const out = join(p.home, "daemon.out")
+  const outStart = existsSync(out) ? statSync(out).size : 0
+  const logFd = openSync(out, "a", 0o600)
   const child = spawn(process.execPath, args, {
     detached: true,
     stdio: ["ignore", logFd, logFd],
@@ -437,7 +450,15 @@ async function startDetached(p: HomePaths): Promise<void> {
     }
     if (child.exitCode !== null) break
   }
-  throw new CliError(`the daemon did not start; see ${join(p.home, "daemon.out")} and ${p.log}`)
+  // The child's own one-line reason (a port in use, say), from what this start appended to daemon.out.
+  const reason = readFileSync(out)
+    .subarray(outStart)
+    .toString("utf8")
+    .split("\n")
+    .filter((l) => l.startsWith("overlord: "))
+    .pop()
+    ?.slice("overlord: ".length)
+  throw new CliError(`the daemon did not start${reason ? `: ${reason}` : ""}; see ${out} and ${p.log}`)
 }
 
 function doctor(claudeDir: string, p: HomePaths): number {

@@ -5,7 +5,7 @@
 import { HttpServer, httpServerLayer, LOGIN_LINK_TTL_MS } from "@overlord/server"
 import { Store } from "@overlord/store"
 import { layer as sqliteLayer } from "@overlord/store/sqlite"
-import { Deferred, Effect, Exit, type Fiber, Layer } from "effect"
+import { Cause, Deferred, Effect, Exit, type Fiber, Layer } from "effect"
 import { serverAiConfig } from "./ai-settings.ts"
 import { type HomePaths, loadCredentials, loadMachine, saveCredentials } from "./home.ts"
 
@@ -67,7 +67,11 @@ self.onmessage = (event: MessageEvent<StartMessage | { type: "stop" }>) => {
     stop = Deferred.makeUnsafe<void>()
     fiber = Effect.runFork(serve(msg, stop))
     fiber.addObserver((exit) => {
-      if (Exit.isFailure(exit)) reply({ type: "failed", message: String(Exit.isFailure(exit) ? exit.cause : "") })
+      if (Exit.isFailure(exit)) {
+        // The error's own sentence (a port in use, say), not the printed Cause around it.
+        const error = Cause.squash(exit.cause)
+        reply({ type: "failed", message: error instanceof Error ? error.message : String(exit.cause) })
+      }
       reply({ type: "stopped" })
     })
   } else if (msg.type === "stop") {

@@ -3,9 +3,14 @@
  * the embedded SQLite store, on a worker thread of its own (`embedded-server-worker.ts`), and this
  * daemon gets its credentials from it.
  */
-import { Context, Effect, Layer } from "effect"
+import { Context, Data, Effect, Layer } from "effect"
 import type { StartMessage, WorkerReply } from "./embedded-server-worker.ts"
 import type { HomePaths } from "./home.ts"
+
+/** The embedded server could not start (its port in use, say): `overlord start` says why in one line. */
+export class EmbeddedServerStartError extends Data.TaggedError("EmbeddedServerStartError")<{
+  readonly message: string
+}> {}
 
 export interface EmbeddedConfig {
   readonly paths: HomePaths
@@ -70,7 +75,11 @@ export const layer = (config: EmbeddedConfig) =>
       } satisfies StartMessage)
       const reply = yield* Effect.tryPromise({ try: () => started, catch: (e) => e as Error })
       if (reply.type !== "ready") {
-        return yield* Effect.fail(new Error(reply.type === "failed" ? reply.message : "embedded server stopped"))
+        return yield* Effect.fail(
+          new EmbeddedServerStartError({
+            message: reply.type === "failed" ? reply.message : "embedded server stopped",
+          }),
+        )
       }
       // After start-up, losing the server thread means nothing can be stored: exit and let the
       // user (or a supervisor) restart cleanly rather than run half alive.

@@ -73,6 +73,7 @@ export const serveProgram = (opts: ServeOptions) =>
       StoreConflictError: (e) => fatal(`${describeDatabase(opts.database)}: ${explain(e)}`),
       StoreQueryError: (e) => fatal(`${describeDatabase(opts.database)}: ${explain(e)}`),
       StoreInputError: (e) => fatal(`${describeDatabase(opts.database)}: ${explain(e)}`),
+      PortInUseError: (e) => fatal(e.message),
     }),
   )
 

@@ -3,7 +3,7 @@
  * when the scope closes. Used by `overlord serve` and, embedded, by `overlord start`.
  */
 import { Store } from "@overlord/store"
-import { Context, Duration, Effect, Layer, Schedule } from "effect"
+import { Context, Data, Duration, Effect, Layer, Schedule } from "effect"
 import { type AiService, type AiServiceOptions, startAiService } from "./ai-service.ts"
 import { makeApp, type SocketData } from "./app.ts"
 import { accessPolicy, PublicUrlError, parsePublicUrl } from "./auth.ts"
@@ -48,6 +48,16 @@ export interface Interface {
 
 export class HttpServer extends Context.Service<HttpServer, Interface>()("@overlord/server/HttpServer") {}
 
+/** Another process listens on the address: said in one line by `overlord serve` and `overlord start`. */
+export class PortInUseError extends Data.TaggedError("PortInUseError")<{
+  readonly hostname: string
+  readonly port: number
+  readonly message: string
+}> {}
+
+const isAddressInUse = (error: unknown): boolean =>
+  (error as { code?: unknown } | null)?.code === "EADDRINUSE" || /\bin use\b/i.test(String(error))
+
 /** Small transactions: the server answers requests on this thread, so no batch may hold it for long. */
 const INDEX_BATCH = 250
 const INDEX_BATCH_BUSY = 50
@@ -82,28 +92,45 @@ export const layer = (config: ServerConfig) =>
           )
         : undefined
       const { server, app } = yield* Effect.acquireRelease(
-        Effect.sync(() => {
+        Effect.suspend(() => {
           // The Host check needs the real port, known only after binding: bind, then build the app.
           let app: ReturnType<typeof makeApp> | undefined
-          const s = Bun.serve<SocketData>({
-            hostname: config.hostname,
-            port: config.port,
-            // Bun's development mode answers a thrown error with its error page: stack, source lines
-            // and working directory, to anyone. `app.fetch` answers failures itself; this is the net.
-            development: false,
-            error: (error) => {
-              Effect.runFork(Effect.logError("request failed", error))
-              return internalError()
-            },
-            fetch: (req, srv) => app!.fetch(req, srv),
-            websocket: {
-              open: (ws) => app!.websocket.open(ws),
-              message: (ws, m) => app!.websocket.message(ws, m),
-              close: (ws) => app!.websocket.close(ws),
-              maxPayloadLength: 8 * 1024 * 1024 + 64 * 1024,
-              idleTimeout: 120,
-            },
-          })
+          let s: Bun.Server<SocketData>
+          try {
+            s = Bun.serve<SocketData>({
+              hostname: config.hostname,
+              port: config.port,
+              // Bun's development mode answers a thrown error with its error page: stack, source lines
+              // and working directory, to anyone. `app.fetch` answers failures itself; this is the net.
+              development: false,
+              // Bun 1.4.5 turns SO_REUSEPORT on with `development: false`: a second `overlord serve` or
+              // `overlord start` on a port in use bound it too, and the kernel split connections between
+              // the two servers (a daemon's lines went to whichever answered). Measured: two processes
+              // both bound 127.0.0.1:7531; with `reusePort: false` the second gets EADDRINUSE.
+              reusePort: false,
+              error: (error) => {
+                Effect.runFork(Effect.logError("request failed", error))
+                return internalError()
+              },
+              fetch: (req, srv) => app!.fetch(req, srv),
+              websocket: {
+                open: (ws) => app!.websocket.open(ws),
+                message: (ws, m) => app!.websocket.message(ws, m),
+                close: (ws) => app!.websocket.close(ws),
+                maxPayloadLength: 8 * 1024 * 1024 + 64 * 1024,
+                idleTimeout: 120,
+              },
+            })
+          } catch (error) {
+            if (!isAddressInUse(error)) throw error
+            return Effect.fail(
+              new PortInUseError({
+                hostname: config.hostname,
+                port: config.port,
+                message: `${config.hostname}:${config.port} is already in use (another \`overlord serve\` or \`overlord start\`?): stop that one, or pick another port with --port`,
+              }),
+            )
+          }
           app = makeApp({
             store,
             policy: accessPolicy(
@@ -117,7 +144,7 @@ export const layer = (config: ServerConfig) =>
             ...(ai ? { ai } : {}),
             ...(config.webDir ? { webDir: config.webDir } : {}),
           })
-          return { server: s, app: app! }
+          return Effect.succeed({ server: s, app: app! })
         }),
         ({ server: s }) => Effect.promise(() => s.stop(true)),
       )
