@@ -10,6 +10,7 @@
  *   transcripts, l"; the session list's at "Search titles and prom"); no hit read "0 sessions", one
  *   "1 sessions".
  * - Every page logged a console error: the browser's /favicon.ico request got a 404.
+ * - On a phone the usage totals ran past the screen's right edge (Cost out of sight).
  * - A session shared with a member named its machine by the whole 36-character id (the member cannot
  *   see the owner's machine names), and a session with one subagent said "1 subagents".
  */
@@ -37,6 +38,22 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { ensureWebBuilt } from "../web-build.ts"
 
 const SESSION = "e1e1e1e1-2222-4333-8444-555555555555"
+/** An answer with a real month's token counts: the usage totals' widths are a heavy user's. */
+const heavyAnswer = {
+  id: "msg_01Heavy",
+  type: "message",
+  role: "assistant",
+  model: "claude-sonnet-4-5",
+  content: [{ type: "text", text: "a long answer" }],
+  stop_reason: "end_turn",
+  stop_sequence: null,
+  usage: {
+    input_tokens: 1_234_567,
+    output_tokens: 2_345_678,
+    cache_creation_input_tokens: 34_567_890,
+    cache_read_input_tokens: 456_789_012,
+  },
+}
 
 describe.skipIf(chromiumMissing())("a team server's empty and first pages", () => {
   let server: StandaloneServer
@@ -116,7 +133,7 @@ describe.skipIf(chromiumMissing())("a team server's empty and first pages", () =
     )
     await writeFile(
       join(projectDir, `${SESSION}.jsonl`),
-      `${[0, 1, 2].map((i) => sessionRecord(SESSION, i, i === 0 ? { message: { role: "user", content: "the walrus question" } } : {})).join("\n")}\n`,
+      `${[0, 1, 2].map((i) => sessionRecord(SESSION, i, i === 0 ? { message: { role: "user", content: "the walrus question" } } : i === 1 ? { message: heavyAnswer } : {})).join("\n")}\n`,
     )
     await pairWithKey(server, admin, home)
     daemon = runCli(home, ["start", "--foreground", "--claude-dir", claudeDir])
@@ -149,6 +166,23 @@ describe.skipIf(chromiumMissing())("a team server's empty and first pages", () =
     const sessions = await open("#/sessions")
     await expect.poll(() => sessions.locator("[data-testid=session-row]").count(), { timeout: 30_000 }).toBe(1)
     expect(await sessions.locator("input[aria-label='Search sessions']").evaluate(fits)).toBe(true)
+    // On a phone every usage total is on the screen (Cost was pushed past its right edge).
+    const phone = await browser.newContext({ viewport: { width: 375, height: 667 } })
+    try {
+      const [name, value] = admin.cookie.split("=") as [string, string]
+      await phone.addCookies([{ name, value, url: server.url }])
+      const usage = await phone.newPage()
+      await usage.goto(`${server.url}/#/usage`)
+      for (const total of ["input", "output", "cache-write", "cache-read", "cost"]) {
+        const box = await usage.locator(`[data-testid=usage-total-${total}]`).boundingBox({ timeout: 30_000 })
+        expect(box, total).not.toBeNull()
+        expect(box!.x + box!.width, total).toBeLessThanOrEqual(375)
+      }
+      await screenshot(usage, "empty-states-phone-usage")
+    } finally {
+      await phone.close()
+    }
+
     const filtered = await open("#/sessions?q=nothing-like-this")
     await expect
       .poll(() => filtered.locator("[data-testid=no-sessions]").textContent())
