@@ -15,7 +15,6 @@ import { addAiCommands, generatedLabel } from "./ai-commands.ts"
 import { readCleanupPeriod } from "./claude-settings.ts"
 import { DEFAULT_PORT, parsePort } from "./cli-options.ts"
 import * as Daemon from "./daemon.ts"
-import { EmbeddedServerStartError } from "./embedded-server.ts"
 import { type HomePaths, homePaths, isRunning, readJson, resolveClaudeDir, runningPid } from "./home.ts"
 import { addLoginCommands } from "./login-command.ts"
 import { addDaytonaCommands } from "./remote/daytona-commands.ts"
@@ -32,6 +31,7 @@ import {
 } from "./server-credentials.ts"
 import { isCompiled } from "./service/self-command.ts"
 import { addServiceCommands } from "./service/service-command.ts"
+import { DaemonStartError } from "./start-error.ts"
 import { DAEMON_VERSION } from "./sync-engine.ts"
 
 /** How many of each kind of problem `overlord status` names without `--verbose`. */
@@ -112,7 +112,7 @@ export function buildCli(): Command {
             ).pipe(
               // One line, no stack: `startDetached` shows this line as the reason the daemon did not start.
               Effect.catch((error) =>
-                error instanceof EmbeddedServerStartError
+                error instanceof DaemonStartError
                   ? Effect.sync(() => {
                       console.error(`overlord: ${error.message}`)
                       process.exit(1)

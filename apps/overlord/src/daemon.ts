@@ -18,6 +18,7 @@ import { loadRemoteConfig } from "./remote/remote-config.ts"
 import { SandboxSync, type SandboxSyncStatus, sandboxMachineFor } from "./remote/sandbox-sync.ts"
 import { loadCredentials, pairedServerUrl } from "./server-credentials.ts"
 import { watchSessions } from "./session-watcher.ts"
+import { DaemonStartError } from "./start-error.ts"
 import { type FileNotice, SyncEngine, type SyncStatus } from "./sync-engine.ts"
 
 export interface DaemonConfig {
@@ -67,12 +68,14 @@ interface Target {
   readonly loginUrl: string | null
 }
 
-const remoteTarget = (config: DaemonConfig): Effect.Effect<Target, Error> =>
+const remoteTarget = (config: DaemonConfig): Effect.Effect<Target, DaemonStartError> =>
   Effect.suspend(() => {
     const creds = loadCredentials(config.paths)
     if (!creds || creds.serverUrl !== config.serverUrl) {
       return Effect.fail(
-        new Error(`no credentials for ${config.serverUrl}: run \`overlord login ${config.serverUrl}\``),
+        new DaemonStartError({
+          message: `this machine is not paired with ${config.serverUrl}: run \`overlord login ${config.serverUrl}\` first`,
+        }),
       )
     }
     return Effect.succeed({ serverUrl: creds.serverUrl, machineToken: creds.machineToken, loginUrl: null })

@@ -3,14 +3,10 @@
  * the embedded SQLite store, on a worker thread of its own (`embedded-server-worker.ts`), and this
  * daemon gets its credentials from it.
  */
-import { Context, Data, Effect, Layer } from "effect"
+import { Context, Effect, Layer } from "effect"
 import type { StartMessage, WorkerReply } from "./embedded-server-worker.ts"
 import type { HomePaths } from "./home.ts"
-
-/** The embedded server could not start (its port in use, say): `overlord start` says why in one line. */
-export class EmbeddedServerStartError extends Data.TaggedError("EmbeddedServerStartError")<{
-  readonly message: string
-}> {}
+import { DaemonStartError } from "./start-error.ts"
 
 export interface EmbeddedConfig {
   readonly paths: HomePaths
@@ -76,7 +72,7 @@ export const layer = (config: EmbeddedConfig) =>
       const reply = yield* Effect.tryPromise({ try: () => started, catch: (e) => e as Error })
       if (reply.type !== "ready") {
         return yield* Effect.fail(
-          new EmbeddedServerStartError({
+          new DaemonStartError({
             message: reply.type === "failed" ? reply.message : "embedded server stopped",
           }),
         )

@@ -15,6 +15,8 @@
  *   stack trace and nothing else.
  * - `overlord logout` or a new `overlord login` while the daemon ran changed nothing for that daemon,
  *   and `overlord status` showed only the refusal, with "run `overlord login <this server's URL>`".
+ * - `overlord start --server <url>` on a machine not paired with it printed a stack trace (foreground)
+ *   or "the daemon did not start; see daemon.out" (detached).
  */
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
@@ -168,6 +170,20 @@ describe("logging in", () => {
     expect(r.code).toBe(1)
     expect(r.output).toContain("Pairing keys")
     expect(r.output).toContain("overlord keys create")
+  })
+})
+
+describe("`overlord start --server` on a machine not paired with it", () => {
+  it("says to log in first, in one line, and a detached start shows it as the reason", async () => {
+    const unpaired = join(root, "unpaired-home")
+    const claudeDir = join(root, "unpaired-claude")
+    const foreground = await cli(unpaired, ["start", "--foreground", "--claude-dir", claudeDir, "--server", server.url])
+    expect(foreground.code).toBe(1)
+    expect(foreground.output).toContain(`overlord login ${server.url}`)
+    expectOneSentence(foreground.output)
+    const detached = await cli(unpaired, ["start", "--claude-dir", claudeDir, "--server", server.url])
+    expect(detached.code).toBe(1)
+    expect(detached.output).toContain(`the daemon did not start: this machine is not paired with ${server.url}`)
   })
 })
 
