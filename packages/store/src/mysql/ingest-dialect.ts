@@ -29,7 +29,16 @@ import type {
 import { type Ingest, runAsync } from "../ingest/steps.ts"
 import type { MachineActor } from "../store.ts"
 import type { MysqlClient, MysqlQueryable, SqlValue } from "./client.ts"
-import { type ChunkRow, chunksOf, decodeChunk, insertChunks, readLineRange, readLines } from "./line-chunks.ts"
+import {
+  type ChunkRow,
+  chunksOf,
+  decodeChunk,
+  type EncodedChunkRow,
+  encodeChunks,
+  insertChunks,
+  readLineRange,
+  readLines,
+} from "./line-chunks.ts"
 
 export const keyHash = (fileKey: string): string => createHash("sha256").update(fileKey, "utf8").digest("hex")
 
@@ -445,8 +454,10 @@ export class MysqlIngestTx implements IngestTx {
       chunks.push(...lineChunks(e.seq, e.parts, 0, e.raw_len))
     }
     // Statements of about `maxStatementBytes` of SQL, however many lines: 8,000 lines are one or two.
+    // The line bytes are compressed while the first of them runs on the server (`encodeChunks`).
+    let encoded: EncodedChunkRow[] | undefined
     for (const batch of bySize(writes, entrySqlBytes, this.maxStatementBytes)) {
-      await q.query(
+      const inserting = q.query(
         `INSERT INTO entries (seq, user_id, file_id, session_id, line_no, byte_offset, is_terminated, raw_len, kind, subtype, uuid,
          parent_uuid, ts) VALUES ${marks(batch.length, tuple(13))}
          ON DUPLICATE KEY UPDATE is_terminated = VALUES(is_terminated), raw_len = VALUES(raw_len), kind = VALUES(kind),
@@ -467,8 +478,13 @@ export class MysqlIngestTx implements IngestTx {
           e.ts,
         ]),
       )
+      try {
+        encoded ??= encodeChunks(chunks)
+      } finally {
+        await inserting
+      }
     }
-    if (chunks.length > 0) await insertChunks(q, chunks, this.maxStatementBytes)
+    if (chunks.length > 0) await insertChunks(q, encoded ?? encodeChunks(chunks), this.maxStatementBytes)
     for (const a of plan.attach) {
       await q.query("UPDATE entries SET session_id = ? WHERE file_id = ? AND session_id IS NULL", [
         a.sessionId,

@@ -9,13 +9,14 @@
  * A chunk is stored compressed (`codec` 1: one zstd frame, level 1) when that saves at least an eighth
  * of it, else as it is (`codec` 0, which rows written before migration 8 have too). `at` and every
  * length the readers compute are the line's, never the stored row's. Why: a database's cost is per
- * byte stored and sent. On the engines benchmark's 110 MB corpus the line bytes take 2.4× less room
- * (46.7 MB stored, InnoDB's data_length 139 → 53 MB: what a PlanetScale database, billed per GB, holds), and the same rows inserted already
- * compressed took 232–310 ms instead of 456–701 ms with mariadbd's CPU 0.15–0.20 s instead of
- * 0.29–0.43 s; a database across a 1 Gbit/s link (125 MB/s) is sent 2.4× less. On this 2-core test
- * machine over loopback, ingest is no faster: compressing costs the server about what it saves
- * MariaDB (~0.25 s per 110 MB at ~450 MB/s; each statement's rows are compressed while the one before
- * it runs, `insertChunks`). Chunks under 1 KiB stay raw (`COMPRESS_MIN_BYTES`).
+ * byte stored and sent. On the engines benchmark's corpora the line bytes take 2.4× less room (110.5 →
+ * 46.7 MB, InnoDB's data_length 139 → 53 MB; what a PlanetScale database, billed per GB, holds), the
+ * same rows inserted already compressed took 232–310 ms instead of 456–701 ms, mariadbd's CPU per
+ * ingest fell by a third (0.60–0.74 → 0.48 s), and a database across a 1 Gbit/s link (125 MB/s) is
+ * sent 2.4× less. Compressing costs the server ~0.21 s per 110 MB (~450 MB/s on one core), run while
+ * the group's entries insert runs on the server (`encodeChunks`), which takes about as long: store
+ * alone, interleaved (load 0.9), 114–133 MB/s against 98–132 before. Chunks under 1 KiB stay raw
+ * (`COMPRESS_MIN_BYTES`).
  */
 import type { MysqlClient, MysqlQueryable, SqlValue } from "./client.ts"
 
@@ -91,6 +92,24 @@ const insertSql = (n: number) =>
 /** Rows per prepared statement: powers of two up to this, so a connection prepares at most 7 statements. */
 const PREPARED_ROWS = 64
 
+/** A chunk as it goes to `line_chunks`: where it is in its line, its length there, and how it is stored. */
+export interface EncodedChunkRow {
+  readonly seq: number
+  readonly at: number
+  /** The chunk's length in its line (its stored bytes may be fewer). */
+  readonly length: number
+  readonly stored: StoredChunk
+}
+
+/**
+ * The rows as they are stored. ~450 MB/s on one core (0.21 s per 110 MB): the MySQL ingest runs this
+ * while the group's entries insert runs on the server (`MysqlIngestTx.write`), which takes about as long
+ * (0.21 s per 22,000 entries), so the compression mostly costs no time.
+ */
+export function encodeChunks(rows: readonly ChunkRow[]): EncodedChunkRow[] {
+  return rows.map((r) => ({ seq: r.seq, at: r.at, length: r.bytes.length, stored: encodeChunk(r.bytes) }))
+}
+
 /**
  * Multi-row INSERTs of at most `maxBytes` of line bytes each (at least one row each; a compressed row
  * is never longer than its line bytes, so the bound holds stored). Where the driver has prepared
@@ -102,52 +121,35 @@ const PREPARED_ROWS = 64
  * connection, which is why the counts are powers of two (sending each group's one multi-row insert
  * prepared had made ingest slower: 38 MB/s). 94 % of the corpus's line bytes are in lines of 1–64 KB, so
  * sending only large chunks prepared would not have helped (6 of its 110 MB are in lines over 256 KB).
- *
- * Each statement's rows are compressed while the statement before it runs on the server (compressing
- * on Bun's thread pool instead, `Bun.zstdCompress`, cost the server process 0.3–0.4 s more CPU per
- * 100 MB in thread hand-offs, and the end-to-end benchmark got no faster). One statement is in flight
- * at a time, so a failure is still the statement's own and the transaction rolls back whole.
+ * (Compressing on Bun's thread pool instead, `Bun.zstdCompress`, cost the server process 0.3–0.4 s more
+ * CPU per 100 MB in thread hand-offs, and the end-to-end benchmark got no faster.)
  */
-export async function insertChunks(q: MysqlQueryable, rows: readonly ChunkRow[], maxBytes: number): Promise<void> {
-  const statements: [from: number, to: number][] = []
+export async function insertChunks(
+  q: MysqlQueryable,
+  rows: readonly EncodedChunkRow[],
+  maxBytes: number,
+): Promise<void> {
   let i = 0
   while (i < rows.length) {
     const from = i
     let bytes = 0
-    while (i < rows.length && (i === from || bytes + rows[i]!.bytes.length <= maxBytes))
-      bytes += rows[i++]!.bytes.length
+    while (i < rows.length && (i === from || bytes + rows[i]!.length <= maxBytes)) bytes += rows[i++]!.length
     if (!q.execute) {
-      statements.push([from, i])
+      await q.query(insertSql(i - from), paramsOf(rows, from, i))
       continue
     }
     for (let at = from; at < i; ) {
       let n = PREPARED_ROWS
       while (n > i - at) n >>= 1
-      statements.push([at, at + n])
+      await q.execute(insertSql(n), paramsOf(rows, at, at + n))
       at += n
     }
   }
-  let running: Promise<unknown> | undefined
-  try {
-    for (const [from, to] of statements) {
-      const params = paramsOf(rows, from, to)
-      await running
-      running = q.execute ? q.execute(insertSql(to - from), params) : q.query(insertSql(to - from), params)
-    }
-    await running
-  } catch (error) {
-    // The statement in flight (if the failure was not its own) settles before the caller rolls back.
-    await running?.catch(() => {})
-    throw error
-  }
 }
 
-function paramsOf(rows: readonly ChunkRow[], from: number, to: number): SqlValue[] {
+function paramsOf(rows: readonly EncodedChunkRow[], from: number, to: number): SqlValue[] {
   const params: SqlValue[] = []
-  for (let k = from; k < to; k++) {
-    const stored = encodeChunk(rows[k]!.bytes)
-    params.push(rows[k]!.seq, rows[k]!.at, stored.codec, stored.bytes)
-  }
+  for (let k = from; k < to; k++) params.push(rows[k]!.seq, rows[k]!.at, rows[k]!.stored.codec, rows[k]!.stored.bytes)
   return params
 }
 
