@@ -157,7 +157,10 @@ export const openEngine = (choice: DatabaseChoice, options: OpenStoreOptions = {
       if (!isRetryable(result.failure)) return yield* Effect.fail(result.failure)
       const delay = Math.min(start * 2 ** (attempt - 1), max)
       options.onRetry?.(result.failure, attempt, delay)
-      yield* Effect.sleep(Duration.millis(delay))
+      // Interruptible even inside `storeLayerFor`'s acquire (uninterruptible as every acquire is): a
+      // server waiting for its database ignored Ctrl-C and SIGTERM, and a service stop waited for SIGKILL.
+      // Nothing is open between attempts, so nothing leaks.
+      yield* Effect.interruptible(Effect.sleep(Duration.millis(delay)))
     }
   })
 
