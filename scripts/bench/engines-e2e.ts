@@ -114,7 +114,10 @@ function makeSlice(maxBytes: number): Slice {
     else list.push(path)
     sessions.set(key, list)
   }
-  rmSync(dir, { recursive: true, force: true })
+  // Updated in place, never deleted and made again: another run in this checkout may be backfilling from
+  // it, and a slice made anew under its daemon (the watched folder and every file gone, then new inodes)
+  // stalled that run with a third of its files untracked until the daemon's 5-minute rescan.
+  const wanted = new Set<string>()
   const bySession = new Map<string, string[]>()
   let bytes = 0
   let lines = 0
@@ -126,7 +129,11 @@ function makeSlice(maxBytes: number): Slice {
     for (const p of paths) {
       const to = join(dir, "projects", relative(projects, p))
       mkdirSync(dirname(to), { recursive: true })
-      linkSync(p, to)
+      if (!existsSync(to) || statSync(to).ino !== statSync(p).ino) {
+        rmSync(to, { force: true })
+        linkSync(p, to)
+      }
+      wanted.add(to)
       linked.push(to)
       const buf = readFileSync(p)
       for (let i = buf.indexOf(10); i >= 0; i = buf.indexOf(10, i + 1)) lines++
@@ -135,6 +142,7 @@ function makeSlice(maxBytes: number): Slice {
     bytes += size
     bySession.set(key.split("/")[1]!, linked)
   }
+  for (const path of walk(join(dir, "projects"))) if (!wanted.has(path)) rmSync(path)
   return { dir, files, bytes, lines, sessions: bySession.size, bySession }
 }
 

@@ -63,11 +63,11 @@ export class MysqlEngine implements Engine {
   readonly name: string
   /**
    * PlanetScale: 8 chunks a group, not 4. Each statement is an HTTPS request, so a group costs ~13 round
-   * trips whatever it holds (~360 ms at 20 ms a request); end to end, 100 MB of history, interleaved at
-   * load 2.1-3.9: 8.7-9.4 MB/s with 4 chunks, 9.1-12.7 with 8 (mean group 4.0 → 7.1-7.4 MB, the daemon's
-   * 16 MiB window holding about two groups; 500 → 315-370 requests). A group holds the seq counter's lock
-   * until it commits (~0.55 s instead of ~0.36), and a live append that arrives during a backfill waits
-   * for the group being stored. mysql2 nearby keeps the socket's 4.
+   * trips whatever it holds (~360 ms at 20 ms a request); end to end, 100 MB of history, 6 interleaved
+   * pairs at load 1.2-4.9: 8.7-11.1 MB/s with 4 chunks, 9.1-15.5 with 8 (mean group 4.0 → 6.7-7.1 MB, the
+   * daemon's 16 MiB window holding about two groups; 481-514 → 299-370 requests). A group holds the seq
+   * counter's lock until it commits (~0.45 s instead of ~0.36), and a live append that arrives during a
+   * backfill waits for the group being stored. mysql2 nearby keeps the socket's 4.
    */
   readonly groupChunks?: number
   /**
