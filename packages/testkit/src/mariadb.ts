@@ -82,8 +82,8 @@ const TEST_USER = "overlord"
  * gigabytes) and the redo log (32 MB; default 96 MB) are smaller, which costs MariaDB once a benchmark's
  * data outgrows the pool (the 293 MB history corpus's raw line bytes made 366 MB of InnoDB data; a 1 GB
  * pool and 512 MB redo log changed nothing on the 110 MB corpus); `flush_log_at_trx_commit=2` keeps what
- * SQLite's WAL with `synchronous=NORMAL` keeps (a killed server loses nothing, a power cut the last
- * second); doublewrite off is less than that (a power cut may tear a page) and spares MariaDB the
+ * SQLite's WAL with `synchronous=NORMAL` keeps (a killed server loses nothing, a power cut may lose the
+ * last commits); doublewrite off is less than that (a power cut may tear a page) and spares MariaDB the
  * second write of each page, so it flatters MariaDB, not SQLite. It is read-only at run time.
  */
 const SERVER_SETTINGS = [
