@@ -26,7 +26,6 @@ import {
   NO_SERVER_MESSAGE,
   pairedServerUrl,
   refusedMessage,
-  serverJsonPath,
   unreachableMessage,
 } from "./server-credentials.ts"
 import { isCompiled } from "./service/self-command.ts"
@@ -178,18 +177,18 @@ export function buildCli(): Command {
         console.log(
           `last error: ${status.lastError.replaceAll("<this server's URL>", status.serverUrl ?? "<server-url>")}`,
         )
-      // A login or logout while the daemon runs changes where the next start syncs, not this daemon:
-      // after a logout its status only said the (deliberately) revoked token was refused.
-      const next = loadCredentials(p)?.serverUrl ?? null
+      // A daemon syncing to a paired server picks up a new login by itself (`server.json` is read again
+      // when it changes); one that runs the embedded server (it has a dashboard link) cannot move, and a
+      // logout leaves a paired one on its revoked token.
       const paired = pairedServerUrl(p)
-      // Paired again (a new token) after this daemon started: the pid file is written at start.
-      const pairedSinceStart =
-        paired !== null && existsSync(p.pid) && statSync(serverJsonPath(p)).mtimeMs > statSync(p.pid).mtimeMs
-      if (state?.serverUrl && (next !== state.serverUrl || pairedSinceStart)) {
+      const embedded = state?.dashboardUrl != null
+      if (state?.serverUrl && paired && embedded) {
         console.log(
-          paired
-            ? `this machine was paired with ${paired} after this daemon started: restart it to use the new pairing (\`overlord stop && overlord start\`)`
-            : `this machine is no longer paired, but this daemon still syncs to ${state.serverUrl}: restart it (\`overlord stop && overlord start\`) to sync to the embedded server`,
+          `this machine was paired with ${paired} after this daemon started with the embedded server: restart it to sync there (\`overlord stop && overlord start\`)`,
+        )
+      } else if (state?.serverUrl && !paired && !embedded) {
+        console.log(
+          `this machine is no longer paired, but this daemon still tries ${state.serverUrl}: it picks up the next \`overlord login\` by itself; restart it (\`overlord stop && overlord start\`) to sync to the embedded server instead`,
         )
       }
       for (const sb of status.sandboxes)

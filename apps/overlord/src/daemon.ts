@@ -16,9 +16,10 @@ import { loadDaytonaSettings } from "./remote/daytona-settings.ts"
 import { KnownProjects } from "./remote/known-projects.ts"
 import { loadRemoteConfig } from "./remote/remote-config.ts"
 import { SandboxSync, type SandboxSyncStatus, sandboxMachineFor } from "./remote/sandbox-sync.ts"
-import { loadCredentials, pairedServerUrl } from "./server-credentials.ts"
+import { loadCredentials, pairedServerUrl, storedCredentialSource } from "./server-credentials.ts"
 import { watchSessions } from "./session-watcher.ts"
 import { DaemonStartError } from "./start-error.ts"
+import type { CredentialSource } from "./sync-connection.ts"
 import { type FileNotice, SyncEngine, type SyncStatus } from "./sync-engine.ts"
 
 export interface DaemonConfig {
@@ -66,6 +67,8 @@ interface Target {
   readonly serverUrl: string
   readonly machineToken: string
   readonly loginUrl: string | null
+  /** A paired machine's: `server.json`, read again when it changes (`overlord login` while this daemon runs). */
+  readonly credentials?: CredentialSource
 }
 
 const remoteTarget = (config: DaemonConfig): Effect.Effect<Target, DaemonStartError> =>
@@ -78,7 +81,12 @@ const remoteTarget = (config: DaemonConfig): Effect.Effect<Target, DaemonStartEr
         }),
       )
     }
-    return Effect.succeed({ serverUrl: creds.serverUrl, machineToken: creds.machineToken, loginUrl: null })
+    return Effect.succeed({
+      serverUrl: creds.serverUrl,
+      machineToken: creds.machineToken,
+      loginUrl: null,
+      credentials: storedCredentialSource(config.paths),
+    })
   })
 
 const syncLayer = (config: DaemonConfig, target: Target, log: Logger) =>
@@ -161,6 +169,17 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger) =>
           }),
       )
       if (remoteConfig.enabled) log.info("remote commands are enabled on this machine")
+      // The server the engine syncs to now, for the state file: a new login may have moved it since start.
+      let syncingTo = target.serverUrl
+      const stored = target.credentials
+      const credentials: CredentialSource | undefined = stored && {
+        watch: stored.watch,
+        current: () => {
+          const c = stored.current()
+          if (c) syncingTo = c.serverUrl
+          return c
+        },
+      }
       const engine = yield* Effect.acquireRelease(
         Effect.sync(() => {
           const e = new SyncEngine({
@@ -176,6 +195,7 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger) =>
             machineId: machine.machineId,
             machineName: machine.name,
             token: target.machineToken,
+            ...(credentials ? { credentials } : {}),
             log,
             ...(config.chunkBytes ? { chunkBytes: config.chunkBytes } : {}),
             ...(config.window ? { window: config.window } : {}),
@@ -204,7 +224,13 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger) =>
       const writeState = Effect.promise(async () => {
         const s = engine.status()
         const sandboxStatus = sandboxSync?.status() ?? []
-        const fingerprint = JSON.stringify([s, sandboxStatus, warnings.length, warnings[warnings.length - 1]])
+        const fingerprint = JSON.stringify([
+          s,
+          syncingTo,
+          sandboxStatus,
+          warnings.length,
+          warnings[warnings.length - 1],
+        ])
         if (fingerprint === lastFingerprint && Date.now() - lastWrite < HEARTBEAT_MS) return
         lastFingerprint = fingerprint
         lastWrite = Date.now()
@@ -213,7 +239,7 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger) =>
           startedAt,
           updatedAt: new Date().toISOString(),
           connected: s.connected,
-          serverUrl: s.serverUrl,
+          serverUrl: syncingTo,
           dashboardUrl: target.loginUrl,
           claudeDir: config.claudeDir,
           filesTracked: s.filesTracked,

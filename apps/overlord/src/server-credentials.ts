@@ -3,7 +3,7 @@
  * machine token and the machine id, mode 0600. While it exists, `overlord start` syncs there (no
  * embedded server) and `sessions`, `export` and `status` read from there.
  */
-import { mkdirSync, rmSync } from "node:fs"
+import { mkdirSync, rmSync, type Stats, unwatchFile, watchFile } from "node:fs"
 import { join } from "node:path"
 import { Schema } from "effect"
 import {
@@ -13,6 +13,7 @@ import {
   readJson,
   writeJson,
 } from "./home.ts"
+import type { CredentialSource } from "./sync-connection.ts"
 
 export const ServerCredentials = Schema.Struct({
   url: Schema.String,
@@ -36,6 +37,29 @@ export function saveServerCredentials(paths: HomePaths, credentials: ServerCrede
 
 export function deleteServerCredentials(paths: HomePaths): void {
   rmSync(serverJsonPath(paths), { force: true })
+}
+
+/**
+ * `server.json` as a running daemon's credentials: a new `overlord login` (a new token, or another
+ * server) is picked up without a restart. Watched by polling its stat once a second (`fs.watchFile`):
+ * one `stat` a second costs nothing, and unlike `fs.watch` it sees the file appear after a logout and
+ * survives `writeJson`'s rename.
+ */
+export function storedCredentialSource(paths: HomePaths): CredentialSource {
+  const path = serverJsonPath(paths)
+  return {
+    current: () => {
+      const c = loadServerCredentials(paths)
+      return c ? { serverUrl: c.url, token: c.token } : null
+    },
+    watch: (listener) => {
+      const onStat = (now: Stats, before: Stats) => {
+        if (now.mtimeMs !== before.mtimeMs || now.ino !== before.ino) listener()
+      }
+      watchFile(path, { interval: 1000, persistent: false }, onStat)
+      return () => unwatchFile(path, onStat)
+    },
+  }
 }
 
 /**
@@ -75,6 +99,6 @@ export function unreachableMessage(paths: HomePaths, serverUrl: string): string 
  */
 export function refusedMessage(paths: HomePaths, serverUrl: string): string {
   return loadServerCredentials(paths)
-    ? `the server at ${serverUrl} refused this machine's token (the machine was revoked or unpaired): pair it again with \`overlord login ${serverUrl}\`, then \`overlord stop && overlord start\``
+    ? `the server at ${serverUrl} refused this machine's token (the machine was revoked or unpaired): pair it again with \`overlord login ${serverUrl}\` (a running daemon picks the new pairing up by itself)`
     : `the embedded server at ${serverUrl} refused the token in credentials.json: restart it (\`overlord stop && overlord start\`) to write a new one`
 }

@@ -10,12 +10,32 @@ import type { Logger } from "./logger.ts"
 
 export const DAEMON_VERSION = "0.1.0"
 
+/** Where a connection syncs to, and with which machine token. */
+export interface ConnectionTarget {
+  readonly serverUrl: string
+  readonly token: string
+}
+
+/**
+ * The stored credentials (`server.json`, written by `overlord login`), read again at every connect and
+ * whenever they may have changed: a new login (a new token, maybe another server) is picked up by the
+ * running daemon, which before kept its old token and stayed refused until restarted.
+ */
+export interface CredentialSource {
+  /** The credentials stored now; null when there are none (after `overlord logout`): the last ones are kept. */
+  readonly current: () => ConnectionTarget | null
+  /** Calls `listener` when the stored credentials may have changed; returns what stops it. */
+  readonly watch: (listener: () => void) => () => void
+}
+
 export interface ConnectionOptions {
   /** The server's base URL, `http://host:port`. */
   readonly serverUrl: string
   readonly machineId: string
   readonly machineName: string
   readonly token: string
+  /** Read again at each connect and when they change; without it `serverUrl` and `token` are kept. */
+  readonly credentials?: CredentialSource
   /** Set when this engine syncs a child machine (a sandbox's files) with its parent's `token`. */
   readonly parent?: Sync.MachineParent
   readonly log: Logger
@@ -55,11 +75,21 @@ export class SyncConnection {
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null
   /** Messages for the server while it is unreachable, sent in order at the next welcome. */
   private readonly commandOutbox: Commands.CommandDaemonMessage[] = []
+  /** The server and token of the current (or next) socket: the options', then the stored credentials'. */
+  private target: ConnectionTarget
+  private unwatchCredentials: (() => void) | null = null
 
   constructor(
     private readonly options: ConnectionOptions,
     private readonly events: ConnectionEvents,
-  ) {}
+  ) {
+    this.target = { serverUrl: options.serverUrl, token: options.token }
+  }
+
+  /** The server this connection syncs to (changes when a new `overlord login` pairs another one). */
+  get serverUrl(): string {
+    return this.target.serverUrl
+  }
 
   /** Welcomed on the current socket (stays true after `stop`, as nothing is synced any more). */
   get ready(): boolean {
@@ -73,11 +103,14 @@ export class SyncConnection {
 
   start(): void {
     this.stopped = false
+    this.unwatchCredentials ??= this.options.credentials?.watch(() => this.credentialsChanged()) ?? null
     this.connect()
   }
 
   stop(): void {
     this.stopped = true
+    this.unwatchCredentials?.()
+    this.unwatchCredentials = null
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer)
     this.socket?.close(1000, "daemon stopping")
     this.socket = null
@@ -107,9 +140,41 @@ export class SyncConnection {
       this.socket.send(JSON.stringify(this.commandOutbox.shift()))
   }
 
+  /** The stored credentials when they differ from the ones in use, else null. */
+  private changedTarget(): ConnectionTarget | null {
+    const next = this.options.credentials?.current() ?? null
+    return next && (next.serverUrl !== this.target.serverUrl || next.token !== this.target.token) ? next : null
+  }
+
+  /**
+   * New credentials were stored: the socket in use (refused, or still open to the old server) is
+   * dropped and a new one opened with them at once. Nothing is lost or sent twice: as at any
+   * disconnect the engine forgets what is in flight and resumes from the cursors of the next welcome.
+   */
+  private credentialsChanged(): void {
+    if (this.stopped || this.changedTarget() === null) return
+    this.attempt = 0
+    if (this.reconnectTimer) {
+      clearTimeout(this.reconnectTimer)
+      this.reconnectTimer = null
+    }
+    // `terminate`, not `close`: an old server that no longer answers would hold a close for 30 s.
+    if (this.socket) this.socket.terminate()
+    else this.connect()
+  }
+
   private connect(): void {
     if (this.stopped) return
-    const url = `${this.options.serverUrl.replace(/^http/, "ws")}/api/v1/sync`
+    const next = this.changedTarget()
+    if (next) {
+      this.options.log.info(
+        next.serverUrl === this.target.serverUrl
+          ? `new credentials for ${next.serverUrl} (overlord login): connecting with them`
+          : `this machine is now paired with ${next.serverUrl} (overlord login): syncing there, no longer to ${this.target.serverUrl}`,
+      )
+      this.target = next
+    }
+    const url = `${this.target.serverUrl.replace(/^http/, "ws")}/api/v1/sync`
     const socket = new WebSocket(url, {
       perMessageDeflate: false,
       maxPayload: 64 * 1024 * 1024,
@@ -129,7 +194,7 @@ export class SyncConnection {
         daemonVersion: DAEMON_VERSION,
         machineId: this.options.machineId,
         machineName: this.options.machineName,
-        token: this.options.token,
+        token: this.target.token,
         ...(this.options.remote ? { remote: this.options.remote() } : {}),
         ...(this.options.parent ? { parent: this.options.parent } : {}),
       }
@@ -140,7 +205,7 @@ export class SyncConnection {
       void this.onServerMessage(String(data))
     })
     socket.on("error", (error) => {
-      this.events.failed(`connection to ${this.options.serverUrl}: ${error.message}`)
+      this.events.failed(`connection to ${this.target.serverUrl}: ${error.message}`)
     })
     socket.on("close", () => {
       if (this.socket !== socket) return

@@ -15,10 +15,12 @@
  *   stack trace and nothing else.
  * - `overlord logout` or a new `overlord login` while the daemon ran changed nothing for that daemon,
  *   and `overlord status` showed only the refusal, with "run `overlord login <this server's URL>`".
+ *   Then it said to restart the daemon; now the daemon reads `server.json` again when it changes and
+ *   reconnects with the new token, to the new server if the login named another (walkthrough-2).
  * - `overlord start --server <url>` on a machine not paired with it printed a stack trace (foreground)
  *   or "the daemon did not start; see daemon.out" (detached).
  */
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
+import { appendFile, mkdir, mkdtemp, readFile, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { sessionRecord } from "@overlord/testkit/bad-input"
@@ -104,15 +106,29 @@ describe("a paired laptop", () => {
 })
 
 describe("a running daemon", () => {
-  it("is told to restart after a logout, and after pairing again", async () => {
+  it("picks up a new login by itself (the same server again, then another), each line stored exactly once", async () => {
     const daemonHome = join(root, "daemon-home")
     const claudeDir = join(root, "daemon-claude")
     const sid = "d0d0d0d0-1111-4222-8333-444444444444"
+    const file = join(claudeDir, "projects", "-home-dev-p", `${sid}.jsonl`)
     await mkdir(join(claudeDir, "projects", "-home-dev-p"), { recursive: true })
-    await writeFile(join(claudeDir, "projects", "-home-dev-p", `${sid}.jsonl`), `${sessionRecord(sid, 0)}\n`)
+    let written = 0
+    const append = async () => {
+      await appendFile(file, `${sessionRecord(sid, written)}\n`)
+      written += 1
+    }
+    /** The session's lines as the server that `server.json` names now holds them, when they are the file's. */
+    const serverHoldsTheFile = async () => {
+      const out = join(root, `export-${written}.jsonl`)
+      const r = await cli(daemonHome, ["export", sid, "-o", out])
+      if (r.code !== 0) return undefined
+      return (await readFile(out, "utf8")) === (await readFile(file, "utf8")) ? true : undefined
+    }
+    await append()
     await pairWithKey(server, admin, daemonHome)
     daemon = runCli(daemonHome, ["start", "--foreground", "--claude-dir", claudeDir])
     await waitFor("the daemon connected", async () => (await statusOf(daemonHome)).json?.connected === true, 60_000)
+    await waitFor("the first line on the server", serverHoldsTheFile, 30_000)
     expect((await cli(daemonHome, ["status"])).output).not.toContain("restart it")
 
     // logout revokes the token this daemon holds: it is refused, and the status says why and what to do.
@@ -127,11 +143,45 @@ describe("a running daemon", () => {
     )
     expect(afterLogout).not.toContain("<this server's URL>")
     expect(afterLogout).toContain("no longer paired")
-    expect(afterLogout).toContain("overlord stop && overlord start")
+    expect(afterLogout).toContain("picks up the next `overlord login`")
+    await append()
 
+    // Paired again: the daemon reads the new token and syncs on, with no restart (it stayed refused).
     await pairWithKey(server, admin, daemonHome)
-    const afterLogin = (await cli(daemonHome, ["status"])).output
-    expect(afterLogin).toContain(`paired with ${server.url} after this daemon started`)
+    await waitFor(
+      "the daemon connected with its new token",
+      async () => {
+        const s = await statusOf(daemonHome)
+        return s.json?.connected === true && s.json.lastError === null ? true : undefined
+      },
+      30_000,
+    ).catch(async (e) => {
+      throw new Error(`${String(e)}\n${(await statusOf(daemonHome)).text}\n${daemon?.output()}`)
+    })
+    await waitFor("the line written while refused, once", serverHoldsTheFile, 30_000)
+    expect((await cli(daemonHome, ["status"])).output).not.toContain("restart it")
+
+    // Paired with another server: the daemon moves there and sends it the whole session, once.
+    const other = await startStandaloneServer("overlord-paired-other-")
+    try {
+      const otherAdmin = await setUpAdmin(other)
+      await append()
+      await pairWithKey(other, otherAdmin, daemonHome)
+      await waitFor(
+        "the daemon connected to the other server",
+        async () => {
+          const s = await statusOf(daemonHome)
+          return s.json?.connected === true && s.json.serverUrl === other.url ? true : undefined
+        },
+        30_000,
+      )
+      await waitFor("the whole session on the other server, once", serverHoldsTheFile, 30_000)
+      const status = (await cli(daemonHome, ["status"])).output
+      expect(status).toContain(`connected to ${other.url}`)
+      expect(status).not.toContain("restart it")
+    } finally {
+      await other.stop()
+    }
   })
 })
 
