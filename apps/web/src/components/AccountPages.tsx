@@ -167,6 +167,9 @@ const TokenRows = ({
   const mine = tokens.filter((t) => t.kind === kind)
   const noun = kind === "api" ? "token" : "pairing key"
   if (mine.length === 0) return <div className="muted">No {noun}s yet.</div>
+  // An unlabelled one is numbered among this user's own of its kind, oldest first: its token id counts
+  // every token on the server (the admin's browser session is #1), so the first key read "#2".
+  const ordinal = new Map([...mine].sort((a, b) => a.tokenId - b.tokenId).map((t, i) => [t.tokenId, i + 1]))
   return (
     <ul className="account-list" data-testid={kind === "api" ? "account-tokens" : "account-pairing-keys"}>
       {mine.map((t) => {
@@ -174,7 +177,7 @@ const TokenRows = ({
         return (
           <li key={t.tokenId} className="account-item" data-testid="account-token" data-state={state}>
             <div className="account-item-main">
-              <span className="account-item-title">{t.label ?? `${noun} #${t.tokenId}`}</span>
+              <span className="account-item-title">{t.label ?? `${noun} #${ordinal.get(t.tokenId)}`}</span>
               <span className={`status-badge status-${state}`} data-testid="token-state">
                 {state}
               </span>
