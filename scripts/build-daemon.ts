@@ -10,8 +10,18 @@
  *
  * The workers are entry points of their own and every file lands flat in dist/, so the code that
  * starts a worker finds `./<worker>.js` beside its own chunk; run from source, it finds `<worker>.ts`.
+ *
+ * Several test runs and benchmarks share one checkout, and each builds at its start while the others'
+ * daemons are started from this bundle. The bundle is therefore never taken away under them: it is
+ * built into a folder of its own, each file that changed is renamed into place (one atomic step a
+ * file, so `bin.js` is always whole), identical files are left alone, and files of older builds stay
+ * for a day (chunks are named by their hash, so a process started from an older `bin.js` still finds
+ * its own). Deleting `dist/` first, as this did, made a concurrent run's daemon exit with
+ * `Module not found ".../dist/bin.js"`: 4 of 7 runs of the daemon-kill exactly-once case failed so
+ * while a second run started beside them (notes/flaky-once.md).
  */
-import { rmSync } from "node:fs"
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync } from "node:fs"
+import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 
 const REPO = fileURLToPath(new URL("..", import.meta.url))
@@ -20,7 +30,52 @@ export const DAEMON_BUNDLE = `${DAEMON_DIST}/bin.js`
 
 /** Builds into `outdir` (tests that inspect a bundle build their own); returns its `bin.js`. */
 export async function buildDaemon(outdir = DAEMON_DIST): Promise<string> {
-  rmSync(outdir, { recursive: true, force: true })
+  mkdirSync(outdir, { recursive: true })
+  // Beside the output (same filesystem, so a rename is atomic), dot-named so nothing takes it for output.
+  const staging = mkdtempSync(join(outdir, ".build-"))
+  const built = new Set<string>()
+  try {
+    await buildInto(staging)
+    for (const name of readdirSync(staging)) {
+      const from = join(staging, name)
+      const to = join(outdir, name)
+      built.add(name)
+      if (!sameBytes(from, to)) renameSync(from, to)
+      // A file's mtime says when a build last wrote or confirmed it, which is what the pruning goes by.
+      else utimesSync(to, new Date(), new Date())
+    }
+  } finally {
+    rmSync(staging, { recursive: true, force: true })
+  }
+  pruneOldBuilds(outdir, built)
+  return `${outdir}/bin.js`
+}
+
+function sameBytes(a: string, b: string): boolean {
+  try {
+    return readFileSync(a).equals(readFileSync(b))
+  } catch {
+    return false
+  }
+}
+
+/** What older builds left (files this build did not write, staging folders of a killed build), after a day. */
+const KEEP_OLD_BUILDS_MS = 24 * 3600_000
+
+function pruneOldBuilds(outdir: string, built: ReadonlySet<string>): void {
+  const now = Date.now()
+  for (const name of readdirSync(outdir)) {
+    if (built.has(name)) continue
+    const path = join(outdir, name)
+    try {
+      if (now - statSync(path).mtimeMs > KEEP_OLD_BUILDS_MS) rmSync(path, { recursive: true, force: true })
+    } catch {
+      // Removed by a concurrent build.
+    }
+  }
+}
+
+async function buildInto(outdir: string): Promise<void> {
   const result = await Bun.build({
     entrypoints: [
       `${REPO}apps/overlord/src/bin.ts`,
@@ -39,7 +94,6 @@ export async function buildDaemon(outdir = DAEMON_DIST): Promise<string> {
   if (!result.success) {
     throw new AggregateError(result.logs, "overlord: the daemon bundle failed to build")
   }
-  return `${outdir}/bin.js`
 }
 
 if (import.meta.main) {
