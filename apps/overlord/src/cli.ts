@@ -15,14 +15,23 @@ import { addAiCommands, generatedLabel } from "./ai-commands.ts"
 import { readCleanupPeriod } from "./claude-settings.ts"
 import { DEFAULT_PORT, parsePort } from "./cli-options.ts"
 import * as Daemon from "./daemon.ts"
-import { type HomePaths, homePaths, isRunning, readJson, resolveClaudeDir, runningPid } from "./home.ts"
-import { addLoginCommands } from "./login-command.ts"
+import {
+  type HomePaths,
+  homePaths,
+  isRunning,
+  readJson,
+  resolveClaudeDir,
+  runningPid,
+  saveMachineName,
+} from "./home.ts"
+import { addLoginCommands, ensureUniqueName } from "./login-command.ts"
 import { addDaytonaCommands } from "./remote/daytona-commands.ts"
 import { RunError, runRemote } from "./run-command.ts"
 import { runMain } from "./run-main.ts"
 // The paired server's (server.json) when there is one, else the embedded server's credentials.
 import {
   loadCredentials,
+  loadServerCredentials,
   NO_SERVER_MESSAGE,
   pairedServerUrl,
   refusedMessage,
@@ -73,6 +82,7 @@ export function buildCli(): Command {
     .option("--port <port>", "embedded server port", parsePort, DEFAULT_PORT)
     .option("--host <host>", "embedded server address (loopback unless you mean it)", "127.0.0.1")
     .option("--server <url>", "sync to this standalone server instead of the embedded one")
+    .option("--name <name>", "this machine's name in the dashboard (kept for later starts; default: its host name)")
     .option(
       "--allow-remote",
       "run Claude Code when the server asks (remote commands; off unless set here or in the config)",
@@ -85,10 +95,16 @@ export function buildCli(): Command {
         host: string
         server?: string
         allowRemote?: boolean
+        name?: string
       }) => {
         const p = paths()
         const pid = runningPid(p)
         if (pid && pid !== process.pid) throw new CliError(`already running (pid ${pid}); \`overlord stop\` first`)
+        // Saved, so a detached daemon (and every later start) reads it; the server learns it at hello.
+        if (opts.name) saveMachineName(p, opts.name)
+        const pairing = loadServerCredentials(p)
+        if (pairing && (!opts.server || opts.server.replace(/\/$/, "") === pairing.url))
+          await ensureUniqueName(p, pairing.url, pairing, (l) => console.log(l))
         if (opts.foreground) {
           runMain(
             Layer.launch(

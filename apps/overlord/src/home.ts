@@ -79,6 +79,16 @@ export function loadMachine(paths: HomePaths): MachineIdentity {
   return created
 }
 
+/**
+ * Renames this machine (`overlord login --name`, `overlord start --name`, or a name another machine of
+ * the same user already has): the daemon tells the server at its next hello.
+ */
+export function saveMachineName(paths: HomePaths, name: string): MachineIdentity {
+  const renamed = { ...loadMachine(paths), name }
+  writeJson(paths.machine, renamed)
+  return renamed
+}
+
 /** Where this daemon syncs to and with which tokens. Only the daemon's own tokens, never hashes. */
 export interface Credentials {
   readonly serverUrl: string

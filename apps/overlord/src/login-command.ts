@@ -3,10 +3,12 @@
  * <key>` (headless: a pairing key an admin made), `overlord logout`, and `overlord keys create` (a
  * pairing key made on the server's host, straight in its database).
  */
+
+import { hostname, userInfo } from "node:os"
 import { Api } from "@overlord/protocol"
 import { type Command, InvalidArgumentError } from "commander"
 import { Effect, Schema } from "effect"
-import { type HomePaths, loadMachine } from "./home.ts"
+import { type HomePaths, loadMachine, type MachineIdentity, saveMachineName } from "./home.ts"
 import {
   deleteServerCredentials,
   loadServerCredentials,
@@ -94,6 +96,8 @@ export interface LoginOptions {
   readonly key?: string
   /** Pair over plain http:// with a host other than this one (`--allow-http`). */
   readonly allowHttp?: boolean
+  /** This machine's name in the dashboard (`--name`; default: the one it has, at first its host name). */
+  readonly name?: string
   /** Where the code and progress go (the terminal). */
   readonly print: (line: string) => void
 }
@@ -101,16 +105,70 @@ export interface LoginOptions {
 /** Pairs this machine with the server and writes `server.json`; returns what it wrote. */
 export async function login(paths: HomePaths, url: string, options: LoginOptions): Promise<ServerCredentials> {
   const origin = serverOrigin(url, { allowHttp: options.allowHttp ?? false })
-  const machine = loadMachine(paths)
+  let machine = options.name ? saveMachineName(paths, options.name) : loadMachine(paths)
   const credential = options.key
     ? await redeemKey(origin, options.key, machine)
     : await deviceFlow(origin, machine, options.print)
+  machine = await ensureUniqueName(paths, origin, credential, options.print)
+  // Written last: a running daemon picks up the new pairing when server.json changes (and the name with it).
   const saved = { url: origin, token: credential.token, machineId: credential.machineId }
   saveServerCredentials(paths, saved)
   options.print(
-    `Paired ${machine.name} with ${origin}. \`overlord start\` now syncs there (restart it if it is running: \`overlord stop && overlord start\`).`,
+    `Paired ${machine.name} with ${origin}. \`overlord start\` now syncs there (a running daemon switches by itself).`,
   )
   return saved
+}
+
+/**
+ * Names are unique among a user's machines: two homes on one host (two OS users, or two
+ * CLAUDE_CONFIG_DIRs with two --home) were both the host name in the dashboard, nothing telling them
+ * apart. Checked at login and at each start on a paired machine (a machine appears in the list at its
+ * daemon's first hello, so two homes paired before either started are told apart when the second starts).
+ */
+export async function ensureUniqueName(
+  paths: HomePaths,
+  origin: string,
+  credential: Api.MachineCredential,
+  print: (line: string) => void,
+): Promise<MachineIdentity> {
+  const machine = loadMachine(paths)
+  const name = uniqueName(machine.name, await namesTaken(origin, credential, machine.machineId))
+  if (name === machine.name) return machine
+  print(`Another of your machines is named ${machine.name}: this one is now ${name} (rename it with --name).`)
+  return saveMachineName(paths, name)
+}
+
+/** The names of the user's other machines (not revoked), or none when the server does not say. */
+async function namesTaken(origin: string, credential: Api.MachineCredential, machineId: string): Promise<Set<string>> {
+  const res = await fetch(`${origin}/api/v1/machines`, {
+    headers: { authorization: `Bearer ${credential.token}` },
+    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+  }).catch(() => null)
+  if (!res?.ok) return new Set()
+  const body = (await res.json().catch(() => null)) as { machines?: readonly Api.Machine[] } | null
+  return new Set(
+    (body?.machines ?? [])
+      .filter((m) => m.machineId !== credential.machineId && m.machineId !== machineId)
+      .map((m) => m.name),
+  )
+}
+
+/** `name` if free, else `name (<OS user>)` (what tells two users' homes apart), else `name-2`, `name-3`, … */
+export function uniqueName(name: string, taken: ReadonlySet<string>): string {
+  if (!taken.has(name)) return name
+  const user = (() => {
+    try {
+      return userInfo().username
+    } catch {
+      return ""
+    }
+  })()
+  // A name this rule gave earlier grows no second suffix ("vm (ann) (ann)"): it starts again from its base.
+  const host = hostname()
+  const rest = name.startsWith(host) ? name.slice(host.length) : null
+  const base = rest !== null && (rest === ` (${user})` || /^-\d+$/.test(rest)) ? host : name
+  if (user && !taken.has(`${base} (${user})`)) return `${base} (${user})`
+  for (let n = 2; ; n++) if (!taken.has(`${base}-${n}`)) return `${base}-${n}`
 }
 
 async function redeemKey(
@@ -269,14 +327,16 @@ export function addLoginCommands(program: Command, paths: () => HomePaths): void
       "pair this machine with a standalone server (approve in its dashboard, or --key for headless machines)",
     )
     .option("--key <pairing-key>", "a pairing key an admin made (dashboard, or `overlord keys create` on the server)")
+    .option("--name <name>", "this machine's name in the dashboard (default: its host name)")
     .option(
       "--allow-http",
       "pair over plain http:// with another host (only on an already encrypted network, e.g. a VPN: the token and transcripts travel unencrypted)",
     )
     .action(
-      oneLine(async (url: string, opts: { key?: string; allowHttp?: boolean }) => {
+      oneLine(async (url: string, opts: { key?: string; allowHttp?: boolean; name?: string }) => {
         await login(paths(), url, {
           ...(opts.key ? { key: opts.key } : {}),
+          ...(opts.name ? { name: opts.name } : {}),
           allowHttp: opts.allowHttp ?? false,
           print: (l) => console.log(l),
         })

@@ -50,7 +50,8 @@ export function storedCredentialSource(paths: HomePaths): CredentialSource {
   return {
     current: () => {
       const c = loadServerCredentials(paths)
-      return c ? { serverUrl: c.url, token: c.token } : null
+      const name = readJson<{ name?: unknown }>(paths.machine)?.name
+      return c ? { serverUrl: c.url, token: c.token, ...(typeof name === "string" ? { machineName: name } : {}) } : null
     },
     watch: (listener) => {
       const onStat = (now: Stats, before: Stats) => {

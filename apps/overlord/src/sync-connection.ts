@@ -14,6 +14,8 @@ export const DAEMON_VERSION = "0.1.0"
 export interface ConnectionTarget {
   readonly serverUrl: string
   readonly token: string
+  /** The machine's name, when the stored credentials say it (a login may rename the machine). */
+  readonly machineName?: string
 }
 
 /**
@@ -86,6 +88,10 @@ export class SyncConnection {
     this.target = { serverUrl: options.serverUrl, token: options.token }
   }
 
+  private get machineName(): string {
+    return this.target.machineName ?? this.options.machineName
+  }
+
   /** The server this connection syncs to (changes when a new `overlord login` pairs another one). */
   get serverUrl(): string {
     return this.target.serverUrl
@@ -143,7 +149,12 @@ export class SyncConnection {
   /** The stored credentials when they differ from the ones in use, else null. */
   private changedTarget(): ConnectionTarget | null {
     const next = this.options.credentials?.current() ?? null
-    return next && (next.serverUrl !== this.target.serverUrl || next.token !== this.target.token) ? next : null
+    return next &&
+      (next.serverUrl !== this.target.serverUrl ||
+        next.token !== this.target.token ||
+        (next.machineName ?? this.options.machineName) !== this.machineName)
+      ? next
+      : null
   }
 
   /**
@@ -193,7 +204,7 @@ export class SyncConnection {
         protocolMinor: Sync.PROTOCOL_MINOR,
         daemonVersion: DAEMON_VERSION,
         machineId: this.options.machineId,
-        machineName: this.options.machineName,
+        machineName: this.machineName,
         token: this.target.token,
         ...(this.options.remote ? { remote: this.options.remote() } : {}),
         ...(this.options.parent ? { parent: this.options.parent } : {}),

@@ -1,0 +1,109 @@
+/**
+ * Found in the walkthrough: two homes on one host (two OS users, or two CLAUDE_CONFIG_DIRs each with
+ * its own --home) paired with one user's account both showed as the host name in the dashboard's
+ * Machines page, nothing telling them apart. A machine's name is now unique among its user's machines:
+ * checked at login and at each start of a paired machine (a machine is listed from its daemon's first
+ * hello on), the second home becoming `<host> (<OS user>)`, a third `<host>-2`; `--name` picks one.
+ */
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises"
+import { hostname, tmpdir, userInfo } from "node:os"
+import { join } from "node:path"
+import {
+  type CliProcess,
+  cli,
+  pairWithKey,
+  runCli,
+  type ServerAdmin,
+  type StandaloneServer,
+  setUpAdmin,
+  startStandaloneServer,
+} from "@overlord/testkit/standalone-server"
+import { waitFor } from "@overlord/testkit/wait"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+
+let server: StandaloneServer
+let admin: ServerAdmin
+let root: string
+const daemons: CliProcess[] = []
+
+beforeAll(async () => {
+  server = await startStandaloneServer("overlord-machine-names-")
+  admin = await setUpAdmin(server)
+  root = await mkdtemp(join(tmpdir(), "overlord-machine-names-"))
+})
+
+afterAll(async () => {
+  for (const d of daemons) d.stop()
+  await Promise.all(daemons.map((d) => d.exited))
+  await server?.stop()
+  if (root) await rm(root, { recursive: true, force: true })
+})
+
+const machineName = async (home: string) =>
+  (JSON.parse(await readFile(join(home, "machine.json"), "utf8")) as { name: string }).name
+
+/** Starts a daemon for `home` and waits until the server lists its machine under `name`. */
+const startAndAwait = async (home: string, name: string, args: readonly string[] = []) => {
+  const claudeDir = join(home, "claude")
+  await mkdir(join(claudeDir, "projects"), { recursive: true })
+  const daemon = runCli(home, ["start", "--foreground", "--claude-dir", claudeDir, ...args])
+  daemons.push(daemon)
+  const { machineId } = JSON.parse(await readFile(join(home, "server.json"), "utf8")) as { machineId: string }
+  await waitFor(
+    `the server to list ${name}`,
+    async () => {
+      const r = await admin.api<{ machines: { machineId: string; name: string }[] }>("/machines")
+      return r.json.machines.find((m) => m.machineId === machineId)?.name === name ? true : undefined
+    },
+    30_000,
+  ).catch((e) => {
+    throw new Error(`${String(e)}\n${daemon.output()}`)
+  })
+  return daemon
+}
+
+describe("two homes on one host", () => {
+  it("get names that tell them apart, at login or at the second one's start", async () => {
+    const host = hostname()
+    const user = userInfo().username
+    const [a, b, c] = ["home-a", "home-b", "home-c"].map((h) => join(root, h)) as [string, string, string]
+    await pairWithKey(server, admin, a)
+    expect(await machineName(a)).toBe(host)
+    await startAndAwait(a, host)
+
+    // Paired while the first one is listed: told apart at login.
+    await pairWithKey(server, admin, b)
+    expect(await machineName(b)).toBe(`${host} (${user})`)
+    // Paired before b's daemon ran (b not yet listed): the same name at login, told apart at its start.
+    await pairWithKey(server, admin, c)
+    expect(await machineName(c)).toBe(`${host} (${user})`)
+    await startAndAwait(b, `${host} (${user})`)
+    await startAndAwait(c, `${host}-2`)
+
+    const r = await admin.api<{ machines: { name: string }[] }>("/machines")
+    expect(r.json.machines.map((m) => m.name).sort()).toEqual([host, `${host} (${user})`, `${host}-2`].sort())
+  }, 120_000)
+
+  it("take the name --name gives, kept for later starts", async () => {
+    const d = join(root, "home-d")
+    const made = await fetch(`${server.url}/api/v1/pairing-keys`, {
+      method: "POST",
+      headers: { cookie: admin.cookie, origin: server.url, "content-type": "application/json" },
+      body: JSON.stringify({ singleUse: true, ttlMinutes: 10 }),
+    })
+    expect(made.status).toBe(201)
+    const { key } = (await made.json()) as { key: string }
+    const login = await cli(d, ["login", server.url, "--key", key, "--name", "build box"])
+    expect(login.code, login.output).toBe(0)
+    expect(login.output).toContain("Paired build box with")
+    const daemon = await startAndAwait(d, "build box")
+    daemon.stop()
+    await daemon.exited
+    await startAndAwait(d, "build box")
+    // Renamed by start --name: the server hears it at the next hello.
+    daemons.at(-1)?.stop()
+    await daemons.at(-1)?.exited
+    await startAndAwait(d, "ci", ["--name", "ci"])
+    expect(await machineName(d)).toBe("ci")
+  })
+})
