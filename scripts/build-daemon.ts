@@ -21,7 +21,7 @@
  * while a second run started beside them (notes/flaky-once.md).
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync } from "node:fs"
-import { join } from "node:path"
+import { basename, join } from "node:path"
 import { fileURLToPath } from "node:url"
 
 const REPO = fileURLToPath(new URL("..", import.meta.url))
@@ -36,7 +36,7 @@ export async function buildDaemon(outdir = DAEMON_DIST): Promise<string> {
   const built = new Set<string>()
   try {
     await buildInto(staging)
-    for (const name of readdirSync(staging)) {
+    for (const name of installOrder(readdirSync(staging))) {
       const from = join(staging, name)
       const to = join(outdir, name)
       built.add(name)
@@ -49,6 +49,12 @@ export async function buildDaemon(outdir = DAEMON_DIST): Promise<string> {
   }
   pruneOldBuilds(outdir, built)
   return `${outdir}/bin.js`
+}
+
+/** Chunks (new names) first, entry points last: a `bin.js` in place never names a chunk not yet there. */
+export function installOrder(names: readonly string[]): string[] {
+  const isEntry = (name: string) => ENTRY_FILES.has(name.replace(/\.map$/, ""))
+  return [...names.filter((n) => !isEntry(n)), ...names.filter(isEntry)]
 }
 
 function sameBytes(a: string, b: string): boolean {
@@ -75,14 +81,19 @@ function pruneOldBuilds(outdir: string, built: ReadonlySet<string>): void {
   }
 }
 
+const ENTRY_POINTS = [
+  `${REPO}apps/overlord/src/bin.ts`,
+  `${REPO}apps/overlord/src/embedded-server-worker.ts`,
+  `${REPO}packages/store/src/sqlite-checkpoint-worker.ts`,
+  `${REPO}apps/server/src/ai-indexer-worker.ts`,
+]
+
+/** What each entry point is written as (`naming.entry`), e.g. `bin.js`. */
+const ENTRY_FILES = new Set(ENTRY_POINTS.map((p) => `${basename(p, ".ts")}.js`))
+
 async function buildInto(outdir: string): Promise<void> {
   const result = await Bun.build({
-    entrypoints: [
-      `${REPO}apps/overlord/src/bin.ts`,
-      `${REPO}apps/overlord/src/embedded-server-worker.ts`,
-      `${REPO}packages/store/src/sqlite-checkpoint-worker.ts`,
-      `${REPO}apps/server/src/ai-indexer-worker.ts`,
-    ],
+    entrypoints: ENTRY_POINTS,
     outdir,
     target: "bun",
     splitting: true,

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, uti
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
-import { buildDaemon } from "../build-daemon.ts"
+import { buildDaemon, installOrder } from "../build-daemon.ts"
 
 const out = mkdtempSync(join(tmpdir(), "overlord-rebuild-"))
 afterAll(() => rmSync(out, { recursive: true, force: true }))
@@ -60,5 +60,15 @@ describe("rebuilding the daemon's bundle", () => {
     writeFileSync(bin, "// not this build\n")
     await buildDaemon(out)
     expect(readFileSync(bin).equals(first)).toBe(true)
+  }, 120_000)
+
+  it("puts the chunks in place before the entry points that import them", async () => {
+    const bin = await buildDaemon(out)
+    const code = readFileSync(bin, "utf8")
+    const chunk = /from\s*"\.\/(bin-[^"]+\.js)"/.exec(code)?.[1]
+    expect(chunk, "bin.js imports a chunk").toBeDefined()
+    const order = installOrder(["bin.js", "bin.js.map", chunk!, `${chunk}.map`, "embedded-server-worker.js"])
+    expect(order.slice(0, 2)).toEqual([chunk, `${chunk}.map`])
+    expect(order.indexOf("bin.js")).toBeGreaterThan(order.indexOf(chunk!))
   }, 120_000)
 })

@@ -153,7 +153,7 @@ export function describeExactlyOnce(engine: string, makeDatabase: MakeDatabase, 
         if (after > before && after < diskBytes(w)) midStream += 1
       }
       console.log(
-        `[daemon kills] seed ${SEED}: stored bytes after each of ${KILLS} kills: ${progress.join(", ")} (disk ${diskBytes(w)})`,
+        `[daemon kills] seed ${SEED}: stored bytes after each of ${KILLS} kills: ${progress.join(", ")} (disk ${diskBytes(w)}); ${midStream} mid-stream`,
       )
       // The kills must have landed while bytes were flowing, not after everything was synced.
       expect(midStream).toBeGreaterThanOrEqual(5)
