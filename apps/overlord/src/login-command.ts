@@ -114,7 +114,7 @@ export async function login(paths: HomePaths, url: string, options: LoginOptions
   const saved = { url: origin, token: credential.token, machineId: credential.machineId }
   saveServerCredentials(paths, saved)
   options.print(
-    `Paired ${machine.name} with ${origin}. \`overlord start\` now syncs there (a running daemon switches by itself).`,
+    `Paired ${machine.name} with ${origin}. \`overlord start\` now syncs there. A running daemon already paired switches by itself; one running the embedded server needs a restart (\`overlord stop && overlord start\`).`,
   )
   return saved
 }
