@@ -44,6 +44,8 @@ import { DAEMON_VERSION } from "./sync-engine.ts"
 
 /** How many of each kind of problem `overlord status` names without `--verbose`. */
 const STATUS_LATEST = 5
+/** How long `overlord start` waits for a paired server to list the user's machines (the unique-name check). */
+const START_NAME_CHECK_MS = 2_000
 
 class CliError extends Error {}
 
@@ -104,7 +106,9 @@ export function buildCli(): Command {
         if (opts.name) saveMachineName(p, opts.name)
         const pairing = loadServerCredentials(p)
         if (pairing && (!opts.server || opts.server.replace(/\/$/, "") === pairing.url))
-          await ensureUniqueName(p, pairing.url, pairing, (l) => console.log(l))
+          // A laptop offline (or a server behind a firewall that drops packets) must not hold up its
+          // daemon: the name is checked again at the next start, and the daemon syncs once the server is back.
+          await ensureUniqueName(p, pairing.url, pairing, (l) => console.log(l), START_NAME_CHECK_MS)
         if (opts.foreground) {
           runMain(
             Layer.launch(

@@ -130,19 +130,25 @@ export async function ensureUniqueName(
   origin: string,
   credential: Api.MachineCredential,
   print: (line: string) => void,
+  timeoutMs = REQUEST_TIMEOUT_MS,
 ): Promise<MachineIdentity> {
   const machine = loadMachine(paths)
-  const name = uniqueName(machine.name, await namesTaken(origin, credential, machine.machineId))
+  const name = uniqueName(machine.name, await namesTaken(origin, credential, machine.machineId, timeoutMs))
   if (name === machine.name) return machine
   print(`Another of your machines is named ${machine.name}: this one is now ${name} (rename it with --name).`)
   return saveMachineName(paths, name)
 }
 
 /** The names of the user's other machines (not revoked), or none when the server does not say. */
-async function namesTaken(origin: string, credential: Api.MachineCredential, machineId: string): Promise<Set<string>> {
+async function namesTaken(
+  origin: string,
+  credential: Api.MachineCredential,
+  machineId: string,
+  timeoutMs: number,
+): Promise<Set<string>> {
   const res = await fetch(`${origin}/api/v1/machines`, {
     headers: { authorization: `Bearer ${credential.token}` },
-    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    signal: AbortSignal.timeout(timeoutMs),
   }).catch(() => null)
   if (!res?.ok) return new Set()
   const body = (await res.json().catch(() => null)) as { machines?: readonly Api.Machine[] } | null
