@@ -1,76 +1,16 @@
 /**
  * The sync connection without a port: a socket stand-in collects what the server sends, a real
- * SQLite store (in memory) stores, and a counting wrapper shows how appends were grouped.
+ * SQLite store (in memory) stores, and a counting wrapper shows how appends were grouped
+ * (`support/sync-connection-rig.ts`).
  */
-import { encodeAppendFrame, Sync } from "@overlord/protocol"
-import { type Append, fromEngine, type Interface as StoreApi } from "@overlord/store"
-import { SqliteEngine } from "@overlord/store/sqlite"
 import { describe, expect, it } from "vitest"
-import { LiveHub } from "../src/live-hub.ts"
-import { openSyncConnection, SyncPresence } from "../src/sync-socket.ts"
+import { connectSyncInMemory, frame, line, SID } from "./support/sync-connection-rig.ts"
 
 const enc = new TextEncoder()
-const SID = "11111111-2222-3333-4444-555555555555"
-const KEY = `-home-dev-proj/${SID}.jsonl`
-const line = (uuid: string) =>
-  `${JSON.stringify({ type: "user", uuid, sessionId: SID, timestamp: "2026-11-01T10:00:00.000Z", message: { role: "user", content: `prompt ${uuid}` } })}\n`
-
-function frame(seq: number, fromOffset: number, text: string, fileKey = KEY): Uint8Array {
-  const payload = enc.encode(text)
-  return encodeAppendFrame(
-    { type: "append", seq, fileKey, generation: 0, identity: "1:1", fromOffset, toOffset: fromOffset + payload.length },
-    payload,
-  )
-}
-
-async function connect(options: { groupChunks?: number } = {}) {
-  const engine = new SqliteEngine({ path: ":memory:" })
-  const userId = engine.ensureUser("alice")
-  const token = engine.issueToken({ userId, kind: "machine", machineUid: "m-1" })
-  // An engine that asks for more chunks per group (PlanetScale's `MysqlEngine` asks 8).
-  const base = fromEngine(options.groupChunks ? Object.assign(engine, { groupChunks: options.groupChunks }) : engine)
-  const groups: number[][] = []
-  const store: StoreApi = {
-    ...base,
-    append: (actor, appends: readonly Append[]) => {
-      groups.push(appends.map((a) => a.header.seq))
-      return base.append(actor, appends)
-    },
-  }
-  const sent: Sync.ServerMessage[] = []
-  let closed: number | null = null
-  const conn = openSyncConnection(
-    {
-      send: (data) => sent.push(JSON.parse(data) as Sync.ServerMessage),
-      close: (code) => {
-        closed = code ?? null
-      },
-    },
-    store,
-    new LiveHub(store),
-    new SyncPresence(),
-  )
-  conn.onMessage(
-    JSON.stringify({
-      type: "hello",
-      protocolVersion: Sync.PROTOCOL_VERSION,
-      daemonVersion: "test",
-      machineId: "m-1",
-      machineName: "laptop",
-      token,
-    }),
-  )
-  const until = async (done: () => boolean) => {
-    for (let i = 0; i < 500 && !done(); i++) await Bun.sleep(2)
-    if (!done()) throw new Error(`timed out; sent: ${JSON.stringify(sent)}`)
-  }
-  await until(() => sent.some((m) => m.type === "welcome"))
-  return { engine, userId, conn, sent, groups, until, closed: () => closed }
-}
 
 describe("sync connection", () => {
   it("stores frames that arrive together in one group and answers each, in order", async () => {
-    const c = await connect()
+    const c = await connectSyncInMemory()
     const lines = ["u1", "u2", "u3", "u4"].map(line)
     let offset = 0
     for (const [i, text] of lines.entries()) {
@@ -97,7 +37,7 @@ describe("sync connection", () => {
     [undefined, [4, 4]],
     [8, [8]],
   ])("holds the engine's chunks per group (%s), four by default", async (groupChunks, sizes) => {
-    const c = await connect(groupChunks ? { groupChunks } : {})
+    const c = await connectSyncInMemory(groupChunks ? { groupChunks } : {})
     // Eight whole 1 MiB chunks of one file, as a backfill of a large file sends them.
     const chunk = (i: number) => {
       const head = line(`big-${i}`)
@@ -115,7 +55,7 @@ describe("sync connection", () => {
   })
 
   it("keeps text messages in their place between groups, and answers an invalid frame in turn", async () => {
-    const c = await connect()
+    const c = await connectSyncInMemory()
     const a = line("u1")
     const b = line("u2")
     c.conn.onMessage(frame(1, 0, a))

@@ -7,57 +7,16 @@ import { Database } from "bun:sqlite"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { encodeAppendFrame, Sync } from "@overlord/protocol"
-import { fromEngine, type Interface as StoreApi } from "@overlord/store"
+import { fromEngine } from "@overlord/store"
 import { SqliteEngine } from "@overlord/store/sqlite"
 import { afterEach, describe, expect, it } from "vitest"
-import { LiveHub } from "../src/live-hub.ts"
-import { openSyncConnection, SyncPresence } from "../src/sync-socket.ts"
+import { frame as appendFrame, connectSync, SID } from "./support/sync-connection-rig.ts"
 
-const enc = new TextEncoder()
-const SID = "11111111-2222-3333-4444-555555555555"
-const KEY = `-home-dev-proj/${SID}.jsonl`
 const text = `${JSON.stringify({ type: "user", uuid: "u1", sessionId: SID, timestamp: "2026-11-01T10:00:00.000Z", message: { role: "user", content: "hi" } })}\n`
-const payload = enc.encode(text)
-const frame = encodeAppendFrame(
-  { type: "append", seq: 1, fileKey: KEY, generation: 0, identity: "1:1", fromOffset: 0, toOffset: payload.length },
-  payload,
-)
+const frame = appendFrame(1, 0, text)
 
 let dir = ""
 afterEach(() => rmSync(dir, { recursive: true, force: true }))
-
-async function connect(store: StoreApi, token: string) {
-  const sent: Sync.ServerMessage[] = []
-  let closed: number | null = null
-  const conn = openSyncConnection(
-    {
-      send: (data) => sent.push(JSON.parse(data) as Sync.ServerMessage),
-      close: (code) => {
-        closed = code ?? null
-      },
-    },
-    store,
-    new LiveHub(store),
-    new SyncPresence(),
-  )
-  const until = async (done: () => boolean) => {
-    for (let i = 0; i < 2000 && !done(); i++) await Bun.sleep(2)
-    if (!done()) throw new Error(`timed out; sent: ${JSON.stringify(sent)}`)
-  }
-  conn.onMessage(
-    JSON.stringify({
-      type: "hello",
-      protocolVersion: Sync.PROTOCOL_VERSION,
-      daemonVersion: "test",
-      machineId: "m-1",
-      machineName: "laptop",
-      token,
-    }),
-  )
-  await until(() => sent.some((m) => m.type === "welcome"))
-  return { conn, sent, until, closed: () => closed }
-}
 
 describe("sync connection, store unavailable", () => {
   it("tells the daemon to retry later, acknowledges nothing, and stores the bytes once when sent again", async () => {
@@ -68,7 +27,7 @@ describe("sync connection, store unavailable", () => {
     const token = engine.issueToken({ userId, kind: "machine", machineUid: "m-1" })
     const store = fromEngine(engine)
 
-    const first = await connect(store, token)
+    const first = await connectSync(store, token, { polls: 2000 })
     // Another process holds the write lock (a long migration, a backup): the group cannot commit.
     const other = new Database(path)
     other.run("BEGIN IMMEDIATE")
@@ -82,7 +41,7 @@ describe("sync connection, store unavailable", () => {
     other.close()
 
     // The daemon reconnects after its backoff and sends the same bytes from the offset it was told.
-    const second = await connect(store, token)
+    const second = await connectSync(store, token, { polls: 2000 })
     const welcome = second.sent.find((m) => m.type === "welcome")
     expect(welcome?.type === "welcome" && welcome.cursors).toEqual([])
     second.conn.onMessage(frame)
