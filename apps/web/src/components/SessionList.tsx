@@ -10,6 +10,7 @@ import { type MachineNames, machineLabel, useMachines } from "../machines.ts"
 import { hrefWith, navigate, sessionHref } from "../router.ts"
 import { GeneratedMark } from "./GeneratedTitle.tsx"
 import { PairLaptopHint } from "./PairLaptopHint.tsx"
+import { SharedWithMeSection, useSharedWithMe } from "./SharedSessions.tsx"
 
 const LIST_PAGE = 100
 const ROW_HEIGHT = 58
@@ -100,6 +101,8 @@ export const SessionList = ({ params }: { params: URLSearchParams }) => {
   const now = useNow()
   const projects = useAsync((s) => api.projects(s), [])
   const machines = useMachines()
+  const shared = useSharedWithMe()
+  const sharedCount = shared.state === "ok" ? shared.value.sessions.length : 0
 
   const fetchPage = useCallback(
     (from: string | null, reset: boolean) => {
@@ -230,6 +233,13 @@ export const SessionList = ({ params }: { params: URLSearchParams }) => {
         )}
       </form>
       {error && <div className="error pad">{error}</div>}
+      {/* Filters apply to my own sessions only: with one set, the shared ones are not shown unfiltered beside them. */}
+      {!hasAnyFilter(filters) && shared.state === "ok" && sharedCount > 0 && (
+        <SharedWithMeSection shares={shared.value.sessions} now={now} />
+      )}
+      {!hasAnyFilter(filters) && shared.state === "error" && (
+        <div className="error pad">Sessions shared with you: {shared.error}</div>
+      )}
       <div className="list-scroll" ref={scrollRef} data-testid="session-list">
         {!loading && sessions.length === 0 && !error && (
           <div className="muted pad" data-testid="no-sessions">
@@ -237,7 +247,10 @@ export const SessionList = ({ params }: { params: URLSearchParams }) => {
               "No sessions match these filters."
             ) : (
               <>
-                No sessions yet. <PairLaptopHint />
+                {sharedCount > 0
+                  ? "No sessions of your own yet (other users' are under Shared with me). "
+                  : "No sessions yet. "}
+                <PairLaptopHint />
               </>
             )}
           </div>
