@@ -21,6 +21,11 @@
  * daemon's start-up is inside the time, as in backfill.ts. CPU: utime + stime of the daemon and of the
  * server process at "stored", `mariadbd`'s for the network engines, and the bridge's (a process of its own,
  * `planetscale-bridge-process.ts`: real PlanetScale is remote, so its work must not take the client's CPU).
+ * Peak RSS: VmHWM of the server process and of the daemon, read after the exactly-once check, before either
+ * stops (the server's inbox is bounded by the daemon's window; what grows with `Engine.groupChunks` is one
+ * group's store work, so this is where a larger group would show). Server VmHWM, 100 MB slice, load 0.1-2.1:
+ * SQLite 139-151 MB, MariaDB 225-238, PlanetScale 186-223 with 4 chunks a group (6 runs) and 200-244 with 8
+ * (9 runs, interleaved with the 4s): the spread of one setting is about as wide as the step between them.
  * Load: /proc/loadavg (1 min) before and at "stored". `--repeat N` rotates the engine order each round
  * (round r starts at engine r mod 3), so no engine always runs first on a cold machine.
  * `--window 64,256` runs each engine once per daemon window (`OVERLORD_WINDOW`, frames in flight), in turn.
@@ -176,6 +181,9 @@ interface EngineResult {
   readonly mariadbCpuS: number | null
   /** The PlanetScale bridge's CPU over the run (its own process: real PlanetScale costs the client nothing). */
   readonly bridgeCpuS: number | null
+  /** VmHWM (MB) at the end of the run: the server's peak holds its inbox and the store's work for one group. */
+  readonly serverPeakRssMb: number
+  readonly daemonPeakRssMb: number
   readonly loadBefore: number
   readonly loadAtStored: number
   readonly bridgeRequests: number | null
@@ -366,6 +374,9 @@ async function runEngine(
         console.error(
           `  ${engine}: EXACTLY-ONCE CHECK FAILED: sessions ${totals.sessions}/${slice.sessions}, entries ${totals.entries}/${slice.lines}, export mismatches: ${mismatches.join(", ")}`,
         )
+      // Read before either process stops (VmHWM goes with the process); the export above is inside it.
+      const serverPeakRssMb = (readProc(server.proc.child.pid!)?.hwmKb ?? 0) / 1024
+      const daemonPeakRssMb = (readProc(daemon.pid)?.hwmKb ?? 0) / 1024
       return {
         engine,
         round,
@@ -377,6 +388,8 @@ async function runEngine(
         serverCpuS: at.serverCpu,
         mariadbCpuS,
         bridgeCpuS: at.bridgeCpu,
+        serverPeakRssMb,
+        daemonPeakRssMb,
         loadBefore,
         loadAtStored: at.load,
         bridgeRequests,
@@ -459,7 +472,7 @@ try {
         console.error(`round ${round + 1}/${REPEAT}: ${engine}, window ${window || "default"} (load ${loadavg()})`)
         const r = await runEngine(engine, round, window, maria)
         console.error(
-          `  ${engine}: ${fmt(r.storedS, 2)} s, ${fmt(r.mbPerS)} MB/s, ${fmt(r.linesPerS, 0)} lines/s, commits ${r.commits ?? "-"}, exactly once: ${r.exactlyOnce}`,
+          `  ${engine}: ${fmt(r.storedS, 2)} s, ${fmt(r.mbPerS)} MB/s, ${fmt(r.linesPerS, 0)} lines/s, commits ${r.commits ?? "-"}, peak RSS server ${fmt(r.serverPeakRssMb, 0)} MB / daemon ${fmt(r.daemonPeakRssMb, 0)} MB, exactly once: ${r.exactlyOnce}`,
         )
         results.push(r)
       }
@@ -483,13 +496,13 @@ const cpu = (r: EngineResult) =>
 const lines = [
   "",
   `slice: ${fmt(mb(slice.bytes))} MB, ${slice.files} files, ${slice.lines} lines, ${slice.sessions} sessions; usage tokens equal on every engine: ${sameTokens} (${[...tokens].join(", ")})`,
-  "| round | engine | window | MB/s | lines/s | ratio to SQLite | daemon CPU | server CPU | load (start → stored) | MariaDB commits | bridge requests | exactly once |",
-  "|---|---|---|---|---|---|---|---|---|---|---|---|",
+  "| round | engine | window | MB/s | lines/s | ratio to SQLite | daemon CPU | server CPU | peak RSS server / daemon | load (start → stored) | MariaDB commits | bridge requests | exactly once |",
+  "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
   ...results.map((r) => {
     const sqlite = results.find((s) => s.round === r.round && s.engine === "sqlite" && s.window === r.window)
     const groups = r.commits === null ? "" : String(r.commits)
     const requests = r.bridgeRequests === null ? "" : String(r.bridgeRequests)
-    return `| ${r.round + 1} | ${label[r.engine]} | ${r.window || "default"} | ${fmt(r.mbPerS)} | ${fmt(r.linesPerS, 0)} | ${sqlite ? `${fmt((100 * r.mbPerS) / sqlite.mbPerS, 0)} %` : ""} | ${fmt(r.daemonCpuS)} s | ${cpu(r)} | ${fmt(r.loadBefore, 2)} → ${fmt(r.loadAtStored, 2)} | ${groups} | ${requests} | ${r.exactlyOnce ? `yes (${r.exportedFiles} files exported)` : "NO"} |`
+    return `| ${r.round + 1} | ${label[r.engine]} | ${r.window || "default"} | ${fmt(r.mbPerS)} | ${fmt(r.linesPerS, 0)} | ${sqlite ? `${fmt((100 * r.mbPerS) / sqlite.mbPerS, 0)} %` : ""} | ${fmt(r.daemonCpuS)} s | ${cpu(r)} | ${fmt(r.serverPeakRssMb, 0)} / ${fmt(r.daemonPeakRssMb, 0)} MB | ${fmt(r.loadBefore, 2)} → ${fmt(r.loadAtStored, 2)} | ${groups} | ${requests} | ${r.exactlyOnce ? `yes (${r.exportedFiles} files exported)` : "NO"} |`
   }),
 ]
 console.error(lines.join("\n"))
