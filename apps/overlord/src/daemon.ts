@@ -169,17 +169,6 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger) =>
           }),
       )
       if (remoteConfig.enabled) log.info("remote commands are enabled on this machine")
-      // The server the engine syncs to now, for the state file: a new login may have moved it since start.
-      let syncingTo = target.serverUrl
-      const stored = target.credentials
-      const credentials: CredentialSource | undefined = stored && {
-        watch: stored.watch,
-        current: () => {
-          const c = stored.current()
-          if (c) syncingTo = c.serverUrl
-          return c
-        },
-      }
       const engine = yield* Effect.acquireRelease(
         Effect.sync(() => {
           const e = new SyncEngine({
@@ -195,7 +184,7 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger) =>
             machineId: machine.machineId,
             machineName: machine.name,
             token: target.machineToken,
-            ...(credentials ? { credentials } : {}),
+            ...(target.credentials ? { credentials: target.credentials } : {}),
             log,
             ...(config.chunkBytes ? { chunkBytes: config.chunkBytes } : {}),
             ...(config.window ? { window: config.window } : {}),
@@ -224,13 +213,7 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger) =>
       const writeState = Effect.promise(async () => {
         const s = engine.status()
         const sandboxStatus = sandboxSync?.status() ?? []
-        const fingerprint = JSON.stringify([
-          s,
-          syncingTo,
-          sandboxStatus,
-          warnings.length,
-          warnings[warnings.length - 1],
-        ])
+        const fingerprint = JSON.stringify([s, sandboxStatus, warnings.length, warnings[warnings.length - 1]])
         if (fingerprint === lastFingerprint && Date.now() - lastWrite < HEARTBEAT_MS) return
         lastFingerprint = fingerprint
         lastWrite = Date.now()
@@ -239,7 +222,7 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger) =>
           startedAt,
           updatedAt: new Date().toISOString(),
           connected: s.connected,
-          serverUrl: syncingTo,
+          serverUrl: s.serverUrl,
           dashboardUrl: target.loginUrl,
           claudeDir: config.claudeDir,
           filesTracked: s.filesTracked,

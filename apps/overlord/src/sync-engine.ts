@@ -227,7 +227,8 @@ export class SyncEngine {
   status(): SyncStatus {
     return {
       connected: this.connection.ready,
-      serverUrl: this.options.serverUrl,
+      // The connection's: a new `overlord login` may have moved it to another server since start.
+      serverUrl: this.connection.serverUrl,
       filesTracked: this.files.size,
       bytesPending: this.files.bytesPending(),
       ...this.report.history(),
@@ -337,7 +338,7 @@ export class SyncEngine {
     this.report.clearError()
     this.serverCursors = new Map(msg.cursors.map((c) => [c.fileKey, c]))
     this.factsFrameLimit = msg.factsVersion === FACTS_VERSION ? msg.limits.maxFrameBytes : 0
-    this.options.log.info(`connected to ${this.options.serverUrl}; the server holds ${msg.cursors.length} files`)
+    this.options.log.info(`connected to ${this.connection.serverUrl}; the server holds ${msg.cursors.length} files`)
     const queued = this.scheduler.backfillQueued()
     // Side by side, a few hundred at a time: each is a stat and a read of the bytes before the server's
     // offset, and one after another they held up every restart for a history's thousands of files.
