@@ -1,7 +1,7 @@
 /**
  * Summarises a `.cpuprofile` (from `bun --cpu-prof`): self time by function and by source file, and
  * inclusive time for a few functions of interest.
- * `bun scripts/bench/prof-summary.ts <file.cpuprofile> [top] [--until-s S]`
+ * `bun scripts/bench/prof-summary.ts <file.cpuprofile> [top] [--from-s S] [--until-s S]`
  */
 import { readFileSync } from "node:fs"
 
@@ -27,11 +27,15 @@ for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
 // index and stops: the shutdown and the quiet collection after a backfill otherwise fill the profile).
 const untilArg = process.argv.indexOf("--until-s")
 const untilUs = untilArg > 0 ? Number(process.argv[untilArg + 1]) * 1e6 : Number.POSITIVE_INFINITY
+// `--from-s S`: and none before S seconds (one phase of a server's life, e.g. an ingest window).
+const fromArg = process.argv.indexOf("--from-s")
+const fromUs = fromArg > 0 ? Number(process.argv[fromArg + 1]) * 1e6 : 0
 const self = new Map<number, number>()
 let elapsed = 0
 for (let i = 0; i < p.samples.length; i++) {
   elapsed += p.timeDeltas[i] ?? 0
   if (elapsed > untilUs) break
+  if (elapsed < fromUs) continue
   self.set(p.samples[i]!, (self.get(p.samples[i]!) ?? 0) + (p.timeDeltas[i] ?? 0))
 }
 const total = [...self.values()].reduce((a, b) => a + b, 0)

@@ -3,8 +3,10 @@
  * whether it arrives whole or in the daemon's 1 MiB pieces, every stored row stays within 1 MiB, and
  * an export streams in pieces no larger than one statement's budget. Chunks are stored zstd-compressed
  * when that saves an eighth (the base64 image) and raw when not (random bytes); rows stored raw before
- * the `codec` column existed read as before; a codec this server does not know fails the read. Through
- * both connectors; the PlanetScale bridge enforces PlanetScale's request and result limits.
+ * the `codec` column existed read as before; a codec this server does not know fails the read. Short
+ * whole lines of one file go several to a row (line blocks), read back by every reader, and lines
+ * stored before blocks read as before. Through both connectors; the PlanetScale bridge enforces
+ * PlanetScale's request and result limits.
  */
 import { randomBytes } from "node:crypto"
 import type { Sync } from "@overlord/protocol"
@@ -233,6 +235,100 @@ for (const [name, connect] of Object.entries(connectors)) {
       expect(out!._tag).toBe("Ack")
       await opened.client.query("UPDATE line_chunks SET codec = 7")
       await expect(exportedBytes(opened, actor)).rejects.toBeInstanceOf(UnknownChunkCodec)
+    })
+
+    it("stores short whole lines of one file several to a row, and reads each back byte for byte", async () => {
+      const opened = await connect()
+      const actor = await machine(opened.engine)
+      const OTHER = "99999999-2222-3333-4444-555555555555"
+      const otherKey = `-home-dev-proj/${OTHER}.jsonl`
+      // Lines like a transcript's: the same keys again and again, some text unique to each line.
+      const lineOf = (sid: string, i: number) =>
+        `{"type":"${i % 2 ? "assistant" : "user"}","uuid":"u${i}","sessionId":"${sid}","message":{"role":"user","content":"line ${i} ${"word".repeat(i % 300)} ${randomBytes(8).toString("hex")}"}}\n`
+      const mainLines = Array.from({ length: 400 }, (_, i) => lineOf(SID, i))
+      const otherLines = Array.from({ length: 50 }, (_, i) => lineOf(OTHER, i))
+      // The main file's last line arrives unterminated in the first group and ends in the second.
+      const open = mainLines[399]!
+      const firstGroup = enc.encode(mainLines.slice(0, 399).join("") + open.slice(0, 40))
+      const rest = enc.encode(open.slice(40))
+      const other = enc.encode(otherLines.join(""))
+      const half = firstGroup.indexOf(0x0a, firstGroup.length >> 1) + 1
+      const outs = await opened.engine.append(actor, [
+        appendOf(0, firstGroup.subarray(0, half), 0),
+        { ...appendOf(0, other, 1), header: { ...appendOf(0, other, 1).header, fileKey: otherKey } },
+        appendOf(half, firstGroup.subarray(half), 2),
+      ])
+      expect(outs.map((o) => o._tag)).toEqual(["Ack", "Ack", "Ack"])
+      const { rows: open1 } = await opened.client.query<{ block_seq: number | null; is_terminated: number }>(
+        "SELECT block_seq, is_terminated FROM entries WHERE is_terminated = 0",
+      )
+      expect(open1).toEqual([{ block_seq: null, is_terminated: 0 }])
+      const [more] = await opened.engine.append(actor, [appendOf(firstGroup.length, rest, 3)])
+      expect(more!._tag).toBe("Ack")
+
+      // Few rows: blocks of at most 256 KiB, each holding one file's lines only.
+      const mainFile = enc.encode(mainLines.join(""))
+      const { rows: counted } = await opened.client.query<{ n: number }>("SELECT count(*) AS n FROM line_chunks")
+      expect(counted[0]!.n).toBeLessThan(20)
+      const { rows: placed } = await opened.client.query<{ blocks: number; mixed: number; inBlocks: number }>(
+        `SELECT count(DISTINCT e.block_seq) AS blocks, sum(e.file_id <> b.file_id) AS mixed, count(*) AS inBlocks
+         FROM entries e JOIN entries b ON b.seq = e.block_seq`,
+      )
+      expect(placed[0]!.mixed).toBe(0)
+      expect(placed[0]!.inBlocks).toBe(449)
+      expect(placed[0]!.blocks).toBeGreaterThan(2)
+
+      // Each line through every reader: export, the transcript page, search, and a restarted daemon's tails.
+      expect(sameBytes(await exportedBytes(opened, actor), mainFile)).toBe(true)
+      expect(sameBytes(await collectBytes((await opened.engine.exportFile(actor, OTHER, otherKey))!), other)).toBe(true)
+      const page = (await opened.engine.listEntries(actor, SID, { limit: 1000 }))!
+      expect(page.entries.map((e) => e.line)).toEqual(mainLines.map((l) => l.slice(0, -1)))
+      while ((await opened.engine.indexForSearch(100)) > 0) {}
+      const found = await opened.engine.search(actor, '"line 257"', 10)
+      expect(found.hits.map((h) => h.snippet)).toEqual([expect.stringContaining("257")])
+      const { cursors } = await opened.engine.openMachine({ userId: actor.userId }, "m-1", "laptop")
+      for (const [key, bytes] of [
+        [KEY, mainFile],
+        [otherKey, other],
+      ] as const) {
+        const cursor = cursors.find((c) => c.fileKey === key)!
+        expect(cursor.offset).toBe(bytes.length)
+        const tail = Buffer.from(cursor.tail!, "base64")
+        expect(tail.length).toBeGreaterThan(0)
+        expect(sameBytes(tail, bytes.subarray(bytes.length - tail.length))).toBe(true)
+      }
+    }, 120_000)
+
+    it("reads lines stored before line blocks, after the migration that adds them, and blocks new ones", async () => {
+      const opened = await connect()
+      const actor = await machine(opened.engine)
+      const lines = Array.from(
+        { length: 30 },
+        (_, i) => `{"type":"user","uuid":"u${i}","sessionId":"${SID}","message":{"content":"hello ${i}"}}\n`,
+      )
+      const file = enc.encode(lines.join(""))
+      // One line a group: each in rows of its own, as every line was before blocks.
+      let at = 0
+      for (const [seq, line] of lines.slice(0, 20).entries()) {
+        const bytes = enc.encode(line)
+        expect((await opened.engine.append(actor, [appendOf(at, bytes, seq)]))[0]!._tag).toBe("Ack")
+        at += bytes.length
+      }
+      const version =
+        MYSQL_MIGRATIONS.findIndex((m) =>
+          m.some((st) => typeof st !== "string" && "column" in st && st.column === "block_seq"),
+        ) + 1
+      await opened.client.query("ALTER TABLE entries DROP COLUMN block_seq, DROP COLUMN block_at")
+      await opened.client.query("DELETE FROM schema_migrations WHERE version = ?", [version])
+      expect(await migrateMysql(opened.client)).toEqual([version])
+      expect(sameBytes(await exportedBytes(opened, actor), file.subarray(0, at))).toBe(true)
+      const [out] = await opened.engine.append(actor, [appendOf(at, file.subarray(at), 20)])
+      expect(out!._tag).toBe("Ack")
+      const { rows } = await opened.client.query<{ n: number }>(
+        "SELECT count(*) AS n FROM entries WHERE block_seq IS NOT NULL",
+      )
+      expect(rows[0]!.n).toBe(10)
+      expect(sameBytes(await exportedBytes(opened, actor), file)).toBe(true)
     })
 
     it("stores a 64 MB line sent in the daemon's 1 MiB pieces, four to a group, byte for byte", async () => {

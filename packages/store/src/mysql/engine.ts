@@ -62,7 +62,7 @@ export interface MysqlEngineOptions {
 export class MysqlEngine implements Engine {
   readonly name: string
   /**
-   * PlanetScale: 8 chunks a group, not 4. Each statement is an HTTPS request, so a group costs ~13 round
+   * 8 chunks a group, not the socket's 4. PlanetScale first: each statement is an HTTPS request, so a group costs ~13 round
    * trips whatever it holds (~360 ms at 20 ms a request); end to end, 100 MB of history, 6 interleaved
    * pairs at load 1.2-4.9: 8.7-11.1 MB/s with 4 chunks, 9.1-15.5 with 8 (mean group 4.0 → 6.7-7.1 MB, the
    * daemon's 16 MiB window holding about two groups; 481-514 → 299-370 requests). A group holds the seq
@@ -70,9 +70,12 @@ export class MysqlEngine implements Engine {
    * backfill waits for the group being stored. The server's peak RSS, 100 MB end to end: 201-244 MB with
    * 8 (mean 222) against 186-223 with 4 (mean 202), a group's work held in several copies at once (lines,
    * hex SQL text, the driver's request body); per server, since an engine's groups run one at a time.
-   * mysql2 nearby keeps the socket's 4.
+   * mysql2 too, since line blocks: a group there is ~15 statements whose round trips, on a machine whose
+   * cores the daemon, the server and mariadbd share, cost more than their work (2-4 ms each for a
+   * one-row statement, a quarter of a 4 MB group's ~48 ms). End to end, 100 MB, interleaved, load
+   * 1.0-1.2: 79-82 MB/s with 4 chunks, 85-90 with 8; server RSS 245-262 MB against 253-277.
    */
-  readonly groupChunks?: number
+  readonly groupChunks = 8
   /**
    * Groups and resets of this engine run one at a time, as the sync socket sends them: two at once
    * would queue on the seq counter row anyway, and two creating the same file could deadlock on the
@@ -94,7 +97,6 @@ export class MysqlEngine implements Engine {
     options: MysqlEngineOptions,
   ) {
     this.name = options.name ?? (client.connector === "planetscale" ? "planetscale" : "mysql")
-    if (client.connector === "planetscale") this.groupChunks = 8
     this.ingest = new MysqlIngest(client)
     this.accounts = new MysqlAccounts(client)
     this.ai = new MysqlAi(client)

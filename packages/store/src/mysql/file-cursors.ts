@@ -31,27 +31,35 @@ async function tailsOf(q: MysqlQueryable, files: readonly FileRow[]): Promise<Ma
       byte_offset: number
       raw_len: number
       is_terminated: number
+      block_seq: number | null
+      block_at: number
     }>(
       batch
         .map(
           () =>
-            "(SELECT file_id, seq, byte_offset, raw_len, is_terminated FROM entries WHERE file_id = ? AND superseded = 0 ORDER BY byte_offset DESC LIMIT ?)",
+            "(SELECT file_id, seq, byte_offset, raw_len, is_terminated, block_seq, block_at FROM entries WHERE file_id = ? AND superseded = 0 ORDER BY byte_offset DESC LIMIT ?)",
         )
         .join(" UNION ALL "),
       batch.flatMap((f) => [f.id, TAIL_LINES]),
     )
     if (rows.length === 0) continue
     // A chunk holds at most 1 MiB of its line (stored compressed or not), so only those starting after
-    // this can reach a line's last 32 bytes.
+    // this can reach a line's last 32 bytes. A line in a block is cut from its block (one row).
     const { rows: chunks } = await q.query<{ entry_seq: number; codec: number; bytes: Uint8Array }>(
       `SELECT entry_seq, codec, bytes FROM line_chunks WHERE ${rows.map(() => "(entry_seq = ? AND at > ?)").join(" OR ")}
        ORDER BY entry_seq, at`,
-      rows.flatMap((r) => [r.seq, r.raw_len - TAIL_BYTES - CHUNK_BYTES]),
+      rows.flatMap((r) => (r.block_seq === null ? [r.seq, r.raw_len - TAIL_BYTES - CHUNK_BYTES] : [r.block_seq, -1])),
     )
-    const suffix = new Map<number, Uint8Array>()
+    const stored = new Map<number, Uint8Array>()
     for (const c of chunks) {
       const bytes = decodeChunk(c.codec, c.bytes, c.entry_seq)
-      suffix.set(c.entry_seq, concatBytes(suffix.get(c.entry_seq) ?? new Uint8Array(), bytes))
+      stored.set(c.entry_seq, concatBytes(stored.get(c.entry_seq) ?? new Uint8Array(), bytes))
+    }
+    const suffix = new Map<number, Uint8Array>()
+    for (const r of rows) {
+      const bytes = stored.get(r.block_seq ?? r.seq)
+      if (!bytes) continue
+      suffix.set(r.seq, r.block_seq === null ? bytes : bytes.subarray(r.block_at, r.block_at + r.raw_len))
     }
     const byFile = new Map<number, typeof rows>()
     for (const r of rows) byFile.set(r.file_id, [...(byFile.get(r.file_id) ?? []), r])

@@ -31,11 +31,12 @@ import type { MachineActor } from "../store.ts"
 import type { MysqlClient, MysqlQueryable, SqlValue } from "./client.ts"
 import {
   type ChunkRow,
-  chunksOf,
   decodeChunk,
   type EncodedChunkRow,
   encodeChunks,
   insertChunks,
+  layoutLines,
+  partChunks,
   readLineRange,
   readLines,
 } from "./line-chunks.ts"
@@ -101,19 +102,6 @@ function bySize<T>(rows: readonly T[], sizeOf: (row: T) => number, maxBytes: num
   return runs
 }
 
-/** `parts` (a line's bytes, then maybe its newline) as chunks of the line starting at `lineAt`, `length` bytes in all. */
-function lineChunks(seq: number, parts: readonly Uint8Array[], lineAt: number, length: number): ChunkRow[] {
-  const rows: ChunkRow[] = []
-  let at = 0
-  for (const part of parts) {
-    const take = Math.min(part.length, length - at)
-    if (take <= 0) break
-    rows.push(...chunksOf(seq, part.subarray(0, take), lineAt + at))
-    at += take
-  }
-  return rows
-}
-
 function concatChunks(parts: readonly Uint8Array[]): Uint8Array {
   if (parts.length === 1) return parts[0]!
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
@@ -139,6 +127,9 @@ interface EntryWrite {
   uuid: string | null
   parent_uuid: string | null
   ts: string | null
+  /** Where its bytes are (`line-chunks.ts`): a block's first seq and the line's place in it, or null and 0. */
+  block_seq: number | null
+  block_at: number
 }
 
 /** A usage row's SQL, estimated as an entry's. */
@@ -304,7 +295,7 @@ export class MysqlIngestTx implements IngestTx {
     if (seqs.length === 0) return []
     const rows = await this.rows<EntryRow & { chunk: Uint8Array | null; chunk_codec: number | null }>(
       `SELECT ${ENTRY_COLUMNS_E}, c.codec AS chunk_codec, c.bytes AS chunk FROM entries e
-       LEFT JOIN line_chunks c ON c.entry_seq = e.seq AND e.raw_len <= ${PREFETCH_LINE_BYTES}
+       LEFT JOIN line_chunks c ON c.entry_seq = e.seq AND e.block_seq IS NULL AND e.raw_len <= ${PREFETCH_LINE_BYTES}
        WHERE e.seq IN (${marks(seqs.length)}) ORDER BY e.seq, c.at FOR UPDATE`,
       seqs,
     )
@@ -439,10 +430,22 @@ export class MysqlIngestTx implements IngestTx {
         uuid: optText(c.uuid, "uuid"),
         parent_uuid: optText(c.parent_uuid, "parent uuid"),
         ts: optText(c.ts, "timestamp"),
+        block_seq: null,
+        block_at: 0,
       })
-      chunks.push(...lineChunks(c.entry.seq, c.added, c.entry.raw_len, c.raw_len - c.entry.raw_len))
+      chunks.push(...partChunks(c.entry.seq, c.added, c.entry.raw_len, c.raw_len - c.entry.raw_len))
     }
-    for (const e of plan.entries) {
+    const layout = layoutLines(
+      plan.entries.map((e) => ({
+        seq: e.seq,
+        fileId: e.file_id,
+        terminated: e.terminated === 1,
+        rawLen: e.raw_len,
+        parts: e.parts,
+      })),
+    )
+    chunks.push(...layout.rows)
+    plan.entries.forEach((e, i) => {
       writes.push({
         ...e,
         kind: text(e.kind, "kind"),
@@ -450,16 +453,17 @@ export class MysqlIngestTx implements IngestTx {
         uuid: optText(e.uuid, "uuid"),
         parent_uuid: optText(e.parent_uuid, "parent uuid"),
         ts: optText(e.ts, "timestamp"),
+        block_seq: layout.places[i]!.block_seq,
+        block_at: layout.places[i]!.block_at,
       })
-      chunks.push(...lineChunks(e.seq, e.parts, 0, e.raw_len))
-    }
+    })
     // Statements of about `maxStatementBytes` of SQL, however many lines: 8,000 lines are one or two.
     // The line bytes are compressed while the first of them runs on the server (`encodeChunks`).
     let encoded: EncodedChunkRow[] | undefined
     for (const batch of bySize(writes, entrySqlBytes, this.maxStatementBytes)) {
       const inserting = q.query(
         `INSERT INTO entries (seq, user_id, file_id, session_id, line_no, byte_offset, is_terminated, raw_len, kind, subtype, uuid,
-         parent_uuid, ts) VALUES ${marks(batch.length, tuple(13))}
+         parent_uuid, ts, block_seq, block_at) VALUES ${marks(batch.length, tuple(15))}
          ON DUPLICATE KEY UPDATE is_terminated = VALUES(is_terminated), raw_len = VALUES(raw_len), kind = VALUES(kind),
          subtype = VALUES(subtype), uuid = VALUES(uuid), parent_uuid = VALUES(parent_uuid), ts = VALUES(ts)`,
         batch.flatMap((e) => [
@@ -476,6 +480,8 @@ export class MysqlIngestTx implements IngestTx {
           e.uuid,
           e.parent_uuid,
           e.ts,
+          e.block_seq,
+          e.block_at,
         ]),
       )
       try {

@@ -17,6 +17,14 @@
  * the group's entries insert runs on the server (`encodeChunks`), which takes about as long: store
  * alone, interleaved (load 0.9), 114–133 MB/s against 98–132 before. Chunks under 1 KiB stay raw
  * (`COMPRESS_MIN_BYTES`).
+ *
+ * Line blocks (migration 9): whole lines of one file with consecutive seqs, each at most `BLOCK_BYTES`,
+ * are stored together, `BLOCK_BYTES` at most, as one row keyed by the first one's seq (`at` 0); each
+ * such line's `entries` row says where it is (`block_seq`, `block_at`). A line left open (it may grow)
+ * and a longer line keep rows of their own, as before, with `block_seq` NULL. Why: JSONL lines repeat
+ * their neighbours' keys and values, so a block compresses far better than its lines one by one, and
+ * faster. On the 100 MB history slice: 4.96× instead of 2.57×, compressed in 128 ms instead of 196,
+ * in 1,363 rows instead of ~20,000. A reader finds a line's block through its entry (`StoredChunks`).
  */
 import type { MysqlClient, MysqlQueryable, SqlValue } from "./client.ts"
 
@@ -60,6 +68,91 @@ export function chunksOf(seq: number, bytes: Uint8Array, lineAt: number): ChunkR
     rows.push({ seq, at: lineAt + from, bytes: bytes.subarray(from, Math.min(bytes.length, from + CHUNK_BYTES)) })
   }
   return rows
+}
+
+/** Lines at most this long, of one file, go several to a row; a block holds at most this much. */
+export const BLOCK_BYTES = 256 * 1024
+
+/** A new line to store: its bytes are `parts` up to `rawLen` (a last part may hold its newline). */
+export interface NewLineBytes {
+  readonly seq: number
+  readonly fileId: number
+  readonly terminated: boolean
+  readonly rawLen: number
+  readonly parts: readonly Uint8Array[]
+}
+
+/** Where a line's bytes are: in a block (`block_seq`, `block_at`) or in rows of its own (`block_seq` null). */
+export interface LinePlace {
+  readonly block_seq: number | null
+  readonly block_at: number
+}
+
+const OWN_ROWS: LinePlace = { block_seq: null, block_at: 0 }
+
+/** `parts` up to `length` bytes, as chunks of a line starting at `lineAt`. */
+export function partChunks(seq: number, parts: readonly Uint8Array[], lineAt: number, length: number): ChunkRow[] {
+  const rows: ChunkRow[] = []
+  let at = 0
+  for (const part of parts) {
+    const take = Math.min(part.length, length - at)
+    if (take <= 0) break
+    rows.push(...chunksOf(seq, part.subarray(0, take), lineAt + at))
+    at += take
+  }
+  return rows
+}
+
+/**
+ * The rows for a group's new lines (in seq order) and where each line is. Runs of whole lines of one
+ * file with consecutive seqs, each at most `BLOCK_BYTES`, become blocks of at most `BLOCK_BYTES`; a run
+ * of one line is stored as a line of its own, as is an open line (it may grow: its next bytes are new
+ * chunks at its old length) and a long one.
+ */
+export function layoutLines(lines: readonly NewLineBytes[]): { rows: ChunkRow[]; places: LinePlace[] } {
+  const rows: ChunkRow[] = []
+  const places: LinePlace[] = new Array(lines.length)
+  let from = 0
+  let bytes = 0
+  const flush = (to: number) => {
+    if (to - from === 1) {
+      const line = lines[from]!
+      rows.push(...partChunks(line.seq, line.parts, 0, line.rawLen))
+      places[from] = OWN_ROWS
+    } else if (to - from > 1) {
+      const block = new Uint8Array(bytes)
+      let at = 0
+      const blockSeq = lines[from]!.seq
+      for (let i = from; i < to; i++) {
+        const line = lines[i]!
+        places[i] = { block_seq: blockSeq, block_at: at }
+        for (const chunk of partChunks(line.seq, line.parts, 0, line.rawLen)) {
+          block.set(chunk.bytes, at)
+          at += chunk.bytes.length
+        }
+      }
+      if (bytes > 0) rows.push({ seq: blockSeq, at: 0, bytes: block })
+    }
+    from = to
+    bytes = 0
+  }
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!
+    const alone = !line.terminated || line.rawLen > BLOCK_BYTES
+    const prev = lines[i - 1]
+    const joins =
+      !alone &&
+      i > from &&
+      prev!.fileId === line.fileId &&
+      prev!.seq + 1 === line.seq &&
+      bytes + line.rawLen <= BLOCK_BYTES
+    if (!joins) flush(i)
+    bytes += line.rawLen
+    // A line alone is its own run, so no line joins it.
+    if (alone) flush(i + 1)
+  }
+  flush(lines.length)
+  return { rows, places }
 }
 
 /** A chunk as it is stored: its codec and stored bytes. */
@@ -171,24 +264,26 @@ function concatParts(parts: readonly Uint8Array[], length: number): Uint8Array {
 
 /**
  * The bytes of each line, in the order given. Short lines are fetched in runs of about `maxBytes`, a
- * longer one a few chunks at a time: one result is bounded too (PlanetScale: 64 MiB).
+ * longer one a few chunks at a time: one result is bounded too (PlanetScale: 64 MiB). A line in a block
+ * is a view of its block's bytes, each block read and decoded once per call.
  */
 export async function readLines(
   q: MysqlQueryable,
   lines: readonly StoredLine[],
   maxBytes: number,
 ): Promise<Uint8Array[]> {
-  const bySeq = new Map<number, Uint8Array[]>()
-  const add = (seq: number, bytes: Uint8Array) => {
-    const parts = bySeq.get(seq)
-    if (parts) parts.push(bytes)
-    else bySeq.set(seq, [bytes])
-  }
+  const fetched = new StoredChunks()
+  const longLines = new Map<number, Uint8Array>()
   let i = 0
   while (i < lines.length) {
     const line = lines[i]!
     if (line.raw_len > maxBytes) {
-      if (!bySeq.has(line.seq)) for await (const chunk of longLineChunks(q, line.seq, maxBytes)) add(line.seq, chunk)
+      // Never in a block (a block's lines are at most `BLOCK_BYTES`): its own rows, a few at a time.
+      if (!longLines.has(line.seq)) {
+        const parts: Uint8Array[] = []
+        for await (const chunk of longLineChunks(q, line.seq, maxBytes)) parts.push(chunk)
+        longLines.set(line.seq, concatParts(parts, line.raw_len))
+      }
       i++
       continue
     }
@@ -199,16 +294,13 @@ export async function readLines(
       lines[i]!.raw_len <= maxBytes &&
       (seqs.length === 0 || bytes + lines[i]!.raw_len <= maxBytes)
     ) {
-      if (!bySeq.has(lines[i]!.seq)) seqs.push(lines[i]!.seq)
+      if (!fetched.has(lines[i]!.seq)) seqs.push(lines[i]!.seq)
       bytes += lines[i]!.raw_len
       i++
     }
-    if (seqs.length > 0) {
-      for (const row of await storedChunks(q, seqs))
-        add(row.entry_seq, decodeChunk(row.codec, row.bytes, row.entry_seq))
-    }
+    if (seqs.length > 0) await fetched.read(q, seqs)
   }
-  return lines.map((l) => concatParts(bySeq.get(l.seq) ?? [], l.raw_len))
+  return lines.map((l) => longLines.get(l.seq) ?? fetched.line(l.seq, l.raw_len))
 }
 
 /** A long line's chunks in order, about `maxBytes` of them at a time (keyset on `at`). */
@@ -225,16 +317,73 @@ export async function* longLineChunks(q: MysqlQueryable, seq: number, maxBytes: 
   }
 }
 
-async function storedChunks(
-  q: MysqlQueryable,
-  seqs: readonly number[],
-): Promise<{ entry_seq: number; codec: number; bytes: Uint8Array }[]> {
-  return (
-    await q.query<{ entry_seq: number; codec: number; bytes: Uint8Array }>(
-      `SELECT entry_seq, codec, bytes FROM line_chunks WHERE entry_seq IN (${seqs.map(() => "?").join(", ")}) ORDER BY entry_seq, at`,
-      seqs,
+/**
+ * The rows holding some lines' bytes, read in one statement: where each line in a block is (from its
+ * entry), then the rows of the lines' own and of their blocks, each block once however many of its
+ * lines are asked for.
+ */
+class StoredChunks {
+  /** Decoded rows by the seq they are keyed by (a line's own, or its block's first line's). */
+  private readonly rows = new Map<number, Uint8Array[]>()
+  private readonly places = new Map<number, LinePlace>()
+  private readonly asked = new Set<number>()
+  private readonly blocks = new Map<number, Uint8Array>()
+
+  has(seq: number): boolean {
+    return this.asked.has(seq)
+  }
+
+  async read(q: MysqlQueryable, seqs: readonly number[]): Promise<void> {
+    const list = seqs.map(() => "?").join(", ")
+    const { rows } = await q.query<{
+      part: number
+      entry_seq: number
+      block_seq: number | null
+      block_at: number | null
+      codec: number | null
+      bytes: Uint8Array | null
+    }>(
+      `SELECT 0 AS part, seq AS entry_seq, block_seq, block_at, NULL AS at, NULL AS codec, NULL AS bytes
+         FROM entries WHERE seq IN (${list}) AND block_seq IS NOT NULL
+       UNION ALL
+       SELECT 1, entry_seq, NULL, NULL, at, codec, bytes FROM line_chunks
+         WHERE entry_seq IN (SELECT COALESCE(block_seq, seq) FROM entries WHERE seq IN (${list}))
+       ORDER BY part, entry_seq, at`,
+      [...seqs, ...seqs],
     )
-  ).rows
+    for (const seq of seqs) this.asked.add(seq)
+    for (const row of rows) {
+      if (row.part === 0) {
+        this.places.set(row.entry_seq, { block_seq: row.block_seq, block_at: row.block_at ?? 0 })
+        continue
+      }
+      const bytes = decodeChunk(row.codec ?? CODEC_RAW, row.bytes!, row.entry_seq)
+      const parts = this.rows.get(row.entry_seq)
+      if (parts) parts.push(bytes)
+      else this.rows.set(row.entry_seq, [bytes])
+    }
+  }
+
+  /** Line `seq`'s `length` bytes (a view of its block's, for a line in a block). */
+  line(seq: number, length: number): Uint8Array {
+    const place = this.places.get(seq)
+    if (!place || place.block_seq === null) return concatParts(this.rows.get(seq) ?? [], length)
+    let block = this.blocks.get(place.block_seq)
+    if (!block) {
+      const parts = this.rows.get(place.block_seq) ?? []
+      block = concatParts(
+        parts,
+        parts.reduce((n, p) => n + p.length, 0),
+      )
+      this.blocks.set(place.block_seq, block)
+    }
+    if (place.block_at + length > block.length) {
+      throw new Error(
+        `line ${seq} ends at ${place.block_at + length} of block ${place.block_seq}, which holds ${block.length} bytes`,
+      )
+    }
+    return block.subarray(place.block_at, place.block_at + length)
+  }
 }
 
 const NEWLINE = new Uint8Array([0x0a])
@@ -295,14 +444,22 @@ export async function* exportLines(client: MysqlClient, fileId: number, maxBytes
  * `length` bytes of line `seq` from `from`: the chunks that overlap them, cut (a long line read in
  * parts). A stored row's length is not its chunk's (it may be compressed), but a chunk holds at most
  * `CHUNK_BYTES` of the line, so only chunks starting after `from - CHUNK_BYTES` can reach `from`: at
- * most one chunk more is read than overlaps.
+ * most one chunk more is read than overlaps. A line in a block is cut from its block (one row).
  */
 export async function readLineRange(q: MysqlQueryable, seq: number, from: number, length: number): Promise<Uint8Array> {
-  const { rows } = await q.query<{ at: number; codec: number; bytes: Uint8Array }>(
-    "SELECT at, codec, bytes FROM line_chunks WHERE entry_seq = ? AND at < ? AND at > ? ORDER BY at",
+  const { rows } = await q.query<{ at: number; codec: number; bytes: Uint8Array; block_at: number | null }>(
+    `SELECT c.at, c.codec, c.bytes, CASE WHEN e.block_seq IS NULL THEN NULL ELSE e.block_at END AS block_at
+     FROM entries e JOIN line_chunks c ON c.entry_seq = COALESCE(e.block_seq, e.seq)
+     WHERE e.seq = ? AND (e.block_seq IS NOT NULL OR (c.at < ? AND c.at > ?)) ORDER BY c.at`,
     [seq, from + length, from - CHUNK_BYTES],
   )
   const out = new Uint8Array(length)
+  const blockAt = rows[0]?.block_at
+  if (blockAt !== null && blockAt !== undefined) {
+    const block = decodeChunk(rows[0]!.codec, rows[0]!.bytes, seq)
+    out.set(block.subarray(blockAt + from, Math.min(block.length, blockAt + from + length)))
+    return out
+  }
   for (const c of rows) {
     const bytes = decodeChunk(c.codec, c.bytes, seq)
     const start = Math.max(from, c.at)

@@ -420,6 +420,33 @@ export const MYSQL_MIGRATIONS: readonly (readonly MysqlStatement[])[] = [
       sql: "ALTER TABLE line_chunks ADD COLUMN codec TINYINT NOT NULL DEFAULT 0",
     },
   ],
+  // Line blocks: short whole lines of one file, stored several to a `line_chunks` row keyed by the
+  // first one's seq; each line says where it is (`block_seq`, `block_at`; NULL and 0 for a line stored
+  // in rows of its own, as every line before this was). Columns with constant defaults, added in place
+  // and skipped when present, like `codec` above.
+  [
+    {
+      table: "entries",
+      column: "block_seq",
+      sql: "ALTER TABLE entries ADD COLUMN block_seq BIGINT NULL",
+    },
+    {
+      table: "entries",
+      column: "block_at",
+      sql: "ALTER TABLE entries ADD COLUMN block_at BIGINT NOT NULL DEFAULT 0",
+    },
+  ],
+  // Machine names kept by the server (a dashboard rename; a clash told apart): the name the machine's
+  // daemon last said in its hello, so that a hello saying it again leaves the stored name alone
+  // (`openMachineRow`, `account-queries.ts`; SQLite migration 14). NULL for rows from before: their next
+  // hello's name is taken, as every hello's was. Nullable, no default: added in place, skipped when present.
+  [
+    {
+      table: "machines",
+      column: "reported_name",
+      sql: "ALTER TABLE machines ADD COLUMN reported_name VARCHAR(255) NULL",
+    },
+  ],
 ]
 
 const MIGRATE_LOCK = "overlord_migrate"
