@@ -13,7 +13,11 @@
  *   (`used_at IS NULL`: of two concurrent uses one changes the row); a link and a device code are read
  *   and spent in one transaction whose read locks the row (`forUpdate` on MySQL; SQLite's IMMEDIATE
  *   transaction holds the database's one write lock), so a second use waits, then finds it used;
- * - whatever a user owns is read and written through `actor.userId`.
+ * - whatever a user owns is read and written through `actor.userId`;
+ * - a machine's name is unique among its user's live (unrevoked) machines: every statement that names a
+ *   machine (its first hello, a hello with a new name, a dashboard rename, pairing a revoked machine
+ *   again, a child machine's adoption) decides it in one transaction that first locks the user's row
+ *   (`userMachinesLocked`), so two of them for one user run one after the other.
  *
  * No statement needs the id of the row it inserts (MySQL gives `insertId`, SQLite `RETURNING`): each row
  * is found again by its unique key (a token by its hash, a user by name, a machine by user and uid).
@@ -33,6 +37,7 @@ import type {
   DeviceRequestInfo,
   DeviceStatus,
   IssueToken,
+  RenameMachineOutcome,
   RevokedMachine,
   ShareOutcome,
   TokenGrant,
@@ -203,12 +208,8 @@ function* issueToken(db: QueryDialect, input: IssueToken): Query<string> {
     )
   }
   // Pairing a machine again (after a revoke) takes it back into use.
-  if (input.kind === "machine" && input.machineUid !== undefined) {
-    yield* run(db, "UPDATE machines SET revoked_at = NULL WHERE user_id = ? AND machine_uid = ?", [
-      input.userId,
-      input.machineUid,
-    ])
-  }
+  if (input.kind === "machine" && input.machineUid !== undefined)
+    yield* relistMachine(db, input.userId, input.machineUid)
   return token
 }
 
@@ -607,6 +608,156 @@ function* listSharedWithMe(db: QueryDialect, actor: Actor): Query<Api.SharedSess
   })
 }
 
+// ---- machine names (unique among a user's live machines) ------------------------------------------
+
+/** The longest machine name kept, in code points (MySQL's `machines.name` is a VARCHAR(255)). */
+export const MACHINE_NAME_MAX = 255
+
+/** `name` cut to `max` code points (never half a surrogate pair). */
+const clampName = (name: string, max = MACHINE_NAME_MAX): string => {
+  if (name.length <= max) return name
+  const points = Array.from(name)
+  return points.length <= max ? name : points.slice(0, max).join("")
+}
+
+/**
+ * `name` if no other live machine of the user has it, else `name-2`, `name-3`, …: the CLI's rule
+ * (`uniqueName` in `apps/overlord/src/login-command.ts`) less its `<host> (<OS user>)` step, which only
+ * the laptop can take. A name this rule gave (`vm-2`) starts again from its base when the base is taken
+ * too (`vm-3`, not `vm-2-2`), as the CLI's does. Names compare exactly, as the CLI's do (a `Set`), and as
+ * both engines' columns do (SQLite's BINARY, MySQL's `utf8mb4_bin`): `Laptop` and `laptop` are two names.
+ */
+export function uniqueMachineName(name: string, taken: ReadonlySet<string>): string {
+  const wanted = clampName(name)
+  if (!taken.has(wanted)) return wanted
+  const numbered = /^(.+)-\d+$/.exec(wanted)
+  const base = numbered?.[1] !== undefined && taken.has(numbered[1]) ? numbered[1] : wanted
+  for (let n = 2; ; n++) {
+    const suffix = `-${n}`
+    const candidate = `${clampName(base, MACHINE_NAME_MAX - suffix.length)}${suffix}`
+    if (!taken.has(candidate)) return candidate
+  }
+}
+
+/**
+ * The name a machine has after a hello that says `hello`: a name the daemon did not say before (a new
+ * `--name`, a login, the CLI's own de-duplication) replaces the stored one; the name it said last time
+ * leaves the stored one alone, so a rename in the dashboard or a clash the server told apart survives the
+ * daemon's reconnects, which keep sending the name in its `machine.json`. Rows from before the server
+ * kept `reported_name` (null) take the hello's name, as every hello did then. Either way unique.
+ */
+export function nameAtHello(
+  stored: { readonly name: string; readonly reported_name: string | null },
+  hello: string,
+  taken: ReadonlySet<string>,
+): string {
+  const said = clampName(hello)
+  return uniqueMachineName(stored.reported_name !== null && stored.reported_name === said ? stored.name : said, taken)
+}
+
+interface NamedMachineRow {
+  readonly id: number
+  readonly machine_uid: string
+  readonly name: string
+  readonly reported_name: string | null
+  readonly revoked_at: string | null
+}
+
+/**
+ * Every machine of the user, read in a write transaction after locking the user's row: whatever names
+ * a machine takes this lock first, so of two hellos (or a hello and a rename) of one user's machines the
+ * second waits and then sees the first's name. The machines are read with a lock too: a locking read
+ * sees the latest committed rows, where a plain one in MySQL's REPEATABLE READ could see the snapshot an
+ * earlier read of the transaction took (a pairing reads its key first).
+ */
+function* userMachinesLocked(tx: QueryDialect, userId: number): Query<NamedMachineRow[]> {
+  yield* all(tx, `SELECT id FROM users WHERE id = ?${tx.forUpdate}`, [userId])
+  const rows = yield* all<NamedMachineRow>(
+    tx,
+    `SELECT id, machine_uid, name, reported_name, revoked_at FROM machines WHERE user_id = ?${tx.forUpdate}`,
+    [userId],
+  )
+  return rows.map((r) => ({ ...r, id: Number(r.id) }))
+}
+
+/** The names of the user's live machines other than `machineUid` (a revoked machine's name is free). */
+const namesTakenBesides = (rows: readonly NamedMachineRow[], machineUid: string): Set<string> =>
+  new Set(rows.filter((r) => r.revoked_at === null && r.machine_uid !== machineUid).map((r) => r.name))
+
+/**
+ * The `SyncStore`'s `openMachine` less its cursors: registers the machine at its daemon's hello (or
+ * names it as `nameAtHello` says and marks it online), in one transaction; its row id.
+ */
+export function openMachineRow(db: QueryDialect, actor: Actor, machineUid: string, name: string): Query<number> {
+  return step(
+    db.transaction(function* (tx) {
+      const rows = yield* userMachinesLocked(tx, actor.userId)
+      const taken = namesTakenBesides(rows, machineUid)
+      const own = rows.find((r) => r.machine_uid === machineUid)
+      const at = now()
+      if (own) {
+        yield* run(tx, "UPDATE machines SET name = ?, reported_name = ?, last_seen_at = ?, online = 1 WHERE id = ?", [
+          nameAtHello(own, name, taken),
+          clampName(name),
+          at,
+          own.id,
+        ])
+        return own.id
+      }
+      yield* run(
+        tx,
+        `INSERT INTO machines (user_id, machine_uid, name, reported_name, created_at, last_seen_at, online)
+         VALUES (?, ?, ?, ?, ?, ?, 1)`,
+        [actor.userId, machineUid, uniqueMachineName(name, taken), clampName(name), at, at],
+      )
+      const [row] = yield* all<{ id: number }>(tx, "SELECT id FROM machines WHERE user_id = ? AND machine_uid = ?", [
+        actor.userId,
+        machineUid,
+      ])
+      if (!row) throw new Error(`machine ${machineUid} could not be created`)
+      return Number(row.id)
+    }),
+  )
+}
+
+/**
+ * Renames one of the user's live machines (the dashboard): refused, not de-duplicated, when another of
+ * the user's live machines has the name, since the user chose it. The daemon's `reported_name` stays, so
+ * its next hello (still saying its old name) keeps this one (`nameAtHello`).
+ */
+function* renameMachine(db: QueryDialect, actor: Actor, machineUid: string, name: string): Query<RenameMachineOutcome> {
+  const wanted = name.trim()
+  if (wanted === "" || clampName(wanted) !== wanted) return { _tag: "Invalid" }
+  return yield* step(
+    db.transaction(function* (tx): Query<RenameMachineOutcome> {
+      const rows = yield* userMachinesLocked(tx, actor.userId)
+      const own = rows.find((r) => r.machine_uid === machineUid && r.revoked_at === null)
+      if (!own) return { _tag: "NotFound" }
+      if (namesTakenBesides(rows, machineUid).has(wanted)) return { _tag: "NameTaken", name: wanted }
+      if (own.name !== wanted) yield* run(tx, "UPDATE machines SET name = ? WHERE id = ?", [wanted, own.id])
+      return { _tag: "Renamed", machineId: machineUid, name: wanted }
+    }),
+  )
+}
+
+/**
+ * Takes a revoked machine back into use (it is paired again), under another name if one of the user's
+ * live machines took its name meanwhile. Nothing for a machine that is live, or not yet seen.
+ */
+function relistMachine(db: QueryDialect, userId: number, machineUid: string): Query<void> {
+  return step(
+    db.transaction(function* (tx) {
+      const rows = yield* userMachinesLocked(tx, userId)
+      const own = rows.find((r) => r.machine_uid === machineUid)
+      if (!own || own.revoked_at === null) return
+      yield* run(tx, "UPDATE machines SET revoked_at = NULL, name = ? WHERE id = ?", [
+        uniqueMachineName(own.name, namesTakenBesides(rows, machineUid)),
+        own.id,
+      ])
+    }),
+  )
+}
+
 // ---- child machines (`machine_parents`; the `Store`'s `adoptChildMachine`) -------------------------
 
 interface ChildRow {
@@ -633,6 +784,7 @@ export function* adoptChildMachine(
   if (parentUid === childUid) return false
   return yield* step(
     db.transaction(function* (tx) {
+      const machines = yield* userMachinesLocked(tx, actor.userId)
       const [parent] = yield* all<{ id: number }>(
         tx,
         `SELECT id FROM machines WHERE user_id = ? AND machine_uid = ? AND revoked_at IS NULL${tx.forUpdate}`,
@@ -652,8 +804,16 @@ export function* adoptChildMachine(
         yield* step(
           tx.insertRows(
             "machines",
-            ["user_id", "machine_uid", "name", "created_at"],
-            [[actor.userId, childUid, name, now()]],
+            ["user_id", "machine_uid", "name", "reported_name", "created_at"],
+            [
+              [
+                actor.userId,
+                childUid,
+                uniqueMachineName(name, namesTakenBesides(machines, childUid)),
+                clampName(name),
+                now(),
+              ],
+            ],
             true,
           ),
         )
@@ -732,6 +892,13 @@ export function accountStoreOn<M extends Mode>(runQuery: Runner<M>) {
     }
     revokedMachines(actor: Actor) {
       return runQuery(revokedMachines(this.db, actor))
+    }
+    renameMachine(actor: Actor, machineUid: string, name: string) {
+      return runQuery(renameMachine(this.db, actor, machineUid, name))
+    }
+    /** The machine row of `SyncStore.openMachine` (its engine adds the cursors). */
+    openMachineRow(actor: Actor, machineUid: string, name: string) {
+      return runQuery(openMachineRow(this.db, actor, machineUid, name))
     }
     redeemPairingKey(key: string, machineUid: string) {
       return runQuery(redeemPairingKey(this.db, key, machineUid))

@@ -130,7 +130,8 @@ export type R<A> = A | Promise<A>
 /** What the sync socket writes. */
 export interface SyncStore {
   /**
-   * Registers the machine (or renames it and marks it online) and returns every file cursor the store
+   * Registers the machine (or names it as its hello says, unique among the user's machines, and marks it
+   * online: `openMachineRow` in `account-queries.ts`) and returns every file cursor the store
    * holds for it, each with `identity`, `end` (when live lines reach past the offset) and `tail` (the
    * last 32 bytes before the offset, base64) so the daemon can tell a rewritten file.
    */
@@ -181,6 +182,18 @@ export interface RevokedMachine {
   readonly name: string
   readonly lastSeenAt: string | null
 }
+
+/**
+ * What renaming one of the user's machines did: `NameTaken` when another of their live machines has the
+ * name (a rename the user chose is refused, never de-duplicated); `Invalid` for an empty name or one
+ * longer than 255 characters; `NotFound` for a machine that is not theirs, or revoked.
+ */
+export type RenameMachineOutcome =
+  | { readonly _tag: "Renamed"; readonly machineId: string; readonly name: string }
+  | { readonly _tag: "NameTaken"; readonly name: string }
+  | { readonly _tag: "NotFound" }
+  | { readonly _tag: "Invalid" }
+
 export type AccountLinkKind = "setup" | "invite"
 
 export interface AccountUser {
@@ -254,6 +267,11 @@ export interface AccountDirectory {
   revokeMachine(actor: Actor, machineUid: string): R<boolean>
   /** The user's revoked machines (`listMachines` leaves them out). */
   revokedMachines(actor: Actor): R<RevokedMachine[]>
+  /**
+   * Renames one of the user's live machines (trimmed); names are unique among them. Its daemon's next
+   * hello keeps this name while it says the name it said before (`nameAtHello`, `account-queries.ts`).
+   */
+  renameMachine(actor: Actor, machineUid: string, name: string): R<RenameMachineOutcome>
   /** A machine token for the key's user (the key used up if single-use), or null. */
   redeemPairingKey(key: string, machineUid: string): R<{ userId: number; token: string } | null>
   /** A device code and the short user code (`WDJB-MJHT`), both stored as hashes. */
@@ -285,6 +303,7 @@ const accountDirectoryOf = (engine: Engine): Effectful<AccountDirectory> => ({
   revokeToken: wrap(engine, "revokeToken", (a: Actor, t: number) => engine.revokeToken(a, t)),
   revokeMachine: wrap(engine, "revokeMachine", (a: Actor, m: string) => engine.revokeMachine(a, m)),
   revokedMachines: wrap(engine, "revokedMachines", (a: Actor) => engine.revokedMachines(a)),
+  renameMachine: wrap(engine, "renameMachine", (a: Actor, m: string, n: string) => engine.renameMachine(a, m, n)),
   redeemPairingKey: wrap(engine, "redeemPairingKey", (k: string, m: string) => engine.redeemPairingKey(k, m)),
   createDeviceCode: wrap(engine, "createDeviceCode", (i: DeviceCodeInput) => engine.createDeviceCode(i)),
   getDeviceRequest: wrap(engine, "getDeviceRequest", (c: string) => engine.getDeviceRequest(c)),

@@ -299,6 +299,94 @@ export function runAccountStoreContract(options: AccountStoreContractOptions): v
       expect(polls.map((p) => p.status).sort()).toEqual(["approved", "expired", "expired", "expired"])
     })
 
+    it("a machine's name is unique among its user's live machines: a clashing hello becomes -2, -3, …", async () => {
+      const engine = await make()
+      const admin = await setupAdmin(engine)
+      const bob = await invite(engine, admin, "bob@example.com", "Bob")
+      const names = async (actor: Actor) =>
+        Object.fromEntries((await engine.listMachines(actor)).map((m) => [m.machineId, m.name]))
+      await engine.openMachine(admin, "m-1", "laptop")
+      await engine.openMachine(admin, "m-2", "laptop")
+      await engine.openMachine(admin, "m-3", "laptop")
+      // Another user's machines are not counted; names compare exactly (the CLI's rule).
+      await engine.openMachine(bob, "b-1", "laptop")
+      await engine.openMachine(admin, "m-4", "Laptop")
+      expect(await names(admin)).toEqual({ "m-1": "laptop", "m-2": "laptop-2", "m-3": "laptop-3", "m-4": "Laptop" })
+      expect(await names(bob)).toEqual({ "b-1": "laptop" })
+      // A name this rule gave starts again from its base: "laptop-4", never "laptop-2-2".
+      await engine.openMachine(admin, "m-5", "laptop-2")
+      expect((await names(admin))["m-5"]).toBe("laptop-4")
+      // The next hello saying the same name keeps the name the server gave.
+      await engine.openMachine(admin, "m-2", "laptop")
+      expect((await names(admin))["m-2"]).toBe("laptop-2")
+      // A revoked machine's name is free; pairing it again tells it apart if it was taken meanwhile.
+      expect(await engine.revokeMachine(admin, "m-1")).toBe(true)
+      await engine.openMachine(admin, "m-6", "laptop")
+      expect((await names(admin))["m-6"]).toBe("laptop")
+      await engine.issueToken({ userId: admin.userId, kind: "machine", machineUid: "m-1" })
+      expect((await names(admin))["m-1"]).toBe("laptop-5")
+      // A child machine (a sandbox) is named the same way.
+      expect(await engine.adoptChildMachine(admin, "m-2", "sbx-1", "laptop", "sandbox")).toBe(true)
+      expect((await names(admin))["sbx-1"]).toBe("laptop-6")
+      const all = Object.values(await names(admin))
+      expect(new Set(all).size).toBe(all.length)
+    })
+
+    it("renames only the user's own live machine, refuses a name another of theirs has, and keeps the rename at the next hello", async () => {
+      const engine = await make()
+      const admin = await setupAdmin(engine)
+      const bob = await invite(engine, admin, "bob@example.com", "Bob")
+      const nameOf = async (actor: Actor, machineUid: string) =>
+        (await engine.listMachines(actor)).find((m) => m.machineId === machineUid)?.name
+      await engine.openMachine(admin, "m-1", "laptop")
+      await engine.openMachine(admin, "m-2", "desk")
+      await engine.openMachine(bob, "b-1", "bob's")
+      expect(await engine.renameMachine(admin, "m-1", "  travel laptop ")).toEqual({
+        _tag: "Renamed",
+        machineId: "m-1",
+        name: "travel laptop",
+      })
+      expect(await nameOf(admin, "m-1")).toBe("travel laptop")
+      // The daemon reconnects still saying its old name: the rename stays.
+      await engine.openMachine(admin, "m-1", "laptop")
+      expect(await nameOf(admin, "m-1")).toBe("travel laptop")
+      // Taken by another of the user's machines: refused, not de-duplicated. The same name again is fine.
+      expect(await engine.renameMachine(admin, "m-2", "travel laptop")).toEqual({
+        _tag: "NameTaken",
+        name: "travel laptop",
+      })
+      expect(await nameOf(admin, "m-2")).toBe("desk")
+      expect((await engine.renameMachine(admin, "m-1", "travel laptop"))._tag).toBe("Renamed")
+      // Another user's name is no clash; another user's machine is not found, for either of them.
+      expect((await engine.renameMachine(bob, "b-1", "desk"))._tag).toBe("Renamed")
+      expect(await engine.renameMachine(bob, "m-1", "mine now")).toEqual({ _tag: "NotFound" })
+      expect(await engine.renameMachine(admin, "b-1", "mine now")).toEqual({ _tag: "NotFound" })
+      expect(await nameOf(admin, "m-1")).toBe("travel laptop")
+      expect(await nameOf(bob, "b-1")).toBe("desk")
+      expect(await engine.renameMachine(admin, "m-1", "   ")).toEqual({ _tag: "Invalid" })
+      expect(await engine.renameMachine(admin, "m-1", "x".repeat(256))).toEqual({ _tag: "Invalid" })
+      expect((await engine.renameMachine(admin, "m-1", "é".repeat(255)))._tag).toBe("Renamed")
+      expect(await nameOf(admin, "m-1")).toBe("é".repeat(255))
+      // A name the laptop changed (overlord start --name) replaces the dashboard's, told apart if taken.
+      await engine.openMachine(admin, "m-1", "desk")
+      expect(await nameOf(admin, "m-1")).toBe("desk-2")
+      // A revoked machine is not renamed.
+      expect(await engine.revokeMachine(admin, "m-2")).toBe(true)
+      expect(await engine.renameMachine(admin, "m-2", "gone")).toEqual({ _tag: "NotFound" })
+    })
+
+    it("hellos and renames of one user's machines at the same moment never give two machines one name", async () => {
+      const engine = await make()
+      const admin = await setupAdmin(engine)
+      const uids = ["m-1", "m-2", "m-3", "m-4"]
+      await Promise.all(uids.map((uid) => engine.openMachine(admin, uid, "twin")))
+      const listed = (await engine.listMachines(admin)).map((m) => m.name).sort()
+      expect(listed).toEqual(["twin", "twin-2", "twin-3", "twin-4"])
+      const renamed = await Promise.all(uids.map((uid) => engine.renameMachine(admin, uid, "only one")))
+      expect(renamed.filter((r) => r._tag === "Renamed")).toHaveLength(1)
+      expect(renamed.filter((r) => r._tag === "NameTaken")).toHaveLength(3)
+    })
+
     it("a child machine belongs to its parent only, and goes with it when it is revoked", async () => {
       const engine = await make()
       const admin = await setupAdmin(engine)

@@ -179,6 +179,9 @@ export class MysqlEngine implements Engine {
   revokedMachines(actor: Actor) {
     return this.accounts.revokedMachines(actor)
   }
+  renameMachine(actor: Actor, machineUid: string, name: string) {
+    return this.accounts.renameMachine(actor, machineUid, name)
+  }
   redeemPairingKey(key: string, machineUid: string) {
     return this.accounts.redeemPairingKey(key, machineUid)
   }
@@ -221,24 +224,15 @@ export class MysqlEngine implements Engine {
     machineUid: string,
     name: string,
   ): Promise<{ machineId: number; cursors: Sync.FileCursor[] }> {
-    await this.client.query(
-      `INSERT INTO machines (user_id, machine_uid, name, created_at, last_seen_at, online) VALUES (?, ?, ?, ?, ?, 1)
-       ON DUPLICATE KEY UPDATE name = VALUES(name), last_seen_at = VALUES(last_seen_at), online = 1`,
-      [actor.userId, machineUid, name, now(), now()],
-    )
-    const machine = (
-      await this.client.query<{ id: number }>("SELECT id FROM machines WHERE user_id = ? AND machine_uid = ?", [
-        actor.userId,
-        machineUid,
-      ])
-    ).rows[0]!
+    // Its name unique among the user's machines, in one transaction (`openMachineRow`, account-queries.ts).
+    const machineId = await this.accounts.openMachineRow(actor, machineUid, name)
     const files = (
       await this.client.query<FileRow>(`SELECT ${FILE_COLUMNS} FROM files WHERE user_id = ? AND machine_id = ?`, [
         actor.userId,
-        machine.id,
+        machineId,
       ])
     ).rows
-    return { machineId: machine.id, cursors: await cursorsOf(this.client, files) }
+    return { machineId, cursors: await cursorsOf(this.client, files) }
   }
 
   /**

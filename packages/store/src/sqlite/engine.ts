@@ -199,18 +199,13 @@ export class SqliteEngine implements Engine {
   }
 
   openMachine(actor: Actor, machineUid: string, name: string): { machineId: number; cursors: Sync.FileCursor[] } {
-    const machine = this.db
-      .query(
-        `INSERT INTO machines (user_id, machine_uid, name, created_at, last_seen_at, online) VALUES (?, ?, ?, ?, ?, 1)
-         ON CONFLICT (user_id, machine_uid) DO UPDATE SET name = excluded.name, last_seen_at = excluded.last_seen_at, online = 1
-         RETURNING id`,
-      )
-      .get(actor.userId, machineUid, name, now(), now()) as { id: number }
+    // Its name unique among the user's machines, in one transaction (`openMachineRow`, account-queries.ts).
+    const machineId = this.accounts.openMachineRow(actor, machineUid, name)
     const files = this.db
       .query("SELECT * FROM files WHERE user_id = ? AND machine_id = ?")
-      .all(actor.userId, machine.id) as FileRow[]
+      .all(actor.userId, machineId) as FileRow[]
     const tails = runSync(loadTails(this.ingest, files))
-    return { machineId: machine.id, cursors: files.map((f) => cursorOf(f, tails.get(f.id) ?? null)) }
+    return { machineId, cursors: files.map((f) => cursorOf(f, tails.get(f.id) ?? null)) }
   }
 
   /**
@@ -300,6 +295,9 @@ export class SqliteEngine implements Engine {
   }
   revokedMachines(actor: Actor) {
     return this.accounts.revokedMachines(actor)
+  }
+  renameMachine(actor: Actor, machineUid: string, name: string) {
+    return this.accounts.renameMachine(actor, machineUid, name)
   }
   redeemPairingKey(key: string, machineUid: string) {
     return this.accounts.redeemPairingKey(key, machineUid)

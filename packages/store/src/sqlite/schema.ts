@@ -355,4 +355,11 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   );
   CREATE INDEX machine_parents_by_parent ON machine_parents (parent_machine_id);
   `,
+  // Machine names kept by the server (a dashboard rename; a clash told apart): the name the machine's
+  // daemon last said in its hello, so that the next hello saying the same name leaves the stored one
+  // alone, and only a name the laptop changed replaces it (\`openMachineRow\` in \`account-queries.ts\`).
+  // NULL for rows from before: their next hello's name is taken (as every hello's was). MySQL migration 10.
+  `
+  ALTER TABLE machines ADD COLUMN reported_name TEXT;
+  `,
 ]
