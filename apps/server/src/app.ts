@@ -83,6 +83,7 @@ export function makeApp(options: AppOptions) {
     secureCookies: options.secureCookies ?? false,
     closeMachine: (u, m) => presence.revoke(SyncPresence.key(u, m)),
     shareWithdrawn: (owner, sessionId, grantee) => hub.shareWithdrawn(owner, sessionId, grantee),
+    machinesChanged: (userId) => hub.machinesChanged(userId),
   })
   const webDir = options.webDir ?? DEFAULT_WEB_DIR
 

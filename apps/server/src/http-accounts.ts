@@ -9,6 +9,10 @@
  * - `GET  /api/v1/machines` (signed in) → `{ machines: (Api.Machine & { revoked?: true })[] }`.
  * - `POST /api/v1/machines/:machineId/revoke` (signed in, own machine) → 204; its tokens are revoked and
  *   its open sync socket is refused and closed at once (`refused unauthorized`, "run overlord login <url> again").
+ * - `POST /api/v1/machines/:machineId/rename` `Api.RenameMachineRequest` (signed in, own live machine; or the
+ *   machine's own token, `overlord start --name`) → 200 `Api.RenamedMachine`; 409 `machine_name_taken` when
+ *   another of the user's live machines has the name; 404 not theirs. Every dashboard of the user sees it at
+ *   once (live health); the daemon's next hello keeps it (`nameAtHello`, `@overlord/store`).
  * - `GET  /api/v1/tokens` (signed in) → `Api.TokenList` (API tokens and pairing keys; no plaintext).
  * - `POST /api/v1/tokens` `Api.CreateTokenRequest` (signed in) → 201 `Api.CreatedToken` (plaintext shown once).
  * - `POST /api/v1/tokens/:tokenId/revoke` (signed in, own token) → 204.
@@ -76,6 +80,8 @@ export interface AccountRoutesOptions {
   readonly closeMachine: (userId: number, machineUid: string) => void
   /** Ends the grantee's live subscriptions to the session at once (`LiveHub.shareWithdrawn`). */
   readonly shareWithdrawn?: (ownerId: number, sessionId: string, granteeId: number) => void
+  /** Tells the user's dashboards their machines changed (a rename; `LiveHub.machinesChanged`). */
+  readonly machinesChanged?: (userId: number) => void
 }
 
 export type AccountRoutes = (
@@ -410,6 +416,23 @@ export function makeAccountRoutes(options: AccountRoutesOptions): AccountRoutes 
           return apiError(404, "not_found", "no such machine of yours")
         options.closeMachine(userId, machineUid)
         return new Response(null, { status: 204 })
+      }
+      // Rename: the dashboard, or a laptop's CLI with its own machine's token (`overlord start --name`).
+      const rename = /^\/machines\/([^/]+)\/rename$/.exec(path)
+      if (rename && req.method === "POST") {
+        const machineUid = decodedPath(rename[1]!)
+        if (machineUid === null || !MACHINE_ID.test(machineUid)) throw new BadRequest("invalid machine id")
+        const machine = actor ? null : await machineBearer(req)
+        const userId = actor?.userId ?? (machine && machine.machineUid === machineUid ? machine.userId : null)
+        if (userId === null) return apiError(401, "unauthorized", "sign in, or send this machine's own token")
+        const input = await body(req, Api.RenameMachineRequest)
+        const out = await run(store.renameMachine({ userId }, machineUid, input.name))
+        if (out._tag === "NotFound") return apiError(404, "not_found", "no such machine of yours")
+        if (out._tag === "Invalid") throw new BadRequest("a machine's name is 1 to 255 characters")
+        if (out._tag === "NameTaken")
+          return apiError(409, "machine_name_taken", `another of your machines is named ${out.name}`)
+        options.machinesChanged?.(userId)
+        return json({ machineId: out.machineId, name: out.name } satisfies Api.RenamedMachine)
       }
       // `overlord open` on a paired laptop: a one-time sign-in link for the machine's user, so a user
       // whose browser session ended gets back in without an admin (API tokens use app.ts's route).

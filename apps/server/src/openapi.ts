@@ -176,6 +176,8 @@ interface AccountRoute {
   readonly status: "200" | "201" | "204"
   /** Who may call it; `none` routes are rate-limited per client address. */
   readonly auth: "none" | "signed in" | "admin" | "signed in, or the machine's own token"
+  /** Refusals beyond 400/401/429, by status: `{ error: { code, message } }` (`Api.ApiError`). */
+  readonly refusals?: Readonly<Record<string, string>>
 }
 
 const ACCOUNT_ROUTES: readonly AccountRoute[] = [
@@ -186,6 +188,20 @@ const ACCOUNT_ROUTES: readonly AccountRoute[] = [
     summary: "Revoke a machine: its tokens stop working and its open sync socket is refused at once",
     status: "204",
     auth: "signed in, or the machine's own token",
+  },
+  {
+    method: "post",
+    path: "/machines/{machineId}/rename",
+    summary:
+      "Rename a machine of yours: unique among your machines (409 machine_name_taken otherwise); its daemon's next connect keeps the name",
+    request: Api.RenameMachineRequest,
+    response: Api.RenamedMachine,
+    status: "200",
+    auth: "signed in, or the machine's own token",
+    refusals: {
+      "404": "not_found: no such live machine of yours",
+      "409": "machine_name_taken: another of your machines has this name",
+    },
   },
   {
     method: "get",
@@ -362,6 +378,12 @@ function addAccountRoutes(paths: Record<string, unknown>): void {
       responses: {
         [route.status]: { description: "OK", ...(route.response ? { content: jsonContent(route.response) } : {}) },
         "400": { description: "The body or a parameter is invalid" },
+        ...Object.fromEntries(
+          Object.entries(route.refusals ?? {}).map(([status, description]) => [
+            status,
+            { description, content: jsonContent(Api.ApiError) },
+          ]),
+        ),
         ...(route.auth === "none"
           ? { "429": { description: "Too many requests from this address" } }
           : { "401": { description: "No valid session cookie or bearer token" } }),

@@ -213,6 +213,70 @@ describe.each(["sqlite", "mariadb"] as EngineName[])("accounts over HTTP (%s)", 
     expect((await world.call("/api/v1/sessions", { bearer: token })).status).toBe(401)
   })
 
+  it("renames a machine: unique among the user's machines (409), kept at its daemon's next hello, told to live dashboards", async () => {
+    const admin = await adminOf(world)
+    const member = await world.invite(admin, "rename@example.com", "Renamer")
+    const tokens: Record<string, string> = {}
+    const hello = async (machineId: string) => {
+      const sync = await world.syncSocket(tokens[machineId]!, machineId)
+      await sync.waitFor((m) => m.type === "welcome", "welcome")
+      sync.ws.close()
+      await sync.closed
+    }
+    const names = async () =>
+      Object.fromEntries(
+        (
+          (await world.call("/api/v1/machines", { cookie: member.cookie })).body as { machines: Api.Machine[] }
+        ).machines.map((m) => [m.machineId, m.name]),
+      )
+    for (const id of ["ren-1", "ren-2"]) {
+      tokens[id] = await world.pair(member, id)
+      await hello(id)
+    }
+    // Both daemons said "laptop": the second is told apart by the server, as the CLI would.
+    expect(await names()).toEqual({ "ren-1": "laptop", "ren-2": "laptop-2" })
+
+    const live = await world.liveSocket(member, undefined)
+    const renamed = await world.call("/api/v1/machines/ren-2/rename", {
+      cookie: member.cookie,
+      body: { name: "  studio " },
+    })
+    expect(renamed.status).toBe(200)
+    expect(renamed.body).toEqual({ machineId: "ren-2", name: "studio" } satisfies Api.RenamedMachine)
+    const deadline = Date.now() + 10_000
+    const liveNames = () =>
+      (live.messages as unknown as { type: string; machines?: Api.Machine[] }[])
+        .filter((m) => m.type === "health")
+        .flatMap((m) => m.machines ?? [])
+        .filter((m) => m.machineId === "ren-2")
+        .map((m) => m.name)
+    while (!liveNames().includes("studio") && Date.now() < deadline) await Bun.sleep(10)
+    expect(liveNames()).toContain("studio")
+    live.ws.close()
+
+    const taken = await world.call("/api/v1/machines/ren-1/rename", { cookie: member.cookie, body: { name: "studio" } })
+    expect(taken.status).toBe(409)
+    expect((taken.body as Api.ApiError).error.code).toBe("machine_name_taken")
+    expect((taken.body as Api.ApiError).error.message).toContain("studio")
+    for (const body of [{ name: "   " }, { name: "x".repeat(256) }, {}, { name: 7 }]) {
+      expect((await world.call("/api/v1/machines/ren-1/rename", { cookie: member.cookie, body })).status).toBe(400)
+    }
+    // The daemon reconnects still saying "laptop": the dashboard's name stays.
+    await hello("ren-2")
+    expect(await names()).toEqual({ "ren-1": "laptop", "ren-2": "studio" })
+    // A machine's own token renames it (overlord start --name), not another machine.
+    const self = await world.call("/api/v1/machines/ren-1/rename", { bearer: tokens["ren-1"]!, body: { name: "desk" } })
+    expect(self.status).toBe(200)
+    const other = await world.call("/api/v1/machines/ren-2/rename", { bearer: tokens["ren-1"]!, body: { name: "x" } })
+    expect(other.status).toBe(401)
+    expect(await names()).toEqual({ "ren-1": "desk", "ren-2": "studio" })
+    // A revoked machine is not renamed.
+    await world.call("/api/v1/machines/ren-1/revoke", { method: "POST", cookie: member.cookie })
+    expect(
+      (await world.call("/api/v1/machines/ren-1/rename", { cookie: member.cookie, body: { name: "back" } })).status,
+    ).toBe(404)
+  })
+
   it("a paired machine's token gets a one-time sign-in link for its user (overlord open); a revoked one does not", async () => {
     const admin = await adminOf(world)
     const member = await world.invite(admin, "open@example.com", "Opener")
@@ -270,6 +334,12 @@ describe.each(["sqlite", "mariadb"] as EngineName[])("accounts over HTTP (%s)", 
     expect(doc.paths["/api/v1/sessions/{sessionId}/shares"]!.post!.requestBody).toBeDefined()
     expect(Object.keys(doc.paths["/api/v1/tokens"]!).sort()).toEqual(["get", "post"])
     expect(doc.paths["/api/v1/me"]!.get).toBeDefined()
+    const rename = doc.paths["/api/v1/machines/{machineId}/rename"]!.post as {
+      requestBody?: unknown
+      responses: Record<string, unknown>
+    }
+    expect(rename.requestBody).toBeDefined()
+    expect(Object.keys(rename.responses)).toEqual(expect.arrayContaining(["200", "404", "409"]))
   })
 
   it("rate-limits the unauthenticated routes", async () => {

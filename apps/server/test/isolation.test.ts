@@ -92,6 +92,31 @@ describe.each(["sqlite", "mariadb"] as EngineName[])("isolation between users (%
     expect((await asB(`/api/v1/sessions/${A_SID}/shares`, { body: { email: "b@example.com" } })).status).toBe(404)
   })
 
+  it("B cannot rename A's machine, by cookie, API token or machine token; A's name is no clash for B", async () => {
+    const aNames = async () =>
+      ((await world.call("/api/v1/machines", { cookie: a.cookie })).body as { machines: Api.Machine[] }).machines.map(
+        (m) => `${m.machineId}=${m.name}`,
+      )
+    const before = await aNames()
+    expect(before).toEqual(["machine-a=laptop"])
+    for (const [auth, status] of [
+      [{ cookie: b.cookie }, 404],
+      [{ bearer: b.apiToken }, 404],
+      [{ bearer: bMachineToken }, 401],
+    ] as const) {
+      const res = await world.call("/api/v1/machines/machine-a/rename", { ...auth, body: { name: "bob's now" } })
+      expect(res.status, JSON.stringify(auth)).toBe(status)
+    }
+    expect(await aNames()).toEqual(before)
+    // Names are unique per user: B's machine may take A's machine's name, and A's rename is A's alone.
+    const own = await asB("/api/v1/machines/machine-b/rename", { body: { name: "laptop" } })
+    expect(own.status).toBe(200)
+    expect((await asB("/api/v1/machines")).body).toMatchObject({
+      machines: [{ machineId: "machine-b", name: "laptop" }],
+    })
+    expect(await aNames()).toEqual(before)
+  })
+
   it("B's machine token cannot say hello as A's machine, and B's sync writes only B's sessions", async () => {
     const spoof = await world.syncSocket(bMachineToken, "machine-a")
     const refused = (await spoof.waitFor((m) => m.type === "refused", "refusal")) as Sync.Refused

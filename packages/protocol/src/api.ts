@@ -355,6 +355,19 @@ export type Me = typeof Me.Type
 /** `GET /api/v1/machines` lists `Machine`s; a revoked one carries `revoked: true` (its daemon is refused). */
 export const MachineRevocation = Schema.Struct({ revoked: Schema.optional(Schema.Boolean) })
 
+/**
+ * `POST /api/v1/machines/:machineId/rename` body (signed in, or the machine's own token): its new name,
+ * trimmed, unique among the user's live machines (compared exactly, as the CLI does). 409
+ * `machine_name_taken` when another of them has it: a name the user chose is refused, never numbered.
+ */
+export const RenameMachineRequest = Schema.Struct({
+  name: Schema.Trim.check(Schema.isMinLength(1), Schema.isMaxLength(255)),
+})
+export type RenameMachineRequest = typeof RenameMachineRequest.Type
+/** The rename's answer: the machine and the name it now has. */
+export const RenamedMachine = Schema.Struct({ machineId: Schema.String, name: Schema.String })
+export type RenamedMachine = typeof RenamedMachine.Type
+
 /** A credential the user made (API token or pairing key): never its plaintext, which is shown once. */
 export const TokenKindName = Schema.Literals(["api", "pairing-key"])
 export const ApiTokenInfo = Schema.Struct({
