@@ -38,6 +38,9 @@ export const accountsApi = {
   me: (signal?: AbortSignal) => getJson<Api.Me>("/me", {}, signal),
   machines: (signal?: AbortSignal) => getJson<{ machines: AccountMachine[] }>("/machines", {}, signal),
   revokeMachine: (machineId: string) => sendJson<void>("POST", `/machines/${seg(machineId)}/revoke`),
+  /** 409 (another of your machines has the name) rejects with the server's sentence. */
+  renameMachine: (machineId: string, name: string) =>
+    sendJson<Api.RenamedMachine>("POST", `/machines/${seg(machineId)}/rename`, { name: name.trim() }),
 
   tokens: (signal?: AbortSignal) => getJson<Api.TokenList>("/tokens", {}, signal),
   createToken: (label: string) =>

@@ -1,5 +1,5 @@
 /**
- * `#/account/<tab>`: the signed-in user's machines (revoke), API tokens (create, revoke), sessions
+ * `#/account/<tab>`: the signed-in user's machines (rename, revoke), API tokens (create, revoke), sessions
  * others shared with them, and for admins invites and pairing keys. Secrets (tokens, keys, invite
  * links) come back from the server once, in the answer that created them, and are shown once.
  */
@@ -59,7 +59,10 @@ const serverOrigin = () => window.location.origin
 const machineState = (m: AccountMachine): "revoked" | "online" | "offline" =>
   m.revoked ? "revoked" : m.online ? "online" : "offline"
 
-/** The REST list (which knows revocations) with online and last seen from the live feed, which flips without a reload. */
+/**
+ * The REST list (which knows revocations) with name, online and last seen from the live feed, which
+ * changes without a reload (a rename in another tab, or through another server, arrives there too).
+ */
 const withLiveState = (
   machines: readonly AccountMachine[],
   live: readonly Api.Machine[] | undefined,
@@ -67,8 +70,81 @@ const withLiveState = (
   const byId = new Map((live ?? []).map((m) => [m.machineId, m]))
   return machines.map((m) => {
     const h = byId.get(m.machineId)
-    return h ? { ...m, online: h.online, lastSeenAt: h.lastSeenAt, filesTracked: h.filesTracked } : m
+    return h ? { ...m, name: h.name, online: h.online, lastSeenAt: h.lastSeenAt, filesTracked: h.filesTracked } : m
   })
+}
+
+/**
+ * "Rename" → an input with the name and Save / Cancel. A name another of the user's machines has is
+ * refused by the server (409), whose sentence is shown under the input, which stays open to fix it.
+ */
+const RenameMachine = ({ machine, onRenamed }: { machine: AccountMachine; onRenamed: (name: string) => void }) => {
+  const [editing, setEditing] = useState(false)
+  const [name, setName] = useState(machine.name)
+  const [busy, setBusy] = useState(false)
+  const [error, setError] = useState<string | null>(null)
+  if (!editing) {
+    return (
+      <button
+        type="button"
+        data-testid="rename-machine"
+        onClick={() => {
+          setName(machine.name)
+          setError(null)
+          setEditing(true)
+        }}
+      >
+        Rename
+      </button>
+    )
+  }
+  const unchanged = name.trim() === machine.name
+  return (
+    <form
+      className="inline-form rename-form"
+      onSubmit={(e) => {
+        e.preventDefault()
+        if (unchanged) return setEditing(false)
+        setBusy(true)
+        setError(null)
+        accountsApi.renameMachine(machine.machineId, name).then(
+          (renamed) => {
+            setBusy(false)
+            setEditing(false)
+            onRenamed(renamed.name)
+          },
+          (err: unknown) => {
+            setBusy(false)
+            setError(errorText(err))
+          },
+        )
+      }}
+    >
+      <input
+        value={name}
+        maxLength={255}
+        aria-label={`New name for ${machine.name}`}
+        data-testid="rename-machine-input"
+        // biome-ignore lint/a11y/noAutofocus: the input the user just asked for
+        autoFocus
+        onChange={(e) => setName(e.target.value)}
+        onKeyDown={(e) => {
+          if (e.key === "Escape") setEditing(false)
+        }}
+      />
+      <button type="submit" data-testid="rename-machine-save" disabled={busy || name.trim() === ""}>
+        {busy ? "…" : "Save"}
+      </button>
+      <button type="button" data-testid="rename-machine-cancel" disabled={busy} onClick={() => setEditing(false)}>
+        Cancel
+      </button>
+      {error && (
+        <span className="error small" role="alert" data-testid="rename-machine-error">
+          {error}
+        </span>
+      )}
+    </form>
+  )
 }
 
 const MachinesTab = () => {
@@ -98,7 +174,9 @@ const MachinesTab = () => {
             return (
               <li key={m.machineId} className="account-item" data-testid="account-machine" data-state={state}>
                 <div className="account-item-main">
-                  <span className="account-item-title">{m.name}</span>
+                  <span className="account-item-title" data-testid="machine-name">
+                    {m.name}
+                  </span>
                   <span className={`status-badge status-${state}`} data-testid="machine-state">
                     {state}
                   </span>
@@ -124,6 +202,7 @@ const MachinesTab = () => {
                 </div>
                 {!m.revoked && (
                   <div className="account-item-actions">
+                    <RenameMachine machine={m} onRenamed={() => setReload((n) => n + 1)} />
                     <ConfirmButton
                       label="Revoke"
                       confirmLabel="Yes, revoke"
