@@ -6,7 +6,7 @@
  * engine's chunks per group (`groupMaxBytes`). A backfill keeps several frames in flight, so while one group is stored the
  * next one arrives; a live append, alone, waits about `GROUP_SETTLE_MS` for company.
  */
-import { AppendFrameError, type AppendFrameReader, decodeAppendFrame, Sync } from "@overlord/protocol"
+import { type AppendFrame, AppendFrameError, type AppendFrameReader, decodeAppendFrame, Sync } from "@overlord/protocol"
 import {
   type Append,
   type AppendOutcome,
@@ -48,6 +48,12 @@ const GROUP_MAX_FRAMES = 256
  * interleaved backfill pairs were no faster with a 1 ms sleep (BENCHMARKS.md).
  */
 const GROUP_SETTLE_MS = 1
+
+/** A binary frame as it arrived: its size, and what it decoded to. */
+interface Received {
+  readonly length: number
+  readonly parsed: AppendFrame | AppendFrameError
+}
 
 export interface SyncSocket {
   send(data: string): unknown
@@ -129,8 +135,13 @@ export function openSyncConnection(
   let quietTimer: ReturnType<typeof setTimeout> | null = null
   let closed = false
   let chain: Promise<void> = Promise.resolve()
-  /** Messages not yet handled, in arrival order; `arrivals` counts every message ever queued. */
-  const inbox: (string | Uint8Array)[] = []
+  /**
+   * Messages not yet handled, in arrival order; `arrivals` counts every message ever queued. A binary
+   * frame is decoded as it arrives (`Received`): that runs while the group before it is in the
+   * database, instead of between groups, where on MySQL it held up the storing chain (~7 ms a 6 MB
+   * group, ~110 ms per 100 MB of small files' frames).
+   */
+  const inbox: (string | Received)[] = []
   let inboxBytes = 0
   let arrivals = 0
   let draining = false
@@ -337,11 +348,10 @@ export function openSyncConnection(
         latestStatus = head
         continue
       }
-      const frame = head
-      if (group.length > 0 && bytes + frame.length > groupMaxBytes) break
+      const { length, parsed } = head
+      if (group.length > 0 && bytes + length > groupMaxBytes) break
       inbox.shift()
-      inboxBytes -= frame.length
-      const parsed = decodeAppendFrame(frame, appendFrameReader)
+      inboxBytes -= length
       if (parsed instanceof AppendFrameError) {
         // Answered after the frames before it, as if handled one by one.
         await storeGroup(group)
@@ -361,7 +371,7 @@ export function openSyncConnection(
         payload: parsed.payload,
         ...(parsed.facts ? { facts: parsed.facts } : {}),
       })
-      bytes += frame.length
+      bytes += length
     }
     await storeGroup(group)
   }
@@ -399,9 +409,12 @@ export function openSyncConnection(
 
   return {
     onMessage: (data) => {
-      inbox.push(data)
+      if (typeof data === "string") inbox.push(data)
+      else {
+        inbox.push({ length: data.length, parsed: decodeAppendFrame(data, appendFrameReader) })
+        inboxBytes += data.length
+      }
       arrivals += 1
-      if (typeof data !== "string") inboxBytes += data.length
       if (draining) return
       draining = true
       chain = chain
