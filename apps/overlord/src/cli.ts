@@ -108,7 +108,14 @@ export function buildCli(): Command {
         if (pairing && (!opts.server || opts.server.replace(/\/$/, "") === pairing.url))
           // A laptop offline (or a server behind a firewall that drops packets) must not hold up its
           // daemon: the name is checked again at the next start, and the daemon syncs once the server is back.
-          await ensureUniqueName(p, pairing.url, pairing, (l) => console.log(l), START_NAME_CHECK_MS)
+          await ensureUniqueName(
+            p,
+            pairing.url,
+            pairing,
+            (l) => console.log(l),
+            START_NAME_CHECK_MS,
+            Boolean(opts.name),
+          )
         if (opts.foreground) {
           runMain(
             Layer.launch(

@@ -109,7 +109,14 @@ export async function login(paths: HomePaths, url: string, options: LoginOptions
   const credential = options.key
     ? await redeemKey(origin, options.key, machine)
     : await deviceFlow(origin, machine, options.print)
-  machine = await ensureUniqueName(paths, origin, credential, options.print)
+  machine = await ensureUniqueName(
+    paths,
+    origin,
+    credential,
+    options.print,
+    REQUEST_TIMEOUT_MS,
+    options.name !== undefined,
+  )
   // Written last: a running daemon picks up the new pairing when server.json changes (and the name with it).
   const saved = { url: origin, token: credential.token, machineId: credential.machineId }
   saveServerCredentials(paths, saved)
@@ -124,6 +131,13 @@ export async function login(paths: HomePaths, url: string, options: LoginOptions
  * CLAUDE_CONFIG_DIRs with two --home) were both the host name in the dashboard, nothing telling them
  * apart. Checked at login and at each start on a paired machine (a machine appears in the list at its
  * daemon's first hello, so two homes paired before either started are told apart when the second starts).
+ * The server enforces the same rule on every name it stores (`openMachineRow`, `@overlord/store`).
+ *
+ * The server's name for this machine wins over `machine.json`'s: renamed in the dashboard (or told apart
+ * by the server), the machine takes that name here, so that what the daemon says at hello is what the
+ * dashboard shows. A name the user `chose` now (`--name`) goes the other way: it is sent to the server
+ * at once with this machine's token (the rename route, which refuses a taken name), because a daemon's
+ * hello that repeats the name it said before does not replace a rename made in the dashboard.
  */
 export async function ensureUniqueName(
   paths: HomePaths,
@@ -131,32 +145,64 @@ export async function ensureUniqueName(
   credential: Api.MachineCredential,
   print: (line: string) => void,
   timeoutMs = REQUEST_TIMEOUT_MS,
+  chosen = false,
 ): Promise<MachineIdentity> {
-  const machine = loadMachine(paths)
-  const name = uniqueName(machine.name, await namesTaken(origin, credential, machine.machineId, timeoutMs))
-  if (name === machine.name) return machine
-  print(`Another of your machines is named ${machine.name}: this one is now ${name} (rename it with --name).`)
-  return saveMachineName(paths, name)
+  let machine = loadMachine(paths)
+  const listed = await userMachines(origin, credential, timeoutMs)
+  if (listed === null) return machine
+  const isThis = (m: ListedMachine) => m.machineId === credential.machineId || m.machineId === machine.machineId
+  const own = listed.find((m) => isThis(m) && !m.revoked)
+  if (!chosen && own && own.name !== machine.name) {
+    print(`This machine is named ${own.name} in the dashboard (it was ${machine.name} here): it keeps that name.`)
+    return saveMachineName(paths, own.name)
+  }
+  // A revoked machine's name is free (the server's rule too).
+  const taken = new Set(listed.filter((m) => !isThis(m) && !m.revoked).map((m) => m.name))
+  const name = uniqueName(machine.name, taken)
+  if (name !== machine.name) {
+    print(`Another of your machines is named ${machine.name}: this one is now ${name} (rename it with --name).`)
+    machine = saveMachineName(paths, name)
+  }
+  if (chosen && own && own.name !== machine.name)
+    await renameOnServer(origin, credential, machine.name, timeoutMs, print)
+  return machine
 }
 
-/** The names of the user's other machines (not revoked), or none when the server does not say. */
-async function namesTaken(
+type ListedMachine = Api.Machine & { readonly revoked?: boolean }
+
+/** The user's machines (revoked ones marked), or null when the server does not say. */
+async function userMachines(
   origin: string,
   credential: Api.MachineCredential,
-  machineId: string,
   timeoutMs: number,
-): Promise<Set<string>> {
+): Promise<readonly ListedMachine[] | null> {
   const res = await fetch(`${origin}/api/v1/machines`, {
     headers: { authorization: `Bearer ${credential.token}` },
     signal: AbortSignal.timeout(timeoutMs),
   }).catch(() => null)
-  if (!res?.ok) return new Set()
-  const body = (await res.json().catch(() => null)) as { machines?: readonly Api.Machine[] } | null
-  return new Set(
-    (body?.machines ?? [])
-      .filter((m) => m.machineId !== credential.machineId && m.machineId !== machineId)
-      .map((m) => m.name),
-  )
+  if (!res?.ok) return null
+  const body = (await res.json().catch(() => null)) as { machines?: readonly ListedMachine[] } | null
+  return body?.machines ?? null
+}
+
+/**
+ * Tells the server the name the user chose. Unreachable, it hears it at the daemon's hello instead (a
+ * name the daemon did not say before replaces the stored one); a name taken meanwhile is said, not fatal.
+ */
+async function renameOnServer(
+  origin: string,
+  credential: Api.MachineCredential,
+  name: string,
+  timeoutMs: number,
+  print: (line: string) => void,
+): Promise<void> {
+  const res = await fetch(`${origin}/api/v1/machines/${encodeURIComponent(credential.machineId)}/rename`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${credential.token}`, "content-type": "application/json" },
+    body: JSON.stringify({ name } satisfies Api.RenameMachineRequest),
+    signal: AbortSignal.timeout(timeoutMs),
+  }).catch(() => null)
+  if (res?.status === 409) print(`The server did not rename this machine: ${await errorMessage(res)}.`)
 }
 
 /** `name` if free, else `name (<OS user>)` (what tells two users' homes apart), else `name-2`, `name-3`, … */

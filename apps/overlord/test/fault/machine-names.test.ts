@@ -4,6 +4,12 @@
  * Machines page, nothing telling them apart. A machine's name is now unique among its user's machines:
  * checked at login and at each start of a paired machine (a machine is listed from its daemon's first
  * hello on), the second home becoming `<host> (<OS user>)`, a third `<host>-2`; `--name` picks one.
+ *
+ * Then (issue #11 follow-up): a machine renamed in the dashboard. Its daemon's hello kept sending the name
+ * in `machine.json`, which replaced the dashboard's at every reconnect; now the server keeps a rename while
+ * the daemon repeats its old name, the next `overlord start` takes the dashboard's name into `machine.json`,
+ * and `start --name` with the old name is sent to the server with the machine's token (a hello repeating
+ * the old name would not replace the rename).
  */
 import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises"
 import { hostname, tmpdir, userInfo } from "node:os"
@@ -105,5 +111,54 @@ describe("two homes on one host", () => {
     await daemons.at(-1)?.exited
     await startAndAwait(d, "ci", ["--name", "ci"])
     expect(await machineName(d)).toBe("ci")
+  })
+
+  it("keep a name given in the dashboard; start takes it into machine.json, start --name gives the old one back", async () => {
+    const e = join(root, "home-e")
+    const made = await fetch(`${server.url}/api/v1/pairing-keys`, {
+      method: "POST",
+      headers: { cookie: admin.cookie, origin: server.url, "content-type": "application/json" },
+      body: JSON.stringify({ singleUse: true, ttlMinutes: 10 }),
+    })
+    const { key } = (await made.json()) as { key: string }
+    expect((await cli(e, ["login", server.url, "--key", key, "--name", "lab"])).code).toBe(0)
+    const { machineId } = JSON.parse(await readFile(join(e, "server.json"), "utf8")) as { machineId: string }
+    const stop = async () => {
+      daemons.at(-1)?.stop()
+      await daemons.at(-1)?.exited
+    }
+    await startAndAwait(e, "lab")
+    await stop()
+
+    // Renamed in the dashboard while the daemon is stopped; its daemon has said "lab" before.
+    expect((await admin.api(`/machines/${machineId}/rename`, { name: "lab bench" })).status).toBe(200)
+    // `start --name lab`: the chosen name reaches the server before the hello, which repeats "lab".
+    const named = await startAndAwait(e, "lab", ["--name", "lab"])
+    expect(await machineName(e)).toBe("lab")
+    await stop()
+    expect(named.output()).not.toContain("in the dashboard")
+
+    // Renamed in the dashboard again: a plain start takes that name (machine.json, then the hello).
+    expect((await admin.api(`/machines/${machineId}/rename`, { name: "lab bench" })).status).toBe(200)
+    const before = new Date().toISOString()
+    const plain = await startAndAwait(e, "lab bench")
+    // The server had the name already: wait for this daemon's hello (online, seen since) before reading.
+    const listed = async () =>
+      (
+        await admin.api<{ machines: { machineId: string; name: string; online: boolean; lastSeenAt: string }[] }>(
+          "/machines",
+        )
+      ).json.machines.find((m) => m.machineId === machineId)
+    await waitFor(
+      "the daemon's hello",
+      async () => {
+        const m = await listed()
+        return m?.online && m.lastSeenAt >= before ? true : undefined
+      },
+      30_000,
+    )
+    expect(await machineName(e)).toBe("lab bench")
+    expect(plain.output()).toContain("This machine is named lab bench in the dashboard (it was lab here)")
+    expect((await listed())?.name).toBe("lab bench")
   })
 })
