@@ -24,6 +24,7 @@ import {
 } from "@overlord/store/mysql"
 import { type PlanetScaleBridge, startPlanetScaleBridge } from "@overlord/testkit/planetscale-bridge"
 import { afterEach, describe, expect, it } from "vitest"
+import { readLines } from "../src/mysql/line-chunks.ts"
 import { mariaDbForTests } from "./mysql-test-server.ts"
 
 const SID = "11111111-2222-3333-4444-555555555555"
@@ -401,5 +402,49 @@ describe("requests per group through the PlanetScale driver", () => {
     // API responses add two: their kept copies are read, and written, in one statement each.
     const usage = await requestsFor(2000, "assistant")
     expect(usage).toBe(few + 2)
+  }, 120_000)
+})
+
+describe("reading lines in blocks through the PlanetScale driver", () => {
+  it("keeps a read's result within its bound when each line asked for is in a different block", async () => {
+    const mariadb = await mariaDbForTests()
+    // A result limit of 1.2 MiB stands for PlanetScale's 64 MiB, read in statements of about 1 MiB of lines.
+    const bridge = await startPlanetScaleBridge({
+      mariadb,
+      database: await mariadb.createDatabase(),
+      maxResultBytes: 1.2 * MiB,
+    })
+    const client = connectPlanetscale({ url: bridge.url })
+    const engine = await MysqlEngine.open(client)
+    cleanups.push(
+      async () => engine.close(),
+      () => bridge.stop(),
+    )
+    const actor = await machine(engine)
+    // 40 lines of ~120 KiB that barely compress: blocks of two lines (~240 KiB each).
+    const lines = Array.from(
+      { length: 40 },
+      (_, i) =>
+        `{"type":"user","uuid":"u${i}","sessionId":"${SID}","message":{"content":"${randomBytes(90 * 1024).toString("base64")}"}}\n`,
+    )
+    const file = enc.encode(lines.join(""))
+    for (let at = 0, seq = 0; at < file.length; seq++) {
+      const end = Math.min(file.length, at + MiB)
+      const cut = file.lastIndexOf(0x0a, end - 1) + 1
+      const [out] = await engine.append(actor, [appendOf(at, file.subarray(at, cut), seq)])
+      expect(out!._tag).toBe("Ack")
+      at = cut
+    }
+    const { rows } = await client.query<{ seq: number; raw_len: number; block_seq: number | null }>(
+      "SELECT seq, raw_len, block_seq FROM entries ORDER BY seq",
+    )
+    const firsts = rows.filter((r) => r.block_seq === r.seq)
+    expect(firsts.length).toBeGreaterThanOrEqual(15)
+    // One line of each block, 1 MiB of lines at most a statement: their blocks (~180 KiB each, stored)
+    // are ~1.4 MiB for eight lines, past the limit, unless a read counts what each block may bring.
+    const read = await readLines(client, firsts, MiB)
+    for (const [k, line] of firsts.entries()) {
+      expect(new TextDecoder().decode(read[k]!)).toBe(lines[rows.indexOf(line)]!.slice(0, -1))
+    }
   }, 120_000)
 })

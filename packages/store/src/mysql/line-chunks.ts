@@ -287,15 +287,18 @@ export async function readLines(
       i++
       continue
     }
+    // A read's result is bounded by what it brings, not only what is asked: a block may hold lines not
+    // asked for, at most a block's worth at each end of a run of consecutive seqs (the blocks inside are
+    // asked for whole). So each run counts two blocks more than its lines.
     const seqs: number[] = []
     let bytes = 0
-    while (
-      i < lines.length &&
-      lines[i]!.raw_len <= maxBytes &&
-      (seqs.length === 0 || bytes + lines[i]!.raw_len <= maxBytes)
-    ) {
-      if (!fetched.has(lines[i]!.seq)) seqs.push(lines[i]!.seq)
-      bytes += lines[i]!.raw_len
+    const from = i
+    while (i < lines.length && lines[i]!.raw_len <= maxBytes) {
+      const line = lines[i]!
+      const cost = line.raw_len + (i > from && line.seq === lines[i - 1]!.seq + 1 ? 0 : 2 * BLOCK_BYTES)
+      if (i > from && bytes + cost > maxBytes) break
+      if (!fetched.has(line.seq)) seqs.push(line.seq)
+      bytes += cost
       i++
     }
     if (seqs.length > 0) await fetched.read(q, seqs)
