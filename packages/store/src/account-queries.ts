@@ -666,15 +666,20 @@ interface NamedMachineRow {
 /**
  * Every machine of the user, read in a write transaction after locking the user's row: whatever names
  * a machine takes this lock first, so of two hellos (or a hello and a rename) of one user's machines the
- * second waits and then sees the first's name. The machines are read with a lock too: a locking read
- * sees the latest committed rows, where a plain one in MySQL's REPEATABLE READ could see the snapshot an
- * earlier read of the transaction took (a pairing reads its key first).
+ * second waits and then sees the first's name.
+ *
+ * `first`: this is the transaction's first statement. MySQL's REPEATABLE READ takes a transaction's
+ * snapshot at its first plain read, which then comes after the lock, so a plain read sees every name
+ * committed by whoever held it. Otherwise (a pairing, which reads its key first) the machines are read
+ * with a lock, which reads the latest committed rows; that is not the default because locking every
+ * machine row of the user made a hello wait on, and deadlock with, a `revokeMachine` holding a parent's row
+ * and wanting its children's.
  */
-function* userMachinesLocked(tx: QueryDialect, userId: number): Query<NamedMachineRow[]> {
+function* userMachinesLocked(tx: QueryDialect, userId: number, first: boolean): Query<NamedMachineRow[]> {
   yield* all(tx, `SELECT id FROM users WHERE id = ?${tx.forUpdate}`, [userId])
   const rows = yield* all<NamedMachineRow>(
     tx,
-    `SELECT id, machine_uid, name, reported_name, revoked_at FROM machines WHERE user_id = ?${tx.forUpdate}`,
+    `SELECT id, machine_uid, name, reported_name, revoked_at FROM machines WHERE user_id = ?${first ? "" : tx.forUpdate}`,
     [userId],
   )
   return rows.map((r) => ({ ...r, id: Number(r.id) }))
@@ -691,7 +696,7 @@ const namesTakenBesides = (rows: readonly NamedMachineRow[], machineUid: string)
 export function openMachineRow(db: QueryDialect, actor: Actor, machineUid: string, name: string): Query<number> {
   return step(
     db.transaction(function* (tx) {
-      const rows = yield* userMachinesLocked(tx, actor.userId)
+      const rows = yield* userMachinesLocked(tx, actor.userId, true)
       const taken = namesTakenBesides(rows, machineUid)
       const own = rows.find((r) => r.machine_uid === machineUid)
       const at = now()
@@ -730,7 +735,7 @@ function* renameMachine(db: QueryDialect, actor: Actor, machineUid: string, name
   if (wanted === "" || clampName(wanted) !== wanted) return { _tag: "Invalid" }
   return yield* step(
     db.transaction(function* (tx): Query<RenameMachineOutcome> {
-      const rows = yield* userMachinesLocked(tx, actor.userId)
+      const rows = yield* userMachinesLocked(tx, actor.userId, true)
       const own = rows.find((r) => r.machine_uid === machineUid && r.revoked_at === null)
       if (!own) return { _tag: "NotFound" }
       if (namesTakenBesides(rows, machineUid).has(wanted)) return { _tag: "NameTaken", name: wanted }
@@ -747,7 +752,16 @@ function* renameMachine(db: QueryDialect, actor: Actor, machineUid: string, name
 function relistMachine(db: QueryDialect, userId: number, machineUid: string): Query<void> {
   return step(
     db.transaction(function* (tx) {
-      const rows = yield* userMachinesLocked(tx, userId)
+      // Most pairings are of a new machine (no row yet) or a live one: nothing more is locked for them. A
+      // locking read: the pairing has read before, and a plain read would see its snapshot's row.
+      const [row] = yield* all<{ revoked_at: string | null }>(
+        tx,
+        `SELECT revoked_at FROM machines WHERE user_id = ? AND machine_uid = ?${tx.forUpdate}`,
+        [userId, machineUid],
+      )
+      if (!row || row.revoked_at === null) return
+      // Inside a pairing, which has read before: the machines are read with a lock.
+      const rows = yield* userMachinesLocked(tx, userId, false)
       const own = rows.find((r) => r.machine_uid === machineUid)
       if (!own || own.revoked_at === null) return
       yield* run(tx, "UPDATE machines SET revoked_at = NULL, name = ? WHERE id = ?", [
@@ -784,7 +798,7 @@ export function* adoptChildMachine(
   if (parentUid === childUid) return false
   return yield* step(
     db.transaction(function* (tx) {
-      const machines = yield* userMachinesLocked(tx, actor.userId)
+      const machines = yield* userMachinesLocked(tx, actor.userId, true)
       const [parent] = yield* all<{ id: number }>(
         tx,
         `SELECT id FROM machines WHERE user_id = ? AND machine_uid = ? AND revoked_at IS NULL${tx.forUpdate}`,
