@@ -36,6 +36,7 @@ import {
   pairedServerUrl,
   refusedMessage,
   unreachableMessage,
+  withServerUrl,
 } from "./server-credentials.ts"
 import { isCompiled } from "./service/self-command.ts"
 import { addServiceCommands } from "./service/service-command.ts"
@@ -201,9 +202,7 @@ export function buildCli(): Command {
       console.log(`files tracked: ${status.filesTracked}; not yet synced: ${fmtBytes(status.bytesPending)}`)
       // The server's refusal cannot know the URL it is reached at; the status can.
       if (status.lastError)
-        console.log(
-          `last error: ${status.lastError.replaceAll("<this server's URL>", status.serverUrl ?? "<server-url>")}`,
-        )
+        console.log(`last error: ${withServerUrl(status.lastError, status.serverUrl ?? "<server-url>")}`)
       // A daemon syncing to a paired server picks up a new login by itself (`server.json` is read again
       // when it changes); one that runs the embedded server (it has a dashboard link) cannot move, and a
       // logout leaves a paired one on its revoked token.
@@ -218,10 +217,15 @@ export function buildCli(): Command {
           `this machine is no longer paired, but this daemon still tries ${state.serverUrl}: it picks up the next \`overlord login\` by itself; restart it (\`overlord stop && overlord start\`) to sync to the embedded server instead`,
         )
       }
-      for (const sb of status.sandboxes)
+      // A sandbox's refusal is its laptop's (the same token), said the same way. `serverUrl` is missing
+      // from a state written by an older daemon.
+      for (const sb of status.sandboxes) {
+        const lastError =
+          sb.lastError && withServerUrl(sb.lastError, sb.serverUrl ?? status.serverUrl ?? "<server-url>")
         console.log(
-          `sandbox ${sb.machineName}: ${sb.connected ? "connected" : "NOT connected"}, ${sb.filesTracked} files; not yet synced: ${fmtBytes(sb.bytesPending)}${sb.lastError ? `; last error: ${sb.lastError}` : ""}`,
+          `sandbox ${sb.machineName}: ${sb.connected ? "connected" : "NOT connected"}, ${sb.filesTracked} files; not yet synced: ${fmtBytes(sb.bytesPending)}${lastError ? `; last error: ${lastError}` : ""}`,
         )
+      }
       // One summary line per kind, then the latest few (all with --verbose): a real history has
       // hundreds of files with a notice, and a line each buried everything else.
       const latest = <T>(all: readonly T[]) => (opts.verbose ? all : all.slice(0, STATUS_LATEST))

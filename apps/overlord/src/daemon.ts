@@ -126,6 +126,8 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger) =>
                   home: config.paths.home,
                   serverUrl: target.serverUrl,
                   token: target.machineToken,
+                  // Its sandboxes' syncs follow a new login as the laptop's own does.
+                  ...(target.credentials ? { credentials: target.credentials } : {}),
                   parent: machine,
                   log,
                   warn,

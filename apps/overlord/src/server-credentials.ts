@@ -95,6 +95,13 @@ export function unreachableMessage(paths: HomePaths, serverUrl: string): string 
 }
 
 /**
+ * A server's refusal names it as `<this server's URL>` (it cannot know the address it is reached at);
+ * the daemon and `overlord status` know it, and say it in its place.
+ */
+export const withServerUrl = (message: string, serverUrl: string): string =>
+  message.replaceAll("<this server's URL>", serverUrl)
+
+/**
  * Said when the server answers 401 to this machine's token: on a paired machine the token was revoked
  * (in the dashboard, or by a logout elsewhere) and only a new `overlord login` helps.
  */

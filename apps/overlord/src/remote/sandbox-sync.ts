@@ -9,13 +9,20 @@
  *
  * Which sandboxes this machine has synced is kept in `<home>/sandboxes/<folder>/machine.json`, so a
  * restarted daemon resumes them (the server's cursors make that exact, as for the laptop's files).
+ *
+ * A sandbox machine syncs where its laptop does, with the laptop's current token: each engine reads the
+ * laptop's stored credentials (`server.json`) as the laptop's own connection does, so a new `overlord
+ * login` (a new token, or another server) moves the sandboxes' syncs with it, without a restart. They
+ * kept the token they were opened with before, and stayed refused (or on the old server) until one.
  */
 import { createHash } from "node:crypto"
 import { existsSync, mkdirSync, readdirSync } from "node:fs"
 import { join, relative } from "node:path"
 import { type MachineIdentity, readJson, writeJson } from "../home.ts"
 import type { Logger } from "../logger.ts"
+import { withServerUrl } from "../server-credentials.ts"
 import { type SessionWatcher, watchSessions } from "../session-watcher.ts"
+import type { CredentialSource } from "../sync-connection.ts"
 import { SyncEngine } from "../sync-engine.ts"
 import { sandboxProjectsDir } from "./sandbox-command.ts"
 
@@ -54,10 +61,27 @@ export interface SandboxSyncOptions {
   readonly serverUrl: string
   /** This machine's token: the server accepts the children of the machine it was issued to. */
   readonly token: string
+  /**
+   * This machine's stored credentials (a paired machine's `server.json`), which replace `serverUrl` and
+   * `token` when a new `overlord login` changes them; without it (the embedded server) they are kept.
+   */
+  readonly credentials?: CredentialSource
   readonly parent: MachineIdentity
   readonly log: Logger
   readonly warn: (message: string) => void
 }
+
+/**
+ * The laptop's credentials as its sandboxes' syncs read them: the server and the token, not the name,
+ * which is the laptop's (a login may rename it) and never a sandbox machine's own.
+ */
+const childCredentials = (laptop: CredentialSource): CredentialSource => ({
+  current: () => {
+    const c = laptop.current()
+    return c && { serverUrl: c.serverUrl, token: c.token }
+  },
+  watch: laptop.watch,
+})
 
 interface Syncing {
   readonly machine: SandboxMachine
@@ -70,6 +94,8 @@ export interface SandboxSyncStatus {
   readonly machineId: string
   readonly machineName: string
   readonly sandboxName: string
+  /** Where it syncs now: its laptop's server, which a new `overlord login` may have moved. */
+  readonly serverUrl: string
   readonly connected: boolean
   readonly filesTracked: number
   readonly bytesPending: number
@@ -87,8 +113,11 @@ export const SANDBOX_SYNC_WAIT_MS = 15_000
 export class SandboxSync {
   private readonly syncing = new Map<string, Syncing>()
   private closed = false
+  private readonly credentials: CredentialSource | undefined
 
-  constructor(private readonly options: SandboxSyncOptions) {}
+  constructor(private readonly options: SandboxSyncOptions) {
+    this.credentials = options.credentials && childCredentials(options.credentials)
+  }
 
   /** Resumes every sandbox machine this home has synced before. */
   resume(): void {
@@ -119,9 +148,11 @@ export class SandboxSync {
     const deadline = Date.now() + timeoutMs
     while (Date.now() < deadline) {
       if (await s.engine.idle(Math.min(IDLE_SLICE_MS, Math.max(1, deadline - Date.now())))) return true
-      const error = s.engine.status().lastError
+      const { lastError: error, serverUrl } = s.engine.status()
       if (error?.startsWith(REFUSED)) {
-        this.options.warn(`sandbox ${machine.sandboxName} (machine ${machine.machineName}): ${error}`)
+        this.options.warn(
+          `sandbox ${machine.sandboxName} (machine ${machine.machineName}): ${withServerUrl(error, serverUrl)}`,
+        )
         return false
       }
     }
@@ -138,6 +169,7 @@ export class SandboxSync {
       machineId: machine.machineId,
       machineName: machine.machineName,
       token: this.options.token,
+      ...(this.credentials ? { credentials: this.credentials } : {}),
       parent: { machineId: this.options.parent.machineId, kind: "sandbox" },
       log,
       projectsDir,
@@ -163,6 +195,7 @@ export class SandboxSync {
         machineId: machine.machineId,
         machineName: machine.machineName,
         sandboxName: machine.sandboxName,
+        serverUrl: s.serverUrl,
         connected: s.connected,
         filesTracked: s.filesTracked,
         bytesPending: s.bytesPending,
