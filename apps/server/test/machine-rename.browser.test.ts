@@ -3,8 +3,8 @@
  * and dashboard on SQLite: two of Alice's laptops said hello as "laptop" (the server told the second
  * apart as "laptop-2"); on Account → Machines she renames the second to the first's name and is told
  * it is taken, then to "studio"; a second tab of hers shows "studio" without a reload (live health),
- * and the laptop's daemon reconnecting with its old name leaves "studio" in place.
- * Screenshots: `.artifacts/screenshots/machine-rename-*.png`.
+ * and the laptop's daemon reconnecting with its old name leaves "studio" in place. On a phone-sized
+ * screen the form and its refusal fit. Screenshots: `.artifacts/screenshots/machine-rename-*.png`.
  */
 import type { Api } from "@overlord/protocol"
 import { type Browser, chromiumMissing, launchChromium, type Page, screenshot } from "@overlord/testkit/browser"
@@ -98,6 +98,21 @@ describe.skipIf(skip)("renaming a machine in the dashboard", () => {
     await page.reload()
     await page.locator("[data-testid=account-machines]").waitFor()
     await expect.poll(async () => (await shownNames(page)).sort()).toEqual(["laptop", "studio"])
+    expect(pageErrors).toEqual([])
+  })
+
+  it("the rename form and its refusal fit a phone-sized screen", async () => {
+    const page = await machinesPage()
+    await page.setViewportSize({ width: 375, height: 667 })
+    const row = page.locator("[data-testid=account-machine]").filter({ hasText: "laptop-b" })
+    await row.locator("[data-testid=rename-machine]").click()
+    await row.locator("[data-testid=rename-machine-input]").fill("laptop")
+    await row.locator("[data-testid=rename-machine-save]").click()
+    await row.locator("[data-testid=rename-machine-error]").waitFor()
+    // Nothing wider than the screen: no sideways scrolling.
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+    expect(overflow).toBeLessThanOrEqual(0)
+    await screenshot(page, "machine-rename-phone")
     expect(pageErrors).toEqual([])
   })
 })
