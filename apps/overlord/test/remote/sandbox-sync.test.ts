@@ -115,6 +115,9 @@ describe("SandboxSync", () => {
     // A ten-minute limit: resolving at all (within the test's time) means the refusal ended the wait.
     expect(await sync.sync(machine(), [file()], 600_000)).toBe(false)
     expect(warnings.join("\n")).toContain("the server refused this daemon")
+    // As the laptop's own refusal reads in `overlord status`: the server named, not a placeholder.
+    expect(warnings.join("\n")).toContain(`overlord login ${creds.serverUrl}`)
+    expect(warnings.join("\n")).not.toContain("<this server's URL>")
     await sync.close()
   })
 })
