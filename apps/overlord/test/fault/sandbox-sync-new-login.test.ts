@@ -165,7 +165,9 @@ describe("a sandbox's machine after a new login while the daemon runs", () => {
     // A sandbox run: its session is stored on the first server under the child machine.
     const firstSession = await runInSandbox(firstAdmin, "Say something in the sandbox.")
     const child = await storedUnderChild(first, firstAdmin, firstSession)
-    expect(child?.parent).toEqual({ machineId, kind: "sandbox" })
+    const laptop = (await machinesOn(firstAdmin)).find((m) => m.machineId === machineId)
+    // Its own name, not the laptop's, which the credentials it reads also carry.
+    expect(child).toMatchObject({ name: `${laptop?.name}/sandbox-shop`, parent: { machineId, kind: "sandbox" } })
 
     // Paired with another server: the sandbox's machine moves there with its laptop, and the second
     // server gets the sandbox's whole session from its first byte, once (its welcome has no cursors).
