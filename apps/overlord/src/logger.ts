@@ -49,3 +49,10 @@ export function fileLogger(options: FileLoggerOptions): Logger {
 }
 
 export const silentLogger: Logger = { info: () => {}, warn: () => {}, error: () => {} }
+
+/** `log` with `prefix` before every message: whose line it is, where several syncs share one log. */
+export const prefixedLogger = (log: Logger, prefix: string): Logger => ({
+  info: (m) => log.info(`${prefix}${m}`),
+  warn: (m) => log.warn(`${prefix}${m}`),
+  error: (m) => log.error(`${prefix}${m}`),
+})

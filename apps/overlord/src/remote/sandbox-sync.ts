@@ -19,7 +19,7 @@ import { createHash } from "node:crypto"
 import { existsSync, mkdirSync, readdirSync } from "node:fs"
 import { join, relative } from "node:path"
 import { type MachineIdentity, readJson, writeJson } from "../home.ts"
-import type { Logger } from "../logger.ts"
+import { type Logger, prefixedLogger } from "../logger.ts"
 import { withServerUrl } from "../server-credentials.ts"
 import { type SessionWatcher, watchSessions } from "../session-watcher.ts"
 import type { CredentialSource } from "../sync-connection.ts"
@@ -162,7 +162,10 @@ export class SandboxSync {
   private open(machine: SandboxMachine): Syncing {
     mkdirSync(join(this.options.home, "sandboxes", machine.folder), { recursive: true, mode: 0o700 })
     writeJson(machineFile(this.options.home, machine.folder), machine)
-    const { log, warn } = this.options
+    const { warn } = this.options
+    // Its engine says what the laptop's says ("connected to …", a refusal, a move to another server):
+    // named, or the two read the same in the log.
+    const log = prefixedLogger(this.options.log, `sandbox ${machine.machineName}: `)
     const projectsDir = sandboxProjectsDir(this.options.home, machine.folder)
     const engine = new SyncEngine({
       serverUrl: this.options.serverUrl,
@@ -178,7 +181,7 @@ export class SandboxSync {
     const watcher = watchSessions({ projectsDir, engine, log, warn })
     const s: Syncing = { machine, engine, watcher }
     this.syncing.set(machine.machineId, s)
-    log.info(`syncing sandbox ${machine.sandboxName} as machine ${machine.machineName}`)
+    this.options.log.info(`syncing sandbox ${machine.sandboxName} as machine ${machine.machineName}`)
     return s
   }
 

@@ -180,6 +180,10 @@ describe("a sandbox's machine after a new login while the daemon runs", () => {
       name: child?.name,
       parent: { machineId, kind: "sandbox" },
     })
+    // The log tells the sandbox's move from the laptop's.
+    expect(daemon?.output()).toContain(
+      `sandbox ${child?.name}: this machine is now paired with ${second.url} (overlord login): syncing there, no longer to ${first.url}`,
+    )
     await waitFor("the sandbox's status on the second server", async () => {
       const s = await sandboxStatus()
       return s?.connected && s.serverUrl === second?.url ? true : null
