@@ -7,6 +7,7 @@ import { type Commands, Sync } from "@overlord/protocol"
 import { Schema } from "effect"
 import WebSocket from "ws"
 import type { Logger } from "./logger.ts"
+import { withServerUrl } from "./server-credentials.ts"
 
 export const DAEMON_VERSION = "0.1.0"
 
@@ -257,7 +258,7 @@ export class SyncConnection {
       const refusal = type === "refused" ? refusalMessageOf(text) : null
       this.events.failed(
         refusal !== null
-          ? `the server refused this daemon: ${refusal}`
+          ? `the server refused this daemon: ${withServerUrl(refusal, this.target.serverUrl)}`
           : `unreadable message from the server: ${text.slice(0, 200)}`,
       )
       return
@@ -281,7 +282,9 @@ export class SyncConnection {
         return this.events.welcome(msg)
       }
       case "refused":
-        this.events.failed(`the server refused this daemon: ${msg.message}`)
+        // Its "run `overlord login <this server's URL>`" names the server here: in the log and the status
+        // alike, and right after a new login moved this connection elsewhere.
+        this.events.failed(`the server refused this daemon: ${withServerUrl(msg.message, this.target.serverUrl)}`)
         return
       case "error":
         this.events.failed(`server: ${msg.message}`)

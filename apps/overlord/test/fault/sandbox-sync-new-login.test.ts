@@ -209,6 +209,9 @@ describe("a sandbox's machine after a new login while the daemon runs", () => {
     )
     expect(sandboxLine).toContain(`overlord login ${second.url}`)
     expect(text).not.toContain("<this server's URL>")
+    // Nor in the daemon's log, where the laptop's refusal and its sandbox's each name the server.
+    expect(daemon?.output()).toContain(`sandbox ${child?.name}: the server refused this daemon: `)
+    expect(daemon?.output()).not.toContain("<this server's URL>")
 
     // Paired with the first server again (a new token there): the sandbox's machine syncs there with it.
     await pairWithKey(first, firstAdmin, home)
