@@ -764,10 +764,26 @@ function relistMachine(db: QueryDialect, userId: number, machineUid: string): Qu
       const rows = yield* userMachinesLocked(tx, userId, false)
       const own = rows.find((r) => r.machine_uid === machineUid)
       if (!own || own.revoked_at === null) return
-      yield* run(tx, "UPDATE machines SET revoked_at = NULL, name = ? WHERE id = ?", [
-        uniqueMachineName(own.name, namesTakenBesides(rows, machineUid)),
-        own.id,
-      ])
+      // Its children revoked with it (`revokeMachine` gives them its `revoked_at`) come back with it: its
+      // daemon syncs them with its token, and without this a sandbox's machine stayed refused for good
+      // after `overlord logout` and a new `overlord login`, daemon restarted or not. A child revoked on
+      // its own before keeps its own time, and stays revoked. Compared in SQL, as stored, before the
+      // parent's row is written.
+      const children = yield* all<{ machine_uid: string }>(
+        tx,
+        `SELECT m.machine_uid FROM machine_parents p
+         JOIN machines m ON m.id = p.machine_id
+         JOIN machines parent ON parent.id = p.parent_machine_id
+         WHERE parent.id = ? AND m.user_id = ? AND m.revoked_at = parent.revoked_at`,
+        [own.id, userId],
+      )
+      const taken = namesTakenBesides(rows, machineUid)
+      const back = new Set(children.map((c) => c.machine_uid))
+      for (const row of [own, ...rows.filter((r) => back.has(r.machine_uid))]) {
+        const name = uniqueMachineName(row.name, taken)
+        taken.add(name)
+        yield* run(tx, "UPDATE machines SET revoked_at = NULL, name = ? WHERE id = ?", [name, row.id])
+      }
     }),
   )
 }

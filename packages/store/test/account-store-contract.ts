@@ -420,6 +420,25 @@ export function runAccountStoreContract(options: AccountStoreContractOptions): v
       // A revoked parent adopts nothing, and a revoked child is not taken back.
       expect(await engine.adoptChildMachine(admin, "laptop", "sbx-4", "sandbox 4", "sandbox")).toBe(false)
       expect(await engine.adoptChildMachine(admin, "desk", "sbx-3", "sandbox 3", "sandbox")).toBe(false)
+      // Paired again, the parent brings back the children revoked with it, not one revoked on its own before.
+      await engine.openMachine(admin, "desk", "desk")
+      expect(await engine.adoptChildMachine(admin, "desk", "sbx-5", "sandbox 5", "sandbox")).toBe(true)
+      expect(await engine.adoptChildMachine(admin, "desk", "sbx-6", "sandbox 6", "sandbox")).toBe(true)
+      expect(await engine.revokeMachine(admin, "sbx-6")).toBe(true)
+      await new Promise((resolve) => setTimeout(resolve, 5))
+      expect(await engine.revokeMachine(admin, "desk")).toBe(true)
+      await engine.issueToken({ userId: admin.userId, kind: "machine", machineUid: "laptop" })
+      expect((await engine.listMachines(admin)).map((m) => m.machineId).sort()).toEqual(["laptop", "sbx-1", "sbx-3"])
+      expect(await engine.adoptChildMachine(admin, "laptop", "sbx-1", "sandbox 1", "sandbox")).toBe(true)
+      await engine.issueToken({ userId: admin.userId, kind: "machine", machineUid: "desk" })
+      expect((await engine.listMachines(admin)).map((m) => m.machineId).sort()).toEqual([
+        "desk",
+        "laptop",
+        "sbx-1",
+        "sbx-3",
+        "sbx-5",
+      ])
+      expect(await engine.adoptChildMachine(admin, "desk", "sbx-6", "sandbox 6", "sandbox")).toBe(false)
       // Revoking a token twice says true twice; another user's is not found.
       const api = await engine.issueToken({ userId: admin.userId, kind: "api" })
       const [listed] = await engine.listTokens(admin)

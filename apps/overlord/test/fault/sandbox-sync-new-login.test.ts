@@ -129,7 +129,11 @@ describe("a sandbox's machine after a new login while the daemon runs", () => {
     await seedProjectSession(claudeDir, project, "00000000-0000-4000-8000-0000000005c1")
     fake = await startFakeDaytona({ tools: { claude: await claudeBinary() } })
     anthropic = startFakeAnthropic({
-      main: [answer("First run, on the first server."), answer("Second run, back on the first server.")],
+      main: [
+        answer("First run, on the first server."),
+        answer("Second run, back on the first server."),
+        answer("Third."),
+      ],
     })
     await writeDaytonaSettings(home, fake, {
       anthropicApiKey: "sk-ant-sandbox-login-5c1",
@@ -223,5 +227,13 @@ describe("a sandbox's machine after a new login while the daemon runs", () => {
       const s = await sandboxStatus()
       return s?.connected && s.serverUrl === first.url && s.lastError === null ? true : null
     })
+
+    // Logged out of the first server (the laptop and its sandbox revoked there) and paired with it again:
+    // the sandbox's machine comes back with its laptop and syncs a new run under the same machine.
+    expect((await cli(home, ["logout"])).code).toBe(0)
+    await waitFor("the refusal", async () => ((await sandboxStatus())?.lastError ? true : null))
+    await pairWithKey(first, firstAdmin, home)
+    const thirdSession = await runInSandbox(firstAdmin, "A third thing.")
+    expect(await storedUnderChild(first, firstAdmin, thirdSession)).toMatchObject({ machineId: child?.machineId })
   }, 400_000)
 })
