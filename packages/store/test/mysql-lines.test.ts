@@ -300,6 +300,34 @@ for (const [name, connect] of Object.entries(connectors)) {
       }
     }, 120_000)
 
+    it("keeps a line cut across two appends of one group in rows of its own, between blocks", async () => {
+      const opened = await connect()
+      const actor = await machine(opened.engine)
+      const lines = Array.from(
+        { length: 40 },
+        (_, i) => `{"type":"user","uuid":"u${i}","sessionId":"${SID}","message":{"content":"line ${i}"}}\n`,
+      )
+      const file = enc.encode(lines.join(""))
+      // The group's two appends meet in the middle of line 20.
+      const cut = enc.encode(lines.slice(0, 20).join("")).length + 10
+      const outs = await opened.engine.append(actor, [
+        appendOf(0, file.subarray(0, cut), 0),
+        appendOf(cut, file.subarray(cut), 1),
+      ])
+      expect(outs.map((o) => o._tag)).toEqual(["Ack", "Ack"])
+      const { rows } = await opened.client.query<{ line_no: number; block_seq: number | null; first: number }>(
+        `SELECT e.line_no, e.block_seq, (SELECT min(seq) FROM entries) AS first FROM entries e ORDER BY e.seq`,
+      )
+      expect(rows.length).toBe(40)
+      expect(rows[20]!.block_seq).toBeNull()
+      // The lines before it in one block, the lines after it in another.
+      expect(new Set(rows.slice(0, 20).map((r) => r.block_seq))).toEqual(new Set([rows[0]!.first]))
+      expect(new Set(rows.slice(21).map((r) => r.block_seq))).toEqual(new Set([rows[0]!.first + 21]))
+      expect(sameBytes(await exportedBytes(opened, actor), file)).toBe(true)
+      const page = (await opened.engine.listEntries(actor, SID, { limit: 100 }))!
+      expect(page.entries.map((e) => e.line)).toEqual(lines.map((l) => l.slice(0, -1)))
+    })
+
     it("reads lines stored before line blocks, after the migration that adds them, and blocks new ones", async () => {
       const opened = await connect()
       const actor = await machine(opened.engine)
