@@ -3,8 +3,9 @@
  *
  * - ingest: a realistic corpus (`corpus.ts`) appended in the daemon's 1 MiB chunks (cut on line ends),
  *   with the daemon's line facts computed beforehand (not timed: the daemon's share), committed in
- *   4 MiB groups as the sync socket groups them, into SQLite, MariaDB through mysql2, and the
- *   PlanetScale driver through the bridge with 20 ms per request (`--ps-mb` caps its slice);
+ *   groups as the sync socket makes them for each engine (4 MiB; 8 on MySQL engines), into SQLite,
+ *   MariaDB through mysql2, and the PlanetScale driver through the bridge with 20 ms per request
+ *   (`--ps-mb` caps its slice);
  * - reads: 10,000 one-turn sessions of another user, then the session list's first page and the usage
  *   report (by day, model, project, session), each timed `--reads` times;
  * - the change feed: one poll that finds nothing (`feedAfter` at the head), what every server pays
@@ -80,7 +81,8 @@ const LATENCY_MS = argValue(args, "--latency-ms", 20)
 /** Usage rows per report, as the dashboard asks for them (`apps/web` `USAGE_PAGE_ROWS`). */
 const USAGE_ROWS = argValue(args, "--usage-rows", 200)
 const CHUNK = 1024 * 1024
-const GROUP = 4 * 1024 * 1024
+/** The sync socket's chunks per group unless an engine asks for more (`Engine.groupChunks`). */
+const GROUP_CHUNKS = 4
 
 const now = () => performance.now()
 const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : "n/a")
@@ -134,8 +136,11 @@ console.error(
   `corpus ${corpus}: ${fmt(manifest.bytes / 1e6)} MB, ${chunks.length} chunks, facts in ${fmt((now() - t0) / 1000)} s`,
 )
 
-/** Groups of whole chunks of at most 4 MiB (a chunk alone may be the group), up to `maxBytes` in all. */
-function groupsOf(maxBytes: number): { groups: Append[][]; bytes: number; lines: number } {
+/**
+ * Groups of whole chunks of at most `groupChunks` MiB, as the sync socket groups them for the engine (a
+ * chunk alone may be the group), up to `maxBytes` in all.
+ */
+function groupsOf(maxBytes: number, groupChunks: number): { groups: Append[][]; bytes: number; lines: number } {
   const groups: Append[][] = []
   let group: Append[] = []
   let size = 0
@@ -143,7 +148,7 @@ function groupsOf(maxBytes: number): { groups: Append[][]; bytes: number; lines:
   let lines = 0
   for (const c of chunks) {
     if (bytes + c.append.payload.length > maxBytes) break
-    if (size + c.append.payload.length > GROUP && group.length > 0) {
+    if (size + c.append.payload.length > groupChunks * CHUNK && group.length > 0) {
       groups.push(group)
       group = []
       size = 0
@@ -254,7 +259,7 @@ async function runEngine(
   const userId = await engine.ensureUser("bench")
   const { machineId } = await engine.openMachine({ userId }, "bench-machine", "bench")
   const actor: MachineActor = { userId, machineId }
-  const { groups, bytes, lines } = groupsOf(READS_ONLY ? 0 : maxBytes)
+  const { groups, bytes, lines } = groupsOf(READS_ONLY ? 0 : maxBytes, engine.groupChunks ?? GROUP_CHUNKS)
   const r0 = (await requests?.()) ?? 0
   const cpu0 = process.cpuUsage()
   const i0 = now()
