@@ -67,6 +67,18 @@ async function api<T>(paths: HomePaths, path: string): Promise<T> {
   return (await res.json()) as T
 }
 
+/** A session's title is its first prompt, as typed or pasted: a pasted terminal screen ran to 40 lines and
+ * broke `overlord sessions` into rows of its own. One line, cut at 80 characters. */
+export const oneLineTitle = (title: string, max = 80): string => {
+  const chars = [...title.replace(/\s+/g, " ").trim()] // code points: an emoji is never cut in half
+  return chars.length > max
+    ? `${chars
+        .slice(0, max - 1)
+        .join("")
+        .trimEnd()}…`
+    : chars.join("")
+}
+
 const fmtBytes = (n: number) =>
   n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 ** 2).toFixed(1)} MiB`
 
@@ -305,21 +317,32 @@ export function buildCli(): Command {
     .option("--limit <n>", "how many", (v) => Number(v), 50)
     .action(async (opts: { json?: boolean; limit: number }) => {
       const list = await api<Api.SessionList>(paths(), `/sessions?limit=${opts.limit}`)
-      if (opts.json) return console.log(JSON.stringify(list.sessions, null, 2))
+      // Without this line a user with more sessions than --limit saw the 50 newest as if they were all
+      // (found in walkthrough 3: 56 sessions, 50 listed, nothing said). On stderr under --json, whose
+      // stdout stays the array scripts parse.
+      const more = list.nextCursor
+        ? `${list.sessions.length} newest shown, there are more: overlord sessions --limit ${opts.limit * 10}`
+        : null
+      if (opts.json) {
+        console.log(JSON.stringify(list.sessions, null, 2))
+        if (more) console.error(more)
+        return
+      }
       for (const s of list.sessions) {
         const u = s.usage
         console.log(
           [
             s.sessionId,
             s.cwd ?? s.projectDir,
-            generatedLabel(s) ?? s.title ?? "",
+            oneLineTitle(generatedLabel(s) ?? s.title ?? ""),
             `${s.firstAt ?? "-"} .. ${s.lastAt ?? "-"}`,
-            `${s.entryCount} entries`,
+            `${s.entryCount} ${s.entryCount === 1 ? "entry" : "entries"}`,
             `in ${u.input} out ${u.output} cw ${u.cacheWrite} cr ${u.cacheRead}`,
             `$${u.costUsd.toFixed(4)}`,
           ].join("  "),
         )
       }
+      if (more) console.log(more)
     })
 
   program
