@@ -29,6 +29,8 @@ export interface RunOptions {
 
 export class RunError extends Error {}
 
+const PERMISSION_MODES: readonly string[] = ["default", "acceptEdits", "plan", "bypassPermissions"]
+
 /** One event as a person reads it; empty when there is nothing worth a line. */
 export function renderEvent(event: Commands.CommandEventBody): string {
   if (event.kind === "stdout") return event.text
@@ -91,6 +93,11 @@ export async function runRemote(paths: HomePaths, prompt: string, options: RunOp
       .map((t) => t.trim())
       .filter((t) => t !== ""),
   )
+  // Checked here so a typo is one sentence, not the server's schema error.
+  if (options.permissionMode !== undefined && !PERMISSION_MODES.includes(options.permissionMode))
+    throw new RunError(
+      `--permission-mode ${options.permissionMode} is not a permission mode: use ${PERMISSION_MODES.join(", ")}`,
+    )
   const created = await post<Api.CommandCreated | Api.CommandErrorResponse>("/commands", {
     machineId: options.machine ?? loadMachine(paths).machineId,
     projectDir: resolve(options.project),
@@ -140,22 +147,33 @@ export async function runRemote(paths: HomePaths, prompt: string, options: RunOp
     }
   }
   return await new Promise<number>((done, fail) => {
+    let ended = false
+    /** The command as stored now; when it has ended, the events not printed yet, its error, and the exit. */
+    const finishIfEnded = async () => {
+      // Events stored before the exit may still be on their way: read the rest, then end.
+      const res = await fetch(`${creds.serverUrl}/api/v1/commands/${commandId}`, { headers })
+      const detail = (await res.json()) as Api.CommandDetail
+      if (ended || detail.command.endedAt === null) return
+      ended = true
+      print(detail.events)
+      ws.close()
+      const c = detail.command
+      if (c.error) process.stderr.write(`${c.status}: ${c.error.message}\n`)
+      done(c.exitCode ?? (c.status === "completed" ? 0 : 1))
+    }
     ws.onerror = () => fail(new RunError(`cannot reach the live feed at ${creds.serverUrl}`))
-    ws.onopen = () =>
+    ws.onopen = () => {
       ws.send(JSON.stringify({ type: "watch-command", commandId, afterEventSeq: -1 } satisfies Live.WatchCommand))
-    ws.onmessage = async (message) => {
+      // The feed tells only of changes from now on: a command the daemon refused (an unknown project,
+      // a mode it does not allow) or that ended before this socket opened is told by no message, and
+      // the CLI waited for ever. Once watched, a later end arrives as a message.
+      finishIfEnded().catch((e: unknown) => fail(e))
+    }
+    ws.onmessage = (message) => {
       const m = JSON.parse(String(message.data)) as Live.LiveMessage
       if (m.type === "command-events" && m.commandId === commandId) print(m.events)
-      if (m.type === "command" && m.command.commandId === commandId && m.command.endedAt !== null) {
-        // Events stored before the exit may still be on their way: read the rest, then end.
-        const res = await fetch(`${creds.serverUrl}/api/v1/commands/${commandId}`, { headers })
-        const detail = (await res.json()) as Api.CommandDetail
-        print(detail.events)
-        ws.close()
-        const c = detail.command
-        if (c.error) process.stderr.write(`${c.status}: ${c.error.message}\n`)
-        done(c.exitCode ?? (c.status === "completed" ? 0 : 1))
-      }
+      if (m.type === "command" && m.command.commandId === commandId && m.command.endedAt !== null)
+        finishIfEnded().catch((e: unknown) => fail(e))
     }
   })
 }
