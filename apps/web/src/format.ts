@@ -2,6 +2,9 @@
 
 export const formatInt = (n: number): string => n.toLocaleString("en-US")
 
+/** "1 entry", "2 entries" (a one-line session read "1 entries"). */
+export const formatEntries = (n: number): string => `${formatInt(n)} ${n === 1 ? "entry" : "entries"}`
+
 export const formatTokens = (n: number): string => {
   if (n >= 1e9) return `${(n / 1e9).toFixed(2)}B`
   if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`

@@ -3,7 +3,7 @@ import type { Api } from "@overlord/protocol"
 import { useVirtualizer } from "@tanstack/react-virtual"
 import { useCallback, useEffect, useRef, useState } from "react"
 import { api, type SessionFilters } from "../api.ts"
-import { formatAgo, formatCost, formatInt, isActive, projectLabel, shortId } from "../format.ts"
+import { formatAgo, formatCost, formatEntries, isActive, projectLabel, shortId } from "../format.ts"
 import { useAsync, useNow } from "../hooks.ts"
 import { getLiveClient } from "../live.ts"
 import { type MachineNames, machineLabel, useMachines } from "../machines.ts"
@@ -76,7 +76,7 @@ export const SessionRow = ({ s, now, machines }: { s: Api.SessionSummary; now: n
         {machineLabel(machines, s.machineId)}
       </span>
       <span>{s.models.map((m) => m.replace(/^claude-/, "")).join(", ")}</span>
-      <span>{formatInt(s.entryCount)} entries</span>
+      <span>{formatEntries(s.entryCount)}</span>
       <span>{formatCost(s.usage.costUsd)}</span>
       <span title={s.lastAt ?? ""}>{formatAgo(s.lastAt, now)}</span>
     </div>

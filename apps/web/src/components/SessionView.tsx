@@ -8,7 +8,7 @@ import { useVirtualizer } from "@tanstack/react-virtual"
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react"
 import { api, END_SEQ, exportUrl, FIRST_PAGE_SIZE, PAGE_SIZE } from "../api.ts"
 import { offThreadSeqs } from "../branches.ts"
-import { formatBytes, formatCost, formatInt, formatTime, isActive, projectLabel } from "../format.ts"
+import { formatBytes, formatCost, formatEntries, formatTime, isActive, projectLabel } from "../format.ts"
 import { expandForSeq, groupRows, indexOfSeq, isGroupOpen, type TranscriptItem, toggleGroup } from "../grouping.ts"
 import { useNow } from "../hooks.ts"
 import { getLiveClient } from "../live.ts"
@@ -371,7 +371,7 @@ export const SessionView = ({ sessionId, seq }: { sessionId: string; seq: number
                 {machineLabel(machineNames, s.machineId)}
               </span>
               <span>{s.models.join(", ")}</span>
-              <span>{formatInt(s.entryCount)} entries</span>
+              <span>{formatEntries(s.entryCount)}</span>
               {s.subagentCount > 0 && (
                 <span>
                   {s.subagentCount} {s.subagentCount === 1 ? "subagent" : "subagents"}

@@ -2,6 +2,7 @@
 import type { Api } from "@overlord/protocol"
 import { useCallback, useEffect, useMemo, useState } from "react"
 import { api, PAGE_SIZE } from "../api.ts"
+import { formatEntries } from "../format.ts"
 import { groupRows, isGroupOpen, toggleGroup } from "../grouping.ts"
 import { pairTools, usageLineSeqs } from "../pairing.ts"
 import { parseCached } from "../transcript-window.ts"
@@ -68,7 +69,7 @@ export const Subagent = ({ agentId, label }: { agentId: string; label: string })
     >
       <summary>
         Subagent transcript <span className="muted">{label}</span>
-        {entries.length > 0 && <span className="muted"> · {entries.length} entries</span>}
+        {entries.length > 0 && <span className="muted"> · {formatEntries(entries.length)}</span>}
       </summary>
       {open && (
         <div className="subagent-body">

@@ -1,5 +1,6 @@
 /** Token and cost usage grouped by session, project, day or model, with inline SVG bars and CSV export. */
 import type { Api } from "@overlord/protocol"
+import { pricingFor } from "@overlord/transcript"
 import { api, apiUrl, type Query } from "../api.ts"
 import { formatCost, formatInt, formatTokens, shortId } from "../format.ts"
 import { useAsync } from "../hooks.ts"
@@ -32,6 +33,15 @@ const tail = (text: string, max: number): string => (text.length > max ? `…${t
 const head = (text: string, max: number): string => (text.length > max ? `${text.slice(0, max - 1)}…` : text)
 const sessionChartLabel = (id: string, title: string | null | undefined): string =>
   title ? head(title, 28) : shortId(id)
+
+/**
+ * A model with tokens but no list price (DeepSeek and other Anthropic-compatible backends, a retired or
+ * newer model): its cost is not 0, it is unknown. By model, "$0.00" beside 887,026 input tokens read as
+ * free, and the total as everything (walkthrough 3, the real-session corpus).
+ */
+const unpriced = (groupBy: Api.UsageGroup, r: Api.UsageRow): boolean =>
+  groupBy === "model" && r.input + r.output + r.cacheWrite + r.cacheRead > 0 && pricingFor(r.key) === null
+const NO_PRICE_TITLE = "not in the price table: its tokens are counted, its cost is not"
 
 export const UsageChart = ({
   rows,
@@ -74,7 +84,7 @@ export const UsageChart = ({
               return rect
             })}
             <text x={labelW + width + 6} y={rowH - 5} className="chart-label">
-              {formatCost(r.costUsd)}
+              {unpriced(groupBy, r) ? "no price" : formatCost(r.costUsd)}
             </text>
           </g>
         )
@@ -181,6 +191,7 @@ export const UsagePage = ({ params }: { params: URLSearchParams }) => {
             ))}
             <span className="muted"> · bar length = cost · prices: {report.value.pricingSource}</span>
           </div>
+          <UnpricedNote rows={report.value.rows.filter((r) => unpriced(groupBy, r))} />
           {report.value.truncated && (
             <div className="muted small" data-testid="usage-truncated">
               The first {formatInt(report.value.rows.length)} rows; the totals count every row, and the CSV export has
@@ -217,7 +228,15 @@ export const UsagePage = ({ params }: { params: URLSearchParams }) => {
                   <td className="num">{formatInt(r.output)}</td>
                   <td className="num">{formatInt(r.cacheWrite)}</td>
                   <td className="num">{formatInt(r.cacheRead)}</td>
-                  <td className="num">{formatCost(r.costUsd)}</td>
+                  <td className="num">
+                    {unpriced(groupBy, r) ? (
+                      <span className="muted" title={NO_PRICE_TITLE} data-testid="usage-no-price">
+                        no price
+                      </span>
+                    ) : (
+                      formatCost(r.costUsd)
+                    )}
+                  </td>
                 </tr>
               ))}
             </tbody>
@@ -234,6 +253,14 @@ export const UsagePage = ({ params }: { params: URLSearchParams }) => {
     </div>
   )
 }
+
+const UnpricedNote = ({ rows }: { rows: readonly Api.UsageRow[] }) =>
+  rows.length === 0 ? null : (
+    <div className="muted small" data-testid="usage-unpriced">
+      The cost leaves out {rows.length === 1 ? "1 model" : `${rows.length} models`} without a list price (
+      {rows.map((r) => r.key).join(", ")}): their tokens are counted above, their cost is not.
+    </div>
+  )
 
 /** The short id (stable, greppable) with the session's title as the link beside it. */
 const SessionCell = ({ id, title }: { id: string; title: string | null | undefined }) => (
