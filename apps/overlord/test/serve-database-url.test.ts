@@ -5,6 +5,7 @@
  * credentials at start, a quota error at start (retried), and refused credentials mid-stream (the
  * daemon's log and status say so, and it resumes).
  */
+import { Database } from "bun:sqlite"
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -110,6 +111,21 @@ describe("overlord serve --database-url", () => {
     const out = await exited(byEnv)
     expect(byEnv.exitCode).toBe(1)
     expect(out).toMatch(/names no database/)
+    noStack(out)
+  })
+
+  it("refuses, in one line, a database a newer Overlord migrated", async () => {
+    const dir = tempDir()
+    const path = join(dir, "team.db")
+    const db = new Database(path)
+    db.run("PRAGMA user_version = 9999")
+    db.close()
+    const p = serve(tempDir(), freePort(), ["--database-url", path])
+    const out = await exited(p)
+    expect(p.exitCode).toBe(1)
+    expect(out).toMatch(
+      /migrated by a newer Overlord \(schema version 9999; this one knows up to \d+\): upgrade Overlord/,
+    )
     noStack(out)
   })
 

@@ -65,3 +65,20 @@ export const isStoreError = (u: unknown): u is StoreError =>
 /** Whether trying the same operation again later may succeed (nothing of it was stored). */
 export const isRetryable = (error: StoreError): boolean =>
   error._tag === "StoreUnavailableError" || error._tag === "StoreConflictError"
+
+/**
+ * The database was migrated by a newer Overlord than this one (a laptop's Overlord downgraded, or a
+ * rolling upgrade with an older server still running): this version would misread what newer ones
+ * write (line blocks, compressed chunks), so it refuses to open it rather than serve wrong bytes.
+ */
+export class SchemaTooNewError extends Error {
+  constructor(
+    readonly found: number,
+    readonly known: number,
+  ) {
+    super(
+      `this database was migrated by a newer Overlord (schema version ${found}; this one knows up to ${known}): upgrade Overlord to use it`,
+    )
+    this.name = "SchemaTooNewError"
+  }
+}

@@ -3,6 +3,7 @@
  * half-way, and started by two servers at once (the `GET_LOCK` makes the second wait, then find
  * nothing to do), through both connectors.
  */
+import { SchemaTooNewError } from "@overlord/store"
 import {
   connectMysql2,
   connectPlanetscale,
@@ -162,6 +163,17 @@ for (const [name, connector] of Object.entries(connectors)) {
       expect(await migrateMysql(client)).toEqual([version])
       expect(await columns()).toEqual(["entry_seq", "at", "bytes", "codec"])
       expect(await versions(client)).toEqual(ALL)
+    })
+
+    it("refuses a database a newer server migrated, rather than misread what it wrote", async () => {
+      const client = (await connector())()
+      await migrateMysql(client)
+      await client.query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)", [
+        MYSQL_MIGRATIONS.length + 1,
+        new Date().toISOString(),
+      ])
+      await expect(migrateMysql(client)).rejects.toThrow(SchemaTooNewError)
+      await expect(migrateMysql(client)).rejects.toThrow(/migrated by a newer Overlord/)
     })
 
     it("applies each migration once when two servers start at the same time", async () => {

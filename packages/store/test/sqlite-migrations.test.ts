@@ -6,6 +6,7 @@ import { Database } from "bun:sqlite"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { SchemaTooNewError } from "@overlord/store"
 import { SqliteEngine } from "@overlord/store/sqlite"
 import { afterEach, describe, expect, it } from "vitest"
 import { SQLITE_MIGRATIONS } from "../src/sqlite/schema.ts"
@@ -13,6 +14,17 @@ import { SQLITE_MIGRATIONS } from "../src/sqlite/schema.ts"
 describe("SQLite migrations", () => {
   let dir: string
   afterEach(() => rmSync(dir, { recursive: true, force: true }))
+
+  it("refuses a database a newer Overlord migrated, rather than misread what it wrote", () => {
+    dir = mkdtempSync(join(tmpdir(), "overlord-migrate-"))
+    const path = join(dir, "overlord.db")
+    new SqliteEngine({ path }).close()
+    const db = new Database(path)
+    db.run(`PRAGMA user_version = ${SQLITE_MIGRATIONS.length + 1}`)
+    db.close()
+    expect(() => new SqliteEngine({ path })).toThrow(SchemaTooNewError)
+    expect(() => new SqliteEngine({ path })).toThrow(/migrated by a newer Overlord .*upgrade Overlord/)
+  })
 
   it("upgrades a version-1 database and backfills session usage totals", async () => {
     dir = mkdtempSync(join(tmpdir(), "overlord-migrate-"))

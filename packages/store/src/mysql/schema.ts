@@ -25,6 +25,7 @@
  * carries tables, not rows, so the production server then finds the tables it would create already
  * there, skips their creation, and runs only each migration's data statements and its record.
  */
+import { SchemaTooNewError } from "../errors.ts"
 import type { MysqlClient, MysqlQueryable } from "./client.ts"
 
 const TABLE = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
@@ -382,7 +383,7 @@ export const MYSQL_MIGRATIONS: readonly (readonly MysqlStatement[])[] = [
     },
   ],
   // Child machines (issue #12 §4): a Daytona sandbox synced by its laptop's daemon under a machine of
-  // its own; whose child it is (SQLite migration 12).
+  // its own; whose child it is (SQLite migration 11).
   [
     {
       table: "machine_parents",
@@ -438,7 +439,7 @@ export const MYSQL_MIGRATIONS: readonly (readonly MysqlStatement[])[] = [
   ],
   // Machine names kept by the server (a dashboard rename; a clash told apart): the name the machine's
   // daemon last said in its hello, so that a hello saying it again leaves the stored name alone
-  // (`openMachineRow`, `account-queries.ts`; SQLite migration 14). NULL for rows from before: their next
+  // (`openMachineRow`, `account-queries.ts`; SQLite migration 12). NULL for rows from before: their next
   // hello's name is taken, as every hello's was. Nullable, no default: added in place, skipped when present.
   [
     {
@@ -506,6 +507,8 @@ export async function migrateMysql(client: MysqlClient): Promise<number[]> {
           Number(r.version),
         ),
       )
+      const newest = Math.max(0, ...done)
+      if (newest > MYSQL_MIGRATIONS.length) throw new SchemaTooNewError(newest, MYSQL_MIGRATIONS.length)
       const applied: number[] = []
       for (let i = 0; i < MYSQL_MIGRATIONS.length; i++) {
         const version = i + 1

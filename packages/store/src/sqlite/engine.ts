@@ -9,7 +9,7 @@ import { Database } from "bun:sqlite"
 import { chmodSync, existsSync, mkdirSync } from "node:fs"
 import { dirname } from "node:path"
 import type { Api, Commands, Sync } from "@overlord/protocol"
-import type { StoreError } from "../errors.ts"
+import { SchemaTooNewError, type StoreError } from "../errors.ts"
 import { appendGroup, loadTails } from "../ingest/append.ts"
 import { cursorOf } from "../ingest/cursors.ts"
 import type { FileRow } from "../ingest/dialect.ts"
@@ -163,6 +163,8 @@ export class SqliteEngine implements Engine {
 
   private migrate(): void {
     const row = this.db.query("PRAGMA user_version").get() as { user_version: number }
+    if (row.user_version > SQLITE_MIGRATIONS.length)
+      throw new SchemaTooNewError(row.user_version, SQLITE_MIGRATIONS.length)
     for (let v = row.user_version; v < SQLITE_MIGRATIONS.length; v++) {
       const migration = SQLITE_MIGRATIONS[v]!
       this.db
