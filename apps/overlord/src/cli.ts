@@ -114,7 +114,10 @@ export function buildCli(): Command {
       }) => {
         const p = paths()
         const pid = runningPid(p)
-        if (pid && pid !== process.pid) throw new CliError(`already running (pid ${pid}); \`overlord stop\` first`)
+        if (pid && pid !== process.pid)
+          throw new CliError(
+            `already running (pid ${pid}); \`overlord stop\` first${opts.allowRemote ? ", then `overlord start --allow-remote`: remote commands are read at start" : ""}`,
+          )
         // Saved, so a detached daemon (and every later start) reads it; the server learns it at hello.
         if (opts.name) saveMachineName(p, opts.name)
         const pairing = loadServerCredentials(p)

@@ -141,7 +141,7 @@ async function create(store: StoreApi, relay: CommandRelay, actor: Actor, raw: u
       409,
       "refused",
       "remote-disabled",
-      "this machine does not accept remote commands (start its daemon with --allow-remote, or enable them in its remote config)",
+      'this machine does not accept remote commands: restart its daemon with `overlord stop && overlord start --allow-remote` (or set "enabled": true in its ~/.overlord/remote/config.json, then restart it)',
     )
   const where = ask.where ?? "local"
   if (where === "sandbox" && !remote.sandbox)

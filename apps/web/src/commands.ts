@@ -117,6 +117,11 @@ export const REASON_TITLES: Readonly<Record<Api.CommandErrorReason, string>> = {
 
 /** What `overlord start` needs for a machine to take commands, shown where Run is disabled. */
 export const ALLOW_REMOTE_HINT = "overlord start --allow-remote"
+/**
+ * The same for a machine whose daemon runs now: `overlord start --allow-remote` next to a running
+ * daemon only says "already running", and the flag (or the config) is read when the daemon starts.
+ */
+export const RESTART_ALLOW_REMOTE_HINT = "overlord stop && overlord start --allow-remote"
 
 /** Milliseconds from acknowledgement (or creation) to the end, or to `now` while it runs. */
 export const commandDuration = (c: Api.CommandSummary, now: number): number | null => {

@@ -7,7 +7,13 @@
 import type { Api, Commands } from "@overlord/protocol"
 import { type FormEvent, useEffect, useMemo, useState } from "react"
 import { api } from "../api.ts"
-import { ALLOW_REMOTE_HINT, CommandRequestError, commandsApi, runRequest } from "../commands.ts"
+import {
+  ALLOW_REMOTE_HINT,
+  CommandRequestError,
+  commandsApi,
+  RESTART_ALLOW_REMOTE_HINT,
+  runRequest,
+} from "../commands.ts"
 import { useAsync } from "../hooks.ts"
 import { useMachines } from "../machines.ts"
 import { CommandView, RefusalNotice } from "./CommandView.tsx"
@@ -217,16 +223,19 @@ export const RunPanel = ({
         />
         {selected && !accepts && (
           <div className="run-disabled" data-testid="run-disabled-reason" role="note">
-            <strong>{selected.name}</strong> does not accept commands. Start its daemon with{" "}
-            <code>{ALLOW_REMOTE_HINT}</code> (or set <code>"enabled": true</code> in its <code>remote/config.json</code>
-            ) to run from here.
+            <strong>{selected.name}</strong> does not accept commands. {selected.online ? "Restart" : "Start"} its
+            daemon with <code>{selected.online ? RESTART_ALLOW_REMOTE_HINT : ALLOW_REMOTE_HINT}</code> (or set{" "}
+            <code>"enabled": true</code> in its <code>~/.overlord/remote/config.json</code>, then{" "}
+            {selected.online ? "restart" : "start"} it) to run from here.
           </div>
         )}
         {selected && accepts && !selected.online && (
           <div className="muted small">{selected.name} is offline: the command waits for it for up to an hour.</div>
         )}
         {machines.list && machines.list.length === 0 && (
-          <div className="muted">No machine has synced yet. Run `overlord start --allow-remote` on a laptop.</div>
+          <div className="muted">
+            No machine has synced yet. Run <code>{ALLOW_REMOTE_HINT}</code> on a laptop.
+          </div>
         )}
         <div className="run-actions">
           <button type="submit" className="button button-run" data-testid="run-submit" disabled={!canRun}>
