@@ -145,7 +145,13 @@ async function create(store: StoreApi, relay: CommandRelay, actor: Actor, raw: u
     )
   const where = ask.where ?? "local"
   if (where === "sandbox" && !remote.sandbox)
-    return refusal(409, "refused", "sandbox-unavailable", "this machine's daemon has no Daytona settings")
+    return refusal(
+      409,
+      "refused",
+      "sandbox-unavailable",
+      // The same sentence as the daemon's own refusal (command-runner.ts): where the settings go.
+      'this machine\'s daemon has no Daytona settings: put "apiKey" and "anthropicApiKey" in its ~/.overlord/daytona.json (or set DAYTONA_API_KEY and ANTHROPIC_API_KEY), then restart the daemon',
+    )
   const promptBytes = Buffer.byteLength(ask.prompt, "utf8")
   if (promptBytes > remote.maxPromptBytes)
     return refusal(

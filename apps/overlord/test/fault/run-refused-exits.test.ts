@@ -3,7 +3,9 @@
  * mode it does not allow) ends with the daemon's reason and exit code 1. Before the fix it waited for
  * ever: the daemon refused within milliseconds, before the CLI's live socket was watching, and the
  * feed tells only of changes from then on. A mistyped `--permission-mode` is one sentence, not the
- * server's schema error. The real daemon (bundle, `--allow-remote`) with its embedded server.
+ * server's schema error; `--sandbox` without Daytona settings says where they go (it said only "this
+ * machine's daemon has no Daytona settings"). The real daemon (bundle, `--allow-remote`) with its
+ * embedded server.
  */
 import { spawn } from "node:child_process"
 import { join } from "node:path"
@@ -76,6 +78,13 @@ describe("overlord run, refused by the daemon", () => {
     )
     expect(out).toContain("refused: bypassPermissions is not allowed for remote commands on this machine")
     expect(code, out).toBe(1)
+  }, 60_000)
+
+  it("--sandbox on a machine without Daytona settings: says where they go, exit 1", async () => {
+    const { code, out } = await overlordRun(home, ["--project", claude.projectDir, "--sandbox", "hi"], 30_000)
+    expect(code, out).toBe(1)
+    expect(out).toContain("no Daytona settings")
+    expect(out).toContain('put "apiKey" and "anthropicApiKey" in its ~/.overlord/daytona.json')
   }, 60_000)
 
   it("a mistyped --permission-mode: one sentence naming the modes, nothing sent", async () => {
