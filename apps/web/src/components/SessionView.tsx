@@ -33,7 +33,7 @@ import { RecordGroup } from "./RecordGroup.tsx"
 import { KeptBadge } from "./SessionList.tsx"
 import { ShareControl } from "./SharePanel.tsx"
 import { Subagent } from "./Subagent.tsx"
-import { TranscriptContext, type TranscriptContextValue } from "./transcript-context.ts"
+import { TOOL_QUIET_MS, TranscriptContext, type TranscriptContextValue } from "./transcript-context.ts"
 
 type Load = "idle" | "earlier" | "later"
 
@@ -193,9 +193,11 @@ export const SessionView = ({ sessionId, seq }: { sessionId: string; seq: number
   const items = useMemo<TranscriptItem[]>(() => groupRows(rows), [rows])
   // Earlier branches of a rewound or edited conversation, marked rather than silently interleaved.
   const offThread = useMemo(() => offThreadSeqs(rows), [rows])
+  const lastAt = detail?.session.lastAt
+  const ended = lastAt ? now - new Date(lastAt).getTime() > TOOL_QUIET_MS : false
   const ctx = useMemo<TranscriptContextValue>(
-    () => ({ sessionId, pairs, usageSeqs, onAgentEntries, depth: 0, showBookkeeping }),
-    [sessionId, pairs, usageSeqs, onAgentEntries, showBookkeeping],
+    () => ({ sessionId, pairs, usageSeqs, onAgentEntries, depth: 0, showBookkeeping, ended }),
+    [sessionId, pairs, usageSeqs, onAgentEntries, showBookkeeping, ended],
   )
 
   const virtualizer = useVirtualizer({

@@ -300,8 +300,9 @@ const startsOpen = (call: ToolUse, paired: PairedResult | undefined): boolean =>
 }
 
 export const ToolCall = ({ call, paired }: { call: ToolUse; paired: PairedResult | undefined }) => {
-  const { sessionId } = useTranscript()
-  const status = !paired ? "pending" : paired.result.isError ? "error" : "ok"
+  const { sessionId, ended } = useTranscript()
+  // A months-old session's last calls said "running…" (walkthrough 3): the session ended without their results.
+  const status = !paired ? (ended ? "none" : "pending") : paired.result.isError ? "error" : "ok"
   return (
     <details
       className={`tool-call tool-${status}`}
@@ -313,8 +314,16 @@ export const ToolCall = ({ call, paired }: { call: ToolUse; paired: PairedResult
       <summary>
         <span className="tool-name">{call.name}</span>
         <span className="tool-summary">{callSummary(call)}</span>
-        <span className={`tool-status status-${status}`}>
-          {status === "pending" ? "running…" : status === "error" ? "error" : "✓"}
+        <span
+          className={`tool-status status-${status}`}
+          data-testid="tool-status"
+          title={
+            status === "none"
+              ? "The session ended before this call's result was written (interrupted, or Claude Code was closed)"
+              : undefined
+          }
+        >
+          {status === "pending" ? "running…" : status === "none" ? "no result" : status === "error" ? "error" : "✓"}
         </span>
         {paired && (
           <a className="seq-link" href={sessionHref(sessionId, paired.seq)} title="Result entry">

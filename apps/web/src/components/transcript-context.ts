@@ -16,7 +16,18 @@ export type TranscriptContextValue = {
   readonly usageSeqs?: ReadonlySet<number> | null
   /** The header's "show bookkeeping" toggle: every bookkeeping group open. */
   readonly showBookkeeping: boolean
+  /**
+   * The session has written nothing for longer than any tool runs (`TOOL_QUIET_MS`): a call still without
+   * its result will not get one (interrupted, Claude Code closed). Absent: the transcript may still grow.
+   */
+  readonly ended?: boolean
 }
+
+/**
+ * Claude Code's Bash tool stops a command at 10 minutes at most; a session quiet for longer than that is
+ * not waiting on a tool. (A shorter wait would flip a long build's "running…" to "no result" and back.)
+ */
+export const TOOL_QUIET_MS = 10 * 60_000
 
 export const TranscriptContext = createContext<TranscriptContextValue>({
   sessionId: "",
