@@ -272,8 +272,10 @@ export function buildCli(): Command {
       }
       if (editedInPlace.count > 0) {
         const list = latest(editedInPlace.latest)
+        // Claude Code sets a session file's time (utimensat, no write) when `claude --resume` opens it
+        // (seen with strace, walkthrough 3): "an edit … is not synced" after every resume read as data loss.
         console.log(
-          `edited in place without growth: ${editedInPlace.count} file(s); an edit before their last synced bytes is not synced${shown(list.length, editedInPlace.count)}`,
+          `touched without growing: ${editedInPlace.count} file(s) (Claude Code does this when a session is resumed); their last synced bytes still match, only an edit in place further back would not be synced${shown(list.length, editedInPlace.count)}`,
         )
         for (const e of list) console.log(`  ${e.fileKey} at ${e.at}`)
       }
