@@ -2,8 +2,11 @@
 
 export const formatInt = (n: number): string => n.toLocaleString("en-US")
 
+/** "1 tool use", "3 tool uses": the count and the word that goes with it. */
+export const plural = (n: number, one: string, many: string): string => `${formatInt(n)} ${n === 1 ? one : many}`
+
 /** "1 entry", "2 entries" (a one-line session read "1 entries"). */
-export const formatEntries = (n: number): string => `${formatInt(n)} ${n === 1 ? "entry" : "entries"}`
+export const formatEntries = (n: number): string => plural(n, "entry", "entries")
 
 export const formatTokens = (n: number): string => {
   if (n >= 1e9) return `${(n / 1e9).toFixed(2)}B`

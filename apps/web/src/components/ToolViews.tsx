@@ -3,6 +3,7 @@
 import { type ContentBlock, toolResultText } from "@overlord/transcript"
 import type { ReactNode } from "react"
 import { diffRowsFor, parseStructuredPatch } from "../diff.ts"
+import { formatDuration, plural } from "../format.ts"
 import type { PairedResult, ToolResult, ToolUse } from "../pairing.ts"
 import { arr, type ImageSource, imageSourceOf, type JsonObject, num, obj, str } from "../records.ts"
 import { sessionHref } from "../router.ts"
@@ -229,8 +230,9 @@ const AgentView = ({ call, paired }: { call: ToolUse; paired: PairedResult | und
         <div className="tool-output" data-testid="tool-result">
           {r && (num(r.totalTokens) !== null || num(r.totalDurationMs) !== null) && (
             <div className="muted small">
-              {num(r.totalToolUseCount) ?? 0} tool uses · {(num(r.totalTokens) ?? 0).toLocaleString()} tokens ·{" "}
-              {Math.round((num(r.totalDurationMs) ?? 0) / 1000)} s
+              {/* Was "1 tool uses · … · 0 s" for a subagent that ran 252 ms (walkthrough 3). */}
+              {plural(num(r.totalToolUseCount) ?? 0, "tool use", "tool uses")} ·{" "}
+              {(num(r.totalTokens) ?? 0).toLocaleString()} tokens · {formatDuration(num(r.totalDurationMs) ?? 0)}
             </div>
           )}
           {paired.result.isError ? (
