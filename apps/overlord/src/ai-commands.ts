@@ -55,6 +55,12 @@ const failing =
     }
   }
 
+/** Whether `url` names this host (a server there sees the same Ollama URLs as this CLI). */
+const isLoopback = (url: string): boolean => {
+  const host = new URL(url).hostname
+  return host === "localhost" || host === "[::1]" || /^127(\.\d{1,3}){3}$/.test(host)
+}
+
 export function addAiCommands(program: Command, paths: () => HomePaths): void {
   // Flags on `start` and `serve`, handed to the server's thread through the environment.
   for (const name of ["start", "serve"]) {
@@ -116,7 +122,16 @@ export function addAiCommands(program: Command, paths: () => HomePaths): void {
     failing(async (_, action) => {
       const flags = action.opts<OllamaFlagValues>()
       const home = paths().home
-      const config = resolveOllama(home, flags)
+      const creds = loadCredentials(paths())
+      const status = creds ? await get<Api.AiStatus>(paths(), "/ai/status").catch(() => null) : null
+      // The Ollama a server on this host uses (`start --ollama-url` is not saved anywhere doctor reads),
+      // unless the user named one: checking the default instead said "not reachable at
+      // 127.0.0.1:11434" about an Ollama the daemon never used. A remote server's Ollama is its host's.
+      const serverOllama =
+        flags.ollamaUrl === undefined && status?.enabled && creds && isLoopback(creds.serverUrl)
+          ? { ollamaUrl: status.ollamaUrl, ollamaChatModel: status.chatModel, ollamaEmbedModel: status.embedModel }
+          : null
+      const config = resolveOllama(home, serverOllama ?? flags)
       if (!config) {
         console.log("info  local AI is off (ollama url `off`): no generated titles or semantic search")
         return
@@ -129,9 +144,6 @@ export function addAiCommands(program: Command, paths: () => HomePaths): void {
           `info  without it sync and full-text search work as always; titles and semantic search wait for it (settings: flags, ${configPath(home)})`,
         )
       }
-      const creds = loadCredentials(paths())
-      if (!creds) return
-      const status = await get<Api.AiStatus>(paths(), "/ai/status").catch(() => null)
       if (!status) return
       console.log(
         `info  the server's indexer: ${status.state}; ${status.titled}/${status.sessions} sessions titled, ${status.embeddedSessions} embedded (${status.chunks} chunks)${status.reason ? `; ${status.reason}` : ""}`,

@@ -452,7 +452,10 @@ export function startAiService(options: AiServiceOptions): AiService {
     return {
       enabled: store.ai !== undefined,
       state: s.state,
-      reason: indexerReason() ?? full,
+      // The indexer's own reason too: a missing chat model ("lacks llama3.2: run `ollama pull …`") keeps
+      // search working, so indexerReason() leaves it out, and the status said "working" with no reason
+      // while no title ever came.
+      reason: indexerReason() ?? (s.health?._tag === "ModelsMissing" ? s.reason : null) ?? full,
       ollamaUrl: ollama.url,
       chatModel: ollama.chatModel,
       embedModel: ollama.embedModel,
