@@ -27,7 +27,7 @@ const ROUTES: readonly Route[] = [
     params: [
       ["project", "query", "encoded project directory"],
       ["machine", "query", "machine id"],
-      ["model", "query", "model name"],
+      ["model", "query", "part of a model name, any case (opus matches claude-opus-4-6)"],
       ["from", "query", "ISO date: active at or after"],
       ["to", "query", "ISO date: started at or before"],
       ["hasErrors", "query", "1: only sessions with API or tool errors"],

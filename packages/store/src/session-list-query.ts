@@ -46,8 +46,10 @@ export function sessionListQuery(actor: Actor, query: SessionQuery, dialect: Lik
     params.push(query.machine)
   }
   if (query.model) {
-    where.push(dialect.like("s.models"))
-    params.push(`%"${likeEscape(query.model)}"%`)
+    // Part of a model's id, in any case: the dashboard shows "opus-4-6" for claude-opus-4-6, and
+    // "deepseek" or "opus" found nothing when only a whole id matched (walkthrough 3).
+    where.push(dialect.likeIgnoringCase("s.models"))
+    params.push(`%${likeEscape(query.model)}%`)
   }
   if (query.from) {
     where.push("s.last_at >= ?")
