@@ -154,6 +154,20 @@ export function promptText(record: TranscriptRecord): string | null {
   }
   text = text.trim()
   if (text === "") return null
+  if (text.startsWith("<command-message>")) return promptCommand(text)
   if (GENERATED_PREFIXES.some((p) => text.startsWith(p))) return null
   return truncate(text, PROMPT_TEXT_MAX)
+}
+
+/**
+ * A prompt command the user typed (`/review 42`, a plugin's skill, `/init`): Claude Code writes its name
+ * and arguments as XML that opens with `<command-message>`, and the expanded prompt in a meta record
+ * after it. Sessions started that way had no title at all ("untitled a5c478e1": 5 of erk's 7 in the
+ * corpus, walkthrough 3). Local commands (`/clear`, `/model`: `<command-name>` first) stay untitled.
+ */
+function promptCommand(text: string): string | null {
+  const name = /<command-name>([^<]*)<\/command-name>/.exec(text)?.[1]?.trim()
+  if (!name) return null
+  const args = /<command-args>([^<]*)<\/command-args>/.exec(text)?.[1]?.trim() ?? ""
+  return truncate(args ? `${name} ${args}` : name, PROMPT_TEXT_MAX)
 }
