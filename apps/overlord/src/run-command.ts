@@ -146,6 +146,18 @@ export async function runRemote(paths: HomePaths, prompt: string, options: RunOp
       if (e.event.kind === "permission-request") void answer(e.event)
     }
   }
+  // Ctrl-C cancels the command on the machine (a killed `overlord run` left Claude Code running there,
+  // or waiting for ever on a permission prompt only it would answer); a second Ctrl-C leaves at once.
+  let interrupts = 0
+  const onInterrupt = () => {
+    interrupts++
+    if (interrupts > 1) process.exit(130)
+    process.stderr.write(`cancelling ${commandId} (Ctrl-C again to leave it running)\n`)
+    post(`/commands/${commandId}/input`, { type: "cancel" }).catch((e: unknown) =>
+      process.stderr.write(`cannot cancel: ${e instanceof Error ? e.message : String(e)}\n`),
+    )
+  }
+  process.on("SIGINT", onInterrupt)
   return await new Promise<number>((done, fail) => {
     let ended = false
     /** The command as stored now; when it has ended, the events not printed yet, its error, and the exit. */
@@ -159,6 +171,7 @@ export async function runRemote(paths: HomePaths, prompt: string, options: RunOp
       ws.close()
       const c = detail.command
       if (c.error) process.stderr.write(`${c.status}: ${c.error.message}\n`)
+      else if (c.status !== "completed") process.stderr.write(`${c.status}\n`)
       done(c.exitCode ?? (c.status === "completed" ? 0 : 1))
     }
     ws.onerror = () => fail(new RunError(`cannot reach the live feed at ${creds.serverUrl}`))
@@ -175,5 +188,5 @@ export async function runRemote(paths: HomePaths, prompt: string, options: RunOp
       if (m.type === "command" && m.command.commandId === commandId && m.command.endedAt !== null)
         finishIfEnded().catch((e: unknown) => fail(e))
     }
-  })
+  }).finally(() => process.off("SIGINT", onInterrupt))
 }
