@@ -319,7 +319,17 @@ export function buildCli(): Command {
     .command("sessions")
     .description("list synced sessions")
     .option("--json", "machine-readable")
-    .option("--limit <n>", "how many", (v) => Number(v), 50)
+    .option(
+      "--limit <n>",
+      "how many, newest first",
+      (v) => {
+        // `--limit 0` listed one session (the server's least) and suggested `--limit 0` for more.
+        const n = Number(v)
+        if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("a whole number, 1 or more")
+        return n
+      },
+      50,
+    )
     .action(async (opts: { json?: boolean; limit: number }) => {
       const list = await api<Api.SessionList>(paths(), `/sessions?limit=${opts.limit}`)
       // Without this line a user with more sessions than --limit saw the 50 newest as if they were all

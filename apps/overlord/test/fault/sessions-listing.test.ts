@@ -96,5 +96,10 @@ describe("overlord sessions", () => {
     expect(JSON.parse(json.out)).toHaveLength(2)
     expect(json.err).toContain("2 newest shown, there are more")
     expect(overlord("sessions", "--limit", "3").out).not.toContain("there are more")
+    for (const bad of ["0", "abc", "2.5"]) {
+      const r = overlord("sessions", "--limit", bad)
+      expect(r.code, bad).toBe(1)
+      expect(r.err, bad).toContain("a whole number, 1 or more")
+    }
   })
 })
