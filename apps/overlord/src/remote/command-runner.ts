@@ -466,7 +466,7 @@ export class CommandRunner {
         status,
         ...(exit.exitCode !== null ? { exitCode: exit.exitCode } : {}),
         ...(proc.sessionId !== undefined ? { sessionId: proc.sessionId } : {}),
-        ...exitMessage(status, exit.spawnError, exit.signal, stderrTail, timeoutMs),
+        ...claudeMissingHint(exitMessage(status, exit.spawnError, exit.signal, stderrTail, timeoutMs), exit.spawnError),
       })
     })()
     return {
@@ -581,6 +581,21 @@ async function settle(
     await drained
   }
   return exit
+}
+
+/**
+ * A daemon without Claude Code said only `could not start: Executable not found in $PATH: "claude"`:
+ * what to do is said too (a service unit's PATH is not the shell's).
+ */
+function claudeMissingHint(exit: { message?: string }, spawnError: Error | undefined): { message?: string } {
+  const missing =
+    spawnError !== undefined &&
+    ((spawnError as NodeJS.ErrnoException).code === "ENOENT" || /not found/i.test(spawnError.message))
+  return missing && exit.message !== undefined
+    ? {
+        message: `${exit.message} (install Claude Code on this machine, or point its daemon at it with OVERLORD_CLAUDE_PATH=/path/to/claude, then restart the daemon)`,
+      }
+    : exit
 }
 
 function exitMessage(
