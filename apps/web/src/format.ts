@@ -15,8 +15,17 @@ export const formatTokens = (n: number): string => {
   return formatInt(n)
 }
 
+/** Under a tenth of a cent reads "<$0.001": "$0.000" beside a priced session read as nothing spent, and as "$0.00" does. */
 export const formatCost = (usd: number): string =>
-  usd >= 100 ? `$${usd.toFixed(0)}` : usd >= 1 ? `$${usd.toFixed(2)}` : `$${usd.toFixed(usd === 0 ? 2 : 3)}`
+  usd >= 100
+    ? `$${usd.toFixed(0)}`
+    : usd >= 1
+      ? `$${usd.toFixed(2)}`
+      : usd === 0
+        ? "$0.00"
+        : usd < 0.0005
+          ? "<$0.001"
+          : `$${usd.toFixed(3)}`
 
 export const formatBytes = (n: number): string => {
   if (n >= 1 << 30) return `${(n / (1 << 30)).toFixed(1)} GB`
