@@ -536,9 +536,15 @@ function doctor(claudeDir: string, p: HomePaths): number {
     problems += 1
     console.log(`FAIL  ${m}`)
   }
-  const which = Bun.which("claude")
+  // The daemon runs OVERLORD_CLAUDE_PATH when set (cli.ts's start), so that is the one to look for.
+  const claudePath = process.env.OVERLORD_CLAUDE_PATH
+  const which = claudePath ? (existsSync(claudePath) ? claudePath : null) : Bun.which("claude")
   if (which) ok(`Claude Code CLI found at ${which}`)
-  else console.log(`info  no \`claude\` on PATH (only needed to run commands from the dashboard)`)
+  else if (claudePath) bad(`OVERLORD_CLAUDE_PATH is ${claudePath}, which does not exist`)
+  else
+    console.log(
+      "info  no `claude` on PATH (only needed to run commands from the dashboard; or set OVERLORD_CLAUDE_PATH)",
+    )
   const projects = join(claudeDir, "projects")
   if (!existsSync(claudeDir)) bad(`${claudeDir} does not exist (set --claude-dir or $CLAUDE_CONFIG_DIR)`)
   else if (!existsSync(projects)) bad(`${projects} does not exist yet: has Claude Code been run?`)
