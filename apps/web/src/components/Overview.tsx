@@ -1,5 +1,6 @@
 /** Landing page: which machines sync, which projects exist, what happened recently. */
 import { api } from "../api.ts"
+import { ALLOW_REMOTE_HINT, RESTART_ALLOW_REMOTE_HINT } from "../commands.ts"
 import { formatAgo, formatBytes, formatInt, projectLabel } from "../format.ts"
 import { useAsync, useHealth, useNow } from "../hooks.ts"
 import { machineNamesOf } from "../machines.ts"
@@ -78,7 +79,7 @@ export const Overview = () => {
                         title={
                           m.acceptsCommands
                             ? "Run Claude Code here"
-                            : "Not accepting commands: overlord start --allow-remote"
+                            : `Not accepting commands: ${m.online ? RESTART_ALLOW_REMOTE_HINT : ALLOW_REMOTE_HINT}`
                         }
                       >
                         {m.acceptsCommands ? "Run…" : "history"}

@@ -2,7 +2,8 @@
  * Found in walkthrough-4: with remote commands off, the Run panel told the user to "Start its daemon
  * with overlord start --allow-remote" about a machine whose daemon was running, and doing so printed
  * only "already running (pid N); `overlord stop` first"; the API's refusal (what `overlord run` prints)
- * said "enable them in its remote config" without saying which file. Now an online machine's hint and
+ * said "enable them in its remote config" without saying which file (the overview's link title said
+ * the same "overlord start --allow-remote"). Now an online machine's hint, the link title and
  * the refusal say `overlord stop && overlord start --allow-remote` and name `~/.overlord/remote/config.json`,
  * and `overlord start --allow-remote` next to a running daemon says to start it again with the flag.
  * Real Chromium against the bundled CLI's daemon and embedded server.
@@ -58,6 +59,13 @@ describe.skipIf(chromiumMissing())("remote commands off: what the user is told t
     expect(text).toContain("~/.overlord/remote/config.json")
     expect(await page.locator("[data-testid=run-submit]").isDisabled()).toBe(true)
     await screenshot(page, "remote-off-hint")
+    // The overview's link to the machine's commands says the same in its title.
+    await page.goto(`${serverUrl}/#/`)
+    const runLink = page.locator("[data-testid=machine-run]").first()
+    await runLink.waitFor({ timeout: 30_000 })
+    expect(await runLink.getAttribute("title")).toBe(
+      "Not accepting commands: overlord stop && overlord start --allow-remote",
+    )
     expect(errors).toEqual([])
     await ctx.close()
   })
