@@ -321,7 +321,8 @@ export const ToolCall = ({ call, paired }: { call: ToolUse; paired: PairedResult
           data-testid="tool-status"
           title={
             status === "none"
-              ? "The session ended before this call's result was written (interrupted, or Claude Code was closed)"
+              ? // Interactive Claude Code also writes the call, then waits for the user's approval: say so too.
+                "No result was written and the session has been quiet for over 10 minutes: it was interrupted, Claude Code was closed, or it still waits for an approval"
               : undefined
           }
         >
