@@ -9,7 +9,7 @@
 import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { type OllamaConfig, ollamaConfig } from "@overlord/ai"
-import { Schema } from "effect"
+import { Cause, Schema } from "effect"
 import { defaultHome } from "./home.ts"
 
 export const OLLAMA_ENV = {
@@ -47,7 +47,12 @@ export function readConfigFile(home: string): ConfigFile {
     throw new ConfigFileError(`${path} is not JSON`, { cause })
   }
   const decoded = Schema.decodeUnknownExit(ConfigFile)(json)
-  if (decoded._tag === "Failure") throw new ConfigFileError(`${path}: ${String(decoded.cause)}`)
+  if (decoded._tag === "Failure") {
+    // The issue's own words ("Expected string at ["ollama"]["chatModel"]"), not the Cause's dump.
+    const error = Cause.squash(decoded.cause)
+    const detail = (error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, " ")
+    throw new ConfigFileError(`${path}: ${detail}`)
+  }
   return decoded.value
 }
 

@@ -12,6 +12,7 @@ import { LOOPBACK_PROXIES, TrustedProxies, TrustProxyError } from "@overlord/ser
 import { Command, InvalidArgumentError } from "commander"
 import { Effect, Layer } from "effect"
 import { addAiCommands, generatedLabel } from "./ai-commands.ts"
+import { ConfigFileError } from "./ai-settings.ts"
 import { readCleanupPeriod } from "./claude-settings.ts"
 import { DEFAULT_PORT, parsePort } from "./cli-options.ts"
 import * as Daemon from "./daemon.ts"
@@ -595,7 +596,8 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await buildCli().parseAsync(argv)
   } catch (error) {
-    if (error instanceof CliError) {
+    // A config.json that is not valid stops start and serve in their option hook: one sentence too.
+    if (error instanceof CliError || error instanceof ConfigFileError) {
       console.error(`overlord: ${error.message}`)
       process.exitCode = 1
       return
