@@ -102,7 +102,14 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger) =>
       const machine = loadMachine(config.paths)
       // Remote commands: the runner reports through the engine's socket (buffered while it is down).
       const knownProjects = new KnownProjects(config.paths.home, log)
-      const remoteConfig = loadRemoteConfig(config.paths.home, { allowRemote: config.allowRemote === true }, log)
+      // A remote/config.json that does not validate is a warning of `overlord status` (and the machine's
+      // last error in the dashboard), not only a log line: "enabled": true next to a bad value left
+      // commands off with nothing said where the user looks.
+      const remoteConfig = loadRemoteConfig(
+        config.paths.home,
+        { allowRemote: config.allowRemote === true },
+        { ...log, warn },
+      )
       // Sandboxes (Daytona) when this machine has its settings; the SDK loads on first use.
       let sandboxEnv: Readonly<Record<string, string>> | undefined
       const sandboxes = (() => {

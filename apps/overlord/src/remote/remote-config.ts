@@ -8,7 +8,7 @@
  * ```
  */
 import { readFileSync } from "node:fs"
-import { Schema } from "effect"
+import { Cause, Schema } from "effect"
 import type { Logger } from "../logger.ts"
 import { DEFAULT_REMOTE_CONFIG, type RemoteConfig, remotePaths } from "./command-runner.ts"
 
@@ -48,7 +48,9 @@ export function loadRemoteConfig(
   if (text !== undefined) {
     const exit = decodeConfig(text)
     if (exit._tag === "Failure") {
-      logger.warn(`remote: ${path} is not valid, remote commands stay off: ${String(exit.cause)}`)
+      const error = Cause.squash(exit.cause)
+      const detail = (error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, " ")
+      logger.warn(`remote: ${path} is not valid, remote commands stay off: ${detail}`)
       return { ...DEFAULT_REMOTE_CONFIG, enabled: false }
     }
     file = exit.value
