@@ -75,6 +75,9 @@ export const isActive = (lastAt: string | null | undefined, now: number = Date.n
 
 export const shortId = (id: string): string => id.slice(0, 8)
 
+/** What a session with no title is called, in the list and on its own page alike (not its whole id). */
+export const untitledLabel = (sessionId: string): string => `untitled ${shortId(sessionId)}`
+
 export const projectLabel = (cwd: string | null, projectDir: string): string => {
   const path = cwd ?? projectDir
   const parts = path.split(/[\\/]/).filter(Boolean)

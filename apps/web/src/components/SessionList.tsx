@@ -3,7 +3,7 @@ import type { Api } from "@overlord/protocol"
 import { useVirtualizer } from "@tanstack/react-virtual"
 import { useCallback, useEffect, useRef, useState } from "react"
 import { api, type SessionFilters } from "../api.ts"
-import { formatAgo, formatCost, formatEntries, isActive, projectLabel, shortId } from "../format.ts"
+import { formatAgo, formatCost, formatEntries, isActive, projectLabel, untitledLabel } from "../format.ts"
 import { useAsync, useNow } from "../hooks.ts"
 import { getLiveClient } from "../live.ts"
 import { type MachineNames, machineLabel, useMachines } from "../machines.ts"
@@ -63,7 +63,7 @@ export const SessionRow = ({ s, now, machines }: { s: Api.SessionSummary; now: n
   <a className="session-row" data-testid="session-row" data-session-id={s.sessionId} href={sessionHref(s.sessionId)}>
     <div className="row-main">
       <span className="row-title">
-        {s.generatedTitle ?? s.title ?? <span className="muted">untitled {shortId(s.sessionId)}</span>}
+        {s.generatedTitle ?? s.title ?? <span className="muted">{untitledLabel(s.sessionId)}</span>}
       </span>
       {s.generatedTitle && <GeneratedMark model={s.titleModel} />}
       {s.hasErrors && <span className="badge badge-error">errors</span>}

@@ -8,7 +8,7 @@ import { useVirtualizer } from "@tanstack/react-virtual"
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react"
 import { api, END_SEQ, exportUrl, FIRST_PAGE_SIZE, PAGE_SIZE } from "../api.ts"
 import { offThreadSeqs } from "../branches.ts"
-import { formatBytes, formatCost, formatEntries, formatTime, isActive, projectLabel } from "../format.ts"
+import { formatBytes, formatCost, formatEntries, formatTime, isActive, projectLabel, untitledLabel } from "../format.ts"
 import { expandForSeq, groupRows, indexOfSeq, isGroupOpen, type TranscriptItem, toggleGroup } from "../grouping.ts"
 import { useNow } from "../hooks.ts"
 import { getLiveClient } from "../live.ts"
@@ -340,7 +340,7 @@ export const SessionView = ({ sessionId, seq }: { sessionId: string; seq: number
         <header className="session-head">
           <div className="session-title-row">
             <h1 className="session-title" title={title ?? sessionId}>
-              {title ?? sessionId}
+              {title ?? <span className="muted">{untitledLabel(sessionId)}</span>}
             </h1>
             {detail?.session && <GeneratedSummary session={detail.session} />}
             <span

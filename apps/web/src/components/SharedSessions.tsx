@@ -8,7 +8,7 @@
 import type { Api } from "@overlord/protocol"
 import { accountsApi } from "../accounts-api.ts"
 import { api } from "../api.ts"
-import { formatAgo, projectLabel, shortId } from "../format.ts"
+import { formatAgo, projectLabel, untitledLabel } from "../format.ts"
 import { type Async, useAsync } from "../hooks.ts"
 import { sessionHref } from "../router.ts"
 
@@ -34,7 +34,7 @@ const SharedRow = ({
     <div className="row-main">
       <span className="row-title">
         {summary?.generatedTitle ?? summary?.title ?? share.title ?? (
-          <span className="muted">untitled {shortId(share.sessionId)}</span>
+          <span className="muted">{untitledLabel(share.sessionId)}</span>
         )}
       </span>
       <span className="badge" data-testid="shared-by">

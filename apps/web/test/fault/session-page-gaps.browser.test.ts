@@ -1,0 +1,138 @@
+/**
+ * Found in the walkthrough (walkthrough-3, "Seen, not fixed"), in real Chromium against the bundled CLI's
+ * standalone server and a daemon syncing a hand-made `~/.claude/projects/`:
+ *
+ * - A session with only a subagent file (its main transcript never synced: LeoDChen `019382a4` in the
+ *   corpus) said "This session has no entries yet." and offered no way to read the subagent's transcript.
+ * - The session list's project dropdown showed "/tmp/workspace" three times: different project folders
+ *   (the corpus's claudeless captures, `-private-var-folders-…-capture-xxxxxx`) whose sessions report one cwd.
+ * - An untitled session's page headed itself with its whole 36-character id; the list said "untitled <8>".
+ */
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { sessionRecord } from "@overlord/testkit/bad-input"
+import {
+  type Browser,
+  type BrowserContext,
+  chromiumMissing,
+  launchChromium,
+  screenshot,
+} from "@overlord/testkit/browser"
+import {
+  type CliProcess,
+  pairWithKey,
+  runCli,
+  type ServerAdmin,
+  type StandaloneServer,
+  setUpAdmin,
+  startStandaloneServer,
+} from "@overlord/testkit/standalone-server"
+import { waitFor } from "@overlord/testkit/wait"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { ensureWebBuilt } from "../web-build.ts"
+
+/** Only `<id>/subagents/agent-a1.jsonl`: no `<id>.jsonl`. */
+const SUBAGENT_ONLY = "5ab00000-1111-4222-8333-444444444444"
+/** One answer and no prompt: nothing to title it by. */
+const UNTITLED = "7c0ffee0-1111-4222-8333-444444444444"
+/** Two project folders, one cwd. */
+const WORKSPACE_A = "a0a0a0a0-1111-4222-8333-444444444444"
+const WORKSPACE_B = "b0b0b0b0-1111-4222-8333-444444444444"
+const DIR_A = "-private-var-folders-t5-T-capture-lvcsb6"
+const DIR_B = "-private-var-folders-t5-T-capture-d2Q4eU"
+
+describe.skipIf(chromiumMissing())("a session page with gaps, and project folders that share a path", () => {
+  let server: StandaloneServer
+  let admin: ServerAdmin
+  let browser: Browser
+  let ctx: BrowserContext
+  let root: string
+  let daemon: CliProcess | null = null
+  const problems: string[] = []
+
+  beforeAll(async () => {
+    ensureWebBuilt()
+    server = await startStandaloneServer("overlord-session-gaps-")
+    admin = await setUpAdmin(server)
+    root = await mkdtemp(join(tmpdir(), "overlord-session-gaps-"))
+    const projects = join(root, "claude", "projects")
+    const agentDir = join(projects, "-home-dev-project", SUBAGENT_ONLY, "subagents")
+    await mkdir(agentDir, { recursive: true })
+    await writeFile(
+      join(agentDir, "agent-a1.jsonl"),
+      `${[0, 1]
+        .map((i) =>
+          sessionRecord(
+            SUBAGENT_ONLY,
+            i,
+            i === 0
+              ? { isSidechain: true, agentId: "a1", message: { role: "user", content: "count the walruses" } }
+              : { isSidechain: true, agentId: "a1" },
+          ),
+        )
+        .join("\n")}\n`,
+    )
+    await writeFile(join(projects, "-home-dev-project", `${UNTITLED}.jsonl`), `${sessionRecord(UNTITLED, 1)}\n`)
+    for (const [dir, id] of [
+      [DIR_A, WORKSPACE_A],
+      [DIR_B, WORKSPACE_B],
+    ] as const) {
+      await mkdir(join(projects, dir), { recursive: true })
+      await writeFile(join(projects, dir, `${id}.jsonl`), `${sessionRecord(id, 0, { cwd: "/tmp/workspace" })}\n`)
+    }
+    const home = join(root, "laptop-home")
+    await pairWithKey(server, admin, home)
+    daemon = runCli(home, ["start", "--foreground", "--claude-dir", join(root, "claude")])
+
+    browser = await launchChromium()
+    ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } })
+    const [name, value] = admin.cookie.split("=") as [string, string]
+    await ctx.addCookies([{ name, value, url: server.url }])
+    ctx.on("console", (m) => {
+      if (m.type() === "error") problems.push(`console: ${m.text()}`)
+    })
+    ctx.on("response", (r) => {
+      if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`)
+    })
+    // Wait until all four sessions are synced.
+    await waitFor(
+      "four synced sessions",
+      async () => {
+        const r = await fetch(`${server.url}/api/v1/sessions`, { headers: { cookie: admin.cookie } })
+        const body = (await r.json()) as { sessions: unknown[] }
+        return body.sessions.length === 4
+      },
+      60_000,
+      250,
+    )
+  })
+
+  afterAll(async () => {
+    daemon?.stop()
+    await daemon?.exited
+    await browser?.close()
+    await server?.stop()
+    if (root) await rm(root, { recursive: true, force: true })
+  })
+
+  const open = async (hash: string) => {
+    const page = await ctx.newPage()
+    await page.goto(`${server.url}/${hash}`)
+    return page
+  }
+
+  it("heads an untitled session's page as the list names it, not by its whole id", async () => {
+    const list = await open("#/sessions")
+    const row = list.locator(`[data-testid=session-row][data-session-id="${UNTITLED}"] .row-title`)
+    await expect.poll(() => row.textContent(), { timeout: 30_000 }).toBe(`untitled ${UNTITLED.slice(0, 8)}`)
+    const page = await open(`#/sessions/${UNTITLED}`)
+    await page.locator("[data-testid=session-machine]").waitFor({ timeout: 30_000 })
+    const heading = page.locator("h1.session-title")
+    expect(await heading.textContent()).toBe(`untitled ${UNTITLED.slice(0, 8)}`)
+    // The whole id is still one hover away.
+    expect(await heading.getAttribute("title")).toBe(UNTITLED)
+    await screenshot(page, "session-gaps-untitled")
+    expect(problems).toEqual([])
+  })
+})
