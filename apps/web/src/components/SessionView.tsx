@@ -331,6 +331,9 @@ export const SessionView = ({ sessionId, seq }: { sessionId: string; seq: number
   if (error && !ready) return <div className="page error">Could not open session: {error}</div>
 
   const s = detail?.session
+  // Subagent files whose main transcript is missing (never synced, or deleted before it was: LeoDChen
+  // `019382a4` in the corpus) are otherwise reachable only from the Task call that the main file holds.
+  const agentFiles = (detail?.files ?? []).flatMap((f) => (f.agentId === null ? [] : [{ ...f, agentId: f.agentId }]))
   const active = isActive(s?.lastAt, now)
   const virtualItems = virtualizer.getVirtualItems()
 
@@ -418,7 +421,21 @@ export const SessionView = ({ sessionId, seq }: { sessionId: string; seq: number
         {/* biome-ignore lint/a11y/noNoninteractiveTabindex: the transcript scrolls with the keyboard */}
         <div className="transcript-scroll" ref={scrollRef} onScroll={onScroll} tabIndex={0} data-testid="transcript">
           {!ready && <div className="muted pad">Loading transcript…</div>}
-          {ready && items.length === 0 && <div className="muted pad">This session has no entries yet.</div>}
+          {ready && items.length === 0 && agentFiles.length === 0 && (
+            <div className="muted pad">This session has no entries yet.</div>
+          )}
+          {ready && items.length === 0 && agentFiles.length > 0 && (
+            <div className="notice pad" data-testid="main-transcript-missing">
+              {detail?.files.some((f) => f.agentId === null)
+                ? "This session's main transcript has no entries yet."
+                : `This session's main transcript is missing: its file (${sessionId}.jsonl) was never synced, or was deleted before it was.`}{" "}
+              Its {agentFiles.length === 1 ? "subagent transcript is" : `${agentFiles.length} subagent transcripts are`}{" "}
+              below.
+              {agentFiles.map((f) => (
+                <Subagent key={f.fileKey} agentId={f.agentId} label={f.agentId} />
+              ))}
+            </div>
+          )}
           {win.hasBefore && load === "earlier" && <div className="muted pad loading-top">Loading earlier entries…</div>}
           <div className="transcript-inner" style={{ height: virtualizer.getTotalSize() }}>
             <div className="transcript-rows" style={{ transform: `translateY(${virtualItems[0]?.start ?? 0}px)` }}>

@@ -122,6 +122,19 @@ describe.skipIf(chromiumMissing())("a session page with gaps, and project folder
     return page
   }
 
+  it("shows the subagent transcripts of a session whose main transcript is missing, and says it is missing", async () => {
+    const page = await open(`#/sessions/${SUBAGENT_ONLY}`)
+    const note = page.locator("[data-testid=main-transcript-missing]")
+    await expect.poll(() => note.textContent(), { timeout: 30_000 }).toContain("main transcript")
+    expect(await page.getByText("This session has no entries yet.").count()).toBe(0)
+    const agent = note.locator("[data-testid=subagent][data-agent-id=a1]")
+    expect(await agent.count()).toBe(1)
+    await agent.locator("summary").click()
+    await expect.poll(() => agent.textContent()).toContain("count the walruses")
+    await screenshot(page, "session-gaps-subagent-only")
+    expect(problems).toEqual([])
+  })
+
   it("heads an untitled session's page as the list names it, not by its whole id", async () => {
     const list = await open("#/sessions")
     const row = list.locator(`[data-testid=session-row][data-session-id="${UNTITLED}"] .row-title`)
