@@ -119,7 +119,9 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger) =>
           return new DaytonaSandboxes(settings)
         } catch (error) {
           if (!(error instanceof DaytonaSandboxError && error.reason === "not-configured"))
-            log.warn(`remote: Daytona settings unusable, sandboxes off: ${String(error)}`)
+            warn(
+              `remote: Daytona settings unusable, sandboxes off: ${error instanceof Error ? error.message : String(error)}`,
+            )
           return undefined
         }
       })()

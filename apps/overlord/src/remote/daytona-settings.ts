@@ -3,6 +3,7 @@
  * falling back to an environment variable. The keys never leave this machine except to Daytona
  * (its key) and into the sandbox (the Anthropic key).
  */
+import { existsSync } from "node:fs"
 import { join } from "node:path"
 import { readJson } from "../home.ts"
 import { DaytonaSandboxError } from "./daytona-errors.ts"
@@ -42,6 +43,23 @@ export function loadDaytonaSettings(
 ): DaytonaSettings {
   const path = daytonaSettingsPath(overlordHome)
   const file = readJson<DaytonaFile>(path) ?? {}
+  // A file that is there but unusable is not "not configured": that sent the user to put in the keys
+  // they had put in, a comma away from valid JSON.
+  if (existsSync(path)) {
+    const raw = readJson<unknown>(path)
+    const wrongType = (["apiKey", "anthropicApiKey", "apiUrl", "snapshot", "target"] as const).filter(
+      (k) => file[k] !== undefined && typeof file[k] !== "string",
+    )
+    const problem =
+      raw === null
+        ? "is not valid JSON"
+        : typeof raw !== "object" || Array.isArray(raw)
+          ? "is not a JSON object"
+          : wrongType.length > 0
+            ? `has ${wrongType.map((k) => `"${k}"`).join(", ")} not a string`
+            : null
+    if (problem) throw new DaytonaSandboxError("daytona", `${path} ${problem}: fix it, then restart the daemon`)
+  }
   const apiKey = file.apiKey ?? env.DAYTONA_API_KEY
   const anthropicApiKey = file.anthropicApiKey ?? env.ANTHROPIC_API_KEY
   if (!apiKey || !anthropicApiKey)
