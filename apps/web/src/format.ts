@@ -83,3 +83,34 @@ export const projectLabel = (cwd: string | null, projectDir: string): string => 
   const parts = path.split(/[\\/]/).filter(Boolean)
   return parts.slice(-2).join("/") || path
 }
+
+/** A folder name this long is cut in its middle: two folders that share a path mostly differ at one end. */
+const FOLDER_HINT_MAX = 40
+
+const folderHint = (projectDir: string): string =>
+  projectDir.length <= FOLDER_HINT_MAX ? projectDir : `${projectDir.slice(0, 12)}…${projectDir.slice(-27)}`
+
+/**
+ * The project filter's entry for each project folder (`projectDir -> label`): its path, plus its folder
+ * name when another folder shows the same path. The list has one entry per folder under `projects/`, and
+ * one folder synced from two machines is already one entry (the server groups by folder name: the same
+ * path on two laptops is what a user calls one project). Different folders can still report one cwd: a
+ * session's cwd is where Claude Code ran, the folder where it was launched (a symlinked or renamed path,
+ * `/private/tmp` against `/tmp`; the corpus's claudeless captures, three folders that all say
+ * "/tmp/workspace"). They stay separate entries rather than merged, because Claude Code keeps them apart
+ * (`claude --resume` lists one folder's sessions) and the filter selects by folder; but three identical
+ * "/tmp/workspace" entries that each show different sessions read as a bug, so each names its folder.
+ */
+export const projectOptionLabels = (
+  projects: readonly { readonly projectDir: string; readonly cwd: string | null }[],
+): ReadonlyMap<string, string> => {
+  const path = (p: { projectDir: string; cwd: string | null }) => p.cwd ?? projectLabel(null, p.projectDir)
+  const seen = new Map<string, number>()
+  for (const p of projects) seen.set(path(p), (seen.get(path(p)) ?? 0) + 1)
+  return new Map(
+    projects.map((p) => [
+      p.projectDir,
+      (seen.get(path(p)) ?? 0) > 1 ? `${path(p)} · folder ${folderHint(p.projectDir)}` : path(p),
+    ]),
+  )
+}

@@ -1,9 +1,17 @@
 /** All sessions, newest activity first: filters in the URL, cursor pages loaded on scroll, virtualized rows. */
 import type { Api } from "@overlord/protocol"
 import { useVirtualizer } from "@tanstack/react-virtual"
-import { useCallback, useEffect, useRef, useState } from "react"
+import { useCallback, useEffect, useMemo, useRef, useState } from "react"
 import { api, type SessionFilters } from "../api.ts"
-import { formatAgo, formatCost, formatEntries, isActive, projectLabel, untitledLabel } from "../format.ts"
+import {
+  formatAgo,
+  formatCost,
+  formatEntries,
+  isActive,
+  projectLabel,
+  projectOptionLabels,
+  untitledLabel,
+} from "../format.ts"
 import { useAsync, useNow } from "../hooks.ts"
 import { getLiveClient } from "../live.ts"
 import { type MachineNames, machineLabel, useMachines } from "../machines.ts"
@@ -100,6 +108,10 @@ export const SessionList = ({ params }: { params: URLSearchParams }) => {
   const generation = useRef(0)
   const now = useNow()
   const projects = useAsync((s) => api.projects(s), [])
+  const projectLabels = useMemo(
+    () => (projects.state === "ok" ? projectOptionLabels(projects.value.projects) : null),
+    [projects],
+  )
   const machines = useMachines()
   const shared = useSharedWithMe()
   const sharedCount = shared.state === "ok" ? shared.value.sessions.length : 0
@@ -182,8 +194,12 @@ export const SessionList = ({ params }: { params: URLSearchParams }) => {
           <option value="">All projects</option>
           {projects.state === "ok" &&
             projects.value.projects.map((p) => (
-              <option key={p.projectDir} value={p.projectDir} title={p.cwd ?? p.projectDir}>
-                {p.cwd ?? projectLabel(null, p.projectDir)}
+              <option
+                key={p.projectDir}
+                value={p.projectDir}
+                title={`${p.cwd ?? p.projectDir} (folder ${p.projectDir})`}
+              >
+                {projectLabels?.get(p.projectDir)}
               </option>
             ))}
         </select>

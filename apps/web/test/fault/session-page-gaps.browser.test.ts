@@ -135,6 +135,20 @@ describe.skipIf(chromiumMissing())("a session page with gaps, and project folder
     expect(problems).toEqual([])
   })
 
+  it("tells apart project folders whose sessions report the same path", async () => {
+    const page = await open("#/sessions")
+    const option = (dir: string) => page.locator(`select option[value="${dir}"]`)
+    await expect.poll(() => option(DIR_A).count(), { timeout: 30_000 }).toBe(1)
+    const a = (await option(DIR_A).textContent()) ?? ""
+    const b = (await option(DIR_B).textContent()) ?? ""
+    expect(a).toContain("/tmp/workspace")
+    expect(b).toContain("/tmp/workspace")
+    expect(a).not.toBe(b)
+    // A path no other folder shares reads as before: no hint.
+    expect(await page.locator(`select option[value="-home-dev-project"]`).textContent()).toBe("/home/dev/project")
+    expect(problems).toEqual([])
+  })
+
   it("heads an untitled session's page as the list names it, not by its whole id", async () => {
     const list = await open("#/sessions")
     const row = list.locator(`[data-testid=session-row][data-session-id="${UNTITLED}"] .row-title`)
