@@ -14,28 +14,12 @@
  * - A session shared with a member named its machine by the whole 36-character id (the member cannot
  *   see the owner's machine names), and a session with one subagent said "1 subagents".
  */
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
-import { tmpdir } from "node:os"
+import { mkdir, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { sessionRecord } from "@overlord/testkit/bad-input"
-import {
-  type Browser,
-  type BrowserContext,
-  chromiumMissing,
-  launchChromium,
-  screenshot,
-} from "@overlord/testkit/browser"
-import {
-  type CliProcess,
-  pairWithKey,
-  runCli,
-  type ServerAdmin,
-  type StandaloneServer,
-  setUpAdmin,
-  startStandaloneServer,
-} from "@overlord/testkit/standalone-server"
+import { chromiumMissing, screenshot } from "@overlord/testkit/browser"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { ensureWebBuilt } from "../web-build.ts"
+import { type DashboardRig, startDashboardRig } from "../support/dashboard-rig.ts"
 
 const SESSION = "e1e1e1e1-2222-4333-8444-555555555555"
 /** An answer with a real month's token counts: the usage totals' widths are a heavy user's. */
@@ -56,50 +40,26 @@ const heavyAnswer = {
 }
 
 describe.skipIf(chromiumMissing())("a team server's empty and first pages", () => {
-  let server: StandaloneServer
-  let admin: ServerAdmin
-  let browser: Browser
-  let ctx: BrowserContext
-  let root: string
-  let daemon: CliProcess | null = null
-  /** Console errors and failed responses on every page the test opens. */
-  const problems: string[] = []
+  let rig: DashboardRig
 
   beforeAll(async () => {
-    ensureWebBuilt()
-    server = await startStandaloneServer("overlord-empty-states-")
-    admin = await setUpAdmin(server)
-    root = await mkdtemp(join(tmpdir(), "overlord-empty-states-"))
-    browser = await launchChromium()
-    ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } })
-    const [name, value] = admin.cookie.split("=") as [string, string]
-    await ctx.addCookies([{ name, value, url: server.url }])
-    ctx.on("console", (m) => {
-      if (m.type() === "error") problems.push(`console: ${m.text()}`)
-    })
-    ctx.on("response", (r) => {
-      if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`)
-    })
+    rig = await startDashboardRig("empty-states")
   })
 
   afterAll(async () => {
-    daemon?.stop()
-    await daemon?.exited
-    await browser?.close()
-    await server?.stop()
-    if (root) await rm(root, { recursive: true, force: true })
+    await rig?.stop()
   })
 
   const open = async (hash: string) => {
-    const page = await ctx.newPage()
-    await page.goto(`${server.url}/${hash}`)
+    const page = await rig.ctx.newPage()
+    await page.goto(`${rig.server.url}/${hash}`)
     return page
   }
 
   it("tell the admin how to pair a laptop with this server, on every empty page", async () => {
     const overview = await open("#/")
     const hint = overview.locator("[data-testid=no-machine]")
-    await expect.poll(() => hint.textContent()).toContain(`overlord login ${server.url}`)
+    await expect.poll(() => hint.textContent()).toContain(`overlord login ${rig.server.url}`)
     expect(await hint.textContent()).not.toContain("`")
     await expect.poll(() => overview.getByText("No sessions yet").count()).toBe(1)
     await expect.poll(() => overview.getByText("No projects yet").count()).toBe(1)
@@ -109,7 +69,7 @@ describe.skipIf(chromiumMissing())("a team server's empty and first pages", () =
     const sessions = await open("#/sessions")
     await expect
       .poll(() => sessions.locator("[data-testid=no-sessions]").textContent())
-      .toContain(`overlord login ${server.url}`)
+      .toContain(`overlord login ${rig.server.url}`)
 
     const usage = await open("#/usage")
     await expect.poll(() => usage.locator("[data-testid=usage-empty]").textContent()).toContain("No usage yet")
@@ -118,13 +78,11 @@ describe.skipIf(chromiumMissing())("a team server's empty and first pages", () =
     const search = await open("#/search?q=zebra")
     await expect.poll(() => search.locator("[data-testid=search-count]").textContent()).toContain("No session matches")
     await screenshot(search, "empty-states-search")
-    expect(problems).toEqual([])
+    expect(rig.problems).toEqual([])
   })
 
   it("give search fields room for their placeholders, and count one hit as one session", async () => {
-    const home = join(root, "laptop-home")
-    const claudeDir = join(root, "claude")
-    const projectDir = join(claudeDir, "projects", "-home-dev-project")
+    const projectDir = join(rig.projects, "-home-dev-project")
     await mkdir(projectDir, { recursive: true })
     await mkdir(join(projectDir, SESSION, "subagents"), { recursive: true })
     await writeFile(
@@ -135,8 +93,7 @@ describe.skipIf(chromiumMissing())("a team server's empty and first pages", () =
       join(projectDir, `${SESSION}.jsonl`),
       `${[0, 1, 2].map((i) => sessionRecord(SESSION, i, i === 0 ? { message: { role: "user", content: "the walrus question" } } : i === 1 ? { message: heavyAnswer } : {})).join("\n")}\n`,
     )
-    await pairWithKey(server, admin, home)
-    daemon = runCli(home, ["start", "--foreground", "--claude-dir", claudeDir])
+    await rig.startLaptop()
 
     const search = await open("#/search?q=walrus")
     const count = search.locator("[data-testid=search-count]")
@@ -167,12 +124,12 @@ describe.skipIf(chromiumMissing())("a team server's empty and first pages", () =
     await expect.poll(() => sessions.locator("[data-testid=session-row]").count(), { timeout: 30_000 }).toBe(1)
     expect(await sessions.locator("input[aria-label='Search sessions']").evaluate(fits)).toBe(true)
     // On a phone every usage total is on the screen (Cost was pushed past its right edge).
-    const phone = await browser.newContext({ viewport: { width: 375, height: 667 } })
+    const phone = await rig.browser.newContext({ viewport: { width: 375, height: 667 } })
     try {
-      const [name, value] = admin.cookie.split("=") as [string, string]
-      await phone.addCookies([{ name, value, url: server.url }])
+      const [name, value] = rig.admin.cookie.split("=") as [string, string]
+      await phone.addCookies([{ name, value, url: rig.server.url }])
       const usage = await phone.newPage()
-      await usage.goto(`${server.url}/#/usage`)
+      await usage.goto(`${rig.server.url}/#/usage`)
       for (const total of ["input", "output", "cache-write", "cache-read", "cost"]) {
         const box = await usage.locator(`[data-testid=usage-total-${total}]`).boundingBox({ timeout: 30_000 })
         expect(box, total).not.toBeNull()
@@ -187,17 +144,17 @@ describe.skipIf(chromiumMissing())("a team server's empty and first pages", () =
     await expect
       .poll(() => filtered.locator("[data-testid=no-sessions]").textContent())
       .toBe("No sessions match these filters.")
-    expect(problems).toEqual([])
+    expect(rig.problems).toEqual([])
   })
 
   it("show a member a shared session's machine by its short id, and its one subagent as one", async () => {
     const post = (path: string, body: unknown, cookie: string) =>
-      fetch(`${server.url}/api/v1${path}`, {
+      fetch(`${rig.server.url}/api/v1${path}`, {
         method: "POST",
-        headers: { cookie, origin: server.url, "content-type": "application/json" },
+        headers: { cookie, origin: rig.server.url, "content-type": "application/json" },
         body: JSON.stringify(body),
       })
-    const invite = (await (await post("/invites", {}, admin.cookie)).json()) as { url: string }
+    const invite = (await (await post("/invites", {}, rig.admin.cookie)).json()) as { url: string }
     const accepted = await post(
       "/invites/accept",
       { token: invite.url.split("/").pop(), email: "bob@example.com", name: "Bob" },
@@ -205,13 +162,13 @@ describe.skipIf(chromiumMissing())("a team server's empty and first pages", () =
     )
     expect(accepted.status).toBe(200)
     const [name, value] = accepted.headers.get("set-cookie")!.split(";")[0]!.split("=") as [string, string]
-    expect((await post(`/sessions/${SESSION}/shares`, { email: "bob@example.com" }, admin.cookie)).status).toBe(201)
+    expect((await post(`/sessions/${SESSION}/shares`, { email: "bob@example.com" }, rig.admin.cookie)).status).toBe(201)
 
-    const member = await browser.newContext({ viewport: { width: 1280, height: 800 } })
+    const member = await rig.browser.newContext({ viewport: { width: 1280, height: 800 } })
     try {
-      await member.addCookies([{ name, value, url: server.url }])
+      await member.addCookies([{ name, value, url: rig.server.url }])
       const page = await member.newPage()
-      await page.goto(`${server.url}/#/sessions/${SESSION}`)
+      await page.goto(`${rig.server.url}/#/sessions/${SESSION}`)
       const machine = page.locator("[data-testid=session-machine]")
       const machineId = await machine.getAttribute("title", { timeout: 30_000 })
       expect(machineId).toMatch(/^[0-9a-f-]{36}$/)
@@ -219,7 +176,7 @@ describe.skipIf(chromiumMissing())("a team server's empty and first pages", () =
       await expect.poll(() => page.getByText("1 subagent", { exact: true }).count()).toBe(1)
       await screenshot(page, "empty-states-shared-session")
       // Members cannot make pairing keys: the hint names only what they can do.
-      await page.goto(`${server.url}/#/`)
+      await page.goto(`${rig.server.url}/#/`)
       await expect.poll(() => page.locator("[data-testid=no-machine]").textContent()).toContain("overlord login")
       expect(await page.locator("[data-testid=no-machine]").textContent()).not.toContain("Pairing keys")
     } finally {

@@ -8,29 +8,13 @@
  *   (the corpus's claudeless captures, `-private-var-folders-…-capture-xxxxxx`) whose sessions report one cwd.
  * - An untitled session's page headed itself with its whole 36-character id; the list said "untitled <8>".
  */
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
-import { tmpdir } from "node:os"
+import { mkdir, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { sessionRecord } from "@overlord/testkit/bad-input"
-import {
-  type Browser,
-  type BrowserContext,
-  chromiumMissing,
-  launchChromium,
-  screenshot,
-} from "@overlord/testkit/browser"
-import {
-  type CliProcess,
-  pairWithKey,
-  runCli,
-  type ServerAdmin,
-  type StandaloneServer,
-  setUpAdmin,
-  startStandaloneServer,
-} from "@overlord/testkit/standalone-server"
+import { chromiumMissing, screenshot } from "@overlord/testkit/browser"
 import { waitFor } from "@overlord/testkit/wait"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { ensureWebBuilt } from "../web-build.ts"
+import { type DashboardRig, startDashboardRig } from "../support/dashboard-rig.ts"
 
 /** Only `<id>/subagents/agent-a1.jsonl`: no `<id>.jsonl`. */
 const SUBAGENT_ONLY = "5ab00000-1111-4222-8333-444444444444"
@@ -43,20 +27,11 @@ const DIR_A = "-private-var-folders-t5-T-capture-lvcsb6"
 const DIR_B = "-private-var-folders-t5-T-capture-d2Q4eU"
 
 describe.skipIf(chromiumMissing())("a session page with gaps, and project folders that share a path", () => {
-  let server: StandaloneServer
-  let admin: ServerAdmin
-  let browser: Browser
-  let ctx: BrowserContext
-  let root: string
-  let daemon: CliProcess | null = null
-  const problems: string[] = []
+  let rig: DashboardRig
 
   beforeAll(async () => {
-    ensureWebBuilt()
-    server = await startStandaloneServer("overlord-session-gaps-")
-    admin = await setUpAdmin(server)
-    root = await mkdtemp(join(tmpdir(), "overlord-session-gaps-"))
-    const projects = join(root, "claude", "projects")
+    rig = await startDashboardRig("session-gaps")
+    const projects = rig.projects
     const agentDir = join(projects, "-home-dev-project", SUBAGENT_ONLY, "subagents")
     await mkdir(agentDir, { recursive: true })
     await writeFile(
@@ -81,25 +56,12 @@ describe.skipIf(chromiumMissing())("a session page with gaps, and project folder
       await mkdir(join(projects, dir), { recursive: true })
       await writeFile(join(projects, dir, `${id}.jsonl`), `${sessionRecord(id, 0, { cwd: "/tmp/workspace" })}\n`)
     }
-    const home = join(root, "laptop-home")
-    await pairWithKey(server, admin, home)
-    daemon = runCli(home, ["start", "--foreground", "--claude-dir", join(root, "claude")])
-
-    browser = await launchChromium()
-    ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } })
-    const [name, value] = admin.cookie.split("=") as [string, string]
-    await ctx.addCookies([{ name, value, url: server.url }])
-    ctx.on("console", (m) => {
-      if (m.type() === "error") problems.push(`console: ${m.text()}`)
-    })
-    ctx.on("response", (r) => {
-      if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`)
-    })
+    await rig.startLaptop()
     // Wait until all four sessions are synced.
     await waitFor(
       "four synced sessions",
       async () => {
-        const r = await fetch(`${server.url}/api/v1/sessions`, { headers: { cookie: admin.cookie } })
+        const r = await fetch(`${rig.server.url}/api/v1/sessions`, { headers: { cookie: rig.admin.cookie } })
         const body = (await r.json()) as { sessions: unknown[] }
         return body.sessions.length === 4
       },
@@ -109,16 +71,12 @@ describe.skipIf(chromiumMissing())("a session page with gaps, and project folder
   })
 
   afterAll(async () => {
-    daemon?.stop()
-    await daemon?.exited
-    await browser?.close()
-    await server?.stop()
-    if (root) await rm(root, { recursive: true, force: true })
+    await rig?.stop()
   })
 
   const open = async (hash: string) => {
-    const page = await ctx.newPage()
-    await page.goto(`${server.url}/${hash}`)
+    const page = await rig.ctx.newPage()
+    await page.goto(`${rig.server.url}/${hash}`)
     return page
   }
 
@@ -132,7 +90,7 @@ describe.skipIf(chromiumMissing())("a session page with gaps, and project folder
     await agent.locator("summary").click()
     await expect.poll(() => agent.textContent()).toContain("count the walruses")
     await screenshot(page, "session-gaps-subagent-only")
-    expect(problems).toEqual([])
+    expect(rig.problems).toEqual([])
   })
 
   it("tells apart project folders whose sessions report the same path", async () => {
@@ -146,7 +104,7 @@ describe.skipIf(chromiumMissing())("a session page with gaps, and project folder
     expect(a).not.toBe(b)
     // A path no other folder shares reads as before: no hint.
     expect(await page.locator(`select option[value="-home-dev-project"]`).textContent()).toBe("/home/dev/project")
-    expect(problems).toEqual([])
+    expect(rig.problems).toEqual([])
   })
 
   it("heads an untitled session's page as the list names it, not by its whole id", async () => {
@@ -160,6 +118,6 @@ describe.skipIf(chromiumMissing())("a session page with gaps, and project folder
     // The whole id is still one hover away.
     expect(await heading.getAttribute("title")).toBe(UNTITLED)
     await screenshot(page, "session-gaps-untitled")
-    expect(problems).toEqual([])
+    expect(rig.problems).toEqual([])
   })
 })

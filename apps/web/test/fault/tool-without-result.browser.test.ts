@@ -6,28 +6,12 @@
  *
  * Real Chromium against the bundled CLI's standalone server, a paired laptop's real daemon.
  */
-import { appendFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
-import { tmpdir } from "node:os"
+import { appendFile, mkdir, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { sessionRecord } from "@overlord/testkit/bad-input"
-import {
-  type Browser,
-  type BrowserContext,
-  chromiumMissing,
-  launchChromium,
-  screenshot,
-} from "@overlord/testkit/browser"
-import {
-  type CliProcess,
-  pairWithKey,
-  runCli,
-  type ServerAdmin,
-  type StandaloneServer,
-  setUpAdmin,
-  startStandaloneServer,
-} from "@overlord/testkit/standalone-server"
+import { chromiumMissing, screenshot } from "@overlord/testkit/browser"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { ensureWebBuilt } from "../web-build.ts"
+import { type DashboardRig, startDashboardRig } from "../support/dashboard-rig.ts"
 
 const OLD = "a7a7a7a7-2222-4333-8444-555555555555"
 const LIVE = "b7b7b7b7-2222-4333-8444-555555555555"
@@ -50,22 +34,12 @@ const bashResult = (id: string, at: string) => ({
 })
 
 describe.skipIf(chromiumMissing())("a tool call without its result", () => {
-  let server: StandaloneServer
-  let admin: ServerAdmin
-  let browser: Browser
-  let ctx: BrowserContext
-  let root: string
+  let rig: DashboardRig
   let liveFile: string
-  let daemon: CliProcess | null = null
-  const problems: string[] = []
 
   beforeAll(async () => {
-    ensureWebBuilt()
-    server = await startStandaloneServer("overlord-tool-no-result-")
-    admin = await setUpAdmin(server)
-    root = await mkdtemp(join(tmpdir(), "overlord-tool-no-result-"))
-    const home = join(root, "laptop-home")
-    const projectDir = join(root, "claude", "projects", "-home-dev-project")
+    rig = await startDashboardRig("tool-no-result")
+    const projectDir = join(rig.projects, "-home-dev-project")
     await mkdir(projectDir, { recursive: true })
     // The fixture's records are dated 2026-01-02: long quiet, as a finished session is.
     await writeFile(
@@ -78,35 +52,20 @@ describe.skipIf(chromiumMissing())("a tool call without its result", () => {
       liveFile,
       `${[sessionRecord(LIVE, 0, { timestamp: now }), sessionRecord(LIVE, 1, bashCall("toolu_01Live", "make test", now))].join("\n")}\n`,
     )
-    await pairWithKey(server, admin, home)
-    daemon = runCli(home, ["start", "--foreground", "--claude-dir", join(root, "claude")])
-    browser = await launchChromium()
-    ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } })
-    const [name, value] = admin.cookie.split("=") as [string, string]
-    await ctx.addCookies([{ name, value, url: server.url }])
-    ctx.on("console", (m) => {
-      if (m.type() === "error") problems.push(`console: ${m.text()}`)
-    })
-    ctx.on("response", (r) => {
-      if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`)
-    })
+    await rig.startLaptop()
   })
 
   afterAll(async () => {
-    daemon?.stop()
-    await daemon?.exited
-    await browser?.close()
-    await server?.stop()
-    if (root) await rm(root, { recursive: true, force: true })
+    await rig?.stop()
   })
 
   const statusOf = async (sessionId: string) => {
-    const page = await ctx.newPage()
+    const page = await rig.ctx.newPage()
     const status = page.locator("[data-testid=tool-call][data-tool=Bash] .tool-status")
     await expect
       .poll(
         async () => {
-          await page.goto(`${server.url}/#/sessions/${sessionId}`)
+          await page.goto(`${rig.server.url}/#/sessions/${sessionId}`)
           await status.waitFor({ timeout: 5_000 }).catch(() => undefined)
           return status.count()
         },
@@ -121,7 +80,7 @@ describe.skipIf(chromiumMissing())("a tool call without its result", () => {
     expect(await status.textContent()).toBe("no result")
     expect(await status.getAttribute("title")).toContain("No result was written and the session has been quiet")
     await screenshot(page, "tool-without-result-ended")
-    expect(problems).toEqual([])
+    expect(rig.problems).toEqual([])
   })
 
   it("reads 'running…' in a session still writing, then ✓ when the result arrives live", async () => {
@@ -130,6 +89,6 @@ describe.skipIf(chromiumMissing())("a tool call without its result", () => {
     await appendFile(liveFile, `${sessionRecord(LIVE, 2, bashResult("toolu_01Live", new Date().toISOString()))}\n`)
     await expect.poll(() => status.textContent(), { timeout: 30_000 }).toBe("✓")
     await screenshot(page, "tool-without-result-live")
-    expect(problems).toEqual([])
+    expect(rig.problems).toEqual([])
   })
 })

@@ -8,28 +8,12 @@
  *
  * Real Chromium against the bundled CLI's standalone server, a paired laptop's real daemon.
  */
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
-import { tmpdir } from "node:os"
+import { mkdir, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { sessionRecord } from "@overlord/testkit/bad-input"
-import {
-  type Browser,
-  type BrowserContext,
-  chromiumMissing,
-  launchChromium,
-  screenshot,
-} from "@overlord/testkit/browser"
-import {
-  type CliProcess,
-  pairWithKey,
-  runCli,
-  type ServerAdmin,
-  type StandaloneServer,
-  setUpAdmin,
-  startStandaloneServer,
-} from "@overlord/testkit/standalone-server"
+import { chromiumMissing, screenshot } from "@overlord/testkit/browser"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { ensureWebBuilt } from "../web-build.ts"
+import { type DashboardRig, startDashboardRig } from "../support/dashboard-rig.ts"
 
 const PROXIED = "f1f1f1f1-2222-4333-8444-555555555555"
 const ONE_LINE = "f2f2f2f2-2222-4333-8444-555555555555"
@@ -47,21 +31,11 @@ const answer = (model: string, input: number) => ({
 })
 
 describe.skipIf(chromiumMissing())("usage of models without a list price", () => {
-  let server: StandaloneServer
-  let admin: ServerAdmin
-  let browser: Browser
-  let ctx: BrowserContext
-  let root: string
-  let daemon: CliProcess | null = null
-  const problems: string[] = []
+  let rig: DashboardRig
 
   beforeAll(async () => {
-    ensureWebBuilt()
-    server = await startStandaloneServer("overlord-usage-unpriced-")
-    admin = await setUpAdmin(server)
-    root = await mkdtemp(join(tmpdir(), "overlord-usage-unpriced-"))
-    const home = join(root, "laptop-home")
-    const projectDir = join(root, "claude", "projects", "-home-dev-project")
+    rig = await startDashboardRig("usage-unpriced")
+    const projectDir = join(rig.projects, "-home-dev-project")
     await mkdir(projectDir, { recursive: true })
     const lines = [
       sessionRecord(PROXIED, 0),
@@ -71,31 +45,16 @@ describe.skipIf(chromiumMissing())("usage of models without a list price", () =>
     ]
     await writeFile(join(projectDir, `${PROXIED}.jsonl`), `${lines.join("\n")}\n`)
     await writeFile(join(projectDir, `${ONE_LINE}.jsonl`), `${sessionRecord(ONE_LINE, 0)}\n`)
-    await pairWithKey(server, admin, home)
-    daemon = runCli(home, ["start", "--foreground", "--claude-dir", join(root, "claude")])
-    browser = await launchChromium()
-    ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } })
-    const [name, value] = admin.cookie.split("=") as [string, string]
-    await ctx.addCookies([{ name, value, url: server.url }])
-    ctx.on("console", (m) => {
-      if (m.type() === "error") problems.push(`console: ${m.text()}`)
-    })
-    ctx.on("response", (r) => {
-      if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`)
-    })
+    await rig.startLaptop()
   })
 
   afterAll(async () => {
-    daemon?.stop()
-    await daemon?.exited
-    await browser?.close()
-    await server?.stop()
-    if (root) await rm(root, { recursive: true, force: true })
+    await rig?.stop()
   })
 
   it("says 'no price' for such a model, never $0.00, and names it under the totals", async () => {
-    const page = await ctx.newPage()
-    await page.goto(`${server.url}/#/usage?groupBy=model`)
+    const page = await rig.ctx.newPage()
+    await page.goto(`${rig.server.url}/#/usage?groupBy=model`)
     const rows = page.locator("[data-testid=usage-row]")
     await expect
       .poll(
@@ -122,23 +81,23 @@ describe.skipIf(chromiumMissing())("usage of models without a list price", () =>
     await screenshot(page, "usage-unpriced-by-model")
 
     // By day the row mixes both models: its dollars are what is known, and no note claims otherwise.
-    await page.goto(`${server.url}/#/usage?groupBy=day`)
+    await page.goto(`${rig.server.url}/#/usage?groupBy=day`)
     await expect.poll(() => rows.count()).toBe(1)
     expect(await page.locator("[data-testid=usage-no-price]").count()).toBe(0)
-    expect(problems).toEqual([])
+    expect(rig.problems).toEqual([])
   })
 
   it("counts a session of one line as one entry", async () => {
-    const page = await ctx.newPage()
-    await page.goto(`${server.url}/#/sessions`)
+    const page = await rig.ctx.newPage()
+    await page.goto(`${rig.server.url}/#/sessions`)
     const row = page.locator(`[data-testid=session-row][data-session-id="${ONE_LINE}"]`)
     await expect.poll(() => row.locator(".row-sub").textContent(), { timeout: 30_000 }).toContain("1 entry")
     expect(await row.locator(".row-sub").textContent()).not.toContain("entries")
     const other = page.locator(`[data-testid=session-row][data-session-id="${PROXIED}"] .row-sub`)
     expect(await other.textContent()).toContain("4 entries")
-    await page.goto(`${server.url}/#/sessions/${ONE_LINE}`)
+    await page.goto(`${rig.server.url}/#/sessions/${ONE_LINE}`)
     await expect.poll(() => page.locator(".session-meta").textContent()).toContain("1 entry")
     expect(await page.locator(".session-meta").textContent()).not.toContain("1 entries")
-    expect(problems).toEqual([])
+    expect(rig.problems).toEqual([])
   })
 })
