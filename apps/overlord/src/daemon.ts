@@ -4,7 +4,7 @@
  */
 import { rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import type { Commands } from "@overlord/protocol"
+import { Commands } from "@overlord/protocol"
 import { Effect, Layer, Schedule } from "effect"
 import * as Embedded from "./embedded-server.ts"
 import { type HomePaths, loadMachine, writeJson, writeJsonAsync } from "./home.ts"
@@ -119,9 +119,7 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger) =>
           return new DaytonaSandboxes(settings)
         } catch (error) {
           if (!(error instanceof DaytonaSandboxError && error.reason === "not-configured"))
-            warn(
-              `remote: Daytona settings unusable, sandboxes off: ${error instanceof Error ? error.message : String(error)}`,
-            )
+            warn(`${Commands.SANDBOX_SETTINGS_UNUSABLE}${error instanceof Error ? error.message : String(error)}`)
           return undefined
         }
       })()
@@ -190,6 +188,7 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger) =>
               maxConcurrent: runner.config.maxConcurrent,
               maxPromptBytes: runner.config.maxPromptBytes,
               sandbox: sandboxes !== undefined,
+              bypassPermissions: runner.config.allowBypassPermissions,
             }),
             serverUrl: target.serverUrl,
             machineId: machine.machineId,

@@ -6,6 +6,7 @@
  */
 import { Schema } from "effect"
 import * as Commands from "./commands.ts"
+import { RemoteCapabilities } from "./sync.ts"
 
 const Count = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
 const Iso = Schema.String
@@ -29,6 +30,11 @@ export const Machine = Schema.Struct({
   lastError: Schema.NullOr(Schema.String),
   /** Whether its daemon runs remote commands (`overlord start --allow-remote` or its config), as it last said. */
   acceptsCommands: Schema.Boolean,
+  /**
+   * What its daemon last said it accepts of remote commands (concurrency, largest prompt, sandboxes,
+   * bypassPermissions), so the Run panel can disable what it would refuse. Absent until it has said.
+   */
+  remote: Schema.optionalKey(RemoteCapabilities),
   /** For a machine another one runs (a Daytona sandbox): that machine's id, and what kind of child it is. */
   parent: Schema.optionalKey(Schema.Struct({ machineId: Schema.String, kind: Schema.Literal("sandbox") })),
 })

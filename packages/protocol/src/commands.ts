@@ -209,6 +209,19 @@ export const RefusalReason = Schema.Literals([
 ])
 export type RefusalReason = typeof RefusalReason.Type
 
+/**
+ * How a daemon's status warning (`DaemonStatus.lastError`, the machine's last error) starts when its
+ * Daytona settings are there but unusable (a `daytona.json` that is not JSON, a key not a string):
+ * the server's and the dashboard's "no sandboxes" then give the daemon's reason, not "no settings".
+ */
+export const SANDBOX_SETTINGS_UNUSABLE = "remote: Daytona settings unusable, sandboxes off: "
+
+/** The daemon's reason its Daytona settings are unusable, when its last error says it; else null. */
+export const sandboxSettingsProblem = (lastError: string | null | undefined): string | null => {
+  const at = lastError?.indexOf(SANDBOX_SETTINGS_UNUSABLE) ?? -1
+  return at < 0 || !lastError ? null : lastError.slice(at + SANDBOX_SETTINGS_UNUSABLE.length).trim() || null
+}
+
 export const ExitStatus = Schema.Literals(["completed", "failed", "cancelled", "interrupted", "refused", "timed-out"])
 export type ExitStatus = typeof ExitStatus.Type
 

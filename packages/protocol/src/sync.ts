@@ -109,6 +109,11 @@ export const RemoteCapabilities = Schema.Struct({
   maxPromptBytes: Count,
   /** Whether it can run commands in Daytona sandboxes (`where: "sandbox"`). */
   sandbox: Schema.Boolean,
+  /**
+   * Whether it runs commands asking `permissionMode: "bypassPermissions"` (its remote config's
+   * `allowBypassPermissions`). Absent from daemons released before it was sent: not known.
+   */
+  bypassPermissions: Schema.optionalKey(Schema.Boolean),
 })
 export type RemoteCapabilities = typeof RemoteCapabilities.Type
 

@@ -161,6 +161,39 @@ const SELECT = `SELECT ${COMMAND_COLUMNS} FROM commands c JOIN machines m ON m.i
 /** Events per `listCommandEvents` page at most. */
 const MAX_EVENT_PAGE = 10_000
 
+/**
+ * `machine_remote.sandbox` holds flags: bit 0 sandboxes, bit 1 bypassPermissions allowed, bit 2 the
+ * daemon said whether it allows bypassPermissions (daemons before it did not: then not known). Rows
+ * written before are 0 or 1 and read the same; the flags spare a migration on both engines (a
+ * PlanetScale deploy request) for one boolean.
+ */
+const SANDBOX = 1
+const BYPASS_ALLOWED = 2
+const BYPASS_KNOWN = 4
+
+export const remoteFlags = (remote: Sync.RemoteCapabilities): number =>
+  (remote.sandbox ? SANDBOX : 0) |
+  (remote.bypassPermissions === undefined ? 0 : BYPASS_KNOWN | (remote.bypassPermissions ? BYPASS_ALLOWED : 0))
+
+/** The capabilities stored for a machine; null when its daemon has not said (`enabled` is NULL). */
+export const remoteOfRow = (row: {
+  readonly enabled: number | string | null
+  readonly max_concurrent: number | string | null
+  readonly max_prompt_bytes: number | string | null
+  readonly sandbox: number | string | null
+}): Sync.RemoteCapabilities | null => {
+  if (row.enabled === null) return null
+  // MySQL may return numbers as strings.
+  const flags = Number(row.sandbox ?? 0)
+  return {
+    enabled: Number(row.enabled) === 1,
+    maxConcurrent: Number(row.max_concurrent ?? 0),
+    maxPromptBytes: Number(row.max_prompt_bytes ?? 0),
+    sandbox: (flags & SANDBOX) !== 0,
+    ...((flags & BYPASS_KNOWN) !== 0 ? { bypassPermissions: (flags & BYPASS_ALLOWED) !== 0 } : {}),
+  }
+}
+
 function* setMachineRemote(db: QueryDialect, actor: MachineActor, remote: Sync.RemoteCapabilities): Query<void> {
   yield* run(
     db,
@@ -171,7 +204,7 @@ function* setMachineRemote(db: QueryDialect, actor: MachineActor, remote: Sync.R
       remote.enabled ? 1 : 0,
       remote.maxConcurrent,
       remote.maxPromptBytes,
-      remote.sandbox ? 1 : 0,
+      remoteFlags(remote),
       new Date().toISOString(),
       actor.machineId,
       actor.userId,
@@ -203,15 +236,7 @@ function* getMachineRemote(db: QueryDialect, actor: Actor, machineUid: string): 
     machineId: Number(row.id),
     machineUid: row.machine_uid,
     online: Number(row.online) === 1,
-    remote:
-      row.enabled === null
-        ? null
-        : {
-            enabled: Number(row.enabled) === 1,
-            maxConcurrent: Number(row.max_concurrent ?? 0),
-            maxPromptBytes: Number(row.max_prompt_bytes ?? 0),
-            sandbox: Number(row.sandbox) === 1,
-          },
+    remote: remoteOfRow(row),
   }
 }
 

@@ -71,6 +71,30 @@ export function runCommandStoreContract(options: CommandStoreContractOptions): v
       expect(await engine.getMachineRemote(bob, "laptop")).toBeNull()
     })
 
+    it("lists what each daemon accepts with its machine (bypassPermissions known or not), for its user only", async () => {
+      const { engine, alice, bob, machine } = await setup()
+      expect((await engine.listMachines(alice))[0]?.remote).toBeUndefined()
+      const told = { enabled: true, maxConcurrent: 3, maxPromptBytes: 2048, sandbox: true, bypassPermissions: false }
+      await engine.setMachineRemote(machine, told)
+      expect((await engine.listMachines(alice))[0]?.remote).toEqual(told)
+      expect((await engine.getMachineRemote(alice, "laptop"))?.remote).toEqual(told)
+      await engine.setMachineRemote(machine, { ...told, sandbox: false, bypassPermissions: true })
+      expect((await engine.listMachines(alice))[0]?.remote).toEqual({
+        ...told,
+        sandbox: false,
+        bypassPermissions: true,
+      })
+      // A daemon from before bypassPermissions was told: not known, not false.
+      await engine.setMachineRemote(machine, { enabled: true, maxConcurrent: 1, maxPromptBytes: 10, sandbox: true })
+      expect((await engine.listMachines(alice))[0]?.remote).toEqual({
+        enabled: true,
+        maxConcurrent: 1,
+        maxPromptBytes: 10,
+        sandbox: true,
+      })
+      expect((await engine.listMachines(bob)).find((m) => m.remote)).toBeUndefined()
+    })
+
     it("stores a command queued, scoped to its user, and only on the user's own machine", async () => {
       const { engine, alice, bob } = await setup()
       const created = await engine.createCommand(alice, "laptop", newCommand("c1"))

@@ -4,7 +4,7 @@
  * permission mode chosen here. The command's output follows below the form (`CommandView`); a machine
  * that does not take commands says why Run is off; a refusal is shown with the server's message.
  */
-import type { Api, Commands } from "@overlord/protocol"
+import { type Api, Commands } from "@overlord/protocol"
 import { type FormEvent, useEffect, useMemo, useState } from "react"
 import { api } from "../api.ts"
 import {
@@ -72,6 +72,16 @@ export const RunPanel = ({
   const selected = useMemo(() => machines.list?.find((m) => m.machineId === machine) ?? null, [machines.list, machine])
   const cwds = projects.state === "ok" ? projects.value.projects.flatMap((p) => (p.cwd ? [p.cwd] : [])) : []
   const accepts = selected?.acceptsCommands === true
+  // What the machine's daemon said it refuses (absent from older daemons: then nothing is disabled).
+  const sandboxOff = accepts && selected?.remote?.sandbox === false
+  const bypassOff = accepts && selected?.remote?.bypassPermissions === false
+  const sandboxProblem = Commands.sandboxSettingsProblem(selected?.lastError)
+
+  // A choice the newly selected machine refuses falls back to what it runs.
+  useEffect(() => {
+    if (sandboxOff && where === "sandbox") setWhere("local")
+    if (bypassOff && permissionMode === "bypassPermissions") setPermissionMode("default")
+  }, [sandboxOff, bypassOff, where, permissionMode])
   const canRun = accepts && project.trim() !== "" && prompt.trim() !== "" && !submitting
 
   const onSubmit = (e: FormEvent) => {
@@ -161,6 +171,7 @@ export const RunPanel = ({
                 type="radio"
                 name="run-where"
                 data-testid="run-where-sandbox"
+                disabled={sandboxOff}
                 checked={where === "sandbox"}
                 onChange={() => setWhere("sandbox")}
               />{" "}
@@ -191,7 +202,12 @@ export const RunPanel = ({
               onChange={(e) => setPermissionMode(e.target.value as Commands.PermissionMode)}
             >
               {PERMISSION_MODES.map((m) => (
-                <option key={m.value} value={m.value}>
+                <option
+                  key={m.value}
+                  value={m.value}
+                  disabled={bypassOff && m.value === "bypassPermissions"}
+                  data-testid={`run-permission-${m.value}`}
+                >
                   {m.label}
                 </option>
               ))}
@@ -227,6 +243,25 @@ export const RunPanel = ({
             daemon with <code>{selected.online ? RESTART_ALLOW_REMOTE_HINT : ALLOW_REMOTE_HINT}</code> (or set{" "}
             <code>"enabled": true</code> in its <code>~/.overlord/remote/config.json</code>, then{" "}
             {selected.online ? "restart" : "start"} it) to run from here.
+          </div>
+        )}
+        {selected && sandboxOff && (
+          <div className="muted small" data-testid="run-sandbox-off" role="note">
+            No Daytona sandbox on {selected.name}:{" "}
+            {sandboxProblem ? (
+              <>{sandboxProblem}; fix it, then restart its daemon.</>
+            ) : (
+              <>
+                put <code>"apiKey"</code> and <code>"anthropicApiKey"</code> in its{" "}
+                <code>~/.overlord/daytona.json</code>, then restart its daemon.
+              </>
+            )}
+          </div>
+        )}
+        {selected && bypassOff && (
+          <div className="muted small" data-testid="run-bypass-off" role="note">
+            Bypass permissions is off on {selected.name}: set <code>"allowBypassPermissions": true</code> in its{" "}
+            <code>~/.overlord/remote/config.json</code>, then restart its daemon.
           </div>
         )}
         {selected && accepts && !selected.online && (
