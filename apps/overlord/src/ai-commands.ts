@@ -2,7 +2,7 @@
  * The CLI's local-AI parts (issue #13): the Ollama flags of `start` and `serve`, `overlord search`,
  * and the Ollama section of `overlord doctor`. Added to the commands `cli.ts` builds, in one call.
  */
-import { describeOllamaHealth, makeOllamaClient } from "@overlord/ai"
+import { describeOllamaHealth, makeOllamaClient, ollamaInClearWarning } from "@overlord/ai"
 import type { Api } from "@overlord/protocol"
 import type { Command } from "commander"
 import { Effect } from "effect"
@@ -139,6 +139,8 @@ export function addAiCommands(program: Command, paths: () => HomePaths): void {
       const health = await Effect.runPromise(makeOllamaClient({ ...config, timeoutMs: 3_000 }).health)
       const line = describeOllamaHealth(health)
       console.log(`${health._tag === "Ready" ? "ok   " : "warn "} ${line}`)
+      const inClear = ollamaInClearWarning(config.url)
+      if (inClear) console.log(`warn  ${inClear}`)
       if (health._tag !== "Ready") {
         console.log(
           `info  without it sync and full-text search work as always; titles and semantic search wait for it (settings: flags, ${configPath(home)})`,

@@ -8,7 +8,7 @@
  */
 import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
-import { type OllamaConfig, ollamaConfig } from "@overlord/ai"
+import { type OllamaConfig, ollamaConfig, ollamaInClearWarning } from "@overlord/ai"
 import { Cause, Schema } from "effect"
 import { defaultHome } from "./home.ts"
 
@@ -102,12 +102,18 @@ export const rememberHome = (home: string) => {
  * `httpServerLayer`'s AI settings for a server whose Overlord folder is `home` (default: the command's),
  * never throwing: a bad config file turns AI off and says so.
  */
-export function serverAiConfig(home: string = commandHome ?? defaultHome()): { ollama?: OllamaConfig } {
+export function serverAiConfig(
+  home: string = commandHome ?? defaultHome(),
+  warn: (message: string) => void = console.warn,
+): { ollama?: OllamaConfig } {
   try {
     const ollama = resolveOllama(home)
+    // An Ollama on another host over plain http:// gets every transcript in clear: said at start.
+    const inClear = ollama ? ollamaInClearWarning(ollama.url) : null
+    if (inClear) warn(`local AI: ${inClear}`)
     return ollama ? { ollama } : {}
   } catch (error) {
-    console.warn(`local AI is off: ${error instanceof Error ? error.message : String(error)}`)
+    warn(`local AI is off: ${error instanceof Error ? error.message : String(error)}`)
     return {}
   }
 }

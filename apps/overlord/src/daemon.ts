@@ -89,7 +89,8 @@ const remoteTarget = (config: DaemonConfig): Effect.Effect<Target, DaemonStartEr
     })
   })
 
-const syncLayer = (config: DaemonConfig, target: Target, log: Logger) =>
+/** `serverWarnings`: what the embedded server said while it started, kept as warnings of this daemon. */
+const syncLayer = (config: DaemonConfig, target: Target, log: Logger, serverWarnings: readonly string[] = []) =>
   Layer.effectDiscard(
     Effect.gen(function* () {
       const startedAt = new Date().toISOString()
@@ -99,6 +100,8 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger) =>
         warnings.push(`${new Date().toISOString()} ${m}`)
         if (warnings.length > MAX_WARNINGS) warnings.shift()
       }
+      // Logged when they came; kept here so `overlord status` lists them (an Ollama in clear text).
+      for (const m of serverWarnings) warnings.push(`${new Date().toISOString()} ${m}`)
       const machine = loadMachine(config.paths)
       // Remote commands: the runner reports through the engine's socket (buffered while it is down).
       const knownProjects = new KnownProjects(config.paths.home, log)
@@ -278,10 +281,11 @@ export const layer = (given: DaemonConfig) => {
   if (config.serverUrl) {
     return Layer.unwrap(remoteTarget(config).pipe(Effect.map((target) => syncLayer(config, target, log))))
   }
+  const serverWarnings: string[] = []
   return Layer.unwrap(
     Effect.gen(function* () {
       const embedded = yield* Embedded.EmbeddedServer
-      return syncLayer(config, embedded, log)
+      return syncLayer(config, embedded, log, serverWarnings)
     }),
   ).pipe(
     Layer.provide(
@@ -289,7 +293,10 @@ export const layer = (given: DaemonConfig) => {
         paths: config.paths,
         host: config.host,
         port: config.port,
-        onWarning: (message) => log.warn(`store: ${message}`),
+        onWarning: (message) => {
+          log.warn(message)
+          serverWarnings.push(message)
+        },
       }),
     ),
   )

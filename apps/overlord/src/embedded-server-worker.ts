@@ -28,6 +28,9 @@ export const LOCAL_USER = "local"
 declare const self: Worker
 const reply = (m: WorkerReply) => self.postMessage(m)
 
+// To the daemon's thread, which keeps it among its warnings (`overlord status`) and logs it.
+const workerWarn = (message: string) => reply({ type: "warning", message })
+
 const serve = (start: StartMessage, stop: Deferred.Deferred<void>) =>
   Effect.gen(function* () {
     const store = yield* Store
@@ -49,9 +52,9 @@ const serve = (start: StartMessage, stop: Deferred.Deferred<void>) =>
     yield* Deferred.await(stop)
   }).pipe(
     Effect.provide(
-      httpServerLayer({ hostname: start.host, port: start.port, ...serverAiConfig(start.paths.home) }).pipe(
+      httpServerLayer({ hostname: start.host, port: start.port, ...serverAiConfig(start.paths.home, workerWarn) }).pipe(
         Layer.provideMerge(
-          sqliteLayer(start.paths.database, { onWarning: (message) => reply({ type: "warning", message }) }),
+          sqliteLayer(start.paths.database, { onWarning: (message) => workerWarn(`store: ${message}`) }),
         ),
       ),
     ),

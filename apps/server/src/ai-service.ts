@@ -19,6 +19,7 @@ import {
   type IndexerStatus,
   makeOllamaClient,
   type OllamaConfig,
+  ollamaInClearWarning,
   reciprocalRankFusion,
   VectorIndex,
 } from "@overlord/ai"
@@ -441,6 +442,7 @@ export function startAiService(options: AiServiceOptions): AiService {
     return { mode, hits, indexLag, semantic }
   }
 
+  const inClear = ollamaInClearWarning(ollama.url)
   const status = async (actor: Actor): Promise<Api.AiStatus> => {
     const progress = store.ai
       ? await run(store.ai.aiProgress(actor))
@@ -465,6 +467,7 @@ export function startAiService(options: AiServiceOptions): AiService {
       vectorBytes: vectors.bytes,
       lastError: s.lastError,
       retryAt: s.retryAt,
+      ...(inClear ? { warning: inClear } : {}),
     }
   }
   const currentStatus = (): IndexerStatus => workerStatus ?? emptyStatus()

@@ -68,6 +68,27 @@ export function normaliseOllamaUrl(raw: string): string {
   return url.toString().replace(/\/+$/, "")
 }
 
+/** Hosts that never leave this machine: plain http:// to them sends nothing over a network. */
+const isLoopbackHost = (hostname: string): boolean =>
+  hostname === "localhost" || hostname === "[::1]" || /^127(\.\d{1,3}){3}$/.test(hostname)
+
+/**
+ * The warning for an Ollama on another host over plain http://: every transcript the indexer digests
+ * (titles, embeddings) then crosses the network unencrypted. `overlord login` refuses plain http:// to
+ * another host without `--allow-http`; Ollama is optional and often on a trusted box, so this only
+ * warns (status, doctor, the log, the AI status). Null for https:// and for loopback.
+ */
+export function ollamaInClearWarning(url: string): string | null {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return null
+  }
+  if (parsed.protocol !== "http:" || isLoopbackHost(parsed.hostname)) return null
+  return `Ollama at ${parsed.origin} is plain http:// on another host: session transcripts sent to it for titles and search cross the network unencrypted. Use an https:// address (a TLS proxy in front of Ollama) or an Ollama on this machine, unless the network is already encrypted (a VPN such as WireGuard or Tailscale)`
+}
+
 /** Ollama names a model without a tag `<name>:latest`; compare names after this. */
 export function fullModelName(name: string): string {
   return name.includes(":") ? name : `${name}:latest`

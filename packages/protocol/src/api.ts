@@ -583,5 +583,7 @@ export const AiStatus = Schema.Struct({
   vectorBytes: Count,
   lastError: Schema.NullOr(Schema.String),
   retryAt: Schema.NullOr(Iso),
+  /** Ollama on another host over plain http://: transcripts cross the network unencrypted (what to do). */
+  warning: Schema.optionalKey(Schema.String),
 })
 export type AiStatus = typeof AiStatus.Type

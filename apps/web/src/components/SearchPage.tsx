@@ -60,6 +60,11 @@ export const SearchPage = ({ q }: { q: string }) => {
         </select>
         <button type="submit">Search</button>
       </form>
+      {status.state === "ok" && status.value?.warning && (
+        <div className="notice" data-testid="ai-in-clear">
+          {status.value.warning}.
+        </div>
+      )}
       {off && (
         <div className="notice" data-testid="semantic-off">
           Semantic search is off: {off} Searching by words only.
