@@ -26,7 +26,9 @@ import {
   saveMachineName,
 } from "./home.ts"
 import { addLoginCommands, ensureUniqueName } from "./login-command.ts"
+import { remotePaths } from "./remote/command-runner.ts"
 import { addDaytonaCommands } from "./remote/daytona-commands.ts"
+import { loadRemoteConfig } from "./remote/remote-config.ts"
 import { RunError, runRemote } from "./run-command.ts"
 import { runMain } from "./run-main.ts"
 // The paired server's (server.json) when there is one, else the embedded server's credentials.
@@ -584,12 +586,52 @@ function doctor(claudeDir: string, p: HomePaths): number {
   const pid = runningPid(p)
   if (pid) ok(`daemon running (pid ${pid})`)
   else console.log("info  daemon not running")
+  doctorRemote(p, pid)
   if (existsSync(p.credentials)) {
     const mode = statSync(p.credentials).mode & 0o777
     if (mode & 0o077) bad(`${p.credentials} is readable by others (mode ${mode.toString(8)}): chmod 600 it`)
     else ok(`${p.credentials} is private`)
   }
   return problems
+}
+
+/**
+ * Whether the dashboard's Run panel and `overlord run` can start Claude Code here: what the running
+ * daemon told the server (its state file), else what its next start reads (`remote/config.json`; the
+ * `--allow-remote` flag is not saved anywhere).
+ */
+function doctorRemote(p: HomePaths, pid: number | null): void {
+  const configFile = remotePaths(p.home).config
+  const turnOn = pid
+    ? `turn them on with \`overlord stop && overlord start --allow-remote\` (or "enabled": true in ${configFile}, then restart the daemon)`
+    : `turn them on with \`overlord start --allow-remote\` (or "enabled": true in ${configFile})`
+  // Only this daemon's state: a stopped one's may still be there while a new one starts.
+  const state = pid ? readJson<Daemon.DaemonState>(p.state) : null
+  const remote = state?.pid === pid ? state.remote : undefined
+  if (remote?.enabled) {
+    console.log(
+      `ok    remote commands on: the dashboard's Run panel and \`overlord run\` can start Claude Code in this machine's projects (${remote.maxConcurrent} at once; Daytona sandboxes ${remote.sandbox ? "on" : "off"}; bypassPermissions ${remote.bypassPermissions ? "allowed" : "not allowed"}; settings: ${configFile})`,
+    )
+    return
+  }
+  if (remote || !pid) {
+    const problems: string[] = []
+    const next = pid
+      ? null
+      : loadRemoteConfig(p.home, {}, { info: () => {}, warn: (m) => problems.push(m), error: () => {} })
+    for (const m of problems) console.log(`warn  ${m}`)
+    if (next?.enabled) console.log(`info  remote commands: on when the daemon starts (${configFile})`)
+    else
+      console.log(
+        `info  remote commands off (the dashboard's Run panel and \`overlord run\` cannot start Claude Code here): ${turnOn}`,
+      )
+    return
+  }
+  console.log(
+    state?.pid === pid
+      ? `info  remote commands: this daemon does not say whether they are on (an older version; restart it to see): ${turnOn}`
+      : "info  remote commands: not known yet (the daemon has not written its state since it started; run doctor again)",
+  )
 }
 
 export async function main(argv: string[]): Promise<void> {

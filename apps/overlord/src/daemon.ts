@@ -4,7 +4,7 @@
  */
 import { rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { Commands } from "@overlord/protocol"
+import { Commands, type Sync } from "@overlord/protocol"
 import { Effect, Layer, Schedule } from "effect"
 import * as Embedded from "./embedded-server.ts"
 import { type HomePaths, loadMachine, writeJson, writeJsonAsync } from "./home.ts"
@@ -58,6 +58,8 @@ export interface DaemonState {
   readonly editedInPlace: SyncStatus["editedInPlace"]
   /** The Daytona sandboxes whose session files this daemon syncs, each under its own machine. */
   readonly sandboxes?: readonly SandboxSyncStatus[]
+  /** What it accepts of remote commands (as told to the server), for `overlord doctor`; absent before. */
+  readonly remote?: Sync.RemoteCapabilities
 }
 
 const MAX_WARNINGS = 20
@@ -181,18 +183,19 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger, serverWarn
           }),
       )
       if (remoteConfig.enabled) log.info("remote commands are enabled on this machine")
+      const remoteCapabilities = (): Sync.RemoteCapabilities => ({
+        enabled: runner.config.enabled,
+        maxConcurrent: runner.config.maxConcurrent,
+        maxPromptBytes: runner.config.maxPromptBytes,
+        sandbox: sandboxes !== undefined,
+        bypassPermissions: runner.config.allowBypassPermissions,
+      })
       const engine = yield* Effect.acquireRelease(
         Effect.sync(() => {
           const e = new SyncEngine({
             onCommand: (m) => void runner.accept(m),
             onCwds: (cwds) => knownProjects.add(cwds),
-            remote: () => ({
-              enabled: runner.config.enabled,
-              maxConcurrent: runner.config.maxConcurrent,
-              maxPromptBytes: runner.config.maxPromptBytes,
-              sandbox: sandboxes !== undefined,
-              bypassPermissions: runner.config.allowBypassPermissions,
-            }),
+            remote: remoteCapabilities,
             serverUrl: target.serverUrl,
             machineId: machine.machineId,
             machineName: machine.name,
@@ -246,6 +249,7 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger, serverWarn
           resets: s.resets,
           editedInPlace: s.editedInPlace,
           ...(sandboxStatus.length > 0 ? { sandboxes: sandboxStatus } : {}),
+          remote: remoteCapabilities(),
         }
         await writeJsonAsync(config.paths.state, state).catch((e: unknown) =>
           log.warn(`writing ${config.paths.state}: ${e instanceof Error ? e.message : String(e)}`),
