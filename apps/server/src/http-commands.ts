@@ -5,7 +5,7 @@
  * what only the daemon can tell (a project it does not know, a symlink out) ends the command
  * `refused` with the daemon's reason.
  */
-import { Api, type Commands } from "@overlord/protocol"
+import { Api, Commands } from "@overlord/protocol"
 import { type Actor, isRetryable, isStoreError, type Interface as StoreApi } from "@overlord/store"
 import { Effect, Schema } from "effect"
 import type { CommandRelay } from "./command-relay.ts"
@@ -144,14 +144,19 @@ async function create(store: StoreApi, relay: CommandRelay, actor: Actor, raw: u
       'this machine does not accept remote commands: restart its daemon with `overlord stop && overlord start --allow-remote` (or set "enabled": true in its ~/.overlord/remote/config.json, then restart it)',
     )
   const where = ask.where ?? "local"
-  if (where === "sandbox" && !remote.sandbox)
+  if (where === "sandbox" && !remote.sandbox) {
+    // A daytona.json the daemon could not use: its reason (it says so in its status), not "no settings".
+    const problem = Commands.sandboxSettingsProblem(machine.lastError)
     return refusal(
       409,
       "refused",
       "sandbox-unavailable",
-      // The same sentence as the daemon's own refusal (command-runner.ts): where the settings go.
-      'this machine\'s daemon has no Daytona settings: put "apiKey" and "anthropicApiKey" in its ~/.overlord/daytona.json (or set DAYTONA_API_KEY and ANTHROPIC_API_KEY), then restart the daemon',
+      problem
+        ? `this machine's daemon runs no sandboxes, its Daytona settings are unusable: ${problem}`
+        : // The same sentence as the daemon's own refusal (command-runner.ts): where the settings go.
+          'this machine\'s daemon has no Daytona settings: put "apiKey" and "anthropicApiKey" in its ~/.overlord/daytona.json (or set DAYTONA_API_KEY and ANTHROPIC_API_KEY), then restart the daemon',
     )
+  }
   const promptBytes = Buffer.byteLength(ask.prompt, "utf8")
   if (promptBytes > remote.maxPromptBytes)
     return refusal(

@@ -221,12 +221,13 @@ interface MachineRemoteRow {
   readonly max_concurrent: number | null
   readonly max_prompt_bytes: number | null
   readonly sandbox: number | null
+  readonly last_error: string | null
 }
 
 function* getMachineRemote(db: QueryDialect, actor: Actor, machineUid: string): Query<MachineRemote | null> {
   const [row] = yield* all<MachineRemoteRow>(
     db,
-    `SELECT m.id, m.machine_uid, m.online, r.enabled, r.max_concurrent, r.max_prompt_bytes, r.sandbox
+    `SELECT m.id, m.machine_uid, m.online, m.last_error, r.enabled, r.max_concurrent, r.max_prompt_bytes, r.sandbox
      FROM machines m LEFT JOIN machine_remote r ON r.machine_id = m.id
      WHERE m.user_id = ? AND m.machine_uid = ? AND m.revoked_at IS NULL`,
     [actor.userId, machineUid],
@@ -237,6 +238,7 @@ function* getMachineRemote(db: QueryDialect, actor: Actor, machineUid: string): 
     machineUid: row.machine_uid,
     online: Number(row.online) === 1,
     remote: remoteOfRow(row),
+    lastError: row.last_error ?? null,
   }
 }
 

@@ -390,6 +390,8 @@ export interface MachineRemote {
   readonly online: boolean
   /** Null until its daemon has said (a daemon that predates remote commands never does). */
   readonly remote: Sync.RemoteCapabilities | null
+  /** Its daemon's last error or warning (`DaemonStatus.lastError`): why sandboxes are off, say. */
+  readonly lastError: string | null
 }
 
 /** A remote command as the server stores it when asked (`queued`). */

@@ -9,6 +9,7 @@ import { spawnSync } from "node:child_process"
 import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
+import type { Api } from "@overlord/protocol"
 import { type ClaudeHome, makeClaudeHome } from "@overlord/testkit/claude-cli"
 import { OVERLORD_BIN, type OverlordProcess, startOverlord } from "@overlord/testkit/overlord-process"
 import { waitFor } from "@overlord/testkit/wait"
@@ -74,6 +75,31 @@ describe("a daytona.json that cannot be used", () => {
     })
     expect(status).toContain(
       `Daytona settings unusable, sandboxes off: ${join(home, "daytona.json")} is not valid JSON`,
+    )
+    // A sandbox command is refused by the server with the daemon's reason (walkthrough-4 "still open":
+    // it said "no Daytona settings: put apiKey and anthropicApiKey in daytona.json", keys that were there).
+    const { serverUrl, apiToken } = await daemon.credentials()
+    const api = (path: string, body?: unknown) =>
+      fetch(`${serverUrl}/api/v1${path}`, {
+        method: body === undefined ? "GET" : "POST",
+        headers: { authorization: `Bearer ${apiToken}`, "content-type": "application/json", origin: serverUrl },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      })
+    const machine = await waitFor("the machine's last error to carry the warning", async () => {
+      const { machines } = (await (await api("/machines")).json()) as { machines: Api.Machine[] }
+      return machines.find((m) => m.lastError?.includes("sandboxes off")) ?? null
+    })
+    const res = await api("/commands", {
+      machineId: machine.machineId,
+      projectDir: claude.projectDir,
+      prompt: "hi",
+      where: "sandbox",
+    })
+    expect(res.status).toBe(409)
+    const { error } = (await res.json()) as Api.ApiError & { error: { reason?: string } }
+    expect(error.reason).toBe("sandbox-unavailable")
+    expect(error.message).toBe(
+      `this machine's daemon runs no sandboxes, its Daytona settings are unusable: ${join(home, "daytona.json")} is not valid JSON: fix it, then restart the daemon`,
     )
   }, 120_000)
 })
