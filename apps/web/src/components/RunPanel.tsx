@@ -248,8 +248,9 @@ export const RunPanel = ({
         {selected && sandboxOff && (
           <div className="muted small" data-testid="run-sandbox-off" role="note">
             No Daytona sandbox on {selected.name}:{" "}
+            {/* The daemon's sentence says what to do ("…: fix it, then restart the daemon"). */}
             {sandboxProblem ? (
-              <>{sandboxProblem}; fix it, then restart its daemon.</>
+              <>{sandboxProblem}.</>
             ) : (
               <>
                 put <code>"apiKey"</code> and <code>"anthropicApiKey"</code> in its{" "}

@@ -109,4 +109,23 @@ describe.skipIf(chromiumMissing())("Run panel: options the machine refuses", () 
     await ctx.close()
     await stopDaemon()
   }, 120_000)
+
+  it("a daytona.json the daemon cannot use: the sandbox note gives its reason, not where the keys go", async () => {
+    await writeFile(join(home, "daytona.json"), '{"apiKey": "dtn_k", "anthropicApiKey": "sk-ant-k",}', { mode: 0o600 })
+    const { machine, page, ctx, errors } = await openRunPanel("run-options-daytona-unusable", true)
+    await waitFor(
+      "the machine's last error in the panel",
+      async () =>
+        ((await page.locator("[data-testid=run-sandbox-off]").textContent()) ?? "").includes("not valid JSON") || null,
+    )
+    const note = (await page.locator("[data-testid=run-sandbox-off]").textContent()) ?? ""
+    expect(note).toBe(
+      `No Daytona sandbox on ${machine.name}: ${join(home, "daytona.json")} is not valid JSON: fix it, then restart the daemon.`,
+    )
+    expect(note).not.toContain('put "apiKey"')
+    expect(await page.locator("[data-testid=run-where-sandbox]").isDisabled()).toBe(true)
+    expect(errors).toEqual([])
+    await ctx.close()
+    await stopDaemon()
+  }, 120_000)
 })
