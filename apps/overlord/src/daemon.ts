@@ -117,14 +117,17 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger, serverWarn
       )
       // Sandboxes (Daytona) when this machine has its settings; the SDK loads on first use.
       let sandboxEnv: Readonly<Record<string, string>> | undefined
+      let sandboxesOff: string | undefined
       const sandboxes = (() => {
         try {
           const settings = loadDaytonaSettings(config.paths.home)
           sandboxEnv = settings.sandboxEnv
           return new DaytonaSandboxes(settings)
         } catch (error) {
-          if (!(error instanceof DaytonaSandboxError && error.reason === "not-configured"))
-            warn(`${Commands.SANDBOX_SETTINGS_UNUSABLE}${error instanceof Error ? error.message : String(error)}`)
+          if (!(error instanceof DaytonaSandboxError && error.reason === "not-configured")) {
+            sandboxesOff = error instanceof Error ? error.message : String(error)
+            warn(`${Commands.SANDBOX_SETTINGS_UNUSABLE}${sandboxesOff}`)
+          }
           return undefined
         }
       })()
@@ -163,6 +166,7 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger, serverWarn
             ...(config.claudePath ? { claudePath: config.claudePath } : {}),
             ...(sandboxes !== undefined ? { sandboxes } : {}),
             ...(sandboxEnv !== undefined ? { sandboxEnv } : {}),
+            ...(sandboxesOff !== undefined ? { sandboxesOff } : {}),
             ...(sandboxSync !== undefined
               ? {
                   onSandboxSessionFiles: async (kept) => {

@@ -78,6 +78,8 @@ export interface CommandRunnerOptions {
   readonly logger?: Logger
   /** Daytona sandboxes for `where: "sandbox"` commands; without them such commands are refused. */
   readonly sandboxes?: SandboxBackend
+  /** Why there are none when its Daytona settings are there but unusable (a `daytona.json` not JSON). */
+  readonly sandboxesOff?: string
   /** More environment for Claude Code in a sandbox (e.g. ANTHROPIC_BASE_URL). */
   readonly sandboxEnv?: Readonly<Record<string, string>>
   /** Syncs a sandbox's session files under its own machine once a run kept them (`sandbox-sync.ts`). */
@@ -322,7 +324,9 @@ export class CommandRunner {
         return {
           reason: "sandbox-unavailable",
           message:
-            'this machine has no Daytona settings: put "apiKey" and "anthropicApiKey" in <overlord home>/daytona.json (or set DAYTONA_API_KEY and ANTHROPIC_API_KEY) and restart the daemon',
+            this.options.sandboxesOff !== undefined
+              ? `this machine's Daytona settings are unusable: ${this.options.sandboxesOff}`
+              : 'this machine has no Daytona settings: put "apiKey" and "anthropicApiKey" in <overlord home>/daytona.json (or set DAYTONA_API_KEY and ANTHROPIC_API_KEY) and restart the daemon',
         }
     }
     return resolveProjectDir(command.projectDir, this.options.knownProjects())
