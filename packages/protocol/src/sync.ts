@@ -24,7 +24,9 @@ export const PROTOCOL_VERSION = 1
  * value). Each side sends what is new only when the other told it understands it (as `welcome`'s
  * `factsVersion` and `goneNotices` do), and ignores, with a warning, a message type it does not know.
  * A daemon and a server one minor apart sync; further apart, both refuse (`protocolSkew`), since no
- * release is tested against more than its neighbours.
+ * release is tested against more than its neighbours. An optional field that the other side may drop
+ * without harm needs no bump (`remote.bypassPermissions`: a server before it shows every option, and
+ * the daemon still refuses what it does not allow); bumping would have cut off 1.0 daemons.
  *
  * 1.0: everything before `protocolMinor` was sent (those servers accept only protocol 1 exactly).
  * 1.1: `protocolMinor` in hello and welcome; messages of unknown types ignored with a warning.

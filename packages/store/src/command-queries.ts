@@ -161,50 +161,39 @@ const SELECT = `SELECT ${COMMAND_COLUMNS} FROM commands c JOIN machines m ON m.i
 /** Events per `listCommandEvents` page at most. */
 const MAX_EVENT_PAGE = 10_000
 
-/**
- * `machine_remote.sandbox` holds flags: bit 0 sandboxes, bit 1 bypassPermissions allowed, bit 2 the
- * daemon said whether it allows bypassPermissions (daemons before it did not: then not known). Rows
- * written before are 0 or 1 and read the same; the flags spare a migration on both engines (a
- * PlanetScale deploy request) for one boolean.
- */
-const SANDBOX = 1
-const BYPASS_ALLOWED = 2
-const BYPASS_KNOWN = 4
-
-export const remoteFlags = (remote: Sync.RemoteCapabilities): number =>
-  (remote.sandbox ? SANDBOX : 0) |
-  (remote.bypassPermissions === undefined ? 0 : BYPASS_KNOWN | (remote.bypassPermissions ? BYPASS_ALLOWED : 0))
-
 /** The capabilities stored for a machine; null when its daemon has not said (`enabled` is NULL). */
 export const remoteOfRow = (row: {
   readonly enabled: number | string | null
   readonly max_concurrent: number | string | null
   readonly max_prompt_bytes: number | string | null
   readonly sandbox: number | string | null
+  /** NULL when the daemon did not say (daemons before it did not). */
+  readonly bypass_permissions: number | string | null
 }): Sync.RemoteCapabilities | null => {
   if (row.enabled === null) return null
   // MySQL may return numbers as strings.
-  const flags = Number(row.sandbox ?? 0)
   return {
     enabled: Number(row.enabled) === 1,
     maxConcurrent: Number(row.max_concurrent ?? 0),
     maxPromptBytes: Number(row.max_prompt_bytes ?? 0),
-    sandbox: (flags & SANDBOX) !== 0,
-    ...((flags & BYPASS_KNOWN) !== 0 ? { bypassPermissions: (flags & BYPASS_ALLOWED) !== 0 } : {}),
+    sandbox: Number(row.sandbox) === 1,
+    ...(row.bypass_permissions === null ? {} : { bypassPermissions: Number(row.bypass_permissions) === 1 }),
   }
 }
 
 function* setMachineRemote(db: QueryDialect, actor: MachineActor, remote: Sync.RemoteCapabilities): Query<void> {
   yield* run(
     db,
-    `INSERT INTO machine_remote (machine_id, user_id, enabled, max_concurrent, max_prompt_bytes, sandbox, updated_at)
-     SELECT id, user_id, ?, ?, ?, ?, ? FROM machines WHERE id = ? AND user_id = ?
-     ${db.upsert("machine_id", ["enabled", "max_concurrent", "max_prompt_bytes", "sandbox", "updated_at"])}`,
+    `INSERT INTO machine_remote (machine_id, user_id, enabled, max_concurrent, max_prompt_bytes, sandbox, bypass_permissions,
+     updated_at)
+     SELECT id, user_id, ?, ?, ?, ?, ?, ? FROM machines WHERE id = ? AND user_id = ?
+     ${db.upsert("machine_id", ["enabled", "max_concurrent", "max_prompt_bytes", "sandbox", "bypass_permissions", "updated_at"])}`,
     [
       remote.enabled ? 1 : 0,
       remote.maxConcurrent,
       remote.maxPromptBytes,
-      remoteFlags(remote),
+      remote.sandbox ? 1 : 0,
+      remote.bypassPermissions === undefined ? null : remote.bypassPermissions ? 1 : 0,
       new Date().toISOString(),
       actor.machineId,
       actor.userId,
@@ -221,13 +210,15 @@ interface MachineRemoteRow {
   readonly max_concurrent: number | null
   readonly max_prompt_bytes: number | null
   readonly sandbox: number | null
+  readonly bypass_permissions: number | null
   readonly last_error: string | null
 }
 
 function* getMachineRemote(db: QueryDialect, actor: Actor, machineUid: string): Query<MachineRemote | null> {
   const [row] = yield* all<MachineRemoteRow>(
     db,
-    `SELECT m.id, m.machine_uid, m.online, m.last_error, r.enabled, r.max_concurrent, r.max_prompt_bytes, r.sandbox
+    `SELECT m.id, m.machine_uid, m.online, m.last_error, r.enabled, r.max_concurrent, r.max_prompt_bytes, r.sandbox,
+     r.bypass_permissions
      FROM machines m LEFT JOIN machine_remote r ON r.machine_id = m.id
      WHERE m.user_id = ? AND m.machine_uid = ? AND m.revoked_at IS NULL`,
     [actor.userId, machineUid],

@@ -89,6 +89,7 @@ export function toMachine(m: {
   readonly max_concurrent: number | null
   readonly max_prompt_bytes: number | null
   readonly sandbox: number | null
+  readonly bypass_permissions: number | null
   readonly parent_uid: string | null
   readonly parent_kind: string | null
 }): Api.Machine {
@@ -152,7 +153,7 @@ function* listMachines(db: QueryDialect, actor: Actor) {
     db,
     `SELECT m.machine_uid, m.name, m.online, m.last_seen_at, m.files_tracked, m.bytes_pending, m.last_error,
        coalesce(r.enabled, 0) AS accepts_commands, r.enabled, r.max_concurrent, r.max_prompt_bytes, r.sandbox,
-       parent.machine_uid AS parent_uid, p.kind AS parent_kind
+       r.bypass_permissions, parent.machine_uid AS parent_uid, p.kind AS parent_kind
      FROM machines m LEFT JOIN machine_remote r ON r.machine_id = m.id
      LEFT JOIN machine_parents p ON p.machine_id = m.id
      LEFT JOIN machines parent ON parent.id = p.parent_machine_id

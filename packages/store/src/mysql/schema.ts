@@ -448,6 +448,16 @@ export const MYSQL_MIGRATIONS: readonly (readonly MysqlStatement[])[] = [
       sql: "ALTER TABLE machines ADD COLUMN reported_name VARCHAR(255) NULL",
     },
   ],
+  // Whether a machine's daemon runs commands with bypassPermissions (its `remote` in hello and status),
+  // so the Run panel offers only what it accepts; NULL where the daemon has not said (daemons before
+  // it did not). SQLite migration 13.
+  [
+    {
+      table: "machine_remote",
+      column: "bypass_permissions",
+      sql: "ALTER TABLE machine_remote ADD COLUMN bypass_permissions TINYINT NULL",
+    },
+  ],
 ]
 
 const MIGRATE_LOCK = "overlord_migrate"

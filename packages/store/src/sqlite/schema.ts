@@ -362,4 +362,9 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   `
   ALTER TABLE machines ADD COLUMN reported_name TEXT;
   `,
+  // Whether a machine's daemon runs commands with bypassPermissions (its \`remote\` in hello and status);
+  // NULL where it has not said (daemons before it did not). MySQL migration 11.
+  `
+  ALTER TABLE machine_remote ADD COLUMN bypass_permissions INTEGER;
+  `,
 ]
