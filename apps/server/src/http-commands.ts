@@ -157,6 +157,14 @@ async function create(store: StoreApi, relay: CommandRelay, actor: Actor, raw: u
           'this machine\'s daemon has no Daytona settings: put "apiKey" and "anthropicApiKey" in its ~/.overlord/daytona.json (or set DAYTONA_API_KEY and ANTHROPIC_API_KEY), then restart the daemon',
     )
   }
+  // Only where the daemon said it does not allow it (one before that said nothing: it decides itself).
+  if (ask.permissionMode === "bypassPermissions" && remote.bypassPermissions === false)
+    return refusal(
+      409,
+      "refused",
+      "permission-mode-not-allowed",
+      'bypassPermissions is not allowed for remote commands on this machine: set "allowBypassPermissions": true in its ~/.overlord/remote/config.json, then restart its daemon',
+    )
   const promptBytes = Buffer.byteLength(ask.prompt, "utf8")
   if (promptBytes > remote.maxPromptBytes)
     return refusal(

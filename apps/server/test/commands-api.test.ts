@@ -99,6 +99,15 @@ describe("commands API", () => {
     expect([long.status, (long.body.error as { reason: string }).reason]).toEqual([413, "prompt-too-long"])
     const invalid = await ask({ projectDir: "relative/dir" })
     expect([invalid.status, (invalid.body.error as { reason: string }).reason]).toEqual([400, "invalid-request"])
+    // A daemon that said it does not allow bypassPermissions: refused here, before it is queued.
+    const strict = await daemon("strict", { ...REMOTE, bypassPermissions: false })
+    const bypass = await ask({ machineId: "strict", permissionMode: "bypassPermissions" })
+    expect([bypass.status, (bypass.body.error as { reason: string; message: string }).reason]).toEqual([
+      409,
+      "permission-mode-not-allowed",
+    ])
+    expect((bypass.body.error as { message: string }).message).toContain('"allowBypassPermissions": true')
+    strict.close()
     // One command allowed at once: the first, acknowledged, holds the slot.
     const first = (await call("/commands")).body.commands as Api.CommandSummary[]
     await Effect.runPromise(store.listCommands({ userId }, {}))
