@@ -76,7 +76,9 @@ describe("overlord run, refused by the daemon", () => {
       ["--project", claude.projectDir, "--permission-mode", "bypassPermissions", "hi"],
       30_000,
     )
-    expect(out).toContain("refused: bypassPermissions is not allowed for remote commands on this machine")
+    // Refused by the server at once, since the daemon said it does not allow it (the daemon refuses too).
+    expect(out).toContain("refused (permission-mode-not-allowed): bypassPermissions is not allowed for remote commands")
+    expect(out).toContain('"allowBypassPermissions": true')
     expect(code, out).toBe(1)
   }, 60_000)
 
