@@ -3,7 +3,7 @@
  * and the Ollama section of `overlord doctor`. Added to the commands `cli.ts` builds, in one call.
  */
 import { describeOllamaHealth, makeOllamaClient, ollamaInClearWarning } from "@overlord/ai"
-import type { Api } from "@overlord/protocol"
+import { type Api, isLoopbackHost } from "@overlord/protocol"
 import type { Command } from "commander"
 import { Effect } from "effect"
 import {
@@ -56,10 +56,7 @@ const failing =
   }
 
 /** Whether `url` names this host (a server there sees the same Ollama URLs as this CLI). */
-const isLoopback = (url: string): boolean => {
-  const host = new URL(url).hostname
-  return host === "localhost" || host === "[::1]" || /^127(\.\d{1,3}){3}$/.test(host)
-}
+const isLoopback = (url: string): boolean => isLoopbackHost(new URL(url).hostname)
 
 export function addAiCommands(program: Command, paths: () => HomePaths): void {
   // Flags on `start` and `serve`, handed to the server's thread through the environment.

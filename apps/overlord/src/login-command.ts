@@ -5,7 +5,7 @@
  */
 
 import { hostname, userInfo } from "node:os"
-import { Api } from "@overlord/protocol"
+import { Api, isLoopbackHost } from "@overlord/protocol"
 import { type Command, InvalidArgumentError } from "commander"
 import { Effect, Schema } from "effect"
 import { type HomePaths, loadMachine, type MachineIdentity, saveMachineName } from "./home.ts"
@@ -31,10 +31,6 @@ export class LoginError extends Error {
 const REQUEST_TIMEOUT_MS = 15_000
 /** RFC 8628 §3.5: after `slow_down`, poll this much more slowly. */
 const SLOW_DOWN_STEP_S = 5
-
-/** Hosts that never leave this machine: plain http:// to them sends nothing over a network. */
-const LOOPBACK_HOSTS = new Set(["localhost", "[::1]"])
-const isLoopbackHost = (hostname: string) => LOOPBACK_HOSTS.has(hostname) || /^127(\.\d{1,3}){3}$/.test(hostname)
 
 /**
  * An http(s) origin, without a trailing slash. Plain http:// to another host would send the pairing key,

@@ -5,6 +5,7 @@
  * unreachable (nothing answers), model missing (404: not pulled), timeout, bad response (anything
  * else: an error status, a body that is not JSON, a JSON of the wrong shape).
  */
+import { isLoopbackHost } from "@overlord/protocol"
 import { Context, Data, Duration, Effect, Layer } from "effect"
 import { Ollama } from "ollama"
 
@@ -67,10 +68,6 @@ export function normaliseOllamaUrl(raw: string): string {
   if (url.port === "" && !explicitScheme) url.port = "11434"
   return url.toString().replace(/\/+$/, "")
 }
-
-/** Hosts that never leave this machine: plain http:// to them sends nothing over a network. */
-const isLoopbackHost = (hostname: string): boolean =>
-  hostname === "localhost" || hostname === "[::1]" || /^127(\.\d{1,3}){3}$/.test(hostname)
 
 /**
  * The warning for an Ollama on another host over plain http://: every transcript the indexer digests
