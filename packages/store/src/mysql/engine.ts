@@ -62,8 +62,9 @@ export interface MysqlEngineOptions {
 export class MysqlEngine implements Engine {
   readonly name: string
   /**
-   * 8 chunks a group, not the socket's 4. PlanetScale first: each statement is an HTTPS request, so a group costs ~13 round
-   * trips whatever it holds (~360 ms at 20 ms a request); end to end, 100 MB of history, 6 interleaved
+   * 8 chunks a group, not the socket's 4. PlanetScale first: each statement is an HTTPS request, so a
+   * group costs ~13 round trips whatever it holds (~360 ms at 20 ms a request); end to end, 100 MB of
+   * history, 6 interleaved
    * pairs at load 1.2-4.9: 8.7-11.1 MB/s with 4 chunks, 9.1-15.5 with 8 (mean group 4.0 → 6.7-7.1 MB, the
    * daemon's 16 MiB window holding about two groups; 481-514 → 299-370 requests). A group holds the seq
    * counter's lock until it commits (~0.45 s instead of ~0.36), and a live append that arrives during a
