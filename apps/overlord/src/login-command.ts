@@ -5,7 +5,7 @@
  */
 
 import { hostname, userInfo } from "node:os"
-import { Api, isLoopbackHost } from "@overlord/protocol"
+import { Api, isLoopbackHost, numberedMachineName } from "@overlord/protocol"
 import { type Command, InvalidArgumentError } from "commander"
 import { Effect, Schema } from "effect"
 import { type HomePaths, loadMachine, type MachineIdentity, saveMachineName } from "./home.ts"
@@ -201,7 +201,12 @@ async function renameOnServer(
   if (res?.status === 409) print(`The server did not rename this machine: ${await errorMessage(res)}.`)
 }
 
-/** `name` if free, else `name (<OS user>)` (what tells two users' homes apart), else `name-2`, `name-3`, … */
+/**
+ * `name` if free, else `name (<OS user>)` (what tells two users' homes apart), else numbered as the server
+ * numbers a clash (`numberedMachineName`: `name-2`, `name-3`, …). The server's rule is this one less the
+ * `(<OS user>)` step, and it starts the numbering again from a taken base where this one starts from the
+ * host name: only the laptop knows which names it gave (`uniqueMachineName` in `@overlord/store`).
+ */
 export function uniqueName(name: string, taken: ReadonlySet<string>): string {
   if (!taken.has(name)) return name
   const user = (() => {
@@ -216,7 +221,7 @@ export function uniqueName(name: string, taken: ReadonlySet<string>): string {
   const rest = name.startsWith(host) ? name.slice(host.length) : null
   const base = rest !== null && (rest === ` (${user})` || /^-\d+$/.test(rest)) ? host : name
   if (user && !taken.has(`${base} (${user})`)) return `${base} (${user})`
-  for (let n = 2; ; n++) if (!taken.has(`${base}-${n}`)) return `${base}-${n}`
+  return numberedMachineName(base, taken)
 }
 
 async function redeemKey(

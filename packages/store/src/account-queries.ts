@@ -22,7 +22,7 @@
  * No statement needs the id of the row it inserts (MySQL gives `insertId`, SQLite `RETURNING`): each row
  * is found again by its unique key (a token by its hash, a user by name, a machine by user and uid).
  */
-import type { Api, Sync } from "@overlord/protocol"
+import { type Api, clampMachineName, numberedMachineName, type Sync } from "@overlord/protocol"
 import { step } from "./ingest/steps.ts"
 import type { Mode, Query, QueryDialect, Runner, SqlValue } from "./query-dialect.ts"
 import { all, inChunks, placeholders, run } from "./query-dialect.ts"
@@ -610,33 +610,17 @@ function* listSharedWithMe(db: QueryDialect, actor: Actor): Query<Api.SharedSess
 
 // ---- machine names (unique among a user's live machines) ------------------------------------------
 
-/** The longest machine name kept, in code points (MySQL's `machines.name` is a VARCHAR(255)). */
-export const MACHINE_NAME_MAX = 255
-
-/** `name` cut to `max` code points (never half a surrogate pair). */
-const clampName = (name: string, max = MACHINE_NAME_MAX): string => {
-  if (name.length <= max) return name
-  const points = Array.from(name)
-  return points.length <= max ? name : points.slice(0, max).join("")
-}
-
 /**
- * `name` if no other live machine of the user has it, else `name-2`, `name-3`, …: the CLI's rule
- * (`uniqueName` in `apps/overlord/src/login-command.ts`) less its `<host> (<OS user>)` step, which only
- * the laptop can take. A name this rule gave (`vm-2`) starts again from its base when the base is taken
- * too (`vm-3`, not `vm-2-2`), as the CLI's does. Names compare exactly, as the CLI's do (a `Set`), and as
- * both engines' columns do (SQLite's BINARY, MySQL's `utf8mb4_bin`): `Laptop` and `laptop` are two names.
+ * `name` if no other live machine of the user has it, else numbered (`numberedMachineName`, the CLI's
+ * `-N` step; the CLI first tries `<host> (<OS user>)`, which only the laptop can take). The numbering
+ * starts again from the base of a name it gave (`vm-2` → `vm-3`, not `vm-2-2`) when that base is taken
+ * too: the server does not know the host name the CLI strips instead, only the names taken.
  */
 export function uniqueMachineName(name: string, taken: ReadonlySet<string>): string {
-  const wanted = clampName(name)
+  const wanted = clampMachineName(name)
   if (!taken.has(wanted)) return wanted
   const numbered = /^(.+)-\d+$/.exec(wanted)
-  const base = numbered?.[1] !== undefined && taken.has(numbered[1]) ? numbered[1] : wanted
-  for (let n = 2; ; n++) {
-    const suffix = `-${n}`
-    const candidate = `${clampName(base, MACHINE_NAME_MAX - suffix.length)}${suffix}`
-    if (!taken.has(candidate)) return candidate
-  }
+  return numberedMachineName(numbered?.[1] !== undefined && taken.has(numbered[1]) ? numbered[1] : wanted, taken)
 }
 
 /**
@@ -651,7 +635,7 @@ export function nameAtHello(
   hello: string,
   taken: ReadonlySet<string>,
 ): string {
-  const said = clampName(hello)
+  const said = clampMachineName(hello)
   return uniqueMachineName(stored.reported_name !== null && stored.reported_name === said ? stored.name : said, taken)
 }
 
@@ -703,7 +687,7 @@ export function openMachineRow(db: QueryDialect, actor: Actor, machineUid: strin
       if (own) {
         yield* run(tx, "UPDATE machines SET name = ?, reported_name = ?, last_seen_at = ?, online = 1 WHERE id = ?", [
           nameAtHello(own, name, taken),
-          clampName(name),
+          clampMachineName(name),
           at,
           own.id,
         ])
@@ -713,7 +697,7 @@ export function openMachineRow(db: QueryDialect, actor: Actor, machineUid: strin
         tx,
         `INSERT INTO machines (user_id, machine_uid, name, reported_name, created_at, last_seen_at, online)
          VALUES (?, ?, ?, ?, ?, ?, 1)`,
-        [actor.userId, machineUid, uniqueMachineName(name, taken), clampName(name), at, at],
+        [actor.userId, machineUid, uniqueMachineName(name, taken), clampMachineName(name), at, at],
       )
       const [row] = yield* all<{ id: number }>(tx, "SELECT id FROM machines WHERE user_id = ? AND machine_uid = ?", [
         actor.userId,
@@ -732,7 +716,7 @@ export function openMachineRow(db: QueryDialect, actor: Actor, machineUid: strin
  */
 function* renameMachine(db: QueryDialect, actor: Actor, machineUid: string, name: string): Query<RenameMachineOutcome> {
   const wanted = name.trim()
-  if (wanted === "" || clampName(wanted) !== wanted) return { _tag: "Invalid" }
+  if (wanted === "" || clampMachineName(wanted) !== wanted) return { _tag: "Invalid" }
   return yield* step(
     db.transaction(function* (tx): Query<RenameMachineOutcome> {
       const rows = yield* userMachinesLocked(tx, actor.userId, true)
@@ -840,7 +824,7 @@ export function* adoptChildMachine(
                 actor.userId,
                 childUid,
                 uniqueMachineName(name, namesTakenBesides(machines, childUid)),
-                clampName(name),
+                clampMachineName(name),
                 now(),
               ],
             ],
