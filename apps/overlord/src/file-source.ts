@@ -37,6 +37,11 @@ export interface Tracked {
   verified: boolean
   partialTimer: ReturnType<typeof setTimeout> | null
   /**
+   * Its last read failed (made unreadable, an I/O error): what failed, how many times in a row, and
+   * the timer of its next try (`SyncEngine.readFailed`). Null once a read succeeds.
+   */
+  readFailure: { reason: string; attempt: number; timer: ReturnType<typeof setTimeout> | null } | null
+  /**
    * The last bytes (at most `TAIL_BYTES`) before `checkEnd`, as the server holds them: what this
    * daemon shipped there, or the server's `tail` at welcome. When `checkEnd === sent`, the next read
    * takes the bytes in front of `sent` with it and compares: a file rewritten in place (same inode,
@@ -123,6 +128,7 @@ export class FileSource {
       reading: false,
       verified: false,
       partialTimer: null,
+      readFailure: null,
       check: NO_BYTES,
       checkEnd: 0,
       checkingInPlace: false,
@@ -202,8 +208,11 @@ export class FileSource {
     else if (cursor.identity && cursor.identity !== facts.identity) reason = "replaced"
     else if (cursor.tail) {
       const expected = Buffer.from(cursor.tail, "base64")
-      const actual = await readBefore(t.path, cursor.offset, TAIL_BYTES).catch(() => new Uint8Array())
+      // A file that cannot be read now (chmod 000) is not thereby rewritten: its next read compares
+      // the same bytes (`check`), once it can be read.
+      const actual = await readBefore(t.path, cursor.offset, TAIL_BYTES).catch(() => null)
       if (
+        actual !== null &&
         !Buffer.from(actual)
           .subarray(Math.max(0, actual.length - expected.length))
           .equals(expected)
@@ -248,13 +257,14 @@ export class FileSource {
 
   /**
    * Compares the bytes before `checkEnd` on disk with those the server holds, as a read would:
-   * "stale" when `t` was reset, resynced or read further meanwhile.
+   * "stale" when `t` was reset, resynced or read further meanwhile, or cannot be read now.
    */
   async compareCheck(t: Tracked): Promise<"same" | "differs" | "stale"> {
     const { check, checkEnd, generation, epoch } = t
     const actual =
-      check.length > 0 && checkEnd > 0 ? await readBefore(t.path, checkEnd, check.length).catch(() => NO_BYTES) : check
-    if (t.generation !== generation || t.epoch !== epoch || t.checkEnd !== checkEnd) return "stale"
+      check.length > 0 && checkEnd > 0 ? await readBefore(t.path, checkEnd, check.length).catch(() => null) : check
+    // Unreadable now: nothing is known (the next read compares the same bytes).
+    if (actual === null || t.generation !== generation || t.epoch !== epoch || t.checkEnd !== checkEnd) return "stale"
     return sameBytes(actual, check) ? "same" : "differs"
   }
 }

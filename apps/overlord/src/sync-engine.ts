@@ -37,6 +37,9 @@ const VERIFY_BATCH = 256
  * state tick a backfill's statuses took ~12 % of a group's time there (BENCHMARKS.md, issue #11).
  */
 const STATUS_PROGRESS_MS = 5_000
+/** A file whose read failed is tried again after this, then twice as long each time, at most `READ_RETRY_MAX_MS`. */
+const READ_RETRY_MS = 1_000
+const READ_RETRY_MAX_MS = 5 * 60_000
 
 /** The connection's options (server, machine, token, parent, log, `remote`), handed to it as they are; then the engine's. */
 export interface SyncOptions extends ConnectionOptions {
@@ -119,6 +122,11 @@ export class SyncEngine {
     const t = existing ?? (await this.track(fileKey, path))
     if (!t) return
     t.live = true
+    // Waiting to be read again after a failed read: a change (its mode given back, say) tries it now.
+    if (t.readFailure?.timer) {
+      clearTimeout(t.readFailure.timer)
+      t.readFailure.timer = null
+    }
     const { facts, ticket } = await this.files.stat(path)
     if (!facts) return
     this.observe(t, facts, ticket)
@@ -142,6 +150,7 @@ export class SyncEngine {
     if (!t) return
     if (this.serverCursors.has(fileKey)) void this.goneAt([{ fileKey, path: t.path }])
     if (t.partialTimer) clearTimeout(t.partialTimer)
+    if (t.readFailure?.timer) clearTimeout(t.readFailure.timer)
     this.files.delete(fileKey)
     this.scheduler.unqueueLive(t)
     this.options.onChange?.()
@@ -220,7 +229,10 @@ export class SyncEngine {
 
   stop(): void {
     this.gc.stop()
-    for (const t of this.files.values()) if (t.partialTimer) clearTimeout(t.partialTimer)
+    for (const t of this.files.values()) {
+      if (t.partialTimer) clearTimeout(t.partialTimer)
+      if (t.readFailure?.timer) clearTimeout(t.readFailure.timer)
+    }
     this.connection.stop()
   }
 
@@ -498,12 +510,56 @@ export class SyncEngine {
         // Kept before the frame is handed over: its bytes are the socket's from then on.
         this.files.shipped(t, expected, chunk.bytes, chunk.from + chunk.bytes.length)
         this.sendAppend(t, chunk.from, frame, chunk.bytes.length)
+        if (t.readFailure) this.readAgain(t)
       } catch (error) {
-        this.fail(`reading ${t.fileKey}: ${error instanceof Error ? error.message : String(error)}`)
+        await this.readFailed(t, error)
       } finally {
         t.reading = false
       }
     }
+  }
+
+  /**
+   * A read of `t` failed: a file deleted between its stat and its read is dropped like any deleted
+   * file; one still there (made unreadable by chmod, an I/O error) leaves the queues and is tried again
+   * later, twice as late each time (1 s to 5 min), and at its next change. It used to stay first in the
+   * queue and be read again at once: a session file chmod 000 held the daemon's thread in a loop of
+   * failed opens (10,000 a second, a whole core), so no other file synced, its state file was never
+   * written again and `overlord stop` went unanswered. Warned about once while the same failure repeats.
+   */
+  private async readFailed(t: Tracked, error: unknown): Promise<void> {
+    if (!(await this.restat(t)) || this.files.get(t.fileKey) !== t) return
+    const reason = error instanceof Error ? error.message : String(error)
+    const failure = t.readFailure ?? { reason: "", attempt: -1, timer: null }
+    failure.attempt += 1
+    if (failure.reason !== reason) {
+      failure.reason = reason
+      this.fail(
+        `reading ${t.fileKey}: ${reason}; its lines wait until it can be read (tried again later and when it changes)`,
+      )
+    }
+    t.readFailure = failure
+    const delay = Math.min(READ_RETRY_MAX_MS, READ_RETRY_MS * 2 ** failure.attempt)
+    this.options.log.info(`reading ${t.fileKey} again in ${delay} ms`)
+    // Out of both queues until then (a backfill file skips the backfill queue once live).
+    t.live = true
+    this.scheduler.unqueueLive(t)
+    if (failure.timer) clearTimeout(failure.timer)
+    failure.timer = setTimeout(() => {
+      failure.timer = null
+      if (this.files.get(t.fileKey) !== t) return
+      this.scheduler.queueLive(t)
+      this.pump()
+    }, delay)
+  }
+
+  /** `t` was read after failed reads: its failure, if it is still the last error, is over. */
+  private readAgain(t: Tracked): void {
+    const failure = t.readFailure!
+    if (failure.timer) clearTimeout(failure.timer)
+    t.readFailure = null
+    this.report.clearError(`reading ${t.fileKey}: `)
+    this.options.log.info(`${t.fileKey} can be read again`)
   }
 
   private waitForPartial(t: Tracked): void {

@@ -66,9 +66,10 @@ export class SyncReport {
     this.onChange?.()
   }
 
-  /** Connected again: the last failure is over. */
-  clearError(): void {
-    this.lastError = null
+  /** Connected again: the last failure is over (or only the last failure that starts with `prefix`). */
+  clearError(prefix?: string): void {
+    if (prefix === undefined || this.lastError?.startsWith(prefix)) this.lastError = null
+    this.onChange?.()
   }
 
   /** Lines the server stored but could not read (`ack.notices`). */
