@@ -26,7 +26,11 @@
  * there, skips their creation, and runs only each migration's data statements and its record.
  */
 import { SchemaTooNewError } from "../errors.ts"
+import { runAsync } from "../ingest/steps.ts"
+import { backfillPromptTitles, type UntitledSessionLine } from "../prompt-title-backfill.ts"
+import type { SqlValue } from "../query-dialect.ts"
 import type { MysqlClient, MysqlQueryable } from "./client.ts"
+import { readLines } from "./line-chunks.ts"
 
 const TABLE = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
 
@@ -41,6 +45,15 @@ export type MysqlStatement =
   | { readonly table: string; readonly index: string; readonly sql: string }
   /** A column's addition to an existing table, skipped when the table has a column of that name. */
   | { readonly table: string; readonly column: string; readonly sql: string }
+  /**
+   * Data moved by code, in the migration's transaction (no DDL in the same migration, which would commit
+   * part of it): committed with the migration's record, so a server that dies in it does it again.
+   */
+  | {
+      readonly table: string
+      readonly data: string
+      readonly run: (q: MysqlQueryable, maxStatementBytes: number) => Promise<void>
+    }
   | string
 
 export const MYSQL_MIGRATIONS: readonly (readonly MysqlStatement[])[] = [
@@ -458,6 +471,25 @@ export const MYSQL_MIGRATIONS: readonly (readonly MysqlStatement[])[] = [
       sql: "ALTER TABLE machine_remote ADD COLUMN bypass_permissions TINYINT NULL",
     },
   ],
+  // Sessions stored before a prompt command (`/review 42`) counted as a prompt had no title; each gets the
+  // one today's ingest would give it, from its stored lines (`prompt-title-backfill.ts`). Data only: on
+  // PlanetScale it runs on the production branch like any migration's data statements. SQLite migration 14.
+  [
+    {
+      table: "sessions",
+      data: "first_prompt of untitled sessions",
+      run: async (q, maxStatementBytes) => {
+        await runAsync(
+          backfillPromptTitles<UntitledSessionLine>({
+            all: async <T>(sql: string, params: readonly SqlValue[]) => (await q.query<T>(sql, params)).rows,
+            run: async (sql, params) => (await q.query(sql, params)).affectedRows,
+            lineColumns: "",
+            readLines: (lines) => readLines(q, lines, maxStatementBytes),
+          }),
+        )
+      },
+    },
+  ],
 ]
 
 const MIGRATE_LOCK = "overlord_migrate"
@@ -493,6 +525,10 @@ export async function migrateMysql(client: MysqlClient): Promise<number[]> {
             [statement.table, statement.column],
           )
           if (Number(found.rows[0]?.n ?? 0) === 0) await conn.query(statement.sql)
+          return
+        }
+        if ("data" in statement) {
+          await statement.run(conn, client.maxStatementBytes)
           return
         }
         if ("index" in statement) {

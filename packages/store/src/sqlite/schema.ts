@@ -1,5 +1,9 @@
-import type { Database } from "bun:sqlite"
-import type { LineLog } from "../line-log.ts"
+import type { Database, SQLQueryBindings } from "bun:sqlite"
+import { runSync } from "../ingest/steps.ts"
+import { type LineLog, type LineSpan, readLines } from "../line-log.ts"
+import { backfillPromptTitles, type UntitledSessionLine } from "../prompt-title-backfill.ts"
+import type { SqlValue } from "../query-dialect.ts"
+import { settleLineLog } from "./line-log-compaction.ts"
 
 /**
  * SQLite schema, as forward-only migrations applied in order at open (tracked in `user_version`),
@@ -11,6 +15,25 @@ import type { LineLog } from "../line-log.ts"
 export type SqliteMigration = string | ((db: Database, lines: LineLog) => void)
 
 const NEWLINE = new Uint8Array([0x0a])
+
+/** Migration 14 (`prompt-title-backfill.ts`); its own name, so a test can run it over rows written the old way. */
+export function titleUntitledSessions(db: Database, lines: LineLog): void {
+  settleLineLog(db, lines)
+  const end = lines.size()
+  runSync(
+    backfillPromptTitles<UntitledSessionLine & LineSpan>({
+      all: <T>(sql: string, params: readonly SqlValue[]) => db.query(sql).all(...(params as SQLQueryBindings[])) as T[],
+      run: (sql, params) => db.query(sql).run(...(params as SQLQueryBindings[])).changes,
+      lineColumns: ", e.raw_at, e.terminated",
+      readLines: (spans) => {
+        const whole = spans.filter((s) => s.raw_at + s.raw_len <= end)
+        const read = readLines(lines, whole)
+        const bytes = new Map(whole.map((s, i) => [s, read[i]!]))
+        return spans.map((s) => bytes.get(s) ?? null)
+      },
+    }),
+  )
+}
 
 export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   `
@@ -367,4 +390,11 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   `
   ALTER TABLE machine_remote ADD COLUMN bypass_permissions INTEGER;
   `,
+  // 14: sessions stored before a prompt command (\`/review 42\`) counted as a prompt had no title; each
+  // gets the one today's ingest would give it, from its stored lines (\`prompt-title-backfill.ts\`). A line
+  // past the end of a log cut short by a power loss is skipped: recovery rolls its file back after this,
+  // and the daemon's resent lines title the session at ingest. A compaction cut short is settled first
+  // (the engine does it after the migrations), so every \`raw_at\` names the log that is open. MySQL
+  // migration 12.
+  titleUntitledSessions,
 ]
