@@ -18,8 +18,10 @@ import { usageOf } from "./usage.ts"
 /**
  * Bumped whenever `analyzeLine` would give a different answer for some line. A server uses facts a
  * daemon sent only when their version equals its own, and computes them itself otherwise.
+ * 2: a prompt command (`/review 42`) is a first prompt (dc5b7d4); a daemon of version 1 gave none, and
+ * its facts would have left the session untitled (`apps/server/test/fault/old-daemon-command-facts.test.ts`).
  */
-export const FACTS_VERSION = 1
+export const FACTS_VERSION = 2
 
 export interface LineUsage {
   /** `message.id:requestId` or `message.id`; absent when the response is counted on its own. */
