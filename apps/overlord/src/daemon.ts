@@ -4,7 +4,7 @@
  */
 import { rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { Commands, type Sync } from "@overlord/protocol"
+import { Commands, Sync } from "@overlord/protocol"
 import { Effect, Layer, Schedule } from "effect"
 import * as Embedded from "./embedded-server.ts"
 import { type HomePaths, loadMachine, writeJson, writeJsonAsync } from "./home.ts"
@@ -193,6 +193,8 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger, serverWarn
         maxPromptBytes: runner.config.maxPromptBytes,
         sandbox: sandboxes !== undefined,
         bypassPermissions: runner.config.allowBypassPermissions,
+        // Its own field: as the warning above it was the machine's last error only until the next one.
+        ...(sandboxesOff !== undefined ? { sandboxesOff: sandboxesOff.slice(0, Sync.MAX_SANDBOXES_OFF_CHARS) } : {}),
       })
       const engine = yield* Effect.acquireRelease(
         Effect.sync(() => {

@@ -145,8 +145,8 @@ async function create(store: StoreApi, relay: CommandRelay, actor: Actor, raw: u
     )
   const where = ask.where ?? "local"
   if (where === "sandbox" && !remote.sandbox) {
-    // A daytona.json the daemon could not use: its reason (it says so in its status), not "no settings".
-    const problem = Commands.sandboxSettingsProblem(machine.lastError)
+    // A daytona.json the daemon could not use: its reason (`remote.sandboxesOff`), not "no settings".
+    const problem = Commands.sandboxesOffReason(remote, machine.lastError)
     return refusal(
       409,
       "refused",

@@ -210,9 +210,9 @@ export const RefusalReason = Schema.Literals([
 export type RefusalReason = typeof RefusalReason.Type
 
 /**
- * How a daemon's status warning (`DaemonStatus.lastError`, the machine's last error) starts when its
- * Daytona settings are there but unusable (a `daytona.json` that is not JSON, a key not a string):
- * the server's and the dashboard's "no sandboxes" then give the daemon's reason, not "no settings".
+ * How a daemon's warning starts when its Daytona settings are there but unusable (a `daytona.json`
+ * that is not JSON, a key not a string). The reason itself travels as `remote.sandboxesOff`; daemons
+ * before that field said it only here, in their status's last error, which their next warning replaced.
  */
 export const SANDBOX_SETTINGS_UNUSABLE = "remote: Daytona settings unusable, sandboxes off: "
 
@@ -221,6 +221,17 @@ export const sandboxSettingsProblem = (lastError: string | null | undefined): st
   const at = lastError?.indexOf(SANDBOX_SETTINGS_UNUSABLE) ?? -1
   return at < 0 || !lastError ? null : lastError.slice(at + SANDBOX_SETTINGS_UNUSABLE.length).trim() || null
 }
+
+/**
+ * Why a machine's daemon runs no sandboxes although it has Daytona settings, for the server's
+ * `sandbox-unavailable` refusal and the Run panel: what it said (`remote.sandboxesOff`), else, from a
+ * daemon before that field, its last error when that is still this warning; null when not known (then
+ * the caller says where the settings go).
+ */
+export const sandboxesOffReason = (
+  remote: { readonly sandboxesOff?: string } | null | undefined,
+  lastError: string | null | undefined,
+): string | null => remote?.sandboxesOff || sandboxSettingsProblem(lastError)
 
 export const ExitStatus = Schema.Literals(["completed", "failed", "cancelled", "interrupted", "refused", "timed-out"])
 export type ExitStatus = typeof ExitStatus.Type

@@ -26,7 +26,9 @@ export const PROTOCOL_VERSION = 1
  * A daemon and a server one minor apart sync; further apart, both refuse (`protocolSkew`), since no
  * release is tested against more than its neighbours. An optional field that the other side may drop
  * without harm needs no bump (`remote.bypassPermissions`: a server before it shows every option, and
- * the daemon still refuses what it does not allow); bumping would have cut off 1.0 daemons.
+ * the daemon still refuses what it does not allow; `remote.sandboxesOff`: a server before it, and a
+ * server hearing from a daemon before it, take the reason from the daemon's last warning, as before);
+ * bumping would have cut off 1.0 daemons.
  *
  * 1.0: everything before `protocolMinor` was sent (those servers accept only protocol 1 exactly).
  * 1.1: `protocolMinor` in hello and welcome; messages of unknown types ignored with a warning.
@@ -101,6 +103,12 @@ export type FileCursor = typeof FileCursor.Type
 // ---- daemon -> server -------------------------------------------------------------------------
 
 /**
+ * `RemoteCapabilities.sandboxesOff`'s length at most: the daemon's sentence names its `daytona.json`
+ * (a path, up to 4,096 bytes on Linux) and what is wrong with it.
+ */
+export const MAX_SANDBOXES_OFF_CHARS = 8192
+
+/**
  * What the daemon accepts of remote commands (`commands.ts`), told in `hello` and `status`: the
  * server refuses early what the daemon would refuse, and the dashboard shows whether a machine runs
  * commands at all. The daemon still checks every command itself.
@@ -116,6 +124,14 @@ export const RemoteCapabilities = Schema.Struct({
    * `allowBypassPermissions`). Absent from daemons released before it was sent: not known.
    */
   bypassPermissions: Schema.optionalKey(Schema.Boolean),
+  /**
+   * Why it runs no sandboxes although it has Daytona settings: its own sentence about the settings it
+   * cannot use (a `daytona.json` that is not JSON, a key not a string), so the server's refusal and the
+   * Run panel give it. Absent when its sandboxes are on, when it has no settings, and from daemons
+   * released before it was sent (those said it only in their last warning, `sandboxSettingsProblem`).
+   * At most `MAX_SANDBOXES_OFF_CHARS`: the daemon cuts a longer one.
+   */
+  sandboxesOff: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(MAX_SANDBOXES_OFF_CHARS))),
 })
 export type RemoteCapabilities = typeof RemoteCapabilities.Type
 

@@ -169,6 +169,8 @@ export const remoteOfRow = (row: {
   readonly sandbox: number | string | null
   /** NULL when the daemon did not say (daemons before it did not). */
   readonly bypass_permissions: number | string | null
+  /** NULL when its sandboxes are on, or it did not say why they are off. */
+  readonly sandboxes_off: string | null
 }): Sync.RemoteCapabilities | null => {
   if (row.enabled === null) return null
   // MySQL may return numbers as strings.
@@ -178,6 +180,7 @@ export const remoteOfRow = (row: {
     maxPromptBytes: Number(row.max_prompt_bytes ?? 0),
     sandbox: Number(row.sandbox) === 1,
     ...(row.bypass_permissions === null ? {} : { bypassPermissions: Number(row.bypass_permissions) === 1 }),
+    ...(row.sandboxes_off === null ? {} : { sandboxesOff: row.sandboxes_off }),
   }
 }
 
@@ -185,15 +188,16 @@ function* setMachineRemote(db: QueryDialect, actor: MachineActor, remote: Sync.R
   yield* run(
     db,
     `INSERT INTO machine_remote (machine_id, user_id, enabled, max_concurrent, max_prompt_bytes, sandbox, bypass_permissions,
-     updated_at)
-     SELECT id, user_id, ?, ?, ?, ?, ?, ? FROM machines WHERE id = ? AND user_id = ?
-     ${db.upsert("machine_id", ["enabled", "max_concurrent", "max_prompt_bytes", "sandbox", "bypass_permissions", "updated_at"])}`,
+     sandboxes_off, updated_at)
+     SELECT id, user_id, ?, ?, ?, ?, ?, ?, ? FROM machines WHERE id = ? AND user_id = ?
+     ${db.upsert("machine_id", ["enabled", "max_concurrent", "max_prompt_bytes", "sandbox", "bypass_permissions", "sandboxes_off", "updated_at"])}`,
     [
       remote.enabled ? 1 : 0,
       remote.maxConcurrent,
       remote.maxPromptBytes,
       remote.sandbox ? 1 : 0,
       remote.bypassPermissions === undefined ? null : remote.bypassPermissions ? 1 : 0,
+      remote.sandboxesOff ?? null,
       new Date().toISOString(),
       actor.machineId,
       actor.userId,
@@ -211,6 +215,7 @@ interface MachineRemoteRow {
   readonly max_prompt_bytes: number | null
   readonly sandbox: number | null
   readonly bypass_permissions: number | null
+  readonly sandboxes_off: string | null
   readonly last_error: string | null
 }
 
@@ -218,7 +223,7 @@ function* getMachineRemote(db: QueryDialect, actor: Actor, machineUid: string): 
   const [row] = yield* all<MachineRemoteRow>(
     db,
     `SELECT m.id, m.machine_uid, m.online, m.last_error, r.enabled, r.max_concurrent, r.max_prompt_bytes, r.sandbox,
-     r.bypass_permissions
+     r.bypass_permissions, r.sandboxes_off
      FROM machines m LEFT JOIN machine_remote r ON r.machine_id = m.id
      WHERE m.user_id = ? AND m.machine_uid = ? AND m.revoked_at IS NULL`,
     [actor.userId, machineUid],

@@ -35,6 +35,8 @@ export interface SessionRow {
   readonly has_errors: number
   readonly models: string
   readonly subagent_count: number
+  /** Entries in the session's subagent files (`files.line_count`), besides `entry_count`'s main ones. */
+  readonly subagent_entries: number
   /** 1 when the session's main file is gone from its machine. */
   readonly source_gone: number
   readonly usage_input: number
@@ -90,6 +92,7 @@ export function toMachine(m: {
   readonly max_prompt_bytes: number | null
   readonly sandbox: number | null
   readonly bypass_permissions: number | null
+  readonly sandboxes_off: string | null
   readonly parent_uid: string | null
   readonly parent_kind: string | null
 }): Api.Machine {
@@ -122,6 +125,8 @@ export function toSummary(r: SessionRow): Api.SessionSummary {
     lastAt: r.last_at,
     entryCount: r.entry_count,
     subagentCount: r.subagent_count,
+    // MySQL's sum() comes back as a DECIMAL string.
+    subagentEntryCount: Number(r.subagent_entries),
     models: JSON.parse(r.models) as string[],
     hasErrors: r.has_errors === 1,
     usage: {
@@ -153,7 +158,7 @@ function* listMachines(db: QueryDialect, actor: Actor) {
     db,
     `SELECT m.machine_uid, m.name, m.online, m.last_seen_at, m.files_tracked, m.bytes_pending, m.last_error,
        coalesce(r.enabled, 0) AS accepts_commands, r.enabled, r.max_concurrent, r.max_prompt_bytes, r.sandbox,
-       r.bypass_permissions, parent.machine_uid AS parent_uid, p.kind AS parent_kind
+       r.bypass_permissions, r.sandboxes_off, parent.machine_uid AS parent_uid, p.kind AS parent_kind
      FROM machines m LEFT JOIN machine_remote r ON r.machine_id = m.id
      LEFT JOIN machine_parents p ON p.machine_id = m.id
      LEFT JOIN machines parent ON parent.id = p.parent_machine_id

@@ -390,7 +390,10 @@ export interface MachineRemote {
   readonly online: boolean
   /** Null until its daemon has said (a daemon that predates remote commands never does). */
   readonly remote: Sync.RemoteCapabilities | null
-  /** Its daemon's last error or warning (`DaemonStatus.lastError`): why sandboxes are off, say. */
+  /**
+   * Its daemon's last error or warning (`DaemonStatus.lastError`): why sandboxes are off, from a
+   * daemon before `remote.sandboxesOff`.
+   */
   readonly lastError: string | null
 }
 

@@ -95,6 +95,28 @@ export function runCommandStoreContract(options: CommandStoreContractOptions): v
       expect((await engine.listMachines(bob)).find((m) => m.remote)).toBeUndefined()
     })
 
+    it("keeps why a daemon's sandboxes are off beside what it accepts, whatever its last error says", async () => {
+      const { engine, alice, bob, machine, bobMachine } = await setup()
+      const sandboxesOff = "/home/a/.overlord/daytona.json is not valid JSON: fix it, then restart the daemon"
+      const told = { enabled: true, maxConcurrent: 2, maxPromptBytes: 100, sandbox: false, sandboxesOff }
+      await engine.setMachineRemote(machine, told)
+      // A later warning of the daemon is its last error now; the reason stays.
+      await engine.setMachineState(machine, { online: true, lastError: "cannot read /x" })
+      const remote = await engine.getMachineRemote(alice, "laptop")
+      expect(remote?.remote).toEqual(told)
+      expect(remote?.lastError).toBe("cannot read /x")
+      expect((await engine.listMachines(alice))[0]?.remote).toEqual(told)
+      // Settings fixed and the daemon restarted: no reason any more.
+      const { sandboxesOff: _, ...fixed } = { ...told, sandbox: true }
+      await engine.setMachineRemote(machine, fixed)
+      expect((await engine.listMachines(alice))[0]?.remote).toEqual(fixed)
+      expect((await engine.getMachineRemote(alice, "laptop"))?.remote?.sandboxesOff).toBeUndefined()
+      // Another user's machine keeps its own.
+      await engine.setMachineRemote(bobMachine, told)
+      expect((await engine.listMachines(bob))[0]?.remote?.sandboxesOff).toBe(sandboxesOff)
+      expect((await engine.listMachines(alice))[0]?.remote?.sandboxesOff).toBeUndefined()
+    })
+
     it("stores a command queued, scoped to its user, and only on the user's own machine", async () => {
       const { engine, alice, bob } = await setup()
       const created = await engine.createCommand(alice, "laptop", newCommand("c1"))

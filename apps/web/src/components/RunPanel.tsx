@@ -75,7 +75,7 @@ export const RunPanel = ({
   // What the machine's daemon said it refuses (absent from older daemons: then nothing is disabled).
   const sandboxOff = accepts && selected?.remote?.sandbox === false
   const bypassOff = accepts && selected?.remote?.bypassPermissions === false
-  const sandboxProblem = Commands.sandboxSettingsProblem(selected?.lastError)
+  const sandboxProblem = Commands.sandboxesOffReason(selected?.remote, selected?.lastError)
 
   // A choice the newly selected machine refuses falls back to what it runs.
   useEffect(() => {

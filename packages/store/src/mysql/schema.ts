@@ -490,6 +490,16 @@ export const MYSQL_MIGRATIONS: readonly (readonly MysqlStatement[])[] = [
       },
     },
   ],
+  // Why a machine's daemon runs no sandboxes although it has Daytona settings (its `remote.sandboxesOff`),
+  // kept beside what it accepts: in its last error only, its next warning replaced it. NULL when its
+  // sandboxes are on or it did not say. Nullable, no default: added in place. SQLite migration 15.
+  [
+    {
+      table: "machine_remote",
+      column: "sandboxes_off",
+      sql: "ALTER TABLE machine_remote ADD COLUMN sandboxes_off TEXT NULL",
+    },
+  ],
 ]
 
 const MIGRATE_LOCK = "overlord_migrate"

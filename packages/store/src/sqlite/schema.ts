@@ -397,4 +397,10 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   // (the engine does it after the migrations), so every \`raw_at\` names the log that is open. MySQL
   // migration 12.
   titleUntitledSessions,
+  // 15: why a machine's daemon runs no sandboxes although it has Daytona settings (its
+  // \`remote.sandboxesOff\`), kept beside what it accepts: in its last error only, its next warning
+  // replaced it. NULL when its sandboxes are on or it did not say. MySQL migration 13.
+  `
+  ALTER TABLE machine_remote ADD COLUMN sandboxes_off TEXT;
+  `,
 ]
