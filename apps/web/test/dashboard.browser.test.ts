@@ -199,13 +199,7 @@ describe.skipIf(skip)("dashboard in Chromium", () => {
     claude = await makeClaudeHome("overlord-web-e2e-")
     overlordHome = join(claude.configDir, "..", "overlord-home")
     daemon = startOverlord(overlordHome, claude.configDir)
-    loginUrl = await waitFor(
-      "the printed dashboard link",
-      async () => /Dashboard: (\S+)/.exec(daemon.output())?.[1],
-      60_000,
-    ).catch((e) => {
-      throw new Error(`${String(e)}\ndaemon output:\n${daemon.output()}`)
-    })
+    loginUrl = await daemon.dashboardLink()
     creds = await daemon.credentials()
     expect(loginUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/auth\?token=/)
     browser = await launchChromium()

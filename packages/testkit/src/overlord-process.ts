@@ -24,6 +24,8 @@ export interface OverlordProcess {
   output(): string
   /** The credentials it wrote, once the API accepts them. */
   credentials(timeoutMs?: number): Promise<OverlordCredentials>
+  /** The one-time sign-in link it printed (`Dashboard: <url>`), once it did. */
+  dashboardLink(timeoutMs?: number): Promise<string>
   stop(): void
 }
 
@@ -55,6 +57,12 @@ export function startOverlord(home: string, claudeDir: string, extraArgs: readon
       ).catch((e) => {
         throw new Error(`${String(e)}\ndaemon output:\n${output()}`)
       }),
+    dashboardLink: (timeoutMs = 60_000) =>
+      waitFor("the printed dashboard link", async () => /Dashboard: (\S+)/.exec(output())?.[1], timeoutMs).catch(
+        (e) => {
+          throw new Error(`${String(e)}\ndaemon output:\n${output()}`)
+        },
+      ),
     stop: () => {
       child.kill("SIGTERM")
     },

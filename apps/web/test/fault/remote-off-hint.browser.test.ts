@@ -9,49 +9,31 @@
  * Real Chromium against the bundled CLI's daemon and embedded server.
  */
 import { spawnSync } from "node:child_process"
-import { dirname, join } from "node:path"
 import type { Api } from "@overlord/protocol"
-import { type Browser, chromiumMissing, launchChromium, screenshot } from "@overlord/testkit/browser"
-import { type ClaudeHome, makeClaudeHome } from "@overlord/testkit/claude-cli"
-import { OVERLORD_BIN, type OverlordProcess, startOverlord } from "@overlord/testkit/overlord-process"
-import { waitFor } from "@overlord/testkit/wait"
+import { chromiumMissing, screenshot } from "@overlord/testkit/browser"
+import { OVERLORD_BIN } from "@overlord/testkit/overlord-process"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { ensureWebBuilt } from "../web-build.ts"
+import {
+  type EmbeddedDaemon,
+  type EmbeddedDashboardRig,
+  startEmbeddedDashboardRig,
+} from "../support/embedded-dashboard-rig.ts"
 
 describe.skipIf(chromiumMissing())("remote commands off: what the user is told to do", () => {
-  let claude: ClaudeHome
-  let home: string
-  let daemon: OverlordProcess
-  let browser: Browser
-  let link: string
-  let serverUrl: string
-  let apiToken: string
+  let rig: EmbeddedDashboardRig
+  let daemon: EmbeddedDaemon
 
   beforeAll(async () => {
-    ensureWebBuilt()
-    claude = await makeClaudeHome("overlord-remote-off-")
-    home = join(dirname(claude.configDir), "overlord-home")
-    daemon = startOverlord(home, claude.configDir)
-    link = await waitFor("the dashboard link", async () => /Dashboard: (\S+)/.exec(daemon.output())?.[1], 60_000)
-    ;({ serverUrl, apiToken } = await daemon.credentials())
-    browser = await launchChromium()
+    rig = await startEmbeddedDashboardRig("remote-off")
+    daemon = await rig.startDaemon()
   }, 120_000)
 
   afterAll(async () => {
-    await browser?.close().catch(() => {})
-    daemon?.stop()
-    await claude?.cleanup()
+    await rig?.stop()
   })
 
   it("the Run panel says to restart the running daemon with the flag, and where the config is", async () => {
-    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } })
-    const errors: string[] = []
-    const page = await ctx.newPage()
-    page.on("console", (m) => {
-      if (m.type() === "error") errors.push(m.text())
-    })
-    await page.goto(link)
-    await page.goto(`${serverUrl}/#/run`)
+    const page = await daemon.open("/run")
     const reason = page.locator("[data-testid=run-disabled-reason]")
     await reason.waitFor({ timeout: 30_000 })
     const text = (await reason.textContent()) ?? ""
@@ -60,37 +42,32 @@ describe.skipIf(chromiumMissing())("remote commands off: what the user is told t
     expect(await page.locator("[data-testid=run-submit]").isDisabled()).toBe(true)
     await screenshot(page, "remote-off-hint")
     // The overview's link to the machine's commands says the same in its title.
-    await page.goto(`${serverUrl}/#/`)
+    await page.goto(`${daemon.serverUrl}/#/`)
     const runLink = page.locator("[data-testid=machine-run]").first()
     await runLink.waitFor({ timeout: 30_000 })
     expect(await runLink.getAttribute("title")).toBe(
       "Not accepting commands: overlord stop && overlord start --allow-remote",
     )
-    expect(errors).toEqual([])
-    await ctx.close()
+    expect(daemon.errors).toEqual([])
+    await page.close()
   })
 
   it("the API's refusal (what `overlord run` prints) says the same", async () => {
-    const api = (path: string, body?: unknown) =>
-      fetch(`${serverUrl}/api/v1${path}`, {
-        method: body === undefined ? "GET" : "POST",
-        headers: { authorization: `Bearer ${apiToken}`, "content-type": "application/json", origin: serverUrl },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      })
-    const { machines } = (await (await api("/machines")).json()) as { machines: Api.Machine[] }
-    const res = await api("/commands", {
+    const { machines } = (await daemon.api<{ machines: Api.Machine[] }>("/machines")).body
+    const { body } = await daemon.api<Api.CommandErrorResponse>("/commands", {
       machineId: machines[0]?.machineId ?? "",
-      projectDir: claude.projectDir,
+      projectDir: rig.claude.projectDir,
       prompt: "Hello?",
     })
-    const body = (await res.json()) as Api.CommandErrorResponse
     expect(body.error.reason).toBe("remote-disabled")
     expect(body.error.message).toContain("overlord stop && overlord start --allow-remote")
     expect(body.error.message).toContain("~/.overlord/remote/config.json")
   })
 
   it("`overlord start --allow-remote` next to the running daemon says to stop it first, then start with the flag", () => {
-    const started = spawnSync("bun", [OVERLORD_BIN, "--home", home, "start", "--allow-remote"], { encoding: "utf8" })
+    const started = spawnSync("bun", [OVERLORD_BIN, "--home", rig.home, "start", "--allow-remote"], {
+      encoding: "utf8",
+    })
     expect(started.status).toBe(1)
     expect(started.stderr).toContain("`overlord stop` first, then `overlord start --allow-remote`")
   })
