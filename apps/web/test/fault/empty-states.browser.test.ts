@@ -50,14 +50,8 @@ describe.skipIf(chromiumMissing())("a team server's empty and first pages", () =
     await rig?.stop()
   })
 
-  const open = async (hash: string) => {
-    const page = await rig.ctx.newPage()
-    await page.goto(`${rig.server.url}/${hash}`)
-    return page
-  }
-
   it("tell the admin how to pair a laptop with this server, on every empty page", async () => {
-    const overview = await open("#/")
+    const overview = await rig.open("/")
     const hint = overview.locator("[data-testid=no-machine]")
     await expect.poll(() => hint.textContent()).toContain(`overlord login ${rig.server.url}`)
     expect(await hint.textContent()).not.toContain("`")
@@ -66,16 +60,16 @@ describe.skipIf(chromiumMissing())("a team server's empty and first pages", () =
     expect(await overview.locator("[data-testid=projects]").count()).toBe(0)
     await screenshot(overview, "empty-states-overview")
 
-    const sessions = await open("#/sessions")
+    const sessions = await rig.open("/sessions")
     await expect
       .poll(() => sessions.locator("[data-testid=no-sessions]").textContent())
       .toContain(`overlord login ${rig.server.url}`)
 
-    const usage = await open("#/usage")
+    const usage = await rig.open("/usage")
     await expect.poll(() => usage.locator("[data-testid=usage-empty]").textContent()).toContain("No usage yet")
     expect(await usage.locator("[data-testid=usage-table] th").first().textContent()).toBe("Day")
 
-    const search = await open("#/search?q=zebra")
+    const search = await rig.open("/search?q=zebra")
     await expect.poll(() => search.locator("[data-testid=search-count]").textContent()).toContain("No session matches")
     await screenshot(search, "empty-states-search")
     expect(rig.problems).toEqual([])
@@ -95,7 +89,7 @@ describe.skipIf(chromiumMissing())("a team server's empty and first pages", () =
     )
     await rig.startLaptop()
 
-    const search = await open("#/search?q=walrus")
+    const search = await rig.open("/search?q=walrus")
     const count = search.locator("[data-testid=search-count]")
     // The page asks once: reload until the line is synced and indexed.
     await expect
@@ -120,14 +114,12 @@ describe.skipIf(chromiumMissing())("a team server's empty and first pages", () =
     expect(await field.evaluate(fits)).toBe(true)
     await screenshot(search, "empty-states-search-hit")
 
-    const sessions = await open("#/sessions")
+    const sessions = await rig.open("/sessions")
     await expect.poll(() => sessions.locator("[data-testid=session-row]").count(), { timeout: 30_000 }).toBe(1)
     expect(await sessions.locator("input[aria-label='Search sessions']").evaluate(fits)).toBe(true)
     // On a phone every usage total is on the screen (Cost was pushed past its right edge).
-    const phone = await rig.browser.newContext({ viewport: { width: 375, height: 667 } })
+    const phone = await rig.signedIn(rig.admin.cookie, { width: 375, height: 667 })
     try {
-      const [name, value] = rig.admin.cookie.split("=") as [string, string]
-      await phone.addCookies([{ name, value, url: rig.server.url }])
       const usage = await phone.newPage()
       await usage.goto(`${rig.server.url}/#/usage`)
       for (const total of ["input", "output", "cache-write", "cache-read", "cost"]) {
@@ -140,7 +132,7 @@ describe.skipIf(chromiumMissing())("a team server's empty and first pages", () =
       await phone.close()
     }
 
-    const filtered = await open("#/sessions?q=nothing-like-this")
+    const filtered = await rig.open("/sessions?q=nothing-like-this")
     await expect
       .poll(() => filtered.locator("[data-testid=no-sessions]").textContent())
       .toBe("No sessions match these filters.")
@@ -161,12 +153,11 @@ describe.skipIf(chromiumMissing())("a team server's empty and first pages", () =
       "",
     )
     expect(accepted.status).toBe(200)
-    const [name, value] = accepted.headers.get("set-cookie")!.split(";")[0]!.split("=") as [string, string]
+    const cookie = accepted.headers.get("set-cookie")!.split(";")[0]!
     expect((await post(`/sessions/${SESSION}/shares`, { email: "bob@example.com" }, rig.admin.cookie)).status).toBe(201)
 
-    const member = await rig.browser.newContext({ viewport: { width: 1280, height: 800 } })
+    const member = await rig.signedIn(cookie)
     try {
-      await member.addCookies([{ name, value, url: rig.server.url }])
       const page = await member.newPage()
       await page.goto(`${rig.server.url}/#/sessions/${SESSION}`)
       const machine = page.locator("[data-testid=session-machine]")

@@ -12,6 +12,7 @@ import { mkdir, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { sessionRecord } from "@overlord/testkit/bad-input"
 import { chromiumMissing, screenshot } from "@overlord/testkit/browser"
+import { cli } from "@overlord/testkit/standalone-server"
 import { waitFor } from "@overlord/testkit/wait"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type DashboardRig, startDashboardRig } from "../support/dashboard-rig.ts"
@@ -74,14 +75,8 @@ describe.skipIf(chromiumMissing())("a session page with gaps, and project folder
     await rig?.stop()
   })
 
-  const open = async (hash: string) => {
-    const page = await rig.ctx.newPage()
-    await page.goto(`${rig.server.url}/${hash}`)
-    return page
-  }
-
   it("shows the subagent transcripts of a session whose main transcript is missing, and says it is missing", async () => {
-    const page = await open(`#/sessions/${SUBAGENT_ONLY}`)
+    const page = await rig.open(`/sessions/${SUBAGENT_ONLY}`)
     const note = page.locator("[data-testid=main-transcript-missing]")
     await expect.poll(() => note.textContent(), { timeout: 30_000 }).toContain("main transcript")
     expect(await page.getByText("This session has no entries yet.").count()).toBe(0)
@@ -93,8 +88,28 @@ describe.skipIf(chromiumMissing())("a session page with gaps, and project folder
     expect(rig.problems).toEqual([])
   })
 
+  it("counts a session without its main transcript by its subagents' entries: list, page header and overlord sessions agree", async () => {
+    // All three said "0 entries" over the two entries the page shows (walkthrough-5, "Seen, not fixed").
+    const page = await rig.ctx.newPage()
+    await page.goto(`${rig.server.url}/#/sessions`)
+    const entries = (id: string) =>
+      page.locator(`[data-testid=session-row][data-session-id="${id}"] [data-testid=session-entries]`)
+    await expect.poll(() => entries(SUBAGENT_ONLY).textContent(), { timeout: 30_000 }).toBe("2 subagent entries")
+    // A session with a main transcript counts its entries as before.
+    expect(await entries(UNTITLED).textContent()).toBe("1 entry")
+    await page.goto(`${rig.server.url}/#/sessions/${SUBAGENT_ONLY}`)
+    const header = page.locator(".session-meta [data-testid=session-entries]")
+    await expect.poll(() => header.textContent(), { timeout: 30_000 }).toBe("2 subagent entries")
+    const listed = await cli(join(rig.root, "laptop-home-1"), ["sessions"])
+    expect(listed.code, listed.output).toBe(0)
+    const line = (id: string) => listed.output.split("\n").find((l) => l.startsWith(id)) ?? ""
+    expect(line(SUBAGENT_ONLY)).toContain("  2 subagent entries  ")
+    expect(line(UNTITLED)).toContain("  1 entry  ")
+    expect(rig.problems).toEqual([])
+  })
+
   it("tells apart project folders whose sessions report the same path", async () => {
-    const page = await open("#/sessions")
+    const page = await rig.open("/sessions")
     const option = (dir: string) => page.locator(`select option[value="${dir}"]`)
     await expect.poll(() => option(DIR_A).count(), { timeout: 30_000 }).toBe(1)
     const a = (await option(DIR_A).textContent()) ?? ""
@@ -108,10 +123,10 @@ describe.skipIf(chromiumMissing())("a session page with gaps, and project folder
   })
 
   it("heads an untitled session's page as the list names it, not by its whole id", async () => {
-    const list = await open("#/sessions")
+    const list = await rig.open("/sessions")
     const row = list.locator(`[data-testid=session-row][data-session-id="${UNTITLED}"] .row-title`)
     await expect.poll(() => row.textContent(), { timeout: 30_000 }).toBe(`untitled ${UNTITLED.slice(0, 8)}`)
-    const page = await open(`#/sessions/${UNTITLED}`)
+    const page = await rig.open(`/sessions/${UNTITLED}`)
     await page.locator("[data-testid=session-machine]").waitFor({ timeout: 30_000 })
     const heading = page.locator("h1.session-title")
     expect(await heading.textContent()).toBe(`untitled ${UNTITLED.slice(0, 8)}`)

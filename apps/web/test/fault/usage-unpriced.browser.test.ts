@@ -53,8 +53,7 @@ describe.skipIf(chromiumMissing())("usage of models without a list price", () =>
   })
 
   it("says 'no price' for such a model, never $0.00, and names it under the totals", async () => {
-    const page = await rig.ctx.newPage()
-    await page.goto(`${rig.server.url}/#/usage?groupBy=model`)
+    const page = await rig.open("/usage?groupBy=model")
     const rows = page.locator("[data-testid=usage-row]")
     await expect
       .poll(
@@ -88,8 +87,7 @@ describe.skipIf(chromiumMissing())("usage of models without a list price", () =>
   })
 
   it("counts a session of one line as one entry", async () => {
-    const page = await rig.ctx.newPage()
-    await page.goto(`${rig.server.url}/#/sessions`)
+    const page = await rig.open("/sessions")
     const row = page.locator(`[data-testid=session-row][data-session-id="${ONE_LINE}"]`)
     await expect.poll(() => row.locator(".row-sub").textContent(), { timeout: 30_000 }).toContain("1 entry")
     expect(await row.locator(".row-sub").textContent()).not.toContain("entries")

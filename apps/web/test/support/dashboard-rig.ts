@@ -7,7 +7,7 @@
 import { mkdir, mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { type Browser, type BrowserContext, launchChromium } from "@overlord/testkit/browser"
+import { type Browser, type BrowserContext, launchChromium, type Page } from "@overlord/testkit/browser"
 import {
   type CliProcess,
   pairWithKey,
@@ -22,8 +22,6 @@ import { ensureWebBuilt } from "../web-build.ts"
 export interface DashboardRig {
   readonly server: StandaloneServer
   readonly admin: ServerAdmin
-  /** For a context of another size or user. */
-  readonly browser: Browser
   /** Signed in as the admin; 1280 × 800. */
   readonly ctx: BrowserContext
   /** The scratch folder (removed by `stop`). */
@@ -32,6 +30,10 @@ export interface DashboardRig {
   readonly projects: string
   /** Console errors and 4xx/5xx responses on every page the test opens. */
   readonly problems: string[]
+  /** A new page of `ctx` at `<server>/#<route>`. */
+  open(route: string): Promise<Page>
+  /** A new context (1280 × 800 unless `viewport` says) signed in with a browser `cookie` (`name=value`): another user, another screen. */
+  signedIn(cookie: string, viewport?: { readonly width: number; readonly height: number }): Promise<BrowserContext>
   /** Pairs a laptop (its home under `root`) with the server by a pairing key and starts its daemon on `projects`. */
   startLaptop(): Promise<CliProcess>
   stop(): Promise<void>
@@ -58,9 +60,13 @@ export async function startDashboardRig(name: string): Promise<DashboardRig> {
     await mkdir(projects, { recursive: true })
     browser = await launchChromium()
     const opened = browser
-    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } })
-    const [cookieName, cookieValue] = admin.cookie.split("=") as [string, string]
-    await ctx.addCookies([{ name: cookieName, value: cookieValue, url: server.url }])
+    const signedIn = async (cookie: string, viewport = { width: 1280, height: 800 }) => {
+      const made = await opened.newContext({ viewport })
+      const [name, value] = cookie.split("=") as [string, string]
+      await made.addCookies([{ name, value, url: server.url }])
+      return made
+    }
+    const ctx = await signedIn(admin.cookie)
     const problems: string[] = []
     ctx.on("console", (m) => {
       if (m.type() === "error") problems.push(`console: ${m.text()}`)
@@ -71,11 +77,16 @@ export async function startDashboardRig(name: string): Promise<DashboardRig> {
     return {
       server,
       admin,
-      browser: opened,
       ctx,
       root,
       projects,
       problems,
+      async open(route) {
+        const page = await ctx.newPage()
+        await page.goto(`${server.url}/#${route}`)
+        return page
+      },
+      signedIn,
       async startLaptop() {
         const home = join(root, `laptop-home-${daemons.length + 1}`)
         await pairWithKey(server, admin, home)
