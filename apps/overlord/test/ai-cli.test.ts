@@ -4,15 +4,17 @@
  * `sessions` with generated titles marked, `search` (hybrid, --semantic, --json), and `doctor`'s
  * Ollama section when Ollama is ready, lacks a model, and is down.
  */
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
+import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { Api } from "@overlord/protocol"
 import { SqliteEngine } from "@overlord/store/sqlite"
 import { type FakeOllama, startFakeOllama } from "@overlord/testkit/fake-ollama"
 import { OVERLORD_BIN } from "@overlord/testkit/overlord-process"
+import { waitFor } from "@overlord/testkit/wait"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { sessionFile, TOPICS } from "../../server/test/support/ai-corpus.ts"
+import { aiStatusOf, overlordIn, writeSessions } from "./support/local-ai.ts"
 
 const sessions = TOPICS.slice(0, 6).map((t, n) => sessionFile(t, n + 1, Date.UTC(2026, 9, 1, 9, 0) + n * 3_600_000))
 
@@ -21,27 +23,14 @@ describe("overlord CLI with local AI", () => {
   let home: string
   let claudeDir: string
   let fake: FakeOllama
-  /** Asynchronous: the fake Ollama answers from this process while the command runs. */
-  const overlord = async (...args: string[]) => {
-    const proc = Bun.spawn(["bun", OVERLORD_BIN, "--home", home, ...args], { stdout: "pipe", stderr: "pipe" })
-    const [out, err, code] = await Promise.all([
-      new Response(proc.stdout).text(),
-      new Response(proc.stderr).text(),
-      proc.exited,
-    ])
-    return { code, out, err }
-  }
+  const overlord = (...args: string[]) => overlordIn(home, ...args)
 
   beforeAll(async () => {
     fake = startFakeOllama()
     root = await mkdtemp(join(tmpdir(), "overlord-ai-cli-"))
     home = join(root, "home")
     claudeDir = join(root, "claude")
-    for (const s of sessions) {
-      const path = join(claudeDir, "projects", s.fileKey)
-      await mkdir(join(path, ".."), { recursive: true })
-      await writeFile(path, s.text)
-    }
+    await writeSessions(claudeDir, sessions)
   })
 
   afterAll(async () => {
@@ -131,22 +120,7 @@ describe("overlord CLI with local AI", () => {
         { stdout: "ignore", stderr: "pipe" },
       )
       try {
-        const deadline = Date.now() + 30_000
-        let status: Api.AiStatus | null = null
-        while (Date.now() < deadline && !status) {
-          await Bun.sleep(200)
-          const creds = (await Bun.file(join(fgHome, "credentials.json"))
-            .json()
-            .catch(() => null)) as {
-            serverUrl: string
-            apiToken: string
-          } | null
-          if (!creds) continue
-          const res = await fetch(`${creds.serverUrl}/api/v1/ai/status`, {
-            headers: { authorization: `Bearer ${creds.apiToken}` },
-          }).catch(() => null)
-          if (res?.ok) status = (await res.json()) as Api.AiStatus
-        }
+        const status = await waitFor("the foreground daemon's AI status", () => aiStatusOf(fgHome), 30_000, 200)
         expect(status).toMatchObject(expected)
       } finally {
         proc.kill()

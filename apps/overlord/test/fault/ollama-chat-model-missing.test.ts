@@ -8,20 +8,19 @@
  * Once the model is pulled, every session gets its title: nothing was lost while it was missing.
  * The bundle, detached daemon and embedded server, against the fake Ollama through the real client.
  */
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
+import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import type { Api } from "@overlord/protocol"
 import {
   FAKE_OLLAMA_CHAT_MODEL,
   FAKE_OLLAMA_EMBED_MODEL,
   type FakeOllama,
   startFakeOllama,
 } from "@overlord/testkit/fake-ollama"
-import { OVERLORD_BIN } from "@overlord/testkit/overlord-process"
 import { waitFor } from "@overlord/testkit/wait"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { sessionFile, TOPICS } from "../../../server/test/support/ai-corpus.ts"
+import { aiStatusOf, overlordIn, writeSessions } from "../support/local-ai.ts"
 
 const sessions = TOPICS.slice(0, 3).map((t, n) => sessionFile(t, n + 1, Date.UTC(2026, 9, 1, 9, 0) + n * 3_600_000))
 
@@ -30,41 +29,15 @@ describe("local AI with the chat model missing", () => {
   let home: string
   let claudeDir: string
   let fake: FakeOllama
-  const overlord = async (...args: string[]) => {
-    const proc = Bun.spawn(["bun", OVERLORD_BIN, "--home", home, ...args], {
-      stdout: "pipe",
-      stderr: "pipe",
-      // Not the machine's own: the default the old doctor checked must not be this fake.
-      env: { ...process.env, OLLAMA_HOST: "" },
-    })
-    const [out, err, code] = await Promise.all([
-      new Response(proc.stdout).text(),
-      new Response(proc.stderr).text(),
-      proc.exited,
-    ])
-    return { code, out, err }
-  }
-  const aiStatus = async (): Promise<Api.AiStatus> => {
-    const creds = JSON.parse(await Bun.file(join(home, "credentials.json")).text()) as {
-      serverUrl: string
-      apiToken: string
-    }
-    const res = await fetch(`${creds.serverUrl}/api/v1/ai/status`, {
-      headers: { authorization: `Bearer ${creds.apiToken}` },
-    })
-    return (await res.json()) as Api.AiStatus
-  }
+  const overlord = (...args: string[]) => overlordIn(home, ...args)
+  const aiStatus = () => aiStatusOf(home)
 
   beforeAll(async () => {
     fake = startFakeOllama({ models: [FAKE_OLLAMA_EMBED_MODEL] })
     root = await mkdtemp(join(tmpdir(), "overlord-chat-model-missing-"))
     home = join(root, "home")
     claudeDir = join(root, "claude")
-    for (const s of sessions) {
-      const path = join(claudeDir, "projects", s.fileKey)
-      await mkdir(join(path, ".."), { recursive: true })
-      await writeFile(path, s.text)
-    }
+    await writeSessions(claudeDir, sessions)
     const started = await overlord("start", "--claude-dir", claudeDir, "--port", "0", "--ollama-url", fake.url)
     expect(started.code, started.err).toBe(0)
   }, 120_000)

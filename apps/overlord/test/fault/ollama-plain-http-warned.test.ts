@@ -6,16 +6,15 @@
  * The bundle, detached daemon and embedded server; the loopback case against the fake Ollama through
  * the real client. The other host is `ollama.invalid` (RFC 6761: never resolves, nothing is sent).
  */
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
+import { mkdtemp, readFile, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { ollamaInClearWarning } from "@overlord/ai"
-import type { Api } from "@overlord/protocol"
 import { type FakeOllama, startFakeOllama } from "@overlord/testkit/fake-ollama"
-import { OVERLORD_BIN } from "@overlord/testkit/overlord-process"
 import { waitFor } from "@overlord/testkit/wait"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { sessionFile, TOPICS } from "../../../server/test/support/ai-corpus.ts"
+import { aiStatusOf, overlordIn, writeSessions } from "../support/local-ai.ts"
 
 const REMOTE_OLLAMA = "http://ollama.invalid:11434"
 const IN_CLEAR = "is plain http:// on another host"
@@ -25,33 +24,10 @@ describe("an Ollama on another host over plain http", () => {
   let fake: FakeOllama
   const homes: string[] = []
   let claudeDir: string
-  const overlord = async (home: string, ...args: string[]) => {
-    const proc = Bun.spawn(["bun", OVERLORD_BIN, "--home", home, ...args], {
-      stdout: "pipe",
-      stderr: "pipe",
-      env: { ...process.env, OLLAMA_HOST: "" },
-    })
-    const [out, err, code] = await Promise.all([
-      new Response(proc.stdout).text(),
-      new Response(proc.stderr).text(),
-      proc.exited,
-    ])
-    return { code, out, err }
-  }
-  const aiStatus = async (home: string): Promise<Api.AiStatus> => {
-    const creds = JSON.parse(await readFile(join(home, "credentials.json"), "utf8")) as {
-      serverUrl: string
-      apiToken: string
-    }
-    const res = await fetch(`${creds.serverUrl}/api/v1/ai/status`, {
-      headers: { authorization: `Bearer ${creds.apiToken}` },
-    })
-    return (await res.json()) as Api.AiStatus
-  }
   const start = async (name: string, ollamaUrl: string) => {
     const home = join(root, name)
     homes.push(home)
-    const started = await overlord(home, "start", "--claude-dir", claudeDir, "--port", "0", "--ollama-url", ollamaUrl)
+    const started = await overlordIn(home, "start", "--claude-dir", claudeDir, "--port", "0", "--ollama-url", ollamaUrl)
     expect(started.code, started.err).toBe(0)
     return home
   }
@@ -60,13 +36,11 @@ describe("an Ollama on another host over plain http", () => {
     fake = startFakeOllama()
     root = await mkdtemp(join(tmpdir(), "overlord-ollama-in-clear-"))
     claudeDir = join(root, "claude")
-    const s = sessionFile(TOPICS[0]!, 1, Date.UTC(2026, 9, 1, 9, 0))
-    await mkdir(join(claudeDir, "projects", s.fileKey, ".."), { recursive: true })
-    await writeFile(join(claudeDir, "projects", s.fileKey), s.text)
+    await writeSessions(claudeDir, [sessionFile(TOPICS[0]!, 1, Date.UTC(2026, 9, 1, 9, 0))])
   }, 60_000)
 
   afterAll(async () => {
-    for (const home of homes) await overlord(home, "stop")
+    for (const home of homes) await overlordIn(home, "stop")
     await fake.stop()
     await rm(root, { recursive: true, force: true })
   })
@@ -86,27 +60,27 @@ describe("an Ollama on another host over plain http", () => {
   it("overlord status, doctor and the log warn of it", async () => {
     const home = await start("remote-ollama", REMOTE_OLLAMA)
     const status = await waitFor("the warning in overlord status", async () => {
-      const r = await overlord(home, "status")
+      const r = await overlordIn(home, "status")
       return r.out.includes(IN_CLEAR) ? r.out : null
     })
     expect(status).toContain(`Ollama at ${REMOTE_OLLAMA} ${IN_CLEAR}`)
     expect(status).toContain("VPN")
-    const doctor = await overlord(home, "doctor", "--claude-dir", claudeDir)
+    const doctor = await overlordIn(home, "doctor", "--claude-dir", claudeDir)
     expect(doctor.out).toContain(`warn  Ollama at ${REMOTE_OLLAMA} ${IN_CLEAR}`)
     expect(await readFile(join(home, "logs", "overlord.log"), "utf8").catch(() => "")).toContain(IN_CLEAR)
     // The dashboard's AI status (its search page shows it).
-    expect((await aiStatus(home)).warning).toContain(`Ollama at ${REMOTE_OLLAMA} ${IN_CLEAR}`)
+    expect((await aiStatusOf(home)).warning).toContain(`Ollama at ${REMOTE_OLLAMA} ${IN_CLEAR}`)
   }, 120_000)
 
   it("an Ollama on this machine: nothing said", async () => {
     const home = await start("local-ollama", fake.url)
     // Its indexer reached the fake: the daemon is up and its server read the settings.
     await waitFor("the fake Ollama asked", () => fake.requests.length > 0 || null, 60_000)
-    expect((await overlord(home, "status")).out).not.toContain(IN_CLEAR)
-    const doctor = await overlord(home, "doctor", "--claude-dir", claudeDir)
+    expect((await overlordIn(home, "status")).out).not.toContain(IN_CLEAR)
+    const doctor = await overlordIn(home, "doctor", "--claude-dir", claudeDir)
     expect(doctor.out).toContain(`Ollama`)
     expect(doctor.out).not.toContain("plain http")
-    const status = await aiStatus(home)
+    const status = await aiStatusOf(home)
     expect(status.ollamaUrl).toBe(fake.url)
     expect(status.warning).toBeUndefined()
   }, 120_000)
