@@ -70,6 +70,10 @@ export function addAiCommands(program: Command, paths: () => HomePaths): void {
       )
       .option("--ollama-chat-model <model>", "the model that writes titles and summaries (default llama3.2)")
       .option("--ollama-embed-model <model>", "the embedding model for semantic search (default nomic-embed-text)")
+      .option(
+        "--ollama-allow-http",
+        'plain http:// to an Ollama on another host is on an encrypted network (VPN, SSH tunnel): do not warn (or "allowHttp": true under "ollama" in config.json)',
+      )
       .hook("preAction", (_, action) => {
         const flags = action.opts<OllamaFlagValues>()
         exportOllamaFlags(flags)
@@ -114,39 +118,47 @@ export function addAiCommands(program: Command, paths: () => HomePaths): void {
 
   // `overlord doctor`: whether Ollama is reachable and its models pulled, and what the server's indexer says.
   const doctor = program.commands.find((c) => c.name() === "doctor")
-  doctor?.option("--ollama-url <url>", "the Ollama to check (default as `overlord start` would use)").hook(
-    "postAction",
-    failing(async (_, action) => {
-      const flags = action.opts<OllamaFlagValues>()
-      const home = paths().home
-      const creds = loadCredentials(paths())
-      const status = creds ? await get<Api.AiStatus>(paths(), "/ai/status").catch(() => null) : null
-      // The Ollama a server on this host uses (`start --ollama-url` is not saved anywhere doctor reads),
-      // unless the user named one: checking the default instead said "not reachable at
-      // 127.0.0.1:11434" about an Ollama the daemon never used. A remote server's Ollama is its host's.
-      const serverOllama =
-        flags.ollamaUrl === undefined && status?.enabled && creds && isLoopback(creds.serverUrl)
-          ? { ollamaUrl: status.ollamaUrl, ollamaChatModel: status.chatModel, ollamaEmbedModel: status.embedModel }
-          : null
-      const config = resolveOllama(home, serverOllama ?? flags)
-      if (!config) {
-        console.log("info  local AI is off (ollama url `off`): no generated titles or semantic search")
-        return
-      }
-      const health = await Effect.runPromise(makeOllamaClient({ ...config, timeoutMs: 3_000 }).health)
-      const line = describeOllamaHealth(health)
-      console.log(`${health._tag === "Ready" ? "ok   " : "warn "} ${line}`)
-      const inClear = ollamaInClearWarning(config.url)
-      if (inClear) console.log(`warn  ${inClear}`)
-      if (health._tag !== "Ready") {
+  doctor
+    ?.option("--ollama-url <url>", "the Ollama to check (default as `overlord start` would use)")
+    .option("--ollama-allow-http", "plain http:// to it is on an encrypted network: do not warn")
+    .hook(
+      "postAction",
+      failing(async (_, action) => {
+        const flags = action.opts<OllamaFlagValues>()
+        const home = paths().home
+        const creds = loadCredentials(paths())
+        const status = creds ? await get<Api.AiStatus>(paths(), "/ai/status").catch(() => null) : null
+        // The Ollama a server on this host uses (`start --ollama-url` is not saved anywhere doctor reads),
+        // unless the user named one: checking the default instead said "not reachable at
+        // 127.0.0.1:11434" about an Ollama the daemon never used. A remote server's Ollama is its host's.
+        const serverOllama =
+          flags.ollamaUrl === undefined && status?.enabled && creds && isLoopback(creds.serverUrl)
+            ? { ollamaUrl: status.ollamaUrl, ollamaChatModel: status.chatModel, ollamaEmbedModel: status.embedModel }
+            : null
+        const config = resolveOllama(home, serverOllama ?? flags)
+        if (!config) {
+          console.log("info  local AI is off (ollama url `off`): no generated titles or semantic search")
+          return
+        }
+        const health = await Effect.runPromise(makeOllamaClient({ ...config, timeoutMs: 3_000 }).health)
+        const line = describeOllamaHealth(health)
+        console.log(`${health._tag === "Ready" ? "ok   " : "warn "} ${line}`)
+        // For the server's Ollama, the server's own word (`AiStatus.warning`): its flags and environment,
+        // which doctor cannot see, may have said the network is encrypted. An Ollama named here: judged here.
+        const inClear =
+          serverOllama && status
+            ? (status.warning ?? null)
+            : ollamaInClearWarning(config.url, { allowHttp: config.allowHttp })
+        if (inClear) console.log(`warn  ${inClear}`)
+        if (health._tag !== "Ready") {
+          console.log(
+            `info  without it sync and full-text search work as always; titles and semantic search wait for it (settings: flags, ${configPath(home)})`,
+          )
+        }
+        if (!status) return
         console.log(
-          `info  without it sync and full-text search work as always; titles and semantic search wait for it (settings: flags, ${configPath(home)})`,
+          `info  the server's indexer: ${status.state}; ${status.titled}/${status.sessions} sessions titled, ${status.embeddedSessions} embedded (${status.chunks} chunks)${status.reason ? `; ${status.reason}` : ""}`,
         )
-      }
-      if (!status) return
-      console.log(
-        `info  the server's indexer: ${status.state}; ${status.titled}/${status.sessions} sessions titled, ${status.embeddedSessions} embedded (${status.chunks} chunks)${status.reason ? `; ${status.reason}` : ""}`,
-      )
-    }),
-  )
+      }),
+    )
 }

@@ -1,6 +1,6 @@
 /**
  * Where the local-AI settings come from (issue #13), first found wins: the flags of `start` and
- * `serve` (`--ollama-url`, `--ollama-chat-model`, `--ollama-embed-model`), the same as environment
+ * `serve` (`--ollama-url`, `--ollama-chat-model`, `--ollama-embed-model`, `--ollama-allow-http`), the same as environment
  * variables (`OVERLORD_OLLAMA_URL`, ...; the flags are passed on to the server's thread this way),
  * the config file (`<home>/config.json`, `{"ollama": {...}}`), then `OLLAMA_HOST` and the defaults
  * (`@overlord/ai`'s `ollamaConfig`: the `ollama` client reads no environment itself). The URL `off`
@@ -16,6 +16,8 @@ export const OLLAMA_ENV = {
   url: "OVERLORD_OLLAMA_URL",
   chatModel: "OVERLORD_OLLAMA_CHAT_MODEL",
   embedModel: "OVERLORD_OLLAMA_EMBED_MODEL",
+  /** `1` when set (`--ollama-allow-http`). */
+  allowHttp: "OVERLORD_OLLAMA_ALLOW_HTTP",
 } as const
 
 /** Ollama is asked for 256 dimensions unless configured otherwise (`@overlord/ai`'s measurement). */
@@ -28,6 +30,8 @@ export const OllamaFileSettings = Schema.Struct({
   embedModel: Schema.optionalKey(Name),
   embedDimensions: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 16, maximum: 4096 }))),
   timeoutMs: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 100, maximum: 3_600_000 }))),
+  /** Plain http:// to another host on an encrypted network (VPN, SSH tunnel): not warned of. */
+  allowHttp: Schema.optionalKey(Schema.Boolean),
 })
 export const ConfigFile = Schema.Struct({ ollama: Schema.optionalKey(OllamaFileSettings) })
 export type ConfigFile = typeof ConfigFile.Type
@@ -60,6 +64,7 @@ export interface OllamaFlagValues {
   readonly ollamaUrl?: string | undefined
   readonly ollamaChatModel?: string | undefined
   readonly ollamaEmbedModel?: string | undefined
+  readonly ollamaAllowHttp?: boolean | undefined
 }
 
 /** The settings, or null when the URL is `off`. */
@@ -79,6 +84,7 @@ export function resolveOllama(
       ollamaEmbedModel: pick(flags.ollamaEmbedModel, OLLAMA_ENV.embedModel) ?? file.embedModel,
       ollamaTimeoutMs: file.timeoutMs,
       ollamaEmbedDimensions: file.embedDimensions ?? DEFAULT_EMBED_DIMENSIONS,
+      ollamaAllowHttp: flags.ollamaAllowHttp || env[OLLAMA_ENV.allowHttp] === "1" || file.allowHttp === true,
     },
     env,
   )
@@ -90,6 +96,7 @@ export function exportOllamaFlags(flags: OllamaFlagValues, env: Record<string, s
   if (flags.ollamaUrl !== undefined) env[OLLAMA_ENV.url] = flags.ollamaUrl
   if (flags.ollamaChatModel !== undefined) env[OLLAMA_ENV.chatModel] = flags.ollamaChatModel
   if (flags.ollamaEmbedModel !== undefined) env[OLLAMA_ENV.embedModel] = flags.ollamaEmbedModel
+  if (flags.ollamaAllowHttp) env[OLLAMA_ENV.allowHttp] = "1"
 }
 
 /** The `--home` of this process's command (`overlord serve` runs its server on this thread). */
@@ -109,7 +116,7 @@ export function serverAiConfig(
   try {
     const ollama = resolveOllama(home)
     // An Ollama on another host over plain http:// gets every transcript in clear: said at start.
-    const inClear = ollama ? ollamaInClearWarning(ollama.url) : null
+    const inClear = ollama ? ollamaInClearWarning(ollama.url, { allowHttp: ollama.allowHttp }) : null
     if (inClear) warn(`local AI: ${inClear}`)
     return ollama ? { ollama } : {}
   } catch (error) {

@@ -97,12 +97,17 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger, serverWarn
     Effect.gen(function* () {
       const startedAt = new Date().toISOString()
       const warnings: string[] = []
+      // The machine's last error (the dashboard's): this daemon's own latest warning only.
+      let lastOwnWarning: string | null = null
       const warn = (m: string) => {
         log.warn(m)
-        warnings.push(`${new Date().toISOString()} ${m}`)
+        lastOwnWarning = `${new Date().toISOString()} ${m}`
+        warnings.push(lastOwnWarning)
         if (warnings.length > MAX_WARNINGS) warnings.shift()
       }
-      // Logged when they came; kept here so `overlord status` lists them (an Ollama in clear text).
+      // Logged when they came; kept here so `overlord status` lists them (an Ollama in clear text). Not
+      // the machine's last error: they are the embedded server's, about its settings (the Ollama one is
+      // the AI status's `warning`, on the search page), and showed as an error of a machine that had none.
       for (const m of serverWarnings) warnings.push(`${new Date().toISOString()} ${m}`)
       const machine = loadMachine(config.paths)
       // Remote commands: the runner reports through the engine's socket (buffered while it is down).
@@ -260,7 +265,7 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger, serverWarn
         await writeJsonAsync(config.paths.state, state).catch((e: unknown) =>
           log.warn(`writing ${config.paths.state}: ${e instanceof Error ? e.message : String(e)}`),
         )
-        engine.reportStatus(warnings.length > 0 ? warnings[warnings.length - 1]! : null)
+        engine.reportStatus(lastOwnWarning)
         sandboxSync?.reportStatus()
       })
       yield* writeState.pipe(Effect.repeat(Schedule.spaced("500 millis")), Effect.forkScoped)

@@ -442,7 +442,7 @@ export function startAiService(options: AiServiceOptions): AiService {
     return { mode, hits, indexLag, semantic }
   }
 
-  const inClear = ollamaInClearWarning(ollama.url)
+  const inClear = ollamaInClearWarning(ollama.url, { allowHttp: ollama.allowHttp })
   const status = async (actor: Actor): Promise<Api.AiStatus> => {
     const progress = store.ai
       ? await run(store.ai.aiProgress(actor))

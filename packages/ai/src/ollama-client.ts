@@ -24,6 +24,13 @@ export interface OllamaConfig {
    * third of the size (measured in ARCHITECTURE.md); unset: the model's own size.
    */
   readonly embedDimensions?: number | undefined
+  /**
+   * Plain http:// to another host is on a network that is already encrypted (a WireGuard or Tailscale
+   * address, an SSH tunnel's far end): `ollamaInClearWarning` says nothing. `overlord login`'s
+   * `--allow-http` for the same thing; here `"allowHttp": true` under `"ollama"` in the config file or
+   * `--ollama-allow-http`.
+   */
+  readonly allowHttp?: boolean | undefined
 }
 
 export const DEFAULT_OLLAMA_URL = "http://127.0.0.1:11434"
@@ -31,13 +38,14 @@ export const DEFAULT_CHAT_MODEL = "llama3.2"
 export const DEFAULT_EMBED_MODEL = "nomic-embed-text"
 export const DEFAULT_OLLAMA_TIMEOUT_MS = 120_000
 
-/** The CLI's flags (`--ollama-url`, `--ollama-chat-model`, `--ollama-embed-model`). */
+/** The CLI's flags (`--ollama-url`, `--ollama-chat-model`, `--ollama-embed-model`, `--ollama-allow-http`). */
 export interface OllamaFlags {
   readonly ollamaUrl?: string | undefined
   readonly ollamaChatModel?: string | undefined
   readonly ollamaEmbedModel?: string | undefined
   readonly ollamaTimeoutMs?: number | undefined
   readonly ollamaEmbedDimensions?: number | undefined
+  readonly ollamaAllowHttp?: boolean | undefined
 }
 
 /** Flags first, then `OLLAMA_HOST` (as the `ollama` CLI reads it), then the default. */
@@ -52,6 +60,7 @@ export function ollamaConfig(
     embedModel: flags.ollamaEmbedModel ?? DEFAULT_EMBED_MODEL,
     timeoutMs: flags.ollamaTimeoutMs ?? DEFAULT_OLLAMA_TIMEOUT_MS,
     embedDimensions: flags.ollamaEmbedDimensions,
+    ...(flags.ollamaAllowHttp ? { allowHttp: true } : {}),
   }
 }
 
@@ -73,9 +82,14 @@ export function normaliseOllamaUrl(raw: string): string {
  * The warning for an Ollama on another host over plain http://: every transcript the indexer digests
  * (titles, embeddings) then crosses the network unencrypted. `overlord login` refuses plain http:// to
  * another host without `--allow-http`; Ollama is optional and often on a trusted box, so this only
- * warns (status, doctor, the log, the AI status). Null for https:// and for loopback.
+ * warns (status, doctor, the log, the AI status). Null for https://, for loopback, and with
+ * `allowHttp` (the user said the network is encrypted, as `overlord login --allow-http`).
  */
-export function ollamaInClearWarning(url: string): string | null {
+export function ollamaInClearWarning(
+  url: string,
+  options: { readonly allowHttp?: boolean | undefined } = {},
+): string | null {
+  if (options.allowHttp) return null
   let parsed: URL
   try {
     parsed = new URL(url)
@@ -83,7 +97,7 @@ export function ollamaInClearWarning(url: string): string | null {
     return null
   }
   if (parsed.protocol !== "http:" || isLoopbackHost(parsed.hostname)) return null
-  return `Ollama at ${parsed.origin} is plain http:// on another host: session transcripts sent to it for titles and search cross the network unencrypted. Use an https:// address (a TLS proxy in front of Ollama) or an Ollama on this machine, unless the network is already encrypted (a VPN such as WireGuard or Tailscale)`
+  return `Ollama at ${parsed.origin} is plain http:// on another host: session transcripts sent to it for titles and search cross the network unencrypted. Use an https:// address (a TLS proxy in front of Ollama) or an Ollama on this machine, unless the network is already encrypted (a VPN such as WireGuard or Tailscale, an SSH tunnel): then set "allowHttp": true beside "url" under "ollama" in ~/.overlord/config.json (or start with --ollama-allow-http) and this warning goes`
 }
 
 /** Ollama names a model without a tag `<name>:latest`; compare names after this. */

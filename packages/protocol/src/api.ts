@@ -583,7 +583,10 @@ export const AiStatus = Schema.Struct({
   vectorBytes: Count,
   lastError: Schema.NullOr(Schema.String),
   retryAt: Schema.NullOr(Iso),
-  /** Ollama on another host over plain http://: transcripts cross the network unencrypted (what to do). */
+  /**
+   * Ollama on another host over plain http://: transcripts cross the network unencrypted (what to do).
+   * Absent when its settings say the network is encrypted (`"allowHttp": true`, `--ollama-allow-http`).
+   */
   warning: Schema.optionalKey(Schema.String),
 })
 export type AiStatus = typeof AiStatus.Type
