@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process"
 import { writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { deflateSync } from "node:zlib"
@@ -288,6 +289,15 @@ export const longBash =
         turn(2, [{ type: "text", text: "Done waiting." }]),
       ],
     })
+
+/** Whether `longBash(seconds)`'s `sleep` runs on this machine (give each test its own `seconds`). */
+export const longBashSleeping = (seconds: number): boolean => {
+  try {
+    return execFileSync("pgrep", ["-f", `sleep ${seconds}`], { encoding: "utf8" }).trim() !== ""
+  } catch {
+    return false
+  }
+}
 
 export const scenarios = { toolTour, subagent, image, resume, slow: slow() } as const
 

@@ -5,7 +5,7 @@
  * a second one leaves at once. The real daemon and server, the real Claude CLI running a Bash tool that
  * sleeps (a duration no other test uses, to find its own process).
  */
-import { execFileSync, spawn } from "node:child_process"
+import { spawn } from "node:child_process"
 import type { Api } from "@overlord/protocol"
 import { OVERLORD_BIN } from "@overlord/testkit/overlord-process"
 import {
@@ -14,18 +14,12 @@ import {
   remoteDaemonReady,
   startRemoteCommandRig,
 } from "@overlord/testkit/remote-commands"
-import { longBash } from "@overlord/testkit/scenarios"
+import { longBash, longBashSleeping } from "@overlord/testkit/scenarios"
 import { waitFor } from "@overlord/testkit/wait"
 import { afterAll, describe, expect, it } from "vitest"
 
 const SLEEP_SECONDS = 731
-const sleeping = () => {
-  try {
-    return execFileSync("pgrep", ["-f", `sleep ${SLEEP_SECONDS}`], { encoding: "utf8" }).trim() !== ""
-  } catch {
-    return false
-  }
-}
+const sleeping = () => longBashSleeping(SLEEP_SECONDS)
 
 describe("Ctrl-C on overlord run", () => {
   let rig: RemoteCommandRig | undefined

@@ -2,7 +2,6 @@
  * Cancel over the API ends the command's process group: the real daemon and server, the real Claude
  * CLI running a Bash tool that sleeps (a duration no other test uses, to find its own process).
  */
-import { execFileSync } from "node:child_process"
 import type { Api } from "@overlord/protocol"
 import {
   commandEnded,
@@ -10,18 +9,12 @@ import {
   remoteDaemonReady,
   startRemoteCommandRig,
 } from "@overlord/testkit/remote-commands"
-import { longBash } from "@overlord/testkit/scenarios"
+import { longBash, longBashSleeping } from "@overlord/testkit/scenarios"
 import { waitFor } from "@overlord/testkit/wait"
 import { afterAll, describe, expect, it } from "vitest"
 
 const SLEEP_SECONDS = 87
-const sleeping = () => {
-  try {
-    return execFileSync("pgrep", ["-f", `sleep ${SLEEP_SECONDS}`], { encoding: "utf8" }).trim() !== ""
-  } catch {
-    return false
-  }
-}
+const sleeping = () => longBashSleeping(SLEEP_SECONDS)
 
 describe("cancel over the API", () => {
   let rig: RemoteCommandRig | undefined
