@@ -225,8 +225,16 @@ export function bearerApi(serverUrl: string, apiToken: string): BearerApi {
   }
 }
 
-/** Pairs the laptop at `home` as a headless machine would: a pairing key, then `overlord login <url> --key`. */
-export async function pairWithKey(server: StandaloneServer, admin: ServerAdmin, home: string): Promise<void> {
+/**
+ * Pairs the laptop at `home` as a headless machine would: a single-use pairing key, then `overlord login
+ * <url> --key <key> …loginArgs`; what the login printed.
+ */
+export async function pairWithKey(
+  server: StandaloneServer,
+  admin: ServerAdmin,
+  home: string,
+  loginArgs: readonly string[] = [],
+): Promise<string> {
   const made = await fetch(`${server.url}/api/v1/pairing-keys`, {
     method: "POST",
     headers: { cookie: admin.cookie, origin: server.url, "content-type": "application/json" },
@@ -234,6 +242,7 @@ export async function pairWithKey(server: StandaloneServer, admin: ServerAdmin, 
   })
   if (made.status !== 201) throw new Error(`POST /pairing-keys answered ${made.status}: ${await made.text()}`)
   const { key } = (await made.json()) as { key: string }
-  const login = await cli(home, ["login", server.url, "--key", key])
+  const login = await cli(home, ["login", server.url, "--key", key, ...loginArgs])
   if (login.code !== 0) throw new Error(`overlord login --key exited ${login.code}:\n${login.output}`)
+  return login.output
 }

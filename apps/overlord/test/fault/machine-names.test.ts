@@ -16,7 +16,6 @@ import { hostname, tmpdir, userInfo } from "node:os"
 import { join } from "node:path"
 import {
   type CliProcess,
-  cli,
   pairWithKey,
   runCli,
   type ServerAdmin,
@@ -92,16 +91,7 @@ describe("two homes on one host", () => {
 
   it("take the name --name gives, kept for later starts", async () => {
     const d = join(root, "home-d")
-    const made = await fetch(`${server.url}/api/v1/pairing-keys`, {
-      method: "POST",
-      headers: { cookie: admin.cookie, origin: server.url, "content-type": "application/json" },
-      body: JSON.stringify({ singleUse: true, ttlMinutes: 10 }),
-    })
-    expect(made.status).toBe(201)
-    const { key } = (await made.json()) as { key: string }
-    const login = await cli(d, ["login", server.url, "--key", key, "--name", "build box"])
-    expect(login.code, login.output).toBe(0)
-    expect(login.output).toContain("Paired build box with")
+    expect(await pairWithKey(server, admin, d, ["--name", "build box"])).toContain("Paired build box with")
     const daemon = await startAndAwait(d, "build box")
     daemon.stop()
     await daemon.exited
@@ -115,13 +105,7 @@ describe("two homes on one host", () => {
 
   it("keep a name given in the dashboard; start takes it into machine.json, start --name gives the old one back", async () => {
     const e = join(root, "home-e")
-    const made = await fetch(`${server.url}/api/v1/pairing-keys`, {
-      method: "POST",
-      headers: { cookie: admin.cookie, origin: server.url, "content-type": "application/json" },
-      body: JSON.stringify({ singleUse: true, ttlMinutes: 10 }),
-    })
-    const { key } = (await made.json()) as { key: string }
-    expect((await cli(e, ["login", server.url, "--key", key, "--name", "lab"])).code).toBe(0)
+    await pairWithKey(server, admin, e, ["--name", "lab"])
     const { machineId } = JSON.parse(await readFile(join(e, "server.json"), "utf8")) as { machineId: string }
     const stop = async () => {
       daemons.at(-1)?.stop()
