@@ -3,10 +3,21 @@
  * launched with `runMain`; the others are short requests to the daemon's files or the server API.
  */
 import { spawn } from "node:child_process"
-import { accessSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync } from "node:fs"
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs"
 import { writeFile } from "node:fs/promises"
 import { join, resolve } from "node:path"
-import type { Api } from "@overlord/protocol"
+import { type Api, sessionEntriesLabel } from "@overlord/protocol"
 import { PublicUrlError, parsePublicUrl } from "@overlord/server/auth"
 import { LOOPBACK_PROXIES, TrustedProxies, TrustProxyError } from "@overlord/server/client-address"
 import { Command, InvalidArgumentError } from "commander"
@@ -16,6 +27,7 @@ import { ConfigFileError } from "./ai-settings.ts"
 import { readCleanupPeriod } from "./claude-settings.ts"
 import { DEFAULT_PORT, parsePort } from "./cli-options.ts"
 import * as Daemon from "./daemon.ts"
+import { holdDaemonLock } from "./daemon-lock.ts"
 import {
   type HomePaths,
   homePaths,
@@ -117,10 +129,7 @@ export function buildCli(): Command {
       }) => {
         const p = paths()
         const pid = runningPid(p)
-        if (pid && pid !== process.pid)
-          throw new CliError(
-            `already running (pid ${pid}); \`overlord stop\` first${opts.allowRemote ? ", then `overlord start --allow-remote`: remote commands are read at start" : ""}`,
-          )
+        if (pid && pid !== process.pid) throw new CliError(alreadyRunning(pid, opts.allowRemote))
         // Saved, so a detached daemon (and every later start) reads it; the server learns it at hello.
         if (opts.name) saveMachineName(p, opts.name)
         const pairing = loadServerCredentials(p)
@@ -136,6 +145,11 @@ export function buildCli(): Command {
             Boolean(opts.name),
           )
         if (opts.foreground) {
+          // One daemon per home, even when two starts passed the pid check above at the same moment.
+          mkdirSync(p.home, { recursive: true, mode: 0o700 })
+          if (!holdDaemonLock(p.home)) throw new CliError(alreadyRunning(await lockHolder(p), opts.allowRemote))
+          // Now, not once the daemon is up (its layer writes it again): a start at this moment reads it.
+          writeFileSync(p.pid, `${process.pid}\n`, { mode: 0o600 })
           runMain(
             Layer.launch(
               Daemon.layer({
@@ -160,6 +174,7 @@ export function buildCli(): Command {
                 error instanceof DaemonStartError
                   ? Effect.sync(() => {
                       console.error(`overlord: ${error.message}`)
+                      if (runningPid(p) === process.pid) rmSync(p.pid, { force: true })
                       process.exit(1)
                     })
                   : Effect.fail(error),
@@ -168,7 +183,7 @@ export function buildCli(): Command {
           )
           return
         }
-        await startDetached(p)
+        await startDetached(p, opts.allowRemote)
       },
     )
 
@@ -354,7 +369,7 @@ export function buildCli(): Command {
             s.cwd ?? s.projectDir,
             oneLineTitle(generatedLabel(s) ?? s.title ?? ""),
             `${s.firstAt ?? "-"} .. ${s.lastAt ?? "-"}`,
-            `${s.entryCount} ${s.entryCount === 1 ? "entry" : "entries"}`,
+            sessionEntriesLabel(s),
             `in ${u.input} out ${u.output} cw ${u.cacheWrite} cr ${u.cacheRead}`,
             `$${u.costUsd.toFixed(4)}`,
           ].join("  "),
@@ -495,7 +510,20 @@ export function buildCli(): Command {
   return program
 }
 
-async function startDetached(p: HomePaths): Promise<void> {
+const alreadyRunning = (pid: number | null, allowRemote?: boolean) =>
+  `already running${pid ? ` (pid ${pid})` : ""}; \`overlord stop\` first${allowRemote ? ", then `overlord start --allow-remote`: remote commands are read at start" : ""}`
+
+/** The daemon holding the home's lock: it writes the pid file right after taking it. */
+async function lockHolder(p: HomePaths): Promise<number | null> {
+  for (let i = 0; i < 20; i++) {
+    const pid = runningPid(p)
+    if (pid && pid !== process.pid) return pid
+    await Bun.sleep(50)
+  }
+  return null
+}
+
+async function startDetached(p: HomePaths, allowRemote?: boolean): Promise<void> {
   // The same command line, run in the foreground by a detached child.
   // In the single executable argv[1] is its own virtual path, which it would read as a command.
   const argv = process.argv.slice(isCompiled() ? 2 : 1)
@@ -521,6 +549,10 @@ async function startDetached(p: HomePaths): Promise<void> {
     }
     if (child.exitCode !== null) break
   }
+  // Another start at the same moment won the home's lock: say so, as a start a moment later would.
+  // (Its daemon writes to daemon.out too: the last line there may be its, not the reason.)
+  const other = runningPid(p)
+  if (other !== null && other !== child.pid) throw new CliError(alreadyRunning(other, allowRemote))
   // The child's own one-line reason (a port in use, say), from what this start appended to daemon.out.
   const reason = readFileSync(out)
     .subarray(outStart)
