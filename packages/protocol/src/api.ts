@@ -58,8 +58,15 @@ export const SessionSummary = Schema.Struct({
   title: Schema.NullOr(Schema.String),
   firstAt: Schema.NullOr(Iso),
   lastAt: Schema.NullOr(Iso),
+  /** Entries of the main transcript (`<session>.jsonl`), the transcript the session page pages through. */
   entryCount: Count,
   subagentCount: Count,
+  /**
+   * Entries of the subagent transcripts (`<session>/subagents/agent-*.jsonl`, flat `agent-*.jsonl`); absent
+   * from servers before it. Shown in place of `entryCount` when there is no main transcript
+   * (`sessionEntriesLabel`): a session whose main file was never synced read "0 entries" over 28.
+   */
+  subagentEntryCount: Schema.optionalKey(Count),
   models: Schema.Array(Schema.String),
   hasErrors: Schema.Boolean,
   usage: TokenTotals,

@@ -35,6 +35,8 @@ export interface SessionRow {
   readonly has_errors: number
   readonly models: string
   readonly subagent_count: number
+  /** Entries in the session's subagent files (`files.line_count`), besides `entry_count`'s main ones. */
+  readonly subagent_entries: number
   /** 1 when the session's main file is gone from its machine. */
   readonly source_gone: number
   readonly usage_input: number
@@ -123,6 +125,8 @@ export function toSummary(r: SessionRow): Api.SessionSummary {
     lastAt: r.last_at,
     entryCount: r.entry_count,
     subagentCount: r.subagent_count,
+    // MySQL's sum() comes back as a DECIMAL string.
+    subagentEntryCount: Number(r.subagent_entries),
     models: JSON.parse(r.models) as string[],
     hasErrors: r.has_errors === 1,
     usage: {

@@ -728,6 +728,33 @@ export function runStoreContract(options: StoreContractOptions): void {
         const sub = (await s.engine.listEntries(s.actor, SID, { agentId: "a1b2c3d" }))!
         expect(sub.entries).toHaveLength(1)
       })
+
+      it("counts a session's subagent entries apart from its main transcript's, with or without one", async () => {
+        const s = await setup(make())
+        const agentKey = `-home-dev-proj/${SID}/subagents/agent-a6c0688.jsonl`
+        const agentLine = (uuid: string) =>
+          JSON.stringify({
+            type: "user",
+            uuid,
+            parentUuid: null,
+            isSidechain: true,
+            agentId: "a6c0688",
+            sessionId: SID,
+            timestamp: "2026-11-01T10:00:00.000Z",
+            message: { role: "user", content: "count the walruses" },
+          })
+        // Only the subagent's file: its main transcript never synced (walkthrough-5's "0 entries").
+        await s.append(`${agentLine("x1")}\n${agentLine("x2")}\n`, agentKey)
+        const counts = async () => {
+          const [summary] = (await s.engine.listSessions({ userId: s.actor.userId }, {})).sessions
+          const detail = (await s.engine.getSession(s.actor, SID))!.session
+          expect(detail).toEqual(summary)
+          return [summary!.entryCount, summary!.subagentCount, summary!.subagentEntryCount]
+        }
+        expect(await counts()).toEqual([0, 1, 2])
+        await s.append(`${user("u1", "hi")}\n`)
+        expect(await counts()).toEqual([1, 1, 2])
+      })
     })
   }
 }

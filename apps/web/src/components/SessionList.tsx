@@ -1,17 +1,9 @@
 /** All sessions, newest activity first: filters in the URL, cursor pages loaded on scroll, virtualized rows. */
-import type { Api } from "@overlord/protocol"
+import { type Api, sessionEntriesLabel } from "@overlord/protocol"
 import { useVirtualizer } from "@tanstack/react-virtual"
 import { useCallback, useEffect, useMemo, useRef, useState } from "react"
 import { api, type SessionFilters } from "../api.ts"
-import {
-  formatAgo,
-  formatCost,
-  formatEntries,
-  isActive,
-  projectLabel,
-  projectOptionLabels,
-  untitledLabel,
-} from "../format.ts"
+import { formatAgo, formatCost, isActive, projectLabel, projectOptionLabels, untitledLabel } from "../format.ts"
 import { useAsync, useNow } from "../hooks.ts"
 import { getLiveClient } from "../live.ts"
 import { type MachineNames, machineLabel, useMachines } from "../machines.ts"
@@ -84,7 +76,7 @@ export const SessionRow = ({ s, now, machines }: { s: Api.SessionSummary; now: n
         {machineLabel(machines, s.machineId)}
       </span>
       <span>{s.models.map((m) => m.replace(/^claude-/, "")).join(", ")}</span>
-      <span>{formatEntries(s.entryCount)}</span>
+      <span data-testid="session-entries">{sessionEntriesLabel(s)}</span>
       <span>{formatCost(s.usage.costUsd)}</span>
       <span title={s.lastAt ?? ""}>{formatAgo(s.lastAt, now)}</span>
     </div>

@@ -3,12 +3,12 @@
  * pages as the reader scrolls up, follows the live tail while the reader is at the bottom, and
  * virtualizes rows so a 100,000-entry session costs what is on screen.
  */
-import type { Api } from "@overlord/protocol"
+import { type Api, sessionEntriesLabel } from "@overlord/protocol"
 import { useVirtualizer } from "@tanstack/react-virtual"
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react"
 import { api, END_SEQ, exportUrl, FIRST_PAGE_SIZE, PAGE_SIZE } from "../api.ts"
 import { offThreadSeqs } from "../branches.ts"
-import { formatBytes, formatCost, formatEntries, formatTime, isActive, projectLabel, untitledLabel } from "../format.ts"
+import { formatBytes, formatCost, formatTime, isActive, projectLabel, untitledLabel } from "../format.ts"
 import { expandForSeq, groupRows, indexOfSeq, isGroupOpen, type TranscriptItem, toggleGroup } from "../grouping.ts"
 import { useNow } from "../hooks.ts"
 import { getLiveClient } from "../live.ts"
@@ -376,7 +376,7 @@ export const SessionView = ({ sessionId, seq }: { sessionId: string; seq: number
                 {machineLabel(machineNames, s.machineId)}
               </span>
               <span>{s.models.join(", ")}</span>
-              <span>{formatEntries(s.entryCount)}</span>
+              <span data-testid="session-entries">{sessionEntriesLabel(s)}</span>
               {s.subagentCount > 0 && (
                 <span>
                   {s.subagentCount} {s.subagentCount === 1 ? "subagent" : "subagents"}

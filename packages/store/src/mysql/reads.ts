@@ -21,6 +21,8 @@ export const MYSQL_SESSION_SELECT = `SELECT s.id, s.session_uid, s.project_dir, 
       s.summary_title, s.first_prompt, s.first_at, s.last_at, s.entry_count, s.has_errors, s.models, s.usage_input,
       s.usage_output, s.usage_cache_write, s.usage_cache_read, s.usage_cost, m.machine_uid,
       (SELECT count(*) FROM files f WHERE f.session_id = s.id AND f.agent_id IS NOT NULL) AS subagent_count,
+      (SELECT coalesce(sum(f.line_count), 0) FROM files f WHERE f.session_id = s.id AND f.agent_id IS NOT NULL)
+        AS subagent_entries,
       EXISTS (SELECT 1 FROM files f JOIN files_gone g ON g.file_id = f.id WHERE f.session_id = s.id AND f.agent_id IS NULL)
         AS source_gone
     FROM sessions s STRAIGHT_JOIN machines m ON m.id = s.machine_id`

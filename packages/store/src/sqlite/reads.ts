@@ -24,6 +24,8 @@ function sqliteReadDialect(db: Database, lines: LineLog): ReadDialect<LineSpan> 
     },
     sessionSelect: `SELECT s.*, m.machine_uid,
       (SELECT count(*) FROM files f WHERE f.session_id = s.id AND f.agent_id IS NOT NULL) AS subagent_count,
+      (SELECT coalesce(sum(f.line_count), 0) FROM files f WHERE f.session_id = s.id AND f.agent_id IS NOT NULL)
+        AS subagent_entries,
       EXISTS (SELECT 1 FROM files f WHERE f.session_id = s.id AND f.agent_id IS NULL AND f.source_gone_at IS NOT NULL)
         AS source_gone
     FROM sessions s JOIN machines m ON m.id = s.machine_id`,
