@@ -1,7 +1,7 @@
 /**
  * A machine's name is unique among its user's live machines, by one rule on both sides: the CLI picks a
  * free name before it pairs or starts (`uniqueName` in `apps/overlord/src/login-command.ts`), and the
- * server enforces it on every name it stores (`uniqueMachineName` in `packages/store/src/account-queries.ts`).
+ * server enforces it on every name it stores (`uniqueMachineName` in `packages/store/src/machine-queries.ts`).
  * What they share is here: how long a name may be and how a clash is numbered. Where they differ is which
  * base the numbering starts from, said beside each: the CLI knows the host name it gave and first tries
  * `<host> (<OS user>)`; the server knows neither, only the names taken.

@@ -62,6 +62,17 @@ export const all = <T>(db: QueryDialect, sql: string, params: readonly SqlValue[
 /** `const changed = yield* run(db, sql, params)`. */
 export const run = (db: QueryDialect, sql: string, params: readonly SqlValue[]) => step(db.run(sql, params))
 
+/** Whether a SELECT finds a row. */
+export function* exists(db: QueryDialect, sql: string, params: readonly SqlValue[]): Query<boolean> {
+  return (yield* all(db, sql, params)).length > 0
+}
+
+/** `FOR UPDATE` where the row is read to be changed in the same transaction. */
+export const lockIf = (db: QueryDialect, lock: boolean) => (lock ? db.forUpdate : "")
+
+/** The time a statement stores: ISO 8601 in UTC, which both engines compare as text. */
+export const now = () => new Date().toISOString()
+
 /** `?, ?, …`, `n` of them. */
 export const placeholders = (n: number) => Array.from({ length: n }, () => "?").join(", ")
 

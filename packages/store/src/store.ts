@@ -131,7 +131,7 @@ export type R<A> = A | Promise<A>
 export interface SyncStore {
   /**
    * Registers the machine (or names it as its hello says, unique among the user's machines, and marks it
-   * online: `openMachineRow` in `account-queries.ts`) and returns every file cursor the store
+   * online: `openMachineRow` in `machine-queries.ts`) and returns every file cursor the store
    * holds for it, each with `identity`, `end` (when live lines reach past the offset) and `tail` (the
    * last 32 bytes before the offset, base64) so the daemon can tell a rewritten file.
    */
@@ -269,7 +269,7 @@ export interface AccountDirectory {
   revokedMachines(actor: Actor): R<RevokedMachine[]>
   /**
    * Renames one of the user's live machines (trimmed); names are unique among them. Its daemon's next
-   * hello keeps this name while it says the name it said before (`nameAtHello`, `account-queries.ts`).
+   * hello keeps this name while it says the name it said before (`nameAtHello`, `machine-queries.ts`).
    */
   renameMachine(actor: Actor, machineUid: string, name: string): R<RenameMachineOutcome>
   /** A machine token for the key's user (the key used up if single-use), or null. */

@@ -225,7 +225,7 @@ export class MysqlEngine implements Engine {
     machineUid: string,
     name: string,
   ): Promise<{ machineId: number; cursors: Sync.FileCursor[] }> {
-    // Its name unique among the user's machines, in one transaction (`openMachineRow`, account-queries.ts).
+    // Its name unique among the user's machines, in one transaction (`openMachineRow`, machine-queries.ts).
     const machineId = await this.accounts.openMachineRow(actor, machineUid, name)
     const files = (
       await this.client.query<FileRow>(`SELECT ${FILE_COLUMNS} FROM files WHERE user_id = ? AND machine_id = ?`, [

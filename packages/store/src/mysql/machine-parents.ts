@@ -1,13 +1,13 @@
 import type { Sync } from "@overlord/protocol"
-import { adoptChildMachine as adoptChildMachineQuery } from "../account-queries.ts"
 import { runAsync } from "../ingest/steps.ts"
+import { adoptChildMachine as adoptChildMachineQuery } from "../machine-queries.ts"
 import type { Actor } from "../store.ts"
 import type { MysqlClient } from "./client.ts"
 import { mysqlQueryDialect } from "./query-dialect.ts"
 
 /**
  * Child machines on MySQL (`machine_parents`): `adoptChildMachine` of the `Store`, the query of
- * `../account-queries.ts` in one transaction (its rows locked, inserts ignoring a taken key: two hellos of
+ * `../machine-queries.ts` in one transaction (its rows locked, inserts ignoring a taken key: two hellos of
  * the same child racing both find the one row, and only the parent it names accepts it).
  */
 export function adoptChildMachine(

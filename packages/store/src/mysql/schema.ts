@@ -452,7 +452,7 @@ export const MYSQL_MIGRATIONS: readonly (readonly MysqlStatement[])[] = [
   ],
   // Machine names kept by the server (a dashboard rename; a clash told apart): the name the machine's
   // daemon last said in its hello, so that a hello saying it again leaves the stored name alone
-  // (`openMachineRow`, `account-queries.ts`; SQLite migration 12). NULL for rows from before: their next
+  // (`openMachineRow`, `machine-queries.ts`; SQLite migration 12). NULL for rows from before: their next
   // hello's name is taken, as every hello's was. Nullable, no default: added in place, skipped when present.
   [
     {

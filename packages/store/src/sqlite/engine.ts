@@ -201,7 +201,7 @@ export class SqliteEngine implements Engine {
   }
 
   openMachine(actor: Actor, machineUid: string, name: string): { machineId: number; cursors: Sync.FileCursor[] } {
-    // Its name unique among the user's machines, in one transaction (`openMachineRow`, account-queries.ts).
+    // Its name unique among the user's machines, in one transaction (`openMachineRow`, machine-queries.ts).
     const machineId = this.accounts.openMachineRow(actor, machineUid, name)
     const files = this.db
       .query("SELECT * FROM files WHERE user_id = ? AND machine_id = ?")

@@ -380,7 +380,7 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   `,
   // Machine names kept by the server (a dashboard rename; a clash told apart): the name the machine's
   // daemon last said in its hello, so that the next hello saying the same name leaves the stored one
-  // alone, and only a name the laptop changed replaces it (\`openMachineRow\` in \`account-queries.ts\`).
+  // alone, and only a name the laptop changed replaces it (\`openMachineRow\` in \`machine-queries.ts\`).
   // NULL for rows from before: their next hello's name is taken (as every hello's was). MySQL migration 10.
   `
   ALTER TABLE machines ADD COLUMN reported_name TEXT;
