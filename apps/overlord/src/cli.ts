@@ -207,11 +207,20 @@ export function buildCli(): Command {
     .option("--verbose", "list every warning, notice, re-read and in-place edit, not only the latest")
     .action((opts: { json?: boolean; verbose?: boolean }) => {
       const p = paths()
-      const pid = runningPid(p)
+      const running = runningPid(p)
       const state = readJson<Daemon.DaemonState>(p.state)
+      // The state of the daemon that runs, not of the one before it (a daemon starting writes its pid
+      // file at once and its state once it is up).
+      const pid = running !== null && state?.pid === running ? running : null
+      // Written every 30 s at least (daemon.ts's heartbeat): older, the daemon cannot write it (a full
+      // disk: walkthrough-7 saw "NOT connected, 7.4 MiB not yet synced" from its first second for as
+      // long as the disk was full) or is stuck, and what it says is out of date.
+      const stateAgeMs = pid && state?.updatedAt ? Date.now() - Date.parse(state.updatedAt) : 0
       const status = {
-        running: pid !== null,
-        pid,
+        running: running !== null,
+        pid: running,
+        starting: running !== null && pid === null,
+        stale: stateAgeMs > STATE_STALE_MS,
         connected: pid !== null && (state?.connected ?? false),
         serverUrl: state?.serverUrl ?? loadCredentials(p)?.serverUrl ?? null,
         filesTracked: pid ? (state?.filesTracked ?? 0) : 0,
@@ -229,9 +238,14 @@ export function buildCli(): Command {
       }
       if (opts.json) return console.log(JSON.stringify(status, null, 2))
       if (!status.running) return console.log("overlord is not running (start it with `overlord start`)")
+      if (status.starting) return console.log(`running (pid ${status.pid}), starting: it has not said how it is yet`)
       console.log(
         `running (pid ${status.pid}), ${status.connected ? "connected to" : "NOT connected to"} ${status.serverUrl}`,
       )
+      if (status.stale)
+        console.log(
+          `out of date: the daemon has not written its state (${p.state}) since ${status.updatedAt} (${Math.round(stateAgeMs / 1000)} s ago): is the disk full? Its log says why: ${p.log}`,
+        )
       console.log(`files tracked: ${status.filesTracked}; not yet synced: ${fmtBytes(status.bytesPending)}`)
       // The server's refusal cannot know the URL it is reached at; the status can.
       if (status.lastError)
@@ -509,6 +523,9 @@ export function buildCli(): Command {
 
   return program
 }
+
+/** `overlord status`: a state older than this is out of date (the daemon writes it every 30 s at least). */
+const STATE_STALE_MS = 90_000
 
 const alreadyRunning = (pid: number | null, allowRemote?: boolean) =>
   `already running${pid ? ` (pid ${pid})` : ""}; \`overlord stop\` first${allowRemote ? ", then `overlord start --allow-remote`: remote commands are read at start" : ""}`
