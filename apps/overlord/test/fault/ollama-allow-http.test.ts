@@ -14,10 +14,10 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { ollamaInClearWarning } from "@overlord/ai"
 import type { Api } from "@overlord/protocol"
-import { OVERLORD_BIN } from "@overlord/testkit/overlord-process"
 import { waitFor } from "@overlord/testkit/wait"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { sessionFile, TOPICS } from "../../../server/test/support/ai-corpus.ts"
+import { overlordIn, writeSessions } from "../support/local-ai.ts"
 
 const REMOTE_OLLAMA = "http://ollama.invalid:11434"
 const IN_CLEAR = "is plain http:// on another host"
@@ -26,19 +26,6 @@ describe("silencing the plain-http Ollama warning on an encrypted network", () =
   let root: string
   const homes: string[] = []
   let claudeDir: string
-  const overlord = async (home: string, ...args: string[]) => {
-    const proc = Bun.spawn(["bun", OVERLORD_BIN, "--home", home, ...args], {
-      stdout: "pipe",
-      stderr: "pipe",
-      env: { ...process.env, OLLAMA_HOST: "" },
-    })
-    const [out, err, code] = await Promise.all([
-      new Response(proc.stdout).text(),
-      new Response(proc.stderr).text(),
-      proc.exited,
-    ])
-    return { code, out, err }
-  }
   const api = async <T>(home: string, path: string): Promise<T> => {
     const creds = JSON.parse(await readFile(join(home, "credentials.json"), "utf8")) as {
       serverUrl: string
@@ -57,7 +44,7 @@ describe("silencing the plain-http Ollama warning on an encrypted network", () =
       await mkdir(home, { recursive: true, mode: 0o700 })
       await writeFile(join(home, "config.json"), JSON.stringify(config))
     }
-    const started = await overlord(home, "start", "--claude-dir", claudeDir, "--port", "0", ...args)
+    const started = await overlordIn(home, "start", "--claude-dir", claudeDir, "--port", "0", ...args)
     expect(started.code, started.err).toBe(0)
     const status = await waitFor("the server's AI status", async () => {
       const s = await api<Api.AiStatus>(home, "/ai/status").catch(() => null)
@@ -73,8 +60,8 @@ describe("silencing the plain-http Ollama warning on an encrypted network", () =
     })
   const expectSilent = async (home: string, status: Api.AiStatus) => {
     expect(status.warning).toBeUndefined()
-    expect((await overlord(home, "status")).out).not.toContain(IN_CLEAR)
-    const doctor = await overlord(home, "doctor", "--claude-dir", claudeDir)
+    expect((await overlordIn(home, "status")).out).not.toContain(IN_CLEAR)
+    const doctor = await overlordIn(home, "doctor", "--claude-dir", claudeDir)
     expect(doctor.out).toContain("Ollama")
     expect(doctor.out).not.toContain("plain http")
     expect(await readFile(join(home, "logs", "overlord.log"), "utf8")).not.toContain(IN_CLEAR)
@@ -83,13 +70,11 @@ describe("silencing the plain-http Ollama warning on an encrypted network", () =
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), "overlord-ollama-allow-http-"))
     claudeDir = join(root, "claude")
-    const s = sessionFile(TOPICS[0]!, 1, Date.UTC(2026, 9, 1, 9, 0))
-    await mkdir(join(claudeDir, "projects", s.fileKey, ".."), { recursive: true })
-    await writeFile(join(claudeDir, "projects", s.fileKey), s.text)
+    await writeSessions(claudeDir, [sessionFile(TOPICS[0]!, 1, Date.UTC(2026, 9, 1, 9, 0))])
   }, 60_000)
 
   afterAll(async () => {
-    for (const home of homes) await overlord(home, "stop")
+    for (const home of homes) await overlordIn(home, "stop")
     await rm(root, { recursive: true, force: true })
   })
 
@@ -105,14 +90,14 @@ describe("silencing the plain-http Ollama warning on an encrypted network", () =
     const { home, status } = await start("config-file", [], { ollama: { url: REMOTE_OLLAMA, allowHttp: true } })
     await expectSilent(home, status)
     // Doctor asked about that Ollama by name reads the same config file.
-    const named = await overlord(home, "doctor", "--claude-dir", claudeDir, "--ollama-url", REMOTE_OLLAMA)
+    const named = await overlordIn(home, "doctor", "--claude-dir", claudeDir, "--ollama-url", REMOTE_OLLAMA)
     expect(named.out).not.toContain("plain http")
   }, 120_000)
 
   it("--ollama-allow-http: nothing said anywhere", async () => {
     const { home, status } = await start("flag", ["--ollama-url", REMOTE_OLLAMA, "--ollama-allow-http"])
     await expectSilent(home, status)
-    const named = await overlord(
+    const named = await overlordIn(
       home,
       "doctor",
       "--claude-dir",
@@ -128,7 +113,7 @@ describe("silencing the plain-http Ollama warning on an encrypted network", () =
     const { home, status } = await start("warned", ["--ollama-url", REMOTE_OLLAMA])
     expect(status.warning).toContain(IN_CLEAR)
     expect(status.warning).toContain("--ollama-allow-http")
-    expect((await overlord(home, "status")).out).toContain(IN_CLEAR)
+    expect((await overlordIn(home, "status")).out).toContain(IN_CLEAR)
     // Nothing is wrong with the machine: the dashboard's overview shows no error for it.
     const machine = await machineAfterScan(home)
     expect(machine.lastError ?? "").not.toContain(IN_CLEAR)
