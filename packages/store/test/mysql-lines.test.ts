@@ -31,6 +31,12 @@ const SID = "11111111-2222-3333-4444-555555555555"
 const KEY = `-home-dev-proj/${SID}.jsonl`
 const MiB = 1024 * 1024
 const enc = new TextEncoder()
+/** `count` user lines of the session `SID`, the i-th saying `content(i)`, each with its newline. */
+const userLines = (count: number, content: (i: number) => string): string[] =>
+  Array.from(
+    { length: count },
+    (_, i) => `{"type":"user","uuid":"u${i}","sessionId":"${SID}","message":{"content":"${content(i)}"}}\n`,
+  )
 
 const cleanups: (() => Promise<void>)[] = []
 afterEach(async () => {
@@ -303,10 +309,7 @@ for (const [name, connect] of Object.entries(connectors)) {
     it("keeps a line cut across two appends of one group in rows of its own, between blocks", async () => {
       const opened = await connect()
       const actor = await machine(opened.engine)
-      const lines = Array.from(
-        { length: 40 },
-        (_, i) => `{"type":"user","uuid":"u${i}","sessionId":"${SID}","message":{"content":"line ${i}"}}\n`,
-      )
+      const lines = userLines(40, (i) => `line ${i}`)
       const file = enc.encode(lines.join(""))
       // The group's two appends meet in the middle of line 20.
       const cut = enc.encode(lines.slice(0, 20).join("")).length + 10
@@ -331,10 +334,7 @@ for (const [name, connect] of Object.entries(connectors)) {
     it("reads lines stored before line blocks, after the migration that adds them, and blocks new ones", async () => {
       const opened = await connect()
       const actor = await machine(opened.engine)
-      const lines = Array.from(
-        { length: 30 },
-        (_, i) => `{"type":"user","uuid":"u${i}","sessionId":"${SID}","message":{"content":"hello ${i}"}}\n`,
-      )
+      const lines = userLines(30, (i) => `hello ${i}`)
       const file = enc.encode(lines.join(""))
       // One line a group: each in rows of its own, as every line was before blocks.
       let at = 0
@@ -450,11 +450,7 @@ describe("reading lines in blocks through the PlanetScale driver", () => {
     )
     const actor = await machine(engine)
     // 40 lines of ~120 KiB that barely compress: blocks of two lines (~240 KiB each).
-    const lines = Array.from(
-      { length: 40 },
-      (_, i) =>
-        `{"type":"user","uuid":"u${i}","sessionId":"${SID}","message":{"content":"${randomBytes(90 * 1024).toString("base64")}"}}\n`,
-    )
+    const lines = userLines(40, () => randomBytes(90 * 1024).toString("base64"))
     const file = enc.encode(lines.join(""))
     for (let at = 0, seq = 0; at < file.length; seq++) {
       const end = Math.min(file.length, at + MiB)
