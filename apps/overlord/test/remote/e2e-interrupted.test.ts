@@ -27,9 +27,14 @@ describe("a daemon killed mid-command", () => {
     const first = rig.startDaemon()
     const { api, machine } = await remoteDaemonReady<Api.Machine>(first, home, [rig.claude.projectDir])
     const commandId = await rig.startCommand(api, machine.machineId)
+    // Killed once the CLI has started (its `init` event is in): the scripted answer streams for 30 s,
+    // and the CLI emits no further event until its one text block is complete. Waiting for more
+    // events, as this test once did, waited those 30 s and then raced the kill against the command's
+    // own end (`completed` instead of `interrupted`, the more likely the busier the machine).
     await waitFor("the command to run", async () => {
       const detail = (await api<Api.CommandDetail>(`/commands/${commandId}`)).body
-      return detail.command.status === "running" && detail.events.length > 2 ? true : null
+      const started = detail.events.some((e) => e.event.kind === "cli" && e.event.message.type === "system")
+      return detail.command.status === "running" && started ? true : null
     })
     first.child.kill("SIGKILL")
     await new Promise((resolve) => first.child.once("exit", resolve))
