@@ -223,6 +223,8 @@ export function buildCli(): Command {
         stale: stateAgeMs > STATE_STALE_MS,
         connected: pid !== null && (state?.connected ?? false),
         serverUrl: state?.serverUrl ?? loadCredentials(p)?.serverUrl ?? null,
+        // The running daemon's (a dashboard rename reaches it at once), else what its next start says.
+        machineName: (pid ? state?.machineName : undefined) ?? readJson<{ name?: string }>(p.machine)?.name ?? null,
         filesTracked: pid ? (state?.filesTracked ?? 0) : 0,
         // Kept when stopped: what was left to sync when the daemon last wrote its state.
         bytesPending: state?.bytesPending ?? 0,
@@ -242,6 +244,7 @@ export function buildCli(): Command {
       console.log(
         `running (pid ${status.pid}), ${status.connected ? "connected to" : "NOT connected to"} ${status.serverUrl}`,
       )
+      if (status.machineName) console.log(`this machine: ${status.machineName}`)
       if (status.stale)
         console.log(
           `out of date: the daemon has not written its state (${p.state}) since ${status.updatedAt} (${Math.round(stateAgeMs / 1000)} s ago): is the disk full? Its log says why: ${p.log}`,
@@ -581,6 +584,14 @@ async function startDetached(p: HomePaths, allowRemote?: boolean): Promise<void>
   throw new CliError(`the daemon did not start${reason ? `: ${reason}` : ""}; see ${out} and ${p.log}`)
 }
 
+const statSafe = (path: string) => {
+  try {
+    return statSync(path)
+  } catch {
+    return null
+  }
+}
+
 function doctor(claudeDir: string, p: HomePaths): number {
   let problems = 0
   const ok = (m: string) => console.log(`ok    ${m}`)
@@ -603,12 +614,21 @@ function doctor(claudeDir: string, p: HomePaths): number {
   else {
     try {
       accessSync(projects, constants.R_OK | constants.X_OK)
-      const dirs = readdirSync(projects, { withFileTypes: true }).filter((d) => d.isDirectory())
+      const top = readdirSync(projects, { withFileTypes: true })
+      const dirs = top.filter((d) => d.isDirectory())
+      // What the daemon does not follow (session-watcher.ts): linked project folders and session files.
+      const links = top
+        .filter((d) => d.isSymbolicLink() && (statSafe(join(projects, d.name))?.isDirectory() ?? false))
+        .map((d) => d.name)
       let files = 0
       let unreadable = 0
       for (const d of dirs) {
         try {
-          files += readdirSync(join(projects, d.name)).filter((f) => f.endsWith(".jsonl")).length
+          for (const f of readdirSync(join(projects, d.name), { withFileTypes: true })) {
+            if (!f.name.endsWith(".jsonl")) continue
+            if (f.isFile()) files += 1
+            else if (f.isSymbolicLink()) links.push(`${d.name}/${f.name}`)
+          }
         } catch {
           unreadable += 1
           bad(`cannot read ${join(projects, d.name)}`)
@@ -617,6 +637,10 @@ function doctor(claudeDir: string, p: HomePaths): number {
       ok(
         `${projects}: ${dirs.length} projects, ${files} session files${unreadable ? `, ${unreadable} unreadable` : ""}`,
       )
+      if (links.length > 0)
+        console.log(
+          `warn  not synced, as symlinks under ${projects} are not followed: ${links.slice(0, 5).join(", ")}${links.length > 5 ? ` and ${links.length - 5} more` : ""}; to sync them, move the folders or files there (a link from their old place is fine)`,
+        )
     } catch {
       bad(`cannot read ${projects}: permission denied`)
     }

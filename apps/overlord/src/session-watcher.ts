@@ -1,7 +1,8 @@
 /**
  * Finding session files: one scan at start (for the backfill, newest first), then one recursive
  * watch on the projects folder for everything after, folders created later included. Symlinks are
- * not followed, so a symlink loop cannot trap the scan; unreadable folders are reported and skipped.
+ * not followed, so a symlink loop cannot trap the scan (a linked project folder or session file is
+ * warned about once); unreadable folders are reported and skipped.
  *
  * Why not chokidar (the stack's first choice, see ARCHITECTURE.md): it keeps a watcher and its state
  * per file, 53 MB of RSS for 5,000 session files, half the daemon's memory budget, and passes on at
@@ -15,7 +16,7 @@
  * last line Claude Code writes as it exits), and nothing else would have brought that line.
  */
 import { type FSWatcher, mkdirSync, realpathSync, type Stats, watch } from "node:fs"
-import { lstat, readdir, stat } from "node:fs/promises"
+import { lstat, readdir, realpath, stat } from "node:fs/promises"
 import { constants } from "node:os"
 import { join, relative, sep } from "node:path"
 import { isSessionFileKey } from "@overlord/transcript"
@@ -209,6 +210,33 @@ export async function watchSessions(options: WatchOptions): Promise<SessionWatch
     await rescan(dir).catch(() => undefined)
   }
 
+  /** Symlinks warned about, one warning each per run (every rescan meets them again). */
+  const linksSaid = new Set<string>()
+  /**
+   * A symlink where a project folder or a session file would be: not followed (a loop could trap the
+   * scan, and the watch sees no append made through a link), and said once, so its sessions are not
+   * missing without a word: a linked project folder used to be an info line in the log at every
+   * rescan, a linked session file nothing at all (walkthrough-7).
+   */
+  const symlinkFound = async (path: string): Promise<void> => {
+    const key = toKey(root, path)
+    if (linksSaid.has(key)) return
+    const target = await stat(path).catch(() => null)
+    const what = target?.isDirectory()
+      ? key.includes("/")
+        ? null
+        : "project folder"
+      : target?.isFile() && isSessionFileKey(key)
+        ? "session file"
+        : null
+    if (what === null || closed) return
+    linksSaid.add(key)
+    const to = await realpath(path).catch(() => "?")
+    warn(
+      `not syncing ${key}: it is a symlink (to ${to}), and symlinks under ${root} are not followed; to sync that ${what}, move it here (a link from its old place to here is fine)`,
+    )
+  }
+
   /** An event on a folder waiting for its retry (its mode changed, say): try it now. */
   const retryNow = (dir: string): void => {
     const u = unreadable.get(dir)
@@ -238,12 +266,7 @@ export async function watchSessions(options: WatchOptions): Promise<SessionWatch
     for (const entry of entries) {
       const path = join(dir, entry.name)
       if (entry.isSymbolicLink()) {
-        below.push(
-          stat(path).then(
-            (target) => void (target.isDirectory() && log.info(`not following symlinked folder ${path}`)),
-            () => undefined,
-          ),
-        )
+        below.push(symlinkFound(path))
         continue
       }
       if (entry.isDirectory()) below.push(scan(path, into))
@@ -280,6 +303,7 @@ export async function watchSessions(options: WatchOptions): Promise<SessionWatch
         active.touch(key, path)
         return void engine.changed(key, path)
       }
+      if (s?.isSymbolicLink()) return void symlinkFound(path)
       if (!s) {
         active.forget(key)
         engine.removed(key)
@@ -291,6 +315,7 @@ export async function watchSessions(options: WatchOptions): Promise<SessionWatch
     // A new folder: its files may have been written before the watch on it existed.
     const s = await lstat(path).catch(() => null)
     if (s?.isDirectory()) void rescan(path).catch(() => undefined)
+    else if (s?.isSymbolicLink()) void symlinkFound(path)
   }
 
   // One event at a time, in order: a delete seen after the re-create that followed it would
