@@ -60,7 +60,7 @@ export const ConfirmButton = ({
             },
             (e: unknown) => {
               setBusy(false)
-              setError(e instanceof Error ? e.message : String(e))
+              setError(errorText(e))
             },
           )
         }}
