@@ -7,7 +7,7 @@ import { join } from "node:path"
 import { Commands, Sync } from "@overlord/protocol"
 import { Effect, Layer, Schedule } from "effect"
 import * as Embedded from "./embedded-server.ts"
-import { type HomePaths, loadMachine, writeJson, writeJsonAsync } from "./home.ts"
+import { type HomePaths, loadMachine, saveMachineName, writeJson, writeJsonAsync } from "./home.ts"
 import { fileLogger, type Logger } from "./logger.ts"
 import { CommandRunner } from "./remote/command-runner.ts"
 import { DaytonaSandboxError } from "./remote/daytona-errors.ts"
@@ -47,6 +47,8 @@ export interface DaemonState {
   readonly updatedAt: string
   readonly connected: boolean
   readonly serverUrl: string
+  /** This machine's name, as the server last gave it (a dashboard rename) or `machine.json` said at start; absent before. */
+  readonly machineName?: string
   readonly dashboardUrl: string | null
   readonly claudeDir: string
   readonly filesTracked: number
@@ -109,7 +111,8 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger, serverWarn
       // the machine's last error: they are the embedded server's, about its settings (the Ollama one is
       // the AI status's `warning`, on the search page), and showed as an error of a machine that had none.
       for (const m of serverWarnings) warnings.push(`${new Date().toISOString()} ${m}`)
-      const machine = loadMachine(config.paths)
+      // Renamed by the server while this daemon runs (`onMachineName` below): new sandboxes are named after it.
+      let machine = loadMachine(config.paths)
       // Remote commands: the runner reports through the engine's socket (buffered while it is down).
       const knownProjects = new KnownProjects(config.paths.home, log)
       // A remote/config.json that does not validate is a warning of `overlord status` (and the machine's
@@ -210,6 +213,20 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger, serverWarn
             serverUrl: target.serverUrl,
             machineId: machine.machineId,
             machineName: machine.name,
+            // Renamed in the dashboard: kept in machine.json (the next start and login say it), shown by
+            // `overlord status` at once, and the laptop's part of new sandboxes' machine names. It used to
+            // be learnt only at the next `overlord start` or `login`.
+            onMachineName: (name) => {
+              log.info(`this machine is named ${name} on the server (it was ${machine.name}): it keeps that name`)
+              machine = { ...machine, name }
+              try {
+                saveMachineName(config.paths, name)
+              } catch (e) {
+                warn(
+                  `saving this machine's name in ${config.paths.machine}: ${e instanceof Error ? e.message : String(e)}`,
+                )
+              }
+            },
             token: target.machineToken,
             ...(target.credentials ? { credentials: target.credentials } : {}),
             log,
@@ -240,7 +257,13 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger, serverWarn
       const writeState = Effect.promise(async () => {
         const s = engine.status()
         const sandboxStatus = sandboxSync?.status() ?? []
-        const fingerprint = JSON.stringify([s, sandboxStatus, warnings.length, warnings[warnings.length - 1]])
+        const fingerprint = JSON.stringify([
+          s,
+          sandboxStatus,
+          warnings.length,
+          warnings[warnings.length - 1],
+          machine.name,
+        ])
         if (fingerprint === lastFingerprint && Date.now() - lastWrite < HEARTBEAT_MS) return
         lastFingerprint = fingerprint
         lastWrite = Date.now()
@@ -250,6 +273,7 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger, serverWarn
           updatedAt: new Date().toISOString(),
           connected: s.connected,
           serverUrl: s.serverUrl,
+          machineName: machine.name,
           dashboardUrl: target.loginUrl,
           claudeDir: config.claudeDir,
           filesTracked: s.filesTracked,

@@ -44,10 +44,19 @@ export interface ConnectionOptions {
   readonly log: Logger
   /** What this daemon accepts of remote commands, told in `hello` and `status`. */
   readonly remote?: () => Sync.RemoteCapabilities
+  /**
+   * The server named this machine otherwise (a dashboard rename, told at welcome or at once while
+   * connected): the owner keeps it (`machine.json`). Given, the hello asks for it (`machineNames`); a
+   * sandbox's sync gives none, its machine being named by the laptop.
+   */
+  readonly onMachineName?: (name: string) => void
 }
 
 /** What the server says that its owner acts on (a refusal or an error only fails the connection). */
-export type ServerEvent = Exclude<Sync.ServerMessage, Sync.Welcome | Sync.Refused | Sync.ProtocolError>
+export type ServerEvent = Exclude<
+  Sync.ServerMessage,
+  Sync.Welcome | Sync.Refused | Sync.ProtocolError | Sync.MachineName
+>
 
 export interface ConnectionEvents {
   /** A server this daemon can sync with welcomed it: `ready` is true and kept command messages are sent. */
@@ -209,6 +218,7 @@ export class SyncConnection {
         token: this.target.token,
         ...(this.options.remote ? { remote: this.options.remote() } : {}),
         ...(this.options.parent ? { parent: this.options.parent } : {}),
+        ...(this.options.onMachineName ? { machineNames: true } : {}),
       }
       socket.send(JSON.stringify(hello))
     })
@@ -238,6 +248,16 @@ export class SyncConnection {
       this.reconnectTimer = null
       this.connect()
     }, delay)
+  }
+
+  /**
+   * The server's name for this machine: the next hello says it (so it is not taken for a rename made on
+   * this laptop: the server keeps it either way), and the owner keeps it.
+   */
+  private named(name: string): void {
+    if (name === this.machineName || !this.options.onMachineName) return
+    this.target = { ...this.target, machineName: name }
+    this.options.onMachineName(name)
   }
 
   private async onServerMessage(text: string): Promise<void> {
@@ -278,9 +298,13 @@ export class SyncConnection {
         }
         this.attempt = 0
         this.welcomed = true
+        if (msg.machineName !== undefined) this.named(msg.machineName)
         this.flushCommandMessages()
         return this.events.welcome(msg)
       }
+      case "machine-name":
+        this.named(msg.name)
+        return
       case "refused":
         // Its "run `overlord login <this server's URL>`" names the server here: in the log and the status
         // alike, and right after a new login moved this connection elsewhere.

@@ -84,6 +84,7 @@ export function makeApp(options: AppOptions) {
     closeMachine: (u, m) => presence.revoke(SyncPresence.key(u, m)),
     shareWithdrawn: (owner, sessionId, grantee) => hub.shareWithdrawn(owner, sessionId, grantee),
     machinesChanged: (userId) => hub.machinesChanged(userId),
+    machineRenamed: (userId, machineUid, name) => presence.renamed(SyncPresence.key(userId, machineUid), name),
   })
   const webDir = options.webDir ?? DEFAULT_WEB_DIR
 

@@ -82,6 +82,8 @@ export interface AccountRoutesOptions {
   readonly shareWithdrawn?: (ownerId: number, sessionId: string, granteeId: number) => void
   /** Tells the user's dashboards their machines changed (a rename; `LiveHub.machinesChanged`). */
   readonly machinesChanged?: (userId: number) => void
+  /** Tells the renamed machine's connected daemon its new name (`SyncPresence.renamed`). */
+  readonly machineRenamed?: (userId: number, machineUid: string, name: string) => void
 }
 
 export type AccountRoutes = (
@@ -432,6 +434,7 @@ export function makeAccountRoutes(options: AccountRoutesOptions): AccountRoutes 
         if (out._tag === "NameTaken")
           return apiError(409, "machine_name_taken", `another of your machines is named ${out.name}`)
         options.machinesChanged?.(userId)
+        options.machineRenamed?.(userId, machineUid, out.name)
         return json({ machineId: out.machineId, name: out.name } satisfies Api.RenamedMachine)
       }
       // `overlord open` on a paired laptop: a one-time sign-in link for the machine's user, so a user

@@ -112,6 +112,26 @@ export class SyncPresence {
   revoke(key: string): void {
     for (const close of [...(this.revokers.get(key) ?? [])]) close()
   }
+  /** What tells each open connection of a machine that asked (`hello.machineNames`) its new name. */
+  private readonly namers = new Map<string, Set<(name: string) => void>>()
+  /** Registers `tell` for the machine's renames; returns its removal. */
+  onRename(key: string, tell: (name: string) => void): () => void {
+    const set = this.namers.get(key) ?? new Set()
+    set.add(tell)
+    this.namers.set(key, set)
+    return () => {
+      set.delete(tell)
+      if (set.size === 0 && this.namers.get(key) === set) this.namers.delete(key)
+    }
+  }
+  /**
+   * The machine was renamed (`POST /machines/:id/rename`): its daemon keeps the name at once. Only the
+   * connections to this server process: a daemon connected to another server learns it at its next
+   * welcome.
+   */
+  renamed(key: string, name: string): void {
+    for (const tell of [...(this.namers.get(key) ?? [])]) tell(name)
+  }
 }
 
 export function openSyncConnection(
@@ -254,6 +274,18 @@ export function openSyncConnection(
       const stopWatches = [presence.onRevoke(presenceKey, revoked)]
       // Revoking the parent revokes its children: their sockets close with its own.
       if (msg.parent) stopWatches.push(presence.onRevoke(SyncPresence.key(grant.userId, msg.parent.machineId), revoked))
+      // A rename from now on is told to the daemon: after the welcome, whose name is read after this, so
+      // a rename that lands in between is sent after it, never overwritten by an older name in it.
+      const namesTold = msg.machineNames === true && !msg.parent
+      let welcomed = false
+      let nameToTell: string | null = null
+      if (namesTold)
+        stopWatches.push(
+          presence.onRename(presenceKey, (name) => {
+            if (welcomed) send({ type: "machine-name", name })
+            else nameToTell = name
+          }),
+        )
       stopRevokeWatch = () => {
         for (const stop of stopWatches) stop()
       }
@@ -263,6 +295,10 @@ export function openSyncConnection(
       const opened = await run(store.openMachine({ userId: grant.userId }, msg.machineId, msg.machineName))
       actor = { userId: grant.userId, machineId: opened.machineId }
       child = msg.parent !== undefined
+      // The stored name, which a hello repeating the daemon's last name leaves alone (a dashboard rename).
+      const machineName = namesTold
+        ? (await run(store.listMachines({ userId: grant.userId }))).find((m) => m.machineId === msg.machineId)?.name
+        : undefined
       clearTimeout(helloTimer)
       send({
         type: "welcome",
@@ -273,7 +309,10 @@ export function openSyncConnection(
         limits: { maxFrameBytes: MAX_FRAME_BYTES },
         factsVersion: FACTS_VERSION,
         goneNotices: true,
+        ...(machineName !== undefined ? { machineName } : {}),
       })
+      welcomed = true
+      if (nameToTell !== null) send({ type: "machine-name", name: nameToTell })
       // Remote commands: what this daemon accepts, then what waits for it (after the welcome). A child
       // machine takes none: its parent's daemon runs them.
       if (msg.remote && !msg.parent) await run(store.setMachineRemote(actor, msg.remote))

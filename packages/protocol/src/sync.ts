@@ -28,7 +28,9 @@ export const PROTOCOL_VERSION = 1
  * without harm needs no bump (`remote.bypassPermissions`: a server before it shows every option, and
  * the daemon still refuses what it does not allow; `remote.sandboxesOff`: a server before it, and a
  * server hearing from a daemon before it, take the reason from the daemon's last warning, as before);
- * bumping would have cut off 1.0 daemons.
+ * bumping would have cut off 1.0 daemons. Nor does a message that is sent only to a side that asked for
+ * it (`machine-name`, after a hello with `machineNames`): an older server ignores the field and never
+ * sends it, an older daemon never asks, so neither sees what it does not know.
  *
  * 1.0: everything before `protocolMinor` was sent (those servers accept only protocol 1 exactly).
  * 1.1: `protocolMinor` in hello and welcome; messages of unknown types ignored with a warning.
@@ -161,6 +163,11 @@ export const Hello = Schema.Struct({
   remote: Schema.optionalKey(RemoteCapabilities),
   /** Present when this connection syncs a child machine (a sandbox) with its parent's token. */
   parent: Schema.optionalKey(MachineParent),
+  /**
+   * The daemon keeps the name the server gives its machine (a dashboard rename): `welcome.machineName`
+   * and `machine-name` are sent to it. Absent (daemons before it, a sandbox's sync): neither is sent.
+   */
+  machineNames: Schema.optionalKey(Schema.Boolean),
 })
 export type Hello = typeof Hello.Type
 
@@ -289,8 +296,23 @@ export const Welcome = Schema.Struct({
   factsVersion: Schema.optionalKey(Count),
   /** The server takes `gone` notices; absent (older servers): send none. */
   goneNotices: Schema.optionalKey(Schema.Boolean),
+  /**
+   * The server's name for this machine, to a daemon whose hello said `machineNames` (it may differ from
+   * the hello's: renamed in the dashboard while the daemon was away, or told apart from another machine).
+   */
+  machineName: Schema.optionalKey(Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(256))),
 })
 export type Welcome = typeof Welcome.Type
+
+/**
+ * The machine was renamed on the server (Account → Machines → Rename) while this daemon is connected;
+ * sent only to a daemon whose hello said `machineNames`, which keeps the name (`machine.json`).
+ */
+export const MachineName = Schema.Struct({
+  type: Schema.Literal("machine-name"),
+  name: Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(256)),
+})
+export type MachineName = typeof MachineName.Type
 
 /** Sent before closing: an incompatible daemon, a bad token, a revoked machine. */
 export const Refused = Schema.Struct({
@@ -338,6 +360,7 @@ export const ServerMessage = Schema.Union([
   Ack,
   Rejected,
   ProtocolError,
+  MachineName,
   ...CommandServerMessage.members,
 ])
 export type ServerMessage = typeof ServerMessage.Type
