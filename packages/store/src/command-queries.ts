@@ -161,8 +161,12 @@ const SELECT = `SELECT ${COMMAND_COLUMNS} FROM commands c JOIN machines m ON m.i
 /** Events per `listCommandEvents` page at most. */
 const MAX_EVENT_PAGE = 10_000
 
-/** The capabilities stored for a machine; null when its daemon has not said (`enabled` is NULL). */
-export const remoteOfRow = (row: {
+/** `machine_remote`'s columns as the machine queries read them (`r`: its alias, LEFT JOINed to `machines`). */
+export const REMOTE_COLUMNS =
+  "r.enabled, r.max_concurrent, r.max_prompt_bytes, r.sandbox, r.bypass_permissions, r.sandboxes_off"
+
+/** A row's `REMOTE_COLUMNS`: all NULL until the machine's daemon has said what it accepts. */
+export interface RemoteRow {
   readonly enabled: number | string | null
   readonly max_concurrent: number | string | null
   readonly max_prompt_bytes: number | string | null
@@ -171,7 +175,10 @@ export const remoteOfRow = (row: {
   readonly bypass_permissions: number | string | null
   /** NULL when its sandboxes are on, or it did not say why they are off. */
   readonly sandboxes_off: string | null
-}): Sync.RemoteCapabilities | null => {
+}
+
+/** The capabilities stored for a machine; null when its daemon has not said (`enabled` is NULL). */
+export const remoteOfRow = (row: RemoteRow): Sync.RemoteCapabilities | null => {
   if (row.enabled === null) return null
   // MySQL may return numbers as strings.
   return {
@@ -205,25 +212,17 @@ function* setMachineRemote(db: QueryDialect, actor: MachineActor, remote: Sync.R
   )
 }
 
-interface MachineRemoteRow {
+interface MachineRemoteRow extends RemoteRow {
   readonly id: number
   readonly machine_uid: string
   readonly online: number
-  /** Null (with the other `machine_remote` columns) until its daemon has said. */
-  readonly enabled: number | null
-  readonly max_concurrent: number | null
-  readonly max_prompt_bytes: number | null
-  readonly sandbox: number | null
-  readonly bypass_permissions: number | null
-  readonly sandboxes_off: string | null
   readonly last_error: string | null
 }
 
 function* getMachineRemote(db: QueryDialect, actor: Actor, machineUid: string): Query<MachineRemote | null> {
   const [row] = yield* all<MachineRemoteRow>(
     db,
-    `SELECT m.id, m.machine_uid, m.online, m.last_error, r.enabled, r.max_concurrent, r.max_prompt_bytes, r.sandbox,
-     r.bypass_permissions, r.sandboxes_off
+    `SELECT m.id, m.machine_uid, m.online, m.last_error, ${REMOTE_COLUMNS}
      FROM machines m LEFT JOIN machine_remote r ON r.machine_id = m.id
      WHERE m.user_id = ? AND m.machine_uid = ? AND m.revoked_at IS NULL`,
     [actor.userId, machineUid],

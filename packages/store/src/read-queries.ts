@@ -9,7 +9,7 @@
  */
 import type { Api } from "@overlord/protocol"
 import { decodeLine } from "@overlord/transcript"
-import { remoteOfRow } from "./command-queries.ts"
+import { REMOTE_COLUMNS, type RemoteRow, remoteOfRow } from "./command-queries.ts"
 import { type Step, step } from "./ingest/steps.ts"
 import type { Mode, QueryDialect, Runner, SqlValue } from "./query-dialect.ts"
 import { all } from "./query-dialect.ts"
@@ -77,25 +77,20 @@ export interface ReadDialect<L> {
   readLines(rows: readonly L[]): Step<Uint8Array[]>
 }
 
-export function toMachine(m: {
-  readonly machine_uid: string
-  readonly name: string
-  readonly online: number
-  readonly last_seen_at: string | null
-  readonly files_tracked: number
-  readonly bytes_pending: number
-  readonly last_error: string | null
-  readonly accepts_commands: number
-  /** `machine_remote`'s columns, NULL until its daemon has said (`remoteOfRow`). */
-  readonly enabled: number | null
-  readonly max_concurrent: number | null
-  readonly max_prompt_bytes: number | null
-  readonly sandbox: number | null
-  readonly bypass_permissions: number | null
-  readonly sandboxes_off: string | null
-  readonly parent_uid: string | null
-  readonly parent_kind: string | null
-}): Api.Machine {
+export function toMachine(
+  m: RemoteRow & {
+    readonly machine_uid: string
+    readonly name: string
+    readonly online: number
+    readonly last_seen_at: string | null
+    readonly files_tracked: number
+    readonly bytes_pending: number
+    readonly last_error: string | null
+    readonly accepts_commands: number
+    readonly parent_uid: string | null
+    readonly parent_kind: string | null
+  },
+): Api.Machine {
   const remote = remoteOfRow(m)
   return {
     machineId: m.machine_uid,
@@ -157,8 +152,7 @@ function* listMachines(db: QueryDialect, actor: Actor) {
   const rows = yield* all<Parameters<typeof toMachine>[0]>(
     db,
     `SELECT m.machine_uid, m.name, m.online, m.last_seen_at, m.files_tracked, m.bytes_pending, m.last_error,
-       coalesce(r.enabled, 0) AS accepts_commands, r.enabled, r.max_concurrent, r.max_prompt_bytes, r.sandbox,
-       r.bypass_permissions, r.sandboxes_off, parent.machine_uid AS parent_uid, p.kind AS parent_kind
+       coalesce(r.enabled, 0) AS accepts_commands, ${REMOTE_COLUMNS}, parent.machine_uid AS parent_uid, p.kind AS parent_kind
      FROM machines m LEFT JOIN machine_remote r ON r.machine_id = m.id
      LEFT JOIN machine_parents p ON p.machine_id = m.id
      LEFT JOIN machines parent ON parent.id = p.parent_machine_id
