@@ -19,6 +19,7 @@ import type { HomePaths } from "./home.ts"
 // `sessions` and `export` ask (this read only the embedded one's, so a paired laptop's `search` said
 // "not started" while its daemon ran).
 import { loadCredentials, NO_SERVER_MESSAGE, refusedMessage, unreachableMessage } from "./server-credentials.ts"
+import { oneLineTitle } from "./terminal-text.ts"
 
 class AiCliError extends Error {}
 
@@ -108,8 +109,8 @@ export function addAiCommands(program: Command, paths: () => HomePaths): void {
           if (result.hits.length === 0) console.log("no matches")
           for (const h of result.hits) {
             const by = h.matched.map((m) => (m === "meaning" ? "meaning" : "text")).join("+")
-            console.log(`${h.sessionId}  ${h.title ?? "(untitled)"}  [matched by ${by}]`)
-            console.log(`    #${h.seq}  ${h.snippet.replace(/\s+/g, " ").slice(0, 160)}`)
+            console.log(`${h.sessionId}  ${h.title ? oneLineTitle(h.title) : "(untitled)"}  [matched by ${by}]`)
+            console.log(`    #${h.seq}  ${oneLineTitle(h.snippet, 160)}`)
           }
           if (result.indexLag > 0) console.log(`(${result.indexLag} entries not indexed yet)`)
         },

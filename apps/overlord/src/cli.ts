@@ -57,6 +57,7 @@ import { isCompiled } from "./service/self-command.ts"
 import { addServiceCommands } from "./service/service-command.ts"
 import { DaemonStartError } from "./start-error.ts"
 import { DAEMON_VERSION } from "./sync-engine.ts"
+import { oneLineTitle, terminalSafe } from "./terminal-text.ts"
 
 /** How many of each kind of problem `overlord status` names without `--verbose`. */
 const STATUS_LATEST = 5
@@ -80,18 +81,6 @@ async function api<T>(paths: HomePaths, path: string): Promise<T> {
     throw new CliError(body?.error.message ?? `${res.status} ${res.statusText}`)
   }
   return (await res.json()) as T
-}
-
-/** A session's title is its first prompt, as typed or pasted: a pasted terminal screen ran to 40 lines and
- * broke `overlord sessions` into rows of its own. One line, cut at 80 characters. */
-export const oneLineTitle = (title: string, max = 80): string => {
-  const chars = [...title.replace(/\s+/g, " ").trim()] // code points: an emoji is never cut in half
-  return chars.length > max
-    ? `${chars
-        .slice(0, max - 1)
-        .join("")
-        .trimEnd()}…`
-    : chars.join("")
 }
 
 const fmtBytes = (n: number) =>
@@ -383,7 +372,7 @@ export function buildCli(): Command {
         console.log(
           [
             s.sessionId,
-            s.cwd ?? s.projectDir,
+            terminalSafe(s.cwd ?? s.projectDir),
             oneLineTitle(generatedLabel(s) ?? s.title ?? ""),
             `${s.firstAt ?? "-"} .. ${s.lastAt ?? "-"}`,
             sessionEntriesLabel(s),
