@@ -2,6 +2,9 @@
 
 export const formatInt = (n: number): string => n.toLocaleString("en-US")
 
+/** What a failure says, for the line under a form or in place of a page. */
+export const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e))
+
 /** "1 tool use", "3 tool uses": the count and the word that goes with it. */
 export const plural = (n: number, one: string, many: string): string => `${formatInt(n)} ${n === 1 ? one : many}`
 

@@ -1,5 +1,6 @@
 /** Small React hooks shared by pages: async loading, a ticking clock, and live-feed state. */
 import { type DependencyList, useEffect, useState } from "react"
+import { errorText } from "./format.ts"
 import { getLiveClient, type HealthState, type LiveStatus } from "./live.ts"
 
 export type Async<T> =
@@ -14,8 +15,7 @@ export const useAsync = <T>(load: (signal: AbortSignal) => Promise<T>, deps: Dep
     setResult({ state: "loading" })
     load(ctrl.signal).then(
       (value) => !ctrl.signal.aborted && setResult({ state: "ok", value }),
-      (e: unknown) =>
-        !ctrl.signal.aborted && setResult({ state: "error", error: e instanceof Error ? e.message : String(e) }),
+      (e: unknown) => !ctrl.signal.aborted && setResult({ state: "error", error: errorText(e) }),
     )
     return () => ctrl.abort()
     // biome-ignore lint/correctness/useExhaustiveDependencies: callers pass the deps of `load`

@@ -6,10 +6,10 @@
 import type { Api } from "@overlord/protocol"
 import { useState } from "react"
 import { type AccountMachine, accountsApi } from "../accounts-api.ts"
-import { formatAgo, formatTime } from "../format.ts"
+import { errorText, formatAgo, formatTime } from "../format.ts"
 import { useHealth, useNow } from "../hooks.ts"
 import { sessionHref } from "../router.ts"
-import { ConfirmButton, errorText, OnceSecret, useLoaded } from "./AccountWidgets.tsx"
+import { ConfirmButton, OnceSecret, useLoaded } from "./AccountWidgets.tsx"
 
 export const ACCOUNT_TABS = [
   { tab: "machines", label: "Machines", admin: false },

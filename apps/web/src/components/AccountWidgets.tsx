@@ -4,6 +4,7 @@
  */
 import { type DependencyList, useEffect, useState } from "react"
 import { HttpError } from "../api.ts"
+import { errorText } from "../format.ts"
 
 /**
  * "Revoke" → "Revoke <what>? [Yes, revoke] [Cancel]". Revoking cuts a daemon off or kills a token,
@@ -121,8 +122,6 @@ export const OnceSecret = ({
     </div>
   )
 }
-
-export const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 
 /** As `useAsync`, keeping the HTTP status of a failure (401: sign in; 404: unknown) rather than only its text. */
 export type Loaded<T> =

@@ -6,7 +6,7 @@
 import type { Api } from "@overlord/protocol"
 import { useEffect, useState } from "react"
 import { commandDuration, commandsApi } from "../commands.ts"
-import { formatAgo, formatCost, formatDuration, projectLabel, shortId } from "../format.ts"
+import { errorText, formatAgo, formatCost, formatDuration, projectLabel, shortId } from "../format.ts"
 import { useNow } from "../hooks.ts"
 import { getLiveClient } from "../live.ts"
 import { commandHref, sessionHref } from "../router.ts"
@@ -57,7 +57,7 @@ export const CommandHistory = ({
       )
       .then(
         (res) => !ctrl.signal.aborted && setCommands([...res.commands]),
-        (e: unknown) => !ctrl.signal.aborted && setError(e instanceof Error ? e.message : String(e)),
+        (e: unknown) => !ctrl.signal.aborted && setError(errorText(e)),
       )
     return () => {
       ctrl.abort()

@@ -20,7 +20,7 @@ import {
   REASON_TITLES,
   sessionIdOf,
 } from "../commands.ts"
-import { formatBytes, formatCost, formatDuration, projectLabel, shortId } from "../format.ts"
+import { errorText, formatBytes, formatCost, formatDuration, projectLabel, shortId } from "../format.ts"
 import { useNow } from "../hooks.ts"
 import { getLiveClient } from "../live.ts"
 import { useMachineNames } from "../machines.ts"
@@ -201,7 +201,7 @@ export const CommandView = ({ commandId, initial }: { commandId: string; initial
         },
         (e: unknown) => {
           if (stopped) return
-          setLoadError(e instanceof Error ? e.message : String(e))
+          setLoadError(errorText(e))
           timer = setTimeout(poll, POLL_MS * 2)
         },
       )

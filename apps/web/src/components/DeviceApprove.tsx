@@ -6,8 +6,8 @@
 import type { Api } from "@overlord/protocol"
 import { useState } from "react"
 import { accountsApi, HttpError, normalizeUserCode } from "../accounts-api.ts"
-import { formatTime } from "../format.ts"
-import { errorText, useLoaded } from "./AccountWidgets.tsx"
+import { errorText, formatTime } from "../format.ts"
+import { useLoaded } from "./AccountWidgets.tsx"
 
 const CodeForm = () => (
   <form

@@ -5,6 +5,7 @@
 import { useState } from "react"
 import type { PermissionRequest, PermissionState } from "../commands.ts"
 import { diffRowsFor } from "../diff.ts"
+import { errorText } from "../format.ts"
 import { type JsonObject, str } from "../records.ts"
 import { DiffView } from "./DiffView.tsx"
 import { CodeView, JsonView } from "./TextViews.tsx"
@@ -60,7 +61,7 @@ export const PermissionPrompt = ({
       () => setSending(null),
       (e: unknown) => {
         setSending(null)
-        setError(e instanceof Error ? e.message : String(e))
+        setError(errorText(e))
       },
     )
   }

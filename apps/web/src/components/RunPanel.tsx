@@ -14,6 +14,7 @@ import {
   RESTART_ALLOW_REMOTE_HINT,
   runRequest,
 } from "../commands.ts"
+import { errorText } from "../format.ts"
 import { useAsync } from "../hooks.ts"
 import { useMachines } from "../machines.ts"
 import { CommandView, RefusalNotice } from "./CommandView.tsx"
@@ -107,7 +108,7 @@ export const RunPanel = ({
         setRefusal(
           err instanceof CommandRequestError
             ? { reason: err.reason, message: err.message }
-            : { reason: null, message: err instanceof Error ? err.message : String(err) },
+            : { reason: null, message: errorText(err) },
         )
         setSubmitting(false)
       },

@@ -3,7 +3,15 @@ import { type Api, sessionEntriesLabel } from "@overlord/protocol"
 import { useVirtualizer } from "@tanstack/react-virtual"
 import { useCallback, useEffect, useMemo, useRef, useState } from "react"
 import { api, type SessionFilters } from "../api.ts"
-import { formatAgo, formatCost, isActive, projectLabel, projectOptionLabels, untitledLabel } from "../format.ts"
+import {
+  errorText,
+  formatAgo,
+  formatCost,
+  isActive,
+  projectLabel,
+  projectOptionLabels,
+  untitledLabel,
+} from "../format.ts"
 import { useAsync, useNow } from "../hooks.ts"
 import { getLiveClient } from "../live.ts"
 import { type MachineNames, machineLabel, useMachines } from "../machines.ts"
@@ -122,7 +130,7 @@ export const SessionList = ({ params }: { params: URLSearchParams }) => {
         },
         (e: unknown) => {
           if (gen !== generation.current) return
-          setError(e instanceof Error ? e.message : String(e))
+          setError(errorText(e))
           setLoading(false)
         },
       )

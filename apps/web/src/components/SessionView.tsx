@@ -8,7 +8,7 @@ import { useVirtualizer } from "@tanstack/react-virtual"
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react"
 import { api, END_SEQ, exportUrl, FIRST_PAGE_SIZE, PAGE_SIZE } from "../api.ts"
 import { offThreadSeqs } from "../branches.ts"
-import { formatBytes, formatCost, formatTime, isActive, projectLabel, untitledLabel } from "../format.ts"
+import { errorText, formatBytes, formatCost, formatTime, isActive, projectLabel, untitledLabel } from "../format.ts"
 import { expandForSeq, groupRows, indexOfSeq, isGroupOpen, type TranscriptItem, toggleGroup } from "../grouping.ts"
 import { useNow } from "../hooks.ts"
 import { getLiveClient } from "../live.ts"
@@ -110,7 +110,7 @@ export const SessionView = ({ sessionId, seq }: { sessionId: string; seq: number
       setReady(true)
     }
     run().catch((e: unknown) => {
-      if (!signal.aborted) setError(e instanceof Error ? e.message : String(e))
+      if (!signal.aborted) setError(errorText(e))
     })
     return () => ctrl.abort()
   }, [sessionId, seq])
@@ -220,7 +220,7 @@ export const SessionView = ({ sessionId, seq }: { sessionId: string; seq: number
         setLoad("idle")
       },
       (e: unknown) => {
-        setError(e instanceof Error ? e.message : String(e))
+        setError(errorText(e))
         setLoad("idle")
       },
     )
@@ -236,7 +236,7 @@ export const SessionView = ({ sessionId, seq }: { sessionId: string; seq: number
         setLoad("idle")
       },
       (e: unknown) => {
-        setError(e instanceof Error ? e.message : String(e))
+        setError(errorText(e))
         setLoad("idle")
       },
     )

@@ -7,9 +7,8 @@
 import type { Api } from "@overlord/protocol"
 import { useState } from "react"
 import { accountsApi } from "../accounts-api.ts"
-import { formatTime } from "../format.ts"
+import { errorText, formatTime } from "../format.ts"
 import { useAsync } from "../hooks.ts"
-import { errorText } from "./AccountWidgets.tsx"
 
 const COPY = {
   setup: {

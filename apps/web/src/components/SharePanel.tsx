@@ -6,7 +6,8 @@
  */
 import { useState } from "react"
 import { accountsApi } from "../accounts-api.ts"
-import { ConfirmButton, errorText, useLoaded } from "./AccountWidgets.tsx"
+import { errorText } from "../format.ts"
+import { ConfirmButton, useLoaded } from "./AccountWidgets.tsx"
 
 const OwnerShares = ({ sessionId, onClose }: { sessionId: string; onClose: () => void }) => {
   const [reload, setReload] = useState(0)

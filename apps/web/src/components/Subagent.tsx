@@ -2,7 +2,7 @@
 import type { Api } from "@overlord/protocol"
 import { useCallback, useEffect, useMemo, useState } from "react"
 import { api, PAGE_SIZE } from "../api.ts"
-import { formatEntries } from "../format.ts"
+import { errorText, formatEntries } from "../format.ts"
 import { groupRows, isGroupOpen, toggleGroup } from "../grouping.ts"
 import { pairTools, usageLineSeqs } from "../pairing.ts"
 import { parseCached } from "../transcript-window.ts"
@@ -35,7 +35,7 @@ export const Subagent = ({ agentId, label }: { agentId: string; label: string })
           setState(page.entries.length >= PAGE_SIZE ? "more" : "done")
         })
         .catch((e: unknown) => {
-          setError(e instanceof Error ? e.message : String(e))
+          setError(errorText(e))
           setState("error")
         })
     },
