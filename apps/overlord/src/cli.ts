@@ -396,8 +396,14 @@ export function buildCli(): Command {
       let file = ""
       if (opts.agent) {
         const detail = await api<Api.SessionDetail>(p, `/sessions/${encodeURIComponent(sessionId)}`)
-        const f = detail.files.find((x) => x.agentId === opts.agent)
-        if (!f) throw new CliError(`session ${sessionId} has no subagent ${opts.agent}`)
+        // Its file's name works too (`agent-<id>.jsonl`, as `ls` shows it).
+        const agent = opts.agent.replace(/^agent-/, "").replace(/\.jsonl$/, "")
+        const f = detail.files.find((x) => x.agentId === agent)
+        const agents = detail.files.flatMap((x) => (x.agentId ? [x.agentId] : []))
+        if (!f)
+          throw new CliError(
+            `session ${sessionId} has no subagent ${opts.agent}${agents.length > 0 ? ` (its subagents: ${agents.join(", ")})` : " (it has none)"}`,
+          )
         file = `?file=${encodeURIComponent(f.fileKey)}`
       }
       const res = await fetch(`${creds.serverUrl}/api/v1/sessions/${encodeURIComponent(sessionId)}/export${file}`, {
@@ -407,10 +413,20 @@ export function buildCli(): Command {
       })
       if (res.status === 401) throw new CliError(refusedMessage(p, creds.serverUrl))
       if (!res.ok)
-        throw new CliError(res.status === 404 ? `no session ${sessionId}` : `${res.status} ${res.statusText}`)
+        throw new CliError(
+          res.status === 404
+            ? `no session ${sessionId}${sessionId.length < 36 ? ": give its whole id (`overlord sessions` lists them)" : ""}`
+            : `${res.status} ${res.statusText}`,
+        )
       const bytes = new Uint8Array(await res.arrayBuffer())
-      if (opts.output) await writeFile(opts.output, bytes)
-      else process.stdout.write(bytes)
+      if (opts.output) {
+        // A folder or a path that does not exist gave a stack trace (walkthrough-7).
+        await writeFile(opts.output, bytes).catch((error: NodeJS.ErrnoException) => {
+          throw new CliError(
+            `cannot write ${opts.output}: ${error.code === "EISDIR" ? "it is a folder (give a file name)" : error.code === "ENOENT" ? "its folder does not exist" : error.message}`,
+          )
+        })
+      } else process.stdout.write(bytes)
     })
 
   program
