@@ -290,6 +290,17 @@ export const longBash =
       ],
     })
 
+/** No turn scripted: for commands the daemon refuses before any CLI runs. */
+export const noTurns: ScenarioFactory = () => scenario("noTurns", [], { main: [] })
+
+/** `factory`'s scenario with its main turns played `times` over (one command each). */
+export const repeated =
+  (factory: ScenarioFactory, times: number): ScenarioFactory =>
+  (dir) => {
+    const s = factory(dir)
+    return { ...s, script: { ...s.script, main: Array.from({ length: times }, () => s.script.main).flat() } }
+  }
+
 /** Whether `longBash(seconds)`'s `sleep` runs on this machine (give each test its own `seconds`). */
 export const longBashSleeping = (seconds: number): boolean => {
   try {

@@ -8,12 +8,16 @@
  * embedded server.
  */
 import { spawn } from "node:child_process"
-import { join } from "node:path"
 import type { Api } from "@overlord/protocol"
-import { type ClaudeHome, makeClaudeHome } from "@overlord/testkit/claude-cli"
-import { type FakeAnthropic, startFakeAnthropic } from "@overlord/testkit/fake-anthropic"
-import { OVERLORD_BIN, type OverlordProcess, startOverlord } from "@overlord/testkit/overlord-process"
-import { type BearerApi, remoteClaudeEnv, remoteDaemonReady } from "@overlord/testkit/remote-commands"
+import type { ClaudeHome } from "@overlord/testkit/claude-cli"
+import { OVERLORD_BIN } from "@overlord/testkit/overlord-process"
+import {
+  type BearerApi,
+  type RemoteCommandRig,
+  remoteDaemonReady,
+  startRemoteCommandRig,
+} from "@overlord/testkit/remote-commands"
+import { noTurns } from "@overlord/testkit/scenarios"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 
 /** `overlord run …args` on the laptop: its exit code and output, or null for the code if it still ran after `timeoutMs`. */
@@ -39,28 +43,18 @@ function overlordRun(home: string, args: readonly string[], timeoutMs: number) {
 }
 
 describe("overlord run, refused by the daemon", () => {
+  let rig: RemoteCommandRig | undefined
   let claude: ClaudeHome
-  let fake: FakeAnthropic
-  let daemon: OverlordProcess
   let api: BearerApi
   let home: string
-  const savedEnv = { ...process.env }
 
   beforeAll(async () => {
-    claude = await makeClaudeHome("overlord-run-refused-")
-    fake = startFakeAnthropic({ main: [] })
-    Object.assign(process.env, await remoteClaudeEnv(claude, fake.url, "00000000-0000-4000-8000-00000000a001"))
-    home = join(claude.configDir, "..", "overlord-home")
-    daemon = startOverlord(home, claude.configDir, ["--allow-remote"])
-    api = (await remoteDaemonReady<Api.Machine>(daemon, home, [claude.projectDir])).api
+    rig = await startRemoteCommandRig("overlord-run-refused-", noTurns, "00000000-0000-4000-8000-00000000a001")
+    ;({ claude, home } = rig)
+    api = (await remoteDaemonReady<Api.Machine>(rig.startDaemon(), home, [claude.projectDir])).api
   }, 120_000)
 
-  afterAll(async () => {
-    daemon?.stop()
-    await fake?.stop()
-    process.env = savedEnv
-    await claude?.cleanup()
-  })
+  afterAll(() => rig?.cleanup())
 
   it("a project the daemon does not know: the reason, exit 1", async () => {
     const { code, out } = await overlordRun(home, ["--project", "/usr", "hi"], 30_000)

@@ -9,55 +9,47 @@ import { spawn } from "node:child_process"
 import { readFile, rm } from "node:fs/promises"
 import { join } from "node:path"
 import type { Api, Live } from "@overlord/protocol"
-import { type ClaudeHome, makeClaudeHome } from "@overlord/testkit/claude-cli"
-import { type FakeAnthropic, startFakeAnthropic } from "@overlord/testkit/fake-anthropic"
+import type { ClaudeHome } from "@overlord/testkit/claude-cli"
+import { OVERLORD_BIN, type OverlordCredentials, type OverlordProcess } from "@overlord/testkit/overlord-process"
 import {
-  OVERLORD_BIN,
-  type OverlordCredentials,
-  type OverlordProcess,
-  startOverlord,
-} from "@overlord/testkit/overlord-process"
-import { type BearerApi, openLiveSocket, remoteClaudeEnv, remoteDaemonReady } from "@overlord/testkit/remote-commands"
-import { permissionWrite, REMOTE_FILE, REMOTE_FILE_CONTENT } from "@overlord/testkit/scenarios"
+  type BearerApi,
+  openLiveSocket,
+  type RemoteCommandRig,
+  remoteDaemonReady,
+  startRemoteCommandRig,
+} from "@overlord/testkit/remote-commands"
+import { permissionWrite, REMOTE_FILE, REMOTE_FILE_CONTENT, repeated } from "@overlord/testkit/scenarios"
 import { waitFor } from "@overlord/testkit/wait"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 
 describe("remote commands through the real daemon and server", () => {
+  let rig: RemoteCommandRig | undefined
   let claude: ClaudeHome
-  let fake: FakeAnthropic
   let daemon: OverlordProcess
   let creds: OverlordCredentials
   let machineId: string
   let firstSessionId: string | null = null
-  const savedEnv = { ...process.env }
 
   let api: BearerApi
 
   beforeAll(async () => {
-    claude = await makeClaudeHome("overlord-remote-e2e-")
-    const scenario = permissionWrite(claude.projectDir)
-    // Three times: the API's command, the denied one, `overlord run`'s.
-    fake = startFakeAnthropic({
-      ...scenario.script,
-      main: [...scenario.script.main, ...scenario.script.main, ...scenario.script.main, ...scenario.script.main],
-    })
-    // A session of this project already synced (the daemon learns the project from its lines' cwd);
-    // the daemon's commands run with its environment: the CLI the test kit runs, against the fake API.
-    Object.assign(process.env, await remoteClaudeEnv(claude, fake.url, "00000000-0000-4000-8000-000000000001"))
-    const home = join(claude.configDir, "..", "overlord-home")
-    daemon = startOverlord(home, claude.configDir, ["--allow-remote"])
-    const ready = await remoteDaemonReady<Api.Machine>(daemon, home, [claude.projectDir])
+    // The scenario played four times (the API's command, the denied one and `overlord run`'s run the CLI);
+    // a session of this project already synced (the daemon learns the project from its lines' cwd); the
+    // daemon's commands run with its environment: the CLI the test kit runs, against the fake API.
+    rig = await startRemoteCommandRig(
+      "overlord-remote-e2e-",
+      repeated(permissionWrite, 4),
+      "00000000-0000-4000-8000-000000000001",
+    )
+    claude = rig.claude
+    daemon = rig.startDaemon()
+    const ready = await remoteDaemonReady<Api.Machine>(daemon, rig.home, [claude.projectDir])
     creds = ready
     api = ready.api
     machineId = ready.machine.machineId
   }, 120_000)
 
-  afterAll(async () => {
-    daemon?.stop()
-    await fake?.stop()
-    process.env = savedEnv
-    await claude?.cleanup()
-  })
+  afterAll(() => rig?.cleanup())
 
   it("runs a command: events stream in order, the permission prompt is answered over the API, the session syncs linked", async () => {
     const created = await api<Api.CommandCreated>("/commands", {
@@ -204,7 +196,7 @@ describe("remote commands through the real daemon and server", () => {
       [
         OVERLORD_BIN,
         "--home",
-        join(claude.configDir, "..", "overlord-home"),
+        rig!.home,
         "run",
         "--project",
         claude.projectDir,
