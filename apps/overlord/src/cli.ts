@@ -119,6 +119,8 @@ export function buildCli(): Command {
         const p = paths()
         const pid = runningPid(p)
         if (pid && pid !== process.pid) throw new CliError(alreadyRunning(pid, opts.allowRemote))
+        const notFolder = notAFolder(resolveClaudeDir(opts.claudeDir))
+        if (notFolder) throw new CliError(notFolder)
         // Saved, so a detached daemon (and every later start) reads it; the server learns it at hello.
         if (opts.name) saveMachineName(p, opts.name)
         const pairing = loadServerCredentials(p)
@@ -597,6 +599,22 @@ const statSafe = (path: string) => {
   }
 }
 
+/**
+ * The Claude folder or its `projects/` is there but not a folder. The daemon makes the folders it
+ * needs, and a file in the way made it die with EEXIST, which a detached start reported as "connection
+ * to http://127.0.0.1:7420: WebSocket was closed before the connection was established", and doctor
+ * as "permission denied" (walkthrough-7).
+ */
+function notAFolder(claudeDir: string): string | null {
+  for (const path of [claudeDir, join(claudeDir, "projects")]) {
+    const s = statSafe(path)
+    if (s === null) return null
+    if (!s.isDirectory())
+      return `${path} is a file, not a folder: Claude Code keeps its sessions in ${join(claudeDir, "projects")}; move the file away (or give --claude-dir, or set $CLAUDE_CONFIG_DIR, to the right folder)`
+  }
+  return null
+}
+
 function doctor(claudeDir: string, p: HomePaths): number {
   let problems = 0
   const ok = (m: string) => console.log(`ok    ${m}`)
@@ -614,7 +632,9 @@ function doctor(claudeDir: string, p: HomePaths): number {
       "info  no `claude` on PATH (only needed to run commands from the dashboard; or set OVERLORD_CLAUDE_PATH)",
     )
   const projects = join(claudeDir, "projects")
-  if (!existsSync(claudeDir)) bad(`${claudeDir} does not exist (set --claude-dir or $CLAUDE_CONFIG_DIR)`)
+  const notFolder = notAFolder(claudeDir)
+  if (notFolder) bad(notFolder)
+  else if (!existsSync(claudeDir)) bad(`${claudeDir} does not exist (set --claude-dir or $CLAUDE_CONFIG_DIR)`)
   else if (!existsSync(projects)) bad(`${projects} does not exist yet: has Claude Code been run?`)
   else {
     try {
