@@ -119,8 +119,15 @@ export function buildCli(): Command {
         const p = paths()
         const pid = runningPid(p)
         if (pid && pid !== process.pid) throw new CliError(alreadyRunning(pid, opts.allowRemote))
-        const notFolder = notAFolder(resolveClaudeDir(opts.claudeDir))
+        const claudeDir = resolveClaudeDir(opts.claudeDir)
+        const notFolder = notAFolder(claudeDir)
         if (notFolder) throw new CliError(notFolder)
+        // The daemon makes the folder and waits for sessions there: a typo in $CLAUDE_CONFIG_DIR or
+        // --claude-dir synced nothing, and nothing said which folder it watched (walkthrough-7).
+        if (!opts.foreground && !existsSync(claudeDir))
+          console.log(
+            `note: ${claudeDir} does not exist yet (${opts.claudeDir ? "--claude-dir" : process.env.CLAUDE_CONFIG_DIR ? "$CLAUDE_CONFIG_DIR" : "Claude Code's default"}): sessions sync once Claude Code writes there`,
+          )
         // Saved, so a detached daemon (and every later start) reads it; the server learns it at hello.
         if (opts.name) saveMachineName(p, opts.name)
         const pairing = loadServerCredentials(p)
@@ -241,6 +248,10 @@ export function buildCli(): Command {
           `out of date: the daemon has not written its state (${p.state}) since ${status.updatedAt} (${Math.round(stateAgeMs / 1000)} s ago): is the disk full? Its log says why: ${p.log}`,
         )
       console.log(`files tracked: ${status.filesTracked}; not yet synced: ${fmtBytes(status.bytesPending)}`)
+      if (status.filesTracked === 0 && state?.claudeDir)
+        console.log(
+          `no session files under ${join(state.claudeDir, "projects")} yet: if Claude Code keeps them elsewhere, \`overlord stop && overlord start --claude-dir <its folder>\` (or set $CLAUDE_CONFIG_DIR)`,
+        )
       // The server's refusal cannot know the URL it is reached at; the status can.
       if (status.lastError)
         console.log(`last error: ${withServerUrl(status.lastError, status.serverUrl ?? "<server-url>")}`)
@@ -684,6 +695,12 @@ function doctor(claudeDir: string, p: HomePaths): number {
   const pid = runningPid(p)
   if (pid) ok(`daemon running (pid ${pid})`)
   else console.log("info  daemon not running")
+  // Doctor looks where this shell's settings point; the daemon where its start's did.
+  const watching = pid ? readJson<Daemon.DaemonState>(p.state) : null
+  if (watching?.pid === pid && watching.claudeDir && resolve(watching.claudeDir) !== resolve(claudeDir))
+    console.log(
+      `warn  the running daemon syncs ${join(watching.claudeDir, "projects")}, not ${projects}: to sync this one, \`overlord stop && overlord start --claude-dir ${claudeDir}\``,
+    )
   doctorRemote(p, pid)
   if (existsSync(p.credentials)) {
     const mode = statSync(p.credentials).mode & 0o777
