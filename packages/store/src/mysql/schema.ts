@@ -485,6 +485,13 @@ export const MYSQL_MIGRATIONS: readonly (readonly MysqlStatement[])[] = [
             run: async (sql, params) => (await q.query(sql, params)).affectedRows,
             lineColumns: "",
             readLines: (lines) => readLines(q, lines, maxStatementBytes),
+            // Measured over 10,000 sessions, 3,000 untitled (2,000 begun by a command, 1,000 by /clear only):
+            // 1.0 s on MariaDB, 8.9 s through the PlanetScale bridge at 20 ms a request; 1.5 s and 25.0 s
+            // when those 1,000 hold 30 tool results each (all read, load 2.2-2.6): in one transaction that
+            // would pass PlanetScale's 20 s limit.
+            batchDone: async () => {
+              await q.query("COMMIT")
+            },
           }),
         )
       },
