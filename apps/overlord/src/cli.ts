@@ -194,7 +194,11 @@ export function buildCli(): Command {
       if (!pid) return console.log("overlord is not running")
       process.kill(pid, "SIGTERM")
       for (let i = 0; i < 100 && isRunning(pid); i++) await Bun.sleep(100)
-      if (isRunning(pid)) throw new CliError(`pid ${pid} did not stop within 10 s`)
+      // A stuck daemon (walkthrough-7's unreadable-file loop) left the user to guess whether kill -9 loses anything.
+      if (isRunning(pid))
+        throw new CliError(
+          `pid ${pid} did not stop within 10 s: it may be stuck (its log: ${p.log}); \`kill -9 ${pid}\` ends it, and nothing synced is lost (the next start resumes where the server stands)`,
+        )
       console.log(`stopped (pid ${pid})`)
     })
 
