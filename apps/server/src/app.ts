@@ -69,6 +69,19 @@ const SECURITY_HEADERS = {
     "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'",
 }
 
+/**
+ * Every answer, not only the dashboard's files: API answers hold transcripts, usage and commands, and
+ * had no `cache-control` (a proxy in front of `--public-url`, or the browser's disk cache, could keep
+ * them) nor `nosniff`/`frame-ancestors`; the sign-in redirect carries a one-time token in its URL.
+ * Headers a route set (the dashboard's files' caching) are kept; anything else is `no-store`.
+ */
+function withSecurityHeaders(response: Response): Response {
+  const headers = response.headers
+  for (const [name, value] of Object.entries(SECURITY_HEADERS)) if (!headers.has(name)) headers.set(name, value)
+  if (!headers.has("cache-control")) headers.set("cache-control", "no-store")
+  return response
+}
+
 const decodeClient = Schema.decodeUnknownExit(Live.ClientMessageFromJson)
 export const LOGIN_LINK_TTL_MS = 24 * 3600 * 1000
 
@@ -217,12 +230,14 @@ export function makeApp(options: AppOptions) {
    * logged here and answered with a generic 500 (never its message, stack or paths).
    */
   const fetch = async (req: Request, server?: Server<SocketData>): Promise<Response | undefined> => {
+    let response: Response | undefined
     try {
-      return await route(req, server)
+      response = await route(req, server)
     } catch (error) {
       logRequestFailure(req, error)
-      return internalError()
+      response = internalError()
     }
+    return response && withSecurityHeaders(response)
   }
 
   const websocket = {

@@ -157,6 +157,19 @@ export function makeAccountRoutes(options: AccountRoutesOptions): AccountRoutes 
   // Unauthenticated routes: 60 at once, then one a second per address; the device poll: two a second.
   const publicLimit = new RateLimiter(60, 1)
   const pollLimit = new RateLimiter(30, 2)
+  // A device flow's user code (20^8 codes) looked up or decided by a signed-in user, per user: 20 at
+  // once, then one every 3 s. Unlimited, any member could try codes as fast as the server answers, and
+  // approving another's pending code pairs that laptop to the guesser (its transcripts sync to them).
+  // A person types a code a few times per pairing; a guesser gets ~200 tries in a code's 10 minutes.
+  const deviceLimit = new RateLimiter(20, 1 / 3)
+  /**
+   * A refused credential or a limit reached: logged (warning) with who tried, never the secret itself;
+   * one line a minute for each kind and client, so a flood of guesses does not flood the log.
+   */
+  const refusalsLogged = new RateLimiter(1, 1 / 60)
+  const logRefused = (what: string, who: string) => {
+    if (refusalsLogged.take(`${what}\n${who}`)) Effect.runFork(Effect.logWarning(`${what} (from ${who})`))
+  }
 
   /** Behind the proxy the request's own URL is the proxy's upstream (http, maybe another host). */
   const originOf = (req: Request, url: URL) => {
@@ -188,7 +201,12 @@ export function makeAccountRoutes(options: AccountRoutesOptions): AccountRoutes 
     return token ? run(store.verifyToken(token, ["machine"])) : null
   }
 
-  const unauthenticated = async (req: Request, url: URL, path: string): Promise<Response | undefined> => {
+  const unauthenticated = async (
+    req: Request,
+    url: URL,
+    path: string,
+    client: string,
+  ): Promise<Response | undefined> => {
     if (path === "/setup" || path === "/invites/accept") {
       if (req.method !== "POST") return apiError(405, "method_not_allowed", "POST")
       const input = await body(req, Api.AcceptLinkRequest)
@@ -196,8 +214,10 @@ export function makeAccountRoutes(options: AccountRoutesOptions): AccountRoutes 
         store.acceptAccountLink(input.token, path === "/setup" ? "setup" : "invite", input.email, input.name),
       )
       if (out._tag === "EmailTaken") return apiError(409, "email_taken", "a user with this e-mail exists")
-      if (out._tag === "Invalid")
+      if (out._tag === "Invalid") {
+        logRefused(`refused ${path === "/setup" ? "a setup" : "an invite"} link: invalid, expired or used`, client)
         return apiError(410, "link_used_or_expired", "this link is invalid, expired or already used")
+      }
       return signedIn(out.user)
     }
     const link = /^\/links\/([^/]{1,200})$/.exec(path)
@@ -245,7 +265,10 @@ export function makeAccountRoutes(options: AccountRoutesOptions): AccountRoutes 
       const input = await body(req, Api.RedeemPairingKeyRequest)
       if (!MACHINE_ID.test(input.machineId)) throw new BadRequest("invalid machine id")
       const got = await run(store.redeemPairingKey(input.key, input.machineId))
-      if (!got) return apiError(401, "invalid_key", "this pairing key is invalid, expired, revoked or already used")
+      if (!got) {
+        logRefused("refused a pairing key: invalid, expired, revoked or used", client)
+        return apiError(401, "invalid_key", "this pairing key is invalid, expired, revoked or already used")
+      }
       return json({ token: got.token, machineId: input.machineId } satisfies Api.MachineCredential)
     }
     return undefined
@@ -329,7 +352,11 @@ export function makeAccountRoutes(options: AccountRoutesOptions): AccountRoutes 
       )
     }
     const device = /^\/device\/([A-Za-z -]{1,20})(\/approve|\/deny)?$/.exec(decodedPath(path) ?? "")
-    if (device) {
+    if (device && (device[2] ? method === "POST" : method === "GET")) {
+      if (!deviceLimit.take(`user ${actor.userId}`)) {
+        logRefused("too many device codes tried; refused until the limit refills", `user ${actor.userId}`)
+        return apiError(429, "rate_limited", "too many device codes tried; wait a minute and retry")
+      }
       if (!device[2] && method === "GET") {
         const found = await run(store.getDeviceRequest(device[1]!))
         return found ? json(found satisfies Api.DeviceRequest) : apiError(404, "not_found", "no such code")
@@ -401,10 +428,15 @@ export function makeAccountRoutes(options: AccountRoutesOptions): AccountRoutes 
         path === "/pairing-keys/redeem" ||
         path.startsWith("/links/")
       if (isPublic) {
-        if (!limit.take(clientKey(req, server))) {
+        const client = clientKey(req, server)
+        if (!limit.take(client)) {
+          logRefused(
+            `too many requests; ${req.method} ${path.startsWith("/links/") ? "/links/…" : path} refused`,
+            client,
+          )
           return apiError(429, "rate_limited", "too many requests; wait a little and retry")
         }
-        return await unauthenticated(req, url, path)
+        return await unauthenticated(req, url, path, client)
       }
       // Logout: a daemon revokes its own machine with its machine token.
       const revoke = /^\/machines\/([^/]+)\/revoke$/.exec(path)

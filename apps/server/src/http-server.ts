@@ -58,6 +58,9 @@ export class PortInUseError extends Data.TaggedError("PortInUseError")<{
 const isAddressInUse = (error: unknown): boolean =>
   (error as { code?: unknown } | null)?.code === "EADDRINUSE" || /\bin use\b/i.test(String(error))
 
+/** Every HTTP request body, whatever its route (see `maxRequestBodySize` below). */
+export const MAX_REQUEST_BODY_BYTES = 8 * 1024 * 1024
+
 /** Small transactions: the server answers requests on this thread, so no batch may hold it for long. */
 const INDEX_BATCH = 250
 const INDEX_BATCH_BUSY = 50
@@ -108,6 +111,11 @@ export const layer = (config: ServerConfig) =>
               // the two servers (a daemon's lines went to whichever answered). Measured: two processes
               // both bound 127.0.0.1:7531; with `reusePort: false` the second gets EADDRINUSE.
               reusePort: false,
+              // Bun reads a body of up to 128 MiB by default before a route can refuse it, a chunked one
+              // (no Content-Length) whole: 60 at once per address on the unauthenticated routes. The largest
+              // body a route takes is a remote command's (`http-commands.ts`, 2 Mi characters, at most
+              // 8 MiB of UTF-8); anything larger is answered 413 unread. Sockets have their own limit below.
+              maxRequestBodySize: MAX_REQUEST_BODY_BYTES,
               error: (error) => {
                 Effect.runFork(Effect.logError("request failed", error))
                 return internalError()

@@ -1,0 +1,139 @@
+/**
+ * Holes found by the security audit (notes/security-audit.md), each against a real running server:
+ *
+ * - API answers holding transcripts, usage and commands carried no `cache-control`, so a proxy in
+ *   front of `--public-url`, or the browser's disk cache, could keep them; and only the dashboard's
+ *   files had `nosniff`, `frame-ancestors` and `referrer-policy`. The sign-in redirect (a one-time
+ *   token in its URL) had none either.
+ * - A device flow's user code (20^8 codes) was said to be "guessed only through the rate-limited
+ *   API", but its signed-in routes (`GET /api/v1/device/:code`, `…/approve`) had no limit: any member
+ *   could try codes as fast as the server answers, and approving someone else's pending code pairs
+ *   that laptop to the guesser's account (its transcripts then sync to them).
+ * - Bun reads a request body of up to 128 MiB by default before a route can refuse it: a chunked
+ *   body (no Content-Length) to an unauthenticated route was read whole, 60 at once per address.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { type RunningServer, startServer } from "./running-server.ts"
+
+let server: RunningServer
+let cookie = ""
+
+beforeAll(async () => {
+  server = await startServer()
+  cookie = await server.signIn()
+})
+afterAll(async () => {
+  await server?.close()
+})
+
+const origin = () => server.url
+
+describe("response headers", () => {
+  it("every API answer is no-store, nosniff, not framable and sends no referrer", async () => {
+    for (const path of [
+      "/api/v1/sessions",
+      "/api/v1/search?q=secret",
+      "/api/v1/search?q=secret&mode=text",
+      "/api/v1/usage?groupBy=day&format=csv",
+      "/api/v1/commands",
+      "/api/v1/projects",
+      "/api/v1/me",
+      "/api/v1/no-such-route",
+    ]) {
+      const res = await fetch(`${server.url}${path}`, { headers: { cookie } })
+      await res.arrayBuffer()
+      expect(res.status, path).toBeLessThan(500)
+      expect(res.headers.get("cache-control"), path).toBe("no-store")
+      expect(res.headers.get("x-content-type-options"), path).toBe("nosniff")
+      expect(res.headers.get("x-frame-options"), path).toBe("DENY")
+      expect(res.headers.get("content-security-policy") ?? "", path).toContain("frame-ancestors 'none'")
+      expect(res.headers.get("referrer-policy"), path).toBe("no-referrer")
+    }
+    // Refusals too: a 401 and a wrong Host.
+    const refused = await fetch(`${server.url}/api/v1/sessions`)
+    expect(refused.status).toBe(401)
+    expect(refused.headers.get("cache-control")).toBe("no-store")
+    expect(refused.headers.get("x-content-type-options")).toBe("nosniff")
+  })
+
+  it("the sign-in redirect is not cached and sends no referrer; the dashboard's files keep their caching", async () => {
+    const link = server.engine.issueToken({ userId: server.userId, kind: "login-link", ttlMs: 60_000 })
+    const res = await fetch(`${server.url}/auth?token=${link}`, { redirect: "manual" })
+    expect(res.status).toBe(302)
+    expect(res.headers.get("cache-control")).toBe("no-store")
+    expect(res.headers.get("referrer-policy")).toBe("no-referrer")
+    const cookieHeader = res.headers.get("set-cookie") ?? ""
+    expect(cookieHeader).toContain("HttpOnly")
+    expect(cookieHeader).toContain("SameSite=Strict")
+    const asset = await fetch(`${server.url}/assets/app.js`)
+    await asset.arrayBuffer()
+    expect(asset.headers.get("cache-control")).toBe("public, max-age=31536000, immutable")
+    const page = await fetch(`${server.url}/`, { headers: { cookie } })
+    await page.arrayBuffer()
+    expect(page.headers.get("x-frame-options")).toBe("DENY")
+    expect(page.headers.get("cache-control")).toBe("no-cache")
+  })
+})
+
+describe("device codes", () => {
+  it("a signed-in user guessing user codes is throttled, and a real code still works for another user", async () => {
+    const statuses: number[] = []
+    // 20^8 codes; a guess that is not pending is a 404 until the limit, then 429.
+    for (let i = 0; i < 60; i++) {
+      const code = `BCDF-${"GHJKLMNP"[i % 8]}${"QRST"[i % 4]}${"VWXZ"[(i >> 2) % 4]}${"BCDF"[(i >> 4) % 4]}`
+      const res = await fetch(`${server.url}/api/v1/device/${code}${i % 2 ? "/approve" : ""}`, {
+        method: i % 2 ? "POST" : "GET",
+        headers: { cookie, origin: origin() },
+      })
+      await res.arrayBuffer()
+      statuses.push(res.status)
+    }
+    expect(statuses[0]).toBe(404)
+    expect(statuses.filter((s) => s !== 404 && s !== 429)).toEqual([])
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(30)
+
+    // Another user is not limited by the first one's guesses: a real pending code is approved.
+    const otherId = server.engine.ensureUser("other")
+    const link = server.engine.issueToken({ userId: otherId, kind: "login-link", ttlMs: 60_000 })
+    const auth = await fetch(`${server.url}/auth?token=${link}`, { redirect: "manual" })
+    const other = (auth.headers.get("set-cookie") ?? "").split(";")[0] ?? ""
+    const started = await fetch(`${server.url}/api/v1/device/code`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ machineId: "laptop-1", machineName: "laptop" }),
+    })
+    expect(started.status).toBe(200)
+    const { userCode } = (await started.json()) as { userCode: string }
+    const approved = await fetch(`${server.url}/api/v1/device/${userCode}/approve`, {
+      method: "POST",
+      headers: { cookie: other, origin: origin() },
+    })
+    expect(approved.status).toBe(200)
+    expect(await approved.json()).toMatchObject({ status: "approved" })
+  })
+})
+
+describe("request bodies", () => {
+  it("a huge chunked body is refused with 413 before it is read, and the server keeps answering", async () => {
+    const mib = new Uint8Array(1024 * 1024).fill(0x20)
+    let sent = 0
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent >= 20) return controller.close()
+        sent++
+        controller.enqueue(mib)
+      },
+    })
+    const res = await fetch(`${server.url}/api/v1/setup`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: stream,
+      duplex: "half",
+    } as RequestInit)
+    await res.arrayBuffer()
+    expect(res.status).toBe(413)
+    const after = await fetch(`${server.url}/api/v1/sessions`, { headers: { cookie } })
+    expect(after.status).toBe(200)
+    expect(await after.json()).toMatchObject({ sessions: [] })
+  })
+})
