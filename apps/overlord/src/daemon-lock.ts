@@ -8,6 +8,7 @@
  * included), so there is never a stale lock to clean up, unlike a file created with O_EXCL.
  */
 import { Database } from "bun:sqlite"
+import { existsSync } from "node:fs"
 import { join } from "node:path"
 
 /** Held until the process exits: a lock closed early would let a second daemon in. */
@@ -21,6 +22,8 @@ export function holdDaemonLock(home: string): boolean {
   if (held) return true
   const db = new Database(join(home, "daemon.lock"), { create: true })
   try {
+    // A look by `daemonLockHeld` (status, stop) holds it for microseconds: wait that out, not a daemon.
+    db.exec("PRAGMA busy_timeout = 1000")
     db.exec("PRAGMA locking_mode = EXCLUSIVE")
     db.exec("BEGIN EXCLUSIVE")
   } catch {
@@ -29,4 +32,34 @@ export function holdDaemonLock(home: string): boolean {
   }
   held = db
   return true
+}
+
+/**
+ * Whether a daemon holds this home's lock now (this process, or another); null when no daemon ever took
+ * one here (a daemon from before the lock), so that only the pid file can tell. The pid file alone
+ * cannot: a daemon killed by SIGKILL, the OOM killer or a power cut leaves it behind, its pid is soon
+ * another process's (after a reboot, at once), and `overlord start` then refused ("already running")
+ * while `overlord stop` sent SIGTERM to that unrelated process (walkthrough-7).
+ */
+export function daemonLockHeld(home: string): boolean | null {
+  if (held) return true
+  const path = join(home, "daemon.lock")
+  if (!existsSync(path)) return null
+  let db: Database
+  try {
+    db = new Database(path, { readwrite: true })
+  } catch {
+    return null
+  }
+  try {
+    // Two looks at once must not take each other for a daemon.
+    db.exec("PRAGMA busy_timeout = 100")
+    db.exec("BEGIN EXCLUSIVE")
+    db.exec("ROLLBACK")
+    return false
+  } catch {
+    return true
+  } finally {
+    db.close()
+  }
 }

@@ -7,6 +7,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSy
 import { chmod, rename, writeFile } from "node:fs/promises"
 import { homedir, hostname } from "node:os"
 import { join, resolve } from "node:path"
+import { daemonLockHeld } from "./daemon-lock.ts"
 
 export interface HomePaths {
   readonly home: string
@@ -109,8 +110,11 @@ export const isRunning = (pid: number) => {
   }
 }
 
+/** The daemon's pid: its pid file's, when that process runs and (for a daemon that takes one) holds the home's lock. */
 export function runningPid(paths: HomePaths): number | null {
   if (!existsSync(paths.pid)) return null
   const pid = Number(readFileSync(paths.pid, "utf8").trim())
-  return Number.isInteger(pid) && pid > 0 && isRunning(pid) ? pid : null
+  if (!Number.isInteger(pid) || pid <= 0 || !isRunning(pid)) return null
+  // A pid file left behind names whatever process has that pid now.
+  return daemonLockHeld(paths.home) === false ? null : pid
 }
