@@ -94,7 +94,7 @@ export function analyzeLine(bytes: Uint8Array, isUtf8: Utf8Check = isUtf8Strict)
 export class LineFactsStream {
   private readonly elision: LineElisionStream
 
-  constructor(private readonly isUtf8: Utf8Check = isUtf8Strict) {
+  constructor(isUtf8: Utf8Check = isUtf8Strict) {
     this.elision = new LineElisionStream("facts", isUtf8)
   }
 

@@ -152,7 +152,7 @@ export function* appendGroup(tx: IngestTx, actor: MachineActor, appends: readonl
   const stored = new Map<number, StoredLine>()
   if (sketch.openLines.size > 0) {
     const rows = yield* step(tx.loadEntries([...sketch.openLines.keys()]))
-    const wanted = rows.filter((r) => openLineBytesNeeded(sketch, r))
+    const wanted = rows.filter((r) => openLineBytesNeeded(r))
     const bytes = wanted.length > 0 ? yield* step(tx.readLines(wanted)) : []
     for (const row of rows) stored.set(row.seq, { row, bytes: null })
     for (let i = 0; i < wanted.length; i++) stored.set(wanted[i]!.seq, { row: wanted[i]!, bytes: bytes[i]! })

@@ -100,11 +100,11 @@ export function sketchGroup(appends: readonly Append[], files: ReadonlyMap<strin
 }
 
 /**
- * Whether a stored open line's bytes must be loaded for the group: the group ends it, or it is short
- * enough that its facts are computed while it stays open (`factsOf`); a long one still open is not read.
+ * Whether a stored open line's bytes are loaded whole for the group: only a short one, whose facts are
+ * computed while it stays open (`factsOf`) and when the group ends it. A long one is scanned a chunk at a
+ * time when the group ends it (`openLineStreamed`) and not read at all while it stays open.
  */
-export const openLineBytesNeeded = (sketch: GroupSketch, row: { seq: number; raw_len: number }): boolean =>
-  row.raw_len < OPEN_LINE_PARSE_MAX
+export const openLineBytesNeeded = (row: { seq: number; raw_len: number }): boolean => row.raw_len < OPEN_LINE_PARSE_MAX
 
 /**
  * Whether a stored open line the group ends is long enough to be scanned a chunk at a time rather than
