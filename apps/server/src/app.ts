@@ -158,6 +158,20 @@ export function makeApp(options: AppOptions) {
 
     if (url.pathname === "/auth") {
       const token = url.searchParams.get("token") ?? ""
+      // Login CSRF: another site linking (or redirecting) here with its author's own sign-in link signed
+      // the visitor's browser in as that author, silently; a device code the visitor then approved
+      // paired their laptop to the author's account, and its transcripts synced there. A browser says
+      // where a navigation came from (`Sec-Fetch-Site`): from another site the link is not used, only
+      // offered behind a button, which sends it again from this origin. The terminal's link (`overlord
+      // start`, `open`) and a pasted one arrive as `none`; clients that send no such header are unchanged.
+      const site = req.headers.get("sec-fetch-site")
+      if (token && (site === "cross-site" || site === "same-site")) {
+        const esc = (v: string) => v.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
+        return new Response(
+          `<!doctype html><meta charset="utf-8"><title>Overlord</title><form method="get" action="/auth" data-testid="auth-link-confirm"><p>Another site sent you to sign in to this Overlord server. Continue only if you asked for this link (<code>overlord start</code> or <code>overlord open</code> printed it).</p><input type="hidden" name="token" value="${esc(token)}"><button type="submit">Sign in</button></form>`,
+          { headers: { "content-type": "text/html; charset=utf-8" } },
+        )
+      }
       const grant = token ? await Effect.runPromise(store.consumeToken(token, "login-link")) : null
       if (!grant) {
         return new Response(

@@ -9,6 +9,8 @@
  *   API", but its signed-in routes (`GET /api/v1/device/:code`, `…/approve`) had no limit: any member
  *   could try codes as fast as the server answers, and approving someone else's pending code pairs
  *   that laptop to the guesser's account (its transcripts then sync to them).
+ * - A sign-in link (`/auth?token=`) followed from another site signed the browser in as the link's
+ *   author (login CSRF): a device code the visitor then approved paired their laptop to the author.
  * - Bun reads a request body of up to 128 MiB by default before a route can refuse it: a chunked
  *   body (no Content-Length) to an unauthenticated route was read whole, 60 at once per address.
  */
@@ -72,6 +74,30 @@ describe("response headers", () => {
     await page.arrayBuffer()
     expect(page.headers.get("x-frame-options")).toBe("DENY")
     expect(page.headers.get("cache-control")).toBe("no-cache")
+  })
+})
+
+describe("login CSRF", () => {
+  it("a sign-in link followed from another site signs nobody in until the button on this origin is pressed", async () => {
+    const link = server.engine.issueToken({ userId: server.userId, kind: "login-link", ttlMs: 60_000 })
+    for (const site of ["cross-site", "same-site"]) {
+      const res = await fetch(`${server.url}/auth?token=${link}`, {
+        redirect: "manual",
+        headers: { "sec-fetch-site": site, "sec-fetch-mode": "navigate" },
+      })
+      const page = await res.text()
+      expect(res.status, site).toBe(200)
+      expect(res.headers.get("set-cookie"), site).toBeNull()
+      expect(page, site).toContain('data-testid="auth-link-confirm"')
+      expect(res.headers.get("x-frame-options"), site).toBe("DENY")
+    }
+    // The button sends the link again from this origin: the link was not used up.
+    const confirmed = await fetch(`${server.url}/auth?token=${link}`, {
+      redirect: "manual",
+      headers: { "sec-fetch-site": "same-origin", "sec-fetch-mode": "navigate" },
+    })
+    expect(confirmed.status).toBe(302)
+    expect(confirmed.headers.get("set-cookie") ?? "").toContain("overlord_session=")
   })
 })
 
