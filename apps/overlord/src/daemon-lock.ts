@@ -52,8 +52,8 @@ export function daemonLockHeld(home: string): boolean | null {
     return null
   }
   try {
-    // Two looks at once must not take each other for a daemon.
-    db.exec("PRAGMA busy_timeout = 100")
+    // No wait: a daemon holding it would cost every `overlord status` the whole wait, and two looks at
+    // once taking each other for a daemon only fall back to the pid file's answer.
     db.exec("BEGIN EXCLUSIVE")
     db.exec("ROLLBACK")
     return false
