@@ -157,6 +157,32 @@ describe.each(["sqlite", "mariadb"] as EngineName[])("isolation between users (%
     expect((await world.call("/api/v1/sessions", { cookie: "overlord_session=ovb_forged" })).status).toBe(401)
   })
 
+  it("B cannot list or revoke A's API tokens and pairing keys, nor watch A's commands (security audit)", async () => {
+    const aTokens = async () =>
+      ((await world.call("/api/v1/tokens", { cookie: a.cookie })).body as Api.TokenList).tokens.filter(
+        (t) => !t.revoked,
+      )
+    const key = await world.call("/api/v1/pairing-keys", { cookie: a.cookie, body: { singleUse: true, ttlMinutes: 5 } })
+    expect(key.status).toBe(201)
+    const before = await aTokens()
+    expect(new Set(before.map((t) => t.kind))).toEqual(new Set(["api", "pairing-key"]))
+    const bList = ((await asB("/api/v1/tokens")).body as Api.TokenList).tokens
+    expect(bList.map((t) => t.tokenId).filter((id) => before.some((t) => t.tokenId === id))).toEqual([])
+    for (const t of before) {
+      for (const auth of [{ cookie: b.cookie }, { bearer: b.apiToken }]) {
+        const res = await world.call(`/api/v1/tokens/${t.tokenId}/revoke`, { ...auth, body: {} })
+        expect(res.status, `${t.kind} ${JSON.stringify(auth)}`).toBe(404)
+      }
+    }
+    expect(await aTokens()).toEqual(before)
+    // A's API token still works after B's attempts.
+    expect((await world.call("/api/v1/sessions", { bearer: a.apiToken })).status).toBe(200)
+    // Commands of A, by id, answer B exactly as commands that do not exist.
+    for (const path of ["/api/v1/commands/00000000-0000-4000-8000-000000000000", "/api/v1/commands/x/patch"]) {
+      expect((await asB(path)).status, path).toBe(404)
+    }
+  })
+
   it("a share gives B read access only, and stops when A withdraws it", async () => {
     const shared = await world.call(`/api/v1/sessions/${A_SID}/shares`, {
       cookie: a.cookie,
