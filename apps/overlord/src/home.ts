@@ -19,7 +19,10 @@ export interface HomePaths {
   readonly credentials: string
 }
 
-export const defaultHome = () => process.env.OVERLORD_HOME ?? join(homedir(), ".overlord")
+// An empty variable is unset, as Claude Code reads $CLAUDE_CONFIG_DIR (`process.env.CLAUDE_CONFIG_DIR ||
+// ~/.claude`, in its 2.1.330 binary): with `??`, `export CLAUDE_CONFIG_DIR=` made Overlord watch
+// `./projects` of whatever folder it was started in, and `OVERLORD_HOME=` keep its state there (walkthrough-7).
+export const defaultHome = () => process.env.OVERLORD_HOME || join(homedir(), ".overlord")
 
 export function homePaths(home = defaultHome()): HomePaths {
   const h = resolve(home)
@@ -36,7 +39,7 @@ export function homePaths(home = defaultHome()): HomePaths {
 
 /** `--claude-dir`, else `$CLAUDE_CONFIG_DIR`, else `~/.claude`. */
 export const resolveClaudeDir = (flag?: string) =>
-  resolve(flag ?? process.env.CLAUDE_CONFIG_DIR ?? join(homedir(), ".claude"))
+  resolve(flag ?? (process.env.CLAUDE_CONFIG_DIR || join(homedir(), ".claude")))
 
 export function readJson<T>(path: string): T | null {
   try {

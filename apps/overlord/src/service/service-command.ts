@@ -4,10 +4,10 @@
  */
 import { existsSync } from "node:fs"
 import { homedir } from "node:os"
-import { join, resolve } from "node:path"
+import { resolve } from "node:path"
 import type { Command } from "commander"
 import { DEFAULT_PORT, parsePort } from "../cli-options.ts"
-import { type HomePaths, runningPid } from "../home.ts"
+import { type HomePaths, resolveClaudeDir, runningPid } from "../home.ts"
 import { selfCommand } from "./self-command.ts"
 import {
   carryOut,
@@ -41,7 +41,7 @@ export function daemonCommand(
 ): readonly string[] {
   const args = [...self, "start", "--foreground"]
   if (paths.home !== resolve(homedir(), ".overlord")) args.push("--home", paths.home)
-  const claudeDir = resolve(opts.claudeDir ?? process.env.CLAUDE_CONFIG_DIR ?? join(homedir(), ".claude"))
+  const claudeDir = resolveClaudeDir(opts.claudeDir)
   if (claudeDir !== resolve(homedir(), ".claude")) args.push("--claude-dir", claudeDir)
   if (opts.server) args.push("--server", opts.server.replace(/\/$/, ""))
   if (opts.port !== undefined && opts.port !== DEFAULT_PORT) args.push("--port", String(opts.port))
