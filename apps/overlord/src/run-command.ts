@@ -1,7 +1,7 @@
 /**
  * `overlord run`: asks a machine (this one by default) to run Claude Code through the server the CLI
  * already talks to (`credentials.json`: the embedded server or the configured one), prints what it
- * does as it streams (assistant text and tool calls, not raw JSON), answers its permission prompts
+ * does as it streams (assistant text as the model writes it, and tool calls, not raw JSON), answers its permission prompts
  * (`--allow-tools`, else y/n on a terminal, else deny) and resolves with the command's exit code.
  */
 import { resolve } from "node:path"
@@ -133,10 +133,51 @@ export async function runRemote(paths: HomePaths, prompt: string, options: RunOp
       ...(decision === "deny" ? { message: "not allowed from overlord run" } : {}),
     })
   }
+  /**
+   * Main-conversation text blocks being written, by message id: what of each is printed. A terminal
+   * cannot take text back, so the complete message prints only the rest (`completeStreamed`).
+   */
+  const streamed = new Map<string, string>()
+  const printPartials = (blocks: readonly Commands.PartialBlock[]) => {
+    for (const b of blocks) {
+      // Thinking is not printed, nor subagents' text (several at once would interleave).
+      if (b.kind !== "text" || b.parentToolUseId !== undefined) continue
+      const printed = streamed.get(b.messageId) ?? ""
+      if (b.from > printed.length) continue
+      const fresh = b.text.slice(printed.length - b.from)
+      if (fresh === "") continue
+      process.stdout.write(fresh)
+      streamed.set(b.messageId, printed + fresh)
+    }
+  }
+  /** The complete message of a streamed block: the rest of its text and the line's end. False if none. */
+  const completeStreamed = (event: Commands.CommandEventBody): boolean => {
+    if (event.kind !== "cli") return false
+    const m = event.message as Record<string, unknown>
+    if (m.type === "result" && streamed.size > 0) {
+      // An interrupted block's text was printed, and no message completes it.
+      process.stdout.write("\n")
+      streamed.clear()
+      return false
+    }
+    const message = m.type === "assistant" ? (m.message as { id?: unknown; content?: unknown } | undefined) : undefined
+    const printed = typeof message?.id === "string" ? streamed.get(message.id) : undefined
+    if (printed === undefined || typeof message?.id !== "string") return false
+    streamed.delete(message.id)
+    const content = Array.isArray(message.content) ? (message.content as Array<Record<string, unknown>>) : []
+    const text = content.length === 1 && content[0]?.type === "text" ? String(content[0].text) : undefined
+    if (text?.startsWith(printed)) {
+      process.stdout.write(`${text.slice(printed.length)}\n`)
+      return true
+    }
+    process.stdout.write("\n")
+    return false
+  }
   const print = (events: readonly Api.CommandEventDto[]) => {
     for (const e of events) {
       if (e.eventSeq <= lastSeq) continue
       lastSeq = e.eventSeq
+      if (completeStreamed(e.event)) continue
       if (e.event.kind === "stderr") process.stderr.write(e.event.text)
       else if (e.event.kind === "patch")
         process.stderr.write(
@@ -185,6 +226,7 @@ export async function runRemote(paths: HomePaths, prompt: string, options: RunOp
     ws.onmessage = (message) => {
       const m = JSON.parse(String(message.data)) as Live.LiveMessage
       if (m.type === "command-events" && m.commandId === commandId) print(m.events)
+      if (m.type === "command-partial" && m.commandId === commandId && !ended) printPartials(m.blocks)
       if (m.type === "command" && m.command.commandId === commandId && m.command.endedAt !== null)
         finishIfEnded().catch((e: unknown) => fail(e))
     }

@@ -308,11 +308,16 @@ export class SyncEngine {
 
   // ---- remote commands ------------------------------------------------------------------------
 
+  /** The server relays text being written (`welcome.commandPartials`). */
+  private commandPartials = false
+
   /**
    * Sends a command runner's message, or keeps it until the next welcome while disconnected
-   * (`SyncConnection.sendCommandMessage`).
+   * (`SyncConnection.sendCommandMessage`). A `command-partial` goes only to a server that takes it, and
+   * only now: kept for a reconnect it would be stale, and the complete message is kept anyway.
    */
   sendCommandMessage(message: Commands.CommandDaemonMessage): void {
+    if (message.type === "command-partial" && !(this.commandPartials && this.connection.open)) return
     this.connection.sendCommandMessage(message)
   }
 
@@ -346,6 +351,7 @@ export class SyncEngine {
   /** A server this daemon can sync with: adopt its cursors, verify every file, and send. */
   private async welcome(msg: Sync.Welcome): Promise<void> {
     this.goneNotices = msg.goneNotices === true
+    this.commandPartials = msg.commandPartials === true
     this.statusSent = null
     this.report.clearError()
     this.serverCursors = new Map(msg.cursors.map((c) => [c.fileKey, c]))

@@ -309,6 +309,7 @@ export function openSyncConnection(
         limits: { maxFrameBytes: MAX_FRAME_BYTES },
         factsVersion: FACTS_VERSION,
         goneNotices: true,
+        ...(commands && !msg.parent ? { commandPartials: true } : {}),
         ...(machineName !== undefined ? { machineName } : {}),
       })
       welcomed = true
@@ -331,7 +332,12 @@ export function openSyncConnection(
       hub.machinesChanged(actor.userId)
       return
     }
-    if (msg.type === "command-ack" || msg.type === "command-event" || msg.type === "command-exit") {
+    if (
+      msg.type === "command-ack" ||
+      msg.type === "command-event" ||
+      msg.type === "command-exit" ||
+      msg.type === "command-partial"
+    ) {
       if (!commands || child) return send({ type: "error", message: "this connection does not take remote commands" })
       return commands.fromDaemon(actor, msg)
     }

@@ -5,7 +5,7 @@
  * go through the transcript's own renderers; everything else (start, result, stderr, permission
  * prompts) is a small item of its own. Pure apart from `commandsApi`, so it is tested without a browser.
  */
-import type { Api, Commands } from "@overlord/protocol"
+import { type Api, Commands } from "@overlord/protocol"
 import { apiUrl, getJson, HttpError, notifyUnauthorized } from "./api.ts"
 import type { Row } from "./grouping.ts"
 import { type JsonObject, num, obj, readLine, str } from "./records.ts"
@@ -135,8 +135,11 @@ export const commandDuration = (c: Api.CommandSummary, now: number): number | nu
 export type PermissionRequest = Extract<Commands.CommandEventBody, { kind: "permission-request" }>
 
 export type OutputItem =
-  /** A stream-json `assistant`/`user` message, read as the session line it also is. */
-  | { readonly type: "entry"; readonly key: string; readonly row: Row }
+  /**
+   * A stream-json `assistant`/`user` message, read as the session line it also is; `partial`: the text
+   * of a block the model is still writing, shown as the message it will be.
+   */
+  | { readonly type: "entry"; readonly key: string; readonly row: Row; readonly partial?: boolean }
   | {
       readonly type: "init"
       readonly key: string
@@ -296,6 +299,69 @@ export const outputItems = (
   }
   return items
 }
+
+// ---- text being written -------------------------------------------------------------------------
+
+/** Blocks being written, by `messageId:index`. */
+export type PartialBlocks = ReadonlyMap<string, Commands.PartialBlock>
+
+const partialKey = (b: Commands.PartialBlock) => `${b.messageId}:${b.index}`
+
+/**
+ * `incoming` pieces added to the blocks: each continues its block's text at `from` (0 after a watch:
+ * the whole text so far). A piece that would leave a gap is dropped; the complete message follows.
+ */
+export const mergePartials = (known: PartialBlocks, incoming: readonly Commands.PartialBlock[]): PartialBlocks => {
+  const next = new Map(known)
+  for (const piece of incoming) {
+    const before = next.get(partialKey(piece))?.text ?? ""
+    if (piece.from > before.length) continue
+    next.set(partialKey(piece), { ...piece, from: 0, text: before.slice(0, piece.from) + piece.text })
+  }
+  return next
+}
+
+/** Whether a stored event replaced the block (its complete message, or the turn's result). */
+const replaced = (events: readonly Api.CommandEventDto[], block: Commands.PartialBlock): boolean => {
+  for (let i = events.length - 1; i >= 0; i--) {
+    const e = events[i]!
+    if (e.eventSeq <= block.afterEventSeq) return false
+    if (Commands.replacesPartial(e.eventSeq, e.event, block)) return true
+  }
+  return false
+}
+
+/** The blocks no stored event has replaced yet, in the order they began. */
+export const openPartials = (
+  events: readonly Api.CommandEventDto[],
+  partials: PartialBlocks,
+): Commands.PartialBlock[] =>
+  [...partials.values()]
+    .filter((b) => b.text !== "" && !replaced(events, b))
+    .sort((a, b) => a.afterEventSeq - b.afterEventSeq || a.index - b.index)
+
+/** Blocks being written as the `assistant` entries they will be, after the command's other items. */
+export const partialItems = (blocks: readonly Commands.PartialBlock[]): OutputItem[] =>
+  blocks.map((b) => {
+    const content = b.kind === "text" ? { type: "text", text: b.text } : { type: "thinking", thinking: b.text }
+    const record = readLine(
+      JSON.stringify({
+        type: "assistant",
+        message: { id: b.messageId, type: "message", role: "assistant", content: [content] },
+      }),
+    )
+    const seq = b.afterEventSeq + 0.5
+    const entry: Api.Entry = {
+      seq,
+      fileKey: "",
+      agentId: null,
+      lineNo: seq,
+      byteOffset: 0,
+      kind: record.kind,
+      line: record.raw,
+    }
+    return { type: "entry", key: `partial:${partialKey(b)}`, row: { entry, record }, partial: true }
+  })
 
 /** The permission prompts still waiting for an answer. */
 export const pendingPermissions = (items: readonly OutputItem[]): PermissionRequest[] =>

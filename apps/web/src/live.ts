@@ -3,7 +3,7 @@
  * every (re)connect, resubscribes from the last seq delivered, so the server replays exactly what
  * was missed; anything at or below that seq is dropped, so nothing is shown twice.
  */
-import type { Api, Live } from "@overlord/protocol"
+import type { Api, Commands, Live } from "@overlord/protocol"
 
 export type LiveStatus = "connecting" | "open" | "closed"
 
@@ -72,6 +72,9 @@ export class LiveClient {
   private readonly shareWithdrawnListeners = new Set<Listener<string>>()
   private readonly commandEventListeners = new Set<
     Listener<{ commandId: string; events: readonly Api.CommandEventDto[] }>
+  >()
+  private readonly commandPartialListeners = new Set<
+    Listener<{ commandId: string; blocks: readonly Commands.PartialBlock[] }>
   >()
   status: LiveStatus = "closed"
   health: HealthState | null = null
@@ -157,6 +160,12 @@ export class LiveClient {
     return () => this.commandEventListeners.delete(fn)
   }
 
+  /** Text of a watched command that the model is still writing (`Live.CommandPartials`). */
+  onCommandPartial(fn: Listener<{ commandId: string; blocks: readonly Commands.PartialBlock[] }>): () => void {
+    this.commandPartialListeners.add(fn)
+    return () => this.commandPartialListeners.delete(fn)
+  }
+
   onEntries(fn: Listener<{ sessionId: string; entries: Api.Entry[] }>): () => void {
     this.entryListeners.add(fn)
     return () => this.entryListeners.delete(fn)
@@ -211,6 +220,9 @@ export class LiveClient {
       if (fresh.length === 0) return
       this.commandWatches.set(msg.commandId, Math.max(last, ...fresh.map((e) => e.eventSeq)))
       for (const fn of this.commandEventListeners) fn({ commandId: msg.commandId, events: fresh })
+    } else if (msg.type === "command-partial") {
+      if (!this.commandWatches.has(msg.commandId)) return
+      for (const fn of this.commandPartialListeners) fn({ commandId: msg.commandId, blocks: msg.blocks })
     }
   }
 

@@ -98,7 +98,7 @@ export async function startCommandServer(options: CommandServerOptions): Promise
           await engine.recordCommandEvents(machine, m.commandId, [{ eventSeq: m.eventSeq, event: m.event }], at)
         ).command
         await pushEvents(m.commandId)
-      } else changed = await engine.recordCommandExit(machine, m, at)
+      } else if (m.type === "command-exit") changed = await engine.recordCommandExit(machine, m, at)
       if (changed) broadcast({ type: "command", command: changed })
     })
   }

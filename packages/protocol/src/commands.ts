@@ -251,7 +251,60 @@ export const CommandExit = Schema.Struct({
 })
 export type CommandExit = typeof CommandExit.Type
 
-export const CommandDaemonMessage = Schema.Union([CommandAck, CommandEvent, CommandExit])
+/**
+ * Text of a content block the model is still writing (the CLI's `stream_event` deltas with
+ * `--include-partial-messages`), coalesced by the daemon. Relayed live to whoever watches the command
+ * and never stored: the complete `assistant` message (a `cli` event) replaces it.
+ */
+export const PartialBlock = Schema.Struct({
+  /** The API message's id (`msg_…`): its `assistant` event, once stored, replaces this block. */
+  messageId: ShortText,
+  /** The block's index in that message. */
+  index: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+  kind: Schema.Literals(["text", "thinking"]),
+  /** The Task call a subagent's block belongs to; absent for the main conversation. */
+  parentToolUseId: Schema.optionalKey(ShortText),
+  /** The last stored event (`eventSeq`) before the block began (-1: none): the block follows it. */
+  afterEventSeq: Schema.Int.check(Schema.isGreaterThanOrEqualTo(-1)),
+  /** Where `text` starts in the block's text so far (UTF-16 code units); 0 with the whole of it. */
+  from: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+  text: Schema.String,
+})
+export type PartialBlock = typeof PartialBlock.Type
+
+/**
+ * Blocks being written, sent only to a server whose `welcome` said `commandPartials` (an older server
+ * would answer a type it does not know with a warning each time) and only while connected: a partial
+ * held back for a reconnect is stale by then, and its complete message is in the outbox anyway.
+ */
+export const CommandPartial = Schema.Struct({
+  type: Schema.Literal("command-partial"),
+  commandId: CommandId,
+  blocks: Schema.Array(PartialBlock),
+})
+export type CommandPartial = typeof CommandPartial.Type
+
+/**
+ * Whether stored event `event` (with `eventSeq`) replaces partial block `block`: the block's own
+ * complete message (the CLI prints one `assistant` message per content block, with the API message's
+ * id, before the block's `content_block_stop`), or a `result`, which ends the turn it was part of.
+ */
+export const replacesPartial = (eventSeq: number, event: CommandEventBody, block: PartialBlock): boolean => {
+  if (event.kind !== "cli" || eventSeq <= block.afterEventSeq) return false
+  const m = event.message
+  if (m.type === "result") return true
+  if (m.type !== "assistant") return false
+  const inner = m.message
+  return (
+    typeof inner === "object" &&
+    inner !== null &&
+    !Array.isArray(inner) &&
+    "id" in inner &&
+    inner.id === block.messageId
+  )
+}
+
+export const CommandDaemonMessage = Schema.Union([CommandAck, CommandEvent, CommandExit, CommandPartial])
 export type CommandDaemonMessage = typeof CommandDaemonMessage.Type
 
 export const CommandServerMessageFromJson = Schema.fromJsonString(CommandServerMessage)

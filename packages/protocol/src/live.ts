@@ -7,6 +7,7 @@
  */
 import { Schema } from "effect"
 import { CommandEventDto, CommandSummary, Entry, Machine, SessionSummary } from "./api.ts"
+import * as Commands from "./commands.ts"
 
 const Count = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
 
@@ -56,6 +57,18 @@ export const CommandEvents = Schema.Struct({
 })
 
 /**
+ * Text of a watched command that the model is still writing (`Commands.CommandPartial`), never stored.
+ * Sent to a watcher only once it has every event up to a block's `afterEventSeq`, each block from where
+ * this socket's last message about it ended (`from`; 0, the whole text so far, after a watch). A block
+ * is shown until an event that `Commands.replacesPartial` it arrives, or the command ends.
+ */
+export const CommandPartials = Schema.Struct({
+  type: Schema.Literal("command-partial"),
+  commandId: Schema.String,
+  blocks: Schema.Array(Commands.PartialBlock),
+})
+
+/**
  * The session this socket reads was shared with its user, and the owner withdrew the share: the
  * subscription has ended and no more of its entries will come (issue #11 §5).
  */
@@ -67,6 +80,7 @@ export const LiveMessage = Schema.Union([
   Health,
   CommandChanged,
   CommandEvents,
+  CommandPartials,
   ShareWithdrawn,
 ])
 export type LiveMessage = typeof LiveMessage.Type

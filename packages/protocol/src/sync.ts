@@ -30,7 +30,8 @@ export const PROTOCOL_VERSION = 1
  * server hearing from a daemon before it, take the reason from the daemon's last warning, as before);
  * bumping would have cut off 1.0 daemons. Nor does a message that is sent only to a side that asked for
  * it (`machine-name`, after a hello with `machineNames`): an older server ignores the field and never
- * sends it, an older daemon never asks, so neither sees what it does not know.
+ * sends it, an older daemon never asks, so neither sees what it does not know. The same way the other
+ * round: `command-partial` goes only to a server whose welcome said `commandPartials`.
  *
  * 1.0: everything before `protocolMinor` was sent (those servers accept only protocol 1 exactly).
  * 1.1: `protocolMinor` in hello and welcome; messages of unknown types ignored with a warning.
@@ -296,6 +297,8 @@ export const Welcome = Schema.Struct({
   factsVersion: Schema.optionalKey(Count),
   /** The server takes `gone` notices; absent (older servers): send none. */
   goneNotices: Schema.optionalKey(Schema.Boolean),
+  /** The server relays `command-partial` (text being written) to the command's watchers; absent: send none. */
+  commandPartials: Schema.optionalKey(Schema.Boolean),
   /**
    * The server's name for this machine, to a daemon whose hello said `machineNames` (it may differ from
    * the hello's: renamed in the dashboard while the daemon was away, or told apart from another machine).

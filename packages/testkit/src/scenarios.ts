@@ -263,14 +263,16 @@ export const followUp =
       ],
     })
 
+/** `slowStream`'s answer is this, `seconds * 10` times: one text delta (24 characters) each. */
+export const SLOW_STREAM_SENTENCE = "Once upon a time, again."
+
 /** One long answer streamed over about `seconds` (24 characters every 100 ms): still arriving when a test cancels it. */
+
 export const slowStream =
   (seconds = 30): ScenarioFactory =>
   () =>
     scenario("slowStream", ["Tell a long story."], {
-      main: [
-        { ...turn(1, [{ type: "text", text: "Once upon a time, again.".repeat(seconds * 10) }]), eventDelayMs: 100 },
-      ],
+      main: [{ ...turn(1, [{ type: "text", text: SLOW_STREAM_SENTENCE.repeat(seconds * 10) }]), eventDelayMs: 100 }],
     })
 
 /** A Bash call that sleeps `seconds`, then an answer: a run with a child process to end on cancel. */

@@ -11,6 +11,11 @@
  * model answers gets a turn of its own (a second `result`), so counting results cannot tell; when a
  * `result` arrives and every message sent has been echoed, nothing is left to answer and stdin is
  * closed, on which the CLI exits.
+ *
+ * With `partialOutput` it also runs with `--include-partial-messages` and turns the `stream_event`
+ * lines (the API's raw SSE events) into `partial` items between the events, coalesced
+ * (`partial-output.ts`): the text being written, which the complete `assistant` message then replaces.
+ * The `stream_event` lines themselves are not events.
  */
 import type { Commands } from "@overlord/protocol"
 import type { Schema } from "effect"
@@ -23,11 +28,19 @@ import {
   spawnGroupLeader,
   within,
 } from "./child-process.ts"
+import { PARTIAL_INTERVAL_MS, PartialOutput } from "./partial-output.ts"
 
 /** What `JSON.parse` of an object gives: JSON by construction. */
 type JsonObject = Schema.JsonObject
 
 export type ClaudeEvent = Commands.CommandEventBody
+
+/** Text being written since the last such item (`partialOutput`); not an event, so it has no `eventSeq`. */
+export interface ClaudePartial {
+  readonly kind: "partial"
+  /** Each block's `afterEventSeq` counts this process's events (`ClaudeEvent`s) from 0. */
+  readonly blocks: readonly Commands.PartialBlock[]
+}
 
 export interface ClaudeProcessOptions {
   /** The `claude` executable: a path, or a name looked up on PATH. */
@@ -41,6 +54,8 @@ export interface ClaudeProcessOptions {
   readonly allowTools?: readonly string[]
   /** The laptop's environment: the CLI's own login or API key stays on the laptop. */
   readonly env: Readonly<Record<string, string | undefined>>
+  /** Text as the model writes it, as `partial` items (`--include-partial-messages`). */
+  readonly partialOutput?: boolean
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
@@ -57,6 +72,7 @@ export function claudeArgs(options: Omit<ClaudeProcessOptions, "claudePath" | "c
     "--permission-prompt-tool",
     "stdio",
     "--replay-user-messages",
+    ...(options.partialOutput ? ["--include-partial-messages"] : []),
     ...(options.resumeSessionId ? ["--resume", options.resumeSessionId] : []),
     ...(options.model ? ["--model", options.model] : []),
     ...(options.permissionMode ? ["--permission-mode", options.permissionMode] : []),
@@ -68,12 +84,17 @@ export class ClaudeProcess {
   /** Also the process group id: the CLI leads a group of its own. */
   readonly pid: number | undefined
   /** Everything the CLI says, in order; ends when its stdout and stderr have closed (or `closeOutput`). */
-  readonly events: AsyncIterable<ClaudeEvent>
+  readonly events: AsyncIterable<ClaudeEvent | ClaudePartial>
   /** The CLI itself has exited; its output may still be draining. */
   readonly exited: Promise<ChildExit>
 
   private readonly child: ReturnType<typeof spawnGroupLeader>["child"]
-  private readonly queue = new EventQueue<ClaudeEvent>()
+  private readonly queue = new EventQueue<ClaudeEvent | ClaudePartial>()
+  /** Events pushed so far (not partials): the next one's index. */
+  private eventCount = 0
+  private readonly partials: PartialOutput | undefined
+  private partialTimer: ReturnType<typeof setTimeout> | undefined
+  private partialTakenAt = 0
   /** Open permission prompts: request id -> the tool input, which an `allow` must send back. */
   private readonly pending = new Map<string, JsonObject>()
   private inputOpen = true
@@ -88,15 +109,16 @@ export class ClaudeProcess {
     this.child = child
     this.pid = child.pid
     this.events = this.queue
+    this.partials = options.partialOutput ? new PartialOutput() : undefined
     let streams = 2
     const streamEnded = () => {
       streams -= 1
-      if (streams === 0) this.queue.end()
+      if (streams === 0) this.endEvents()
     }
     if (child.stdout && child.stderr) {
       onLines(child.stdout, (line) => this.onStdoutLine(line), streamEnded)
-      onText(child.stderr, (text) => this.queue.push({ kind: "stderr", text }), streamEnded)
-    } else this.queue.end()
+      onText(child.stderr, (text) => this.push({ kind: "stderr", text }), streamEnded)
+    } else this.endEvents()
     this.exited = exited.then((exit) => {
       this.inputOpen = false
       if (exit.spawnError) this.closeOutput()
@@ -123,7 +145,7 @@ export class ClaudeProcess {
   closeOutput(): void {
     this.child.stdout?.destroy()
     this.child.stderr?.destroy()
-    this.queue.end()
+    this.endEvents()
   }
 
   /** A user message: the prompt, or a follow-up while the CLI runs. False once input has closed. */
@@ -183,17 +205,43 @@ export class ClaudeProcess {
     return true
   }
 
+  private push(event: ClaudeEvent): void {
+    this.eventCount += 1
+    this.queue.push(event)
+  }
+
+  private endEvents(): void {
+    if (this.partialTimer !== undefined) clearTimeout(this.partialTimer)
+    this.partialTimer = undefined
+    this.queue.end()
+  }
+
+  /** Gives out the text gathered since the last time: at once if that was long enough ago, else when it is. */
+  private partialAdded(): void {
+    if (this.partialTimer !== undefined) return
+    const wait = this.partialTakenAt + PARTIAL_INTERVAL_MS - performance.now()
+    if (wait <= 0) this.takePartials()
+    else this.partialTimer = setTimeout(() => this.takePartials(), wait)
+  }
+
+  private takePartials(): void {
+    this.partialTimer = undefined
+    this.partialTakenAt = performance.now()
+    const blocks = this.partials?.take() ?? []
+    if (blocks.length > 0) this.queue.push({ kind: "partial", blocks })
+  }
+
   private onStdoutLine(line: string): void {
     if (line.trim() === "") return
     let message: unknown
     try {
       message = JSON.parse(line)
     } catch {
-      this.queue.push({ kind: "stdout", text: `${line}\n` })
+      this.push({ kind: "stdout", text: `${line}\n` })
       return
     }
     if (!isRecord(message)) {
-      this.queue.push({ kind: "stdout", text: `${line}\n` })
+      this.push({ kind: "stdout", text: `${line}\n` })
       return
     }
     if (typeof message.session_id === "string") this.session = message.session_id
@@ -204,7 +252,7 @@ export class ClaudeProcess {
       case "control_cancel_request": {
         const requestId = typeof message.request_id === "string" ? message.request_id : undefined
         if (requestId !== undefined && this.pending.delete(requestId))
-          this.queue.push({ kind: "permission-cancelled", requestId })
+          this.push({ kind: "permission-cancelled", requestId })
         return
       }
       // Answers to our own interrupts: nothing for the user.
@@ -213,11 +261,21 @@ export class ClaudeProcess {
       case "user":
         if (message.isReplay === true) this.userEchoed += 1
         break
+      case "stream_event":
+        if (this.partials === undefined) break
+        if (this.partials.add(message, this.eventCount - 1)) this.partialAdded()
+        return
+      case "assistant":
+        // What of its block was not given out yet is in the message itself.
+        if (isRecord(message.message) && typeof message.message.id === "string")
+          this.partials?.complete(message.message.id)
+        break
       case "result":
         this.lastResult = message as JsonObject
+        this.partials?.clear()
         break
     }
-    this.queue.push({ kind: "cli", message: message as JsonObject })
+    this.push({ kind: "cli", message: message as JsonObject })
     if (message.type === "result" && this.userEchoed >= this.userSent) this.endInput()
   }
 
@@ -228,7 +286,7 @@ export class ClaudeProcess {
     if (request.subtype === "can_use_tool" && typeof request.tool_name === "string") {
       const input = isRecord(request.input) ? (request.input as JsonObject) : {}
       this.pending.set(requestId, input)
-      this.queue.push({
+      this.push({
         kind: "permission-request",
         requestId,
         toolName: request.tool_name,

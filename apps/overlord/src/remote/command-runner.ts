@@ -430,6 +430,7 @@ export class CommandRunner {
       cwd,
       prompt: command.prompt,
       env: this.options.env ?? process.env,
+      partialOutput: true,
       ...(command.resumeSessionId !== undefined ? { resumeSessionId: command.resumeSessionId } : {}),
       ...(command.model !== undefined ? { model: command.model } : {}),
       ...(command.permissionMode !== undefined ? { permissionMode: command.permissionMode } : {}),
@@ -449,6 +450,11 @@ export class CommandRunner {
         proc,
         (async () => {
           for await (const event of proc.events) {
+            // Text being written: relayed, not numbered (its `afterEventSeq`s count the events emitted here).
+            if (event.kind === "partial") {
+              this.send({ type: "command-partial", commandId, blocks: event.blocks })
+              continue
+            }
             if (event.kind === "permission-request")
               this.audit.write({
                 event: "permission-request",

@@ -2,7 +2,9 @@
  * One remote command as it runs: its status, its output rendered by the transcript's own renderers,
  * the permission prompts waiting for an answer, a box for follow-up messages, and Cancel. Events come
  * from the live feed (`watch-command`) and from a slow REST poll while it runs, merged by `eventSeq`,
- * so a dropped socket delays the output but never loses or repeats any of it.
+ * so a dropped socket delays the output but never loses or repeats any of it. Text the model is still
+ * writing comes only from the live feed (`command-partial`) and is shown after the output, as the
+ * message it will be, until its complete message arrives and takes its place.
  */
 import type { Api } from "@overlord/protocol"
 import { contentBlocks } from "@overlord/transcript"
@@ -14,8 +16,12 @@ import {
   commandsApi,
   isFinal,
   mergeEvents,
+  mergePartials,
   type OutputItem,
+  openPartials,
   outputItems,
+  type PartialBlocks,
+  partialItems,
   pendingPermissions,
   REASON_TITLES,
   sessionIdOf,
@@ -64,9 +70,10 @@ export const OutputRow = ({ item }: { item: OutputItem }) => {
     case "entry":
       return (
         <article
-          className={`entry run-entry entry-${item.row.record.kind}`}
+          className={`entry run-entry entry-${item.row.record.kind}${item.partial ? " run-entry-partial" : ""}`}
           data-testid="run-event"
           data-kind={item.row.record.kind}
+          data-partial={item.partial ? "" : undefined}
         >
           <header className="entry-head">
             <span className={`role role-${entryRole(item).split(" ")[0]}`}>{entryRole(item)}</span>
@@ -171,6 +178,7 @@ export const CommandOutput = ({ items, sessionId }: { items: readonly OutputItem
 export const CommandView = ({ commandId, initial }: { commandId: string; initial?: Api.CommandSummary }) => {
   const [command, setCommand] = useState<Api.CommandSummary | null>(initial ?? null)
   const [events, setEvents] = useState<readonly Api.CommandEventDto[]>([])
+  const [partials, setPartials] = useState<PartialBlocks>(() => new Map())
   const [answers, setAnswers] = useState<ReadonlyMap<string, "allow" | "deny">>(() => new Map())
   const [loadError, setLoadError] = useState<string | null>(null)
   const [inputError, setInputError] = useState<CommandRequestError | Error | null>(null)
@@ -185,6 +193,9 @@ export const CommandView = ({ commandId, initial }: { commandId: string; initial
     let timer: ReturnType<typeof setTimeout> | undefined
     const offEvents = client.onCommandEvents((m) => {
       if (m.commandId === commandId) setEvents((known) => mergeEvents(known, m.events))
+    })
+    const offPartial = client.onCommandPartial((m) => {
+      if (m.commandId === commandId) setPartials((known) => mergePartials(known, m.blocks))
     })
     const offCommand = client.onCommand((c) => {
       if (c.commandId === commandId) setCommand(c)
@@ -211,13 +222,18 @@ export const CommandView = ({ commandId, initial }: { commandId: string; initial
       stopped = true
       clearTimeout(timer)
       offEvents()
+      offPartial()
       offCommand()
       client.unwatchCommand(commandId)
     }
   }, [commandId])
 
   const final = command ? isFinal(command.status) : false
-  const items = useMemo(() => outputItems(events, answers, final), [events, answers, final])
+  const stored = useMemo(() => outputItems(events, answers, final), [events, answers, final])
+  const items = useMemo(
+    () => (final ? stored : [...stored, ...partialItems(openPartials(events, partials))]),
+    [stored, final, events, partials],
+  )
   const pending = useMemo(() => pendingPermissions(items), [items])
   const sessionId = sessionIdOf(command, events)
   const send = async (input: Api.CommandInputRequest): Promise<void> => {
