@@ -596,13 +596,20 @@ async function startDetached(p: HomePaths, allowRemote?: boolean): Promise<void>
   const other = runningPid(p)
   if (other !== null && other !== child.pid) throw new CliError(alreadyRunning(other, allowRemote))
   // The child's own one-line reason (a port in use, say), from what this start appended to daemon.out.
-  const reason = readFileSync(out)
-    .subarray(outStart)
-    .toString("utf8")
-    .split("\n")
-    .filter((l) => l.startsWith("overlord: "))
-    .pop()
-    ?.slice("overlord: ".length)
+  // An error nothing caught comes first: the lines before it are what it broke (a file where the daemon
+  // makes a folder gave "WebSocket was closed before the connection was established", or nothing at all
+  // beside a stack trace: walkthrough-7). Effect prints a defect as "[time] ERROR (#1): Error: <message>",
+  // Bun an uncaught error's message on a line of its own ("EEXIST: file already exists, mkdir '…'").
+  const lines = readFileSync(out).subarray(outStart).toString("utf8").split("\n")
+  const defect = lines
+    .map((l) => /^\[[\d:.]+\] ERROR \(#\d+\): (?:\w*Error: )?(.+)$/.exec(l)?.[1] ?? /^(E[A-Z]+: .+)$/.exec(l)?.[1])
+    .find((m) => m !== undefined)
+  const reason =
+    defect ??
+    lines
+      .filter((l) => l.startsWith("overlord: "))
+      .pop()
+      ?.slice("overlord: ".length)
   throw new CliError(`the daemon did not start${reason ? `: ${reason}` : ""}; see ${out} and ${p.log}`)
 }
 
