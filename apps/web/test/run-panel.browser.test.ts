@@ -1,7 +1,8 @@
 /**
  * The Run panel end to end in real Chromium: `overlord start --foreground --allow-remote` (the real
  * daemon with its embedded server) runs the real Claude Code CLI against scripted fake APIs when the
- * page asks. Output streams into the panel through the transcript renderers, the new session syncs and
+ * page asks. Output streams into the panel through the transcript renderers (an answer's text as the
+ * model writes it, then its complete message in its place), the new session syncs and
  * links back to its command, a session is continued in the same transcript, a follow-up lands mid-run,
  * permission prompts are answered Allow (the tool runs) and Deny (it does not), a cancel ends the CLI's
  * and its tool's process groups, refusals are shown with their message, and the same Run + permission
@@ -55,6 +56,10 @@ const HELLO = "Hello from the Run panel."
 const CONTINUED = "Continued in the same session."
 const FOLLOW_UP = "FOLLOW-UP-ANSWERED-7c1"
 const SLEEP_SECONDS = 733
+/** `[run-stream]`'s answer: this sentence STREAM_DELTAS times, one SSE delta every 100 ms (as `slowStream`). */
+const STREAM_SENTENCE = "Once upon a time, again."
+const STREAM_DELTAS = 80
+const sentences = (s: string) => s.split(STREAM_SENTENCE).length - 1
 const NOTES = "alpha\nbeta\ngamma\n"
 
 /**
@@ -143,6 +148,10 @@ const SCENARIOS: readonly Routed[] = [
     }),
   },
   { marker: "[run-latency]", script: () => ({ main: [text(1, "Quick answer.")] }) },
+  {
+    marker: "[run-stream]",
+    script: () => ({ main: [{ ...text(1, STREAM_SENTENCE.repeat(STREAM_DELTAS)), eventDelayMs: 100 }] }),
+  },
 ]
 
 const startRouter = (dir: string) => {
@@ -391,6 +400,46 @@ describe.skipIf(skip)("Run panel in Chromium", () => {
     await page.locator("[data-testid=entry]", { hasText: HELLO }).first().waitFor({ timeout: 20_000 })
     const linked = page.locator(`[data-testid=session-commands] [data-command-id="${commandId}"]`)
     await linked.waitFor({ state: "attached" })
+  })
+
+  it("shows the answer as the model writes it, also to a page opened mid-answer, then the complete message in its place", async () => {
+    await openRun(page)
+    const commandId = await run(page, "[run-stream] Tell a long story.")
+    const partial = (p: Page) =>
+      p.locator("[data-testid=run-output] [data-testid=run-event][data-kind=assistant][data-partial]", {
+        hasText: STREAM_SENTENCE,
+      })
+    const status = (p: Page) =>
+      p.locator("[data-testid=command-view] [data-testid=command-status]").getAttribute("data-status")
+    await partial(page).waitFor({ timeout: 60_000 })
+    // Part of the answer while the command runs (before: only "Claude Code started" until the block was whole).
+    const early = sentences((await partial(page).textContent()) ?? "")
+    expect(await status(page)).toBe("running")
+    expect(early).toBeGreaterThan(0)
+    expect(early).toBeLessThan(STREAM_DELTAS)
+    await expect.poll(async () => sentences((await partial(page).textContent()) ?? "")).toBeGreaterThan(early)
+
+    // A page opened now, mid-answer, shows the text so far too.
+    const late = await context.newPage()
+    try {
+      await late.goto(`${serverUrl}/#/commands/${encodeURIComponent(commandId)}`)
+      await partial(late).waitFor({ timeout: 30_000 })
+      const lateShown = sentences((await partial(late).textContent()) ?? "")
+      expect(lateShown).toBeGreaterThan(early)
+      await late.locator('[data-testid=command-status][data-status="completed"]').waitFor({ timeout: 60_000 })
+      expect(await partial(late).count()).toBe(0)
+    } finally {
+      await late.close()
+    }
+
+    // Ended: the complete message alone, the text once.
+    await waitStatus(page, "completed")
+    expect(await partial(page).count()).toBe(0)
+    const answers = page.locator("[data-testid=run-output] [data-testid=run-event][data-kind=assistant]")
+    expect(await answers.count()).toBe(1)
+    expect(sentences((await answers.textContent()) ?? "")).toBe(STREAM_DELTAS)
+    const detail = await commandOf(commandId)
+    expect(detail.events.some((e) => e.event.kind === "cli" && e.event.message.type === "stream_event")).toBe(false)
   })
 
   it("continues a session from its page, in the same transcript", async () => {
