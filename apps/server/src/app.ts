@@ -14,8 +14,12 @@ import {
   type AccessPolicy,
   authenticate,
   BROWSER_SESSION_TTL_MS,
+  clearedSessionCookie,
   hostAllowed,
+  MAX_COOKIE_CANDIDATES,
   originAllowed,
+  readCookies,
+  SESSION_COOKIE,
   sessionCookie,
 } from "./auth.ts"
 import { CommandRelay } from "./command-relay.ts"
@@ -199,6 +203,21 @@ export function makeApp(options: AppOptions) {
     const actor = await authenticate(store, req)
     const accountResponse = await accountRoutes(req, url, actor, server as Server<unknown> | undefined)
     if (accountResponse) return accountResponse
+
+    // Sign-out: the browser session cookie (30 days) could not be ended, on a shared or borrowed browser
+    // either. Every session cookie the request carries is used up (`consumeToken`: `verifyToken` refuses a
+    // used token), whoever's it is, and the cookie cleared. Same Origin rule as every other POST.
+    if (url.pathname === "/api/v1/sign-out") {
+      if (req.method !== "POST") return apiError(405, "method_not_allowed", "POST to sign out")
+      if (!originAllowed(policy, req)) return apiError(403, "bad_origin", "cross-origin request")
+      for (const token of readCookies(req, SESSION_COOKIE).slice(0, MAX_COOKIE_CANDIDATES)) {
+        if (token) await Effect.runPromise(store.consumeToken(token, "browser"))
+      }
+      return new Response(null, {
+        status: 204,
+        headers: { "set-cookie": clearedSessionCookie(options.secureCookies ?? false) },
+      })
+    }
 
     // A fresh one-time sign-in link, for `overlord open`. Bearer only: a cookie must not mint links.
     if (url.pathname === "/api/v1/login-links") {

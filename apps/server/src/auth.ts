@@ -110,7 +110,7 @@ export function readCookies(req: Request, name: string): string[] {
 }
 
 /** Session cookies tried per request: ours, and a few planted ones in front of it. */
-const MAX_COOKIE_CANDIDATES = 4
+export const MAX_COOKIE_CANDIDATES = 4
 
 /**
  * Bearer tokens a request may carry: API tokens always; a paired machine's own token for reads
@@ -138,3 +138,7 @@ export async function authenticate(store: StoreApi, req: Request): Promise<Actor
 
 export const sessionCookie = (token: string, secure: boolean) =>
   `${SESSION_COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${BROWSER_SESSION_TTL_MS / 1000}${secure ? "; Secure" : ""}`
+
+/** The session cookie removed (sign-out): the same attributes, no value, expired. */
+export const clearedSessionCookie = (secure: boolean) =>
+  `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0${secure ? "; Secure" : ""}`

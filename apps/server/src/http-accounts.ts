@@ -134,7 +134,10 @@ export class RateLimiter {
 async function body<S extends Schema.Top>(req: Request, schema: S): Promise<S["Type"]> {
   const length = Number(req.headers.get("content-length") ?? "0")
   if (length > MAX_BODY_BYTES) throw new BadRequest("the body is too large")
-  const text = await req.text()
+  // Bun fails the read of a body past `maxRequestBodySize` (`http-server.ts`) and answers 413 itself.
+  const text = await req.text().catch(() => {
+    throw new BadRequest("the body is too large or was cut off")
+  })
   if (text.length > MAX_BODY_BYTES) throw new BadRequest("the body is too large")
   let value: unknown
   try {

@@ -30,7 +30,10 @@ const SESSION_ID = /^[A-Za-z0-9-]{1,128}$/
 const run = <A>(e: Effect.Effect<A, unknown>) => Effect.runPromise(e)
 
 async function body(req: Request): Promise<unknown> {
-  const text = await req.text()
+  // Bun fails the read of a body past `maxRequestBodySize` (`http-server.ts`) and answers 413 itself.
+  const text = await req.text().catch(() => {
+    throw new BadBody("the request body is too large or was cut off")
+  })
   if (text.length > MAX_BODY_BYTES) throw new BadBody("the request body is too large")
   try {
     return JSON.parse(text)

@@ -184,6 +184,13 @@ const ACCOUNT_ROUTES: readonly AccountRoute[] = [
   { method: "get", path: "/me", summary: "The signed-in user", response: Api.Me, status: "200", auth: "signed in" },
   {
     method: "post",
+    path: "/sign-out",
+    summary: "Sign the browser out: its session cookie stops working and is cleared",
+    status: "204",
+    auth: "none",
+  },
+  {
+    method: "post",
     path: "/machines/{machineId}/revoke",
     summary: "Revoke a machine: its tokens stop working and its open sync socket is refused at once",
     status: "204",

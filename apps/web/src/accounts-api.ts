@@ -36,6 +36,8 @@ const seg = encodeURIComponent
 
 export const accountsApi = {
   me: (signal?: AbortSignal) => getJson<Api.Me>("/me", {}, signal),
+  /** Ends this browser's session on the server (the cookie stops working everywhere it was copied). */
+  signOut: () => sendJson<void>("POST", "/sign-out"),
   machines: (signal?: AbortSignal) => getJson<{ machines: AccountMachine[] }>("/machines", {}, signal),
   revokeMachine: (machineId: string) => sendJson<void>("POST", `/machines/${seg(machineId)}/revoke`),
   /** 409 (another of your machines has the name) rejects with the server's sentence. */

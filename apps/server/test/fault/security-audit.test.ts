@@ -158,8 +158,53 @@ describe("request bodies", () => {
     } as RequestInit)
     await res.arrayBuffer()
     expect(res.status).toBe(413)
+    // A signed-in route too (a remote command's body is the largest a route takes).
+    let sentToCommands = 0
+    const commandBody = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sentToCommands >= 20) return controller.close()
+        sentToCommands++
+        controller.enqueue(mib)
+      },
+    })
+    const command = await fetch(`${server.url}/api/v1/commands`, {
+      method: "POST",
+      headers: { "content-type": "application/json", cookie, origin: origin() },
+      body: commandBody,
+      duplex: "half",
+    } as RequestInit)
+    await command.arrayBuffer()
+    expect(command.status).toBe(413)
     const after = await fetch(`${server.url}/api/v1/sessions`, { headers: { cookie } })
     expect(after.status).toBe(200)
     expect(await after.json()).toMatchObject({ sessions: [] })
+  })
+})
+
+describe("sign-out", () => {
+  it("ends the browser session on the server (the cookie stops working) and clears the cookie", async () => {
+    const session = await server.signIn()
+    expect((await fetch(`${server.url}/api/v1/me`, { headers: { cookie: session } })).status).toBe(200)
+    // From another site: refused, and the session still works.
+    const crossSite = await fetch(`${server.url}/api/v1/sign-out`, {
+      method: "POST",
+      headers: { cookie: session, origin: "https://evil.example" },
+    })
+    expect(crossSite.status).toBe(403)
+    expect((await fetch(`${server.url}/api/v1/me`, { headers: { cookie: session } })).status).toBe(200)
+    const out = await fetch(`${server.url}/api/v1/sign-out`, {
+      method: "POST",
+      headers: { cookie: session, origin: origin() },
+    })
+    expect(out.status).toBe(204)
+    const cleared = out.headers.get("set-cookie") ?? ""
+    expect(cleared).toMatch(/^overlord_session=;/)
+    expect(cleared).toContain("Max-Age=0")
+    expect(cleared).toContain("HttpOnly")
+    // The old cookie, replayed (a copy kept by a shared browser or stolen), reads nothing.
+    expect((await fetch(`${server.url}/api/v1/me`, { headers: { cookie: session } })).status).toBe(401)
+    expect((await fetch(`${server.url}/api/v1/sessions`, { headers: { cookie: session } })).status).toBe(401)
+    // Other browser sessions of the user go on.
+    expect((await fetch(`${server.url}/api/v1/me`, { headers: { cookie } })).status).toBe(200)
   })
 })

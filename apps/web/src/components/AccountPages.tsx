@@ -518,6 +518,28 @@ const SharedTab = () => {
   )
 }
 
+/** Ends this browser's session on the server, then shows the signed-out dashboard. */
+const SignOutButton = () => {
+  const [error, setError] = useState<string | null>(null)
+  return (
+    <span className="account-sign-out">
+      <button
+        type="button"
+        data-testid="sign-out"
+        onClick={() =>
+          accountsApi.signOut().then(
+            () => window.location.assign("/"),
+            (e: unknown) => setError(errorText(e)),
+          )
+        }
+      >
+        Sign out
+      </button>
+      {error && <span className="error">{error}</span>}
+    </span>
+  )
+}
+
 // ---- the page -----------------------------------------------------------------------------------
 
 export const AccountPages = ({ tab }: { tab: AccountTab }) => {
@@ -536,6 +558,7 @@ export const AccountPages = ({ tab }: { tab: AccountTab }) => {
             {user.email ? ` · ${user.email}` : ""} · {user.role}
           </span>
         )}
+        {user && <SignOutButton />}
         {me.state === "error" && <span className="error">{me.error}</span>}
       </header>
       <nav className="account-tabs" aria-label="Account sections">
