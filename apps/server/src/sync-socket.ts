@@ -470,16 +470,17 @@ export function openSyncConnection(
           inboxBytes = 0
           latestStatus = null
           Effect.runFork(Effect.logError("sync connection failed", error))
-          // What failed is the server's business: only a signed-in daemon is told (its owner runs the server).
-          const detail = actor && error instanceof Error ? `: ${error.message}` : ""
+          // What failed is the server's business, in its log only: the daemon was told the error's text
+          // (the driver's message: SQL, key values, host names, paths) on the assumption that its owner
+          // runs the server, but on a team server any member's daemon is signed in (security-audit).
           if (isStoreError(error) && isRetryable(error)) {
             // The database cannot take it now (unreachable, locked, disk full): nothing was stored, the
             // daemon keeps its bytes and comes back after its backoff (1013: try again later).
-            send({ type: "error", message: `store unavailable, retry later${detail}` })
+            send({ type: "error", message: "store unavailable, retry later; the server's log has the details" })
             socket.close(1013, "try again later")
             return
           }
-          send({ type: "error", message: `server error${detail}` })
+          send({ type: "error", message: "server error; the server's log has the details" })
           socket.close(1011, "server error")
         })
         .finally(() => {
