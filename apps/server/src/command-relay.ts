@@ -23,6 +23,13 @@ import { type PumpState, runPump } from "./pump.ts"
 const SWEEP_MS = 5_000
 const EVENT_PAGE = 1_000
 /**
+ * Commands one live socket watches at once; past it the socket's oldest watch ends (a dashboard watches
+ * the command on screen, and keeps the ones it showed since it loaded: hundreds is a long day). Unbounded,
+ * a signed-in client's 100k `watch-command` messages grew the set and, each one scanning it, stalled the
+ * server's one thread for every user (security-audit).
+ */
+export const MAX_WATCHES_PER_SOCKET = 256
+/**
  * Of one block being written, kept at most this much (UTF-16 code units); past it the block stops
  * growing until its complete message arrives. A block is at most a message's output tokens (≈128K
  * tokens, ≈512K characters, for the largest models), so this only bounds a misbehaving daemon.
@@ -166,8 +173,20 @@ export class CommandRelay {
   // ---- live watchers --------------------------------------------------------------------------
 
   watch(socket: LiveSocket, actor: Actor, msg: Live.WatchCommand): void {
-    let w = [...this.watches].find((x) => x.socket === socket && x.commandId === msg.commandId)
+    let w: CommandWatch | undefined
+    let oldest: CommandWatch | undefined
+    let count = 0
+    for (const x of this.watches) {
+      if (x.socket !== socket) continue
+      if (x.commandId === msg.commandId) {
+        w = x
+        break
+      }
+      oldest ??= x
+      count += 1
+    }
     if (!w) {
+      if (count >= MAX_WATCHES_PER_SOCKET && oldest) this.watches.delete(oldest)
       w = {
         socket,
         actor,
