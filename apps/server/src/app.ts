@@ -87,6 +87,8 @@ function withSecurityHeaders(response: Response): Response {
 }
 
 const decodeClient = Schema.decodeUnknownExit(Live.ClientMessageFromJson)
+/** The largest message a dashboard sends on the live socket (`Live.ClientMessage`), with room to spare. */
+const MAX_LIVE_MESSAGE_CHARS = 4 * 1024
 export const LOGIN_LINK_TTL_MS = 24 * 3600 * 1000
 
 export function makeApp(options: AppOptions) {
@@ -296,6 +298,11 @@ export function makeApp(options: AppOptions) {
         return
       }
       if (typeof message !== "string" || !data.watcher) return
+      // A dashboard's messages are under 300 bytes; the socket limit (8 MiB) is the sync socket's.
+      if (message.length > MAX_LIVE_MESSAGE_CHARS) {
+        ws.close(1009, "message too big")
+        return
+      }
       const exit = decodeClient(message)
       if (exit._tag === "Failure") {
         ws.send(JSON.stringify({ type: "error", message: "invalid message" }))

@@ -13,8 +13,11 @@ const Count = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
 
 export const Subscribe = Schema.Struct({
   type: Schema.Literal("subscribe"),
-  /** Entries of this session only; omit to receive only session and machine updates. */
-  sessionId: Schema.optionalKey(Schema.String),
+  /**
+   * Entries of this session only; omit to receive only session and machine updates. At most 128
+   * characters, as the REST routes' session ids (it was unbounded: a megabyte id went to the store).
+   */
+  sessionId: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(128))),
   afterSeq: Count,
 })
 export type Subscribe = typeof Subscribe.Type

@@ -208,3 +208,32 @@ describe("sign-out", () => {
     expect((await fetch(`${server.url}/api/v1/me`, { headers: { cookie } })).status).toBe(200)
   })
 })
+
+describe("live socket messages", () => {
+  const open = async () => {
+    const ws = new WebSocket(`${server.url.replace("http", "ws")}/api/v1/live`, {
+      headers: { cookie, origin: origin() },
+    } as unknown as string[])
+    const messages: string[] = []
+    const closed = new Promise<number>((resolve) => ws.addEventListener("close", (e) => resolve(e.code)))
+    ws.addEventListener("message", (e) => messages.push(String(e.data)))
+    await new Promise((resolve, reject) => {
+      ws.addEventListener("open", resolve)
+      ws.addEventListener("error", reject)
+    })
+    return { ws, messages, closed }
+  }
+
+  it("a session id past 128 characters is an invalid message; a huge message closes the socket (1009)", async () => {
+    const live = await open()
+    live.ws.send(JSON.stringify({ type: "subscribe", sessionId: "s".repeat(129), afterSeq: 0 }))
+    await expect.poll(() => live.messages.some((m) => m.includes("invalid message"))).toBe(true)
+    live.ws.send(JSON.stringify({ type: "subscribe", sessionId: "s".repeat(1024 * 1024), afterSeq: 0 }))
+    expect(await live.closed).toBe(1009)
+    // The server goes on: a new socket subscribes.
+    const again = await open()
+    again.ws.send(JSON.stringify({ type: "subscribe", afterSeq: 0 }))
+    await expect.poll(() => again.messages.some((m) => m.includes('"health"'))).toBe(true)
+    again.ws.close()
+  })
+})
