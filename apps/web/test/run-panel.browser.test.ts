@@ -418,6 +418,7 @@ describe.skipIf(skip)("Run panel in Chromium", () => {
     expect(early).toBeGreaterThan(0)
     expect(early).toBeLessThan(STREAM_DELTAS)
     await expect.poll(async () => sentences((await partial(page).textContent()) ?? "")).toBeGreaterThan(early)
+    await screenshot(page, "run-panel-partial")
 
     // A page opened now, mid-answer, shows the text so far too.
     const late = await context.newPage()
