@@ -16,6 +16,14 @@
  * lines (the API's raw SSE events) into `partial` items between the events, coalesced
  * (`partial-output.ts`): the text being written, which the complete `assistant` message then replaces.
  * The `stream_event` lines themselves are not events.
+ *
+ * The CLI prints a `system`/`thinking_tokens` line per thinking delta (checked with 2.1.330 against
+ * the fake API: a thinking block of 49 deltas gave 49 lines, `estimated_tokens` counting up and
+ * `estimated_tokens_delta` the step), with or without `--include-partial-messages`. Each was an event:
+ * stored, and relayed to every watcher, for a line the Run panel hides. Only the last of a run of them
+ * is an event now (`heldProgress`), given out when the next event or the end comes, its delta the run's
+ * sum: one per thinking block. Nothing else is held: `status` is one line per API request, and
+ * `hook_started`/`hook_response` carry the hook's output and outcome.
  */
 import type { Commands } from "@overlord/protocol"
 import type { Schema } from "effect"
@@ -103,6 +111,8 @@ export class ClaudeProcess {
   private interrupts = 0
   private session: string | undefined
   private lastResult: JsonObject | undefined
+  /** The last `thinking_tokens` line of the current run of them, not given out yet; its delta is the run's. */
+  private heldProgress: Record<string, unknown> | undefined
 
   private constructor(options: ClaudeProcessOptions) {
     const { child, exited } = spawnGroupLeader([options.claudePath, ...claudeArgs(options)], options.cwd, options.env)
@@ -206,11 +216,32 @@ export class ClaudeProcess {
   }
 
   private push(event: ClaudeEvent): void {
+    this.giveOutProgress()
     this.eventCount += 1
     this.queue.push(event)
   }
 
+  /** The held `thinking_tokens` line, as the event before whatever comes next. */
+  private giveOutProgress(): void {
+    const held = this.heldProgress
+    if (held === undefined) return
+    this.heldProgress = undefined
+    this.eventCount += 1
+    this.queue.push({ kind: "cli", message: held as JsonObject })
+  }
+
+  /** Holds a `thinking_tokens` line in place of the one held before (a run of them ends as one event). */
+  private holdProgress(message: Record<string, unknown>): void {
+    const held = this.heldProgress
+    const delta = (m: Record<string, unknown> | undefined) =>
+      typeof m?.estimated_tokens_delta === "number" ? m.estimated_tokens_delta : 0
+    this.heldProgress =
+      held === undefined ? message : { ...message, estimated_tokens_delta: delta(held) + delta(message) }
+  }
+
   private endEvents(): void {
+    // A run of progress lines the output ended in: its last one is still an event.
+    this.giveOutProgress()
     if (this.partialTimer !== undefined) clearTimeout(this.partialTimer)
     this.partialTimer = undefined
     this.queue.end()
@@ -269,6 +300,12 @@ export class ClaudeProcess {
         // What of its block was not given out yet is in the message itself.
         if (isRecord(message.message) && typeof message.message.id === "string")
           this.partials?.complete(message.message.id)
+        break
+      case "system":
+        if (message.subtype === "thinking_tokens") {
+          this.holdProgress(message)
+          return
+        }
         break
       case "result":
         this.lastResult = message as JsonObject
