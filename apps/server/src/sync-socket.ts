@@ -10,6 +10,7 @@ import { type AppendFrame, AppendFrameError, type AppendFrameReader, decodeAppen
 import {
   type Append,
   type AppendOutcome,
+  accessRefusalOf,
   isRetryable,
   isStoreError,
   type MachineActor,
@@ -473,14 +474,19 @@ export function openSyncConnection(
           // What failed is the server's business, in its log only: the daemon was told the error's text
           // (the driver's message: SQL, key values, host names, paths) on the assumption that its owner
           // runs the server, but on a team server any member's daemon is signed in (security-audit).
+          // A refusal of the database's credentials or quota is the exception: its sentence is ours (it
+          // names the database and what to check, never the driver's text), and without it a user whose
+          // sync stalls cannot tell a server being fixed from one that is broken.
+          const refusal = accessRefusalOf(error)
+          const why = refusal ? `: ${refusal.message}` : "; the server's log has the details"
           if (isStoreError(error) && isRetryable(error)) {
             // The database cannot take it now (unreachable, locked, disk full): nothing was stored, the
             // daemon keeps its bytes and comes back after its backoff (1013: try again later).
-            send({ type: "error", message: "store unavailable, retry later; the server's log has the details" })
+            send({ type: "error", message: `store unavailable, retry later${why}` })
             socket.close(1013, "try again later")
             return
           }
-          send({ type: "error", message: "server error; the server's log has the details" })
+          send({ type: "error", message: `server error${why}` })
           socket.close(1011, "server error")
         })
         .finally(() => {

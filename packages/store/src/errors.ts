@@ -54,6 +54,32 @@ export class StoreInputError extends Schema.TaggedError<StoreInputError>()("Stor
   }
 }
 
+/**
+ * The database refused the credentials, or the account's quota or plan limit is reached: a person must
+ * act. Raised by the MySQL engines (`mysql/errors.ts`, from the driver's codes) and declared here, beside
+ * the other store errors, because its message is ours: it names the database and the cause, never the
+ * driver's text, so the server may tell it to a daemon (`accessRefusalOf`).
+ */
+export class DatabaseAccessError extends Error {
+  override readonly name = "DatabaseAccessError"
+  constructor(
+    message: string,
+    readonly reason: "credentials" | "quota",
+    options: { cause: unknown },
+  ) {
+    super(message, options)
+  }
+}
+
+/** The `DatabaseAccessError` a store error was caused by, if any (it is wrapped in a `StoreQueryError`). */
+export const accessRefusalOf = (error: unknown): DatabaseAccessError | undefined => {
+  for (let e = error, depth = 0; e !== undefined && e !== null && depth < 8; depth++) {
+    if (e instanceof DatabaseAccessError) return e
+    e = (e as { cause?: unknown }).cause
+  }
+  return undefined
+}
+
 export type StoreError = StoreUnavailableError | StoreConflictError | StoreInputError | StoreQueryError
 
 export const isStoreError = (u: unknown): u is StoreError =>

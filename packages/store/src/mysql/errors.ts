@@ -5,19 +5,16 @@
  * credentials are refused (a person must act), or anything else. Credentials and quota failures are
  * first wrapped in a `DatabaseAccessError` whose message names the cause.
  */
-import { StoreConflictError, type StoreError, StoreQueryError, StoreUnavailableError } from "../errors.ts"
+import {
+  DatabaseAccessError,
+  StoreConflictError,
+  type StoreError,
+  StoreQueryError,
+  StoreUnavailableError,
+} from "../errors.ts"
 
-/** The database refused the credentials, or the account's quota or plan limit is reached. */
-export class DatabaseAccessError extends Error {
-  override readonly name = "DatabaseAccessError"
-  constructor(
-    message: string,
-    readonly reason: "credentials" | "quota",
-    options: { cause: unknown },
-  ) {
-    super(message, options)
-  }
-}
+// Declared engine-independent (the sync socket tells a daemon its sentence), kept here by name too.
+export { DatabaseAccessError }
 
 export type DriverFailure = "unavailable" | "conflict" | "credentials" | "quota" | "other"
 
