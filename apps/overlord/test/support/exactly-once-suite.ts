@@ -145,7 +145,15 @@ export function describeExactlyOnce(engine: string, makeDatabase: MakeDatabase, 
         const d = startDaemon({ home: w.home, claudeDir: w.claudeDir, serverUrl: w.server.url, chunkBytes: CHUNK })
         await waitSyncing(d)
         const before = await w.db.storedBytes()
-        await sleep(r.int(100, 600))
+        // Killed while bytes flow: once this daemon has stored some, after a random moment more. A fixed
+        // 100-600 ms after it said it syncs was not always that on a busy machine (at load 6.5, 4 of 16
+        // daemons stored nothing before their kill, and the case failed its own check below). The writer
+        // keeps appending, so there is always more to store.
+        await waitFor("this daemon to store bytes", async () => (await w.db.storedBytes()) > before, {
+          timeoutMs: 30_000,
+          intervalMs: 20,
+        })
+        await sleep(r.int(0, 400))
         await d.kill("SIGKILL")
         expect(d.signal).toBe("SIGKILL")
         const after = await w.db.storedBytes()
