@@ -5,8 +5,9 @@
  *
  * What keeps it safe:
  * - nothing runs unless remote commands are enabled;
- * - a command runs only in a project this machine's session files name as their `cwd` (or a folder
- *   inside one), resolved with realpath, so neither `..` nor a symlink leads out of it;
+ * - a command runs only in a folder that is exactly the `cwd` of one of this machine's sessions, or one
+ *   listed in the config's `projects`, compared after realpath (no `..`, no symlink out) — never in a
+ *   folder merely inside one: a session once started in `~` or `/` would make every folder commandable;
  * - prompt size, run time and the number of commands running at once are limited; shell commands
  *   are off unless the config allowlists them (argv prefixes; no shell interprets them);
  * - each id is recorded on disk (`CommandJournal`) before it is acknowledged or run, so a redelivered
@@ -43,6 +44,8 @@ export interface RemoteConfig {
   readonly shellAllow: readonly (readonly string[])[]
   /** Whether a command may ask for `--permission-mode bypassPermissions` (tools run without asking). */
   readonly allowBypassPermissions: boolean
+  /** Folders commands may run in besides the sessions' own `cwd`s (absolute; each exactly, not what is inside). */
+  readonly projects: readonly string[]
 }
 
 export const DEFAULT_REMOTE_CONFIG: RemoteConfig = {
@@ -54,6 +57,7 @@ export const DEFAULT_REMOTE_CONFIG: RemoteConfig = {
   cancelGraceMs: 5000,
   shellAllow: [],
   allowBypassPermissions: false,
+  projects: [],
 }
 
 export const remotePaths = (home: string) => ({
@@ -91,17 +95,15 @@ export interface Refusal {
   readonly message: string
 }
 
-const inside = (dir: string, path: string): boolean =>
-  path === dir || path.startsWith(dir.endsWith("/") ? dir : `${dir}/`)
-
 /**
- * Where a command may run: `requested` resolved with realpath, if that lies in (or is) a known
- * project directory, also resolved. A `..` segment, or a path that lies in a project only until its
- * symlinks are followed, is a `path-escape`.
+ * Where a command may run: `requested` resolved with realpath, if that is exactly a known project
+ * directory (also resolved) — not a folder inside one: a session started in `~` or `/` must not make
+ * every folder under it a project. A `..` segment is a `path-escape`. The refusal says how to allow a
+ * folder: run Claude Code there once, or list it in `"projects"` of `<home>/remote/config.json`.
  */
 export async function resolveProjectDir(
   requested: string,
-  knownProjects: ReadonlySet<string>,
+  knownProjects: Iterable<string>,
 ): Promise<{ readonly dir: string } | Refusal> {
   if (!isAbsolute(requested) || requested.split("/").includes(".."))
     return { reason: "path-escape", message: `${requested}: only absolute paths without '..' are accepted` }
@@ -111,14 +113,14 @@ export async function resolveProjectDir(
     const real = await realpath(dir).catch(() => undefined)
     if (real !== undefined) known.add(real)
   }
-  const lexical = normalize(requested)
   const real = await realpath(requested).catch(() => undefined)
-  if (real !== undefined && [...known].some((dir) => inside(dir, real))) return { dir: real }
-  if ([...known].some((dir) => inside(dir, lexical)))
-    return real === undefined
-      ? { reason: "unknown-project", message: `${requested} does not exist` }
-      : { reason: "path-escape", message: `${requested} leads out of its project (to ${real})` }
-  return { reason: "unknown-project", message: `${requested} is not a project of this machine's sessions` }
+  if (real !== undefined && known.has(real)) return { dir: real }
+  if (real === undefined && known.has(normalize(requested)))
+    return { reason: "unknown-project", message: `${requested} does not exist` }
+  return {
+    reason: "unknown-project",
+    message: `${requested} is not a folder Claude Code has been run in on this machine (a folder inside one does not count); to allow it, run Claude Code there once, or add it to "projects" in <overlord home>/remote/config.json and restart the daemon`,
+  }
 }
 
 type Stop = "cancelled" | "timed-out" | "interrupted"
@@ -329,7 +331,9 @@ export class CommandRunner {
               : 'this machine has no Daytona settings: put "apiKey" and "anthropicApiKey" in <overlord home>/daytona.json (or set DAYTONA_API_KEY and ANTHROPIC_API_KEY) and restart the daemon',
         }
     }
-    return resolveProjectDir(command.projectDir, this.options.knownProjects())
+    const projects = this.options.knownProjects()
+    const listed = this.config.projects
+    return resolveProjectDir(command.projectDir, listed.length === 0 ? projects : [...projects, ...listed])
   }
 
   private refuse(commandId: string, refusal: Refusal): void {

@@ -4,8 +4,12 @@
  * turns them off, with a warning that says what is wrong, and the daemon keeps syncing.
  *
  * ```json
- * { "enabled": true, "maxConcurrent": 2, "shellAllow": [["git", "status"], ["pnpm", "test"]] }
+ * { "enabled": true, "maxConcurrent": 2, "shellAllow": [["git", "status"], ["pnpm", "test"]],
+ *   "projects": ["/home/ada/code/new-repo"] }
  * ```
+ *
+ * `projects` adds folders commands may run in besides the exact `cwd`s of this machine's sessions; each
+ * is that folder only, not the folders inside it (`command-runner.ts`, `resolveProjectDir`).
  */
 import { readFileSync } from "node:fs"
 import { Cause, Schema } from "effect"
@@ -25,6 +29,15 @@ export const RemoteConfigFile = Schema.Struct({
     Schema.Array(Schema.Array(Schema.String.check(Schema.isMinLength(1))).check(Schema.isMinLength(1))),
   ),
   allowBypassPermissions: Schema.optionalKey(Schema.Boolean),
+  projects: Schema.optionalKey(
+    Schema.Array(
+      Schema.String.check(
+        Schema.makeFilter((s: string) => s.startsWith("/") && !s.split("/").includes(".."), {
+          expected: "an absolute path without '..'",
+        }),
+      ),
+    ),
+  ),
 })
 export type RemoteConfigFile = typeof RemoteConfigFile.Type
 

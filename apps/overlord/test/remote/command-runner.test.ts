@@ -56,7 +56,7 @@ describe("command runner", () => {
     expect(exit).toMatchObject({ message: expect.stringContaining("--allow-remote") })
   })
 
-  it("refuses directories outside the known projects, '..' and symlinks that lead out", async () => {
+  it("refuses directories other than the known projects, '..' and symlinks that lead out", async () => {
     const r = await use(undefined)
     const project = r.claude.projectDir
     const outside = join(project, "..", "elsewhere")
@@ -75,26 +75,30 @@ describe("command runner", () => {
     await expectRefused(r, "p-missing", "unknown-project")
     await expectRefused(r, "p-dotdot", "path-escape")
     await expectRefused(r, "p-dotdot-inside", "path-escape")
-    await expectRefused(r, "p-symlink", "path-escape")
-    await expectRefused(r, "p-symlink-deeper", "path-escape")
+    // A symlink out is not the project itself (and a folder inside one is not a project either).
+    await expectRefused(r, "p-symlink", "unknown-project")
+    await expectRefused(r, "p-symlink-deeper", "unknown-project")
 
-    // A folder inside a project, and a symlink that stays inside, are fine: they run in the real path.
-    await r.runner.accept(shell("p-sub", ["pwd"], join(project, "src-link")))
-    expect(await r.exitOf("p-sub")).toMatchObject({ status: "refused", reason: "shell-not-allowed" })
+    // A symlink to the project itself is fine: it runs in the real path.
+    await symlink(project, join(outside, "project-link"))
+    await r.runner.accept(shell("p-link", ["pwd"], join(outside, "project-link")))
+    expect(await r.exitOf("p-link")).toMatchObject({ status: "refused", reason: "shell-not-allowed" })
   })
 
   it("runs allowlisted programs only, in the resolved project folder", async () => {
     const r = await use(undefined, { ...ENABLED, shellAllow: [["pwd"], ["git", "status"]] })
     const project = r.claude.projectDir
-    await mkdir(join(project, "src"))
-    await symlink(join(project, "src"), join(project, "src-link"))
-    await r.runner.accept({ ...shell("sh-1", ["pwd"], join(project, "src-link")), requestedBy: "ada@example.com" })
+    await symlink(project, join(project, "..", "project-link"))
+    await r.runner.accept({
+      ...shell("sh-1", ["pwd"], join(project, "..", "project-link")),
+      requestedBy: "ada@example.com",
+    })
     expect(await r.exitOf("sh-1")).toMatchObject({ status: "completed", exitCode: 0 })
     const stdout = r
       .eventsOf("sh-1")
       .flatMap((e) => (e.event.kind === "stdout" ? [e.event.text] : []))
       .join("")
-    expect(stdout).toBe(`${join(project, "src")}\n`)
+    expect(stdout).toBe(`${project}\n`)
     expect((await r.audit()).find((a) => a.commandId === "sh-1")).toMatchObject({
       event: "received",
       kind: "shell",
