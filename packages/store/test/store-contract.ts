@@ -249,6 +249,33 @@ export function runStoreContract(options: StoreContractOptions): void {
         expect(page.entries.map((e) => e.lineNo)).toEqual([0, 1])
       })
 
+      it("clears a file's gone mark when the daemon appends to it or resets it again", async () => {
+        const s = await setup(make())
+        const otherSid = "99999999-2222-3333-4444-555555555555"
+        const other = `-home-dev-proj/${otherSid}.jsonl`
+        await s.append(`${user("u1", "one")}\n`)
+        await s.append(`${user("o1", "other")}\n`, other)
+        const gone = async () => {
+          const list = await s.engine.listSessions(s.actor, { limit: 10 })
+          return Object.fromEntries(list.sessions.map((x) => [x.sessionId, x.sourceGone === true]))
+        }
+        await s.engine.markSourcesGone(s.actor, [KEY, other], "2026-11-02T00:00:00.000Z")
+        expect(await gone()).toEqual({ [SID]: true, [otherSid]: true })
+        // The file is back (its CLAUDE_CONFIG_DIR switched back): appended to, it is no longer gone;
+        // the other file, not synced again, still is.
+        expect((await s.append(`${user("u2", "two")}\n`))._tag).toBe("Ack")
+        expect(await gone()).toEqual({ [SID]: false, [otherSid]: true })
+        expect((await s.engine.getSession(s.actor, SID))!.session.sourceGone).toBeUndefined()
+        // Gone again, then reset (the file was replaced): back too.
+        await s.engine.markSourcesGone(s.actor, [KEY], "2026-11-03T00:00:00.000Z")
+        expect(await gone()).toEqual({ [SID]: true, [otherSid]: true })
+        expect((await s.reset(enc.encode(`${user("u1", "one")}\n`).length))._tag).toBe("Ack")
+        expect(await gone()).toEqual({ [SID]: false, [otherSid]: true })
+        // And marked gone once more, as the next cleanup would.
+        await s.engine.markSourcesGone(s.actor, [KEY], "2026-11-04T00:00:00.000Z")
+        expect(await gone()).toEqual({ [SID]: true, [otherSid]: true })
+      })
+
       it("deduplicates usage by message id and request id, keeping the largest total", async () => {
         const s = await setup(make())
         await s.append(

@@ -104,6 +104,16 @@ export function* openFiles(
   return files
 }
 
+/**
+ * The group's files held as gone from their machine: the daemon sent their bytes, so it has them again
+ * (`WritePlan.sourcesBack`). Any append counts, a rejected one too: the daemon read the file to send it.
+ */
+export function sourcesBack(files: Iterable<FileRow>): { sourcesBack?: number[] } {
+  const back: number[] = []
+  for (const f of files) if (f.source_gone_at != null) back.push(f.id)
+  return back.length > 0 ? { sourcesBack: back } : {}
+}
+
 /** The tail of each file, as stored now (for cursors). */
 export function* loadTails(tx: IngestTx, files: readonly FileRow[]): Ingest<Map<number, Uint8Array>> {
   const tails = new Map<number, Uint8Array>()
@@ -235,6 +245,7 @@ export function* appendGroup(tx: IngestTx, actor: MachineActor, appends: readonl
       sessions: planSessions(sessions.byId, lines.deltas, usage.totals, lines.recompute),
       files: lines.files,
       searchDrops: lines.searchDrops,
+      ...sourcesBack(files.values()),
     }),
   )
   // Lines were superseded or a flat agent file joined: those sessions' facts are rebuilt (rare).

@@ -53,6 +53,11 @@ export interface FileRow {
   line_count: number
   /** The seq of the file's last line while it has no newline yet (the next append continues it). */
   open_seq: number | null
+  /**
+   * When the daemon said the file is gone from its machine (`gone`); null or absent while it is there.
+   * MySQL keeps it in `files_gone` and joins it in.
+   */
+  source_gone_at?: string | null
 }
 
 /** A stored line, without its bytes. */
@@ -218,7 +223,7 @@ export interface SessionWrite {
 /**
  * Everything one group writes. `write` applies it in this order:
  * `supersede`, `continued`, `entries`, `attach`, `usageMoves`, `usage`, `sessions`, `files`,
- * `searchDrops`.
+ * `searchDrops`, `sourcesBack`.
  */
 export interface WritePlan {
   /** Mark the file's live lines with `byte_offset >= fromOffset` superseded (a re-read differed). */
@@ -238,6 +243,11 @@ export interface WritePlan {
   files: FileRow[]
   /** Seqs whose full-text rows go (a continued line is indexed again once complete, if at all). */
   searchDrops: number[]
+  /**
+   * Files held as gone from their machine that the daemon appended to or reset: it has them again (a
+   * `CLAUDE_CONFIG_DIR` switched back, a restored backup), so their gone mark is cleared. Usually absent.
+   */
+  sourcesBack?: number[]
 }
 
 /** The statements of one write transaction, as the ingest core uses them. */

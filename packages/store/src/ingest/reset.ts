@@ -5,7 +5,7 @@
  */
 import type { Sync } from "@overlord/protocol"
 import type { AppendOutcome, MachineActor } from "../store.ts"
-import { loadTails, openFiles, SessionSet } from "./append.ts"
+import { loadTails, openFiles, SessionSet, sourcesBack } from "./append.ts"
 import { ackCursor, cursorOf } from "./cursors.ts"
 import type { IngestTx, WritePlan } from "./dialect.ts"
 import { emptyPlan, recomputeSessions } from "./sessions.ts"
@@ -22,7 +22,8 @@ export function* resetFile(tx: IngestTx, actor: MachineActor, reset: Sync.Reset)
       cursor: cursorOf(file, tails.get(file.id) ?? null),
     }
   }
-  const plan: WritePlan = emptyPlan()
+  // The daemon re-reads a file it has: held as gone, it is back (`WritePlan.sourcesBack`).
+  const plan: WritePlan = { ...emptyPlan(), ...sourcesBack([file]) }
   const recompute: number[] = []
   // Lines past the new end no longer exist; lines before it are verified as the daemon re-reads.
   const cut = (yield* step(tx.firstLiveLineEndingAfter(file.id, reset.size))) ?? file.live_end

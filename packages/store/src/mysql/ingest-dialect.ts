@@ -46,7 +46,7 @@ export const keyHash = (fileKey: string): string => createHash("sha256").update(
 export const FILE_COLUMNS = `id, user_id, machine_id, file_key, session_id, agent_id, layout, generation,
   file_offset AS \`offset\`, identity, live_end, line_count, open_seq`
 const FILE_COLUMNS_F = `f.id, f.user_id, f.machine_id, f.file_key, f.session_id, f.agent_id, f.layout, f.generation,
-  f.file_offset AS \`offset\`, f.identity, f.live_end, f.line_count, f.open_seq`
+  f.file_offset AS \`offset\`, f.identity, f.live_end, f.line_count, f.open_seq, g.gone_at AS source_gone_at`
 const ENTRY_COLUMNS =
   "seq, file_id, session_id, line_no, byte_offset, is_terminated AS `terminated`, 0 AS raw_at, raw_len, kind"
 const ENTRY_COLUMNS_E =
@@ -176,6 +176,7 @@ export class MysqlIngestTx implements IngestTx {
     if (fileKeys.length === 0) return []
     const rows = await this.rows<FileRow & Record<`s_${(typeof SESSION_FIELDS)[number]}`, unknown>>(
       `SELECT ${FILE_COLUMNS_F}, ${JOINED_SESSION_COLUMNS} FROM files f LEFT JOIN sessions s ON s.id = f.session_id
+       LEFT JOIN files_gone g ON g.file_id = f.id
        WHERE f.machine_id = ? AND f.user_id = ? AND f.key_hash IN (${marks(fileKeys.length)}) FOR UPDATE`,
       [actor.machineId, actor.userId, ...fileKeys.map(keyHash)],
     )
@@ -566,6 +567,9 @@ export class MysqlIngestTx implements IngestTx {
     if (plan.searchDrops.length > 0) {
       await q.query(`DELETE FROM entry_search WHERE seq IN (${marks(plan.searchDrops.length)})`, plan.searchDrops)
     }
+    // Rare (a file held as gone appended to again): no statement otherwise.
+    const back = plan.sourcesBack ?? []
+    if (back.length > 0) await q.query(`DELETE FROM files_gone WHERE file_id IN (${marks(back.length)})`, back)
   }
 
   /**

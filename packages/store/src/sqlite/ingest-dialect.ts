@@ -53,6 +53,7 @@ export class SqliteIngest implements IngestDialect, IngestTx {
       saveFile: q(
         "UPDATE files SET generation = ?, offset = ?, identity = ?, live_end = ?, line_count = ?, open_seq = ?, session_id = ? WHERE id = ?",
       ),
+      fileBack: q("UPDATE files SET source_gone_at = NULL WHERE id = ?"),
       sessionByKey: q(
         `SELECT ${SESSION_COLUMNS} FROM sessions WHERE user_id = ? AND machine_id = ? AND session_uid = ?`,
       ),
@@ -345,5 +346,6 @@ export class SqliteIngest implements IngestDialect, IngestTx {
       s.saveFile!.run(f.generation, f.offset, f.identity, f.live_end, f.line_count, f.open_seq, f.session_id, f.id)
     }
     for (const seq of plan.searchDrops) s.dropSearchRow!.run(seq)
+    for (const id of plan.sourcesBack ?? []) s.fileBack!.run(id)
   }
 }
