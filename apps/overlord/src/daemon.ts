@@ -7,6 +7,7 @@ import { join } from "node:path"
 import { Commands, Sync } from "@overlord/protocol"
 import { Effect, Layer, Schedule } from "effect"
 import * as Embedded from "./embedded-server.ts"
+import { FolderKeys } from "./folder-keys.ts"
 import { type HomePaths, loadMachine, saveMachineName, writeJson, writeJsonAsync } from "./home.ts"
 import { fileLogger, type Logger } from "./logger.ts"
 import { CommandRunner } from "./remote/command-runner.ts"
@@ -204,6 +205,12 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger, serverWarn
         // Its own field: as the warning above it was the machine's last error only until the next one.
         ...(sandboxesOff !== undefined ? { sandboxesOff: sandboxesOff.slice(0, Sync.MAX_SANDBOXES_OFF_CHARS) } : {}),
       })
+      // Which files this projects folder held: only they are reported gone (`folder-keys.ts`).
+      const folderKeys = new FolderKeys(
+        join(config.paths.home, "folder-keys.json"),
+        join(config.claudeDir, "projects"),
+        warn,
+      )
       const engine = yield* Effect.acquireRelease(
         Effect.sync(() => {
           const e = new SyncEngine({
@@ -234,13 +241,18 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger, serverWarn
             ...(config.window ? { window: config.window } : {}),
             ...(config.windowBytes ? { windowBytes: config.windowBytes } : {}),
             projectsDir: join(config.claudeDir, "projects"),
+            goneScope: folderKeys,
           })
           sendToServer = (m) => e.sendCommandMessage(m)
           for (const m of early.splice(0)) e.sendCommandMessage(m)
           e.start()
           return e
         }),
-        (e) => Effect.sync(() => e.stop()),
+        (e) =>
+          Effect.sync(() => {
+            e.stop()
+            folderKeys.flush()
+          }),
       )
       const projectsDir = join(config.claudeDir, "projects")
       yield* Effect.acquireRelease(

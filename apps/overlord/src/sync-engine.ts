@@ -57,6 +57,12 @@ export interface SyncOptions extends ConnectionOptions {
    * are gone from it are reported (`gone`), deleted while the daemon was down included.
    */
   readonly projectsDir?: string
+  /**
+   * The files tracked under `projectsDir` by any daemon of this home (`folder-keys.ts`): only those are
+   * reported gone at welcome, not the ones another projects folder synced (`CLAUDE_CONFIG_DIR` switched).
+   * Each file tracked is added. Without it (a sandbox's fixed folder), every file the server holds counts.
+   */
+  readonly goneScope?: { has(fileKey: string): boolean; add(fileKey: string): void }
   /** Remote commands from the server (`command`, `command-input`): handed to the command runner. */
   readonly onCommand?: (message: Commands.CommandServerMessage) => void
   /** The `cwd`s named by the lines shipped (their facts), for the command runner's known projects. */
@@ -160,6 +166,7 @@ export class SyncEngine {
     const tracked = await this.files.track(fileKey, path, known)
     if (!tracked?.created) return tracked?.t ?? null
     const { t } = tracked
+    this.options.goneScope?.add(fileKey)
     if (this.connection.ready) await this.verify(t, known)
     this.options.onChange?.()
     return t
@@ -280,13 +287,17 @@ export class SyncEngine {
     }
   }
 
-  /** The server's files that no longer exist here (a stat each, for the files not tracked). */
+  /**
+   * The server's files that no longer exist here (a stat each, for the files not tracked), among those
+   * this folder held (`goneScope`): a file another folder synced is not gone, only elsewhere.
+   */
   private async reportGone(cursors: readonly Sync.FileCursor[]): Promise<void> {
     const dir = this.options.projectsDir
     if (!dir || !this.goneNotices) return
+    const scope = this.options.goneScope
     await this.goneAt(
       cursors
-        .filter((c) => !this.files.has(c.fileKey))
+        .filter((c) => !this.files.has(c.fileKey) && (!scope || scope.has(c.fileKey)))
         .map((c) => ({ fileKey: c.fileKey, path: join(dir, c.fileKey) })),
     )
   }
