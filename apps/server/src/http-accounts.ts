@@ -32,7 +32,8 @@
  *   428 pending, 429 slow_down, 200 approved (token delivered once), 403 denied, 410 expired.
  * - `GET  /api/v1/device/:userCode` (signed in) → `Api.DeviceRequest` (404 unknown code).
  * - `POST /api/v1/device/:userCode/approve` and `…/deny` (signed in) → `Api.DeviceRequest`; 409 when no
- *   longer pending. The dashboard page is `/device?code=<userCode>`.
+ *   longer pending, and 409 `machine_paired` for an approval whose machine id is a live machine of the
+ *   approver (revoke it first to re-pair it). The dashboard page is `/device?code=<userCode>`.
  * - `GET  /api/v1/sessions/:sessionId/shares` (owner) → `Api.SessionShareList`.
  * - `POST /api/v1/sessions/:sessionId/shares` `Api.ShareRequest` (owner) → 201 `Api.SessionShare`; 404 no such
  *   user on this server or no such session of yours.
@@ -368,6 +369,12 @@ export function makeAccountRoutes(options: AccountRoutesOptions): AccountRoutes 
         const approve = device[2] === "/approve"
         const found = await run(store.decideDeviceRequest(actor, device[1]!, approve))
         if (!found) return apiError(404, "not_found", "no such code")
+        if (found.pairedMachine !== undefined)
+          return apiError(
+            409,
+            "machine_paired",
+            `this request claims the identity of your paired machine "${found.pairedMachine}" and was not approved: a new pairing cannot take over a paired machine (it would receive that machine's remote commands). If it really is "${found.pairedMachine}" (its credentials were lost), revoke "${found.pairedMachine}" on the Machines page first, then run overlord login again; otherwise deny it`,
+          )
         if (found.status !== (approve ? "approved" : "denied"))
           return apiError(409, "not_pending", `this request is ${found.status}`)
         return json(found satisfies Api.DeviceRequest)

@@ -110,6 +110,16 @@ export function decideDeviceRequest(
       const row = yield* deviceByUserCode(tx, userCode, true)
       if (!row) return null
       if (deviceStatus(row) !== "pending") return deviceInfo(row, row.userCode)
+      if (approve) {
+        // The id is the request's own claim: never let it take over a live machine of the approver (to
+        // re-pair that machine, revoke it first; a revoked machine's id pairs again).
+        const [paired] = yield* all<{ name: string }>(
+          tx,
+          "SELECT name FROM machines WHERE user_id = ? AND machine_uid = ? AND revoked_at IS NULL",
+          [actor.userId, row.machine_uid],
+        )
+        if (paired) return { ...deviceInfo(row, row.userCode), pairedMachine: paired.name }
+      }
       const status = approve ? "approved" : "denied"
       yield* run(tx, "UPDATE device_codes SET status = ?, user_id = ? WHERE id = ?", [status, actor.userId, row.id])
       return deviceInfo({ ...row, status, user_id: actor.userId }, row.userCode)

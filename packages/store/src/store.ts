@@ -231,6 +231,12 @@ export interface DeviceRequestInfo {
   readonly machineName: string
   readonly status: DeviceStatus
   readonly expiresAt: string
+  /**
+   * Set by an approval that was refused (the request stays pending) because the request's machine id is
+   * one of the approver's live machines: that machine's name. A request names its machine id itself, so
+   * one approved by mistake would take over the paired machine's identity and its queued commands.
+   */
+  readonly pairedMachine?: string
 }
 
 export type DevicePoll =
