@@ -30,6 +30,17 @@ import type { FromIndexer, PortCall, ToIndexer } from "./ai-indexer-worker.ts"
 import { searchWithShared, sharedScopes, withoutOwnIds } from "./shared-search.ts"
 
 /** Ollama is asked for 256 dimensions: a third of nomic-embed-text's 768 in memory (`@overlord/ai`'s measurement). */
+
+/**
+ * The reason a member is shown: an indexer that failed on the store (its reason is the error's text:
+ * SQL, key values) or stopped is said without its text; Ollama's and the models' reasons are the
+ * server's settings, the same for everyone, and say what to do.
+ */
+const memberReason = (member: boolean, state: string, reason: string | null): string | null =>
+  member && reason !== null && (state === "store-error" || state === "stopped")
+    ? "the indexer has stopped on an error; an admin sees the details in the AI status"
+    : reason
+
 export const DEFAULT_EMBED_DIMENSIONS = 256
 export const DEFAULT_MAX_VECTORS = 262_144
 /** Candidates each list contributes to the fusion. */
@@ -363,7 +374,14 @@ export function startAiService(options: AiServiceOptions): AiService {
       }
     }
 
-    let semantic: Api.SemanticAvailability = { available: false, reason: indexerReason() }
+    // The indexer's reason as this user may read it (`memberReason`); the role is read only when it matters.
+    const reasonNow = indexerReason()
+    const state = currentStatus().state
+    const reason =
+      reasonNow !== null && (state === "store-error" || state === "stopped")
+        ? memberReason(await isMember(actor), state, reasonNow)
+        : reasonNow
+    let semantic: Api.SemanticAvailability = { available: false, reason }
     let meaning: Found[] = []
     const wantMeaning = query.mode !== "text" && ai !== undefined
     if (wantMeaning) {
@@ -383,7 +401,7 @@ export function startAiService(options: AiServiceOptions): AiService {
         meaning = [...own, ...(await withoutOwnIds(store, actor, shared))].sort((a, b) => b.score - a.score)
       }
     } else if (query.mode === "text") {
-      semantic = { available: indexerReason() === null && ai !== undefined, reason: indexerReason() }
+      semantic = { available: reasonNow === null && ai !== undefined, reason }
     }
 
     let textList: Found[] = []
@@ -442,12 +460,24 @@ export function startAiService(options: AiServiceOptions): AiService {
     return { mode, hits, indexLag, semantic }
   }
 
+  /**
+   * A member of a server with accounts (an admin exists). A user without a profile reads as a member,
+   * but on a server without accounts (the embedded one, `overlord serve` before its setup) that user is
+   * the server's owner.
+   */
+  const isMember = async (actor: Actor): Promise<boolean> =>
+    (await run(store.getUser(actor.userId)))?.role === "member" && (await run(store.hasAdmin()))
+
   const inClear = ollamaInClearWarning(ollama.url, { allowHttp: ollama.allowHttp })
   const status = async (actor: Actor): Promise<Api.AiStatus> => {
     const progress = store.ai
       ? await run(store.ai.aiProgress(actor))
       : { sessions: 0, titled: 0, embeddedSessions: 0, chunks: 0 }
     const s = currentStatus()
+    // Server-wide facts (the indexer's error text, which can quote any user's transcript or the store's
+    // SQL; the vector index of every user) go to an admin, or the owner of a server without accounts (a
+    // user without a role), never to a member: a member gets their own counts and what to expect.
+    const member = await isMember(actor)
     const full = vectors.full
       ? `the vector index is full (${vectors.size} vectors); newer chunks are not searched by meaning`
       : null
@@ -457,15 +487,18 @@ export function startAiService(options: AiServiceOptions): AiService {
       // The indexer's own reason too: a missing chat model ("lacks llama3.2: run `ollama pull …`") keeps
       // search working, so indexerReason() leaves it out, and the status said "working" with no reason
       // while no title ever came.
-      reason: indexerReason() ?? (s.health?._tag === "ModelsMissing" ? s.reason : null) ?? full,
+      reason: memberReason(
+        member,
+        s.state,
+        indexerReason() ?? (s.health?._tag === "ModelsMissing" ? s.reason : null) ?? full,
+      ),
       ollamaUrl: ollama.url,
       chatModel: ollama.chatModel,
       embedModel: ollama.embedModel,
       embedDimensions: ollama.embedDimensions ?? null,
       ...progress,
-      vectorsInMemory: vectors.size,
-      vectorBytes: vectors.bytes,
-      lastError: s.lastError,
+      ...(member ? {} : { vectorsInMemory: vectors.size, vectorBytes: vectors.bytes }),
+      lastError: member ? null : s.lastError,
       retryAt: s.retryAt,
       ...(inClear ? { warning: inClear } : {}),
     }

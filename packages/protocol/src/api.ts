@@ -585,9 +585,13 @@ export const AiStatus = Schema.Struct({
   titled: Count,
   embeddedSessions: Count,
   chunks: Count,
-  /** The server's in-process vector index (every user's): vectors held and their bytes. */
-  vectorsInMemory: Count,
-  vectorBytes: Count,
+  /**
+   * The server's in-process vector index (every user's): vectors held and their bytes. Server-wide, so
+   * only for an admin (or the owner of a server without accounts); absent for a member.
+   */
+  vectorsInMemory: Schema.optionalKey(Count),
+  vectorBytes: Schema.optionalKey(Count),
+  /** The indexer's last error text (it can quote any user's content): null for a member. */
   lastError: Schema.NullOr(Schema.String),
   retryAt: Schema.NullOr(Iso),
   /**
