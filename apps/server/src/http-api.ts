@@ -215,15 +215,21 @@ export async function handleApi(
   }
 }
 
-const csvCell = (v: string | number) => {
-  const s = String(v)
-  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s
+/**
+ * A text cell (a project path, a model, a day): one a spreadsheet would read as a formula (it starts
+ * with `=`, `+`, `-`, `@`, a tab or a carriage return; OWASP's "CSV injection") gets a leading `'`, which
+ * makes it text; then quoted if it holds a quote, comma or line break. Counts and costs are written as
+ * numbers and never pass here, so they stay numeric.
+ */
+const csvText = (text: string): string => {
+  const s = /^[=+\-@\t\r]/.test(text) ? `'${text}` : text
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s
 }
 
 export function usageCsv(report: Api.UsageReport): string {
   const header = [report.groupBy, "input", "output", "cache_write", "cache_read", "cost_usd", "messages"]
   const rows = [...report.rows, report.totals].map((r) =>
-    [r.key, r.input, r.output, r.cacheWrite, r.cacheRead, r.costUsd.toFixed(6), r.messages].map(csvCell).join(","),
+    [csvText(r.key), r.input, r.output, r.cacheWrite, r.cacheRead, r.costUsd.toFixed(6), r.messages].join(","),
   )
-  return `${header.join(",")}\n${rows.join("\n")}\n`
+  return `${header.map(csvText).join(",")}\n${rows.join("\n")}\n`
 }
