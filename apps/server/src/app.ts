@@ -22,6 +22,7 @@ import {
   SESSION_COOKIE,
   sessionCookie,
 } from "./auth.ts"
+import { clientAddress } from "./client-address.ts"
 import { CommandRelay } from "./command-relay.ts"
 import { makeAccountRoutes } from "./http-accounts.ts"
 import { apiError, decodedPath, handleApi, internalError, logRequestFailure } from "./http-api.ts"
@@ -39,8 +40,17 @@ export interface AppOptions {
   readonly ai?: AiService
 }
 
+/**
+ * Sync sockets one client address may hold before their hello is accepted. A sync socket needs no
+ * Origin and no credential until its hello, and waits 10 s for it: without a bound anyone reaching the
+ * port could hold any number (security-audit). A daemon says hello within milliseconds of connecting,
+ * so 64 leaves room for a fleet behind one address reconnecting at once; a refused one retries after
+ * its backoff. Behind a proxy without `--trust-proxy` every client is the proxy's address.
+ */
+export const MAX_PENDING_SYNC_PER_ADDRESS = 64
+
 export type SocketData =
-  | { readonly kind: "sync"; conn?: SyncConnection }
+  | { readonly kind: "sync"; conn?: SyncConnection; readonly address: string }
   | { readonly kind: "live"; readonly actor: Actor; watcher?: ReturnType<LiveHub["add"]> }
 
 /** Set at build time by scripts/build-binary.ts: where the executable embeds the dashboard. */
@@ -149,6 +159,25 @@ export function makeApp(options: AppOptions) {
     )
   }
 
+  /** Per client address, its sync sockets not yet seen signed in (each leaves at its close or once seen). */
+  const pendingSync = new Map<string, Set<SocketData & { kind: "sync" }>>()
+  const syncSockets = (address: string) => {
+    const set = pendingSync.get(address) ?? new Set()
+    pendingSync.set(address, set)
+    return set
+  }
+  const forgetSync = (data: SocketData & { kind: "sync" }) => {
+    const set = pendingSync.get(data.address)
+    if (set?.delete(data) && set.size === 0) pendingSync.delete(data.address)
+  }
+  /** How many of `address`'s sync sockets have not said a good hello; the signed-in ones are dropped. */
+  const preHello = (address: string): number => {
+    const set = pendingSync.get(address)
+    if (!set) return 0
+    for (const data of set) if (data.conn?.signedIn()) forgetSync(data)
+    return pendingSync.get(address)?.size ?? 0
+  }
+
   const route = async (req: Request, server?: Server<SocketData>): Promise<Response | undefined> => {
     if (!hostAllowed(policy, req)) {
       return apiError(421, "bad_host", "this server does not answer to that Host (DNS rebinding protection)")
@@ -159,7 +188,18 @@ export function makeApp(options: AppOptions) {
     if (url.pathname === "/api/v1/sync") {
       if (!upgrade || !server) return apiError(426, "upgrade_required", "the sync endpoint is a WebSocket")
       if (!originAllowed(policy, req)) return apiError(403, "bad_origin", "cross-origin sync refused")
-      return server.upgrade(req, { data: { kind: "sync" } }) ? undefined : apiError(400, "upgrade_failed", "")
+      const address = clientAddress(
+        server.requestIP(req)?.address ?? "direct",
+        req.headers.get("x-forwarded-for"),
+        policy.trustedProxies,
+      )
+      if (preHello(address) >= MAX_PENDING_SYNC_PER_ADDRESS)
+        return apiError(429, "rate_limited", "too many sync connections from this address; retry later")
+      const data: SocketData & { kind: "sync" } = { kind: "sync", address }
+      syncSockets(address).add(data)
+      if (server.upgrade(req, { data })) return undefined
+      forgetSync(data)
+      return apiError(400, "upgrade_failed", "")
     }
 
     if (url.pathname === "/auth") {
@@ -313,8 +353,10 @@ export function makeApp(options: AppOptions) {
     },
     close(ws: ServerWebSocket<SocketData>) {
       const data = ws.data
-      if (data.kind === "sync") data.conn?.onClose()
-      else if (data.watcher) {
+      if (data.kind === "sync") {
+        forgetSync(data)
+        data.conn?.onClose()
+      } else if (data.watcher) {
         hub.remove(data.watcher)
         commands.unwatchAll(ws)
       }

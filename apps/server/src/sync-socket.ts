@@ -64,6 +64,8 @@ export interface SyncSocket {
 export interface SyncConnection {
   readonly onMessage: (data: string | Uint8Array) => void
   readonly onClose: () => void
+  /** Whether its hello was accepted (a socket before that is counted per address, `app.ts`). */
+  readonly signedIn: () => boolean
 }
 
 const decodeDaemon = Schema.decodeUnknownExit(Sync.DaemonMessageFromJson)
@@ -454,6 +456,7 @@ export function openSyncConnection(
   }
 
   return {
+    signedIn: () => actor !== null,
     onMessage: (data) => {
       if (typeof data === "string") inbox.push(data)
       else {
