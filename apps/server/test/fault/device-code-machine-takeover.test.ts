@@ -7,56 +7,58 @@
  * denied) and delivers no token. A revoked machine's id can be paired again, as `overlord login` after a
  * revoke does.
  */
-import { afterAll, beforeAll, expect, it } from "vitest"
-import { World } from "../accounts-world.ts"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { type EngineName, World } from "../accounts-world.ts"
 
-let world: World
-beforeAll(async () => {
-  world = await World.start("sqlite")
-}, 60_000)
-afterAll(async () => {
-  await world?.close()
-})
-
-const requestCode = async (machineId: string, machineName: string) => {
-  const code = await world.call("/api/v1/device/code", { body: { machineId, machineName } })
-  expect(code.status).toBe(200)
-  return code.body as { deviceCode: string; userCode: string }
-}
-
-it("approving a device code that claims a paired machine's id is refused and gives no token", async () => {
-  const alice = await world.setupAdmin("alice@example.com", "Alice")
-  const token = await world.pair(alice, "alice-laptop")
-  const sync = await world.syncSocket(token, "alice-laptop")
-  await sync.waitFor((m) => m.type === "welcome", "welcome")
-  sync.ws.close()
-  await sync.closed
-
-  // Someone else's request, carrying the id of Alice's laptop under an innocent name.
-  const claim = await requestCode("alice-laptop", "Alice's new tablet")
-  const approved = await world.call(`/api/v1/device/${claim.userCode}/approve`, {
-    method: "POST",
-    cookie: alice.cookie,
+describe.each<EngineName>(["sqlite", "mariadb"])("device flow and paired machines (%s)", (engine) => {
+  let world: World
+  beforeAll(async () => {
+    world = await World.start(engine)
+  }, 60_000)
+  afterAll(async () => {
+    await world?.close()
   })
-  expect(approved.status).toBe(409)
-  expect(approved.body).toMatchObject({ error: { code: "machine_paired" } })
-  const message = (approved.body as { error: { message: string } }).error.message
-  expect(message).toContain("laptop")
-  expect(message).toContain("revoke")
-  const poll = await world.call("/api/v1/device/token", { body: { deviceCode: claim.deviceCode } })
-  expect((poll.body as { status?: string; token?: string }).token).toBeUndefined()
-  expect(poll.status).not.toBe(200)
-  // Still pending: the user can deny it.
-  const denied = await world.call(`/api/v1/device/${claim.userCode}/deny`, { method: "POST", cookie: alice.cookie })
-  expect(denied.status).toBe(200)
-  expect(denied.body).toMatchObject({ status: "denied" })
 
-  // A machine the user revoked can be paired again under its id (re-login after a revoke).
-  expect(
-    (await world.call("/api/v1/machines/alice-laptop/revoke", { method: "POST", cookie: alice.cookie })).status,
-  ).toBe(204)
-  const again = await requestCode("alice-laptop", "laptop")
-  const ok = await world.call(`/api/v1/device/${again.userCode}/approve`, { method: "POST", cookie: alice.cookie })
-  expect(ok.status).toBe(200)
-  expect(ok.body).toMatchObject({ status: "approved" })
+  const requestCode = async (machineId: string, machineName: string) => {
+    const code = await world.call("/api/v1/device/code", { body: { machineId, machineName } })
+    expect(code.status).toBe(200)
+    return code.body as { deviceCode: string; userCode: string }
+  }
+
+  it("approving a device code that claims a paired machine's id is refused and gives no token", async () => {
+    const alice = await world.setupAdmin("alice@example.com", "Alice")
+    const token = await world.pair(alice, "alice-laptop")
+    const sync = await world.syncSocket(token, "alice-laptop")
+    await sync.waitFor((m) => m.type === "welcome", "welcome")
+    sync.ws.close()
+    await sync.closed
+
+    // Someone else's request, carrying the id of Alice's laptop under an innocent name.
+    const claim = await requestCode("alice-laptop", "Alice's new tablet")
+    const approved = await world.call(`/api/v1/device/${claim.userCode}/approve`, {
+      method: "POST",
+      cookie: alice.cookie,
+    })
+    expect(approved.status).toBe(409)
+    expect(approved.body).toMatchObject({ error: { code: "machine_paired" } })
+    const message = (approved.body as { error: { message: string } }).error.message
+    expect(message).toContain("laptop")
+    expect(message).toContain("revoke")
+    const poll = await world.call("/api/v1/device/token", { body: { deviceCode: claim.deviceCode } })
+    expect((poll.body as { status?: string; token?: string }).token).toBeUndefined()
+    expect(poll.status).not.toBe(200)
+    // Still pending: the user can deny it.
+    const denied = await world.call(`/api/v1/device/${claim.userCode}/deny`, { method: "POST", cookie: alice.cookie })
+    expect(denied.status).toBe(200)
+    expect(denied.body).toMatchObject({ status: "denied" })
+
+    // A machine the user revoked can be paired again under its id (re-login after a revoke).
+    expect(
+      (await world.call("/api/v1/machines/alice-laptop/revoke", { method: "POST", cookie: alice.cookie })).status,
+    ).toBe(204)
+    const again = await requestCode("alice-laptop", "laptop")
+    const ok = await world.call(`/api/v1/device/${again.userCode}/approve`, { method: "POST", cookie: alice.cookie })
+    expect(ok.status).toBe(200)
+    expect(ok.body).toMatchObject({ status: "approved" })
+  })
 })
