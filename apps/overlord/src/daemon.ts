@@ -207,7 +207,7 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger, serverWarn
       })
       // Which files this projects folder held: only they are reported gone (`folder-keys.ts`).
       const folderKeys = new FolderKeys(
-        join(config.paths.home, "folder-keys.json"),
+        join(config.paths.home, "folder-keys"),
         join(config.claudeDir, "projects"),
         warn,
       )
@@ -248,11 +248,7 @@ const syncLayer = (config: DaemonConfig, target: Target, log: Logger, serverWarn
           e.start()
           return e
         }),
-        (e) =>
-          Effect.sync(() => {
-            e.stop()
-            folderKeys.flush()
-          }),
+        (e) => Effect.sync(() => e.stop()),
       )
       const projectsDir = join(config.claudeDir, "projects")
       yield* Effect.acquireRelease(

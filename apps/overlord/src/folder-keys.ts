@@ -1,30 +1,27 @@
 /**
- * The session files each projects folder has held, per home (`<home>/folder-keys.json`): which folder a
- * file the server holds was synced from, so that only a file gone from ITS folder is reported `gone`.
+ * The session files each projects folder has held, per home (`<home>/folder-keys/`): which folder a file
+ * the server holds was synced from, so that only a file gone from ITS folder is reported `gone`.
  *
  * File keys are relative to the projects folder and the server's cursors are per machine, not per
  * folder: with two Claude accounts (`CLAUDE_CONFIG_DIR=confA`, then `confB`), every file of confA was
  * "not there" under confB and was marked gone, 54 of 56 sessions in walkthrough-7's reproduction,
- * though intact in confA. A key is recorded when the daemon first tracks its file under a folder, and
- * kept: switching back to confA, a confA file Claude Code deleted meanwhile (its 30-day cleanup) is
- * still reported, and confB's files are not.
+ * though intact in confA. A key is recorded when the daemon first tracks its file under a folder, before
+ * anything of it is sent, and kept: switching back to confA, a confA file Claude Code deleted meanwhile
+ * (its 30-day cleanup) is still reported, and confB's files are not.
+ *
+ * One file per folder (`<sha256 of the folder's real path>.keys`): its first line the folder, then one
+ * key a line, each a JSON string, appended as files are first tracked (a backfill's thousands of new
+ * files coalesce into a few appends: O(keys) bytes written in all, where rewriting a whole record per
+ * batch would be quadratic). About 80 bytes a file: 800 KB for 10,000 files.
  *
  * A home whose daemon synced before this record existed starts with an empty one: a file deleted while
  * that daemon was down, before its first start with the record, is not reported (its lines are kept all
- * the same); every file tracked from then on is. About 80 bytes a file: 800 KB for 10,000 files.
+ * the same); every file tracked from then on is.
  */
-import { realpathSync } from "node:fs"
-import { resolve } from "node:path"
-import { readJson, writeJson, writeJsonAsync } from "./home.ts"
-
-/** Written at most this long after a new key: a backfill's thousands of new files make a few writes. */
-const SAVE_DELAY_MS = 2_000
-
-interface FolderKeysFile {
-  readonly version: 1
-  /** Projects folder (its real path) → the file keys tracked under it. */
-  readonly folders: Record<string, readonly string[]>
-}
+import { createHash } from "node:crypto"
+import { readFileSync, realpathSync } from "node:fs"
+import { appendFile, mkdir } from "node:fs/promises"
+import { join, resolve } from "node:path"
 
 /** The folder as a name that stays the same however it was reached (a symlinked `~/.claude`, say). */
 export const folderIdentity = (folder: string): string => {
@@ -37,23 +34,39 @@ export const folderIdentity = (folder: string): string => {
 
 export class FolderKeys {
   private readonly folder: string
-  private readonly others: Record<string, readonly string[]>
-  private readonly keys: Set<string>
-  private timer: ReturnType<typeof setTimeout> | null = null
-  private saving: Promise<void> = Promise.resolve()
+  private readonly path: string
+  private readonly keys = new Set<string>()
+  /** Keys added and not written yet. */
+  private pending: string[] = []
+  /** The latest write queued: it includes every key added before it started. */
+  private saved: Promise<void> = Promise.resolve()
+  private writeQueued = false
+  /** What the next write starts with: the folder line for a new file, a newline after a cut-off line. */
+  private lead: string
 
-  /** `path`: the home's `folder-keys.json`; `projectsDir`: the folder this daemon watches. */
+  /** `dir`: the home's `folder-keys/`; `projectsDir`: the folder this daemon watches. */
   constructor(
-    private readonly path: string,
+    private readonly dir: string,
     projectsDir: string,
     private readonly warn: (message: string) => void,
   ) {
     this.folder = folderIdentity(projectsDir)
-    const stored = readJson<FolderKeysFile>(path)
-    const folders = stored?.version === 1 && typeof stored.folders === "object" && stored.folders ? stored.folders : {}
-    const { [this.folder]: mine, ...others } = folders
-    this.others = others
-    this.keys = new Set(Array.isArray(mine) ? mine : [])
+    this.path = join(dir, `${createHash("sha256").update(this.folder).digest("hex")}.keys`)
+    let text: string | null = null
+    try {
+      text = readFileSync(this.path, "utf8")
+    } catch {
+      // Not recorded yet.
+    }
+    this.lead = text ? (text.endsWith("\n") ? "" : "\n") : `${JSON.stringify(this.folder)}\n`
+    for (const line of (text ?? "").split("\n").slice(1)) {
+      try {
+        const key = JSON.parse(line) as unknown
+        if (typeof key === "string") this.keys.add(key)
+      } catch {
+        // A line cut off by a crash: its file is recorded again when next tracked.
+      }
+    }
   }
 
   /** The file was tracked under this folder at some point. */
@@ -61,35 +74,29 @@ export class FolderKeys {
     return this.keys.has(fileKey)
   }
 
-  /** A file tracked under this folder: recorded (saved within `SAVE_DELAY_MS`). */
-  add(fileKey: string): void {
-    if (this.keys.has(fileKey)) return
+  /** A file tracked under this folder: resolves once it is recorded (a failure is a warning). */
+  add(fileKey: string): Promise<void> {
+    if (this.keys.has(fileKey)) return this.saved
     this.keys.add(fileKey)
-    this.timer ??= setTimeout(() => {
-      this.timer = null
-      this.saving = this.saving.then(() =>
-        writeJsonAsync(this.path, this.contents()).catch((e: unknown) => this.failed(e)),
-      )
-    }, SAVE_DELAY_MS)
-  }
-
-  /** Saves what is not saved yet, now (the daemon stops). */
-  flush(): void {
-    if (!this.timer) return
-    clearTimeout(this.timer)
-    this.timer = null
-    try {
-      writeJson(this.path, this.contents())
-    } catch (e) {
-      this.failed(e)
+    this.pending.push(fileKey)
+    if (!this.writeQueued) {
+      this.writeQueued = true
+      this.saved = this.saved.then(() => this.write())
     }
+    return this.saved
   }
 
-  private contents(): FolderKeysFile {
-    return { version: 1, folders: { ...this.others, [this.folder]: [...this.keys] } }
-  }
-
-  private failed(e: unknown): void {
-    this.warn(`saving ${this.path}: ${e instanceof Error ? e.message : String(e)}`)
+  private async write(): Promise<void> {
+    this.writeQueued = false
+    const keys = this.pending.splice(0)
+    if (keys.length === 0) return
+    const text = `${this.lead}${keys.map((k) => JSON.stringify(k)).join("\n")}\n`
+    try {
+      await mkdir(this.dir, { recursive: true, mode: 0o700 })
+      await appendFile(this.path, text, { mode: 0o600 })
+      this.lead = ""
+    } catch (e) {
+      this.warn(`recording the files of ${this.folder} in ${this.path}: ${e instanceof Error ? e.message : String(e)}`)
+    }
   }
 }

@@ -60,9 +60,10 @@ export interface SyncOptions extends ConnectionOptions {
   /**
    * The files tracked under `projectsDir` by any daemon of this home (`folder-keys.ts`): only those are
    * reported gone at welcome, not the ones another projects folder synced (`CLAUDE_CONFIG_DIR` switched).
-   * Each file tracked is added. Without it (a sandbox's fixed folder), every file the server holds counts.
+   * Each file tracked is added, and recorded before anything of it is sent. Without it (a sandbox's
+   * fixed folder), every file the server holds counts.
    */
-  readonly goneScope?: { has(fileKey: string): boolean; add(fileKey: string): void }
+  readonly goneScope?: { has(fileKey: string): boolean; add(fileKey: string): Promise<void> }
   /** Remote commands from the server (`command`, `command-input`): handed to the command runner. */
   readonly onCommand?: (message: Commands.CommandServerMessage) => void
   /** The `cwd`s named by the lines shipped (their facts), for the command runner's known projects. */
@@ -166,7 +167,7 @@ export class SyncEngine {
     const tracked = await this.files.track(fileKey, path, known)
     if (!tracked?.created) return tracked?.t ?? null
     const { t } = tracked
-    this.options.goneScope?.add(fileKey)
+    await this.options.goneScope?.add(fileKey)
     if (this.connection.ready) await this.verify(t, known)
     this.options.onChange?.()
     return t
@@ -295,11 +296,26 @@ export class SyncEngine {
     const dir = this.options.projectsDir
     if (!dir || !this.goneNotices) return
     const scope = this.options.goneScope
-    await this.goneAt(
-      cursors
-        .filter((c) => !this.files.has(c.fileKey) && (!scope || scope.has(c.fileKey)))
-        .map((c) => ({ fileKey: c.fileKey, path: join(dir, c.fileKey) })),
+    const missing = new Set(
+      await goneFrom(
+        cursors
+          .filter((c) => !this.files.has(c.fileKey) && (c.gone === true || !scope || scope.has(c.fileKey)))
+          .map((c) => ({ fileKey: c.fileKey, path: join(dir, c.fileKey) })),
+      ),
     )
+    this.sendGone(
+      cursors.filter((c) => missing.has(c.fileKey) && (!scope || scope.has(c.fileKey))).map((c) => c.fileKey),
+    )
+    // Held as gone, yet here (tracked, or found by the stat): the server no longer marks them (`back`).
+    this.sendBack(cursors.filter((c) => c.gone === true && !missing.has(c.fileKey)).map((c) => c.fileKey))
+  }
+
+  private sendBack(fileKeys: readonly string[]): void {
+    if (!this.connection.open) return
+    for (let i = 0; i < fileKeys.length; i += GONE_BATCH) {
+      const msg: Sync.Back = { type: "back", fileKeys: fileKeys.slice(i, i + GONE_BATCH) }
+      this.connection.send(JSON.stringify(msg))
+    }
   }
 
   private async goneAt(files: readonly { fileKey: string; path: string }[]): Promise<void> {

@@ -335,6 +335,12 @@ export function openSyncConnection(
       hub.machinesChanged(actor.userId)
       return
     }
+    // Files held as gone that the daemon has after all (a `CLAUDE_CONFIG_DIR` switched back).
+    if (msg.type === "back") {
+      await run(store.markSourcesBack(actor, msg.fileKeys))
+      hub.machinesChanged(actor.userId)
+      return
+    }
     if (
       msg.type === "command-ack" ||
       msg.type === "command-event" ||

@@ -100,6 +100,11 @@ export const FileCursor = Schema.Struct({
    * `offset`) leaves stale lines and needs another reset.
    */
   end: Schema.optionalKey(Count),
+  /**
+   * At welcome: the server holds the file as gone from the machine (a `gone` notice). A daemon that has
+   * the file sends `back` (an older server never sets it, so never gets one; no minor bump).
+   */
+  gone: Schema.optionalKey(Schema.Boolean),
 })
 export type FileCursor = typeof FileCursor.Type
 
@@ -278,8 +283,19 @@ export const Gone = Schema.Struct({
 })
 export type Gone = typeof Gone.Type
 
+/**
+ * Files the welcome's cursors said are gone (`FileCursor.gone`) that are on the machine after all (its
+ * `CLAUDE_CONFIG_DIR` switched back, a backup restored): the server no longer marks them. Sent only for
+ * cursors with `gone`, so only to a server that takes it.
+ */
+export const Back = Schema.Struct({
+  type: Schema.Literal("back"),
+  fileKeys: Schema.Array(FileKey).check(Schema.isMaxLength(1000)),
+})
+export type Back = typeof Back.Type
+
 /** Remote commands' messages (`commands.ts`) travel beside the append protocol's, on the same socket. */
-export const DaemonMessage = Schema.Union([Hello, Reset, DaemonStatus, Gone, ...CommandDaemonMessage.members])
+export const DaemonMessage = Schema.Union([Hello, Reset, DaemonStatus, Gone, Back, ...CommandDaemonMessage.members])
 export type DaemonMessage = typeof DaemonMessage.Type
 
 // ---- server -> daemon -------------------------------------------------------------------------

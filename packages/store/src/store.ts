@@ -489,6 +489,8 @@ export interface Interface extends Effectful<CommandStore> {}
 export interface SourceStore {
   /** Marks the machine's files at `fileKeys` gone (keys it holds no file for are ignored). */
   markSourcesGone(actor: MachineActor, fileKeys: readonly string[], at: string): R<void>
+  /** The machine's files at `fileKeys` are there after all (`back`): no longer gone. */
+  markSourcesBack(actor: MachineActor, fileKeys: readonly string[]): R<void>
 }
 export interface Engine extends SourceStore {}
 export interface Interface extends Effectful<SourceStore> {}
@@ -496,6 +498,9 @@ export interface Interface extends Effectful<SourceStore> {}
 const sourceMethods = (engine: Engine): Effectful<SourceStore> => ({
   markSourcesGone: wrap(engine, "markSourcesGone", (a: MachineActor, k: readonly string[], at: string) =>
     engine.markSourcesGone(a, k, at),
+  ),
+  markSourcesBack: wrap(engine, "markSourcesBack", (a: MachineActor, k: readonly string[]) =>
+    engine.markSourcesBack(a, k),
   ),
 })
 

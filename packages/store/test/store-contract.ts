@@ -249,7 +249,7 @@ export function runStoreContract(options: StoreContractOptions): void {
         expect(page.entries.map((e) => e.lineNo)).toEqual([0, 1])
       })
 
-      it("clears a file's gone mark when the daemon appends to it or resets it again", async () => {
+      it("clears a file's gone mark when the daemon appends to it, resets it or says it is back", async () => {
         const s = await setup(make())
         const otherSid = "99999999-2222-3333-4444-555555555555"
         const other = `-home-dev-proj/${otherSid}.jsonl`
@@ -274,6 +274,19 @@ export function runStoreContract(options: StoreContractOptions): void {
         // And marked gone once more, as the next cleanup would.
         await s.engine.markSourcesGone(s.actor, [KEY], "2026-11-04T00:00:00.000Z")
         expect(await gone()).toEqual({ [SID]: true, [otherSid]: true })
+        // The welcome's cursors say which files are held as gone; a daemon that has one after all says
+        // it is back (`markSourcesBack`), nothing appended.
+        const welcomeGone = async () =>
+          Object.fromEntries(
+            (await s.engine.openMachine({ userId: s.actor.userId }, "m-1", "laptop")).cursors.map((c) => [
+              c.fileKey,
+              c.gone === true,
+            ]),
+          )
+        expect(await welcomeGone()).toEqual({ [KEY]: true, [other]: true })
+        await s.engine.markSourcesBack(s.actor, [other, "-home-dev-proj/not-held.jsonl"])
+        expect(await gone()).toEqual({ [SID]: true, [otherSid]: false })
+        expect(await welcomeGone()).toEqual({ [KEY]: true, [other]: false })
       })
 
       it("deduplicates usage by message id and request id, keeping the largest total", async () => {

@@ -5,10 +5,21 @@
  * intact in confA, and nothing ever cleared the mark, not even the file being synced again.
  * Now: a file is reported gone only when it is gone from the projects folder it was tracked under
  * (`folder-keys.ts`), Claude Code's own cleanup in that folder still is, and a file held as gone that the
- * daemon appends to again is no longer gone (the store's ingest). Real processes: `overlord serve` and
+ * daemon appends to again (the store's ingest), or finds there as it was (`back`), is no longer gone. Real processes: `overlord serve` and
  * a daemon, over one `--home`.
  */
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs"
+import { createHash } from "node:crypto"
+import {
+  appendFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { Api } from "@overlord/protocol"
@@ -100,9 +111,9 @@ describe("switching CLAUDE_CONFIG_DIR between runs of one home", () => {
         { describe: () => logTail(home) },
       )
 
-    // confA, then stopped as `overlord stop` does.
+    // confA, killed as soon as it has synced (a crash: what it recorded was recorded before it sent).
     let d = await run(confA)
-    await d.kill("SIGTERM")
+    await d.kill("SIGKILL")
     expect(await marks(api)).toEqual({ [a1]: false, [a2]: false, [a3]: false })
 
     // confB: confA's files are not here, and are not gone. b2 deleted while this daemon runs is (the
@@ -134,15 +145,36 @@ describe("switching CLAUDE_CONFIG_DIR between runs of one home", () => {
       },
       { describe: () => logTail(home) },
     )
-    rmSync(join(projectB, `${b1}.jsonl`))
+    // b1 moved out of the folder (a backup) while this daemon runs: gone.
+    const b1Path = join(projectB, `${b1}.jsonl`)
+    const b1Away = join(dir, `${b1}.jsonl`)
+    renameSync(b1Path, b1Away)
     await sessionGone(b1)
     expect(await marks(api)).toEqual({ [a1]: false, [a2]: false, [a3]: true, [b1]: true, [b2]: false })
-    // The record names both folders, each with its own files (subagent included).
-    const record = JSON.parse(readFileSync(join(home, "folder-keys.json"), "utf8")) as {
-      folders: Record<string, string[]>
+    await d.kill("SIGTERM")
+
+    // And moved back, as it was (same bytes, same inode: nothing to append, nothing to reset): the
+    // daemon finds a file the welcome says is gone, and tells the server it is back.
+    renameSync(b1Away, b1Path)
+    d = await run(confB)
+    await waitFor(
+      "b1 to be no longer gone",
+      async () => ((await get<Api.SessionDetail>(api, `/sessions/${b1}`)).session.sourceGone ? null : true),
+      { describe: () => logTail(home) },
+    )
+    expect(await marks(api)).toEqual({ [a1]: false, [a2]: false, [a3]: true, [b1]: false, [b2]: false })
+    expect((await get<Api.SessionDetail>(api, `/sessions/${b1}`)).session.entryCount).toBe(6)
+    // The record: a file per folder, each with its own files (subagent included, a3 kept).
+    const recorded = (conf: string) => {
+      const folder = realpathSync(join(conf, "projects"))
+      const name = `${createHash("sha256").update(folder).digest("hex")}.keys`
+      const [head, ...keys] = readFileSync(join(home, "folder-keys", name), "utf8")
+        .trimEnd()
+        .split("\n")
+      expect(JSON.parse(head!)).toBe(folder)
+      return keys.map((k) => JSON.parse(k) as string).toSorted()
     }
-    const folderOf = (conf: string) => record.folders[realpathSync(join(conf, "projects"))]?.toSorted()
-    expect(folderOf(confA)).toEqual(
+    expect(recorded(confA)).toEqual(
       [
         `-home-dev-a/${a1}.jsonl`,
         `-home-dev-a/${a1}/subagents/agent-x1.jsonl`,
@@ -150,7 +182,8 @@ describe("switching CLAUDE_CONFIG_DIR between runs of one home", () => {
         `-home-dev-a/${a3}.jsonl`,
       ].toSorted(),
     )
-    expect(folderOf(confB)).toEqual([`-home-dev-b/${b1}.jsonl`, `-home-dev-b/${b2}.jsonl`].toSorted())
+    expect(recorded(confB)).toEqual([`-home-dev-b/${b1}.jsonl`, `-home-dev-b/${b2}.jsonl`].toSorted())
+    expect(readdirSync(join(home, "folder-keys"))).toHaveLength(2)
     expect(d.running).toBe(true)
   }, 180_000)
 })

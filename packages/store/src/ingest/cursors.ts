@@ -35,6 +35,12 @@ export function tailOf(
 
 const NEWLINE = new Uint8Array([0x0a])
 
+/** A welcome's cursor: the whole cursor, with `gone` when the file is held as gone from its machine. */
+export const welcomeCursorOf = (file: FileRow, tail: Uint8Array | null): Sync.FileCursor => ({
+  ...cursorOf(file, tail),
+  ...(file.source_gone_at != null ? { gone: true } : {}),
+})
+
 /** The whole cursor: `tail` null when it is not known (the daemon then only adopts the offset). */
 export function cursorOf(file: FileRow, tail: Uint8Array | null): Sync.FileCursor {
   const cursor: { -readonly [K in keyof Sync.FileCursor]: Sync.FileCursor[K] } = {

@@ -228,10 +228,11 @@ export class MysqlEngine implements Engine {
     // Its name unique among the user's machines, in one transaction (`openMachineRow`, machine-queries.ts).
     const machineId = await this.accounts.openMachineRow(actor, machineUid, name)
     const files = (
-      await this.client.query<FileRow>(`SELECT ${FILE_COLUMNS} FROM files WHERE user_id = ? AND machine_id = ?`, [
-        actor.userId,
-        machineId,
-      ])
+      await this.client.query<FileRow>(
+        `SELECT ${FILE_COLUMNS}, (SELECT g.gone_at FROM files_gone g WHERE g.file_id = files.id) AS source_gone_at
+         FROM files WHERE user_id = ? AND machine_id = ?`,
+        [actor.userId, machineId],
+      )
     ).rows
     return { machineId, cursors: await cursorsOf(this.client, files) }
   }
@@ -272,6 +273,15 @@ export class MysqlEngine implements Engine {
       `INSERT IGNORE INTO files_gone (file_id, user_id, gone_at)
        SELECT id, user_id, ? FROM files WHERE machine_id = ? AND user_id = ? AND key_hash IN (${fileKeys.map(() => "?").join(", ")})`,
       [at, actor.machineId, actor.userId, ...fileKeys.map(keyHash)],
+    )
+  }
+
+  async markSourcesBack(actor: MachineActor, fileKeys: readonly string[]): Promise<void> {
+    if (fileKeys.length === 0) return
+    await this.client.query(
+      `DELETE FROM files_gone WHERE file_id IN (SELECT id FROM files WHERE machine_id = ? AND user_id = ?
+       AND key_hash IN (${fileKeys.map(() => "?").join(", ")}))`,
+      [actor.machineId, actor.userId, ...fileKeys.map(keyHash)],
     )
   }
 

@@ -4,7 +4,7 @@
  * requests per file (`loadTails`), minutes over PlanetScale's HTTP.
  */
 import type { Sync } from "@overlord/protocol"
-import { cursorOf, TAIL_BYTES, TAIL_LINES, tailOf } from "../ingest/cursors.ts"
+import { TAIL_BYTES, TAIL_LINES, tailOf, welcomeCursorOf } from "../ingest/cursors.ts"
 import type { FileRow } from "../ingest/dialect.ts"
 import { concatBytes } from "../lines.ts"
 import type { MysqlQueryable } from "./client.ts"
@@ -17,7 +17,7 @@ export async function cursorsOf(q: MysqlQueryable, files: readonly FileRow[]): P
     q,
     files.filter((f) => f.offset > 0),
   )
-  return files.map((file) => cursorOf(file, tails.get(file.id) ?? new Uint8Array()))
+  return files.map((file) => welcomeCursorOf(file, tails.get(file.id) ?? new Uint8Array()))
 }
 
 /** Each file's tail (`tailOf`) from its last live lines, of which only the chunks reaching their last 32 bytes are read. */

@@ -11,7 +11,7 @@ import { dirname } from "node:path"
 import type { Api, Commands, Sync } from "@overlord/protocol"
 import { SchemaTooNewError, type StoreError } from "../errors.ts"
 import { appendGroup, loadTails } from "../ingest/append.ts"
-import { cursorOf } from "../ingest/cursors.ts"
+import { welcomeCursorOf } from "../ingest/cursors.ts"
 import type { FileRow } from "../ingest/dialect.ts"
 import { resetFile } from "../ingest/reset.ts"
 import { runSync } from "../ingest/steps.ts"
@@ -207,7 +207,7 @@ export class SqliteEngine implements Engine {
       .query("SELECT * FROM files WHERE user_id = ? AND machine_id = ?")
       .all(actor.userId, machineId) as FileRow[]
     const tails = runSync(loadTails(this.ingest, files))
-    return { machineId, cursors: files.map((f) => cursorOf(f, tails.get(f.id) ?? null)) }
+    return { machineId, cursors: files.map((f) => welcomeCursorOf(f, tails.get(f.id) ?? null)) }
   }
 
   /**
@@ -250,6 +250,15 @@ export class SqliteEngine implements Engine {
     )
     this.db.transaction(() => {
       for (const key of fileKeys) mark.run(at, actor.machineId, actor.userId, key)
+    })()
+  }
+
+  markSourcesBack(actor: MachineActor, fileKeys: readonly string[]): void {
+    const back = this.db.prepare(
+      "UPDATE files SET source_gone_at = NULL WHERE machine_id = ? AND user_id = ? AND file_key = ? AND source_gone_at IS NOT NULL",
+    )
+    this.db.transaction(() => {
+      for (const key of fileKeys) back.run(actor.machineId, actor.userId, key)
     })()
   }
 
