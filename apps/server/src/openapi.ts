@@ -95,7 +95,8 @@ const ROUTES: readonly Route[] = [
   },
   {
     path: "/ai/status",
-    summary: "Local AI: Ollama, the background indexer, the in-process vector index",
+    summary:
+      "Local AI: Ollama, the background indexer, the in-process vector index (the index and the indexer's last error for an admin only)",
     response: Api.AiStatus,
   },
   {
@@ -320,6 +321,10 @@ const ACCOUNT_ROUTES: readonly AccountRoute[] = [
     response: Api.DeviceRequest,
     status: "200",
     auth: "signed in",
+    refusals: {
+      "409":
+        "not_pending: decided or expired; machine_paired: its machine id is a live machine of yours (revoke that machine first to re-pair it)",
+    },
   },
   {
     method: "post",
