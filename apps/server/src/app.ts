@@ -24,7 +24,7 @@ import {
 } from "./auth.ts"
 import { clientAddress } from "./client-address.ts"
 import { CommandRelay } from "./command-relay.ts"
-import { makeAccountRoutes } from "./http-accounts.ts"
+import { makeAccountRoutes, RateLimiter } from "./http-accounts.ts"
 import { apiError, decodedPath, handleApi, internalError, logRequestFailure } from "./http-api.ts"
 import { handleCommands } from "./http-commands.ts"
 import { LiveHub } from "./live-hub.ts"
@@ -166,6 +166,7 @@ export function makeApp(options: AppOptions) {
     pendingSync.set(address, set)
     return set
   }
+  const syncRefusalsLogged = new RateLimiter(1, 1 / 60)
   const forgetSync = (data: SocketData & { kind: "sync" }) => {
     const set = pendingSync.get(data.address)
     if (set?.delete(data) && set.size === 0) pendingSync.delete(data.address)
@@ -193,8 +194,12 @@ export function makeApp(options: AppOptions) {
         req.headers.get("x-forwarded-for"),
         policy.trustedProxies,
       )
-      if (preHello(address) >= MAX_PENDING_SYNC_PER_ADDRESS)
+      if (preHello(address) >= MAX_PENDING_SYNC_PER_ADDRESS) {
+        // As the account routes' refusals: logged at most once a minute per address.
+        if (syncRefusalsLogged.take(address))
+          Effect.runFork(Effect.logWarning(`too many sync sockets before their hello; refused (from ${address})`))
         return apiError(429, "rate_limited", "too many sync connections from this address; retry later")
+      }
       const data: SocketData & { kind: "sync" } = { kind: "sync", address }
       syncSockets(address).add(data)
       if (server.upgrade(req, { data })) return undefined
