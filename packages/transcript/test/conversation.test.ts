@@ -237,9 +237,9 @@ describe("buildConversation", () => {
       lines.push(line({ type: "progress", uuid: `p${i}`, parentUuid: id, data: { type: "hook_progress" } }))
       parent = id
     }
-    const started = performance.now()
+    // No clock (the project asserts none): a quadratic walk over these 40,000 lines takes minutes and
+    // fails on the test's timeout; a recursive one overflows the stack on a 20,000-deep chain.
     const c = build(lines)
-    expect(performance.now() - started).toBeLessThan(5_000)
     expect(c.mainThread).toHaveLength(20_000)
     expect(c.mainLeaf).toBe("n19999")
     expect(c.branchCount).toBe(1)
