@@ -49,6 +49,7 @@
 import { Api } from "@overlord/protocol"
 import {
   type Actor,
+  type DeviceRequestInfo,
   isRetryable,
   isStoreError,
   type Interface as StoreApi,
@@ -101,6 +102,15 @@ const json = (body: unknown, status = 200, headers: Record<string, string> = {})
   })
 
 class BadRequest extends Error {}
+
+/** A device request as the approver sees it: not the machine id it claims, but the paired machine it names. */
+const deviceRequestOf = (info: DeviceRequestInfo, pairedMachine: string | undefined): Api.DeviceRequest => ({
+  userCode: info.userCode,
+  machineName: info.machineName,
+  status: info.status,
+  expiresAt: info.expiresAt,
+  ...(pairedMachine !== undefined ? { pairedMachine } : {}),
+})
 
 /**
  * A token bucket per client address: `capacity` requests at once, then `perSecond`. Addresses are
@@ -363,7 +373,13 @@ export function makeAccountRoutes(options: AccountRoutesOptions): AccountRoutes 
       }
       if (!device[2] && method === "GET") {
         const found = await run(store.getDeviceRequest(device[1]!))
-        return found ? json(found satisfies Api.DeviceRequest) : apiError(404, "not_found", "no such code")
+        if (!found) return apiError(404, "not_found", "no such code")
+        // Said before the approval is tried (which is refused): the request claims a machine of this user.
+        const paired =
+          found.status === "pending"
+            ? (await run(store.listMachines(actor))).find((m) => m.machineId === found.machineUid)?.name
+            : undefined
+        return json(deviceRequestOf(found, paired))
       }
       if (device[2] && method === "POST") {
         const approve = device[2] === "/approve"
@@ -377,7 +393,7 @@ export function makeAccountRoutes(options: AccountRoutesOptions): AccountRoutes 
           )
         if (found.status !== (approve ? "approved" : "denied"))
           return apiError(409, "not_pending", `this request is ${found.status}`)
-        return json(found satisfies Api.DeviceRequest)
+        return json(deviceRequestOf(found, undefined))
       }
     }
     if (path === "/shared-sessions" && method === "GET") {

@@ -497,6 +497,11 @@ export const DeviceRequest = Schema.Struct({
   machineName: Schema.String,
   status: Schema.Literals(["pending", "approved", "denied", "expired"]),
   expiresAt: Iso,
+  /**
+   * The name of the signed-in user's live machine whose id this request claims: approving it is
+   * refused (409 `machine_paired`), the page says so before. A request names its machine id itself.
+   */
+  pairedMachine: Schema.optionalKey(Schema.String),
 })
 export type DeviceRequest = typeof DeviceRequest.Type
 

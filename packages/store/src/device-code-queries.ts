@@ -36,6 +36,7 @@ const deviceStatus = (row: DeviceRow): DeviceStatus =>
 const deviceInfo = (row: DeviceRow, userCode: string): DeviceRequestInfo => ({
   userCode,
   machineName: row.machine_name,
+  machineUid: row.machine_uid,
   status: deviceStatus(row),
   expiresAt: row.expires_at,
 })

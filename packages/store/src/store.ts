@@ -231,6 +231,8 @@ export interface DeviceRequestInfo {
   readonly machineName: string
   readonly status: DeviceStatus
   readonly expiresAt: string
+  /** The machine id the request claims (its own choice; not shown to the approver, compared). */
+  readonly machineUid: string
   /**
    * Set by an approval that was refused (the request stays pending) because the request's machine id is
    * one of the approver's live machines: that machine's name. A request names its machine id itself, so

@@ -35,6 +35,14 @@ describe.each<EngineName>(["sqlite", "mariadb"])("device flow and paired machine
 
     // Someone else's request, carrying the id of Alice's laptop under an innocent name.
     const claim = await requestCode("alice-laptop", "Alice's new tablet")
+    // The page is told before the approval is tried; a request for a new machine names none.
+    const shown = await world.call(`/api/v1/device/${claim.userCode}`, { cookie: alice.cookie })
+    expect(shown.body).toMatchObject({ status: "pending", machineName: "Alice's new tablet", pairedMachine: "laptop" })
+    expect(shown.body).not.toHaveProperty("machineUid")
+    const fresh = await requestCode("alice-tablet", "tablet")
+    const freshShown = await world.call(`/api/v1/device/${fresh.userCode}`, { cookie: alice.cookie })
+    expect(freshShown.body).toMatchObject({ status: "pending", machineName: "tablet" })
+    expect(freshShown.body).not.toHaveProperty("pairedMachine")
     const approved = await world.call(`/api/v1/device/${claim.userCode}/approve`, {
       method: "POST",
       cookie: alice.cookie,

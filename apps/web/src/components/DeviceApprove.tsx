@@ -98,7 +98,28 @@ const DeviceRequestView = ({ code }: { code: string }) => {
         <dt>Expires</dt>
         <dd>{formatTime(request.expiresAt)}</dd>
       </dl>
-      {request.status === "pending" ? (
+      {request.status === "pending" && request.pairedMachine !== undefined ? (
+        <>
+          <p className="error" data-testid="device-paired-machine">
+            This request claims to be <strong>{request.pairedMachine}</strong>, a machine already paired with your
+            account, and cannot be approved: it would take over that machine's identity and its remote commands. Deny it
+            unless you started it. If it really is <strong>{request.pairedMachine}</strong> (its credentials were lost),
+            revoke <strong>{request.pairedMachine}</strong> on the Machines page first, then run{" "}
+            <code>overlord login</code> on it again.
+          </p>
+          <div className="button-row">
+            <button
+              type="button"
+              className="danger-button"
+              disabled={busy}
+              onClick={() => void decide("deny")}
+              data-testid="device-deny"
+            >
+              Deny
+            </button>
+          </div>
+        </>
+      ) : request.status === "pending" ? (
         <>
           <p>
             Approve only if you just ran <code>overlord login</code> on <strong>{request.machineName}</strong> and its
