@@ -66,7 +66,13 @@ describe.skipIf(skip)("local AI in the dashboard", () => {
     expect(await row.locator(".row-title").innerText()).toBe(target.generatedTitle)
     expect(await row.locator("[data-testid=generated-mark]").innerText()).toBe("generated · llama3.2")
     expect(await row.locator("[data-testid=generated-summary]").innerText()).toBe(target.summary)
-    expect(await page.locator("[data-testid=generated-mark]").count()).toBe(sessions.length)
+    // Every session has its generated title, and every row drawn shows it marked. The list is
+    // virtualized: how many of the 16 rows are drawn depends on their measured heights (15 once, in a
+    // CI run), so the rows are counted, not assumed.
+    expect(list.sessions.filter((s) => s.generatedTitle !== undefined)).toHaveLength(sessions.length)
+    const drawn = await page.locator("[data-testid=session-row]").count()
+    expect(drawn).toBeGreaterThan(1)
+    expect(await page.locator("[data-testid=session-row] [data-testid=generated-mark]").count()).toBe(drawn)
     await screenshot(page, "ai-session-list")
 
     await row.click()
