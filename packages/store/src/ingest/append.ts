@@ -10,7 +10,7 @@ import { isUtf8 } from "node:buffer"
 import { LineFactsStream } from "@overlord/transcript"
 import { projectOf } from "../line-facts.ts"
 import type { Append, AppendOutcome, MachineActor } from "../store.ts"
-import { ackCursor, cursorOf, TAIL_LINES, tailOf } from "./cursors.ts"
+import { ackCursor, cursorOf, TAIL_BYTES, TAIL_LINES, tailOf } from "./cursors.ts"
 import {
   decideLines,
   type FactsMemo,
@@ -114,7 +114,12 @@ export function sourcesBack(files: Iterable<FileRow>): { sourcesBack?: number[] 
   return back.length > 0 ? { sourcesBack: back } : {}
 }
 
-/** The tail of each file, as stored now (for cursors). */
+/**
+ * The tail of each file, as stored now (for cursors). A long last line gives only its last `TAIL_BYTES`
+ * (`tailOf` needs no more): read whole, a 100 MB line's tail took its size again at every group with
+ * an append that did not follow the stored offset (several per backfill of a long line when both cores
+ * were busy), and the embedded server's peak to 310–395 MB from ~180 (issue #14 again).
+ */
 export function* loadTails(tx: IngestTx, files: readonly FileRow[]): Ingest<Map<number, Uint8Array>> {
   const tails = new Map<number, Uint8Array>()
   for (const file of files) {
@@ -123,7 +128,16 @@ export function* loadTails(tx: IngestTx, files: readonly FileRow[]): Ingest<Map<
       continue
     }
     const rows = yield* step(tx.loadLastEntries(file.id, TAIL_LINES))
-    const bytes = rows.length > 0 ? yield* step(tx.readLines(rows)) : []
+    const short = rows.filter((r) => r.raw_len < LINE_READ_BYTES)
+    const shortBytes = short.length > 0 ? yield* step(tx.readLines(short)) : []
+    const bytes: Uint8Array[] = []
+    for (const r of rows) {
+      const i = short.indexOf(r)
+      // A copy: the part's buffer is reused by the next read.
+      bytes.push(
+        i >= 0 ? shortBytes[i]! : (yield* step(tx.readLinePart(r, r.raw_len - TAIL_BYTES, TAIL_BYTES))).slice(),
+      )
+    }
     tails.set(
       file.id,
       tailOf(

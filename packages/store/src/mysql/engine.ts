@@ -329,8 +329,8 @@ export class MysqlEngine implements Engine {
       const cursor = (
         await q.query<{ value: number }>("SELECT value FROM counters WHERE name = 'search_cursor' FOR UPDATE")
       ).rows[0]!.value
-      const { rows } = await q.query<{ seq: number; raw_len: number }>(
-        "SELECT seq, raw_len FROM entries WHERE seq > ? AND superseded = 0 ORDER BY seq LIMIT ?",
+      const { rows } = await q.query<{ seq: number; raw_len: number; is_terminated: number }>(
+        "SELECT seq, raw_len, is_terminated FROM entries WHERE seq > ? AND superseded = 0 ORDER BY seq LIMIT ?",
         [cursor, Math.max(1, limit)],
       )
       if (rows.length === 0) return 0
@@ -344,7 +344,11 @@ export class MysqlEngine implements Engine {
         if (row.raw_len >= SEARCH_STREAM_FROM) {
           // A long line (a base64 image) alone, read a chunk at a time, never whole.
           const text = searchTermsOf(
-            await searchTextOfStoredAsync(row.raw_len, (from, length) => readLineRange(q, row.seq, from, length)),
+            await searchTextOfStoredAsync(
+              row.raw_len,
+              (from, length) => readLineRange(q, row.seq, from, length),
+              Number(row.is_terminated) === 1,
+            ),
           )
           if (text) terms.push([row.seq, text])
           last = row.seq

@@ -38,8 +38,15 @@ export class SqliteSearch implements SearchStore {
           (this.db.query("SELECT value FROM meta WHERE key = 'search_cursor'").get() as { value: string }).value,
         )
         const rows = this.db
-          .query("SELECT seq, raw_at, raw_len FROM entries WHERE seq > ? AND superseded = 0 ORDER BY seq LIMIT ?")
-          .iterate(cursor, limit) as IterableIterator<{ seq: number; raw_at: number; raw_len: number }>
+          .query(
+            "SELECT seq, raw_at, raw_len, terminated FROM entries WHERE seq > ? AND superseded = 0 ORDER BY seq LIMIT ?",
+          )
+          .iterate(cursor, limit) as IterableIterator<{
+          seq: number
+          raw_at: number
+          raw_len: number
+          terminated: number
+        }>
         const insert = this.db.query("INSERT INTO entry_fts (rowid, text) VALUES (?, ?)")
         // Requests wait for a batch on this thread: a batch of large lines (a session of 100 KB tool
         // results) stops at a time budget rather than at its count.
@@ -47,8 +54,10 @@ export class SqliteSearch implements SearchStore {
         let last = -1
         let n = 0
         for (const row of rows) {
-          const text = searchTextOfStored(row.raw_len, (from, length) =>
-            this.lines.read(row.raw_at + from, length, this.partBuffer(length)),
+          const text = searchTextOfStored(
+            row.raw_len,
+            (from, length) => this.lines.read(row.raw_at + from, length, this.partBuffer(length)),
+            row.terminated === 1,
           )
           if (text) insert.run(row.seq, text)
           textBytes += text.length
