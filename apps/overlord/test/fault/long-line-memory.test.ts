@@ -10,6 +10,11 @@
  * same daemon syncing 100 MB of ~2 KB lines (its ordinary working size), until stored and indexed for
  * search. Seen on a loaded machine (load 7): 178 MB vs 287 MB (ratio 0.62); before the fix 567 MB vs
  * 269 MB (2.11). A ratio, never a time.
+ *
+ * Under CPU contention it failed ~1 run in 4 (long-line peaks 289–395 MB): two more whole reads of the
+ * line, on paths a lagging daemon takes (a cursor's tail for a rejected append; the search indexer
+ * meeting the line while still open). Both read a chunk at most now; `long-line-reads.test.ts` counts
+ * their bytes. After: 36 runs of the long case alone with four CPU hogs, 159–222 MB (load 4–7).
  */
 import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
