@@ -58,7 +58,7 @@ describe("overlord run, refused by the daemon", () => {
 
   it("a project the daemon does not know: the reason, exit 1", async () => {
     const { code, out } = await overlordRun(home, ["--project", "/usr", "hi"], 30_000)
-    expect(out).toContain("refused: /usr is not a project of this machine's sessions")
+    expect(out).toContain("refused: /usr is not a folder Claude Code has been run in on this machine")
     expect(code, out).toBe(1)
     const latest = (await api<Api.CommandList>("/commands?limit=1")).body.commands[0]
     expect(latest).toMatchObject({ status: "refused", projectDir: "/usr" })
