@@ -87,6 +87,17 @@ const DeviceRequestView = ({ code }: { code: string }) => {
     )
   }
   const request = decided ?? res.value
+  const denyButton = (
+    <button
+      type="button"
+      className="danger-button"
+      disabled={busy}
+      onClick={() => void decide("deny")}
+      data-testid="device-deny"
+    >
+      Deny
+    </button>
+  )
   return (
     <div data-testid="device-request" data-status={request.status}>
       <div className="device-code" data-testid="device-code">
@@ -107,17 +118,7 @@ const DeviceRequestView = ({ code }: { code: string }) => {
             revoke <strong>{request.pairedMachine}</strong> on the Machines page first, then run{" "}
             <code>overlord login</code> on it again.
           </p>
-          <div className="button-row">
-            <button
-              type="button"
-              className="danger-button"
-              disabled={busy}
-              onClick={() => void decide("deny")}
-              data-testid="device-deny"
-            >
-              Deny
-            </button>
-          </div>
+          <div className="button-row">{denyButton}</div>
         </>
       ) : request.status === "pending" ? (
         <>
@@ -135,15 +136,7 @@ const DeviceRequestView = ({ code }: { code: string }) => {
             >
               Approve
             </button>
-            <button
-              type="button"
-              className="danger-button"
-              disabled={busy}
-              onClick={() => void decide("deny")}
-              data-testid="device-deny"
-            >
-              Deny
-            </button>
+            {denyButton}
           </div>
         </>
       ) : (
