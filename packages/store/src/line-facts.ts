@@ -43,24 +43,18 @@ export class SearchTextStream {
 }
 
 /**
- * `searchTextOf` for a stored line `length` bytes long, read through `read(from, length)`; `terminated`
- * false for a line still open (its newline not yet stored). A long open line the scan cannot finish (a
- * JSON value cut short, as a line arriving in pieces is) has no search text, as its whole parse would
- * find: it is not read whole to learn that. The indexer met a 100 MB line while it was still arriving
- * when the daemon lagged, and that read took the embedded server from ~180 to ~360 MB.
+ * `searchTextOf` for a stored line `length` bytes long, read through `read(from, length)`. Only for a
+ * line whose newline is stored: the indexers give a line still open no text and do not read it (a JSON
+ * value cut short has none, and its whole read once took the embedded server from ~180 to ~360 MB on a
+ * 100 MB line still arriving); the append that ends it sends the search cursor back to it.
  */
-export function searchTextOfStored(
-  length: number,
-  read: (from: number, length: number) => Uint8Array,
-  terminated = true,
-): string {
+export function searchTextOfStored(length: number, read: (from: number, length: number) => Uint8Array): string {
   if (length >= SEARCH_STREAM_FROM) {
     const stream = new SearchTextStream()
     for (let at = 0; at < length; at += SEARCH_STREAM_FROM)
       stream.feed(read(at, Math.min(SEARCH_STREAM_FROM, length - at)))
     const text = stream.finish()
     if (text !== null) return text
-    if (!terminated) return ""
   }
   return searchTextOf(read(0, length))
 }
@@ -69,7 +63,6 @@ export function searchTextOfStored(
 export async function searchTextOfStoredAsync(
   length: number,
   read: (from: number, length: number) => Promise<Uint8Array>,
-  terminated = true,
 ): Promise<string> {
   if (length >= SEARCH_STREAM_FROM) {
     const stream = new SearchTextStream()
@@ -78,7 +71,6 @@ export async function searchTextOfStoredAsync(
     }
     const text = stream.finish()
     if (text !== null) return text
-    if (!terminated) return ""
   }
   return searchTextOf(await read(0, length))
 }

@@ -473,6 +473,32 @@ export function runStoreContract(options: StoreContractOptions): void {
         }
       })
 
+      it("indexes a line the indexer passed while it was still open once it ends (long and short)", async () => {
+        // The indexer meets a line still arriving when it has caught up with the daemon; the line's
+        // search row goes when it is continued, and it is indexed again once its newline is stored.
+        const s = await setup(make())
+        const sid2 = "aaaaaaaa-0000-0000-0000-00000000000e"
+        const sid3 = "aaaaaaaa-0000-0000-0000-00000000000d"
+        const long = user("u1", `pasted log quokkalong ${"lorem ipsum dolor ".repeat(150_000)}`)
+        expect(long.length).toBeGreaterThan(2 * 1024 * 1024)
+        const short = user("u1", "short wombatshort line").replaceAll(SID, sid2)
+        await s.append(long.slice(0, 1024 * 1024))
+        await s.append(short.slice(0, 30), `-home-dev-proj/${sid2}.jsonl`)
+        while ((await s.engine.indexForSearch(100)) > 0) {}
+        await s.append(long.slice(1024 * 1024, 2 * 1024 * 1024))
+        // A line stored after the open ones, indexed before they end.
+        await s.append(`${user("u2", "later numbatlater").replaceAll(SID, sid3)}\n`, `-home-dev-proj/${sid3}.jsonl`)
+        while ((await s.engine.indexForSearch(100)) > 0) {}
+        await s.append(`${long.slice(2 * 1024 * 1024)}\n`)
+        await s.append(`${short.slice(30)}\n`, `-home-dev-proj/${sid2}.jsonl`)
+        while ((await s.engine.indexForSearch(100)) > 0) {}
+        for (const word of ["quokkalong", "wombatshort", "numbatlater"]) {
+          const { hits, indexLag } = (await s.engine.search(s.actor, word, 10))!
+          expect(indexLag).toBe(0)
+          expect(hits, word).toHaveLength(1)
+        }
+      })
+
       it("stores token hashes only and refuses wrong, revoked-kind and reused tokens", async () => {
         const engine = await make()
         const userId = await engine.ensureUser("alice")

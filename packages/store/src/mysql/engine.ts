@@ -342,14 +342,14 @@ export class MysqlEngine implements Engine {
       while (i < rows.length && bytes < INDEX_BATCH_BYTES && (i === 0 || performance.now() <= deadline)) {
         const row = rows[i]!
         if (row.raw_len >= SEARCH_STREAM_FROM) {
-          // A long line (a base64 image) alone, read a chunk at a time, never whole.
-          const text = searchTermsOf(
-            await searchTextOfStoredAsync(
-              row.raw_len,
-              (from, length) => readLineRange(q, row.seq, from, length),
-              Number(row.is_terminated) === 1,
-            ),
-          )
+          // A long line (a base64 image) alone, read a chunk at a time, never whole. One still open has no
+          // search text and is not read: the append that ends it sends the cursor back to it.
+          const text =
+            Number(row.is_terminated) === 1
+              ? searchTermsOf(
+                  await searchTextOfStoredAsync(row.raw_len, (from, length) => readLineRange(q, row.seq, from, length)),
+                )
+              : ""
           if (text) terms.push([row.seq, text])
           last = row.seq
           bytes += row.raw_len
@@ -369,7 +369,7 @@ export class MysqlEngine implements Engine {
         }
         const raws = await readLines(q, run, this.maxBytes)
         for (let k = 0; k < run.length; k++) {
-          const text = searchTermsOf(searchTextOf(raws[k]!))
+          const text = Number(run[k]!.is_terminated) === 1 ? searchTermsOf(searchTextOf(raws[k]!)) : ""
           if (text) terms.push([run[k]!.seq, text])
           last = run[k]!.seq
         }

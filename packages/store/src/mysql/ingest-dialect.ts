@@ -564,6 +564,15 @@ export class MysqlIngestTx implements IngestTx {
         ]),
       )
     }
+    // The indexer may have passed a line while it was open (no text then): one that ends below the cursor
+    // sends the cursor back to it, so it is indexed now whole; the lines after it are indexed again (the
+    // indexer upserts), a few when it keeps up. Before `entry_search`: the indexer locks the cursor first too.
+    const ended = plan.continued.filter((line) => line.terminated === 1)
+    if (ended.length > 0) {
+      await q.query("UPDATE counters SET value = LEAST(value, ?) WHERE name = 'search_cursor'", [
+        Math.min(...ended.map((line) => line.entry.seq)) - 1,
+      ])
+    }
     if (plan.searchDrops.length > 0) {
       await q.query(`DELETE FROM entry_search WHERE seq IN (${marks(plan.searchDrops.length)})`, plan.searchDrops)
     }

@@ -114,6 +114,10 @@ export class SqliteIngest implements IngestDialect, IngestTx {
          usage_cache_write = usage_cache_write + ?, usage_cache_read = usage_cache_read + ?, usage_cost = usage_cost + ? WHERE id = ?`,
       ),
       dropSearchRow: q("DELETE FROM entry_fts WHERE rowid = ?"),
+      // The indexer may have passed a line while it was open (no text then): one that ends below the
+      // cursor sends the cursor back to it, so it is indexed now whole; the lines after it are indexed
+      // again (`INSERT OR REPLACE`), a few when the indexer keeps up.
+      searchFrom: q("UPDATE meta SET value = CAST(min(CAST(value AS INTEGER), ?) AS TEXT) WHERE key = 'search_cursor'"),
       setLineLogEnd: q("UPDATE meta SET value = ? WHERE key = 'line_log_end'"),
       lineLogEnd: q("SELECT value FROM meta WHERE key = 'line_log_end'"),
     }
@@ -346,6 +350,7 @@ export class SqliteIngest implements IngestDialect, IngestTx {
       s.saveFile!.run(f.generation, f.offset, f.identity, f.live_end, f.line_count, f.open_seq, f.session_id, f.id)
     }
     for (const seq of plan.searchDrops) s.dropSearchRow!.run(seq)
+    for (const line of plan.continued) if (line.terminated === 1) s.searchFrom!.run(line.entry.seq - 1)
     for (const id of plan.sourcesBack ?? []) s.fileBack!.run(id)
   }
 }

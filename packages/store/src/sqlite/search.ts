@@ -47,18 +47,21 @@ export class SqliteSearch implements SearchStore {
           raw_len: number
           terminated: number
         }>
-        const insert = this.db.query("INSERT INTO entry_fts (rowid, text) VALUES (?, ?)")
+        const insert = this.db.query("INSERT OR REPLACE INTO entry_fts (rowid, text) VALUES (?, ?)")
         // Requests wait for a batch on this thread: a batch of large lines (a session of 100 KB tool
         // results) stops at a time budget rather than at its count.
         const deadline = performance.now() + INDEX_BATCH_BUDGET_MS
         let last = -1
         let n = 0
         for (const row of rows) {
-          const text = searchTextOfStored(
-            row.raw_len,
-            (from, length) => this.lines.read(row.raw_at + from, length, this.partBuffer(length)),
-            row.terminated === 1,
-          )
+          // A line still open has no search text (a JSON value cut short) and is not read: the append that
+          // ends it sends the cursor back to it (`searchFrom` in the ingest dialect).
+          const text =
+            row.terminated === 1
+              ? searchTextOfStored(row.raw_len, (from, length) =>
+                  this.lines.read(row.raw_at + from, length, this.partBuffer(length)),
+                )
+              : ""
           if (text) insert.run(row.seq, text)
           textBytes += text.length
           last = row.seq
