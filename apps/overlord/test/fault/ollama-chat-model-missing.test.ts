@@ -49,11 +49,13 @@ describe("local AI with the chat model missing", () => {
   })
 
   it("the status says which model to pull while search by meaning works", async () => {
+    // The reason is waited for too: the indexer's thread reports its status 4 times a second, and a
+    // status read just after the last embedding had no reason yet (a CI run under load).
     const status = await waitFor(
-      "every session embedded",
+      "every session embedded, and the reason",
       async () => {
         const s = await aiStatus()
-        return s.sessions === sessions.length && s.embeddedSessions === sessions.length ? s : null
+        return s.sessions === sessions.length && s.embeddedSessions === sessions.length && s.reason ? s : null
       },
       60_000,
     )

@@ -216,11 +216,16 @@ describe("sandbox commands through the real daemon, server, Daytona SDK and Clau
     expect(linked.map((c) => c.commandId)).toEqual([commandId])
     first = { commandId, sessionId: sessionId!, sandboxMachine: child!.machineId }
 
-    // `overlord status` names the sandbox's machine and its sync.
-    const status = await waitFor("the sandbox in overlord status", async () => {
+    // `overlord status` names the sandbox's machine and its sync. Waited for settled: the daemon writes
+    // its state file every so often, and one written while the sandbox's sync was still connecting said
+    // `connected: false` with bytes pending (a CI run under load).
+    const status = await waitFor("the sandbox in overlord status, connected and synced", async () => {
       const out = spawnSync("bun", [OVERLORD_BIN, "--home", home, "status", "--json"], { encoding: "utf8" })
-      const parsed = JSON.parse(out.stdout) as { sandboxes: { machineName: string; connected: boolean }[] }
-      return parsed.sandboxes.length > 0 ? parsed.sandboxes : null
+      const parsed = JSON.parse(out.stdout) as {
+        sandboxes: { machineName: string; connected: boolean; bytesPending: number }[]
+      }
+      const settled = parsed.sandboxes.length > 0 && parsed.sandboxes.every((b) => b.connected && b.bytesPending === 0)
+      return settled ? parsed.sandboxes : null
     })
     expect(status).toMatchObject([
       { machineId: child!.machineId, machineName: child!.name, connected: true, filesTracked: 1, bytesPending: 0 },
