@@ -78,6 +78,24 @@ sameShape<LineFacts, Sync.LineFacts>((f) => f)
 /** How this server reads append frames: facts of its own version only, one per line as `countPieces` cuts them. */
 export const appendFrameReader: AppendFrameReader = { factsVersion: FACTS_VERSION, countLines: countPieces }
 
+/** Callbacks per machine key, each registration with its removal; a key without callbacks is dropped. */
+class MachineCallbacks<F> {
+  private readonly sets = new Map<string, Set<F>>()
+  add(key: string, f: F): () => void {
+    const set = this.sets.get(key) ?? new Set()
+    set.add(f)
+    this.sets.set(key, set)
+    return () => {
+      set.delete(f)
+      if (set.size === 0 && this.sets.get(key) === set) this.sets.delete(key)
+    }
+  }
+  /** A copy: a callback may remove itself (a closing connection) while they are called. */
+  of(key: string): readonly F[] {
+    return [...(this.sets.get(key) ?? [])]
+  }
+}
+
 /**
  * The open sync connections of each machine, in this server process. A daemon that reconnects may
  * open its new socket before the old one's close arrives (or is handled): a machine goes offline
@@ -100,32 +118,20 @@ export class SyncPresence {
     return this.open.has(key)
   }
   /** What closes each open connection of a machine when it is revoked (`http-accounts.ts`). */
-  private readonly revokers = new Map<string, Set<() => void>>()
+  private readonly revokers = new MachineCallbacks<() => void>()
   /** Registers `close` for the machine's revocation; returns its removal. */
   onRevoke(key: string, close: () => void): () => void {
-    const set = this.revokers.get(key) ?? new Set()
-    set.add(close)
-    this.revokers.set(key, set)
-    return () => {
-      set.delete(close)
-      if (set.size === 0 && this.revokers.get(key) === set) this.revokers.delete(key)
-    }
+    return this.revokers.add(key, close)
   }
   /** Refuses and closes every open connection of the machine, at once. */
   revoke(key: string): void {
-    for (const close of [...(this.revokers.get(key) ?? [])]) close()
+    for (const close of this.revokers.of(key)) close()
   }
   /** What tells each open connection of a machine that asked (`hello.machineNames`) its new name. */
-  private readonly namers = new Map<string, Set<(name: string) => void>>()
+  private readonly namers = new MachineCallbacks<(name: string) => void>()
   /** Registers `tell` for the machine's renames; returns its removal. */
   onRename(key: string, tell: (name: string) => void): () => void {
-    const set = this.namers.get(key) ?? new Set()
-    set.add(tell)
-    this.namers.set(key, set)
-    return () => {
-      set.delete(tell)
-      if (set.size === 0 && this.namers.get(key) === set) this.namers.delete(key)
-    }
+    return this.namers.add(key, tell)
   }
   /**
    * The machine was renamed (`POST /machines/:id/rename`): its daemon keeps the name at once. Only the
@@ -133,7 +139,7 @@ export class SyncPresence {
    * welcome.
    */
   renamed(key: string, name: string): void {
-    for (const tell of [...(this.namers.get(key) ?? [])]) tell(name)
+    for (const tell of this.namers.of(key)) tell(name)
   }
 }
 
