@@ -6,12 +6,11 @@
  * says the folder does not exist yet and where its name came from, status names the folder it finds
  * nothing in, and doctor says when the daemon syncs another folder than the one it checked.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { sessionRecord } from "@overlord/testkit/bad-input"
 import { afterEach, describe, expect, it } from "vitest"
-import { killAll, overlordCommand, runOverlord, waitFor } from "../support/harness.ts"
+import { killAll, overlordCommand, runOverlord, waitFor, writeOneSession } from "../support/harness.ts"
 
 let dir = ""
 let home = ""
@@ -26,9 +25,7 @@ describe("a daemon started on a Claude folder that does not exist", () => {
     dir = mkdtempSync(join(tmpdir(), "overlord-claude-elsewhere-"))
     home = join(dir, "overlord")
     const realClaude = join(dir, ".claude")
-    const sid = crypto.randomUUID()
-    mkdirSync(join(realClaude, "projects", "-home-dev-app"), { recursive: true })
-    writeFileSync(join(realClaude, "projects", "-home-dev-app", `${sid}.jsonl`), `${sessionRecord(sid, 0)}\n`)
+    writeOneSession(realClaude)
     const typo = join(dir, ".cluade")
 
     const start = runOverlord("start", ["--home", home, "start", "--port", "0", "--ollama-url", "off"], {

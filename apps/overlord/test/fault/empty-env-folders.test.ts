@@ -7,13 +7,12 @@
  * Now both empty variables mean their defaults.
  */
 import { spawnSync } from "node:child_process"
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { sessionRecord } from "@overlord/testkit/bad-input"
 import { OVERLORD_BIN } from "@overlord/testkit/overlord-process"
 import { afterEach, describe, expect, it } from "vitest"
-import { BUN } from "../support/harness.ts"
+import { BUN, writeOneSession } from "../support/harness.ts"
 
 let dir = ""
 afterEach(() => {
@@ -26,9 +25,7 @@ describe("CLAUDE_CONFIG_DIR and OVERLORD_HOME set but empty", () => {
     const home = join(dir, "user")
     const cwd = join(dir, "somewhere")
     mkdirSync(cwd, { recursive: true })
-    const sid = crypto.randomUUID()
-    mkdirSync(join(home, ".claude", "projects", "-home-dev-app"), { recursive: true })
-    writeFileSync(join(home, ".claude", "projects", "-home-dev-app", `${sid}.jsonl`), `${sessionRecord(sid, 0)}\n`)
+    const sid = writeOneSession(join(home, ".claude"))
 
     const overlord = (...args: string[]) => {
       const r = spawnSync(BUN, [OVERLORD_BIN, ...args], {

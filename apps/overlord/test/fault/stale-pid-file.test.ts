@@ -7,12 +7,20 @@
  * stale: status says not running, stop touches nothing, start starts.
  */
 import { spawn } from "node:child_process"
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { sessionRecord } from "@overlord/testkit/bad-input"
 import { afterEach, describe, expect, it } from "vitest"
-import { freePort, killAll, overlordCommand, Proc, runOverlord, sleep, waitFor } from "../support/harness.ts"
+import {
+  freePort,
+  killAll,
+  overlordCommand,
+  Proc,
+  runOverlord,
+  sleep,
+  waitFor,
+  writeOneSession,
+} from "../support/harness.ts"
 
 let dir = ""
 let home = ""
@@ -27,9 +35,7 @@ describe("a pid file left behind by a daemon killed with SIGKILL", () => {
     dir = mkdtempSync(join(tmpdir(), "overlord-stale-pid-"))
     home = join(dir, "home")
     const claudeDir = join(dir, "claude")
-    const sid = crypto.randomUUID()
-    mkdirSync(join(claudeDir, "projects", "-home-dev-app"), { recursive: true })
-    writeFileSync(join(claudeDir, "projects", "-home-dev-app", `${sid}.jsonl`), `${sessionRecord(sid, 0)}\n`)
+    writeOneSession(claudeDir)
     const args = [
       "--home",
       home,

@@ -8,12 +8,19 @@
  * the daemon holds a lock on its home for as long as it runs: the second start says "already running
  * (pid N)", naming the one that runs, and `overlord stop` leaves nothing behind.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { sessionRecord } from "@overlord/testkit/bad-input"
 import { afterEach, describe, expect, it } from "vitest"
-import { freePort, killAll, overlordCommand, type Proc, runOverlord, waitFor } from "../support/harness.ts"
+import {
+  freePort,
+  killAll,
+  overlordCommand,
+  type Proc,
+  runOverlord,
+  waitFor,
+  writeOneSession,
+} from "../support/harness.ts"
 
 /** Running and not a zombie (a detached daemon's parent has exited; nothing here may reap it at once). */
 const isAlive = (pid: number) => {
@@ -50,9 +57,7 @@ describe("two `overlord start` at once with one home", () => {
     dir = mkdtempSync(join(tmpdir(), "overlord-start-twice-"))
     const home = join(dir, "home")
     const claudeDir = join(dir, "claude")
-    const sid = crypto.randomUUID()
-    mkdirSync(join(claudeDir, "projects", "-home-dev-app"), { recursive: true })
-    writeFileSync(join(claudeDir, "projects", "-home-dev-app", `${sid}.jsonl`), `${sessionRecord(sid, 0)}\n`)
+    writeOneSession(claudeDir)
     const start = (port: number) =>
       runOverlord("start", [
         "--home",

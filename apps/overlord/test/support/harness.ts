@@ -9,6 +9,7 @@ import { randomUUID } from "node:crypto"
 import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join, relative, resolve, sep } from "node:path"
 import { SqliteEngine } from "@overlord/store/sqlite"
+import { sessionRecord } from "@overlord/testkit/bad-input"
 import { OVERLORD_BIN } from "@overlord/testkit/overlord-process"
 
 export const REPO = resolve(import.meta.dirname, "../../../..")
@@ -460,4 +461,12 @@ export function databaseProblems(database: string, files: readonly DiskFile[]): 
   } finally {
     db.close()
   }
+}
+
+/** A Claude folder holding one session of one line (`projects/-home-dev-app/<sid>.jsonl`); its session id. */
+export function writeOneSession(claudeDir: string): string {
+  const sid = randomUUID()
+  mkdirSync(join(claudeDir, "projects", "-home-dev-app"), { recursive: true })
+  writeFileSync(join(claudeDir, "projects", "-home-dev-app", `${sid}.jsonl`), `${sessionRecord(sid, 0)}\n`)
+  return sid
 }
